@@ -1,0 +1,137 @@
+"""QuickBooks Fault envelopes: the bodies the real API answers with (see fixtures/quickbooks/faults)."""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Any
+
+from .timefmt import response_time
+
+STALE_USER = "Sandbox User"
+
+
+class ApiFault(Exception):
+    """An error the /v3 API answers with a Fault envelope."""
+
+    def __init__(self, status: int, code: str, message: str, detail: str,
+                 element: str | None = None, fault_type: str = "ValidationFault") -> None:
+        super().__init__(f"{code} {message}: {detail}")
+        self.status, self.code, self.message = status, code, message
+        self.detail, self.element, self.fault_type = detail, element, fault_type
+
+    def body(self, now: datetime) -> dict[str, Any]:
+        """The JSON body; `element` only where the real fault carries one (6240/4001 have none)."""
+        error: dict[str, Any] = {"Message": self.message, "Detail": self.detail, "code": self.code}
+        if self.element is not None:
+            error["element"] = self.element
+        return {"Fault": {"Error": [error], "type": self.fault_type}, "time": response_time(now)}
+
+
+def not_found() -> ApiFault:
+    """610, text as in the real batch fixture."""
+    return ApiFault(400, "610", "Object Not Found",
+                    "Object Not Found : Something you're trying to use has been made inactive. "
+                    "Check the fields with accounts, customers, items, vendors or employees.", element="")
+
+
+def stale_object() -> ApiFault:
+    """5010 on an outdated SyncToken (real batch fixture / python-quickbooks #127)."""
+    return ApiFault(400, "5010", "Stale Object Error",
+                    f"Stale Object Error : You and {STALE_USER} were working on this at the same time. "
+                    f"{STALE_USER} finished before you did, so your work was not saved.", element="")
+
+
+def duplicate_name() -> ApiFault:
+    """6240 exactly as the real fixture (no `element`)."""
+    return ApiFault(400, "6240", "Duplicate Name Exists Error", "The name supplied already exists. : null")
+
+
+def required(param: str) -> ApiFault:
+    """2020 Required param missing."""
+    return ApiFault(400, "2020", "Required param missing, need to supply the required value for the API",
+                    f"Required parameter {param} is missing in the request", element=param)
+
+
+def unsupported_property(entity: str, detail: str) -> ApiFault:
+    """2010, the Jackson-style text of the real fixture."""
+    return ApiFault(400, "2010", "Request has invalid or unsupported property",
+                    f"Property Name:{detail} (class com.intuit.schema.finance.v3.{entity})\n"
+                    " specified is unsupported or invalid")
+
+
+def unrecognized_field(entity: str, field: str) -> ApiFault:
+    """2010 for a property the entity does not have."""
+    return unsupported_property(entity, f'Unrecognized field "{field}"')
+
+
+def invalid_id(value: Any, element: str = "Id") -> ApiFault:
+    """2030 as the real fixture."""
+    return ApiFault(400, "2030", "Invalid ID", f"Id should be a valid number. Supplied value:{value}",
+                    element=element)
+
+
+def invalid_reference(kind: str, ref_id: Any) -> ApiFault:
+    """2500 Invalid Reference Id."""
+    return ApiFault(400, "2500", "Invalid Reference Id",
+                    f"Invalid Reference Id : {kind} element id {ref_id} not found", element="")
+
+
+def business_validation(detail: str) -> ApiFault:
+    """6000 as in the real AttachableResponse fixture."""
+    return ApiFault(400, "6000", "A business validation error has occurred while processing your request",
+                    f"Business Validation Error: {detail}", element="")
+
+
+def string_length(element: str, maximum: int, supplied: int) -> ApiFault:
+    """2050 for over-long strings."""
+    return ApiFault(400, "2050", "String length is either shorter or longer than supported by specification",
+                    f"String length specified does not match the supported length. Min:1 Max:{maximum} "
+                    f"supplied length:{supplied}", element=element)
+
+
+def unsupported_operation(relative: str, full: str) -> ApiFault:
+    """500 Unsupported Operation (answered with HTTP 400, like the real fixture)."""
+    return ApiFault(400, "500", "Unsupported Operation",
+                    f"Operation Could not find resource for relative : {relative} of full path: {full} "
+                    "is not supported.")
+
+
+def system_fault(status: int = 500) -> ApiFault:
+    """10000 SystemFault (injected errors, unexpected exceptions)."""
+    return ApiFault(status, "10000", "An application error has occurred while processing your request",
+                    "System Failure Error: An unexpected error occurred while accessing or saving your data. "
+                    "Please wait a few minutes and try again. If the problem persists, contact customer support.",
+                    fault_type="SystemFault")
+
+
+def throttled() -> ApiFault:
+    """429 throttle.
+
+    The reference (§6) marks the exact 429 envelope UNCERTAIN (QBO Fault vs the gateway's lowercase `fault`);
+    we answer the QBO Fault shape carrying the documented message, so python-quickbooks raises a
+    ValidationException (code 3001) and clients keying on HTTP 429 work under either reading.
+    """
+    return ApiFault(429, "3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                    "The request limit was reached. Wait 60 seconds before retrying.", element="")
+
+
+def gateway_401(token: str | None, reason: str, now: datetime) -> tuple[bytes, dict[str, str]]:
+    """The gateway's 401 body and headers, shaped like the real fixture (lowercase `fault`, epoch-ms time)."""
+    shown = (token or "")[:50]
+    body = {"warnings": None, "intuitObject": None,
+            "fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                                 "detail": f"{reason}: {shown}" if shown else reason,
+                                 "code": "3200", "element": None}],
+                      "type": "AUTHENTICATION"},
+            "report": None, "queryResponse": None, "batchItemResponse": [], "attachableResponse": [],
+            "syncErrorResponse": None, "requestId": None, "time": int(now.timestamp() * 1000),
+            "status": None, "cdcresponse": []}
+    headers = {"Content-Type": "application/json", "Intuit-Tid": intuit_tid(),
+               "WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'}
+    return json.dumps(body, separators=(",", ":")).encode(), headers
+
+
+def intuit_tid() -> str:
+    """A transaction id like the `intuit_tid` header QuickBooks returns."""
+    return f"1-{secrets.token_hex(4)}-{secrets.token_hex(12)}"

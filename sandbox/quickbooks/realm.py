@@ -1,0 +1,121 @@
+"""One company's records in memory: entities by Id, tombstones of deleted records, id sequences."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from .timefmt import parse_timestamp
+
+ENTITIES = ("Customer", "Invoice", "Payment", "Item")
+# QuickBooks numbers name-list records and transactions from separate sequences (fixtures: customers 1..70,
+# invoices/payments share one range in the 2023 records).
+SEQUENCE_OF = {"Customer": "names", "Item": "names", "Invoice": "txns", "Payment": "txns"}
+
+
+@dataclass
+class Realm:
+    """A company (realm) and everything in it."""
+
+    realm_id: str
+    company_info: dict[str, Any]
+    records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {e: {} for e in ENTITIES})
+    tombstones: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {e: {} for e in ENTITIES})
+    sequences: dict[str, int] = field(default_factory=lambda: {"names": 0, "txns": 0, "doc": 1000})
+
+    def get(self, entity: str, entity_id: str) -> dict[str, Any] | None:
+        """The live record, or None."""
+        return self.records[entity].get(entity_id)
+
+    def all(self, entity: str) -> list[dict[str, Any]]:
+        """All live records of an entity, in Id order."""
+        return sorted(self.records[entity].values(), key=lambda r: int(r["Id"]))
+
+    def next_id(self, entity: str) -> str:
+        """Allocate the next Id for the entity's sequence."""
+        name = SEQUENCE_OF[entity]
+        self.sequences[name] += 1
+        return str(self.sequences[name])
+
+    def next_doc_number(self) -> str:
+        """Allocate the next invoice DocNumber."""
+        self.sequences["doc"] += 1
+        return str(self.sequences["doc"])
+
+    def put(self, entity: str, record: dict[str, Any]) -> None:
+        """Store a live record."""
+        self.records[entity][record["Id"]] = record
+
+    def bury(self, entity: str, entity_id: str, last_updated: str) -> dict[str, Any]:
+        """Delete a record, keeping the tombstone CDC reports (`status: Deleted`)."""
+        self.records[entity].pop(entity_id, None)
+        tombstone = {"domain": "QBO", "status": "Deleted", "Id": entity_id,
+                     "MetaData": {"LastUpdatedTime": last_updated}}
+        self.tombstones[entity][entity_id] = tombstone
+        return tombstone
+
+    def changed_since(self, entity: str, since: datetime) -> list[dict[str, Any]]:
+        """Live records and tombstones whose LastUpdatedTime is at or after `since`."""
+        found = [r for r in list(self.records[entity].values()) + list(self.tombstones[entity].values())
+                 if _updated_at(r) >= since]
+        return sorted(found, key=lambda r: (_updated_at(r), int(r["Id"])))
+
+
+def _updated_at(record: dict[str, Any]) -> datetime:
+    """A record's LastUpdatedTime as a datetime."""
+    return parse_timestamp(record["MetaData"]["LastUpdatedTime"])
+
+
+def _as_list(records: Any) -> list[dict[str, Any]]:
+    """CompanyData collections may be lists or dicts keyed by Id."""
+    if records is None:
+        return []
+    if isinstance(records, dict):
+        return list(records.values())
+    return list(records)
+
+
+def realm_from_company(realm_id: str, company: Any) -> Realm:
+    """Build a Realm from a `company.CompanyData` (deep copies: the realm owns its records)."""
+    info = copy.deepcopy(getattr(company, "company_info", None) or {})
+    realm = Realm(realm_id=realm_id, company_info=info)
+    collections = {"Customer": "customers", "Item": "items", "Invoice": "invoices", "Payment": "payments"}
+    for entity, attribute in collections.items():
+        for record in _as_list(getattr(company, attribute, None)):
+            realm.put(entity, copy.deepcopy(record))
+    for record in _as_list(getattr(company, "deleted_invoices", None)):
+        last = record.get("MetaData", {}).get("LastUpdatedTime")
+        if last:
+            realm.tombstones["Invoice"][record["Id"]] = {"domain": "QBO", "status": "Deleted", "Id": record["Id"],
+                                                         "MetaData": {"LastUpdatedTime": last}}
+    _resume_sequences(realm, _ids(realm.records, realm.tombstones))
+    return realm
+
+
+def _ids(*groups: dict[str, dict[str, dict[str, Any]]]) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    """Every (entity, id, record) in the given groups."""
+    for group in groups:
+        for entity, by_id in group.items():
+            for entity_id, record in by_id.items():
+                yield entity, entity_id, record
+
+
+def _resume_sequences(realm: Realm, items: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+    """Continue numbering after the highest Id and DocNumber already present."""
+    for entity, entity_id, record in items:
+        if entity_id.isdigit():
+            name = SEQUENCE_OF[entity]
+            realm.sequences[name] = max(realm.sequences[name], int(entity_id))
+        doc = str(record.get("DocNumber", ""))
+        if entity == "Invoice" and doc.isdigit():
+            realm.sequences["doc"] = max(realm.sequences["doc"], int(doc))
+
+
+def empty_company_info(realm_id: str, company_name: str = "Sandbox Company") -> dict[str, Any]:
+    """A minimal CompanyInfo for an empty realm."""
+    return {"CompanyName": company_name, "LegalName": company_name, "Country": "US",
+            "SupportedLanguages": "en", "domain": "QBO", "sparse": False, "Id": "1", "SyncToken": "0",
+            "CompanyAddr": {"Id": "1", "Line1": "123 Sierra Way", "City": "San Pablo",
+                            "CountrySubDivisionCode": "CA", "PostalCode": "87999"},
+            "MetaData": {"CreateTime": "2020-09-29T04:40:00-07:00", "LastUpdatedTime": "2020-09-29T04:40:00-07:00"}}

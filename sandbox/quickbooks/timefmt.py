@@ -1,0 +1,66 @@
+"""Sandbox clock and QuickBooks timestamp formats."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+# The sample company in the fixtures is in US Pacific time and every real body carries "-07:00";
+# a fixed offset keeps the sandbox deterministic (DST is ignored on purpose).
+COMPANY_TZ = timezone(timedelta(hours=-7))
+
+
+def utc_now() -> datetime:
+    """Wall-clock now, timezone-aware."""
+    return datetime.now(timezone.utc)
+
+
+class SandboxClock:
+    """A clock that tests can move forward (control API `POST clock`)."""
+
+    def __init__(self, source: Callable[[], datetime] | None = None) -> None:
+        self._source = source or utc_now
+        self._offset = timedelta()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """Current sandbox time (aware, UTC)."""
+        with self._lock:
+            offset = self._offset
+        current = self._source()
+        if current.tzinfo is None:
+            current = current.replace(tzinfo=timezone.utc)
+        return current + offset
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the clock forward and return the new now."""
+        with self._lock:
+            self._offset += timedelta(seconds=seconds)
+        return self.now()
+
+    def today(self) -> "datetime.date":
+        """Today in the company's timezone."""
+        return self.now().astimezone(COMPANY_TZ).date()
+
+
+def meta_time(moment: datetime) -> str:
+    """MetaData timestamp: seconds precision with the company offset (2020-09-29T05:58:07-07:00)."""
+    return moment.astimezone(COMPANY_TZ).isoformat(timespec="seconds")
+
+
+def response_time(moment: datetime) -> str:
+    """Envelope `time`: milliseconds with the company offset (2020-09-29T05:58:07.300-07:00)."""
+    return moment.astimezone(COMPANY_TZ).isoformat(timespec="milliseconds")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse a QuickBooks timestamp leniently; a missing offset means company time."""
+    cleaned = text.strip().replace(" ", "+") if "T" in text else text.strip()
+    if cleaned.endswith("Z"):
+        cleaned = cleaned[:-1] + "+00:00"
+    if len(cleaned) >= 5 and cleaned[-5] in "+-" and cleaned[-3] != ":" and "T" in cleaned:
+        cleaned = cleaned[:-2] + ":" + cleaned[-2:]
+    parsed = datetime.fromisoformat(cleaned)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=COMPANY_TZ)
+    return parsed
