@@ -1,0 +1,123 @@
+"""Settings from the environment, validated once at start.
+
+Every variable is read here and nowhere else; a missing or malformed one raises ConfigError
+naming it, so a misconfigured deployment fails at boot instead of on the first webhook.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+QBO_ENVIRONMENTS = ("sandbox", "production")
+DEFAULT_DATABASE_URL = "sqlite:///" + str(Path("var") / "qb24.db")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's whole configuration (see README, `.env.example`)."""
+
+    app_base_url: str
+    secret_key: str = field(repr=False)
+    token_encryption_key: str = field(repr=False)
+    qbo_client_id: str
+    qbo_client_secret: str = field(repr=False)
+    qbo_redirect_uri: str
+    qbo_environment: str
+    qbo_verifier_token: str = field(repr=False)
+    b24_client_id: str
+    b24_client_secret: str = field(repr=False)
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    qbo_api_base: str | None = None
+    qbo_web_base: str = "https://app.qbo.intuit.com"
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis configured: in-process queue, locks and limiter (demo, laptop)."""
+        return self.redis_url is None
+
+    @property
+    def qbo_discovery_url(self) -> str | None:
+        """The OpenID discovery URL when QBO_ENVIRONMENT names one instead of sandbox/production."""
+        return None if self.qbo_environment in QBO_ENVIRONMENTS else self.qbo_environment
+
+
+def _url(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    value = _required(env, name)
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(f"{name} must be an absolute {'/'.join(schemes)} URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _fernet_key(env: Mapping[str, str], name: str) -> str:
+    value = _required(env, name)
+    try:  # comma-separated keys rotate: the first encrypts, any decrypts
+        for key in value.split(","):
+            Fernet(key.strip().encode())
+    except (ValueError, TypeError):
+        raise ConfigError(f"{name} must be Fernet keys (32 url-safe base64 bytes each), comma-separated") from None
+    return value
+
+
+def _qbo_environment(env: Mapping[str, str]) -> str:
+    value = _required(env, "QBO_ENVIRONMENT")
+    if value in QBO_ENVIRONMENTS:
+        return value
+    if urlsplit(value).scheme in ("http", "https") and urlsplit(value).netloc:
+        return value  # intuitlib treats any other value as the discovery document's URL
+    raise ConfigError(f"QBO_ENVIRONMENT must be sandbox, production or a discovery-document URL, got {value!r}")
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    value = _optional(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ConfigError(f"DATABASE_URL must be a sqlite: or postgresql: URL, got {value.split(':')[0]}:…")
+    return value.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings from `env` (default: the process environment)."""
+    env = os.environ if env is None else env
+    redis_url = _optional(env, "REDIS_URL")
+    if redis_url is not None:
+        redis_url = _url(env, "REDIS_URL", schemes=("redis", "rediss", "unix"))
+    api_base = _url(env, "QBO_API_BASE") if _optional(env, "QBO_API_BASE") else None
+    web_base = _url(env, "QBO_WEB_BASE") if _optional(env, "QBO_WEB_BASE") else Settings.qbo_web_base
+    return Settings(
+        app_base_url=_url(env, "APP_BASE_URL"),
+        secret_key=_required(env, "SECRET_KEY"),
+        token_encryption_key=_fernet_key(env, "TOKEN_ENCRYPTION_KEY"),
+        qbo_client_id=_required(env, "QBO_CLIENT_ID"),
+        qbo_client_secret=_required(env, "QBO_CLIENT_SECRET"),
+        qbo_redirect_uri=_url(env, "QBO_REDIRECT_URI"),
+        qbo_environment=_qbo_environment(env),
+        qbo_verifier_token=_required(env, "QBO_VERIFIER_TOKEN"),
+        b24_client_id=_required(env, "B24_CLIENT_ID"),
+        b24_client_secret=_required(env, "B24_CLIENT_SECRET"),
+        database_url=_database_url(env),
+        redis_url=redis_url,
+        qbo_api_base=api_base,
+        qbo_web_base=web_base,
+    )

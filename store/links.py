@@ -1,0 +1,34 @@
+"""The binder: QuickBooks id ↔ Bitrix24 id per portal, written only by idempotent upserts."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Link, utcnow
+from store.upsert import insert_for
+
+
+def link_for_qbo(session: Session, portal_id: int, qbo_type: str, qbo_id: str) -> Link | None:
+    return session.scalar(select(Link).where(Link.portal_id == portal_id, Link.qbo_type == qbo_type,
+                                             Link.qbo_id == qbo_id))
+
+
+def link_for_b24(session: Session, portal_id: int, b24_type: str, b24_id: str) -> Link | None:
+    return session.scalar(select(Link).where(Link.portal_id == portal_id, Link.b24_type == b24_type,
+                                             Link.b24_id == b24_id))
+
+
+def bind(session: Session, *, portal_id: int, qbo_type: str, qbo_id: str, b24_type: str, b24_id: str,
+         source_updated_at: datetime | None = None, content_hash: str | None = None) -> None:
+    """Insert the link or refresh it; a redelivered or concurrent bind of the same pair is a no-op."""
+    values = dict(portal_id=portal_id, qbo_type=qbo_type, qbo_id=qbo_id, b24_type=b24_type, b24_id=b24_id,
+                  source_updated_at=source_updated_at, content_hash=content_hash, synced_at=utcnow())
+    statement = insert_for(session, Link).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["portal_id", "qbo_type", "qbo_id"],
+        set_={k: statement.excluded[k] for k in ("b24_type", "b24_id", "source_updated_at", "content_hash",
+                                                  "synced_at")},
+    )
+    session.execute(statement)

@@ -1,0 +1,133 @@
+"""The service's tables: tenants, their QuickBooks connections, links, sync runs, received events."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; every stored instant is UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes on every dialect (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return None if value is None else value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON}
+
+
+class Portal(Base):
+    """A Bitrix24 portal that installed the app (the tenant)."""
+
+    __tablename__ = "portals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64), unique=True)
+    domain: Mapped[str] = mapped_column(String(255))
+    client_endpoint: Mapped[str] = mapped_column(String(512))
+    server_endpoint: Mapped[str] = mapped_column(String(512))
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None]
+    application_token_enc: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="installed")  # installed | uninstalled
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    connection: Mapped["QboConnection | None"] = relationship(back_populates="portal", uselist=False)
+
+
+class QboConnection(Base):
+    """The QuickBooks company (realm) a portal is linked to; one realm per portal and vice versa."""
+
+    __tablename__ = "qbo_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), unique=True)
+    realm_id: Mapped[str] = mapped_column(String(32), unique=True)
+    company_name: Mapped[str | None] = mapped_column(String(255))
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None]
+    refresh_expires_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="connected")  # connected | disconnected | revoked
+    cdc_watermark: Mapped[str | None] = mapped_column(String(40))
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    portal: Mapped[Portal] = relationship(back_populates="connection")
+
+
+class Link(Base):
+    """One QuickBooks record bound to one Bitrix24 record, per portal (the OCA 'binder')."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("portal_id", "qbo_type", "qbo_id", name="uq_links_qbo"),
+        UniqueConstraint("portal_id", "b24_type", "b24_id", name="uq_links_b24"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), index=True)
+    qbo_type: Mapped[str] = mapped_column(String(32))  # Customer | Invoice
+    qbo_id: Mapped[str] = mapped_column(String(32))
+    b24_type: Mapped[str] = mapped_column(String(32))  # contact | company | smart_invoice | invoice | deal
+    b24_id: Mapped[str] = mapped_column(String(32))
+    source_updated_at: Mapped[datetime | None]  # QuickBooks MetaData.LastUpdatedTime last applied
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # hash of what we last wrote
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(Base):
+    """A full sync, resync, dry run or reconciliation sweep, with its cursor and counters."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # full | resync | dry_run | reconcile
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed|cancelled
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    counters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class ReceivedEvent(Base):
+    """An inbound webhook/event already accepted; its dedupe key makes redelivery a no-op."""
+
+    __tablename__ = "received_events"
+    __table_args__ = (UniqueConstraint("source", "dedupe_key", name="uq_received_events_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # qbo | b24
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    portal_id: Mapped[int | None] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), index=True)
+    realm_id: Mapped[str | None] = mapped_column(String(32))
+    entity: Mapped[str | None] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(32))
+    operation: Mapped[str | None] = mapped_column(String(16))
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

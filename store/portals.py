@@ -1,0 +1,50 @@
+"""Tenants and their QuickBooks connections."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clients.quickbooks_auth import QboTokens
+from store.crypto import TokenCipher
+from store.models import Portal, QboConnection
+
+
+def portal_by_member_id(session: Session, member_id: str) -> Portal | None:
+    return session.scalar(select(Portal).where(Portal.member_id == member_id))
+
+
+def ensure_portal(session: Session, *, member_id: str, domain: str, client_endpoint: str,
+                  server_endpoint: str) -> Portal:
+    """The portal row for `member_id`, created or refreshed with its current endpoints."""
+    portal = portal_by_member_id(session, member_id)
+    if portal is None:
+        portal = Portal(member_id=member_id, domain=domain, client_endpoint=client_endpoint,
+                        server_endpoint=server_endpoint, settings={})
+        session.add(portal)
+    else:
+        portal.domain, portal.client_endpoint, portal.server_endpoint = domain, client_endpoint, server_endpoint
+    portal.status = "installed"
+    session.flush()
+    return portal
+
+
+def connect_realm(session: Session, portal: Portal, tokens: QboTokens, cipher: TokenCipher,
+                  company_name: str | None = None) -> QboConnection:
+    """Link `portal` to the realm in `tokens` (reconnect keeps the row, so links survive)."""
+    connection = session.scalar(select(QboConnection).where(QboConnection.portal_id == portal.id))
+    if connection is None:
+        connection = QboConnection(portal_id=portal.id, realm_id=tokens.realm_id)
+        session.add(connection)
+    connection.realm_id = tokens.realm_id
+    connection.company_name = company_name or connection.company_name
+    connection.access_token_enc = cipher.encrypt(tokens.access_token)
+    connection.refresh_token_enc = cipher.encrypt(tokens.refresh_token)
+    connection.access_expires_at = tokens.access_expires_at
+    connection.refresh_expires_at = tokens.refresh_expires_at
+    connection.status = "connected"
+    session.flush()
+    return connection
+
+
+def connection_for_realm(session: Session, realm_id: str) -> QboConnection | None:
+    return session.scalar(select(QboConnection).where(QboConnection.realm_id == realm_id))

@@ -1,0 +1,44 @@
+"""Token repositories the clients call: decrypt on load, encrypt and commit on save."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from clients.quickbooks_auth import QboTokens
+from store.crypto import TokenCipher
+from store.db import transaction
+from store.models import QboConnection
+
+
+class ConnectionMissing(LookupError):
+    """No connected QuickBooks company for this realm."""
+
+
+class SqlRealmTokens:
+    """QuickBooks tokens per realm in `qbo_connections`; every save is its own committed transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], cipher: TokenCipher) -> None:
+        self.sessions, self.cipher = sessions, cipher
+
+    def load(self, realm_id: str) -> QboTokens:
+        with self.sessions() as session:
+            row = session.scalar(select(QboConnection).where(QboConnection.realm_id == realm_id))
+            if row is None or row.refresh_token_enc is None:
+                raise ConnectionMissing(realm_id)
+            return QboTokens(
+                realm_id=realm_id,
+                access_token=self.cipher.decrypt(row.access_token_enc),
+                refresh_token=self.cipher.decrypt(row.refresh_token_enc) or "",
+                access_expires_at=row.access_expires_at,
+                refresh_expires_at=row.refresh_expires_at,
+            )
+
+    def save(self, tokens: QboTokens) -> None:
+        with transaction(self.sessions) as session:
+            row = session.scalar(select(QboConnection).where(QboConnection.realm_id == tokens.realm_id))
+            if row is None:
+                raise ConnectionMissing(tokens.realm_id)
+            row.access_token_enc = self.cipher.encrypt(tokens.access_token)
+            row.refresh_token_enc = self.cipher.encrypt(tokens.refresh_token)
+            row.access_expires_at = tokens.access_expires_at
+            row.refresh_expires_at = tokens.refresh_expires_at

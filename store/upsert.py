@@ -1,0 +1,15 @@
+"""INSERT … ON CONFLICT for the two dialects we run on (both spell it the same way)."""
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_for(session: Session, table):
+    """A dialect insert construct that supports on_conflict_do_* for this session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for dialect {dialect}")

@@ -1,0 +1,68 @@
+"""Settings: every variable validated at start, errors name the variable and never echo a secret."""
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from config.settings import DEFAULT_DATABASE_URL, ConfigError, load_settings
+
+KEY = Fernet.generate_key().decode()
+VALID = {
+    "APP_BASE_URL": "https://qb24.example.com/",
+    "SECRET_KEY": "s3cret-session-key",
+    "TOKEN_ENCRYPTION_KEY": KEY,
+    "QBO_CLIENT_ID": "ABc123",
+    "QBO_CLIENT_SECRET": "qbo-client-secret",
+    "QBO_REDIRECT_URI": "https://qb24.example.com/quickbooks/callback",
+    "QBO_ENVIRONMENT": "production",
+    "QBO_VERIFIER_TOKEN": "verifier-secret",
+    "B24_CLIENT_ID": "app.6543.1234",
+    "B24_CLIENT_SECRET": "b24-client-secret",
+}
+
+
+def test_valid_environment_loads_with_embedded_defaults():
+    settings = load_settings(VALID)
+    assert settings.app_base_url == "https://qb24.example.com"
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.embedded and settings.redis_url is None
+    assert settings.qbo_discovery_url is None
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_each_required_variable_is_named_when_missing(name):
+    env = {k: v for k, v in VALID.items() if k != name}
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("APP_BASE_URL", "qb24.example.com"),
+    ("QBO_REDIRECT_URI", "ftp://x/callback"),
+    ("TOKEN_ENCRYPTION_KEY", "not-a-fernet-key"),
+    ("QBO_ENVIRONMENT", "staging"),
+    ("REDIS_URL", "http://127.0.0.1:6379"),
+    ("DATABASE_URL", "mysql://root@localhost/qb24"),
+    ("QBO_API_BASE", "localhost:9000/v3"),
+    ("QBO_WEB_BASE", "app.qbo.intuit.com"),
+])
+def test_malformed_values_are_refused_by_name(name, value):
+    with pytest.raises(ConfigError, match=name) as info:
+        load_settings({**VALID, name: value})
+    assert "secret" not in str(info.value)
+
+
+def test_discovery_url_environment_and_overrides():
+    settings = load_settings({**VALID, "QBO_ENVIRONMENT": "http://127.0.0.1:9000/.well-known/openid_configuration",
+                              "QBO_API_BASE": "http://127.0.0.1:9000/v3/", "REDIS_URL": "redis://127.0.0.1:6379/0",
+                              "DATABASE_URL": "postgresql://postgres@127.0.0.1/test"})
+    assert settings.qbo_discovery_url.endswith("/openid_configuration")
+    assert settings.qbo_api_base == "http://127.0.0.1:9000/v3"
+    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert not settings.embedded
+
+
+def test_secrets_stay_out_of_repr():
+    text = repr(load_settings(VALID))
+    for secret in ("s3cret-session-key", KEY, "qbo-client-secret", "verifier-secret", "b24-client-secret"):
+        assert secret not in text
