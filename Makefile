@@ -1,0 +1,37 @@
+# Two commands: `make demo` and `make test`. Each sets up what it needs on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Reinstall when the pinned requirements change.
+STAMP  := $(VENV)/.installed-$(shell cksum setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench bench-smoke sandbox chromium clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Debian's chromium drives the browser tests; Playwright never downloads a browser of its own.
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+demo: $(STAMP)
+	$(BIN)/qb24 demo
+
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+sandbox: $(STAMP)
+	$(BIN)/qb24 sandbox
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$b .py) || exit 1; done
+
+bench-smoke: $(STAMP)
+	@for b in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$b .py) --smoke || exit 1; done
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache tests/artifacts

@@ -1,0 +1,3 @@
+from qb24.cli import main
+
+main()

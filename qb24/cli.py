@@ -1,0 +1,50 @@
+"""The `qb24` command: sandboxes, demo, migrations (later: web, worker, sync)."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import click
+
+
+@click.group()
+@click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
+def main(log_level: str) -> None:
+    """qb24: QuickBooks Online ↔ Bitrix24 integration."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on.")
+@click.option("--qbo-port", default=8700, show_default=True, type=int, help="QuickBooks sandbox port (0 = any).")
+def sandbox(host: str, qbo_port: int) -> None:
+    """Serve the local QuickBooks Online sandbox until interrupted."""
+    from qb24.sandboxes import start_qbo_sandbox
+
+    qbo = start_qbo_sandbox(host, qbo_port)
+    click.echo("QuickBooks Online sandbox")
+    for label, url in qbo.urls().items():
+        click.echo(f"  {label:<20} {url}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        qbo.stop()
+
+
+@main.command()
+@click.option("--database-url", default="sqlite:///var/demo.db", show_default=True)
+def demo(database_url: str) -> None:
+    """Run the whole flow against the built-in sandboxes (no accounts, no services)."""
+    from qb24.demo import run_demo
+
+    run_demo(database_url, echo=click.echo)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database named by DATABASE_URL to the newest schema."""
+    from config.settings import load_settings
+    from store.db import migrate as upgrade
+
+    upgrade(load_settings().database_url)
+    click.echo("database is at the newest revision")

@@ -1,0 +1,50 @@
+"""Start the local sandboxes in this process (CLI, demo, tests) and talk to their control APIs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from sandbox.server import RunningServer, serve_in_thread
+
+QBO_SANDBOX_CLIENT_ID = "qb24-sandbox-client"
+QBO_SANDBOX_CLIENT_SECRET = "qb24-sandbox-secret"
+
+
+@dataclass
+class QboSandbox:
+    """A running QuickBooks sandbox and the URLs the service is configured with."""
+
+    server: RunningServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def discovery_url(self) -> str:
+        return self.url + "/.well-known/openid_configuration"
+
+    @property
+    def api_base(self) -> str:
+        return self.url + "/v3"
+
+    def urls(self) -> dict[str, str]:
+        return {"discovery document": self.discovery_url, "API base": self.api_base,
+                "control API": self.url + "/_sandbox/"}
+
+    def control(self, path: str, payload: dict[str, Any] | None = None, method: str = "POST") -> Any:
+        """Call the sandbox's control API (tests, demo only)."""
+        response = requests.request(method, f"{self.url}/_sandbox/{path}", json=payload, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_qbo_sandbox(host: str = "127.0.0.1", port: int = 0, **options: Any) -> QboSandbox:
+    from sandbox.quickbooks import create_app
+
+    return QboSandbox(serve_in_thread(create_app(**options), host, port))
