@@ -28,6 +28,8 @@ class RunningServer:
 def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start `app` on host:port (0 = any free port) and return once it accepts connections."""
     server = make_server(host, port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name=f"serve-{port}", daemon=True)
+    # A short poll interval keeps stop() (and so every test teardown) quick.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"serve-{port}", daemon=True)
     thread.start()
     return RunningServer(server=server, thread=thread)
