@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
-# The sample company in the fixtures is in US Pacific time and every real body carries "-07:00";
-# a fixed offset keeps the sandbox deterministic (DST is ignored on purpose).
-COMPANY_TZ = timezone(timedelta(hours=-7))
+from .company_time import is_pacific_dst
+
+# The sample company lives in US Pacific time (fixtures carry -07:00 in summer, -08:00 in winter);
+# naive timestamps from clients are read in standard Pacific time.
+COMPANY_TZ = timezone(timedelta(hours=-8))
 
 
 def utc_now() -> datetime:
@@ -38,19 +40,28 @@ class SandboxClock:
             self._offset += timedelta(seconds=seconds)
         return self.now()
 
-    def today(self) -> "datetime.date":
+    def today(self) -> date:
         """Today in the company's timezone."""
-        return self.now().astimezone(COMPANY_TZ).date()
+        return company_local(self.now()).date()
+
+
+def company_local(moment: datetime) -> datetime:
+    """The moment in the company's Pacific time, DST included (aware)."""
+    standard = moment.astimezone(COMPANY_TZ)
+    summer = standard + timedelta(hours=1)
+    if is_pacific_dst(summer.replace(tzinfo=None)):
+        return summer.replace(tzinfo=timezone(timedelta(hours=-7)))
+    return standard
 
 
 def meta_time(moment: datetime) -> str:
     """MetaData timestamp: seconds precision with the company offset (2020-09-29T05:58:07-07:00)."""
-    return moment.astimezone(COMPANY_TZ).isoformat(timespec="seconds")
+    return company_local(moment).isoformat(timespec="seconds")
 
 
 def response_time(moment: datetime) -> str:
     """Envelope `time`: milliseconds with the company offset (2020-09-29T05:58:07.300-07:00)."""
-    return moment.astimezone(COMPANY_TZ).isoformat(timespec="milliseconds")
+    return company_local(moment).isoformat(timespec="milliseconds")
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -1,0 +1,179 @@
+"""Control API under /_sandbox/ (JSON) — for tests and the demo only; real QuickBooks has nothing like it."""
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from .context import sandbox
+from .grants import DEFAULT_CLIENT_ID, App
+from .realm import ENTITIES
+from .store import Settings
+
+control = Blueprint("qbo_control", __name__, url_prefix="/_sandbox")
+
+
+class ControlError(Exception):
+    """A 400 answer of the control API."""
+
+
+def json_body() -> dict[str, Any]:
+    """The JSON object body (empty when absent)."""
+    payload = request.get_json(silent=True, force=True)
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise ControlError("body must be a JSON object")
+    return payload
+
+
+@control.errorhandler(ControlError)
+def _control_error(error: ControlError) -> Response:
+    """{"error": message} with 400."""
+    return jsonify({"error": str(error)}), 400
+
+
+@control.get("/")
+def index() -> Response:
+    """What this control API offers."""
+    state = sandbox().state
+    with state.lock:
+        realms = sorted(state.realms)
+    return jsonify({"realms": realms, "default_client_id": DEFAULT_CLIENT_ID, "endpoints": [
+        "POST reset", "POST seed", "POST realms", "POST apps", "POST settings", "GET settings", "POST webhooks",
+        "GET webhooks/deliveries", "POST webhooks/flush", "POST tokens/expire", "POST clock", "GET stats",
+        "GET realms/<id>/entities/<Entity>"]})
+
+
+@control.post("/reset")
+def reset() -> Response:
+    """Fresh sample company ({"empty": true} for an empty one); tokens and counters are dropped."""
+    state = sandbox().state
+    empty = bool(json_body().get("empty", False))
+    with state.lock:
+        realm = state.reset(empty=empty)
+    return jsonify({"realm_id": realm.realm_id})
+
+
+def _build_args(body: dict[str, Any]) -> dict[str, Any]:
+    """Realm-building arguments from a seed/realms body."""
+    if body.get("empty"):
+        return {"empty": True}
+    if body.get("sample") or "customers" not in body:
+        return {}
+    try:
+        return {"customers": int(body["customers"]), "invoices": int(body.get("invoices", 0)),
+                "seed": int(body.get("seed", 0))}
+    except (TypeError, ValueError):
+        raise ControlError("customers, invoices and seed must be integers") from None
+
+
+@control.post("/seed")
+def seed() -> Response:
+    """Replace a realm's data: {"customers":N,"invoices":M,"seed":S} (generator) or {"sample":true}."""
+    body = json_body()
+    state = sandbox().state
+    with state.lock:
+        realm_id = str(body.get("realm_id") or (sorted(state.realms)[0] if state.realms else ""))
+        if realm_id not in state.realms:
+            raise ControlError(f"unknown realm {realm_id}")
+        realm = state.build_realm(realm_id, **_build_args(body))
+        state.realms[realm_id] = realm
+        counts = {entity: len(realm.records[entity]) for entity in ENTITIES}
+    return jsonify({"realm_id": realm_id, "counts": counts})
+
+
+@control.post("/realms")
+def create_realm() -> Response:
+    """Another company (sample data unless the body says empty/customers/...)."""
+    args = _build_args(json_body())
+    state = sandbox().state
+    with state.lock:
+        realm = state.add_realm(lambda realm_id: state.build_realm(realm_id, **args))
+    return jsonify({"realm_id": realm.realm_id}), 201
+
+
+@control.post("/apps")
+def register_app() -> Response:
+    """Register an OAuth app {client_id, client_secret, redirect_uris}."""
+    body = json_body()
+    client_id, secret = body.get("client_id"), body.get("client_secret")
+    uris = body.get("redirect_uris") or []
+    if not isinstance(client_id, str) or not client_id or not isinstance(secret, str) or not secret:
+        raise ControlError("client_id and client_secret are required strings")
+    if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
+        raise ControlError("redirect_uris must be a list of strings")
+    with sandbox().state.lock:
+        sandbox().state.grants.apps[client_id] = App(client_id, secret, list(uris))
+    return jsonify({"client_id": client_id, "redirect_uris": uris}), 201
+
+
+@control.route("/settings", methods=["GET", "POST"])
+def settings() -> Response:
+    """Read or change {auto_approve, auto_approve_realm_id, access_token_ttl, rate_per_minute, max_concurrent,
+    latency_ms, error_rate}."""
+    body = json_body() if request.method == "POST" else {}
+    known = {field.name: field.type for field in fields(Settings)}
+    unknown = set(body) - set(known)
+    if unknown:
+        raise ControlError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    state = sandbox().state
+    with state.lock:
+        for name, value in body.items():
+            setattr(state.settings, name, _coerce(name, value))
+        return jsonify(state.settings.as_dict())
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Type-check one setting."""
+    if name == "auto_approve":
+        return bool(value)
+    if name == "auto_approve_realm_id":
+        return None if value in (None, "") else str(value)
+    try:
+        return float(value) if name == "error_rate" else int(value)
+    except (TypeError, ValueError):
+        raise ControlError(f"{name} must be a number") from None
+
+
+@control.post("/tokens/expire")
+def expire_tokens() -> Response:
+    """Expire current access tokens now ({"realm_id": ...} for one realm)."""
+    realm_id = json_body().get("realm_id")
+    state = sandbox().state
+    with state.lock:
+        count = state.grants.expire_access(state.now(), str(realm_id) if realm_id else None)
+    return jsonify({"expired": count})
+
+
+@control.post("/clock")
+def advance_clock() -> Response:
+    """{"advance_seconds": n} moves sandbox time (token expiry, CDC windows, rate windows, timestamps)."""
+    try:
+        seconds = float(json_body().get("advance_seconds", 0))
+    except (TypeError, ValueError):
+        raise ControlError("advance_seconds must be a number") from None
+    now = sandbox().state.clock.advance(seconds)
+    return jsonify({"now": now.isoformat()})
+
+
+@control.get("/stats")
+def stats() -> Response:
+    """Counters: requests, 429s, token grants by type, invalid_grant refusals, refreshes per realm."""
+    state = sandbox().state
+    with state.lock:
+        return jsonify(state.stats.as_dict())
+
+
+@control.get("/realms/<realm_id>/entities/<entity>")
+def entities(realm_id: str, entity: str) -> Response:
+    """Inspect a realm's records of one entity (plus tombstones) without going through OAuth."""
+    state = sandbox().state
+    with state.lock:
+        realm = state.realms.get(realm_id)
+        if realm is None or entity not in ENTITIES and entity != "CompanyInfo":
+            return jsonify({"error": "unknown realm or entity"}), 404
+        if entity == "CompanyInfo":
+            return jsonify({"CompanyInfo": realm.company_info})
+        return jsonify({entity: realm.all(entity), "Deleted": list(realm.tombstones[entity].values())})

@@ -1,0 +1,124 @@
+"""What runs around every /v3 call: bearer auth, throttling, requestid replay, injected latency/errors."""
+from __future__ import annotations
+
+import random
+import time
+
+from flask import Response, g, request
+
+from . import faults
+from .context import sandbox
+from .timefmt import response_time
+
+WINDOW_SECONDS = 60.0
+_random = random.Random()
+
+
+def fault_response(fault: faults.ApiFault) -> Response:
+    """A Fault envelope as a Flask response."""
+    response = Response(_dumps(fault.body(sandbox().state.now())), status=fault.status, mimetype="application/json")
+    response.headers["intuit_tid"] = faults.intuit_tid()
+    return response
+
+
+def _dumps(body: object) -> str:
+    """Compact JSON like QuickBooks."""
+    import json
+    return json.dumps(body, separators=(",", ":"))
+
+
+def json_response(body: dict, status: int = 200) -> Response:
+    """A success body with the envelope `time`."""
+    body = {**body, "time": response_time(sandbox().state.now())}
+    response = Response(_dumps(body), status=status, mimetype="application/json")
+    response.headers["intuit_tid"] = faults.intuit_tid()
+    return response
+
+
+def _bearer() -> str | None:
+    """The bearer token of the request, if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def before_api_request() -> Response | None:
+    """Auth → limits → replay → latency/error injection; a Response short-circuits the view."""
+    box = sandbox()
+    state = box.state
+    realm_id = (request.view_args or {}).get("realm_id") or _realm_from_path()
+    token = _bearer()
+    with state.lock:
+        state.stats.requests += 1
+        reason = state.grants.check_access(token, realm_id, state.now()) if token else "Token invalid"
+        if reason is None and realm_id not in state.realms:
+            reason = "Token not valid for this company"
+        if reason is not None:
+            body, headers = faults.gateway_401(token, reason, state.now())
+            return Response(body, status=401, headers=headers)
+        state.stats.requests_per_realm[realm_id] += 1
+        throttled = _over_limits(realm_id)
+        if throttled:
+            state.stats.throttled += 1
+            return fault_response(faults.throttled())
+        g.qbo_in_flight = realm_id
+        replay = state.replays.get(_replay_key(realm_id))
+        latency, error_rate = state.settings.latency_ms, state.settings.error_rate
+    if replay is not None:
+        status, body, headers = replay
+        return Response(body, status=status, headers=headers)
+    if latency:
+        time.sleep(latency / 1000)
+    if error_rate and _random.random() < error_rate:
+        with state.lock:
+            state.stats.injected_errors += 1
+        return fault_response(faults.system_fault(_random.choice((500, 503))))
+    return None
+
+
+def _realm_from_path() -> str:
+    """/v3/company/<realm>/... even when no route matched."""
+    parts = request.path.split("/")
+    return parts[3] if len(parts) > 3 else ""
+
+
+def _over_limits(realm_id: str) -> bool:
+    """Per-realm limits (reference §6): requests per rolling minute and concurrent requests; caller holds lock."""
+    state = sandbox().state
+    now = state.now().timestamp()
+    window = [stamp for stamp in state.windows[realm_id] if stamp > now - WINDOW_SECONDS]
+    state.windows[realm_id] = window
+    if len(window) >= state.settings.rate_per_minute:
+        return True
+    if state.in_flight[realm_id] >= state.settings.max_concurrent:
+        return True
+    window.append(now)
+    state.in_flight[realm_id] += 1
+    return False
+
+
+def _replay_key(realm_id: str) -> tuple[str, str, str] | None:
+    """(realm, path, requestid) when the call carries a requestid."""
+    request_id = request.args.get("requestid")
+    return (realm_id, request.path, request_id) if request_id else None
+
+
+def after_api_request(response: Response) -> Response:
+    """Remember the first answer to a requestid so a retry replays it without writing twice."""
+    realm_id = getattr(g, "qbo_in_flight", None)
+    key = _replay_key(realm_id) if realm_id else None
+    if key is not None and response.status_code < 500 and not response.direct_passthrough:
+        state = sandbox().state
+        with state.lock:
+            state.replays.setdefault(key, (response.status_code, response.get_data(),
+                                           {"Content-Type": response.content_type}))
+    return response
+
+
+def teardown_api_request(_error: BaseException | None) -> None:
+    """Release the concurrency slot taken in before_api_request."""
+    realm_id = g.pop("qbo_in_flight", None)
+    if realm_id:
+        state = sandbox().state
+        with state.lock:
+            state.in_flight[realm_id] = max(0, state.in_flight[realm_id] - 1)

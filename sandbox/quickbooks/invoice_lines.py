@@ -1,0 +1,119 @@
+"""Invoice body checks: properties, types, lines and references."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import faults
+from .realm import Realm
+from .writes import check_fields, check_types, money, ref_id, require_id
+
+STRING_FIELDS = ("DocNumber", "TxnDate", "DueDate", "ShipDate", "PrivateNote", "EmailStatus", "PrintStatus",
+                 "TrackingNum", "GlobalTaxCalculation", "TransactionLocationType", "TxnSource")
+BOOL_FIELDS = ("AllowIPNPayment", "AllowOnlinePayment", "AllowOnlineCreditCardPayment", "AllowOnlineACHPayment",
+               "ApplyTaxAfterDiscount", "FreeFormAddress")
+OBJECT_FIELDS = ("CustomerRef", "CustomerMemo", "BillEmail", "BillEmailCc", "BillEmailBcc", "BillAddr",
+                 "ShipAddr", "ShipFromAddr", "SalesTermRef", "TxnTaxDetail", "ClassRef", "DepartmentRef",
+                 "CurrencyRef", "ShipMethodRef", "DepositToAccountRef", "ProjectRef", "RecurDataRef",
+                 "TaxExemptionRef")
+NUMBER_FIELDS = ("ExchangeRate", "Deposit")
+LIST_FIELDS = ("Line", "CustomField")
+WRITABLE = STRING_FIELDS + BOOL_FIELDS + OBJECT_FIELDS + NUMBER_FIELDS + LIST_FIELDS
+READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Balance", "HomeBalance",
+             "HomeTotalAmt", "LinkedTxn", "DeliveryInfo", "InvoiceLink", "status", "TxnStatus", "AutoDocNumber")
+LINE_TYPES = {"SalesItemLineDetail", "SubTotalLineDetail", "DiscountLineDetail", "DescriptionOnly",
+              "GroupLineDetail"}
+DATE_FIELDS = ("TxnDate", "DueDate", "ShipDate")
+
+
+def validate_invoice(body: dict[str, Any]) -> None:
+    """Unknown properties (2010), wrong types (2010), malformed dates (2010)."""
+    check_fields(body, "Invoice", WRITABLE + READ_ONLY)
+    check_types(body, "Invoice", strings=STRING_FIELDS, bools=BOOL_FIELDS, objects=OBJECT_FIELDS,
+                numbers=NUMBER_FIELDS, lists=LIST_FIELDS)
+    for name in DATE_FIELDS:
+        value = body.get(name)
+        if value and not _is_date(str(value)):
+            raise faults.unsupported_property("Invoice", f"Invalid date format for \"{name}\": {value}")
+
+
+def _is_date(text: str) -> bool:
+    """yyyy-mm-dd."""
+    parts = text.split("-")
+    return len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4
+
+
+def invoice_customer(realm: Realm, body: dict[str, Any]) -> dict[str, Any]:
+    """The referenced, existing customer (2020 missing, 2030 bad id, 2500 unknown)."""
+    customer_id = ref_id(body, "CustomerRef")
+    customer = realm.get("Customer", customer_id)
+    if customer is None:
+        raise faults.invalid_reference("Names", customer_id)
+    return customer
+
+
+def invoice_lines(realm: Realm, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Normalised lines (Ids, LineNum, item names, tax codes); the SubTotal line is rebuilt later."""
+    lines = body.get("Line")
+    if not lines:
+        raise faults.required("Line")
+    result: list[dict[str, Any]] = []
+    for line in lines:
+        if not isinstance(line, dict):
+            raise faults.unsupported_property("Line", "Can not deserialize instance of Line out of non-object")
+        kind = line.get("DetailType")
+        if not kind:
+            raise faults.required("Line.DetailType")
+        if kind not in LINE_TYPES:
+            raise faults.unsupported_property("Line", f"Unrecognized DetailType \"{kind}\"")
+        if kind == "SubTotalLineDetail":
+            continue
+        result.append(_line(realm, line, kind, len(result) + 1))
+    if not result:
+        raise faults.required("Line")
+    return result
+
+
+def _line(realm: Realm, line: dict[str, Any], kind: str, number: int) -> dict[str, Any]:
+    """One item/discount/description line, checked and completed."""
+    out = {k: v for k, v in line.items() if v is not None and k not in ("LinkedTxn",) and not
+           (k == "Id" and not v)}
+    out["Id"] = str(number)
+    out["LineNum"] = number
+    detail = line.get(kind) if kind != "DescriptionOnly" else line.get("DescriptionLineDetail")
+    if kind == "SalesItemLineDetail":
+        if not isinstance(detail, dict):
+            raise faults.required("Line.SalesItemLineDetail")
+        out[kind] = _sales_detail(realm, detail)
+        out["Amount"] = _line_amount(line, out[kind])
+    elif kind == "DiscountLineDetail":
+        out["Amount"] = money(line.get("Amount", 0), "Line", "Amount")
+    elif "Amount" in line:
+        out["Amount"] = money(line["Amount"], "Line", "Amount")
+    return out
+
+
+def _sales_detail(realm: Realm, detail: dict[str, Any]) -> dict[str, Any]:
+    """ItemRef (default: the Services item, as QuickBooks does), name filled in, TaxCodeRef defaulted."""
+    out = {k: v for k, v in detail.items() if v is not None}
+    item_ref = detail.get("ItemRef") or {"value": "1"}
+    if not isinstance(item_ref, dict):
+        raise faults.unsupported_property("Line", "Can not deserialize ReferenceType for \"ItemRef\"")
+    item_id = require_id(item_ref.get("value"), "ItemRef.value")
+    item = realm.get("Item", item_id)
+    if item is None:
+        raise faults.invalid_reference("Item", item_id)
+    out["ItemRef"] = {"value": item_id, "name": item.get("Name", "")}
+    for name in ("Qty", "UnitPrice"):
+        if name in out:
+            out[name] = money(out[name], "Line", name)
+    out.setdefault("TaxCodeRef", {"value": "NON"})
+    return out
+
+
+def _line_amount(line: dict[str, Any], detail: dict[str, Any]) -> float:
+    """Amount as given, or Qty × UnitPrice; 2020 when neither is there."""
+    if line.get("Amount") is not None:
+        return money(line["Amount"], "Line", "Amount")
+    if "Qty" in detail and "UnitPrice" in detail:
+        return round(detail["Qty"] * detail["UnitPrice"], 2)
+    raise faults.required("Line.Amount")

@@ -1,0 +1,153 @@
+"""Invoice writes: create, full/sparse update, delete, void, send."""
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import faults
+from .company import invoice_totals
+from .invoice_lines import WRITABLE, invoice_customer, invoice_lines, validate_invoice
+from .realm import Realm
+from .timefmt import company_local, meta_time
+from .writes import Change, check_sync_token, require_id, stamp
+
+DEFAULTS: dict[str, Any] = {
+    "AllowIPNPayment": False, "AllowOnlinePayment": False, "AllowOnlineCreditCardPayment": False,
+    "AllowOnlineACHPayment": False, "CustomField": [{"DefinitionId": "1", "Name": "Crew #", "Type": "StringType"}],
+    "CurrencyRef": {"value": "USD", "name": "United States Dollar"}, "TxnTaxDetail": {"TotalTax": 0},
+    "ApplyTaxAfterDiscount": False, "PrintStatus": "NeedToPrint", "EmailStatus": "NotSet"}
+TERMS_DAYS = 30  # sample company's default term (Net 30): fixture TxnDate 2020-09-29 → DueDate 2020-10-29
+
+
+def _given(body: dict[str, Any]) -> dict[str, Any]:
+    """Writable properties present with a value (python-quickbooks sends "" for unset strings)."""
+    return {k: v for k, v in body.items() if k in WRITABLE and v is not None and v != ""}
+
+
+def _complete(realm: Realm, record: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Resolve customer/lines/dates and recompute the totals."""
+    customer = invoice_customer(realm, record)
+    record["Line"] = invoice_lines(realm, record)
+    record["CustomerRef"] = {"value": customer["Id"], "name": customer.get("DisplayName", "")}
+    for name in ("BillAddr", "ShipAddr"):
+        if name not in record and name in customer:
+            record[name] = copy.deepcopy(customer[name])
+    record.setdefault("TxnDate", company_local(now).date().isoformat())
+    if "DueDate" not in record:
+        record["DueDate"] = (datetime.fromisoformat(record["TxnDate"]) + timedelta(days=TERMS_DAYS)).date().isoformat()
+    if record.get("EmailStatus") == "NeedToSend" and not (record.get("BillEmail") or {}).get("Address"):
+        raise faults.business_validation("Need to send is set but no email address was provided (BillEmail).")
+    return invoice_totals(record)
+
+
+def create_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
+    """POST /invoice without an Id."""
+    validate_invoice(body)
+    record: dict[str, Any] = {**copy.deepcopy(DEFAULTS), **_given(body), "domain": "QBO", "sparse": False,
+                              "LinkedTxn": []}
+    record["Balance"] = 0
+    record["TotalAmt"] = 0
+    record = _complete(realm, record, now)
+    record.setdefault("DocNumber", realm.next_doc_number())
+    record["Id"] = realm.next_id("Invoice")
+    stamp(record, now, created=True)
+    realm.put("Invoice", record)
+    refresh_customer_balance(realm, record["CustomerRef"]["value"], now)
+    return record, [Change("Invoice", record["Id"], "Create", record["MetaData"]["LastUpdatedTime"])]
+
+
+def _current(realm: Realm, body: dict[str, Any]) -> dict[str, Any]:
+    """The invoice named by body.Id with a matching SyncToken (2030/610/5010)."""
+    invoice = realm.get("Invoice", require_id(body.get("Id")))
+    if invoice is None:
+        raise faults.not_found()
+    check_sync_token(body, invoice)
+    return invoice
+
+
+def update_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
+    """POST /invoice with an Id: full update (omitted writable fields NULLed) unless `sparse: true`."""
+    validate_invoice(body)
+    current = _current(realm, body)
+    if body.get("sparse") is True:
+        record = {**copy.deepcopy(current), **_given(body)}  # Line, when given, is replaced wholesale
+    else:
+        record = {k: copy.deepcopy(v) for k, v in current.items() if k not in WRITABLE}
+        record.update({**copy.deepcopy(DEFAULTS), **_given(body)})
+    record = _complete(realm, record, now)
+    record["sparse"] = False
+    stamp(record, now)
+    realm.put("Invoice", record)
+    for customer_id in {current["CustomerRef"]["value"], record["CustomerRef"]["value"]}:
+        refresh_customer_balance(realm, customer_id, now)
+    return record, [Change("Invoice", record["Id"], "Update", record["MetaData"]["LastUpdatedTime"])]
+
+
+def delete_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
+    """POST /invoice?operation=delete → the `status: Deleted` stub of the real fixture."""
+    current = _current(realm, body)
+    realm.bury("Invoice", current["Id"], meta_time(now))
+    refresh_customer_balance(realm, current["CustomerRef"]["value"], now)
+    stub = {"domain": "QBO", "status": "Deleted", "Id": current["Id"]}
+    return stub, [Change("Invoice", current["Id"], "Delete", meta_time(now))]
+
+
+def void_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
+    """POST /invoice?operation=void: amounts and quantities zeroed, "Voided" prepended to PrivateNote."""
+    record = copy.deepcopy(_current(realm, body))
+    for line in record.get("Line", []):
+        line["Amount"] = 0
+        detail = line.get("SalesItemLineDetail")
+        if isinstance(detail, dict) and "Qty" in detail:
+            detail["Qty"] = 0
+    record["TotalAmt"] = 0
+    record["Balance"] = 0
+    record["TxnTaxDetail"] = {"TotalTax": 0}
+    note = record.get("PrivateNote")
+    # The API reference: "'Voided' is injected into Invoice.PrivateNote, prepended to existing text if present".
+    record["PrivateNote"] = f"Voided - {note}" if note else "Voided"
+    stamp(record, now)
+    realm.put("Invoice", record)
+    refresh_customer_balance(realm, record["CustomerRef"]["value"], now)
+    return record, [Change("Invoice", record["Id"], "Void", record["MetaData"]["LastUpdatedTime"])]
+
+
+def send_invoice(realm: Realm, invoice_id: str, send_to: str | None,
+                 now: datetime) -> tuple[dict[str, Any], list[Change]]:
+    """POST /invoice/<id>/send: EmailSent, DeliveryInfo, BillEmail ← sendTo."""
+    current = realm.get("Invoice", require_id(invoice_id))
+    if current is None:
+        raise faults.not_found()
+    record = copy.deepcopy(current)
+    if send_to is not None:
+        if "@" not in send_to or "." not in send_to.split("@")[-1]:
+            raise faults.business_validation(f"Invalid Email Address format. Supplied value: {send_to}")
+        record["BillEmail"] = {"Address": send_to}
+    if not (record.get("BillEmail") or {}).get("Address"):
+        raise faults.required("BillEmail")
+    record["EmailStatus"] = "EmailSent"
+    record["DeliveryInfo"] = {"DeliveryType": "Email", "DeliveryTime": meta_time(now)}
+    stamp(record, now)
+    realm.put("Invoice", record)
+    return record, [Change("Invoice", record["Id"], "Emailed", record["MetaData"]["LastUpdatedTime"])]
+
+
+def refresh_customer_balance(realm: Realm, customer_id: str, now: datetime) -> None:
+    """Keep Customer.Balance equal to its open invoices; QuickBooks moves LastUpdatedTime, not SyncToken.
+
+    (Recorded bodies: customer 1 kept SyncToken "0" while its LastUpdatedTime became the time invoice 266
+    was deleted.)
+    """
+    customer = realm.get("Customer", customer_id)
+    if customer is None:
+        return
+    balance = round(sum(float(inv.get("Balance", 0)) for inv in realm.records["Invoice"].values()
+                        if inv.get("CustomerRef", {}).get("value") == customer_id), 2)
+    if float(customer.get("Balance", 0)) == balance:
+        return
+    jobs = sum(float(c.get("Balance", 0)) for c in realm.records["Customer"].values()
+               if (c.get("ParentRef") or {}).get("value") == customer_id)
+    customer["Balance"] = balance
+    customer["BalanceWithJobs"] = round(balance + jobs, 2)
+    customer.setdefault("MetaData", {})["LastUpdatedTime"] = meta_time(now)

@@ -1,0 +1,80 @@
+"""Payment create: applies Line[].LinkedTxn amounts to the invoices' Balance and LinkedTxn."""
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from . import faults
+from .invoices import refresh_customer_balance
+from .realm import Realm
+from .timefmt import company_local
+from .writes import Change, check_fields, check_types, money, ref_id, require_id, stamp
+
+WRITABLE = ("CustomerRef", "TotalAmt", "Line", "TxnDate", "PrivateNote", "PaymentRefNum", "PaymentMethodRef",
+            "DepositToAccountRef", "ARAccountRef", "CurrencyRef", "ExchangeRate", "ProcessPayment",
+            "TxnSource", "CreditCardPayment", "TransactionLocationType", "DepartmentRef")
+READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "UnappliedAmt", "LinkedTxn", "status",
+             "TaxExemptionRef", "ProjectRef")
+
+
+def _applications(realm: Realm, body: dict[str, Any]) -> list[tuple[dict[str, Any], float, dict[str, Any]]]:
+    """(invoice, amount, line) for every line linked to an invoice; 6000 for unknown/overpaid invoices."""
+    result = []
+    for line in body.get("Line") or []:
+        if not isinstance(line, dict):
+            raise faults.unsupported_property("Payment", "Can not deserialize instance of Line out of non-object")
+        amount = money(line.get("Amount", 0), "Payment", "Line.Amount")
+        for link in line.get("LinkedTxn") or []:
+            if not isinstance(link, dict) or link.get("TxnType") != "Invoice":
+                continue
+            invoice_id = require_id(link.get("TxnId"), "LinkedTxn.TxnId")
+            invoice = realm.get("Invoice", invoice_id)
+            if invoice is None:
+                raise faults.business_validation(
+                    f"The entity Invoice {invoice_id} that you are trying to link does not exist. Invoice {invoice_id}")
+            if amount > float(invoice.get("Balance", 0)) + 0.004:
+                raise faults.business_validation(
+                    f"The amount applied to Invoice {invoice_id} ({amount}) exceeds its open balance "
+                    f"({invoice.get('Balance', 0)}).")
+            result.append((invoice, amount, line))
+    return result
+
+
+def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
+    """POST /payment; the payment is Created and every touched invoice Updated (one change each)."""
+    check_fields(body, "Payment", WRITABLE + READ_ONLY)
+    check_types(body, "Payment", lists=("Line",), objects=("CustomerRef", "DepositToAccountRef"),
+                strings=("TxnDate", "PrivateNote", "PaymentRefNum"), bools=("ProcessPayment",))
+    customer_id = ref_id(body, "CustomerRef")
+    customer = realm.get("Customer", customer_id)
+    if customer is None:
+        raise faults.invalid_reference("Names", customer_id)
+    if body.get("TotalAmt") is None:
+        raise faults.required("TotalAmt")
+    total = money(body["TotalAmt"], "Payment", "TotalAmt")
+    applications = _applications(realm, body)
+    applied = round(sum(amount for _, amount, _ in applications), 2)
+    if applied > total + 0.004:
+        raise faults.business_validation("The payment amount must be greater than or equal to the sum of the "
+                                         "amounts applied to transactions.")
+    payment = {"CustomerRef": {"value": customer_id, "name": customer.get("DisplayName", "")},
+               "DepositToAccountRef": {"value": "4"}, "TotalAmt": total, "UnappliedAmt": round(total - applied, 2),
+               "ProcessPayment": False, "domain": "QBO", "sparse": False,
+               "TxnDate": body.get("TxnDate") or company_local(now).date().isoformat(),
+               "CurrencyRef": {"value": "USD", "name": "United States Dollar"}, "LinkedTxn": [],
+               "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}
+                        for inv, amount, _ in applications]}
+    payment.update({k: copy.deepcopy(v) for k, v in body.items()
+                    if k in ("PrivateNote", "PaymentRefNum", "PaymentMethodRef", "DepositToAccountRef") and v})
+    payment["Id"] = realm.next_id("Payment")
+    stamp(payment, now, created=True)
+    realm.put("Payment", payment)
+    changes = [Change("Payment", payment["Id"], "Create", payment["MetaData"]["LastUpdatedTime"])]
+    for invoice, amount, _ in applications:
+        invoice["Balance"] = round(max(float(invoice.get("Balance", 0)) - amount, 0.0), 2)
+        invoice.setdefault("LinkedTxn", []).append({"TxnId": payment["Id"], "TxnType": "Payment"})
+        stamp(invoice, now)
+        changes.append(Change("Invoice", invoice["Id"], "Update", invoice["MetaData"]["LastUpdatedTime"]))
+    refresh_customer_balance(realm, customer_id, now)
+    return payment, changes
