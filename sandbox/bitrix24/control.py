@@ -1,0 +1,170 @@
+"""The control API under /_sandbox/ on the OAuth listener: set up, steer and inspect portals."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from flask import Blueprint, Response, request
+
+from sandbox.bitrix24 import classic, lifecycle, smart_invoice
+from sandbox.bitrix24.directory import add_smart_invoice_stage
+from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.rest import json_response
+from sandbox.bitrix24.state import PLANS, Portal, token_hex
+
+if TYPE_CHECKING:
+    from sandbox.bitrix24.sandbox import Bitrix24Sandbox
+
+_LIMIT_KEYS = ("drain_rate", "bucket_size", "speedup", "operating_limit", "operating_window",
+               "operating_cost", "error_rate", "latency")
+
+
+def apply_settings(portal: Portal, body: dict) -> None:
+    """Plan (sets the bucket), limits, speed-up, faults and the required-UF option."""
+    if "plan" in body:
+        portal.plan = str(body["plan"])
+        portal.limits.drain_rate, portal.limits.bucket_size = PLANS.get(portal.plan, PLANS["basic"])
+    for key in _LIMIT_KEYS:
+        if key in body:
+            setattr(portal.limits, key, None if body[key] is None else float(body[key]))
+    portal.limits.bucket_size = int(portal.limits.bucket_size)
+    if "req_uf_check" in body:
+        portal.req_uf_check = bool(body["req_uf_check"])
+    if body.get("reset_bucket"):
+        portal.bucket_level, portal.operating = 0.0, {}
+
+
+def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
+    """Create records/stages/user fields directly (events fire as for any change)."""
+    out: dict[str, list] = {}
+    for entry in body.get("userfields", []):
+        portal.userfields.setdefault(entry["entity"], []).append({
+            "ID": str(portal.next_id("uf", 100)), "ENTITY_ID": entry["entity"],
+            "FIELD_NAME": entry["FIELD_NAME"], "USER_TYPE_ID": entry.get("USER_TYPE_ID", "string"),
+            "MULTIPLE": entry.get("MULTIPLE", "N"), "MANDATORY": entry.get("MANDATORY", "N")})
+    for stage in body.get("stages", []):
+        add_smart_invoice_stage(portal, int(stage.get("category_id") or smart_invoice.default_category(portal)),
+                                stage["code"], stage.get("name", stage["code"]), int(stage.get("sort", 100)),
+                                stage.get("semantics"))
+    for key, kind in (("contacts", "contact"), ("companies", "company"), ("leads", "lead"), ("deals", "deal")):
+        out[key] = [classic.create(sb.state, sb.sender, portal, kind, f) for f in body.get(key, [])]
+    out["smart_invoices"] = [smart_invoice.create(sb.state, sb.sender, portal, f)["id"]
+                             for f in body.get("smart_invoices", [])]
+    return out
+
+
+def install_view(portal: Portal) -> dict:
+    """The installs of a portal, for inspection."""
+    return {cid: {"installed": i.installed, "handler_url": i.handler_url,
+                  "application_token": i.application_token, "options": i.options,
+                  "events": [b.__dict__ for b in i.events],
+                  "placements": [{"placement": p.placement, "handler": p.handler, "title": p.title}
+                                 for p in i.placements],
+                  "held_events": len(i.held_events)} for cid, i in portal.installs.items()}
+
+
+def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
+    """Routes of the control API."""
+    bp = Blueprint("control", __name__, url_prefix="/_sandbox")
+
+    def guarded(func: Callable[..., Any]) -> Callable[..., Response]:
+        def view(**kwargs: Any) -> Response:
+            body = request.get_json(silent=True) or {}
+            try:
+                with sb.state.lock:
+                    portal = sb.portal(kwargs.pop("member_id")) if "member_id" in kwargs else None
+                    result = func(body, portal, **kwargs) if portal else func(body, **kwargs)
+            except RestError as err:
+                return json_response(err.body(), err.status)
+            return json_response(result if result is not None else {"ok": True})
+        view.__name__ = func.__name__
+        return view
+
+    def route(rule: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
+        return lambda func: bp.add_url_rule(rule, view_func=guarded(func), methods=list(methods))
+
+    @route("/reset")
+    def reset(body: dict) -> dict:
+        sb.reset()
+        return sb.describe()
+
+    @route("/", methods=("GET",))
+    def describe(body: dict) -> dict:
+        return sb.describe()
+
+    @route("/portals")
+    def create_portal(body: dict) -> dict:
+        return sb.create_portal(body.get("plan", "basic"), body.get("member_id"),
+                                int(body.get("invoice_category_id", 5))).__dict__
+
+    @route("/apps")
+    def register_app(body: dict) -> dict:
+        app = sb.register_app(**body)
+        return {"client_id": app.client_id, "scope": app.scope}
+
+    @route("/settings")
+    def settings(body: dict) -> dict:
+        if "token_lifetime" in body:
+            sb.state.token_lifetime = int(body["token_lifetime"])
+        return {"token_lifetime": sb.state.token_lifetime}
+
+    @route("/portals/<member_id>/settings")
+    def portal_settings(body: dict, portal: Portal) -> dict:
+        apply_settings(portal, body)
+        return {"plan": portal.plan, "req_uf_check": portal.req_uf_check, **portal.limits.__dict__}
+
+    @route("/portals/<member_id>/install")
+    def install(body: dict, portal: Portal) -> dict:
+        fields = lifecycle.begin_install(sb.state, portal, body.get("client_id", ""), body.get("handler_url"))
+        if body.get("finish"):
+            lifecycle.finish_install(sb.state, sb.sender, portal, body["client_id"])
+        return fields
+
+    @route("/portals/<member_id>/install-finish")
+    def install_finish(body: dict, portal: Portal) -> None:
+        lifecycle.finish_install(sb.state, sb.sender, portal, body.get("client_id", ""))
+
+    @route("/portals/<member_id>/uninstall")
+    def uninstall(body: dict, portal: Portal) -> None:
+        lifecycle.uninstall(sb.state, sb.sender, portal, body.get("client_id", ""), bool(body.get("clean")))
+
+    @route("/portals/<member_id>/installs", methods=("GET",))
+    def installs(body: dict, portal: Portal) -> dict:
+        return install_view(portal)
+
+    @route("/portals/<member_id>/seed")
+    def seed_portal(body: dict, portal: Portal) -> dict:
+        return seed(sb, portal, body)
+
+    @route("/portals/<member_id>/webhooks")
+    def webhook(body: dict, portal: Portal) -> dict:
+        user_id, code = int(body.get("user_id", 1)), token_hex(8)
+        portal.webhooks[(user_id, code)] = body.get("scope", "crm,user_brief")
+        return {"url": f"{portal.url}/rest/{user_id}/{code}/"}
+
+    @route("/portals/<member_id>/authorize")
+    def authorize(body: dict, portal: Portal) -> dict:
+        code = token_hex(16)
+        # DOCS: the code lives 30 s.
+        sb.state.codes[code] = (portal.member_id, body.get("client_id", ""), time.time() + 30)
+        return {"code": code, "domain": portal.domain, "member_id": portal.member_id}
+
+    @route("/expire-tokens")
+    def expire_tokens(body: dict) -> dict:
+        hit = [t for t in sb.state.tokens.values()
+               if body.get("member_id") in (None, t.member_id) and body.get("client_id") in (None, t.client_id)]
+        for token in hit:
+            token.expires = time.time() - 1
+        return {"expired": len(hit)}
+
+    @route("/events", methods=("GET",))
+    def sent_events(body: dict) -> list:
+        wanted = request.args
+        return [e.as_dict() for e in sb.state.sent_events
+                if all(wanted.get(k) in (None, getattr(e, k)) for k in ("member_id", "event", "client_id"))]
+
+    @route("/events/clear")
+    def clear_events(body: dict) -> None:
+        sb.state.sent_events.clear()
+
+    return bp

@@ -1,0 +1,112 @@
+"""Listing helpers shared by classic and crm.item methods: filter prefixes, order, 50-row pages."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sandbox.bitrix24.errors import RestError
+
+PAGE_SIZE = 50
+_PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$")
+
+
+def now_iso() -> str:
+    """Current time as Bitrix24 writes dates (ISO-8601 with offset)."""
+    return datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat()
+
+
+def _num(value: Any) -> float | None:
+    """A value as a number when it is one."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compare(op: str, have: Any, want: Any) -> bool:
+    """One filter comparison with Bitrix24's operator prefixes."""
+    if op in ("@", "!@"):
+        wanted = want if isinstance(want, list) else [want]
+        hit = any(_compare("=", have, w) for w in wanted)
+        return hit if op == "@" else not hit
+    if isinstance(have, list):
+        hit = any(_compare(op if op not in ("!", "!=") else "=", h, want) for h in have)
+        return not hit if op in ("!", "!=") else hit
+    if op in ("%", "=%", "%="):
+        text, needle = str(have or "").lower(), str(want).lower()
+        return {"%": needle in text, "=%": text.startswith(needle.rstrip("%")),
+                "%=": text.endswith(needle.lstrip("%"))}[op]
+    a, b = _num(have), _num(want)
+    if a is None or b is None:
+        a, b = ("" if have is None else str(have)), ("" if want is None else str(want))
+    if op in ("", "="):
+        return a == b
+    if op in ("!", "!="):
+        return a != b
+    return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]
+
+
+def matches(row: dict, filter_: dict, value_of: Callable[[dict, str], Any]) -> bool:
+    """Whether a row passes every filter condition (`logic: OR` for crm.item)."""
+    conditions = {k: v for k, v in filter_.items() if k != "logic"}
+    results = []
+    for key, want in conditions.items():
+        if isinstance(want, dict) and key.isdigit():
+            results.append(matches(row, want, value_of))
+            continue
+        op, field = _PREFIX.match(key).groups()
+        results.append(_compare(op or "", value_of(row, field), want))
+    if str(filter_.get("logic", "AND")).upper() == "OR":
+        return any(results) if results else True
+    return all(results)
+
+
+def ordered(rows: list[dict], order: dict, value_of: Callable[[dict, str], Any], id_key: str) -> list[dict]:
+    """Sort rows by an `order` map ({FIELD: ASC|DESC}); ID ascending by default."""
+    rows = sorted(rows, key=lambda r: _num(value_of(r, id_key)) or 0)
+    for field, direction in reversed(list((order or {}).items())):
+        def key(r: dict, f: str = field) -> tuple:
+            value = value_of(r, f)
+            n = _num(value)
+            return (value is None, n if n is not None else str(value or ""))
+        rows.sort(key=key, reverse=str(direction).upper() == "DESC")
+    return rows
+
+
+def start_of(params: dict) -> int:
+    """The `start` offset; -1 turns off counting (DOCS huge-data.md)."""
+    raw = params.get("start", 0)
+    try:
+        return int(raw or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def page(rows: list, start: int) -> tuple[list, int, int | None]:
+    """Cut one 50-row page: (rows, total, next); start=-1 gives total 0 and no next."""
+    if start < 0:
+        return rows[:PAGE_SIZE], 0, None
+    chunk = rows[start:start + PAGE_SIZE]
+    following = start + PAGE_SIZE if start + PAGE_SIZE < len(rows) else None
+    return chunk, len(rows), following
+
+
+def dict_param(params: dict, name: str, classic_errors: bool) -> dict:
+    """A parameter that must be an object; empty values become {}."""
+    value = params.get(name) or {}
+    if isinstance(value, list) and not value:
+        return {}
+    if not isinstance(value, dict):
+        if classic_errors:
+            raise RestError(400, "", f"Parameter '{name}' must be array.")
+        raise RestError(400, "INVALID_ARG_VALUE", f"Parameter '{name}' must be an object")
+    return value
+
+
+def list_param(params: dict, name: str) -> list:
+    """A parameter that is a list (a single string becomes a one-item list)."""
+    value = params.get(name) or []
+    if isinstance(value, dict):
+        return list(value.values())
+    return [value] if isinstance(value, str) else list(value)

@@ -1,0 +1,137 @@
+"""Outbound event delivery: form-encoded POSTs from a background queue, never retried."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+import requests
+
+from sandbox.bitrix24.params import php_encode
+from sandbox.bitrix24.state import EventBinding, Install, Portal, SentEvent, State
+
+log = logging.getLogger("sandbox.bitrix24.events")
+
+
+class EventSender:
+    """Queues event POSTs and delivers them from one worker thread, like the queue server."""
+
+    def __init__(self, state: State, timeout: float = 5.0) -> None:
+        self.state = state
+        self.timeout = timeout
+        self._queue: queue.Queue[SentEvent | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the delivery thread."""
+        self._thread = threading.Thread(target=self._run, name="b24-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the delivery thread after the queued events."""
+        if self._thread:
+            self._queue.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def enqueue(self, record: SentEvent) -> None:
+        """Record an event and queue it for delivery."""
+        with self.state.lock:
+            self.state.sent_events.append(record)
+        self._queue.put(record)
+
+    def _run(self) -> None:
+        """Deliver until stopped; a failure is logged and dropped (the docs: no resend)."""
+        while (record := self._queue.get()) is not None:
+            try:
+                response = requests.post(
+                    record.url, data=record.body, timeout=self.timeout, allow_redirects=False,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+                record.status = response.status_code
+            except requests.RequestException as exc:
+                record.error = type(exc).__name__
+                log.info("b24.event.failed", extra={"url": record.url, "error": record.error})
+
+
+def event_auth(state: State, portal: Portal, install: Install, user_id: int = 1) -> dict:
+    """The `auth[...]` block of a CRM event, key order as in the captured ONCRMCONTACTADD."""
+    token = state.issue_token(portal.member_id, install.client_id, user_id)
+    return {
+        "access_token": token.access_token, "expires": int(token.expires),
+        "expires_in": state.token_lifetime, "scope": token.scope, "domain": portal.domain,
+        "server_endpoint": f"{state.oauth_url}/rest/", "status": portal.status,
+        "client_endpoint": f"{portal.url}/rest/", "member_id": portal.member_id,
+        "user_id": user_id, "application_token": install.application_token,
+    }
+
+
+def crm_event_body(binding: EventBinding, data: dict, auth: dict) -> str:
+    """Encode a CRM event exactly in the captured field order (no refresh_token, reference §3.2)."""
+    return php_encode({"event": binding.event, "event_handler_id": binding.id, "data": data,
+                       "ts": int(time.time()), "auth": auth})
+
+
+def fire(state: State, sender: EventSender, portal: Portal, event: str, data: dict,
+         user_id: int = 1) -> None:
+    """Send `event` to every bound online handler; held while an install is unfinished."""
+    with state.lock:
+        for install in list(portal.installs.values()):
+            for binding in install.events:
+                if binding.event != event or binding.offline:
+                    continue
+                if not install.installed:
+                    # DOCS installation-finish.md: no events before installFinish; the sandbox
+                    # holds them and releases them on installFinish (issue 3 brief).
+                    install.held_events.append((binding, data))
+                    continue
+                send(state, sender, portal, install, binding, data, user_id)
+
+
+def send(state: State, sender: EventSender, portal: Portal, install: Install,
+         binding: EventBinding, data: dict, user_id: int = 1) -> None:
+    """Queue one CRM event POST to one handler."""
+    body = crm_event_body(binding, data, event_auth(state, portal, install, user_id))
+    sender.enqueue(SentEvent(portal.member_id, install.client_id, binding.event, binding.handler,
+                             body, time.time()))
+
+
+def release_held(state: State, sender: EventSender, portal: Portal, install: Install) -> None:
+    """Deliver the events held while the install was unfinished."""
+    held, install.held_events = install.held_events, []
+    for binding, data in held:
+        send(state, sender, portal, install, binding, data)
+
+
+def app_install_body(state: State, portal: Portal, install: Install, handler_id: int | None) -> str:
+    """ONAPPINSTALL: tokens including refresh_token and application_token (DOCS on-app-install.md)."""
+    token = state.issue_token(portal.member_id, install.client_id)
+    app = state.apps[install.client_id]
+    body: dict = {"event": "ONAPPINSTALL"}
+    # The docs sample has no event_handler_id (UNCERTAIN); sent only for event.bind handlers.
+    if handler_id is not None:
+        body["event_handler_id"] = handler_id
+    body["data"] = {"VERSION": str(app.version), "ACTIVE": "Y", "INSTALLED": "Y", "LANGUAGE_ID": "en"}
+    body["ts"] = int(time.time())
+    body["auth"] = {
+        "domain": portal.domain, "scope": token.scope, "access_token": token.access_token,
+        "refresh_token": token.refresh_token, "expires": int(token.expires),
+        "expires_in": state.token_lifetime, "server_endpoint": f"{state.oauth_url}/rest/",
+        "status": portal.status, "client_endpoint": f"{portal.url}/rest/",
+        "member_id": portal.member_id, "user_id": token.user_id,
+        "application_token": install.application_token}
+    return php_encode(body)
+
+
+def app_uninstall_body(state: State, portal: Portal, install: Install, clean: bool,
+                       handler_id: int | None) -> str:
+    """ONAPPUNINSTALL: `data[CLEAN]`, no tokens (DOCS on-app-uninstall.md)."""
+    body: dict = {"event": "ONAPPUNINSTALL"}
+    if handler_id is not None:
+        body["event_handler_id"] = handler_id
+    body["data"] = {"LANGUAGE_ID": "en", "CLEAN": 1 if clean else 0}
+    body["ts"] = int(time.time())
+    body["auth"] = {"domain": portal.domain, "server_endpoint": f"{state.oauth_url}/rest/",
+                    "status": portal.status, "client_endpoint": f"{portal.url}/rest/",
+                    "member_id": portal.member_id, "application_token": install.application_token}
+    return php_encode(body)

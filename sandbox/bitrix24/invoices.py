@@ -1,0 +1,149 @@
+"""Old invoices, crm.invoice.* (deprecated; entityTypeId 5): required fields, PRODUCT_ROWS."""
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.bitrix24.crm_store import dict_param, list_param, matches, now_iso, ordered, page, start_of
+from sandbox.bitrix24.directory import PAY_SYSTEMS, PERSON_TYPES
+from sandbox.bitrix24.errors import classic
+from sandbox.bitrix24.events import fire
+from sandbox.bitrix24.registry import CallContext, method, ok
+
+KIND = "invoice"
+REQUIRED = ("ORDER_TOPIC", "PAY_SYSTEM_ID", "PERSON_TYPE_ID")
+SCALARS = ["ACCOUNT_NUMBER", "ORDER_TOPIC", "STATUS_ID", "PAY_SYSTEM_ID", "PERSON_TYPE_ID",
+           "UF_COMPANY_ID", "UF_CONTACT_ID", "UF_MYCOMPANY_ID", "UF_DEAL_ID", "DATE_BILL",
+           "DATE_PAY_BEFORE", "RESPONSIBLE_ID", "COMMENTS", "USER_DESCRIPTION", "XML_ID",
+           "PR_LOCATION", "CURRENCY", "PRICE", "TAX_VALUE", "PAYED", "DATE_INSERT", "DATE_UPDATE",
+           "DATE_STATUS", "DATE_MARKED", "REASON_MARKED"]
+_ROW_KEYS = ("PRICE", "DISCOUNT_PRICE", "PRODUCT_ID", "PRODUCT_NAME", "VAT_RATE", "VAT_INCLUDED",
+             "MEASURE_CODE", "MEASURE_NAME", "QUANTITY")
+
+
+def _str(value: Any) -> Any:
+    """Strings everywhere, like every classic method."""
+    return value if value is None or isinstance(value, (str, list, dict)) else str(value)
+
+
+def _rows(ctx: CallContext, raw: Any) -> list[dict]:
+    """PRODUCT_ROWS with new ids; PRICE total of the invoice follows from them."""
+    raw = list(raw.values()) if isinstance(raw, dict) else raw
+    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+        raise classic("PRODUCT_ROWS must be array.")
+    return [{"ID": str(ctx.portal.next_id("invoice_row", 1)),
+             **{k: _str(r.get(k)) for k in _ROW_KEYS}} for r in raw]
+
+
+def _apply(ctx: CallContext, record: dict, fields: dict) -> None:
+    """Write known fields, product rows and properties; recompute PRICE."""
+    for key, value in fields.items():
+        if key in SCALARS and key not in ("PRICE", "DATE_INSERT", "DATE_UPDATE"):
+            record[key] = _str(value)
+    if "PRODUCT_ROWS" in fields:
+        record["PRODUCT_ROWS"] = _rows(ctx, fields["PRODUCT_ROWS"])
+    if isinstance(fields.get("INVOICE_PROPERTIES"), dict):
+        record["INVOICE_PROPERTIES"] = {k: _str(v) for k, v in fields["INVOICE_PROPERTIES"].items()}
+    total = sum(float(r["PRICE"] or 0) * float(r["QUANTITY"] or 1) for r in record["PRODUCT_ROWS"])
+    record["PRICE"] = f"{total:.2f}"
+    missing = [k for k in REQUIRED if not record.get(k)]
+    if missing:
+        # CCrmInvoice::CheckFields words it per field; the exact text is not documented.
+        raise classic("\n".join(f"The field \"{k}\" is required." for k in missing))
+    if record["PERSON_TYPE_ID"] not in {p["ID"] for p in PERSON_TYPES}:
+        raise classic("Invalid PERSON_TYPE_ID.")
+    if record["PAY_SYSTEM_ID"] not in {p["ID"] for p in PAY_SYSTEMS}:
+        raise classic("Invalid PAY_SYSTEM_ID.")
+
+
+def _id(params: dict) -> int:
+    """A positive integer id or the classic 400."""
+    try:
+        value = int(str(params.get("id", params.get("ID"))))
+    except ValueError:
+        raise classic("ID is not defined or invalid.") from None
+    if value <= 0:
+        raise classic("ID is not defined or invalid.")
+    return value
+
+
+def _fields(params: dict) -> dict:
+    """The `fields` object."""
+    if not isinstance(params.get("fields"), dict):
+        raise classic("Parameter 'fields' must be array.")
+    return params["fields"]
+
+
+def _fire(ctx: CallContext, name: str, invoice_id: int) -> None:
+    """Old-invoice events carry FIELDS[ID]."""
+    fire(ctx.state, ctx.sender, ctx.portal, name, {"FIELDS": {"ID": str(invoice_id)}}, ctx.user_id)
+
+
+@method("crm.invoice.add")
+def invoice_add(ctx: CallContext, params: dict) -> dict:
+    """Add an invoice -> its id (int)."""
+    now = now_iso()
+    record = {k: None for k in SCALARS} | {"STATUS_ID": "N", "CURRENCY": "USD", "PAYED": "N",
+                                          "DATE_INSERT": now, "DATE_UPDATE": now, "DATE_BILL": now,
+                                          "RESPONSIBLE_ID": str(ctx.user_id), "PRODUCT_ROWS": [],
+                                          "INVOICE_PROPERTIES": {}}
+    _apply(ctx, record, _fields(params))
+    new_id = ctx.portal.next_id(KIND)
+    record["ID"] = str(new_id)
+    record["ACCOUNT_NUMBER"] = record["ACCOUNT_NUMBER"] or str(new_id)
+    ctx.portal.entities.setdefault(KIND, {})[new_id] = record
+    _fire(ctx, "ONCRMINVOICEADD", new_id)
+    return ok(new_id)
+
+
+def _get_record(ctx: CallContext, params: dict) -> tuple[int, dict]:
+    """Look an invoice up or answer the classic "Not found"."""
+    invoice_id = _id(params)
+    record = ctx.portal.entities.get(KIND, {}).get(invoice_id)
+    if record is None:
+        raise classic("Not found")
+    return invoice_id, record
+
+
+@method("crm.invoice.get")
+def invoice_get(ctx: CallContext, params: dict) -> dict:
+    """The invoice with PRODUCT_ROWS and INVOICE_PROPERTIES."""
+    _, record = _get_record(ctx, params)
+    return ok({"ID": record["ID"], **{k: v for k, v in record.items() if k != "ID"}})
+
+
+@method("crm.invoice.update")
+def invoice_update(ctx: CallContext, params: dict) -> dict:
+    """Update -> the id (CCrmInvoiceRestService returns the ID; UNCERTAIN vs `true`)."""
+    invoice_id, record = _get_record(ctx, params)
+    candidate = {**record, "PRODUCT_ROWS": list(record["PRODUCT_ROWS"])}
+    _apply(ctx, candidate, _fields(params))
+    candidate["DATE_UPDATE"] = now_iso()
+    status_changed = candidate["STATUS_ID"] != record["STATUS_ID"]
+    record.update(candidate)
+    _fire(ctx, "ONCRMINVOICEUPDATE", invoice_id)
+    if status_changed:
+        _fire(ctx, "ONCRMINVOICESETSTATUS", invoice_id)
+    return ok(invoice_id)
+
+
+@method("crm.invoice.delete")
+def invoice_delete(ctx: CallContext, params: dict) -> dict:
+    """Delete -> true."""
+    invoice_id, _ = _get_record(ctx, params)
+    del ctx.portal.entities[KIND][invoice_id]
+    _fire(ctx, "ONCRMINVOICEDELETE", invoice_id)
+    return ok(True)
+
+
+@method("crm.invoice.list")
+def invoice_list(ctx: CallContext, params: dict) -> dict:
+    """Filter/order/select with 50-row pages; no PRODUCT_ROWS in lists."""
+    filter_ = dict_param(params, "filter", True)
+    value_of = lambda row, f: row.get(f.upper())  # noqa: E731
+    rows = [r for r in ctx.portal.entities.get(KIND, {}).values() if matches(r, filter_, value_of)]
+    rows = ordered(rows, dict_param(params, "order", True), value_of, "ID")
+    chunk, total, following = page(rows, start_of(params))
+    select = [str(s).upper() for s in list_param(params, "select")]
+    out = [{"ID": r["ID"], **{k: v for k, v in r.items() if k in SCALARS and (not select or "*" in select or k in select)}}
+           for r in chunk]
+    return ok(out, next=following, total=total)

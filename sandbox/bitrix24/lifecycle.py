@@ -1,0 +1,86 @@
+"""App install, installFinish and uninstall on a portal, shared by the pages and the control API."""
+from __future__ import annotations
+
+import json
+import time
+
+from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.events import (EventSender, app_install_body, app_uninstall_body,
+                                     release_held)
+from sandbox.bitrix24.state import Install, Portal, SentEvent, State, token_hex
+
+
+def frame_fields(state: State, portal: Portal, install: Install, placement: str = "DEFAULT",
+                 options: dict | None = None, lang: str = "en") -> dict:
+    """Query + body of the POST that opens an app page, installer or widget in the iframe."""
+    token = state.issue_token(portal.member_id, install.client_id)
+    app_sid = token_hex(16)
+    if options is None:
+        # The captured DEFAULT body carries PLACEMENT_OPTIONS={"any":"28\/"} (the app's path id).
+        options = {"any": f"{portal.installs_index(install.client_id)}/"}
+    query = {"DOMAIN": portal.domain, "PROTOCOL": "0", "LANG": lang, "APP_SID": app_sid}
+    # Key order: the documented placement POST (widget_data.md); the captured install body's
+    # keys appear in the same relative order.
+    form = {"AUTH_ID": token.access_token, "AUTH_EXPIRES": str(state.token_lifetime),
+            "REFRESH_ID": token.refresh_token, "SERVER_ENDPOINT": f"{state.oauth_url}/rest/",
+            "APPLICATION_TOKEN": install.application_token, "APPLICATION_SCOPE": token.scope,
+            "member_id": portal.member_id, "status": portal.status, "PLACEMENT": placement,
+            "PLACEMENT_OPTIONS": json.dumps(options, separators=(",", ":")).replace("/", "\\/")}
+    portal.sessions[app_sid] = {"client_id": install.client_id, "placement": placement,
+                                "options": options, "form": form, "query": query}
+    return {"app_sid": app_sid, "handler_url": install.handler_url, "query": query, "form": form}
+
+
+def begin_install(state: State, portal: Portal, client_id: str, handler_url: str | None) -> dict:
+    """Create (or reopen) an install and return the installer iframe's POST fields."""
+    with state.lock:
+        app = state.apps.get(client_id)
+        if app is None:
+            raise RestError(404, "APP_NOT_FOUND", f"No app registered with client_id {client_id}")
+        install = portal.installs.get(client_id)
+        if install is None:
+            url = handler_url or app.handler_url
+            if not url:
+                raise RestError(400, "HANDLER_REQUIRED", "handler_url is required")
+            install = Install(client_id, url, token_hex(16))
+            install.options = portal.kept_options.pop(client_id, {})
+            portal.installs[client_id] = install
+        elif handler_url:
+            install.handler_url = handler_url
+        return frame_fields(state, portal, install)
+
+
+def finish_install(state: State, sender: EventSender, portal: Portal, client_id: str) -> None:
+    """BX24.installFinish(): mark installed, send ONAPPINSTALL, release held events."""
+    with state.lock:
+        install = portal.installs.get(client_id)
+        if install is None:
+            raise RestError(404, "APP_NOT_INSTALLED", "The app is not installed on this portal")
+        if install.installed:
+            return
+        install.installed = True
+        app = state.apps[client_id]
+        targets: list[tuple[str, int | None]] = []
+        if app.install_event_url:
+            targets.append((app.install_event_url, None))
+        targets += [(b.handler, b.id) for b in install.events if b.event == "ONAPPINSTALL"]
+        for url, handler_id in targets:
+            body = app_install_body(state, portal, install, handler_id)
+            sender.enqueue(SentEvent(portal.member_id, client_id, "ONAPPINSTALL", url, body, time.time()))
+        release_held(state, sender, portal, install)
+
+
+def uninstall(state: State, sender: EventSender, portal: Portal, client_id: str, clean: bool) -> None:
+    """Remove an app: ONAPPUNINSTALL, drop handlers/placements/tokens, keep options unless CLEAN."""
+    with state.lock:
+        install = portal.installs.pop(client_id, None)
+        if install is None:
+            raise RestError(404, "APP_NOT_INSTALLED", "The app is not installed on this portal")
+        for binding in install.events:
+            if binding.event == "ONAPPUNINSTALL":
+                body = app_uninstall_body(state, portal, install, clean, binding.id)
+                sender.enqueue(SentEvent(portal.member_id, client_id, "ONAPPUNINSTALL",
+                                         binding.handler, body, time.time()))
+        if not clean:
+            portal.kept_options[client_id] = install.options
+        state.revoke(portal.member_id, client_id)

@@ -1,0 +1,25 @@
+"""The Flask app of one portal: REST (OAuth and webhook paths) plus the portal pages."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response, request
+
+from sandbox.bitrix24 import rest
+from sandbox.bitrix24.pages import pages_blueprint
+from sandbox.bitrix24.state import Portal
+
+if TYPE_CHECKING:
+    from sandbox.bitrix24.sandbox import Bitrix24Sandbox
+
+
+def create_portal_app(sb: "Bitrix24Sandbox", portal: Portal) -> Flask:
+    """Routes `/rest/<method>[.json]` and `/rest/<user>/<code>/<method>` plus pages."""
+    app = Flask(f"bitrix24_portal_{portal.member_id}")
+
+    @app.route("/rest/<path:path>", methods=["GET", "POST"])
+    def rest_call(path: str) -> Response:
+        return rest.handle(sb, portal, path, request)
+
+    app.register_blueprint(pages_blueprint(sb, portal))
+    return app

@@ -1,0 +1,163 @@
+"""Smart Invoice records (crm.item, entityTypeId 31): storage with camelCase, numeric ids."""
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from typing import Any
+
+from sandbox.bitrix24.crm_store import now_iso
+from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.events import EventSender, fire
+from sandbox.bitrix24.state import Portal, State
+
+ENTITY_TYPE_ID = 31
+KIND = "smart_invoice"
+UF_ENTITY = "CRM_SMART_INVOICE"
+_INT_FIELDS = {"companyId", "contactId", "mycompanyId", "assignedById", "webformId", "locationId",
+               "parentId2", "parentId7", "categoryId"}
+_TEXT_FIELDS = {"title", "xmlId", "accountNumber", "currencyId", "stageId", "sourceId",
+                "sourceDescription", "comments", "opened", "isManualOpportunity", "begindate", "closedate"}
+_NUM_FIELDS = {"opportunity", "taxValue"}
+_LIST_FIELDS = {"contactIds", "observers"}
+WRITABLE = _INT_FIELDS | _TEXT_FIELDS | _NUM_FIELDS | _LIST_FIELDS
+
+
+def default_category(portal: Portal) -> int:
+    """The id of the default Smart Invoice pipeline (differs between portals)."""
+    return next(c["id"] for c in portal.categories if c["isDefault"] == "Y")
+
+
+def stage_ids(portal: Portal, category_id: int) -> list[str]:
+    """Stage ids of a Smart Invoice pipeline, in sort order."""
+    entity = f"SMART_INVOICE_STAGE_{category_id}"
+    rows = sorted((s for s in portal.statuses if s["ENTITY_ID"] == entity), key=lambda s: int(s["SORT"]))
+    return [s["STATUS_ID"] for s in rows]
+
+
+def semantic_of(portal: Portal, stage_id: str) -> str:
+    """`stageSemanticId`: P in progress, S success, F failure."""
+    row = next((s for s in portal.statuses if s["STATUS_ID"] == stage_id), None)
+    return (row or {}).get("SEMANTICS") or "P"
+
+
+def _number(value: Any, field: str) -> float | int:
+    """A JSON number, refusing what is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", f"Invalid value for field \"{field}\"") from None
+    return int(number) if number.is_integer() else number
+
+
+def _coerce(field: str, value: Any) -> Any:
+    """Check and convert one writable field."""
+    if field in _INT_FIELDS:
+        return int(_number(value, field)) if value not in (None, "") else 0
+    if field in _NUM_FIELDS:
+        return _number(value, field)
+    if field in _LIST_FIELDS:
+        values = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        return [int(_number(v, field)) for v in values if v not in (None, "")]
+    return None if value is None else str(value)
+
+
+def _apply(portal: Portal, item: dict, fields: dict) -> None:
+    """Write known fields; unknown fields are silently ignored (reference §6)."""
+    ufs = {uf["FIELD_NAME"] for uf in portal.userfields.get(UF_ENTITY, [])}
+    for field, value in fields.items():
+        if field in WRITABLE:
+            item[field] = _coerce(field, value)
+        elif field in ufs:
+            item[field] = value
+    if "contactIds" in fields:
+        item["contactId"] = item["contactIds"][0] if item["contactIds"] else 0
+    elif "contactId" in fields:
+        item["contactIds"] = [item["contactId"]] if item["contactId"] else []
+    if item["stageId"] not in stage_ids(portal, item["categoryId"]):
+        raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", f"Stage \"{item['stageId']}\" not found")
+    item["stageSemanticId"] = semantic_of(portal, item["stageId"])
+
+
+def _check_required(portal: Portal, item: dict) -> None:
+    """Mandatory UFs, only with the REST "check required custom fields" option on."""
+    if not portal.req_uf_check:
+        return
+    for uf in portal.userfields.get(UF_ENTITY, []):
+        if uf["MANDATORY"] == "Y" and item.get(uf["FIELD_NAME"]) in (None, "", []):
+            raise RestError(400, "CRM_FIELD_ERROR_REQUIRED", f"Field \"{uf['FIELD_NAME']}\" is required.")
+
+
+def _new_item(portal: Portal, user_id: int, category_id: int) -> dict:
+    """A blank Smart Invoice with the documented defaults."""
+    now, today = now_iso(), date.today()
+    item = {"id": 0, "xmlId": None, "title": "", "createdBy": user_id, "updatedBy": user_id,
+            "movedBy": user_id, "createdTime": now, "updatedTime": now, "movedTime": now,
+            "categoryId": category_id, "opened": "N", "previousStageId": "",
+            "stageId": stage_ids(portal, category_id)[0],
+            "begindate": f"{today.isoformat()}T00:00:00+00:00",
+            "closedate": f"{(today + timedelta(days=7)).isoformat()}T00:00:00+00:00",
+            "companyId": 0, "contactId": 0, "opportunity": 0, "isManualOpportunity": "N",
+            "taxValue": 0, "currencyId": "USD", "mycompanyId": 0, "sourceId": None,
+            "sourceDescription": None, "webformId": 0, "assignedById": user_id, "accountNumber": "",
+            "lastActivityBy": user_id, "lastActivityTime": now, "parentId2": 0, "parentId7": 0,
+            "comments": None, "locationId": None, "observers": [], "contactIds": [],
+            "entityTypeId": ENTITY_TYPE_ID}
+    for uf in portal.userfields.get(UF_ENTITY, []):
+        item[uf["FIELD_NAME"]] = None
+    return item
+
+
+def _fire(state: State, sender: EventSender, portal: Portal, verb: str, item_id: int, user_id: int) -> None:
+    """ONCRMDYNAMICITEM<verb> with ENTITY_TYPE_ID 31; the `_31` suffixed name is UNCERTAIN, sent too."""
+    data = {"FIELDS": {"ID": str(item_id), "ENTITY_TYPE_ID": str(ENTITY_TYPE_ID)}}
+    for name in (f"ONCRMDYNAMICITEM{verb}", f"ONCRMDYNAMICITEM{verb}_{ENTITY_TYPE_ID}"):
+        fire(state, sender, portal, name, data, user_id)
+
+
+def create(state: State, sender: EventSender, portal: Portal, fields: dict, user_id: int = 1) -> dict:
+    """Add a Smart Invoice and fire ONCRMDYNAMICITEMADD."""
+    category_id = int(_number(fields.get("categoryId") or default_category(portal), "categoryId"))
+    if not any(c["id"] == category_id for c in portal.categories):
+        raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Category not found")
+    item = _new_item(portal, user_id, category_id)
+    _apply(portal, item, fields)
+    _check_required(portal, item)
+    item["id"] = portal.next_id(KIND)
+    item["title"] = item["title"] or f"Invoice #{item['id']}"
+    item["accountNumber"] = item["accountNumber"] or str(item["id"])
+    portal.entities.setdefault(KIND, {})[item["id"]] = item
+    _fire(state, sender, portal, "ADD", item["id"], user_id)
+    return item
+
+
+def get(portal: Portal, item_id: int) -> dict:
+    """One Smart Invoice or 400 NOT_FOUND."""
+    item = portal.entities.get(KIND, {}).get(item_id)
+    if item is None:
+        raise RestError(400, "NOT_FOUND", "Element not found")
+    return item
+
+
+def update(state: State, sender: EventSender, portal: Portal, item_id: int, fields: dict,
+           user_id: int = 1) -> dict:
+    """Change a Smart Invoice (stage moves tracked) and fire ONCRMDYNAMICITEMUPDATE."""
+    item = get(portal, item_id)
+    candidate = copy.deepcopy(item)
+    _apply(portal, candidate, fields)
+    _check_required(portal, candidate)
+    now = now_iso()
+    if candidate["stageId"] != item["stageId"]:
+        candidate.update({"previousStageId": item["stageId"], "movedTime": now, "movedBy": user_id})
+    candidate.update({"updatedTime": now, "updatedBy": user_id})
+    item.clear()
+    item.update(candidate)
+    _fire(state, sender, portal, "UPDATE", item_id, user_id)
+    return item
+
+
+def delete(state: State, sender: EventSender, portal: Portal, item_id: int, user_id: int = 1) -> None:
+    """Remove a Smart Invoice and its product rows."""
+    get(portal, item_id)
+    del portal.entities[KIND][item_id]
+    portal.entities.get("product_rows", {}).pop(item_id, None)
+    _fire(state, sender, portal, "DELETE", item_id, user_id)

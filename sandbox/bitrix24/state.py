@@ -1,0 +1,186 @@
+"""In-memory state shared by the OAuth server, the portals and the control API."""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+PLANS = {"basic": (2.0, 50), "professional": (2.0, 50), "enterprise": (5.0, 250)}
+STATUS_BY_PLAN = {"basic": "F", "professional": "P", "enterprise": "P", "local": "L"}
+DEFAULT_CLIENT_ID = "local.qb24sandbox.0000"
+DEFAULT_CLIENT_SECRET = "qb24-b24-sandbox-secret"
+DEFAULT_SCOPE = "crm,placement,user_brief"
+
+
+def token_hex(nbytes: int = 32) -> str:
+    """A Bitrix24-looking opaque token."""
+    return secrets.token_hex(nbytes)
+
+
+@dataclass
+class App:
+    """A registered (Market or local) application."""
+
+    client_id: str
+    client_secret: str
+    scope: str = DEFAULT_SCOPE
+    code: str = "qb24"
+    version: int = 1
+    handler_url: str | None = None
+    install_event_url: str | None = None
+    redirect_uri: str | None = None
+
+
+@dataclass
+class Token:
+    """One OAuth access/refresh pair issued for an app on a portal."""
+
+    access_token: str
+    refresh_token: str
+    member_id: str
+    client_id: str
+    user_id: int
+    scope: str
+    expires: float
+    refresh_valid: bool = True
+
+
+@dataclass
+class EventBinding:
+    """An `event.bind` row."""
+
+    id: int
+    event: str
+    handler: str
+    auth_type: int
+    offline: int = 0
+
+
+@dataclass
+class PlacementBinding:
+    """A `placement.bind` row."""
+
+    placement: str
+    handler: str
+    title: str
+    description: str = ""
+    options: dict = field(default_factory=dict)
+    lang_all: dict = field(default_factory=dict)
+
+
+@dataclass
+class Install:
+    """An app installed on a portal; `installed` flips on BX24.installFinish()."""
+
+    client_id: str
+    handler_url: str
+    application_token: str
+    installed: bool = False
+    options: dict = field(default_factory=dict)
+    events: list[EventBinding] = field(default_factory=list)
+    placements: list[PlacementBinding] = field(default_factory=list)
+    held_events: list[tuple[EventBinding, dict]] = field(default_factory=list)
+
+
+@dataclass
+class Limits:
+    """Per-portal knobs: leaky bucket, operating time, faults."""
+
+    drain_rate: float = 2.0
+    bucket_size: int = 50
+    speedup: float = 1.0
+    operating_limit: float = 480.0
+    operating_window: float = 600.0
+    operating_cost: float | None = None
+    error_rate: float = 0.0
+    latency: float = 0.0
+
+
+@dataclass
+class Portal:
+    """A Bitrix24 cloud portal: its CRM data, installs and limits."""
+
+    member_id: str
+    plan: str
+    domain: str = ""
+    url: str = ""
+    limits: Limits = field(default_factory=Limits)
+    installs: dict[str, Install] = field(default_factory=dict)
+    kept_options: dict[str, dict] = field(default_factory=dict)
+    webhooks: dict[tuple[int, str], str] = field(default_factory=dict)
+    entities: dict[str, dict[int, dict]] = field(default_factory=dict)
+    userfields: dict[str, list[dict]] = field(default_factory=dict)
+    statuses: list[dict] = field(default_factory=list)
+    categories: list[dict] = field(default_factory=list)
+    req_uf_check: bool = False
+    bucket_level: float = 0.0
+    bucket_at: float = field(default_factory=time.monotonic)
+    operating: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    next_ids: dict[str, int] = field(default_factory=dict)
+
+    def next_id(self, kind: str, start: int = 1) -> int:
+        """Allocate the next id in a sequence (per entity kind)."""
+        value = self.next_ids.get(kind, start)
+        self.next_ids[kind] = value + 1
+        return value
+
+    def installs_index(self, client_id: str) -> int:
+        """A small numeric app id on this portal (used in app page paths)."""
+        return list(self.installs).index(client_id) + 1 if client_id in self.installs else 0
+
+    @property
+    def status(self) -> str:
+        """The license status letter sent as `status`."""
+        return STATUS_BY_PLAN.get(self.plan, "F")
+
+
+@dataclass
+class SentEvent:
+    """A record of one outbound event POST."""
+
+    member_id: str
+    client_id: str
+    event: str
+    url: str
+    body: str
+    sent_at: float
+    status: int | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly view for the control API."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class State:
+    """Everything the sandbox knows; guarded by one re-entrant lock."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    apps: dict[str, App] = field(default_factory=dict)
+    portals: dict[str, Portal] = field(default_factory=dict)
+    tokens: dict[str, Token] = field(default_factory=dict)
+    refresh_index: dict[str, Token] = field(default_factory=dict)
+    codes: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    sent_events: list[SentEvent] = field(default_factory=list)
+    token_lifetime: int = 3600
+    oauth_url: str = ""
+    next_handler_id: int = 1
+
+    def issue_token(self, member_id: str, client_id: str, user_id: int = 1) -> Token:
+        """Create a fresh access/refresh pair for an app on a portal."""
+        app = self.apps[client_id]
+        token = Token(token_hex(34), token_hex(34), member_id, client_id, user_id, app.scope,
+                      time.time() + self.token_lifetime)
+        self.tokens[token.access_token] = token
+        self.refresh_index[token.refresh_token] = token
+        return token
+
+    def revoke(self, member_id: str, client_id: str) -> None:
+        """Drop every token of an app on a portal (uninstall)."""
+        for index in (self.tokens, self.refresh_index):
+            for key in [k for k, t in index.items() if t.member_id == member_id and t.client_id == client_id]:
+                del index[key]
