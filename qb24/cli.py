@@ -37,6 +37,7 @@ def demo(database_url: str) -> None:
     """Run the whole flow against the built-in sandboxes (no accounts, no services)."""
     from qb24.demo import run_demo
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the in-process sandbox's access log
     run_demo(database_url, echo=click.echo)
 
 

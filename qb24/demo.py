@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -92,8 +92,10 @@ def connect_and_read(settings: Settings) -> dict[str, object]:
     company = client.company_info()
     customers = [c for _, page in client.query_pages("Customer", "Active IN (true, false)") for c in page]
     invoices = [i for _, page in client.query_pages("Invoice") for i in page]
+    # Deleted invoices are gone from queries; change data capture still reports them (30 days).
+    deleted = client.cdc(["Invoice"], datetime.now(timezone.utc) - timedelta(days=29)).tombstones("Invoice")
     engine.dispose()
-    return summarize(company, realm_id, customers, invoices)
+    return summarize(company, realm_id, customers, invoices + deleted)
 
 
 def summarize(company: dict, realm_id: str, customers: list[dict], invoices: list[dict]) -> dict[str, object]:
@@ -103,9 +105,9 @@ def summarize(company: dict, realm_id: str, customers: list[dict], invoices: lis
         "customers": len(customers),
         "customer_kinds": dict(Counter(customer_kind(c).value for c in customers)),
         "inactive_customers": sum(1 for c in customers if c.get("Active") is False),
-        "invoices": len(invoices),
+        "invoices": sum(1 for i in invoices if i.get("status") != "Deleted"),
         "invoice_statuses": {s.value: n for s, n in Counter(invoice_status(i, today) for i in invoices).items()},
-        "currencies": dict(Counter(i.get("CurrencyRef", {}).get("value", "?") for i in invoices)),
+        "currencies": dict(Counter(_currency(i) for i in invoices if i.get("status") != "Deleted")),
         "open_balance": round(sum(float(i.get("Balance", 0)) for i in invoices), 2),
     }
 
@@ -117,9 +119,14 @@ def print_summary(summary: dict, echo: Echo) -> None:
     echo(f"  invoices:  {summary['invoices']}  open balance {summary['open_balance']:.2f}")
     statuses = summary["invoice_statuses"]
     for status in InvoiceStatus:
-        if status is not InvoiceStatus.DELETED:
-            echo(f"    {status.value:<15} {statuses.get(status.value, 0):>4}")
+        note = "  (CDC tombstones)" if status is InvoiceStatus.DELETED else ""
+        echo(f"    {status.value:<15} {statuses.get(status.value, 0):>4}{note}")
     echo("  currencies: " + _pairs(summary["currencies"]))
+
+
+def _currency(invoice: dict) -> str:
+    # Without multicurrency QuickBooks omits CurrencyRef: the amount is in the home currency.
+    return invoice.get("CurrencyRef", {}).get("value", "home")
 
 
 def _pairs(counts: dict) -> str:

@@ -1,0 +1,48 @@
+"""Connect the QuickBooks client to a running sandbox exactly as the service does."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from clients.coordination import Locks, locks_for
+from clients.quickbooks import Gate, QuickBooksClient, no_gate
+from clients.quickbooks_auth import QboApp, QboOAuth
+from qb24.demo import authorize
+from qb24.sandboxes import QBO_SANDBOX_CLIENT_ID, QBO_SANDBOX_CLIENT_SECRET, QboSandbox
+from store.crypto import TokenCipher
+from store.db import transaction
+from store.portals import connect_realm, ensure_portal
+from store.tokens import SqlRealmTokens
+
+REDIRECT_URI = "http://127.0.0.1:8000/quickbooks/callback"
+
+
+@dataclass
+class Connected:
+    realm_id: str
+    oauth: QboOAuth
+    tokens: SqlRealmTokens
+    api_base: str
+
+    def client(self, *, locks: Locks | None = None, gate: Gate = no_gate) -> QuickBooksClient:
+        return QuickBooksClient(self.realm_id, tokens=self.tokens, oauth=self.oauth,
+                                locks=locks or locks_for(None), api_base=self.api_base, gate=gate)
+
+
+def oauth_for(discovery_url: str) -> QboOAuth:
+    return QboOAuth(QboApp(QBO_SANDBOX_CLIENT_ID, QBO_SANDBOX_CLIENT_SECRET, REDIRECT_URI, discovery_url))
+
+
+def connect(sandbox: QboSandbox, sessions: sessionmaker[Session], cipher: TokenCipher,
+            member_id: str = "portal-1") -> Connected:
+    """Consent (auto-approved), exchange the code, store the encrypted tokens."""
+    oauth = oauth_for(sandbox.discovery_url)
+    code, realm_id = authorize(oauth)
+    tokens = oauth.exchange_code(code, realm_id)
+    with transaction(sessions) as session:
+        portal = ensure_portal(session, member_id=member_id, domain=f"{member_id}.example",
+                               client_endpoint=f"https://{member_id}.example/rest/",
+                               server_endpoint="https://oauth.example/rest/")
+        connect_realm(session, portal, tokens, cipher)
+    return Connected(realm_id, oauth, SqlRealmTokens(sessions, cipher), sandbox.api_base)
