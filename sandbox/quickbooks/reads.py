@@ -83,7 +83,9 @@ def _changed_since() -> Any:
     if not raw:
         raise faults.required("changedSince")
     try:
-        return parse_timestamp(raw)
+        # MetaData times have whole seconds: compare at that precision so nothing written in the same second
+        # as `changedSince` is missed.
+        return parse_timestamp(raw).replace(microsecond=0)
     except ValueError:
         raise faults.ApiFault(400, "2010", "Request has invalid or unsupported property",
                               f"Property Name:changedSince specified is unsupported or invalid: {raw}",
