@@ -1,9 +1,180 @@
-"""Portal pages (placeholder until the HTML pages land)."""
+"""Portal pages: app install/open/uninstall, CRM lists, cards with toolbar widgets, add forms."""
 from __future__ import annotations
 
-from flask import Blueprint
+import time
+from html import escape
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, abort, redirect, request
+
+from sandbox.bitrix24 import classic, lifecycle, smart_invoice
+from sandbox.bitrix24.bx24js import BX24_JS
+from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.html import frame_form, iframe, page, session_json, table
+from sandbox.bitrix24.state import Portal, token_hex
+
+if TYPE_CHECKING:
+    from sandbox.bitrix24.sandbox import Bitrix24Sandbox
+
+_ADD_FIELDS = {"contact": ["NAME", "LAST_NAME", "EMAIL", "PHONE"], "company": ["TITLE", "EMAIL", "PHONE"],
+               "lead": ["TITLE", "NAME", "LAST_NAME"], "deal": ["TITLE", "OPPORTUNITY"]}
+_LIST_COLUMNS = {"contact": ["ID", "NAME", "LAST_NAME"], "company": ["ID", "TITLE"],
+                 "lead": ["ID", "TITLE", "NAME"], "deal": ["ID", "TITLE", "STAGE_ID"]}
 
 
-def pages_blueprint(sb, portal) -> Blueprint:
-    """Portal HTML pages."""
-    return Blueprint("pages", __name__)
+def _app_frame(sb: "Bitrix24Sandbox", portal: Portal, fields: dict, client_id: str, state: str) -> str:
+    """Page body that opens the app (or installer) in the iframe with its POST."""
+    session = session_json(fields, client_id, f"{portal.url}/rest/")
+    return (f'<p>Application <b>{escape(client_id)}</b>: <span id="install-state">{state}</span></p>'
+            f"{frame_form('app-form', fields)}{iframe()}"
+            f"<script>window.addEventListener('load', function () {{ openFrame('app-form', "
+            f"JSON.parse(document.getElementById('session').textContent)); }});</script>"
+            f'<script type="application/json" id="session">{session}</script>')
+
+
+def _toolbar(sb: "Bitrix24Sandbox", portal: Portal, kind: str, entity_id: int) -> str:
+    """Buttons of `CRM_<KIND>_DETAIL_TOOLBAR` widgets of finished installs."""
+    code, parts = f"CRM_{kind.upper()}_DETAIL_TOOLBAR", []
+    for client_id, install in portal.installs.items():
+        if not install.installed:
+            continue  # DOCS: widgets are hidden until installFinish
+        for n, binding in enumerate(p for p in install.placements if p.placement == code):
+            fields = lifecycle.frame_fields(sb.state, portal, install, code, {"ID": str(entity_id)})
+            fields["handler_url"], form_id = binding.handler, f"placement-{client_id}-{n}"
+            session = session_json(fields, client_id, f"{portal.url}/rest/")
+            parts.append(f"{frame_form(form_id, fields)}<button class='placement' data-placement='{code}' "
+                         f"onclick=\"openFrame('{form_id}', JSON.parse(this.dataset.session))\" "
+                         f"data-session=\"{session}\">{escape(binding.title)}</button>")
+    return f"<div class='toolbar'>{''.join(parts)}</div>{iframe()}"
+
+
+def _record_fields(form: dict, kind: str) -> dict:
+    """Form input -> REST-style fields (EMAIL/PHONE become multi-field entries)."""
+    fields: dict = {}
+    for key in _ADD_FIELDS[kind]:
+        value = form.get(key, "").strip()
+        if value and key in classic.MULTI:
+            fields[key] = [{"VALUE": value, "VALUE_TYPE": "WORK"}]
+        elif value:
+            fields[key] = value
+    return fields
+
+
+def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
+    """All portal pages."""
+    bp = Blueprint("pages", __name__)
+    state = sb.state
+
+    @bp.route("/bx24.js")
+    @bp.route("/api/v1/")
+    def bx24_js() -> Response:
+        return Response(BX24_JS, content_type="application/javascript")
+
+    @bp.route("/")
+    def home() -> str:
+        return page(f"Portal {portal.domain}", f"<p>member_id <code>{portal.member_id}</code>, plan {portal.plan}</p>")
+
+    @bp.route("/marketplace/")
+    def marketplace() -> str:
+        rows = "".join(f"<li><a href='/marketplace/app/{escape(c)}/'>{escape(c)}</a> "
+                       f"({'installed' if i.installed else 'install not finished'}) "
+                       f"<a href='/marketplace/app/{escape(c)}/uninstall/'>uninstall</a></li>"
+                       for c, i in portal.installs.items())
+        form = ("<form method='post' action='/marketplace/install/'><label>Handler URL <input name='handler_url' "
+                "size='60'></label> <label>Client id <input name='client_id'></label> "
+                "<button type='submit'>Install</button></form>")
+        return page("Applications", f"<ul>{rows}</ul><h2>Install an application</h2>{form}")
+
+    @bp.route("/marketplace/install/", methods=["POST"])
+    def install() -> str:
+        with state.lock:
+            try:
+                fields = lifecycle.begin_install(state, portal, request.form.get("client_id", ""),
+                                                 request.form.get("handler_url") or None)
+            except RestError as err:
+                return page("Install failed", f"<p class='error'>{escape(err.description)}</p>")
+        return page("Installing", _app_frame(sb, portal, fields, request.form["client_id"], "installing"), True)
+
+    @bp.route("/marketplace/app/<client_id>/")
+    def open_app(client_id: str) -> str:
+        with state.lock:
+            install = portal.installs.get(client_id) or abort(404)
+            fields = lifecycle.frame_fields(state, portal, install)
+        label = "installed" if install.installed else "installing"
+        return page("Application", _app_frame(sb, portal, fields, client_id, label), True)
+
+    @bp.route("/marketplace/finish/<app_sid>", methods=["POST"])
+    def finish(app_sid: str) -> Response:
+        with state.lock:
+            session = portal.sessions.get(app_sid) or abort(404)
+            lifecycle.finish_install(state, sb.sender, portal, session["client_id"])
+        return Response("{}", content_type="application/json")
+
+    @bp.route("/marketplace/app/<client_id>/uninstall/", methods=["GET", "POST"])
+    def uninstall(client_id: str) -> str:
+        if request.method == "POST":
+            with state.lock:
+                lifecycle.uninstall(state, sb.sender, portal, client_id, request.form.get("clean") == "Y")
+            return page("Uninstalled", f"<p id='uninstalled'>{escape(client_id)} removed</p>")
+        return page("Uninstall", "<form method='post'><label><input type='checkbox' name='clean' value='Y'> "
+                                 "Delete application settings and data</label> <button>Uninstall</button></form>")
+
+    @bp.route("/crm/<kind>/list/")
+    def crm_list(kind: str) -> str:
+        if kind == "invoice":
+            rows = list(portal.entities.get("invoice", {}).values())
+            return page("Old invoices", table(rows, ["ID", "ORDER_TOPIC", "STATUS_ID", "PRICE"], "#{id}"))
+        if kind not in _LIST_COLUMNS:
+            abort(404)
+        rows = list(portal.entities.get(kind, {}).values())
+        return page(f"{kind.title()} list", f"<p><a id='add' href='/crm/{kind}/add/'>Add</a></p>"
+                    + table(rows, _LIST_COLUMNS[kind], f"/crm/{kind}/details/{{id}}/"))
+
+    @bp.route("/crm/<kind>/details/<int:entity_id>/")
+    def crm_card(kind: str, entity_id: int) -> str:
+        record = portal.entities.get(kind, {}).get(entity_id) if kind in _LIST_COLUMNS else None
+        if record is None:
+            abort(404)
+        with state.lock:
+            toolbar = _toolbar(sb, portal, kind, entity_id)
+        rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
+                       for k, v in record.items() if v not in (None, "", []))
+        return page(f"{kind.title()} #{entity_id}", f"{toolbar}<table>{rows}</table>", True)
+
+    @bp.route("/crm/<kind>/add/", methods=["GET", "POST"])
+    def crm_add(kind: str) -> Response | str:
+        if kind not in _ADD_FIELDS:
+            abort(404)
+        if request.method == "POST":
+            try:
+                with state.lock:
+                    new_id = classic.create(state, sb.sender, portal, kind, _record_fields(request.form, kind))
+            except RestError as err:
+                return page("Not saved", f"<p class='error'>{escape(err.description)}</p>")
+            return redirect(f"/crm/{kind}/details/{new_id}/")
+        inputs = "".join(f"<p><label>{k} <input name='{k}'></label></p>" for k in _ADD_FIELDS[kind])
+        return page(f"New {kind}", f"<form method='post'>{inputs}<button type='submit'>Save</button></form>")
+
+    @bp.route("/crm/type/31/kanban/")
+    def kanban() -> str:
+        category = smart_invoice.default_category(portal)
+        items = list(portal.entities.get(smart_invoice.KIND, {}).values())
+        columns = "".join(
+            f"<div class='column' data-stage='{stage}'><b>{stage}</b>" + "".join(
+                f"<div class='card'>#{i['id']} {escape(i['title'])} {i['opportunity']} {i['currencyId']}</div>"
+                for i in items if i["stageId"] == stage) + "</div>"
+            for stage in smart_invoice.stage_ids(portal, category))
+        return page("Invoices", f"<div class='kanban'>{columns}</div>")
+
+    @bp.route("/oauth/authorize/")
+    def authorize() -> Response:
+        app = state.apps.get(request.args.get("client_id", "")) or abort(400)
+        code = token_hex(16)
+        state.codes[code] = (portal.member_id, app.client_id, time.time() + 30)  # DOCS: 30 s
+        query = {"code": code, "state": request.args.get("state", ""), "domain": portal.domain,
+                 "member_id": portal.member_id, "scope": app.scope,
+                 "server_domain": state.oauth_url.split("://", 1)[1]}
+        return redirect(f"{app.redirect_uri or app.handler_url or '/'}?{urlencode(query)}")
+
+    return bp

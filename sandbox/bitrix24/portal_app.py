@@ -21,5 +21,13 @@ def create_portal_app(sb: "Bitrix24Sandbox", portal: Portal) -> Flask:
     def rest_call(path: str) -> Response:
         return rest.handle(sb, portal, path, request)
 
+    @app.after_request
+    def cors(response: Response) -> Response:
+        # Lets BX24.callMethod in the app iframe reach REST from another origin.
+        if request.path.startswith("/rest/"):
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        return response
+
     app.register_blueprint(pages_blueprint(sb, portal))
     return app
