@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, redirect, request
 
 from .context import sandbox
+from .faults import intuit_tid
 from .grants import App, InvalidGrant, TokenSet
 
 oauth = Blueprint("qbo_oauth", __name__)
@@ -144,7 +145,8 @@ def _client() -> App | None:
 def _oauth_error(error: str, status: int, description: str | None = None) -> Response:
     """{"error": ...} as Intuit's token endpoint answers."""
     body = {"error": error} if description is None else {"error": error, "error_description": description}
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+    return Response(json.dumps(body), status=status, mimetype="application/json",
+                    headers={"intuit_tid": intuit_tid()})
 
 
 @oauth.post("/oauth2/v1/tokens/bearer")
@@ -183,7 +185,7 @@ def _token_response(tokens: TokenSet) -> Response:
     if request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true":
         body["x_refresh_token_hard_expires_in"] = tokens.hard_expires_in
     return Response(json.dumps(body), mimetype="application/json",
-                    headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+                    headers={"Cache-Control": "no-store", "Pragma": "no-cache", "intuit_tid": intuit_tid()})
 
 
 @oauth.post("/v2/oauth2/tokens/revoke")
