@@ -1,7 +1,8 @@
 """Client behaviours the Bitrix24 sandbox cannot be driven into, against a tiny stub over real HTTP.
 
-Scripted answers (non-JSON bodies, 429 with a given operating_reset_at, a portal that moved and
-answers 302, ERROR_CORE "Handler already binded", ...) come from a queue the test fills.
+Scripted answers (non-JSON bodies, a portal that moved and answers 302, a token refused again
+right after its refresh, exact backoff schedules with a recorded sleep) come from a queue the
+test fills. Everything the sandbox can do is tested against it in test_bitrix24_sandbox.py.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from flask import Flask, Response, request
 from clients.bitrix24 import Bitrix24Client
 from clients.bitrix24_auth import AppCredentials, InMemoryPortalTokens, PortalAuth
 from clients.bitrix24_errors import (
-    AlreadyBound, InvalidArgument, InvalidGrant, OperationTimeLimit, QueryLimitExceeded, ServerError,
+    InvalidArgument, OperationTimeLimit, QueryLimitExceeded, ServerError,
 )
 from clients.coordination import LocalLocks
 from clients.ratelimit import LeakyBucket
@@ -113,32 +114,10 @@ def script(portal: StubPortal, status: int, body: dict | str, **headers: str) ->
     portal.script.append((status, body if isinstance(body, str) else json.dumps(body), headers))
 
 
-def test_expired_token_answer_refreshes_saves_and_retries_once(server, portal) -> None:
-    client, tokens = make_client(server, portal)
-    old = tokens.load(MEMBER)
-    portal.access[old.access_token] = 0  # the portal considers it expired though we do not
-    assert client.call("app.info", {"x": 1}).result == {"echo": {"x": 1}}
-    new = tokens.load(MEMBER)
-    assert tokens.saves == 1 and new.access_token != old.access_token and new.refresh_token != old.refresh_token
-    assert portal.refreshes[0]["grant_type"] == "refresh_token"
-    assert portal.refreshes[0]["refresh_token"] == old.refresh_token
-    assert new.domain == old.domain  # the OAuth answer's domain is the OAuth server's, not copied
-    assert [call[1]["auth"] for call in portal.calls] == [old.access_token, new.access_token]
 
 
-def test_past_expires_at_refreshes_before_calling(server, portal) -> None:
-    client, tokens = make_client(server, portal, expired=True)
-    client.call("app.info")
-    assert len(portal.refreshes) == 1 and len(portal.calls) == 1
-    assert portal.calls[0][1]["auth"] == tokens.load(MEMBER).access_token
 
 
-def test_invalid_grant_is_typed_and_nothing_saved(server, portal) -> None:
-    client, tokens = make_client(server, portal, expired=True)
-    portal.refresh.clear()  # revoked on the OAuth server
-    with pytest.raises(InvalidGrant) as caught:
-        client.call("app.info")
-    assert caught.value.status == 400 and tokens.saves == 0 and portal.calls == []
 
 
 def test_second_expired_answer_after_refresh_is_raised(server, portal) -> None:
@@ -215,11 +194,6 @@ def test_non_json_answers_are_server_errors(server, portal, status, body) -> Non
     assert caught.value.status == status
 
 
-def test_handler_already_binded_is_already_bound(server, portal) -> None:
-    client, _ = make_client(server, portal)
-    script(portal, 400, {"error": "ERROR_CORE", "error_description": "Handler already binded"})
-    with pytest.raises(AlreadyBound):
-        client.call("event.bind", {"event": "ONCRMCONTACTADD", "handler": "https://app.example/h"})
 
 
 def test_logs_have_stable_keys_and_no_secrets(server, portal, caplog) -> None:
