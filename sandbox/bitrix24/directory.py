@@ -59,11 +59,12 @@ def add_smart_invoice_stage(portal: Portal, category_id: int, code: str, name: s
 
 @method("crm.status.list")
 def status_list(ctx: CallContext, params: dict) -> dict:
-    """Directory rows filtered by ENTITY_ID etc.; not paged."""
+    """Directory rows filtered by ENTITY_ID etc.; not paged, `total` as documented."""
     filter_ = {k.upper(): v for k, v in dict_param(params, "filter", True).items()}
     order = dict_param(params, "order", True) or {"SORT": "ASC"}
     rows = [r for r in ctx.portal.statuses if matches(r, filter_, lambda row, f: row.get(f.upper()))]
-    return ok(ordered(rows, {k.upper(): v for k, v in order.items()}, lambda r, f: r.get(f), "ID"))
+    rows = ordered(rows, {k.upper(): v for k, v in order.items()}, lambda r, f: r.get(f), "ID")
+    return ok(rows, total=len(rows))
 
 
 @method("crm.category.list")

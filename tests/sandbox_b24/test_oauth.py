@@ -1,0 +1,72 @@
+"""OAuth server: grants, rotation, errors, app.info on the server, token expiry on portals."""
+from __future__ import annotations
+
+import requests
+
+from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET, Portal
+
+TOKEN_FIELDS = {"access_token", "client_endpoint", "domain", "expires", "expires_in", "member_id",
+                "refresh_token", "scope", "server_endpoint", "status", "user_id"}
+
+
+def _refresh(portal: Portal, refresh_token: str, secret: str = CLIENT_SECRET, method: str = "GET") -> requests.Response:
+    params = {"grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": secret,
+              "refresh_token": refresh_token}
+    url = f"{portal.sb.oauth_url}/oauth/token/"
+    return requests.get(url, params=params) if method == "GET" else requests.post(url, data=params)
+
+
+def test_refresh_returns_documented_fields_and_rotates(portal: Portal) -> None:
+    first = _refresh(portal, portal.refresh)
+    assert first.status_code == 200
+    body = first.json()
+    assert set(body) == TOKEN_FIELDS
+    assert body["expires_in"] == 3600 and body["member_id"] == portal.member_id
+    assert body["client_endpoint"] == f"{portal.url}/rest/"
+    assert body["domain"] == portal.sb.oauth_url.split("://")[1]  # the OAuth server's, not the portal's
+    assert "application_token" not in body
+    reused = _refresh(portal, portal.refresh)
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    second = _refresh(portal, body["refresh_token"], method="POST")
+    assert second.status_code == 200 and second.json()["access_token"] != body["access_token"]
+    assert portal.call("profile", auth=second.json()["access_token"]).status_code == 200
+
+
+def test_invalid_client_is_401(portal: Portal) -> None:
+    response = _refresh(portal, portal.refresh, secret="wrong")
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+def test_authorization_code_grant(portal: Portal) -> None:
+    code = portal.control("authorize", {"client_id": CLIENT_ID}).json()["code"]
+    params = {"grant_type": "authorization_code", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "code": code}
+    response = requests.get(f"{portal.sb.oauth_url}/oauth/token/", params=params)
+    assert response.status_code == 200 and set(response.json()) == TOKEN_FIELDS
+    again = requests.get(f"{portal.sb.oauth_url}/oauth/token/", params=params)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+def test_server_app_info_tells_the_tokens_owner(portal: Portal) -> None:
+    response = requests.get(f"{portal.sb.oauth_url}/rest/app.info", params={"auth": portal.auth})
+    result = response.json()["result"]
+    assert result["CLIENT_ID"] == CLIENT_ID and result["member_id"] == portal.member_id
+    assert result["DOMAIN"] == portal.url.split("://")[1] and result["INSTALLED"] is True
+    bad = requests.get(f"{portal.sb.oauth_url}/rest/app.info", params={"auth": "nope"})
+    assert bad.status_code == 401
+
+
+def test_expired_token_then_refresh_works(portal: Portal) -> None:
+    requests.post(f"{portal.sb.control_url}/expire-tokens", json={"member_id": portal.member_id})
+    response = portal.call("crm.contact.list")
+    assert response.status_code == 401
+    assert response.json() == {"error": "expired_token", "error_description": "The access token provided has expired"}
+    fresh = _refresh(portal, portal.refresh).json()["access_token"]
+    assert portal.call("crm.contact.list", auth=fresh).status_code == 200
+
+
+def test_token_lifetime_is_settable(sb, portal: Portal) -> None:
+    requests.post(f"{sb.control_url}/settings", json={"token_lifetime": 60})
+    try:
+        assert _refresh(portal, portal.refresh).json()["expires_in"] == 60
+    finally:
+        requests.post(f"{sb.control_url}/settings", json={"token_lifetime": 3600})
