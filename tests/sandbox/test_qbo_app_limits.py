@@ -1,0 +1,83 @@
+"""Throttling, concurrency, injected faults/latency and requestid replay of the QuickBooks sandbox."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+import pytest
+
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api, qbo  # noqa: F401
+
+DEFAULTS = {"rate_per_minute": 500, "max_concurrent": 10, "latency_ms": 0, "error_rate": 0.0}
+
+
+@pytest.fixture
+def api(qbo: Sandbox) -> Iterator[Api]:
+    api, _ = connected_api(qbo)
+    yield api
+    qbo.control("POST", "settings", **DEFAULTS)
+
+
+def test_rate_limit_per_minute_then_recovers(api: Api, qbo: Sandbox) -> None:
+    qbo.control("POST", "settings", rate_per_minute=5)
+    statuses = [api.call("GET", "customer/1").status_code for _ in range(5)]
+    assert statuses == [200] * 5
+    error = assert_fault(api.call("GET", "customer/1"), 429, "3001")
+    assert error["Message"] == "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+    assert qbo.control("GET", "stats")["throttled_429"] == 1
+    qbo.control("POST", "clock", advance_seconds=60)
+    assert api.call("GET", "customer/1").status_code == 200
+
+
+def test_default_limit_is_500_per_minute(api: Api, qbo: Sandbox) -> None:
+    assert qbo.control("GET", "settings")["rate_per_minute"] == 500
+    assert qbo.control("GET", "settings")["max_concurrent"] == 10
+
+
+def test_concurrent_requests_past_the_limit_get_429(api: Api, qbo: Sandbox) -> None:
+    qbo.control("POST", "settings", max_concurrent=2, latency_ms=400)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(lambda _: api.call("GET", "customer/1").status_code, range(6)))
+    assert statuses.count(200) >= 1 and statuses.count(429) >= 1
+    assert statuses.count(200) <= 2 * 2  # never more than the slots allow within one latency window
+    qbo.control("POST", "settings", max_concurrent=10, latency_ms=0)
+    assert api.call("GET", "customer/1").status_code == 200
+
+
+def test_injected_latency_and_errors(api: Api, qbo: Sandbox) -> None:
+    qbo.control("POST", "settings", latency_ms=200)
+    started = time.monotonic()
+    assert api.call("GET", "customer/1").status_code == 200
+    assert time.monotonic() - started >= 0.2
+    qbo.control("POST", "settings", latency_ms=0, error_rate=1.0)
+    response = api.call("GET", "customer/1")
+    assert response.status_code in (500, 503)
+    body = response.json()
+    assert body["Fault"]["type"] == "SystemFault" and body["Fault"]["Error"][0]["code"] == "10000"
+    qbo.control("POST", "settings", error_rate=0.0)
+    assert api.call("GET", "customer/1").status_code == 200
+
+
+def test_requestid_replays_first_answer_without_second_write(api: Api, qbo: Sandbox) -> None:
+    count = lambda: api.call("GET", "query", query="SELECT COUNT(*) FROM Customer").json()[  # noqa: E731
+        "QueryResponse"]["totalCount"]
+    before = count()
+    first = api.call("POST", "customer", body={"DisplayName": "Once Only"}, requestid="req-1")
+    again = api.call("POST", "customer", body={"DisplayName": "Once Only"}, requestid="req-1")
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content
+    assert count() == before + 1
+    other = api.call("POST", "customer", body={"DisplayName": "Once Only"}, requestid="req-2")
+    assert_fault(other, 400, "6240")
+
+
+def test_sync_token_and_last_updated_move_on_every_write(api: Api, qbo: Sandbox) -> None:
+    original = api.call("GET", "customer/2").json()["Customer"]
+    qbo.control("POST", "clock", advance_seconds=5)
+    updated = api.call("POST", "customer", body={"Id": "2", "SyncToken": original["SyncToken"], "sparse": True,
+                                                 "Notes": "moved"}).json()["Customer"]
+    assert int(updated["SyncToken"]) == int(original["SyncToken"]) + 1
+    assert updated["MetaData"]["LastUpdatedTime"] > original["MetaData"]["LastUpdatedTime"]
+    assert updated["MetaData"]["CreateTime"] == original["MetaData"]["CreateTime"]
+    assert updated["MetaData"]["LastUpdatedTime"][-6:] in ("-07:00", "-08:00")
