@@ -31,6 +31,7 @@ class Settings:
     max_concurrent: int = 10  # reference §6: 10 concurrent requests per realm+app
     latency_ms: int = 0
     error_rate: float = 0.0
+    cdc_max_objects: int = 1000  # "Server responses can handle a maximum of 1,000 objects." (reference §2)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
