@@ -124,10 +124,10 @@ _BY_CODE: dict[str, type[Bitrix24Error]] = {
     "OPERATION_TIME_LIMIT": OperationTimeLimit,
     "ERROR_METHOD_NOT_FOUND": MethodNotFound, "METHOD_NOT_FOUND": MethodNotFound,
     "NOT_FOUND": NotFound, "ERROR_NOT_FOUND": NotFound, "ERROR_EVENT_NOT_FOUND": NotFound,
-    "ENTITY_TYPE_NOT_SUPPORTED": NotFound,
     "INVALID_ARG_VALUE": InvalidArgument, "ERROR_ARGUMENT": InvalidArgument, "INVALID_REQUEST": InvalidArgument,
     "INVALID_ARGUMENT": InvalidArgument, "ERROR_REQUIRED_PARAMETERS_MISSING": InvalidArgument,
     "CRM_FIELD_ERROR_VALUE_NOT_VALID": InvalidArgument, "ERROR_WRONG_TYPE": InvalidArgument,
+    "ENTITY_TYPE_NOT_SUPPORTED": InvalidArgument,
     "ERROR_BATCH_LENGTH_EXCEEDED": BatchLengthExceeded,
     "ERROR_BATCH_METHOD_NOT_ALLOWED": BatchMethodNotAllowed,
     "CRM_FIELD_ERROR_REQUIRED": RequiredFieldError,
@@ -139,7 +139,7 @@ _BY_CODE: dict[str, type[Bitrix24Error]] = {
 # Classic CRM methods send `error: ""`; these descriptions are the documented ones (§5).
 _BY_DESCRIPTION: tuple[tuple[str, type[Bitrix24Error]], ...] = (
     ("already binded", AlreadyBound), ("already bound", AlreadyBound),
-    ("access denied", AccessDenied), ("not found", NotFound),
+    ("access denied", AccessDenied), ("not found", NotFound), ("is required", RequiredFieldError),
     ("is not defined or invalid", InvalidArgument), ("must be", InvalidArgument),
 )
 
