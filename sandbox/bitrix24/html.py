@@ -34,10 +34,11 @@ def frame_form(form_id: str, fields: dict) -> str:
     return f'<form id="{form_id}" method="post" action="{escape(action)}" target="appframe">{inputs}</form>'
 
 
-def session_json(fields: dict, client_id: str, client_endpoint: str) -> str:
-    """The data BX24.init() hands to the app, as a JS literal."""
+def session_json(fields: dict, client_id: str, client_endpoint: str, attribute: bool = True) -> str:
+    """The data BX24.init() hands to the app: escaped for an attribute or for a script element."""
     data = {**fields["query"], **fields["form"], "client_id": client_id, "client_endpoint": client_endpoint}
-    return escape(json.dumps(data))
+    text = json.dumps(data)
+    return escape(text) if attribute else text.replace("<", "\\u003c")
 
 
 def iframe() -> str:

@@ -25,7 +25,7 @@ _LIST_COLUMNS = {"contact": ["ID", "NAME", "LAST_NAME"], "company": ["ID", "TITL
 
 def _app_frame(sb: "Bitrix24Sandbox", portal: Portal, fields: dict, client_id: str, state: str) -> str:
     """Page body that opens the app (or installer) in the iframe with its POST."""
-    session = session_json(fields, client_id, f"{portal.url}/rest/")
+    session = session_json(fields, client_id, f"{portal.url}/rest/", attribute=False)
     return (f'<p>Application <b>{escape(client_id)}</b>: <span id="install-state">{state}</span></p>'
             f"{frame_form('app-form', fields)}{iframe()}"
             f"<script>window.addEventListener('load', function () {{ openFrame('app-form', "
