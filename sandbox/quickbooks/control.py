@@ -41,7 +41,8 @@ def index() -> Response:
     with state.lock:
         realms = sorted(state.realms)
     return jsonify({"realms": realms, "default_client_id": DEFAULT_CLIENT_ID, "endpoints": [
-        "POST reset", "POST seed", "POST realms", "POST apps", "POST settings", "GET settings", "POST webhooks",
+        "POST reset", "POST seed", "POST realms", "POST apps", "POST settings", "GET settings",
+        "POST webhooks",
         "GET webhooks/deliveries", "POST webhooks/flush", "POST tokens/expire", "POST clock", "GET stats",
         "GET realms/<id>/entities/<Entity>"]})
 

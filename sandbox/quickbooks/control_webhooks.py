@@ -17,7 +17,7 @@ def _client_id(source: dict) -> str:
 
 @control.post("/webhooks")
 def configure_webhooks() -> Response:
-    """{client_id?, url, verifier_token, format, aggregation_seconds, retry_scale, duplicate, out_of_order, ...}."""
+    """{client_id?, url, verifier_token, format, aggregation_seconds, retry_scale, duplicate, ...}."""
     body = json_body()
     client_id = _client_id(body)
     settings = {k: v for k, v in body.items() if k != "client_id"}

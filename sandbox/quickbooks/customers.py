@@ -9,7 +9,8 @@ from .realm import Realm
 from .writes import Change, check_fields, check_sync_token, check_types, require_id, stamp
 
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
-STRING_FIELDS = NAME_PARTS + ("DisplayName", "CompanyName", "PrintOnCheckName", "Notes", "PreferredDeliveryMethod",
+STRING_FIELDS = NAME_PARTS + ("DisplayName", "CompanyName", "PrintOnCheckName", "Notes",
+                              "PreferredDeliveryMethod",
                               "ResaleNum", "PrimaryTaxIdentifier", "BusinessNumber", "OpenBalanceDate",
                               "TaxExemptionReasonId", "GSTIN", "GSTRegistrationType")
 BOOL_FIELDS = ("Active", "Job", "BillWithParent", "Taxable", "IsProject")
@@ -17,7 +18,8 @@ OBJECT_FIELDS = ("PrimaryEmailAddr", "PrimaryPhone", "Mobile", "AlternatePhone",
                  "ShipAddr", "ParentRef", "DefaultTaxCodeRef", "CustomerTypeRef", "SalesTermRef",
                  "PaymentMethodRef", "CurrencyRef", "ARAccountRef")
 WRITABLE = STRING_FIELDS + BOOL_FIELDS + OBJECT_FIELDS
-READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "Balance", "BalanceWithJobs", "FullyQualifiedName",
+READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "Balance", "BalanceWithJobs",
+             "FullyQualifiedName",
              "Level", "V4IDPseudonym", "ClientEntityId", "status", "CustomField", "Source")
 DEFAULTS = {"Taxable": True, "Job": False, "BillWithParent": False, "Active": True,
             "PreferredDeliveryMethod": "Print", "DefaultTaxCodeRef": {"value": "2"}}
@@ -81,7 +83,8 @@ def _finish(realm: Realm, record: dict[str, Any]) -> None:
 def create_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /customer without an Id."""
     _validate(body)
-    record: dict[str, Any] = {**DEFAULTS, **{k: v for k, v in body.items() if k in WRITABLE and v is not None}}
+    record: dict[str, Any] = {**DEFAULTS, **{k: v for k,
+                                             v in body.items() if k in WRITABLE and v is not None}}
     _check_name(realm, _display_name(record), None)
     record.update({"Balance": 0, "BalanceWithJobs": 0, "domain": "QBO", "sparse": False,
                    "Id": realm.next_id("Customer")})
@@ -117,5 +120,6 @@ def update_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
     _finish(realm, updated)
     updated["sparse"] = False
     realm.put("Customer", updated)
-    # Reference §1.5: whether deactivation emits Update or Delete is UNCERTAIN; we send Update (consumers re-read).
+    # Reference §1.5: whether deactivation emits Update or Delete is UNCERTAIN; we send Update
+    # (consumers re-read the record either way).
     return updated, [Change("Customer", customer_id, "Update", updated["MetaData"]["LastUpdatedTime"])]

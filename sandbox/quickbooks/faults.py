@@ -101,7 +101,8 @@ def system_fault(status: int = 500) -> ApiFault:
     """10000 SystemFault (injected errors, unexpected exceptions)."""
     return ApiFault(status, "10000", "An application error has occurred while processing your request",
                     "System Failure Error: An unexpected error occurred while accessing or saving your data. "
-                    "Please wait a few minutes and try again. If the problem persists, contact customer support.",
+                    "Please wait a few minutes and try again. "
+                    "If the problem persists, contact customer support.",
                     fault_type="SystemFault")
 
 

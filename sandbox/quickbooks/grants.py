@@ -126,7 +126,8 @@ class GrantStore:
         grant = Grant(secrets.token_hex(8), app.client_id, found.realm_id, found.scope, now)
         self.grants[grant.grant_id] = grant
         refresh_token = new_token("RT1")
-        self.refresh[refresh_token] = RefreshToken(grant.grant_id, now + timedelta(seconds=REFRESH_TTL_SECONDS))
+        self.refresh[refresh_token] = RefreshToken(grant.grant_id,
+                                                   now + timedelta(seconds=REFRESH_TTL_SECONDS))
         return self._token_set(grant, refresh_token, now, access_ttl, "authorization_code")
 
     def rotate(self, app: App, refresh_token: str, now: datetime, access_ttl: int) -> TokenSet:
@@ -144,7 +145,8 @@ class GrantStore:
             successor = found.successor
         else:
             successor = new_token("RT1")
-            self.refresh[successor] = RefreshToken(grant.grant_id, now + timedelta(seconds=REFRESH_TTL_SECONDS))
+            self.refresh[successor] = RefreshToken(grant.grant_id,
+                                                   now + timedelta(seconds=REFRESH_TTL_SECONDS))
             found.successor = successor
         found.presented = True
         # The refresh-token lifetime is rolling: every use extends it (reference §7, FAQ).
@@ -158,7 +160,8 @@ class GrantStore:
         self.access[access_token] = AccessToken(grant.grant_id, now + timedelta(seconds=access_ttl))
         refresh_left = int((self.refresh[refresh_token].expires_at - now).total_seconds())
         hard_left = int((grant.created_at + HARD_EXPIRY - now).total_seconds())
-        return TokenSet(access_token, refresh_token, access_ttl, refresh_left, hard_left, grant.realm_id, grant_type)
+        return TokenSet(access_token, refresh_token, access_ttl, refresh_left, hard_left, grant.realm_id,
+                        grant_type)
 
     def revoke(self, app: App, token: str) -> bool:
         """Revoke the whole grant behind an access or refresh token; False if the token is unknown."""

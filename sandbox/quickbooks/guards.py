@@ -1,6 +1,7 @@
 """What runs around every /v3 call: bearer auth, throttling, requestid replay, injected latency/errors."""
 from __future__ import annotations
 
+import json
 import random
 import time
 
@@ -16,14 +17,14 @@ _random = random.Random()
 
 def fault_response(fault: faults.ApiFault) -> Response:
     """A Fault envelope as a Flask response."""
-    response = Response(_dumps(fault.body(sandbox().state.now())), status=fault.status, mimetype="application/json")
+    response = Response(_dumps(fault.body(sandbox().state.now())), status=fault.status,
+                        mimetype="application/json")
     response.headers["intuit_tid"] = faults.intuit_tid()
     return response
 
 
 def _dumps(body: object) -> str:
     """Compact JSON like QuickBooks."""
-    import json
     return json.dumps(body, separators=(",", ":"))
 
 
@@ -83,7 +84,7 @@ def _realm_from_path() -> str:
 
 
 def _over_limits(realm_id: str) -> bool:
-    """Per-realm limits (reference §6): requests per rolling minute and concurrent requests; caller holds lock."""
+    """Per-realm limits (reference §6): requests per rolling minute, concurrent requests (lock held)."""
     state = sandbox().state
     now = state.now().timestamp()
     window = [stamp for stamp in state.windows[realm_id] if stamp > now - WINDOW_SECONDS]

@@ -40,7 +40,8 @@ class WebhookHub:
                        if self._state.grants.connected(client_id, realm_id)]
         for sender in targets:
             for change in changes:
-                sender.notify(realm_id, change.entity, change.entity_id, change.operation, change.last_updated)
+                sender.notify(realm_id, change.entity, change.entity_id, change.operation,
+                              change.last_updated)
 
     def stop(self) -> None:
         """Stop every sender thread."""

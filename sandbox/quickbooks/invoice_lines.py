@@ -9,7 +9,8 @@ from .writes import check_fields, check_types, money, ref_id, require_id
 
 STRING_FIELDS = ("DocNumber", "TxnDate", "DueDate", "ShipDate", "PrivateNote", "EmailStatus", "PrintStatus",
                  "TrackingNum", "GlobalTaxCalculation", "TransactionLocationType", "TxnSource")
-BOOL_FIELDS = ("AllowIPNPayment", "AllowOnlinePayment", "AllowOnlineCreditCardPayment", "AllowOnlineACHPayment",
+BOOL_FIELDS = ("AllowIPNPayment", "AllowOnlinePayment", "AllowOnlineCreditCardPayment",
+               "AllowOnlineACHPayment",
                "ApplyTaxAfterDiscount", "FreeFormAddress")
 OBJECT_FIELDS = ("CustomerRef", "CustomerMemo", "BillEmail", "BillEmailCc", "BillEmailBcc", "BillAddr",
                  "ShipAddr", "ShipFromAddr", "SalesTermRef", "TxnTaxDetail", "ClassRef", "DepartmentRef",
@@ -19,7 +20,8 @@ NUMBER_FIELDS = ("ExchangeRate", "Deposit")
 LIST_FIELDS = ("Line", "CustomField")
 WRITABLE = STRING_FIELDS + BOOL_FIELDS + OBJECT_FIELDS + NUMBER_FIELDS + LIST_FIELDS
 READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Balance", "HomeBalance",
-             "HomeTotalAmt", "LinkedTxn", "DeliveryInfo", "InvoiceLink", "status", "TxnStatus", "AutoDocNumber")
+             "HomeTotalAmt", "LinkedTxn", "DeliveryInfo", "InvoiceLink", "status", "TxnStatus",
+             "AutoDocNumber")
 LINE_TYPES = {"SalesItemLineDetail", "SubTotalLineDetail", "DiscountLineDetail", "DescriptionOnly",
               "GroupLineDetail"}
 DATE_FIELDS = ("TxnDate", "DueDate", "ShipDate")
@@ -59,7 +61,8 @@ def invoice_lines(realm: Realm, body: dict[str, Any]) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
     for line in lines:
         if not isinstance(line, dict):
-            raise faults.unsupported_property("Line", "Can not deserialize instance of Line out of non-object")
+            raise faults.unsupported_property("Line",
+                                              "Can not deserialize instance of Line out of non-object")
         kind = line.get("DetailType")
         if not kind:
             raise faults.required("Line.DetailType")

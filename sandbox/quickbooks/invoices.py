@@ -14,7 +14,8 @@ from .writes import Change, check_sync_token, require_id, stamp
 
 DEFAULTS: dict[str, Any] = {
     "AllowIPNPayment": False, "AllowOnlinePayment": False, "AllowOnlineCreditCardPayment": False,
-    "AllowOnlineACHPayment": False, "CustomField": [{"DefinitionId": "1", "Name": "Crew #", "Type": "StringType"}],
+    "AllowOnlineACHPayment": False, "CustomField": [{"DefinitionId": "1", "Name": "Crew #",
+                                                     "Type": "StringType"}],
     "CurrencyRef": {"value": "USD", "name": "United States Dollar"}, "TxnTaxDetail": {"TotalTax": 0},
     "ApplyTaxAfterDiscount": False, "PrintStatus": "NeedToPrint", "EmailStatus": "NotSet"}
 TERMS_DAYS = 30  # sample company's default term (Net 30): fixture TxnDate 2020-09-29 → DueDate 2020-10-29
@@ -35,7 +36,8 @@ def _complete(realm: Realm, record: dict[str, Any], now: datetime) -> dict[str, 
             record[name] = copy.deepcopy(customer[name])
     record.setdefault("TxnDate", company_local(now).date().isoformat())
     if "DueDate" not in record:
-        record["DueDate"] = (datetime.fromisoformat(record["TxnDate"]) + timedelta(days=TERMS_DAYS)).date().isoformat()
+        due = datetime.fromisoformat(record["TxnDate"]) + timedelta(days=TERMS_DAYS)
+        record["DueDate"] = due.date().isoformat()
     if record.get("EmailStatus") == "NeedToSend" and not (record.get("BillEmail") or {}).get("Address"):
         raise faults.business_validation("Need to send is set but no email address was provided (BillEmail).")
     return invoice_totals(record)
@@ -105,7 +107,7 @@ def void_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dic
     record["Balance"] = 0
     record["TxnTaxDetail"] = {"TotalTax": 0}
     note = record.get("PrivateNote")
-    # The API reference: "'Voided' is injected into Invoice.PrivateNote, prepended to existing text if present".
+    # API reference: "'Voided' is injected into Invoice.PrivateNote, prepended to existing text if present".
     record["PrivateNote"] = f"Voided - {note}" if note else "Voided"
     stamp(record, now)
     realm.put("Invoice", record)

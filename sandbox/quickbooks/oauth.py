@@ -48,7 +48,7 @@ def jwks() -> Response:
 
 
 def _authorize_problem(params: dict[str, str]) -> tuple[App | None, str | None]:
-    """(app, None) when client and redirect_uri are acceptable, else (None, message) — shown, not redirected."""
+    """(app, None) when client and redirect_uri are fine, else (None, message) — shown, not redirected."""
     state = sandbox().state
     with state.lock:
         app = state.grants.apps.get(params.get("client_id", ""))

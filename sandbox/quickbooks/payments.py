@@ -23,7 +23,8 @@ def _applications(realm: Realm, body: dict[str, Any]) -> list[tuple[dict[str, An
     result = []
     for line in body.get("Line") or []:
         if not isinstance(line, dict):
-            raise faults.unsupported_property("Payment", "Can not deserialize instance of Line out of non-object")
+            raise faults.unsupported_property("Payment",
+                                              "Can not deserialize instance of Line out of non-object")
         amount = money(line.get("Amount", 0), "Payment", "Line.Amount")
         for link in line.get("LinkedTxn") or []:
             if not isinstance(link, dict) or link.get("TxnType") != "Invoice":
@@ -32,7 +33,8 @@ def _applications(realm: Realm, body: dict[str, Any]) -> list[tuple[dict[str, An
             invoice = realm.get("Invoice", invoice_id)
             if invoice is None:
                 raise faults.business_validation(
-                    f"The entity Invoice {invoice_id} that you are trying to link does not exist. Invoice {invoice_id}")
+                    f"The entity Invoice {invoice_id} that you are trying to link does not exist. "
+                    f"Invoice {invoice_id}")
             if amount > float(invoice.get("Balance", 0)) + 0.004:
                 raise faults.business_validation(
                     f"The amount applied to Invoice {invoice_id} ({amount}) exceeds its open balance "
@@ -59,14 +61,16 @@ def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
         raise faults.business_validation("The payment amount must be greater than or equal to the sum of the "
                                          "amounts applied to transactions.")
     payment = {"CustomerRef": {"value": customer_id, "name": customer.get("DisplayName", "")},
-               "DepositToAccountRef": {"value": "4"}, "TotalAmt": total, "UnappliedAmt": round(total - applied, 2),
+               "DepositToAccountRef": {"value": "4"}, "TotalAmt": total,
+               "UnappliedAmt": round(total - applied, 2),
                "ProcessPayment": False, "domain": "QBO", "sparse": False,
                "TxnDate": body.get("TxnDate") or company_local(now).date().isoformat(),
                "CurrencyRef": {"value": "USD", "name": "United States Dollar"}, "LinkedTxn": [],
                "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}
                         for inv, amount, _ in applications]}
     payment.update({k: copy.deepcopy(v) for k, v in body.items()
-                    if k in ("PrivateNote", "PaymentRefNum", "PaymentMethodRef", "DepositToAccountRef") and v})
+                    if k in ("PrivateNote", "PaymentRefNum", "PaymentMethodRef",
+                             "DepositToAccountRef") and v})
     payment["Id"] = realm.next_id("Payment")
     stamp(payment, now, created=True)
     realm.put("Payment", payment)

@@ -20,10 +20,10 @@ reads.teardown_request(teardown_api_request)
 
 STORED = ("Customer", "Invoice", "Payment", "Item")
 # Entities QuickBooks knows but this sandbox does not store: queries and CDC answer them empty, not 4001.
-OTHER_ENTITIES = ("Account", "Bill", "BillPayment", "Class", "CreditMemo", "Department", "Deposit", "Employee",
-                  "Estimate", "JournalEntry", "PaymentMethod", "Purchase", "PurchaseOrder", "RefundReceipt",
-                  "SalesReceipt", "TaxAgency", "TaxCode", "TaxRate", "Term", "TimeActivity", "Transfer", "Vendor",
-                  "VendorCredit", "Preferences", "CustomerType")
+OTHER_ENTITIES = ("Account", "Bill", "BillPayment", "Class", "CreditMemo", "Department", "Deposit",
+                  "Employee", "Estimate", "JournalEntry", "PaymentMethod", "Purchase", "PurchaseOrder",
+                  "RefundReceipt", "SalesReceipt", "TaxAgency", "TaxCode", "TaxRate", "Term", "TimeActivity",
+                  "Transfer", "Vendor", "VendorCredit", "Preferences", "CustomerType")
 QUERYABLE = STORED + ("CompanyInfo",) + OTHER_ENTITIES
 CDC_DAYS = 30  # "CDC operations can track changes within the last 30 days." (reference §2)
 
@@ -62,7 +62,7 @@ def query(realm_id: str) -> Response:
 
 
 def _cdc_entities() -> list[str]:
-    """The `entities` parameter, matched case-insensitively (Intuit's recorded call used `entities=estimate`)."""
+    """The `entities` parameter, case-insensitive (Intuit's recorded call used `entities=estimate`)."""
     raw = request.args.get("entities", "")
     names = [name.strip() for name in raw.split(",") if name.strip()]
     if not names:
@@ -99,16 +99,18 @@ def change_data_capture(realm_id: str) -> Response:
     with state.lock:
         if since < state.now() - timedelta(days=CDC_DAYS):
             # Detail text as QuickBooks answers it (Wish-Org/QuickBooksSharp#19); the code is not captured
-            # anywhere public, we answer it as Unsupported Operation like the other "Operation … not supported".
+            # anywhere public; we answer Unsupported Operation like the other "Operation … not supported".
             raise faults.ApiFault(400, "500", "Unsupported Operation",
-                                  f"Operation cdc with changedSince date {request.args['changedSince']} which is "
+                                  f"Operation cdc with changedSince date {request.args['changedSince']} "
+                                  "which is "
                                   "older than fixed days is not supported.")
         realm = state.realms[realm_id]
-        found = {entity: realm.changed_since(entity, since) if entity in STORED else [] for entity in entities}
+        found = {entity: realm.changed_since(entity,
+                                             since) if entity in STORED else [] for entity in entities}
         limit = state.settings.cdc_max_objects
         if sum(len(records) for records in found.values()) > limit:
             # The real answer to an oversized CDC window is not captured anywhere public (reference §2 only
-            # states the limit); we answer in the same "Operation … is not supported" form as the 30-day limit.
+            # states the limit); we answer in the "Operation … is not supported" form of the 30-day limit.
             raise faults.ApiFault(400, "500", "Unsupported Operation",
                                   f"Operation cdc returns more than {limit} objects which is not "
                                   "supported. Use a more recent changedSince.")

@@ -21,7 +21,8 @@ class Realm:
     realm_id: str
     company_info: dict[str, Any]
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {e: {} for e in ENTITIES})
-    tombstones: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {e: {} for e in ENTITIES})
+    tombstones: dict[str, dict[str, dict[str,
+                                         Any]]] = field(default_factory=lambda: {e: {} for e in ENTITIES})
     sequences: dict[str, int] = field(default_factory=lambda: {"names": 0, "txns": 0, "doc": 1000})
 
     def get(self, entity: str, entity_id: str) -> dict[str, Any] | None:
@@ -87,7 +88,8 @@ def realm_from_company(realm_id: str, company: Any) -> Realm:
     for record in _as_list(getattr(company, "deleted_invoices", None)):
         last = record.get("MetaData", {}).get("LastUpdatedTime")
         if last:
-            realm.tombstones["Invoice"][record["Id"]] = {"domain": "QBO", "status": "Deleted", "Id": record["Id"],
+            realm.tombstones["Invoice"][record["Id"]] = {"domain": "QBO", "status": "Deleted",
+                                                         "Id": record["Id"],
                                                          "MetaData": {"LastUpdatedTime": last}}
     _resume_sequences(realm, _ids(realm.records, realm.tombstones))
     return realm
@@ -118,4 +120,5 @@ def empty_company_info(realm_id: str, company_name: str = "Sandbox Company") -> 
             "SupportedLanguages": "en", "domain": "QBO", "sparse": False, "Id": "1", "SyncToken": "0",
             "CompanyAddr": {"Id": "1", "Line1": "123 Sierra Way", "City": "San Pablo",
                             "CountrySubDivisionCode": "CA", "PostalCode": "87999"},
-            "MetaData": {"CreateTime": "2020-09-29T04:40:00-07:00", "LastUpdatedTime": "2020-09-29T04:40:00-07:00"}}
+            "MetaData": {"CreateTime": "2020-09-29T04:40:00-07:00",
+                         "LastUpdatedTime": "2020-09-29T04:40:00-07:00"}}

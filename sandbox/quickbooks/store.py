@@ -52,7 +52,8 @@ class Stats:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
-        return {"requests": self.requests, "throttled_429": self.throttled, "injected_errors": self.injected_errors,
+        return {"requests": self.requests, "throttled_429": self.throttled,
+                "injected_errors": self.injected_errors,
                 "token_grants": dict(self.token_grants), "invalid_grant": self.invalid_grant,
                 "refreshes_per_realm": dict(self.refreshes_per_realm),
                 "requests_per_realm": dict(self.requests_per_realm)}

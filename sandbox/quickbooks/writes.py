@@ -70,9 +70,10 @@ def _matches(value: Any, kinds: tuple[type, ...]) -> bool:
 
 def require_id(value: Any, element: str = "Id") -> str:
     """A positive integer Id (string or number) or 2030."""
-    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else repr(value)
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value,
+                                                                                  bool) else repr(value)
     if not text.isdigit() or int(text) <= 0:
-        raise faults.invalid_id(value if not isinstance(value, str) else value, element)
+        raise faults.invalid_id(value, element)
     return str(int(text))
 
 
@@ -107,7 +108,8 @@ def money(value: Any, entity: str, name: str) -> float:
         return round(float(value), 2)
     except ValueError:
         raise faults.unsupported_property(
-            entity, f"Can not construct instance of java.math.BigDecimal from String value '{value}'") from None
+            entity, f"Can not construct instance of java.math.BigDecimal from String value '{value}'"
+        ) from None
 
 
 def ref_id(body: dict[str, Any], name: str) -> str:

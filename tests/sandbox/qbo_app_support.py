@@ -56,7 +56,7 @@ def qbo() -> Iterator[Sandbox]:
     server = serve_in_thread(app)
     try:
         with pytest.MonkeyPatch.context() as patch:
-            # python-quickbooks talks through requests-oauthlib, which refuses plain http unless told otherwise.
+            # python-quickbooks talks through requests-oauthlib, which refuses plain http unless told so.
             patch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
             yield Sandbox(server=server, app=app)
     finally:
@@ -72,7 +72,8 @@ def auth_client(url: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRE
 
 def authorize(client: AuthClient) -> dict[str, str]:
     """Follow the authorization URL (auto-approve) and return the redirect's query parameters."""
-    response = requests.get(client.get_authorization_url([Scopes.ACCOUNTING]), allow_redirects=False, timeout=10)
+    response = requests.get(client.get_authorization_url([Scopes.ACCOUNTING]), allow_redirects=False,
+                            timeout=10)
     assert response.status_code == 302, response.text
     location = response.headers["Location"]
     assert location.startswith(client.redirect_uri + "?")
@@ -90,7 +91,8 @@ def connect(url: str, **kwargs: Any) -> tuple[AuthClient, str]:
 
 def quickbooks(url: str, client: AuthClient, realm_id: str) -> QuickBooks:
     """An unmodified python-quickbooks client aimed at the sandbox by configuration only."""
-    qb = QuickBooks(auth_client=client, refresh_token=client.refresh_token, company_id=realm_id, minorversion=75)
+    qb = QuickBooks(auth_client=client, refresh_token=client.refresh_token, company_id=realm_id,
+                    minorversion=75)
     qb.api_url_v3 = f"{url}/v3"
     return qb
 

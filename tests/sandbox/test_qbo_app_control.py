@@ -31,8 +31,10 @@ def test_realms_are_separate_companies(qbo: Sandbox) -> None:
 
 
 def test_control_rejects_bad_input(qbo: Sandbox) -> None:
-    for path, body in (("settings", {"bogus": 1}), ("settings", {"latency_ms": "slow"}), ("apps", {"client_id": ""}),
-                       ("webhooks", {"format": "xml"}), ("webhooks", {"colour": "red"}), ("clock", {"advance_seconds": "x"})):
+    bad = (("settings", {"bogus": 1}), ("settings", {"latency_ms": "slow"}), ("apps", {"client_id": ""}),
+           ("webhooks", {"format": "xml"}), ("webhooks", {"colour": "red"}),
+           ("clock", {"advance_seconds": "x"}))
+    for path, body in bad:
         response = requests.post(f"{qbo.url}/_sandbox/{path}", json=body, timeout=5)
         assert response.status_code == 400 and "error" in response.json(), (path, response.text)
 

@@ -5,7 +5,8 @@ import pytest
 
 from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api, qbo  # noqa: F401
 
-LINE = {"Amount": 10.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
+LINE = {"Amount": 10.0, "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
 
 # (method, path, params, raw body or JSON body, expected status, expected code)
 CASES = [
@@ -35,11 +36,14 @@ CASES = [
     ("POST", "invoice", {}, {"Line": [LINE]}, 400, "2020"),
     ("POST", "invoice", {}, {"Line": [LINE], "CustomerRef": {"value": "999999"}}, 400, "2500"),
     ("POST", "invoice", {}, {"Line": [LINE], "CustomerRef": {"value": "x1"}}, 400, "2030"),
-    ("POST", "invoice", {}, {"Line": [{**LINE, "Amount": "ten"}], "CustomerRef": {"value": "1"}}, 400, "2010"),
+    ("POST", "invoice", {}, {"Line": [{**LINE, "Amount": "ten"}], "CustomerRef": {"value": "1"}}, 400,
+     "2010"),
     ("POST", "invoice", {}, {"Line": [{"Amount": 1}], "CustomerRef": {"value": "1"}}, 400, "2020"),
-    ("POST", "invoice", {}, {"Line": [{**LINE, "DetailType": "Bogus"}], "CustomerRef": {"value": "1"}}, 400, "2010"),
+    ("POST", "invoice", {}, {"Line": [{**LINE, "DetailType": "Bogus"}], "CustomerRef": {"value": "1"}}, 400,
+     "2010"),
     ("POST", "invoice", {}, {"Line": "not a list", "CustomerRef": {"value": "1"}}, 400, "2010"),
-    ("POST", "invoice", {}, {"Line": [LINE], "CustomerRef": {"value": "1"}, "TxnDate": "29/09/2020"}, 400, "2010"),
+    ("POST", "invoice", {}, {"Line": [LINE], "CustomerRef": {"value": "1"}, "TxnDate": "29/09/2020"}, 400,
+     "2010"),
     ("POST", "invoice", {"operation": "void"}, {"Id": "999999", "SyncToken": "0"}, 400, "610"),
     ("POST", "invoice", {"operation": "delete"}, {"Id": "abc", "SyncToken": "0"}, 400, "2030"),
     ("POST", "invoice", {"operation": "merge"}, {"Id": "1", "SyncToken": "0"}, 400, "500"),
@@ -47,13 +51,15 @@ CASES = [
     ("POST", "payment", {}, {"TotalAmt": 5}, 400, "2020"),
     ("POST", "payment", {}, {"CustomerRef": {"value": "1"}}, 400, "2020"),
     ("POST", "payment", {}, {"CustomerRef": {"value": "1"}, "TotalAmt": 5,
-                             "Line": [{"Amount": 5, "LinkedTxn": [{"TxnId": "999999", "TxnType": "Invoice"}]}]},
+                             "Line": [{"Amount": 5, "LinkedTxn": [{"TxnId": "999999",
+                                                                   "TxnType": "Invoice"}]}]},
      400, "6000"),
     ("GET", "query", {"query": "SELECT * FROM Custmoer"}, None, 400, "4001"),
     ("GET", "query", {"query": "SELECT * FROM Customer WHERE"}, None, 400, "4000"),
     ("GET", "query", {"query": "SELECT * FROM Customer MAXRESULTS 1001"}, None, 400, "4001"),
     ("GET", "query", {"query": "SELECT * FROM Customer WHERE DisplayName = 'Amy\u2019s'"}, None, 400, "4000"),
-    ("GET", "query", {"query": "SELECT * FROM Customer WHERE DisplayName = 'A' OR Id = '1'"}, None, 400, "4001"),
+    ("GET", "query", {"query": "SELECT * FROM Customer WHERE DisplayName = 'A' OR Id = '1'"}, None, 400,
+     "4001"),
     ("GET", "query", {"query": "DROP TABLE Customer"}, None, 400, "4000"),
     ("GET", "query", {}, None, 400, "4000"),
     ("GET", "cdc", {"entities": "Customer"}, None, 400, "2020"),
@@ -83,7 +89,8 @@ def test_malformed_request_gets_fault(api: Api, method, path, params, body, stat
 
 
 def test_post_query_with_application_text(api: Api) -> None:
-    response = api.call("POST", "query", raw="SELECT * FROM Customer WHERE Id = '1'", content_type="application/text")
+    response = api.call("POST", "query", raw="SELECT * FROM Customer WHERE Id = '1'",
+                        content_type="application/text")
     assert response.status_code == 200
     assert [c["Id"] for c in response.json()["QueryResponse"]["Customer"]] == ["1"]
 

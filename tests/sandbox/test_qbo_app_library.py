@@ -8,9 +8,8 @@ from quickbooks.cdc import change_data_capture
 from quickbooks.objects.customer import Customer
 from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
-from quickbooks.objects.base import Ref
+from quickbooks.objects.base import LinkedTxn, Ref
 from quickbooks.objects.payment import Payment, PaymentLine
-from quickbooks.objects.base import LinkedTxn
 
 from tests.sandbox.qbo_app_support import Sandbox, connect, qbo, quickbooks  # noqa: F401  (qbo is a fixture)
 

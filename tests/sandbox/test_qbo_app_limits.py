@@ -75,7 +75,8 @@ def test_requestid_replays_first_answer_without_second_write(api: Api, qbo: Sand
 def test_sync_token_and_last_updated_move_on_every_write(api: Api, qbo: Sandbox) -> None:
     original = api.call("GET", "customer/2").json()["Customer"]
     qbo.control("POST", "clock", advance_seconds=5)
-    updated = api.call("POST", "customer", body={"Id": "2", "SyncToken": original["SyncToken"], "sparse": True,
+    updated = api.call("POST", "customer", body={"Id": "2", "SyncToken": original["SyncToken"],
+                                                 "sparse": True,
                                                  "Notes": "moved"}).json()["Customer"]
     assert int(updated["SyncToken"]) == int(original["SyncToken"]) + 1
     assert updated["MetaData"]["LastUpdatedTime"] > original["MetaData"]["LastUpdatedTime"]

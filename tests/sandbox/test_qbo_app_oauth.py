@@ -18,9 +18,11 @@ def _basic(client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
-def _token_call(url: str, form: dict, auth: str | None = None, headers: dict | None = None) -> requests.Response:
+def _token_call(url: str, form: dict, auth: str | None = None,
+                headers: dict | None = None) -> requests.Response:
     return requests.post(f"{url}/oauth2/v1/tokens/bearer", data=form, timeout=5,
-                         headers={"Authorization": auth or _basic(), "Accept": "application/json", **(headers or {})})
+                         headers={"Authorization": auth or _basic(), "Accept": "application/json",
+                                  **(headers or {})})
 
 
 @pytest.mark.parametrize("path", ["/.well-known/openid_configuration", "/.well-known/openid_configuration/",
@@ -43,7 +45,8 @@ def test_full_flow_token_response_and_api_access(qbo: Sandbox) -> None:
                                      "redirect_uri": REDIRECT_URI},
                            headers={"x-include-refresh-token-hard-expires-in": "true"})
     body = response.json()
-    assert set(body) == {"token_type", "expires_in", "refresh_token", "x_refresh_token_expires_in", "access_token",
+    assert set(body) == {"token_type", "expires_in", "refresh_token", "x_refresh_token_expires_in",
+                         "access_token",
                          "x_refresh_token_hard_expires_in"}
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
     assert body["x_refresh_token_expires_in"] == 8726400
@@ -157,8 +160,10 @@ def test_gateway_401_for_missing_expired_and_foreign_tokens(qbo: Sandbox) -> Non
 
 def test_registered_app_needs_exact_redirect_uri(qbo: Sandbox) -> None:
     qbo.reset()
-    qbo.control("POST", "apps", client_id="other-app", client_secret="s3", redirect_uris=["https://app.example/cb"])
-    client, realm_id = connect(qbo.url, client_id="other-app", secret="s3", redirect_uri="https://app.example/cb")
+    qbo.control("POST", "apps", client_id="other-app", client_secret="s3",
+                redirect_uris=["https://app.example/cb"])
+    client, realm_id = connect(qbo.url, client_id="other-app", secret="s3",
+                               redirect_uri="https://app.example/cb")
     assert client.access_token and realm_id
     with pytest.raises(AssertionError):
         connect(qbo.url, client_id="other-app", secret="s3", redirect_uri="http://127.0.0.1:9/callback")

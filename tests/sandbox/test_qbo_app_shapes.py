@@ -9,7 +9,7 @@ from tests.sandbox.qbo_app_support import FIXTURES, Api, Sandbox, connected_api,
 
 
 def shape(value: Any) -> Any:
-    """Keys and JSON types, recursively; list elements merged into one shape; int and float are both numbers."""
+    """Keys and JSON types, recursively; list elements merged into one shape; int and float are numbers."""
     if isinstance(value, dict):
         return {key: shape(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -60,7 +60,8 @@ def connected(qbo: Sandbox) -> tuple[Api, str]:
 def test_customer_read_and_create(connected) -> None:
     api, _ = connected
     real = fixture("customer_5_read__minimul.json")
-    writable = ("GivenName", "FamilyName", "CompanyName", "PrimaryPhone", "PrimaryEmailAddr", "BillAddr", "ShipAddr")
+    writable = ("GivenName", "FamilyName", "CompanyName", "PrimaryPhone", "PrimaryEmailAddr", "BillAddr",
+                "ShipAddr")
     twin = {**{k: real["Customer"][k] for k in writable}, "DisplayName": "Dukes Twin Camp"}
     twin_id = api.call("POST", "customer", body=twin).json()["Customer"]["Id"]
     same_shape(api.call("GET", f"customer/{twin_id}").json(), real)
@@ -88,7 +89,8 @@ def test_invoice_create_read_delete_void(connected) -> None:
     created = api.call("POST", "invoice", body=request_body).json()
     same_shape(created, fixture("invoice_create_response__minimul.json"))
     invoice = created["Invoice"]
-    same_shape(api.call("GET", f"invoice/{invoice['Id']}").json(), fixture("invoice_266_read_before_delete__minimul.json"))
+    same_shape(api.call("GET", f"invoice/{invoice['Id']}").json(),
+               fixture("invoice_266_read_before_delete__minimul.json"))
     deleted = api.call("POST", "invoice", body={"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]},
                        operation="delete").json()
     same_shape(deleted, fixture("invoice_266_delete_response_status_Deleted__minimul.json"))
@@ -116,8 +118,8 @@ def test_cdc_with_tombstone(connected, qbo: Sandbox) -> None:
     live = [item for item in invoices if item.get("status") != "Deleted"]
     assert [item["Id"] for item in live] == [kept["Id"]]
     real = fixture("cdc_estimate_no_tombstone__minimul.json")
-    mine = {"CDCResponse": [{"QueryResponse": [{"Estimate": [], **{k: v for k, v in responses[0].items()
-                                                                    if k != "Invoice"}}]}], "time": body["time"]}
+    paging = {k: v for k, v in responses[0].items() if k != "Invoice"}
+    mine = {"CDCResponse": [{"QueryResponse": [{"Estimate": [], **paging}]}], "time": body["time"]}
     same_shape(mine, real)
 
 
@@ -125,7 +127,8 @@ def test_faults_6240_4001_4000(connected) -> None:
     api, _ = connected
     duplicate = api.call("POST", "customer", body=fixture("6240_duplicate_name__request_body.json"))
     assert duplicate.status_code == 400
-    assert duplicate.json()["Fault"] == fixture("6240_duplicate_name__400.json")["Fault"]  # identical, not just shaped
+    # identical, not just shaped
+    assert duplicate.json()["Fault"] == fixture("6240_duplicate_name__400.json")["Fault"]
     invalid = api.call("GET", "query", query="SELECT * FROM Custmoer")
     assert invalid.status_code == 400
     assert invalid.json()["Fault"] == fixture("4001_invalid_query__400.json")["Fault"]
@@ -142,4 +145,5 @@ def test_gateway_401_body_and_headers(connected) -> None:
     wanted = {line.split(":", 1)[0].lower() for line in real_headers if line}
     assert {"content-type", "intuit-tid", "www-authenticate"} <= wanted
     assert response.headers["Content-Type"] == "application/json"
-    assert response.headers["Intuit-Tid"] and response.headers["WWW-Authenticate"].startswith('Bearer realm="Intuit"')
+    assert response.headers["Intuit-Tid"]
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="Intuit"')

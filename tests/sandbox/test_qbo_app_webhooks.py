@@ -17,7 +17,8 @@ from sandbox.server import serve_in_thread
 from tests.sandbox.qbo_app_support import Api, Sandbox, connect, qbo  # noqa: F401
 
 VERIFIER = "verifier-for-tests"
-LINE = {"Amount": 80.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
+LINE = {"Amount": 80.0, "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
 
 
 class Receiver:
@@ -72,13 +73,16 @@ def test_legacy_notifications_are_signed_and_cover_each_operation(qbo: Sandbox, 
     client, realm_id = connect(qbo.url)
     api = Api(qbo.url, client.access_token, realm_id)
     customer = api.call("POST", "customer", body={"DisplayName": "Hooked Co"}).json()["Customer"]
-    invoice = api.call("POST", "invoice", body={"Line": [LINE], "CustomerRef": {"value": customer["Id"]}}).json()
+    invoice = api.call("POST", "invoice", body={"Line": [LINE],
+                                                "CustomerRef": {"value": customer["Id"]}}).json()
     invoice_id = invoice["Invoice"]["Id"]
     api.call("POST", f"invoice/{invoice_id}/send", sendTo="ap@example.com")
     payment = api.call("POST", "payment", body={
         "CustomerRef": {"value": customer["Id"]}, "TotalAmt": 80.0,
-        "Line": [{"Amount": 80.0, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}).json()["Payment"]
-    voidable = api.call("POST", "invoice", body={"Line": [LINE], "CustomerRef": {"value": "1"}}).json()["Invoice"]
+        "Line": [{"Amount": 80.0, "LinkedTxn": [{"TxnId": invoice_id,
+                                                 "TxnType": "Invoice"}]}]}).json()["Payment"]
+    voidable = api.call("POST", "invoice", body={"Line": [LINE],
+                                                 "CustomerRef": {"value": "1"}}).json()["Invoice"]
     api.call("POST", "invoice", body={"Id": voidable["Id"], "SyncToken": "0"}, operation="void")
     api.call("POST", "invoice", body={"Id": voidable["Id"], "SyncToken": "1"}, operation="delete")
     assert qbo.control("POST", "webhooks/flush", timeout=10)["flushed"] is True
@@ -99,7 +103,8 @@ def test_legacy_notifications_are_signed_and_cover_each_operation(qbo: Sandbox, 
 def test_cloudevents_format_and_only_connected_realms(qbo: Sandbox, receiver) -> None:
     hook, url = receiver
     qbo.reset()
-    qbo.control("POST", "webhooks", url=url, verifier_token=VERIFIER, format="cloudevents", aggregation_seconds=0)
+    qbo.control("POST", "webhooks", url=url, verifier_token=VERIFIER, format="cloudevents",
+                aggregation_seconds=0)
     client, realm_id = connect(qbo.url)
     other_realm = qbo.control("POST", "realms")["realm_id"]
     qbo.control("POST", "apps", client_id="second-app", client_secret="s2", redirect_uris=[])
@@ -109,7 +114,8 @@ def test_cloudevents_format_and_only_connected_realms(qbo: Sandbox, receiver) ->
     finally:
         qbo.control("POST", "settings", auto_approve_realm_id=None)
     assert connected == other_realm
-    Api(qbo.url, other_client.access_token, other_realm).call("POST", "customer", body={"DisplayName": "Elsewhere"})
+    Api(qbo.url, other_client.access_token, other_realm).call("POST", "customer",
+                                                              body={"DisplayName": "Elsewhere"})
     api = Api(qbo.url, client.access_token, realm_id)
     customer = api.call("POST", "customer", body={"Id": "1", "SyncToken": "0", "sparse": True, "Notes": "n"})
     assert customer.status_code == 200
