@@ -79,9 +79,11 @@ class PlanLimits:
     rate: float
     burst: int
 
-    def client_side(self, headroom: int = 2) -> PlanLimits:
-        """The bucket to enforce locally: a little smaller, so network jitter cannot tip the portal's."""
-        return replace(self, burst=max(1, self.burst - headroom))
+    def client_side(self, headroom: int | None = None) -> PlanLimits:
+        """The bucket to enforce locally: a tenth smaller, so requests delayed in transit and then
+        arriving together cannot tip the portal's bucket."""
+        spare = max(2, self.burst // 10) if headroom is None else headroom
+        return replace(self, burst=max(1, self.burst - spare))
 
 
 PLANS: dict[str, PlanLimits] = {"basic": PlanLimits(2.0, 50), "enterprise": PlanLimits(5.0, 250)}
