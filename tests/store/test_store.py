@@ -115,3 +115,26 @@ def test_token_key_rotation_decrypts_old_tokens():
 def test_tokens_never_appear_in_repr():
     tokens = QboTokens(realm_id="1", access_token="eyJ-secret", refresh_token="AB11-secret")
     assert "secret" not in repr(tokens)
+
+
+def test_portal_tokens_round_trip_encrypted(sessions, cipher):
+    from clients.bitrix24_auth import PortalAuth
+    from store.tokens import PortalMissing, SqlPortalTokens
+
+    with transaction(sessions) as session:
+        _portal(session, "m-7")
+    store = SqlPortalTokens(sessions, cipher)
+    with pytest.raises(PortalMissing):
+        store.load("m-7")  # installed row without tokens yet
+    expires = datetime(2031, 5, 1, tzinfo=timezone.utc)
+    store.save(PortalAuth(member_id="m-7", domain="new.bitrix24.com", client_endpoint="https://new.bitrix24.com/rest/",
+                          server_endpoint="https://oauth.bitrix.info/rest/", access_token="b24-access-secret",
+                          refresh_token="b24-refresh-secret", expires_at=expires))
+    loaded = store.load("m-7")
+    assert (loaded.domain, loaded.access_token, loaded.refresh_token, loaded.expires_at) == (
+        "new.bitrix24.com", "b24-access-secret", "b24-refresh-secret", expires)
+    with sessions() as session:
+        raw = session.execute(text("select access_token_enc, refresh_token_enc from portals")).one()
+    assert "secret" not in raw[0] + raw[1]
+    with pytest.raises(PortalMissing):
+        store.load("unknown")
