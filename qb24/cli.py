@@ -17,24 +17,31 @@ def main(log_level: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on.")
 @click.option("--qbo-port", default=8700, show_default=True, type=int, help="QuickBooks sandbox port (0 = any).")
+@click.option("--b24-port", default=8800, show_default=True, type=int, help="Bitrix24 OAuth server/control port.")
 @click.option("--customers", type=int, help="Generate a large company with this many customers (benchmarks).")
 @click.option("--invoices", type=int, default=0, help="… and this many invoices.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Generator seed.")
-def sandbox(host: str, qbo_port: int, customers: int | None, invoices: int, seed: int) -> None:
-    """Serve the local QuickBooks Online sandbox until interrupted."""
-    from qb24.sandboxes import start_qbo_sandbox
+def sandbox(host: str, qbo_port: int, b24_port: int, customers: int | None, invoices: int, seed: int) -> None:
+    """Serve the local QuickBooks Online and Bitrix24 sandboxes until interrupted."""
+    from qb24.sandboxes import b24_urls, start_b24_sandbox, start_qbo_sandbox
 
     qbo = start_qbo_sandbox(host, qbo_port)
+    b24 = start_b24_sandbox(host, b24_port)
     if customers is not None:
         counts = qbo.control("seed", {"customers": customers, "invoices": invoices, "seed": seed})["counts"]
         click.echo(f"Generated company: {counts}")
     click.echo("QuickBooks Online sandbox (sample company; OAuth client qb24-sandbox-client / qb24-sandbox-secret)")
     for label, url in qbo.urls().items():
         click.echo(f"  {label:<20} {url}")
+    click.echo(f"Bitrix24 sandbox (portal member_id {b24.default_portal.member_id}; "
+               "app local.qb24sandbox.0000 / qb24-b24-sandbox-secret)")
+    for label, url in b24_urls(b24).items():
+        click.echo(f"  {label:<20} {url}")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         qbo.stop()
+        b24.stop()
 
 
 @main.command()

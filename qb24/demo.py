@@ -22,7 +22,8 @@ from clients.quickbooks_limits import QboGate
 from config.settings import Settings, load_settings
 from mappers.customer_kind import customer_kind
 from mappers.invoice_status import InvoiceStatus, invoice_status
-from qb24.sandboxes import QBO_SANDBOX_CLIENT_ID, QBO_SANDBOX_CLIENT_SECRET, QboSandbox, start_qbo_sandbox
+from qb24.sandboxes import (QBO_SANDBOX_CLIENT_ID, QBO_SANDBOX_CLIENT_SECRET, QboSandbox, start_b24_sandbox,
+                            start_qbo_sandbox)
 from store.crypto import TokenCipher
 from store.db import make_engine, make_session_factory, migrate, transaction
 from store.portals import connect_realm, ensure_portal
@@ -66,12 +67,15 @@ def run_demo(database_url: str, echo: Echo = print) -> dict[str, object]:
     """Connect the sandbox company and read it all; return the summary it prints."""
     _fresh_sqlite(database_url)
     qbo = start_qbo_sandbox(auto_approve=True)
+    b24 = start_b24_sandbox()
     try:
         settings = demo_settings(qbo, database_url)
         migrate(settings.database_url)
         summary = connect_and_read(settings)
+        summary["b24_portal"] = b24.default_portal.url + "/"
     finally:
         qbo.stop()
+        b24.stop()
     print_summary(summary, echo)
     return summary
 
@@ -122,6 +126,7 @@ def print_summary(summary: dict, echo: Echo) -> None:
         note = "  (CDC tombstones)" if status is InvoiceStatus.DELETED else ""
         echo(f"    {status.value:<15} {statuses.get(status.value, 0):>4}{note}")
     echo("  currencies: " + _pairs(summary["currencies"]))
+    echo(f"Bitrix24 sandbox portal: {summary['b24_portal']}")
 
 
 def _currency(invoice: dict) -> str:

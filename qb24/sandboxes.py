@@ -44,6 +44,23 @@ class QboSandbox:
         self.server.stop()
 
 
+B24_SANDBOX_CLIENT_ID = "local.qb24sandbox.0000"
+B24_SANDBOX_CLIENT_SECRET = "qb24-b24-sandbox-secret"
+
+
+def start_b24_sandbox(host: str = "127.0.0.1", port: int = 0):
+    """The Bitrix24 sandbox: an OAuth server + control API listener and one listener per portal."""
+    from sandbox.bitrix24 import Bitrix24Sandbox
+
+    return Bitrix24Sandbox().start(host=host, port=port)
+
+
+def b24_urls(b24) -> dict[str, str]:
+    portal = b24.default_portal
+    return {"portal": portal.url + "/", "OAuth server": b24.oauth_url + "/oauth/token/",
+            "REST endpoint": portal.url + "/rest/", "control API": b24.control_url + "/"}
+
+
 def start_qbo_sandbox(host: str = "127.0.0.1", port: int = 0, **options: Any) -> QboSandbox:
     from sandbox.quickbooks import create_app
 

@@ -19,3 +19,4 @@ def test_demo_reads_the_whole_sample_company(tmp_path):
     assert all(statuses.get(status.value, 0) >= 5 for status in InvoiceStatus)
     assert lines[0].startswith("Connected QuickBooks company") and "over OAuth" in lines[0]
     assert (tmp_path / "demo.db").exists()
+    assert lines[-1].startswith("Bitrix24 sandbox portal: http://127.0.0.1:")
