@@ -126,6 +126,8 @@ class Bitrix24Client:
                     raise
                 auth, refreshed = self._refresh(auth.access_token), True
             except (QueryLimitExceeded, OperationTimeLimit) as exc:
+                if exc.status is None:
+                    raise  # our own limiter declined to wait that long: the caller reschedules
                 delay = self._retry_delay(exc, method, attempt)
                 if max(time.monotonic() - started, slept) + delay > self.retry_budget:
                     exc.retry_after = delay

@@ -213,3 +213,12 @@ def test_logs_have_stable_keys_and_no_secrets(server, portal, caplog) -> None:
     dumped = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records) + repr(new) + repr(APP)
     for secret in (old.access_token, old.refresh_token, new.access_token, new.refresh_token, APP.client_secret):
         assert secret not in dumped
+
+
+def test_local_limiter_refusal_is_raised_at_once_not_retried(server, portal) -> None:
+    client, _ = make_client(server, portal, sleep=lambda s: pytest.fail("slept"), limit_wait=0.0)
+    client.limiter = LeakyBucket(1.0, 1)
+    client.call("app.info")
+    with pytest.raises(QueryLimitExceeded) as caught:
+        client.call("app.info")
+    assert caught.value.status is None and 0.9 < caught.value.retry_after <= 1.0 and len(portal.calls) == 1
