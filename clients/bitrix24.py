@@ -85,7 +85,7 @@ class Bitrix24Client:
         for chunk in chunk_commands(encoded):
             body = self._request("batch", {"cmd": chunk, "halt": 1 if halt else 0})
             part = BatchResult.from_result(body.get("result"))
-            self._note_times({name: named[name][0] for name in part.time}, part.time)
+            self._note_times({name: named[name][0] for name in part.time if name in named}, part.time)
             outcome.merge(part)
             if halt and part.errors:
                 break

@@ -110,8 +110,6 @@ class PaymentRequired(Bitrix24Error):
 class ServerError(Bitrix24Error):
     """A 5xx, or an answer that is not the JSON Bitrix24 promises."""
 
-    retryable = False
-
 
 _BY_CODE: dict[str, type[Bitrix24Error]] = {
     "EXPIRED_TOKEN": ExpiredToken, "INVALID_TOKEN": InvalidToken, "NO_AUTH_FOUND": NoAuthFound,
