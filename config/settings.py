@@ -15,6 +15,10 @@ from cryptography.fernet import Fernet
 
 QBO_ENVIRONMENTS = ("sandbox", "production")
 DEFAULT_DATABASE_URL = "sqlite:///" + str(Path("var") / "qb24.db")
+# The two regional Bitrix24 OAuth servers (reference bitrix24.md §2: "west" and "east").
+DEFAULT_B24_OAUTH_SERVERS = ("https://oauth.bitrix.info", "https://oauth.bitrix24.tech")
+DEFAULT_QBO_SIGNUP_URL = "https://quickbooks.intuit.com/signup/"
+DEFAULT_B24_JS_URL = "https://api.bitrix24.com/api/v1/"
 
 
 class ConfigError(ValueError):
@@ -39,6 +43,9 @@ class Settings:
     redis_url: str | None = None
     qbo_api_base: str | None = None
     qbo_web_base: str = "https://app.qbo.intuit.com"
+    b24_oauth_servers: tuple[str, ...] = DEFAULT_B24_OAUTH_SERVERS
+    qbo_signup_url: str = DEFAULT_QBO_SIGNUP_URL
+    b24_js_url: str = DEFAULT_B24_JS_URL
 
     @property
     def embedded(self) -> bool:
@@ -90,6 +97,27 @@ def _qbo_environment(env: Mapping[str, str]) -> str:
     raise ConfigError(f"QBO_ENVIRONMENT must be sandbox, production or a discovery-document URL, got {value!r}")
 
 
+def _oauth_servers(env: Mapping[str, str]) -> tuple[str, ...]:
+    value = _optional(env, "B24_OAUTH_SERVERS")
+    if value is None:
+        return DEFAULT_B24_OAUTH_SERVERS
+    servers = tuple(_url({"B24_OAUTH_SERVERS": item}, "B24_OAUTH_SERVERS")
+                    for item in value.split(",") if item.strip())
+    for server in servers:
+        if urlsplit(server).path not in ("", "/"):
+            raise ConfigError(f"B24_OAUTH_SERVERS takes base URLs without a path, got {server!r}")
+    if not servers:
+        raise ConfigError("B24_OAUTH_SERVERS names no server")
+    return servers
+
+
+def _js_url(env: Mapping[str, str]) -> str:
+    if _optional(env, "B24_JS_URL") is None:
+        return DEFAULT_B24_JS_URL
+    _url(env, "B24_JS_URL")
+    return env["B24_JS_URL"].strip()  # kept as given: the library's own URL ends in "/"
+
+
 def _database_url(env: Mapping[str, str]) -> str:
     value = _optional(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
     if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
@@ -105,6 +133,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_url = _url(env, "REDIS_URL", schemes=("redis", "rediss", "unix"))
     api_base = _url(env, "QBO_API_BASE") if _optional(env, "QBO_API_BASE") else None
     web_base = _url(env, "QBO_WEB_BASE") if _optional(env, "QBO_WEB_BASE") else Settings.qbo_web_base
+    signup_url = _url(env, "QBO_SIGNUP_URL") if _optional(env, "QBO_SIGNUP_URL") else DEFAULT_QBO_SIGNUP_URL
+    js_url = _js_url(env)
     return Settings(
         app_base_url=_url(env, "APP_BASE_URL"),
         secret_key=_required(env, "SECRET_KEY"),
@@ -120,4 +150,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=redis_url,
         qbo_api_base=api_base,
         qbo_web_base=web_base,
+        b24_oauth_servers=_oauth_servers(env),
+        qbo_signup_url=signup_url,
+        b24_js_url=js_url,
     )

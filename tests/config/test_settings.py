@@ -45,6 +45,11 @@ def test_each_required_variable_is_named_when_missing(name):
     ("DATABASE_URL", "mysql://root@localhost/qb24"),
     ("QBO_API_BASE", "localhost:9000/v3"),
     ("QBO_WEB_BASE", "app.qbo.intuit.com"),
+    ("B24_OAUTH_SERVERS", "oauth.bitrix.info"),
+    ("B24_OAUTH_SERVERS", "https://oauth.bitrix.info/rest/"),
+    ("B24_OAUTH_SERVERS", " , "),
+    ("QBO_SIGNUP_URL", "quickbooks.intuit.com/signup"),
+    ("B24_JS_URL", "//api.bitrix24.com/api/v1/"),
 ])
 def test_malformed_values_are_refused_by_name(name, value):
     with pytest.raises(ConfigError, match=name) as info:
@@ -66,3 +71,19 @@ def test_secrets_stay_out_of_repr():
     text = repr(load_settings(VALID))
     for secret in ("s3cret-session-key", KEY, "qbo-client-secret", "verifier-secret", "b24-client-secret"):
         assert secret not in text
+
+
+def test_bitrix24_and_signup_defaults():
+    settings = load_settings(VALID)
+    assert settings.b24_oauth_servers == ("https://oauth.bitrix.info", "https://oauth.bitrix24.tech")
+    assert settings.qbo_signup_url.startswith("https://quickbooks.intuit.com/")
+    assert settings.b24_js_url == "https://api.bitrix24.com/api/v1/"
+
+
+def test_bitrix24_overrides_for_the_sandbox():
+    settings = load_settings({**VALID, "B24_OAUTH_SERVERS": "http://127.0.0.1:8800/, https://oauth.bitrix.info",
+                              "B24_JS_URL": "http://127.0.0.1:8801/api/v1/",
+                              "QBO_SIGNUP_URL": "http://127.0.0.1:8700/signup/"})
+    assert settings.b24_oauth_servers == ("http://127.0.0.1:8800", "https://oauth.bitrix.info")
+    assert settings.b24_js_url == "http://127.0.0.1:8801/api/v1/"
+    assert settings.qbo_signup_url == "http://127.0.0.1:8700/signup"
