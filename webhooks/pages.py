@@ -1,0 +1,202 @@
+"""The app page Bitrix24 shows in its iframe: connect, settings, start sync, progress, report."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clients.bitrix24_errors import Bitrix24Error
+from store.db import transaction
+from store.models import Portal, QboConnection, SyncRun
+from store.portals import portal_by_member_id
+from store.tokens import PortalMissing
+from webhooks.errors import PageError
+from webhooks.frame_auth import authenticate_frame_post
+from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
+                                      load_settings_form, required_user_fields)
+from webhooks.runtime import runtime
+from webhooks.services import bitrix24_client, portal_tokens
+from webhooks.session import PortalSession, check_csrf, csrf_token, link_token, require_session, start_session
+
+log = logging.getLogger("qb24.web.pages")
+pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
+                  static_url_path="/app-static")
+ACTIVE_RUNS = ("pending", "running")
+COUNTERS = ("imported", "updated", "skipped", "failed")
+REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
+
+
+@pages.post("/bitrix24/app")
+def app_from_portal() -> str:
+    """The portal opens the app: confirm the POST, keep its fresh tokens, start a session, render."""
+    frame = authenticate_frame_post(request)
+    rt = runtime()
+    with rt.sessions() as session:
+        portal = portal_by_member_id(session, frame.member_id)
+        if portal is None or portal.status != "installed":
+            raise PageError(403, "The app is not installed on this Bitrix24 portal; install it from the Market first.")
+    portal_tokens().save(frame.auth)
+    start_session(frame.member_id, frame.user_id)
+    return _render(PortalSession(frame.member_id, frame.user_id, portal.id))
+
+
+@pages.get("/bitrix24/app")
+def app_page() -> str:
+    """The same page from the session (after a save, a sync start or a connect)."""
+    return _render(require_session())
+
+
+@pages.get("/bitrix24/app/status")
+def connection_status() -> Response:
+    """Whether QuickBooks is connected; the page polls it while the consent tab is open."""
+    who = require_session()
+    with runtime().sessions() as session:
+        connection = _connection(session, who.portal_id)
+        connected = connection is not None and connection.status == "connected"
+        return jsonify({"connected": connected, "company_name": connection.company_name if connected else None,
+                        "realm_id": connection.realm_id if connected else None})
+
+
+@pages.post("/bitrix24/app/settings")
+def save_settings() -> Response | tuple[str, int]:
+    """Validate and store the settings form; bad input re-renders with the field errors and saves nothing."""
+    who = require_session()
+    check_csrf()
+    rt = runtime()
+    with rt.sessions() as session:
+        stored = dict(session.get(Portal, who.portal_id).settings or {})
+    client = bitrix24_client(who.member_id)
+    current = effective_settings(stored, [])
+    try:
+        loaded = load_settings_form(request.form, current, lambda new: invoice_stages(client, new))
+    except ValidationError as error:
+        return _render(who, errors=field_errors(error), form=request.form), 400
+    except Bitrix24Error as error:
+        flash(f"Bitrix24 did not answer with the invoice stages ({error.code}); nothing was saved.", "error")
+        return redirect(url_for("pages.app_page"), 303)
+    with transaction(rt.sessions) as session:
+        session.get(Portal, who.portal_id).settings = loaded
+    log.info("app.settings.saved", extra={"member_id": who.member_id})
+    flash("Settings saved.", "ok")
+    return redirect(url_for("pages.app_page"), 303)
+
+
+@pages.post("/bitrix24/app/sync")
+def start_sync() -> Response:
+    """Queue a full sync unless one is already pending or running."""
+    who = require_session()
+    check_csrf()
+    with transaction(runtime().sessions) as session:
+        connection = _connection(session, who.portal_id)
+        if connection is None or connection.status != "connected":
+            raise PageError(409, "Log in with QuickBooks before starting a sync.")
+        active = session.scalar(select(SyncRun).where(SyncRun.portal_id == who.portal_id,
+                                                      SyncRun.status.in_(ACTIVE_RUNS)))
+        if active is None:
+            session.add(SyncRun(portal_id=who.portal_id, kind="full", status="pending"))
+    flash("A sync is already queued." if active else "Sync queued.", "ok")
+    return redirect(url_for("pages.app_page"), 303)
+
+
+@pages.get("/bitrix24/app/progress")
+def progress() -> Response:
+    """The latest run's status and counters, for the live progress bar."""
+    who = require_session()
+    with runtime().sessions() as session:
+        return jsonify(run_progress(_latest_run(session, who.portal_id)))
+
+
+@pages.after_request
+def frame_headers(response: Response) -> Response:
+    """Only the portal's own origin may frame the page; scripts only from here and the BX24 library."""
+    ancestors = g.get("frame_origin") or "'none'"
+    js_origin = _origin(runtime().settings.b24_js_url)
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self' {js_origin}; script-src 'self' {js_origin}; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
+    response.headers.pop("X-Frame-Options", None)  # CSP frame-ancestors replaces it; XFO cannot name an origin
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def run_progress(run: SyncRun | None) -> dict[str, Any]:
+    """JSON-ready progress: status, the four counters, total and a percentage when known."""
+    if run is None:
+        return {"status": "none", "counters": {name: 0 for name in COUNTERS}, "total": None, "percent": None}
+    counters = {name: int((run.counters or {}).get(name) or 0) for name in COUNTERS}
+    total = (run.counters or {}).get("total")
+    done = sum(counters.values())
+    percent = 100 if run.status == "done" else (min(100, round(100 * done / int(total))) if total else None)
+    return {"run_id": run.id, "kind": run.kind, "status": run.status, "counters": counters,
+            "total": None if total is None else int(total), "percent": percent,
+            "started_at": run.started_at.isoformat() if run.started_at else None,
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None}
+
+
+def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any = None) -> str:
+    rt = runtime()
+    with rt.sessions() as session:
+        portal = session.get(Portal, who.portal_id)
+        connection = _connection(session, who.portal_id)
+        run = _latest_run(session, who.portal_id)
+        g.frame_origin = _origin(portal.client_endpoint)
+        view = {"portal": portal, "run": run, "progress": run_progress(run),
+                "connected": connection is not None and connection.status == "connected",
+                "connection": connection, "errors": errors or {}, "form": form,
+                "csrf_token": csrf_token(), "b24_js_url": rt.settings.b24_js_url,
+                "signup_url": rt.settings.qbo_signup_url,
+                "connect_url": "/quickbooks/connect?" + urlencode({"t": link_token(who.member_id, who.user_id, "connect")}),
+                "report_rows": report_rows(run), "run_failed_on_required": _failed_on_required(run)}
+        stored = dict(portal.settings or {})
+    if view["connected"]:
+        view.update(_crm_view(who.member_id, stored))
+    return render_template("qb24/app.html", statuses=STATUSES, **view)
+
+
+def _crm_view(member_id: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """The portal's stages and mandatory custom fields, read live; a failure becomes a notice."""
+    use_new_invoice = bool(stored.get("use_new_invoice", True))
+    try:
+        client = bitrix24_client(member_id)
+        stages = invoice_stages(client, use_new_invoice)
+        required = required_user_fields(client, use_new_invoice)
+    except (Bitrix24Error, PortalMissing) as error:
+        code = getattr(error, "code", type(error).__name__)
+        log.warning("app.crm_read_failed", extra={"member_id": member_id, "code": code})
+        return {"stages": [], "settings": effective_settings(stored, []), "required_fields": [],
+                "crm_error": code}
+    return {"stages": stages, "settings": effective_settings(stored, stages), "required_fields": required,
+            "crm_error": None}
+
+
+def report_rows(run: SyncRun | None) -> list[tuple[str, dict[str, int]]]:
+    """The report as (entity, counters) rows; a flat report is one 'all' row."""
+    report = (run.report if run else None) or {}
+    rows = [(str(name), {c: int(v.get(c) or 0) for c in COUNTERS}) for name, v in report.items() if isinstance(v, dict)]
+    if not rows and run is not None and run.status in ("done", "failed", "cancelled"):
+        rows = [("all", {c: int((run.counters or {}).get(c) or 0) for c in COUNTERS})]
+    return rows
+
+
+def _failed_on_required(run: SyncRun | None) -> bool:
+    # The certain signal that "check required custom fields" is on: a write refused with it.
+    return run is not None and (REQUIRED_FIELD_ERROR in (run.error or "") or REQUIRED_FIELD_ERROR in json.dumps(run.report or {}))
+
+
+def _connection(session: Session, portal_id: int) -> QboConnection | None:
+    return session.scalar(select(QboConnection).where(QboConnection.portal_id == portal_id))
+
+
+def _latest_run(session: Session, portal_id: int) -> SyncRun | None:
+    return session.scalar(select(SyncRun).where(SyncRun.portal_id == portal_id).order_by(SyncRun.id.desc()).limit(1))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url if "//" in url else "//" + url, scheme="https")
+    return f"{parts.scheme}://{parts.netloc}"

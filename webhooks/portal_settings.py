@@ -1,0 +1,132 @@
+"""A portal's settings (`Portal.settings` JSON): schema, defaults, the form, and what it reads from the portal."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from clients.bitrix24 import Bitrix24Client
+from mappers.invoice_status import InvoiceStatus
+from mappers.stages import default_stage_map, ordered_stages
+
+STATUSES = tuple(status.value for status in InvoiceStatus)
+CUSTOMER_RULES = ("by_company_name", "always_contacts", "always_companies")
+SMART_INVOICE = 31  # entityTypeId of Smart Invoices (reference §6)
+DEFAULTS: dict[str, Any] = {"use_new_invoice": True, "customer_rule": "by_company_name", "stage_map": {},
+                            "export_new_contacts": False}
+
+
+class PortalSettingsSchema(Schema):
+    """The settings an admin saves; stage ids must be stages of the portal's invoice pipeline."""
+
+    use_new_invoice = fields.Boolean(load_default=True)
+    customer_rule = fields.String(load_default="by_company_name", validate=validate.OneOf(CUSTOMER_RULES))
+    stage_map = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    export_new_contacts = fields.Boolean(load_default=False)
+
+    def __init__(self, stage_ids: set[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stage_ids = stage_ids
+
+    @validates_schema
+    def _stages_exist(self, data: dict[str, Any], **kwargs: Any) -> None:
+        stage_map = data.get("stage_map") or {}
+        problems = {status: ["Choose a stage of this portal."] for status in STATUSES
+                    if stage_map.get(status) not in self.stage_ids}
+        problems.update({key: ["Not a QuickBooks invoice status."] for key in stage_map if key not in STATUSES})
+        if problems:
+            raise ValidationError({"stage_map": problems})
+
+
+def effective_settings(stored: Mapping[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stored settings over the defaults; a stage that no longer exists falls back to its default."""
+    settings = {key: stored.get(key, default) for key, default in DEFAULTS.items()}
+    stage_ids = {str(s["STATUS_ID"]) for s in stages}
+    defaults = default_stage_map(stages) if stages else {}
+    stored_map = stored.get("stage_map") or {}
+    settings["stage_map"] = {status: stored_map[status] if stored_map.get(status) in stage_ids
+                             else defaults.get(status, "") for status in STATUSES}
+    return settings
+
+
+def form_input(form: Mapping[str, str]) -> dict[str, Any]:
+    """The HTML form as schema input (selects are `stage_<status>`; an unticked checkbox is absent)."""
+    return {
+        "use_new_invoice": form.get("use_new_invoice", ""),
+        "customer_rule": form.get("customer_rule", ""),
+        "stage_map": {status: form.get(f"stage_{status}", "") for status in STATUSES},
+        "export_new_contacts": form.get("export_new_contacts", "off"),
+    }
+
+
+def load_settings_form(form: Mapping[str, str], current: Mapping[str, Any],
+                       stages_for: Callable[[bool], list[dict[str, Any]]]) -> dict[str, Any]:
+    """Validated settings from the form; raises ValidationError with the field messages."""
+    raw = form_input(form)
+    try:
+        use_new_invoice = fields.Boolean().deserialize(raw["use_new_invoice"])
+    except ValidationError:
+        use_new_invoice = bool(current["use_new_invoice"])  # the schema reports the bad value
+    stages = stages_for(use_new_invoice)
+    if use_new_invoice != current["use_new_invoice"] and stages:
+        # The selects listed the other invoice kind's stages: its map starts from the defaults.
+        raw["stage_map"] = default_stage_map(stages)
+    return PortalSettingsSchema(stage_ids={str(s["STATUS_ID"]) for s in stages}).load(raw)
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """Schema messages keyed by form field name, for the page."""
+    messages = error.normalized_messages()
+    flat = {name: "; ".join(text) for name, text in messages.items() if isinstance(text, list)}
+    for status, text in (messages.get("stage_map") or {}).items():
+        flat[f"stage_{status}"] = "; ".join(text) if isinstance(text, list) else str(text)
+    return flat
+
+
+def invoice_stages(client: Bitrix24Client, use_new_invoice: bool) -> list[dict[str, Any]]:
+    """The portal's real invoice stages in kanban order: the default Smart Invoice pipeline or INVOICE_STATUS."""
+    entity = "INVOICE_STATUS"
+    if use_new_invoice:
+        # The Smart Invoice category id differs between portals (docs show 13 and 5; reference §6).
+        categories = (client.call("crm.category.list", {"entityTypeId": SMART_INVOICE}).result or {})
+        rows = categories.get("categories") or []
+        category = next((c for c in rows if c.get("isDefault") == "Y"), rows[0] if rows else None)
+        if category is None:
+            return []
+        entity = f"SMART_INVOICE_STAGE_{category['id']}"
+    rows = client.call("crm.status.list", {"filter": {"ENTITY_ID": entity}, "order": {"SORT": "ASC"}}).result
+    return ordered_stages(rows or [])
+
+
+def required_user_fields(client: Bitrix24Client, use_new_invoice: bool) -> list[str]:
+    """Mandatory custom fields of the entities the sync writes, read without writing anything.
+
+    Whether the portal's "check required custom fields" REST option (`rest_enable_req_uf_check`,
+    default off; reference §6) is on is not readable over REST. What is readable is which user
+    fields are mandatory (`isRequired` on a dynamic `UF_*`/`uf*` field in *.fields); only with
+    the option on do those make our writes fail with CRM_FIELD_ERROR_REQUIRED, which is the
+    certain signal (a sync run that recorded it). Both feed the notice on the page.
+    """
+    commands: dict[str, tuple[str, dict[str, Any]]] = {
+        "contact": ("crm.contact.fields", {}), "company": ("crm.company.fields", {})}
+    if use_new_invoice:
+        commands["invoice"] = ("crm.item.fields", {"entityTypeId": SMART_INVOICE})
+    else:
+        commands["invoice"] = ("crm.invoice.fields", {})
+    outcome = client.batch(commands)
+    found = []
+    for entity, described in outcome.results.items():
+        described = described.get("fields", described) if isinstance(described, dict) else {}
+        found += [f"{entity}: {_label(name, field)}" for name, field in described.items()
+                  if isinstance(field, dict) and field.get("isRequired") and _is_user_field(name, field)]
+    return found
+
+
+def _is_user_field(name: str, field: Mapping[str, Any]) -> bool:
+    return bool(field.get("isDynamic")) or name.upper().startswith("UF_")
+
+
+def _label(name: str, field: Mapping[str, Any]) -> str:
+    label = field.get("formLabel") or field.get("listLabel") or field.get("title") or name
+    return str(label) if label == name else f"{label} ({name})"

@@ -1,0 +1,63 @@
+/* Live parts of the app page only; every form works without this script. */
+(function () {
+  'use strict';
+  var body = document.body;
+  var POLL_MS = 2000;
+
+  function fit() {
+    if (window.BX24 && BX24.init) { BX24.init(function () { BX24.fitWindow(); }); }
+  }
+
+  function getJson(url, done) {
+    fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) { done(data); } })
+      .catch(function () { /* keep polling: a network blip is not the end */ });
+  }
+
+  function showApp() { window.location.href = body.dataset.appUrl; }
+
+  // Not connected: the consent tab tells us (postMessage from the callback page, same origin)
+  // and, in case the opener link was lost, the status endpoint is polled.
+  function watchConnection() {
+    window.addEventListener('message', function (e) {
+      if (e.origin !== window.location.origin || !e.data) { return; }
+      var d = e.data;
+      if (d === 'qb24:connected' || d.connected === true || d.type === 'qb24.connected') { showApp(); }
+    });
+    var login = document.getElementById('login');
+    var polling = null;
+    function poll() { getJson(body.dataset.statusUrl, function (s) { if (s.connected) { showApp(); } }); }
+    if (login) {
+      login.addEventListener('click', function () { if (!polling) { polling = setInterval(poll, POLL_MS); } });
+    }
+  }
+
+  function renderProgress(p) {
+    var bar = document.getElementById('sync-progress');
+    var status = document.getElementById('progress-status');
+    if (!bar || !status) { return; }
+    status.textContent = p.status;
+    if (p.percent === null || p.percent === undefined) { bar.removeAttribute('value'); } else { bar.value = p.percent; }
+    Object.keys(p.counters || {}).forEach(function (name) {
+      var cell = document.querySelector('[data-counter="' + name + '"]');
+      if (cell) { cell.textContent = p.counters[name]; }
+    });
+  }
+
+  function watchProgress() {
+    var active = function (s) { return s === 'pending' || s === 'running'; };
+    if (!active(body.dataset.runStatus)) { return; }
+    var timer = setInterval(function () {
+      getJson(body.dataset.progressUrl, function (p) {
+        renderProgress(p);
+        if (!active(p.status)) { clearInterval(timer); showApp(); }  // the report is rendered server-side
+      });
+    }, POLL_MS);
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    if (body.dataset.connected === 'yes') { watchProgress(); } else { watchConnection(); }
+    fit();
+  });
+})();
