@@ -1,9 +1,10 @@
-"""`GET /healthz`: 200 when the database (and Redis, when configured) answer, else 503."""
+"""`GET /healthz`: 200 when the database, Redis and the Celery broker answer, else 503."""
 from __future__ import annotations
 
 import logging
 
 from flask import Blueprint, jsonify
+from kombu import Connection
 from sqlalchemy import text
 
 from webhooks.runtime import runtime
@@ -33,8 +34,20 @@ def _redis_ok() -> bool | None:
         return False
 
 
+def _broker_ok() -> bool:
+    # The broker URL the workers use (workers.celery_app): Redis, or the in-memory transport.
+    url = runtime().settings.redis_url or "memory://"
+    try:
+        with Connection(url, connect_timeout=2, transport_options={"max_retries": 0}) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+        return True
+    except Exception:
+        log.warning("health.broker_unreachable", exc_info=True)
+        return False
+
+
 @health.get("/healthz")
 def healthz():
-    checks = {"database": _database_ok(), "redis": _redis_ok()}
+    checks = {"database": _database_ok(), "redis": _redis_ok(), "broker": _broker_ok()}
     healthy = all(ok is not False for ok in checks.values())
     return jsonify({"status": "ok" if healthy else "unavailable", "checks": checks}), 200 if healthy else 503

@@ -1,0 +1,55 @@
+"""What happens to a portal's data when it logs out of QuickBooks or uninstalls the app."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from clients.quickbooks_auth import QboTokens
+from store.crypto import TokenCipher
+from store.models import Link, OAuthState, Portal, QboConnection, ReceivedEvent, SyncRun
+
+ACTIVE_RUNS = ("pending", "running")
+
+
+def cancel_runs(session: Session, portal_id: int) -> int:
+    """Mark the portal's pending and running sync runs cancelled; the count changed."""
+    result = session.execute(
+        update(SyncRun).where(SyncRun.portal_id == portal_id, SyncRun.status.in_(ACTIVE_RUNS))
+        .values(status="cancelled", finished_at=datetime.now(timezone.utc))
+    )
+    return result.rowcount or 0
+
+
+def connection_tokens(connection: QboConnection, cipher: TokenCipher) -> QboTokens | None:
+    """The stored QuickBooks tokens (for revoking), or None when none are held."""
+    if connection.refresh_token_enc is None:
+        return None
+    return QboTokens(realm_id=connection.realm_id, access_token=cipher.decrypt(connection.access_token_enc),
+                     refresh_token=cipher.decrypt(connection.refresh_token_enc) or "")
+
+
+def drop_connection_tokens(connection: QboConnection, status: str) -> None:
+    """Forget the QuickBooks tokens; the row (realm, watermark) stays so a reconnect reuses the links."""
+    connection.access_token_enc = connection.refresh_token_enc = None
+    connection.access_expires_at = connection.refresh_expires_at = None
+    connection.status = status
+
+
+def drop_portal_tokens(portal: Portal) -> None:
+    """Forget the Bitrix24 tokens (Bitrix24 has revoked them already on uninstall)."""
+    portal.access_token_enc = portal.refresh_token_enc = None
+    portal.access_expires_at = None
+
+
+def delete_portal_data(session: Session, portal: Portal) -> None:
+    """Uninstall with CLEAN: links, runs, events, the QuickBooks connection, states and settings go."""
+    for model in (Link, SyncRun, ReceivedEvent, OAuthState, QboConnection):
+        session.execute(delete(model).where(model.portal_id == portal.id))
+    portal.settings = {}
+    session.flush()
+
+
+def connection_of(session: Session, portal_id: int) -> QboConnection | None:
+    return session.scalar(select(QboConnection).where(QboConnection.portal_id == portal_id))

@@ -1,0 +1,117 @@
+"""Bitrix24 routes: the installer (`POST /bitrix24/install`) and the event handler (`POST /webhooks/bitrix24`)."""
+from __future__ import annotations
+
+import json
+import logging
+from html import escape
+
+from flask import Blueprint, Response, jsonify, request
+
+from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
+from store.db import transaction
+from store.portals import ensure_portal
+from webhooks.bitrix24_events import (HANDLERS, authenticate_event, on_app_install,
+                                      revoke_pending, unsupported_log)
+from webhooks.errors import PageError
+from webhooks.frame_auth import FrameAuthError, FramePost, authenticate_frame_post, portal_origin
+from webhooks.metrics import count_event
+from webhooks.php_form import php_form
+from webhooks.runtime import runtime
+from webhooks.services import bitrix24_client, portal_tokens, token_cipher
+
+bitrix24 = Blueprint("bitrix24", __name__)
+log = logging.getLogger("qb24.b24.install")
+
+EVENTS = ("ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL")
+PLACEMENTS = ("CRM_CONTACT_DETAIL_TOOLBAR", "CRM_COMPANY_DETAIL_TOOLBAR", "CRM_LEAD_DETAIL_TOOLBAR",
+              "CRM_DEAL_DETAIL_TOOLBAR")
+PLACEMENT_TITLE = "Create QuickBooks invoice"
+
+
+def store_install(post: FramePost) -> None:
+    """Create or refresh the portal with its trusted endpoints, tokens and application token."""
+    with transaction(runtime().sessions) as session:
+        portal = ensure_portal(session, member_id=post.member_id, domain=post.domain,
+                               client_endpoint=post.client_endpoint, server_endpoint=post.server_endpoint)
+        # The installer POST carries APPLICATION_TOKEN unverifiable by itself; it is taken while the
+        # install is unfinished (or none is held) so a later app-page POST cannot swap it.
+        if post.application_token and (portal.application_token_enc is None or post.installed is not True):
+            portal.application_token_enc = token_cipher().encrypt(post.application_token)
+    portal_tokens().save(post.auth)
+
+
+def bind_handlers(member_id: str) -> None:
+    """Bind the events and toolbar placements in one batch; "already binded" counts as bound."""
+    base = runtime().settings.app_base_url
+    commands = {f"event_{name}": ("event.bind", {"event": name, "handler": f"{base}/webhooks/bitrix24"})
+                for name in EVENTS}
+    commands |= {f"placement_{code}": ("placement.bind", {"PLACEMENT": code, "TITLE": PLACEMENT_TITLE,
+                                                          "HANDLER": f"{base}/placements/create-invoice"})
+                 for code in PLACEMENTS}
+    try:
+        outcome = bitrix24_client(member_id).batch(commands)
+    except Bitrix24Error as exc:
+        log.warning("b24.install.bind_failed", extra={"member_id": member_id, "code": exc.code})
+        raise PageError(502, f"Bitrix24 refused to register the app's handlers ({exc.code}). "
+                             "Please try installing again.") from None
+    failed = {name: error for name, error in outcome.errors.items() if not isinstance(error, AlreadyBound)}
+    if failed:
+        log.warning("b24.install.bind_failed", extra={"member_id": member_id,
+                                                      "codes": {n: e.code for n, e in failed.items()}})
+        raise PageError(502, "Bitrix24 refused to register the app's handlers ("
+                        + ", ".join(sorted(e.code or "error" for e in failed.values())) + "). Please try again.")
+
+
+def installer_page(post: FramePost) -> Response:
+    """The page that finishes the install: BX24.installFinish() from the configured BX24 library."""
+    js_url = runtime().settings.b24_js_url
+    body = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Installing</title>"
+            "<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem}</style>"
+            f"<script src='{escape(js_url)}'></script></head><body>"
+            "<h1>QuickBooks integration installed</h1>"
+            "<p id='install-status'>Finishing the installation…</p>"
+            "<script>BX24.init(function () { BX24.installFinish(); });</script></body></html>")
+    response = Response(body, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = f"frame-ancestors {portal_origin(post)}"
+    return response
+
+
+@bitrix24.post("/bitrix24/install")
+def install() -> Response:
+    post = authenticate_frame_post(request)
+    if not post.auth.refresh_token:
+        raise FrameAuthError(400, "The install request carries no REFRESH_ID; install the app again.")
+    store_install(post)
+    bind_handlers(post.member_id)
+    log.info("b24.installed", extra={"member_id": post.member_id, "domain": post.domain})
+    return installer_page(post)
+
+
+@bitrix24.post("/webhooks/bitrix24")
+def event() -> Response:
+    payload = php_form(request.form.items(multi=True))
+    name = str(payload.get("event") or "").upper()
+    auth = payload.get("auth") if isinstance(payload.get("auth"), dict) else {}
+    try:
+        outcome = _dispatch(name, payload, auth)
+    except PageError:
+        count_event("b24", name or "none", "refused")
+        raise
+    count_event("b24", name, outcome)
+    return jsonify({"ok": True, "outcome": outcome})
+
+
+def _dispatch(name: str, payload: dict, auth: dict) -> str:
+    if name == "ONAPPINSTALL":
+        return on_app_install(payload, auth)
+    with transaction(runtime().sessions) as session:
+        portal = authenticate_event(session, str(auth.get("member_id") or ""),
+                                    str(auth.get("application_token") or ""))
+        handler = HANDLERS.get(name)
+        if handler is None:
+            unsupported_log.info("b24.event.unsupported", extra={"event": name[:64], "member_id": portal.member_id,
+                                                                 "keys": json.dumps(sorted(payload))[:200]})
+            return "ignored"
+        outcome = handler(session, portal, payload)
+    revoke_pending(session)
+    return outcome

@@ -1,0 +1,131 @@
+"""What each Bitrix24 event does to the store (the routes are in webhooks/bitrix24.py)."""
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from clients.bitrix24_auth import PortalAuth
+from clients.quickbooks_auth import QboTokens
+from store.db import transaction
+from store.events import record_event
+from store.lifecycle import (cancel_runs, connection_of, connection_tokens, delete_portal_data,
+                             drop_connection_tokens, drop_portal_tokens)
+from store.models import Portal
+from store.portals import ensure_portal, portal_by_member_id
+from webhooks.errors import PageError
+from webhooks.frame_auth import confirm_token
+from webhooks.runtime import runtime
+from webhooks.services import portal_tokens, qbo_oauth, token_cipher
+
+log = logging.getLogger("qb24.b24.events")
+# Zulip style: events we are not subscribed to are logged here, answered 200, nothing else.
+unsupported_log = logging.getLogger("qb24.b24.events.unsupported")
+
+Handler = Callable[[Session, Portal, dict[str, Any]], str]
+
+
+class EventRefused(PageError):
+    """An event whose application token does not match the portal's (or whose portal is unknown)."""
+
+    kind = "event_auth"
+
+
+def authenticate_event(session: Session, member_id: str, application_token: str) -> Portal:
+    """The portal whose stored application token equals the event's, compared in constant time."""
+    portal = portal_by_member_id(session, member_id) if member_id else None
+    stored = token_cipher().decrypt(portal.application_token_enc) if portal and portal.application_token_enc else None
+    if portal is None or not stored or not hmac.compare_digest(stored.encode(), application_token.encode()):
+        raise EventRefused(401, "The event's application token does not match this portal.")
+    return portal
+
+
+def on_app_install(payload: dict[str, Any], auth: dict[str, Any]) -> str:
+    """ONAPPINSTALL first delivers the application token, so nothing stored can vouch for it:
+    its access token is confirmed with app.info on a trusted server instead (PHPSDK skips the
+    token check for this event, reference §1.3)."""
+    member_id, access_token = str(auth.get("member_id") or ""), str(auth.get("access_token") or "")
+    application_token = str(auth.get("application_token") or "")
+    if not access_token or not application_token:
+        raise EventRefused(401, "ONAPPINSTALL without an access token and application token is not accepted.")
+    trusted = confirm_token(str(auth.get("server_endpoint") or ""), access_token, member_id)
+    with transaction(runtime().sessions) as session:
+        portal = portal_by_member_id(session, member_id) or ensure_portal(
+            session, member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,
+            server_endpoint=trusted.server_endpoint)
+        portal.application_token_enc = token_cipher().encrypt(application_token)
+    if auth.get("refresh_token"):
+        portal_tokens().save(PortalAuth(
+            member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,
+            server_endpoint=trusted.server_endpoint, access_token=access_token,
+            refresh_token=str(auth["refresh_token"]), expires_at=trusted.expires_at or _expiry(auth)))
+    return "installed"
+
+
+def _expiry(auth: dict[str, Any]) -> datetime:
+    expires = str(auth.get("expires") or "")
+    if expires.isdigit():
+        return datetime.fromtimestamp(int(expires), timezone.utc)
+    return datetime.now(timezone.utc)  # unknown: treat as expired, the client refreshes on first use
+
+
+def on_app_uninstall(session: Session, portal: Portal, payload: dict[str, Any]) -> str:
+    """Stop everything for the portal and drop its tokens; with data[CLEAN]=1 delete its data too."""
+    clean = str((payload.get("data") or {}).get("CLEAN", "0")) in ("1", "Y")
+    portal.status = "uninstalled"
+    drop_portal_tokens(portal)
+    cancel_runs(session, portal.id)
+    connection = connection_of(session, portal.id)
+    if connection is not None:
+        revoke_later(session, connection_tokens(connection, token_cipher()))
+        drop_connection_tokens(connection, "disconnected")
+    if clean:
+        delete_portal_data(session, portal)
+    log.info("b24.uninstalled", extra={"member_id": portal.member_id, "clean": clean})
+    return "uninstalled_clean" if clean else "uninstalled"
+
+
+def revoke_later(session: Session, tokens: QboTokens | None) -> None:
+    """Revoke the QuickBooks grant once the transaction has committed (no network inside it)."""
+    if tokens is not None:
+        session.info.setdefault("qbo_revoke", []).append(tokens)
+
+
+def revoke_pending(session: Session) -> None:
+    """Revoke what revoke_later queued; a failure is logged, never fatal (the tokens are gone anyway)."""
+    for tokens in session.info.pop("qbo_revoke", []):
+        try:
+            qbo_oauth().revoke(tokens)
+        except Exception as exc:  # network, 4xx, 5xx: the grant lapses on its own in 100 days
+            log.warning("qbo.revoke.failed", extra={"realm_id": tokens.realm_id, "error": type(exc).__name__})
+
+
+def on_crm_add(entity: str) -> Handler:
+    """ONCRM<ENTITY>ADD: record it once (dedupe: member_id, event, ID, ts). The worker that
+    exports new contacts/companies to QuickBooks reads these records; it comes in a later issue."""
+
+    def handler(session: Session, portal: Portal, payload: dict[str, Any]) -> str:
+        if portal.status != "installed":
+            return "ignored"
+        fields = (payload.get("data") or {}).get("FIELDS") or {}
+        entity_id, ts = str(fields.get("ID") or ""), str(payload.get("ts") or "")
+        if not entity_id:
+            raise PageError(400, "The event carries no data[FIELDS][ID].")
+        new = record_event(
+            session, source="b24", dedupe_key=f"{portal.member_id}:{payload['event']}:{entity_id}:{ts}",
+            portal_id=portal.id, entity=entity, entity_id=entity_id, operation="add",
+            occurred_at=datetime.fromtimestamp(int(ts), timezone.utc) if ts.isdigit() else None)
+        return "recorded" if new else "duplicate"
+
+    return handler
+
+
+HANDLERS: dict[str, Handler] = {
+    "ONCRMCONTACTADD": on_crm_add("contact"),
+    "ONCRMCOMPANYADD": on_crm_add("company"),
+    "ONAPPUNINSTALL": on_app_uninstall,
+}

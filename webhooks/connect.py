@@ -1,0 +1,164 @@
+"""QuickBooks log in / log out: `GET /quickbooks/connect`, `GET /quickbooks/callback`, `POST /quickbooks/disconnect`.
+
+Consent runs in a top-level window (QuickBooks cannot be framed), so the framed session cookie is
+not there: the app page hands out a signed link token, and the consent is tied to this browser by
+a short-lived cookie holding the single-use state, which is also kept (hashed) server-side.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, redirect, request
+
+from clients.quickbooks_auth import QboTokens
+from clients.quickbooks_errors import QuickBooksError
+from store.db import transaction
+from store.lifecycle import cancel_runs, connection_of, connection_tokens, drop_connection_tokens
+from store.models import Link, Portal
+from store.oauth_states import STATE_TTL, consume_state, issue_state
+from store.portals import connect_realm, connection_for_realm, portal_by_member_id
+from webhooks.bitrix24_events import revoke_later, revoke_pending
+from webhooks.errors import PageError, message_page
+from webhooks.runtime import runtime
+from webhooks.services import qbo_oauth, quickbooks_client, token_cipher
+from webhooks.session import check_csrf, read_link_token, require_session
+
+connect = Blueprint("connect", __name__)
+log = logging.getLogger("qb24.qbo.connect")
+STATE_COOKIE = "qb24_qbo_state"
+LINK_MAX_AGE = int(STATE_TTL.total_seconds())
+
+
+class ConsentError(PageError):
+    """A callback that cannot be accepted (replayed, foreign or expired state; realm taken)."""
+
+    kind = "oauth_state"
+
+
+class HeldTokens:
+    """RealmTokens for a grant not stored yet: the callback reads CompanyInfo before linking."""
+
+    def __init__(self, tokens: QboTokens) -> None:
+        self._tokens, self._guard = tokens, threading.Lock()
+
+    def load(self, realm_id: str) -> QboTokens:
+        with self._guard:
+            return self._tokens
+
+    def save(self, tokens: QboTokens) -> None:
+        with self._guard:
+            self._tokens = tokens
+
+
+@connect.get("/quickbooks/connect")
+def start() -> Response:
+    member_id, user_id = read_link_token(request.args.get("t", ""), "connect", LINK_MAX_AGE)
+    with transaction(runtime().sessions) as session:
+        portal = portal_by_member_id(session, member_id)
+        if portal is None or portal.status != "installed":
+            raise ConsentError(400, "The app is not installed on this Bitrix24 portal any more.")
+        state = issue_state(session, portal.id, user_id)
+    response = redirect(qbo_oauth().authorization_url(state), code=302)
+    https = runtime().settings.app_base_url.startswith("https:")
+    response.set_cookie(STATE_COOKIE, state, max_age=LINK_MAX_AGE, path="/quickbooks/", httponly=True,
+                        secure=https, samesite="Lax")
+    return response
+
+
+def _take_state() -> int:
+    """The portal id the callback's state was issued for; the state is used up by this call."""
+    state, cookie = request.args.get("state", ""), request.cookies.get(STATE_COOKIE, "")
+    if not state or not cookie or not hmac.compare_digest(state.encode(), cookie.encode()):
+        # Not started in this browser: a forged or forwarded callback (login CSRF) is refused untouched.
+        raise ConsentError(400, "This QuickBooks sign-in was not started from this browser. "
+                                "Go back to the app in Bitrix24 and click Log in again.")
+    with transaction(runtime().sessions) as session:
+        owner = consume_state(session, state)
+    if owner is None:
+        raise ConsentError(400, "This QuickBooks sign-in link was already used or has expired. "
+                                "Go back to the app in Bitrix24 and click Log in again.")
+    return owner.portal_id
+
+
+def _link(portal_id: int, tokens: QboTokens, company_name: str | None) -> Portal:
+    """Store the connection unless the realm (or this portal's links) belong elsewhere."""
+    with transaction(runtime().sessions) as session:
+        portal = session.get(Portal, portal_id)
+        if portal is None or portal.status != "installed":
+            raise ConsentError(400, "The app is not installed on this Bitrix24 portal any more.")
+        taken = connection_for_realm(session, tokens.realm_id)
+        if taken is not None and taken.portal_id != portal_id:
+            raise ConsentError(409, "This QuickBooks company is already connected to another Bitrix24 portal. "
+                                    "Disconnect it there first, or choose another company.")
+        current = connection_of(session, portal_id)
+        if current is not None and current.realm_id != tokens.realm_id and session.query(Link).filter_by(
+                portal_id=portal_id).first() is not None:
+            # The links point at the first company's records; reusing them for another would corrupt both.
+            raise ConsentError(409, "This portal is already synchronized with another QuickBooks company. "
+                                    "Log in to that company, or uninstall the app with its data to switch.")
+        connect_realm(session, portal, tokens, token_cipher(), company_name)
+        return portal
+
+
+@connect.get("/quickbooks/callback")
+def callback() -> Response:
+    portal_id = _take_state()
+    if request.args.get("error"):
+        declined = request.args["error"] == "access_denied"
+        log.info("qbo.connect.declined", extra={"portal_id": portal_id, "error": request.args["error"][:40]})
+        return _closing(message_page(
+            200 if declined else 400, "QuickBooks not connected",
+            "You declined the connection, so nothing was changed. You can close this tab and click Log in again."
+            if declined else "QuickBooks did not grant access, so nothing was changed. Please try again."))
+    code, realm_id = request.args.get("code", ""), request.args.get("realmId", "")
+    if not code or not realm_id:
+        raise ConsentError(400, "QuickBooks sent back an incomplete answer; please click Log in again.")
+    try:
+        tokens = qbo_oauth().exchange_code(code, realm_id)
+        company = quickbooks_client(realm_id, HeldTokens(tokens)).company_info()
+    except QuickBooksError as exc:
+        log.warning("qbo.connect.failed", extra={"portal_id": portal_id, "error": type(exc).__name__})
+        raise PageError(502, "QuickBooks did not complete the connection; please click Log in again.") from None
+    name = company.get("CompanyName")
+    portal = _link(portal_id, tokens, name)
+    log.info("qbo.connected", extra={"member_id": portal.member_id, "realm_id": realm_id})
+    return _closing(_connected_page(name or realm_id, realm_id))
+
+
+def _connected_page(company: str, realm_id: str) -> Response:
+    base = urlsplit(runtime().settings.app_base_url)
+    origin = f"{base.scheme}://{base.netloc}"  # the app page that opened this tab
+    script = ("<script>try{if(window.opener){window.opener.postMessage({type:'qb24:connected'},"
+              f"{_js_string(origin)});}}}}catch(e){{}}</script>")
+    return message_page(200, f"Connected to {company}",
+                        f"Connected to {company} (realm {realm_id}) — you can close this tab.", script)
+
+
+def _js_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("<", "\\x3c") + "'"
+
+
+def _closing(response: Response) -> Response:
+    response.delete_cookie(STATE_COOKIE, path="/quickbooks/")
+    return response
+
+
+@connect.post("/quickbooks/disconnect")
+def disconnect() -> Response:
+    """Log out: revoke and drop the tokens, stop the portal's sync; the links stay for a reconnect."""
+    who = require_session()
+    check_csrf()
+    with transaction(runtime().sessions) as session:
+        connection = connection_of(session, who.portal_id)
+        if connection is not None and connection.status == "connected":
+            revoke_later(session, connection_tokens(connection, token_cipher()))
+            drop_connection_tokens(connection, "disconnected")
+        cancel_runs(session, who.portal_id)
+    revoke_pending(session)
+    log.info("qbo.disconnected", extra={"member_id": who.member_id})
+    if request.accept_mimetypes.best == "application/json":
+        return Response('{"connected": false}', mimetype="application/json")
+    return redirect("/bitrix24/app", code=303)

@@ -1,0 +1,61 @@
+"""Clear, plain error pages: every refusal names its reason and never echoes a token."""
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from webhooks.metrics import count_error
+
+log = logging.getLogger("qb24.web.errors")
+
+
+class PageError(Exception):
+    """A request refused with `status` and a message the user can act on."""
+
+    kind = "refused"
+
+    def __init__(self, status: int, message: str, title: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+        self.title = title or {400: "Bad request", 401: "Not authorized", 403: "Forbidden",
+                               404: "Not found", 409: "Conflict"}.get(status, "Something went wrong")
+
+
+def message_page(status: int, title: str, message: str, extra_html: str = "") -> Response:
+    """A small self-contained HTML page (no external assets; it may show inside the Bitrix24 frame)."""
+    body = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(title)}</title>"
+            "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
+            "color:#1f2d3d}h1{font-size:1.3rem}</style></head><body>"
+            f"<h1>{escape(title)}</h1><p id='message'>{escape(message)}</p>{extra_html}</body></html>")
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/webhooks/") or request.accept_mimetypes.best == "application/json"
+
+
+def _page_error(error: PageError) -> Response:
+    count_error(error.kind)
+    log.info("web.refused", extra={"path": request.path, "status": error.status, "kind": error.kind})
+    if _wants_json():
+        return jsonify({"error": error.kind, "message": error.message}), error.status  # type: ignore[return-value]
+    return message_page(error.status, error.title, error.message)
+
+
+def _unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return error  # type: ignore[return-value]  # Flask's own 404/405 pages
+    count_error("unexpected")
+    # The class name only: an exception's text may carry a URL with a token in it.
+    log.error("web.unexpected", extra={"path": request.path, "error": type(error).__name__})
+    return message_page(500, "Something went wrong", "The app hit an unexpected error; please try again.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(PageError, _page_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,100 @@
+"""The app page's session (a signed cookie, one portal only), link tokens and CSRF tokens."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request, session
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from store.portals import portal_by_member_id
+from webhooks.errors import PageError
+from webhooks.runtime import runtime
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class SessionError(PageError):
+    """No valid session for this portal (401) or a session used against another portal (403)."""
+
+    kind = "session"
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    """Who the framed app page is talking to."""
+
+    member_id: str
+    user_id: str | None
+    portal_id: int
+
+
+def start_session(member_id: str, user_id: str | None) -> None:
+    """Begin a fresh session for one portal and user (after authenticate_frame_post)."""
+    session.clear()
+    session.update({"member_id": member_id, "user_id": user_id, "csrf": secrets.token_urlsafe(24)})
+
+
+def require_session() -> PortalSession:
+    """The current session; 401 when missing or the portal is gone, 403 when the request names another portal."""
+    member_id = session.get("member_id")
+    if not member_id:
+        raise SessionError(401, "Your session has expired. Open the app again from Bitrix24.")
+    named = request.values.get("member_id")
+    if named is not None and not hmac.compare_digest(named, member_id):
+        raise SessionError(403, "This session belongs to another Bitrix24 portal.")
+    with runtime().sessions() as db:
+        portal = portal_by_member_id(db, member_id)
+        if portal is None or portal.status != "installed":
+            raise SessionError(401, "The app is not installed on this portal any more.")
+        return PortalSession(member_id, session.get("user_id"), portal.id)
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"qb24.link.{purpose}")
+
+
+def link_token(member_id: str, user_id: str | None, purpose: str) -> str:
+    """A signed, timestamped token for a top-level link (which cannot carry the framed cookie)."""
+    return _serializer(purpose).dumps([member_id, user_id])
+
+
+def read_link_token(token: str, purpose: str, max_age: int) -> tuple[str, str | None]:
+    """(member_id, user_id) from a link token; 400 when forged, expired or for another purpose."""
+    try:
+        member_id, user_id = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise SessionError(400, "This link has expired. Go back to the app in Bitrix24 and click again.") from None
+    except (BadSignature, ValueError, TypeError):
+        raise SessionError(400, "This link is not valid. Go back to the app in Bitrix24 and click again.") from None
+    return str(member_id), None if user_id is None else str(user_id)
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, for hidden form fields and the X-CSRF-Token header."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def check_csrf() -> None:
+    """403 unless the POST carries the session's CSRF token."""
+    expected = session.get("csrf") or ""
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise SessionError(403, "This form has expired or did not come from the app. Reload the app and try again.")
+
+
+def init_app(app: Flask) -> None:
+    """Cookie flags: the app lives in a third-party iframe, so on https the cookie must be
+    SameSite=None; Secure (and Partitioned, for browsers that block third-party cookies)."""
+    https = runtime_https(app)
+    app.config.update(SESSION_COOKIE_NAME="qb24_session", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="None" if https else "Lax", SESSION_COOKIE_SECURE=https,
+                      SESSION_COOKIE_PARTITIONED=https)
+
+
+def runtime_https(app: Flask) -> bool:
+    return app.extensions["qb24"].settings.app_base_url.startswith("https:")
