@@ -29,7 +29,7 @@ class PortalSettingsSchema(Schema):
         super().__init__(**kwargs)
         self.stage_ids = stage_ids
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # report every bad field at once
     def _stages_exist(self, data: dict[str, Any], **kwargs: Any) -> None:
         stage_map = data.get("stage_map") or {}
         problems = {status: ["Choose a stage of this portal."] for status in STATUSES

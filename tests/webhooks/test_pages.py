@@ -1,0 +1,297 @@
+"""The framed app page against both sandboxes over HTTP: views, settings, stages, CSP, sync progress."""
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html import unescape
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from config.settings import Settings, load_settings
+from qb24.sandboxes import (B24_SANDBOX_CLIENT_ID, B24_SANDBOX_CLIENT_SECRET, QBO_SANDBOX_CLIENT_ID,
+                            QBO_SANDBOX_CLIENT_SECRET, start_b24_sandbox, start_qbo_sandbox)
+from store.crypto import TokenCipher
+from store.db import migrate, transaction
+from store.models import Portal, QboConnection, SyncRun
+from store.portals import ensure_portal
+from webhooks import create_app
+
+STAGE_SELECT = re.compile(r'<select id="stage_(\w+)" name="stage_\w+"[^>]*>(.*?)</select>', re.S)
+OPTION = re.compile(r'<option value="([^"]+)"\s*(selected)?>([^<]*)</option>')
+
+
+def sandbox_settings(qbo, b24, database_url: str, base_url: str, js_url: str) -> Settings:
+    """The service configured as a self-hoster would, pointed at both sandboxes (as qb24.demo does)."""
+    return load_settings({
+        "APP_BASE_URL": base_url, "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_urlsafe(32), "TOKEN_ENCRYPTION_KEY": TokenCipher.generate_key(),
+        "QBO_CLIENT_ID": QBO_SANDBOX_CLIENT_ID, "QBO_CLIENT_SECRET": QBO_SANDBOX_CLIENT_SECRET,
+        "QBO_REDIRECT_URI": base_url + "/quickbooks/callback", "QBO_ENVIRONMENT": qbo.discovery_url,
+        "QBO_API_BASE": qbo.api_base, "QBO_VERIFIER_TOKEN": secrets.token_urlsafe(16),
+        "QBO_SIGNUP_URL": qbo.url + "/signup/",
+        "B24_CLIENT_ID": B24_SANDBOX_CLIENT_ID, "B24_CLIENT_SECRET": B24_SANDBOX_CLIENT_SECRET,
+        "B24_OAUTH_SERVERS": b24.oauth_url, "B24_JS_URL": js_url,
+    })
+
+
+@dataclass
+class World:
+    """One fresh portal in the Bitrix24 sandbox, our app on a fresh database, a test client."""
+
+    b24: object
+    qbo: object
+    app: Flask
+    client: FlaskClient
+    member_id: str
+    portal_url: str
+    control: str
+
+    @property
+    def sessions(self):
+        return self.app.extensions["qb24"].sessions
+
+    def portal(self, session) -> Portal:
+        return session.scalar(select(Portal).where(Portal.member_id == self.member_id))
+
+    def frame_fields(self) -> dict:
+        """The POST the portal sends when it opens the app (control API: same fields as the page)."""
+        return requests.post(f"{self.control}/portals/{self.member_id}/install",
+                             json={"client_id": B24_SANDBOX_CLIENT_ID}, timeout=10).json()
+
+    def open_app(self, fields: dict | None = None):
+        fields = fields or self.frame_fields()
+        return self.client.post("/bitrix24/app?" + urlencode(fields["query"]), data=fields["form"])
+
+    def csrf(self) -> str:
+        page = self.client.get("/bitrix24/app").get_data(as_text=True)
+        return re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+
+    def connect_quickbooks(self) -> None:
+        """Follow the page's Log in link through the QuickBooks sandbox consent back to our callback."""
+        page = self.client.get("/bitrix24/app").get_data(as_text=True)
+        connect = unescape(re.search(r'id="login" href="([^"]+)"', page).group(1))
+        to_consent = self.client.get(connect)
+        assert to_consent.status_code in (302, 303), to_consent.status_code
+        consent = requests.get(to_consent.headers["Location"], allow_redirects=False, timeout=10)
+        callback = urlsplit(consent.headers["Location"])  # auto-approve: straight back with a code
+        done = self.client.get(f"{callback.path}?{callback.query}")
+        assert done.status_code == 200, done.get_data(as_text=True)
+
+
+@pytest.fixture(scope="module")
+def sandboxes() -> Iterator[tuple]:
+    qbo, b24 = start_qbo_sandbox(auto_approve=True), start_b24_sandbox()
+    yield qbo, b24
+    qbo.stop()
+    b24.stop()
+
+
+@pytest.fixture
+def world(sandboxes, tmp_path) -> World:
+    qbo, b24 = sandboxes
+    portal = b24.create_portal()
+    database_url = f"sqlite:///{tmp_path / 'qb24.db'}"
+    migrate(database_url)
+    app = create_app(sandbox_settings(qbo, b24, database_url, "http://localhost", portal.url + "/api/v1/"))
+    world = World(b24, qbo, app, app.test_client(), portal.member_id, portal.url, b24.control_url)
+    requests.post(f"{b24.control_url}/portals/{portal.member_id}/install",
+                  json={"client_id": B24_SANDBOX_CLIENT_ID, "handler_url": "http://localhost/bitrix24/app",
+                        "finish": True}, timeout=10).raise_for_status()
+    with transaction(world.sessions) as session:  # what the installer stored (its own tests cover it)
+        ensure_portal(session, member_id=portal.member_id, domain=portal.domain,
+                      client_endpoint=portal.url + "/rest/", server_endpoint=b24.oauth_url + "/rest/")
+    return world
+
+
+def stage_selects(html: str) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
+    """{status: ([(stage_id, name)], selected stage_id)} as rendered."""
+    out = {}
+    for status, body in STAGE_SELECT.findall(html):
+        options = OPTION.findall(body)
+        out[status] = ([(value, unescape(name)) for value, _, name in options],
+                       next((value for value, chosen, _ in options if chosen), None))
+    return out
+
+
+def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world):
+    fields = world.frame_fields()
+    response = world.open_app(fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Log in with QuickBooks" in html and 'target="_blank"' in html
+    assert f'id="signup" href="{world.qbo.url}/signup"' in html
+    assert 'href="/quickbooks/connect?t=' in html
+    csp = response.headers["Content-Security-Policy"]
+    assert f"frame-ancestors {world.portal_url}" in csp and "X-Frame-Options" not in response.headers
+    assert f"script-src 'self' {world.portal_url}" in csp
+    for secret in (fields["form"]["AUTH_ID"], fields["form"]["REFRESH_ID"], fields["form"]["APPLICATION_TOKEN"]):
+        assert secret not in html
+    with world.sessions() as session:  # the fresh frame tokens are kept, encrypted
+        row = world.portal(session)
+        assert row.access_token_enc and fields["form"]["AUTH_ID"] not in row.access_token_enc
+        cipher = TokenCipher(world.app.extensions["qb24"].settings.token_encryption_key)
+        assert cipher.decrypt(row.access_token_enc) == fields["form"]["AUTH_ID"]
+    assert world.client.get("/bitrix24/app/status").get_json() == {
+        "connected": False, "company_name": None, "realm_id": None}
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/bitrix24/app"), ("GET", "/bitrix24/app/status"),
+                                         ("GET", "/bitrix24/app/progress"), ("POST", "/bitrix24/app/settings"),
+                                         ("POST", "/bitrix24/app/sync")])
+def test_every_page_needs_the_session(world, method, path):
+    response = world.client.open(path, method=method, data={"customer_rule": "always_contacts"})
+    assert response.status_code == 401
+    assert "frame-ancestors 'none'" in response.headers.get("Content-Security-Policy", "frame-ancestors 'none'")
+    with world.sessions() as session:
+        assert world.portal(session).settings == {}
+        assert session.scalar(select(SyncRun)) is None
+
+
+def test_portal_that_did_not_install_is_refused(world, sandboxes):
+    _, b24 = sandboxes
+    stranger = b24.create_portal()
+    fields = requests.post(f"{b24.control_url}/portals/{stranger.member_id}/install",
+                           json={"client_id": B24_SANDBOX_CLIENT_ID, "handler_url": "http://localhost/bitrix24/app"},
+                           timeout=10).json()
+    response = world.client.post("/bitrix24/app?" + urlencode(fields["query"]), data=fields["form"])
+    assert response.status_code == 403
+    assert world.client.get("/bitrix24/app").status_code == 401  # no session was started
+    with world.sessions() as session:
+        assert session.scalar(select(Portal).where(Portal.member_id == stranger.member_id)) is None
+
+
+def test_connected_page_lists_the_portals_real_stages_with_semantic_defaults(world):
+    # A custom open stage between "Sent" and "Paid": partially paid should default to it.
+    requests.post(f"{world.control}/portals/{world.member_id}/seed", timeout=10, json={
+        "stages": [{"code": "UC_PART", "name": "Part paid", "sort": 25}]}).raise_for_status()
+    world.open_app()
+    world.connect_quickbooks()
+    html = world.client.get("/bitrix24/app").get_data(as_text=True)
+    with world.sessions() as session:
+        connection = session.scalar(select(QboConnection))
+        assert connection.status == "connected"
+    assert connection.company_name and connection.company_name in unescape(html)
+    assert f'<code id="realm-id">{connection.realm_id}</code>' in html
+    selects = stage_selects(html)
+    assert set(selects) == {"unsent", "sent", "partially_paid", "paid", "overdue", "voided", "deleted"}
+    options, _ = selects["sent"]
+    assert options == [("DT31_5:N", "New"), ("DT31_5:S", "Sent to client"), ("DT31_5:UC_PART", "Part paid"),
+                       ("DT31_5:P", "Paid"), ("DT31_5:D", "Unpaid")]
+    chosen = {status: selected for status, (_, selected) in selects.items()}
+    assert chosen == {"unsent": "DT31_5:N", "sent": "DT31_5:S", "overdue": "DT31_5:S",
+                      "partially_paid": "DT31_5:UC_PART", "paid": "DT31_5:P", "voided": "DT31_5:D",
+                      "deleted": "DT31_5:D"}
+    assert world.client.get("/bitrix24/app/status").get_json()["connected"] is True
+
+
+def valid_form(csrf: str, **changes: str) -> dict:
+    form = {"csrf_token": csrf, "use_new_invoice": "true", "customer_rule": "always_companies",
+            "export_new_contacts": "on", "stage_unsent": "DT31_5:N", "stage_sent": "DT31_5:S",
+            "stage_partially_paid": "DT31_5:S", "stage_paid": "DT31_5:P", "stage_overdue": "DT31_5:N",
+            "stage_voided": "DT31_5:D", "stage_deleted": "DT31_5:D"}
+    return {**form, **changes}
+
+
+def test_saving_valid_settings_stores_them(world):
+    world.open_app()
+    world.connect_quickbooks()
+    response = world.client.post("/bitrix24/app/settings", data=valid_form(world.csrf()))
+    assert response.status_code == 303
+    with world.sessions() as session:
+        assert world.portal(session).settings == {
+            "use_new_invoice": True, "customer_rule": "always_companies", "export_new_contacts": True,
+            "stage_map": {"unsent": "DT31_5:N", "sent": "DT31_5:S", "partially_paid": "DT31_5:S",
+                          "paid": "DT31_5:P", "overdue": "DT31_5:N", "voided": "DT31_5:D", "deleted": "DT31_5:D"}}
+    page = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert "Settings saved." in page
+    assert stage_selects(page)["overdue"][1] == "DT31_5:N"
+    assert 'value="always_companies" checked' in page
+
+
+def test_bad_settings_are_refused_with_field_errors_and_nothing_saved(world):
+    world.open_app()
+    world.connect_quickbooks()
+    response = world.client.post("/bitrix24/app/settings", data=valid_form(
+        world.csrf(), customer_rule="sometimes", stage_sent="DT31_5:NOPE", export_new_contacts="maybe"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="error-customer_rule"' in html and 'id="error-stage_sent"' in html
+    assert 'id="error-export_new_contacts"' in html and 'id="error-stage_paid"' not in html
+    assert "Nothing was saved" in html
+    with world.sessions() as session:
+        assert world.portal(session).settings == {}
+
+
+def test_settings_need_the_csrf_token(world):
+    world.open_app()
+    world.connect_quickbooks()
+    response = world.client.post("/bitrix24/app/settings", data=valid_form("forged"))
+    assert response.status_code == 403
+    with world.sessions() as session:
+        assert world.portal(session).settings == {}
+
+
+def test_switching_to_old_invoices_maps_their_own_stages(world):
+    world.open_app()
+    world.connect_quickbooks()
+    response = world.client.post("/bitrix24/app/settings", data=valid_form(world.csrf(), use_new_invoice="false"))
+    assert response.status_code == 303
+    with world.sessions() as session:
+        saved = world.portal(session).settings
+    assert saved["use_new_invoice"] is False
+    assert saved["stage_map"] == {"unsent": "N", "sent": "S", "overdue": "S", "partially_paid": "S",
+                                  "paid": "P", "voided": "D", "deleted": "D"}
+    options, _ = stage_selects(world.client.get("/bitrix24/app").get_data(as_text=True))["paid"]
+    assert [value for value, _ in options] == ["N", "S", "P", "D"]
+
+
+def test_start_sync_queues_one_run_and_progress_follows_it(world):
+    world.open_app()
+    assert world.client.post("/bitrix24/app/sync", data={"csrf_token": world.csrf()}).status_code == 409
+    world.connect_quickbooks()
+    assert world.client.get("/bitrix24/app/progress").get_json()["status"] == "none"
+    for _ in range(2):
+        assert world.client.post("/bitrix24/app/sync", data={"csrf_token": world.csrf()}).status_code == 303
+    with transaction(world.sessions) as session:
+        runs = session.scalars(select(SyncRun)).all()
+        assert [(r.kind, r.status) for r in runs] == [("full", "pending")]
+        runs[0].status, runs[0].counters = "running", {"imported": 30, "updated": 5, "skipped": 3,
+                                                       "failed": 2, "total": 80}
+    assert world.client.get("/bitrix24/app/progress").get_json() | {"started_at": None} == {
+        "run_id": runs[0].id, "kind": "full", "status": "running", "total": 80, "percent": 50,
+        "counters": {"imported": 30, "updated": 5, "skipped": 3, "failed": 2},
+        "started_at": None, "finished_at": None}
+    assert 'id="start-sync"\n      disabled' in world.client.get("/bitrix24/app").get_data(as_text=True)
+    with transaction(world.sessions) as session:
+        run = session.scalar(select(SyncRun))
+        run.status, run.report = "done", {"customers": {"imported": 20, "updated": 1, "skipped": 0, "failed": 0},
+                                          "invoices": {"imported": 10, "updated": 4, "skipped": 3, "failed": 2}}
+    page = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert re.search(r'<th scope="row">invoices</th><td>10</td><td>4</td><td>3</td><td>2</td>', page)
+    assert world.client.get("/bitrix24/app/progress").get_json()["percent"] == 100
+
+
+def test_required_custom_fields_notice(world):
+    world.open_app()
+    world.connect_quickbooks()
+    assert 'id="required-fields-notice"' not in world.client.get("/bitrix24/app").get_data(as_text=True)
+    requests.post(f"{world.control}/portals/{world.member_id}/seed", timeout=10, json={
+        "userfields": [{"entity": "CRM_CONTACT", "FIELD_NAME": "UF_CRM_TAX_ID", "MANDATORY": "Y"},
+                       {"entity": "CRM_COMPANY", "FIELD_NAME": "UF_CRM_OPTIONAL"}]}).raise_for_status()
+    html = world.client.get("/bitrix24/app").get_data(as_text=True)
+    notice = re.search(r'id="required-fields-notice".*?</p>', html, re.S).group(0)
+    assert "contact: UF_CRM_TAX_ID" in notice and "UF_CRM_OPTIONAL" not in notice
+    assert "CRM settings &rarr; Other &rarr; Market &rarr; Check required custom fields" in notice
+    with transaction(world.sessions) as session:
+        portal = world.portal(session)
+        session.add(SyncRun(portal_id=portal.id, kind="full", status="failed",
+                            error='CRM_FIELD_ERROR_REQUIRED: Field "UF_CRM_TAX_ID" is required.'))
+    html = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert re.search(r'id="required-fields-notice" role="alert">\s*The last sync was refused', html)
