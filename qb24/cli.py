@@ -1,4 +1,4 @@
-"""The `qb24` command: sandboxes, demo, migrations (later: web, worker, sync)."""
+"""The `qb24` command: sandboxes, demo, the development web server, migrations (later: worker, sync)."""
 from __future__ import annotations
 
 import logging
@@ -46,12 +46,28 @@ def sandbox(host: str, qbo_port: int, b24_port: int, customers: int | None, invo
 
 @main.command()
 @click.option("--database-url", default="sqlite:///var/demo.db", show_default=True)
-def demo(database_url: str) -> None:
-    """Run the whole flow against the built-in sandboxes (no accounts, no services)."""
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on.")
+@click.option("--port", default=0, show_default=True, type=int, help="The app's port (0 = any free port).")
+@click.option("--qbo-port", default=0, show_default=True, type=int, help="QuickBooks sandbox port (0 = any).")
+@click.option("--b24-port", default=0, show_default=True, type=int, help="Bitrix24 OAuth/control port (0 = any).")
+def demo(database_url: str, host: str, port: int, qbo_port: int, b24_port: int) -> None:
+    """Install the app into the Bitrix24 sandbox, connect the QuickBooks sandbox, then serve until Ctrl-C."""
     from qb24.demo import run_demo
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the in-process sandbox's access log
-    run_demo(database_url, echo=click.echo)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the in-process servers' access log
+    run_demo(database_url, echo=click.echo, host=host, port=port, qbo_port=qbo_port, b24_port=b24_port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+def web(host: str, port: int) -> None:
+    """Serve the app for development with settings from the environment (production: gunicorn)."""
+    from webhooks import create_app
+
+    app = create_app()  # reads and validates the environment; a bad variable stops here, named
+    click.echo(f"qb24 web on http://{host}:{port} (APP_BASE_URL {app.extensions['qb24'].settings.app_base_url})")
+    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
 
 
 @main.command()

@@ -1,98 +1,141 @@
-"""`make demo`: the flow on the embedded defaults, against the built-in sandboxes.
+"""`make demo`: the Market app end to end on the embedded defaults, against the built-in sandboxes.
 
-Today it connects the QuickBooks sandbox through the same OAuth flow the service uses
-(authorize → consent → redirect with code → token exchange), stores the encrypted tokens in
-SQLite, and reads every customer and invoice through the service's QuickBooks client.
+It serves the app on loopback beside both sandboxes, installs it into the Bitrix24 sandbox's
+default portal through the portal's own install flow (installer POST → our /bitrix24/install →
+BX24.installFinish), opens the app page the same way, logs in to QuickBooks through
+/quickbooks/connect → consent → /quickbooks/callback, then reads the whole company through the
+service's QuickBooks client with the tokens the callback stored, and keeps serving until Ctrl-C.
 """
 from __future__ import annotations
 
-import secrets
+import re
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
+from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
 import requests
+from sqlalchemy import select
 
 from clients.coordination import locks_for
 from clients.quickbooks import QuickBooksClient
 from clients.quickbooks_auth import QboApp, QboOAuth
 from clients.quickbooks_limits import QboGate
-from config.settings import Settings, load_settings
 from mappers.customer_kind import customer_kind
 from mappers.invoice_status import InvoiceStatus, invoice_status
-from qb24.sandboxes import (QBO_SANDBOX_CLIENT_ID, QBO_SANDBOX_CLIENT_SECRET, QboSandbox, start_b24_sandbox,
-                            start_qbo_sandbox)
+from qb24.stack import Stack, start_stack
 from store.crypto import TokenCipher
-from store.db import make_engine, make_session_factory, migrate, transaction
-from store.portals import connect_realm, ensure_portal
+from store.db import make_engine, make_session_factory
+from store.models import QboConnection
 from store.tokens import SqlRealmTokens
 
 Echo = Callable[[str], None]
-DEMO_APP_BASE_URL = "http://127.0.0.1:8000"
+DEADLINE_S = 15.0
 
 
-def demo_settings(qbo: QboSandbox, database_url: str) -> Settings:
-    """The service's settings as a self-hoster would set them, pointed at the sandbox."""
-    return load_settings({
-        "APP_BASE_URL": DEMO_APP_BASE_URL,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": secrets.token_urlsafe(32),
-        "TOKEN_ENCRYPTION_KEY": TokenCipher.generate_key(),
-        "QBO_CLIENT_ID": QBO_SANDBOX_CLIENT_ID,
-        "QBO_CLIENT_SECRET": QBO_SANDBOX_CLIENT_SECRET,
-        "QBO_REDIRECT_URI": DEMO_APP_BASE_URL + "/quickbooks/callback",
-        "QBO_ENVIRONMENT": qbo.discovery_url,
-        "QBO_API_BASE": qbo.api_base,
-        "QBO_VERIFIER_TOKEN": secrets.token_urlsafe(16),
-        "B24_CLIENT_ID": "local.qb24sandbox.0000",
-        "B24_CLIENT_SECRET": "qb24-b24-sandbox-secret",
-    })
-
-
-def authorize(oauth: QboOAuth) -> tuple[str, str]:
-    """Walk the consent redirect as a browser would; return (code, realm_id) after checking state."""
-    state = secrets.token_urlsafe(24)
-    consent = requests.get(oauth.authorization_url(state), allow_redirects=False, timeout=30)
-    if consent.status_code not in (302, 303):
-        raise RuntimeError(f"consent did not redirect (HTTP {consent.status_code})")
-    query = parse_qs(urlsplit(consent.headers["Location"]).query)
-    if query.get("state") != [state]:
-        raise RuntimeError("OAuth state mismatch")
-    return query["code"][0], query["realmId"][0]
-
-
-def run_demo(database_url: str, echo: Echo = print) -> dict[str, object]:
-    """Connect the sandbox company and read it all; return the summary it prints."""
+def run_demo(database_url: str, echo: Echo = print, *, serve: bool = True, host: str = "127.0.0.1",
+             port: int = 0, qbo_port: int = 0, b24_port: int = 0) -> dict[str, object]:
+    """Install, open, connect and read; print the summary; serve until Ctrl-C unless `serve` is False."""
     _fresh_sqlite(database_url)
-    qbo = start_qbo_sandbox(auto_approve=True)
-    b24 = start_b24_sandbox()
+    stack = start_stack(database_url, host=host, port=port, qbo_port=qbo_port, b24_port=b24_port)
     try:
-        settings = demo_settings(qbo, database_url)
-        migrate(settings.database_url)
-        summary = connect_and_read(settings)
-        summary["b24_portal"] = b24.default_portal.url + "/"
+        summary = walk_admin_flow(stack)
+        print_summary(summary, echo)
+        if serve:
+            echo("Serving until Ctrl-C.")
+            _wait_for_interrupt()
     finally:
-        qbo.stop()
-        b24.stop()
-    print_summary(summary, echo)
+        stack.stop()
     return summary
 
 
-def connect_and_read(settings: Settings) -> dict[str, object]:
+def walk_admin_flow(stack: Stack) -> dict[str, object]:
+    """What an admin does, over HTTP as a browser would: install, open the app, log in to QuickBooks."""
+    browser = requests.Session()
+    member_id = stack.b24.default_member_id
+    install_app(stack, browser, member_id)
+    page = open_app_page(stack, browser, member_id)
+    connect_quickbooks(browser, stack.url, page)
+    summary = read_company(stack)
+    portal = stack.b24.default_portal
+    summary["b24_portal"] = portal.url + "/"
+    summary["app_page"] = f"{portal.url}/marketplace/app/{stack.settings.b24_client_id}/"
+    summary["app_url"] = stack.url
+    return summary
+
+
+def b24_control(stack: Stack, path: str, payload: dict | None = None, method: str = "POST") -> Any:
+    response = requests.request(method, f"{stack.b24.control_url}/{path}", json=payload, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def frame_post(browser: requests.Session, fields: dict) -> requests.Response:
+    """The iframe POST the portal page submits (query in the URL, the rest form-encoded)."""
+    url = f"{fields['handler_url']}?{urlencode(fields['query'])}"
+    response = browser.post(url, data=fields["form"], timeout=30)
+    if response.status_code != 200:
+        raise RuntimeError(f"{url.split('?')[0]} answered HTTP {response.status_code}: {response.text[:300]}")
+    return response
+
+
+def install_app(stack: Stack, browser: requests.Session, member_id: str) -> None:
+    """Install through the portal: installer POST, BX24.installFinish(), then ONAPPINSTALL arrives."""
+    client_id = stack.settings.b24_client_id
+    fields = b24_control(stack, f"portals/{member_id}/install", {"client_id": client_id})
+    installer = frame_post(browser, fields)
+    if "BX24.installFinish()" not in installer.text:
+        raise RuntimeError("the installer page does not finish the install")
+    portal_url = stack.b24.info(member_id).url
+    browser.post(f"{portal_url}/marketplace/finish/{fields['app_sid']}", timeout=30).raise_for_status()
+    _wait_delivered(stack, member_id, "ONAPPINSTALL")
+
+
+def _wait_delivered(stack: Stack, member_id: str, event: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        sent = b24_control(stack, f"events?{urlencode({'member_id': member_id, 'event': event})}", method="GET")
+        if any(record.get("status") == 200 for record in sent):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{event} was not delivered to the app within {DEADLINE_S:.0f} s")
+
+
+def open_app_page(stack: Stack, browser: requests.Session, member_id: str) -> str:
+    """Open the app as the portal does (same fields as its /marketplace/app/<client_id>/ page)."""
+    fields = b24_control(stack, f"portals/{member_id}/install", {"client_id": stack.settings.b24_client_id})
+    return frame_post(browser, fields).text
+
+
+def connect_quickbooks(browser: requests.Session, app_url: str, page: str) -> str:
+    """Follow the page's Log in link: /quickbooks/connect → consent (auto-approve) → /quickbooks/callback."""
+    match = re.search(r'id="login"[^>]*href="([^"]+)"', page) or re.search(r'href="([^"]*/quickbooks/connect[^"]*)"', page)
+    if match is None:
+        raise RuntimeError("the app page shows no QuickBooks Log in link")
+    link = unescape(match.group(1))
+    response = browser.get(link if link.startswith("http") else app_url + link, timeout=30)
+    if response.status_code != 200 or "Connected to" not in response.text:
+        raise RuntimeError(f"QuickBooks connect failed (HTTP {response.status_code})")
+    return response.text
+
+
+def read_company(stack: Stack) -> dict[str, object]:
+    """Read every customer and invoice with the tokens the callback stored."""
+    settings = stack.settings
     engine = make_engine(settings.database_url)
     sessions, cipher = make_session_factory(engine), TokenCipher(settings.token_encryption_key)
+    with sessions() as session:
+        connection = session.scalar(select(QboConnection))
+        realm_id = connection.realm_id
     oauth = QboOAuth(QboApp(settings.qbo_client_id, settings.qbo_client_secret, settings.qbo_redirect_uri,
                             settings.qbo_environment))
-    code, realm_id = authorize(oauth)
-    tokens = oauth.exchange_code(code, realm_id)
     client = QuickBooksClient(realm_id, tokens=SqlRealmTokens(sessions, cipher), oauth=oauth,
                               locks=locks_for(None), api_base=settings.qbo_api_base, gate=QboGate(None))
-    with transaction(sessions) as session:
-        portal = ensure_portal(session, member_id="demo", domain="demo.invalid",
-                               client_endpoint="http://demo.invalid/rest/", server_endpoint="http://demo.invalid/rest/")
-        connect_realm(session, portal, tokens, cipher)
     company = client.company_info()
     customers = [c for _, page in client.query_pages("Customer", "Active IN (true, false)") for c in page]
     invoices = [i for _, page in client.query_pages("Invoice") for i in page]
@@ -117,7 +160,8 @@ def summarize(company: dict, realm_id: str, customers: list[dict], invoices: lis
 
 
 def print_summary(summary: dict, echo: Echo) -> None:
-    echo(f"Connected QuickBooks company {summary['company']!r} (realm {summary['realm_id']}) over OAuth")
+    echo(f"Connected QuickBooks company {summary['company']!r} (realm {summary['realm_id']}) over OAuth "
+         "through the app's /quickbooks/connect")
     echo(f"  customers: {summary['customers']}  " + _pairs(summary["customer_kinds"])
          + f"  inactive={summary['inactive_customers']}")
     echo(f"  invoices:  {summary['invoices']}  open balance {summary['open_balance']:.2f}")
@@ -126,7 +170,9 @@ def print_summary(summary: dict, echo: Echo) -> None:
         note = "  (CDC tombstones)" if status is InvoiceStatus.DELETED else ""
         echo(f"    {status.value:<15} {statuses.get(status.value, 0):>4}{note}")
     echo("  currencies: " + _pairs(summary["currencies"]))
+    echo(f"App served at {summary['app_url']} (installed into the Bitrix24 sandbox, QuickBooks connected)")
     echo(f"Bitrix24 sandbox portal: {summary['b24_portal']}")
+    echo(f"Open the app page in a browser: {summary['app_page']}")
 
 
 def _currency(invoice: dict) -> str:
@@ -143,3 +189,10 @@ def _fresh_sqlite(database_url: str) -> None:
     if database_url.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):
             Path(database_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+
+
+def _wait_for_interrupt() -> None:
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass

@@ -1,7 +1,10 @@
-"""`make demo`'s job: connect over OAuth and read the whole sample company through the client."""
+"""`make demo`'s job: install the app into the Bitrix24 sandbox through the portal's install flow,
+connect QuickBooks through the app's own endpoints, and read the whole sample company."""
 from __future__ import annotations
 
 from datetime import date
+
+from sqlalchemy import create_engine, text
 
 from mappers.invoice_status import InvoiceStatus
 from qb24.demo import run_demo
@@ -10,7 +13,7 @@ from sandbox.quickbooks.company import sample_company
 
 def test_demo_reads_the_whole_sample_company(tmp_path):
     lines: list[str] = []
-    summary = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", echo=lines.append)
+    summary = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", echo=lines.append, serve=False)
     company = sample_company(date.today())
     assert summary["customers"] == len(company.customers)
     assert summary["invoices"] == len(company.invoices) >= 40
@@ -19,4 +22,24 @@ def test_demo_reads_the_whole_sample_company(tmp_path):
     assert all(statuses.get(status.value, 0) >= 5 for status in InvoiceStatus)
     assert lines[0].startswith("Connected QuickBooks company") and "over OAuth" in lines[0]
     assert (tmp_path / "demo.db").exists()
-    assert lines[-1].startswith("Bitrix24 sandbox portal: http://127.0.0.1:")
+    assert lines[-2].startswith("Bitrix24 sandbox portal: http://127.0.0.1:")
+    assert lines[-1] == f"Open the app page in a browser: {summary['app_page']}"
+    assert summary["app_page"].startswith(summary["b24_portal"] + "marketplace/app/")
+
+
+def test_demo_leaves_an_installed_portal_and_a_connected_company(tmp_path):
+    summary = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", echo=lambda _line: None, serve=False)
+    engine = create_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+    with engine.connect() as db:
+        portal = db.execute(text("SELECT id, domain, status, access_token_enc, refresh_token_enc, "
+                                 "application_token_enc, client_endpoint FROM portals")).one()
+        connection = db.execute(text("SELECT portal_id, realm_id, company_name, status, refresh_token_enc "
+                                     "FROM qbo_connections")).one()
+        states = db.execute(text("SELECT count(*) FROM oauth_states")).scalar()
+    engine.dispose()
+    assert portal.status == "installed" and summary["b24_portal"] == f"http://{portal.domain}/"
+    assert portal.client_endpoint == f"http://{portal.domain}/rest/"
+    assert portal.access_token_enc and portal.refresh_token_enc and portal.application_token_enc
+    assert (connection.portal_id, connection.realm_id, connection.status) == (portal.id, summary["realm_id"], "connected")
+    assert connection.company_name == summary["company"] and connection.refresh_token_enc
+    assert states == 0  # the consent's state was used up

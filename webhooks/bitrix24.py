@@ -5,7 +5,7 @@ import json
 import logging
 from html import escape
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, redirect, request
 
 from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
@@ -79,6 +79,11 @@ def installer_page(post: FramePost) -> Response:
 @bitrix24.post("/bitrix24/install")
 def install() -> Response:
     post = authenticate_frame_post(request)
+    if post.installed is True:
+        # Bitrix24 opens the installer URL again when it doubles as the app URL (the sandbox always
+        # does): a finished install goes to the app page, with the same POST (307 keeps the body).
+        query = request.query_string.decode()
+        return redirect("/bitrix24/app" + (f"?{query}" if query else ""), code=307)
     if not post.auth.refresh_token:
         raise FrameAuthError(400, "The install request carries no REFRESH_ID; install the app again.")
     store_install(post)
