@@ -1,0 +1,86 @@
+"""Shared by the backend's web tests: the app served beside both sandboxes, store snapshots, helpers."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from qb24.demo import b24_control, frame_post, install_app, open_app_page
+from qb24.stack import Stack, start_stack
+from store.crypto import TokenCipher
+from store.db import make_engine, make_session_factory
+from store.models import Base, Portal
+
+
+@pytest.fixture
+def stack(tmp_path) -> Iterator[Stack]:
+    running = start_stack(f"sqlite:///{tmp_path / 'web.db'}")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+def snapshot(stack: Stack) -> dict[str, list[tuple]]:
+    """Every row of every table, for "nothing changed" assertions."""
+    engine = make_engine(stack.settings.database_url)
+    try:
+        with engine.connect() as db:
+            return {table.name: sorted(tuple(map(repr, row)) for row in db.execute(select(table)))
+                    for table in Base.metadata.sorted_tables}
+    finally:
+        engine.dispose()
+
+
+def read_portal(stack: Stack, member_id: str) -> Portal | None:
+    engine = make_engine(stack.settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return session.scalar(select(Portal).where(Portal.member_id == member_id))
+    finally:
+        engine.dispose()
+
+
+def cipher(stack: Stack) -> TokenCipher:
+    return TokenCipher(stack.settings.token_encryption_key)
+
+
+def install_fields(stack: Stack, member_id: str | None = None, client_id: str | None = None) -> dict:
+    """The installer/app-page POST fields the sandbox portal would submit."""
+    member_id = member_id or stack.b24.default_member_id
+    return b24_control(stack, f"portals/{member_id}/install",
+                       {"client_id": client_id or stack.settings.b24_client_id})
+
+
+def post_frame(browser: requests.Session, url: str, fields: dict, **changes: Any) -> requests.Response:
+    """POST frame fields to `url` (not the portal's handler URL), with form fields changed or dropped."""
+    form = {**fields["form"], **changes}
+    form = {k: v for k, v in form.items() if v is not None}
+    return browser.post(url, params=fields["query"], data=form, timeout=30, allow_redirects=False)
+
+
+def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = 10.0) -> Any:
+    """Poll until `condition()` is truthy (async event delivery), failing with `what` at the deadline."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def installs(stack: Stack, member_id: str | None = None) -> dict:
+    return b24_control(stack, f"portals/{member_id or stack.b24.default_member_id}/installs", method="GET")
+
+
+__all__ = ["stack", "browser", "snapshot", "read_portal", "cipher", "install_fields", "post_frame", "wait_for",
+           "installs", "install_app", "open_app_page", "frame_post", "b24_control"]

@@ -1,0 +1,144 @@
+"""Install through the sandbox portal, events, uninstall: given a portal, when Bitrix24 calls, then the store."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from clients.quickbooks_auth import QboApp, QboOAuth, QboTokens
+from clients.quickbooks_errors import AuthorizationRevoked
+from qb24.demo import connect_quickbooks
+from store.db import make_engine, make_session_factory, transaction
+from store.models import Link, QboConnection, ReceivedEvent, SyncRun
+from tests.webhooks.stack_support import (b24_control, browser, cipher, install_app, install_fields,  # noqa: F401
+                                          installs, open_app_page, post_frame, read_portal, snapshot, stack,
+                                          wait_for)
+from webhooks.bitrix24 import EVENTS, PLACEMENT_TITLE, PLACEMENTS
+
+
+def _sessions(stack):
+    return make_session_factory(make_engine(stack.settings.database_url))
+
+
+def _delivered(stack, event: str, count: int = 1) -> list[dict]:
+    def sent() -> list[dict]:
+        records = b24_control(stack, f"events?event={event}", method="GET")
+        done = [r for r in records if r["status"] is not None or r["error"]]
+        return done if len(done) >= count else []
+    return wait_for(sent, f"{event} delivered")
+
+
+def test_install_stores_the_portal_and_binds_events_and_placements(stack, browser):
+    member_id = stack.b24.default_member_id
+    install_app(stack, browser, member_id)
+    view = installs(stack)[stack.settings.b24_client_id]
+    assert view["installed"] is True
+    assert sorted((b["event"], b["handler"]) for b in view["events"]) == sorted(
+        (e, stack.url + "/webhooks/bitrix24") for e in EVENTS)
+    assert sorted((p["placement"], p["handler"], p["title"]) for p in view["placements"]) == sorted(
+        (p, stack.url + "/placements/create-invoice", PLACEMENT_TITLE) for p in PLACEMENTS)
+    portal = read_portal(stack, member_id)
+    assert portal.status == "installed" and portal.domain == stack.b24.default_portal.domain
+    assert portal.client_endpoint == stack.b24.default_portal.url + "/rest/"
+    assert portal.server_endpoint == stack.b24.oauth_url + "/rest/"
+    assert cipher(stack).decrypt(portal.application_token_enc) == view["application_token"]
+    assert portal.access_token_enc and portal.refresh_token_enc
+    assert _delivered(stack, "ONAPPINSTALL")[0]["status"] == 200
+
+
+def test_installer_twice_is_idempotent_and_reinstall_after_uninstall_takes_the_new_token(stack, browser):
+    for _ in range(2):  # the installer reopened before installFinish: "already binded" is success
+        response = post_frame(browser, stack.url + "/bitrix24/install", install_fields(stack))
+        assert response.status_code == 200 and "BX24.installFinish()" in response.text
+    view = installs(stack)[stack.settings.b24_client_id]
+    assert len(view["events"]) == len(EVENTS) and len(view["placements"]) == len(PLACEMENTS)
+    b24_control(stack, f"portals/{stack.b24.default_member_id}/install-finish",
+                {"client_id": stack.settings.b24_client_id})
+    b24_control(stack, f"portals/{stack.b24.default_member_id}/uninstall", {"client_id": stack.settings.b24_client_id})
+    _delivered(stack, "ONAPPUNINSTALL")
+    assert wait_for(lambda: read_portal(stack, stack.b24.default_member_id).status == "uninstalled", "uninstall")
+    install_app(stack, browser, stack.b24.default_member_id)
+    portal = read_portal(stack, stack.b24.default_member_id)
+    new_token = installs(stack)[stack.settings.b24_client_id]["application_token"]
+    assert portal.status == "installed" and cipher(stack).decrypt(portal.application_token_enc) == new_token
+
+
+def test_installer_url_opened_after_install_hands_over_to_the_app_page(stack, browser):
+    install_app(stack, browser, stack.b24.default_member_id)
+    response = post_frame(browser, stack.url + "/bitrix24/install", install_fields(stack))
+    assert response.status_code == 307
+    assert response.headers["Location"].startswith("/bitrix24/app?DOMAIN=")
+
+
+@pytest.mark.parametrize("kind,event,entity", [("contacts", "ONCRMCONTACTADD", "contact"),
+                                                ("companies", "ONCRMCOMPANYADD", "company")])
+def test_crm_add_event_is_recorded_once(stack, browser, kind, event, entity):
+    install_app(stack, browser, stack.b24.default_member_id)
+    created = b24_control(stack, f"portals/{stack.b24.default_member_id}/seed",
+                          {kind: [{"TITLE": "Acme", "NAME": "Ann"}]})[kind][0]
+    record = _delivered(stack, event)[0]
+    assert record["status"] == 200
+    again = browser.post(record["url"], data=record["body"], timeout=10,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    with _sessions(stack)() as session:
+        rows = session.scalars(select(ReceivedEvent)).all()
+    assert [(r.source, r.entity, r.entity_id, r.operation) for r in rows] == [("b24", entity, str(created), "add")]
+
+
+def test_unknown_event_is_logged_and_changes_nothing(stack, browser, caplog):
+    install_app(stack, browser, stack.b24.default_member_id)
+    token = installs(stack)[stack.settings.b24_client_id]["application_token"]
+    before = snapshot(stack)
+    with caplog.at_level(logging.INFO, logger="qb24.b24.events.unsupported"):
+        response = browser.post(stack.url + "/webhooks/bitrix24", data={
+            "event": "ONCRMDEALUPDATE", "data[FIELDS][ID]": "5", "ts": "1727018926",
+            "auth[member_id]": stack.b24.default_member_id, "auth[application_token]": token})
+    assert response.status_code == 200 and response.json()["outcome"] == "ignored"
+    assert [r.event for r in caplog.records if r.name == "qb24.b24.events.unsupported"] == ["ONCRMDEALUPDATE"]
+    assert snapshot(stack) == before
+
+
+def _connected_with_work(stack, browser) -> tuple[int, QboTokens]:
+    """Install, connect QuickBooks, add a link and an active run; return the portal id and QBO tokens."""
+    member_id = stack.b24.default_member_id
+    install_app(stack, browser, member_id)
+    connect_quickbooks(browser, stack.url, open_app_page(stack, browser, member_id))
+    with transaction(_sessions(stack)) as session:
+        connection = session.scalar(select(QboConnection))
+        session.add(Link(portal_id=connection.portal_id, qbo_type="Customer", qbo_id="1", b24_type="contact",
+                         b24_id="1"))
+        session.add_all([SyncRun(portal_id=connection.portal_id, kind="full", status="running"),
+                         SyncRun(portal_id=connection.portal_id, kind="full", status="done",
+                                 finished_at=datetime.now(timezone.utc))])
+        tokens = QboTokens(connection.realm_id, cipher(stack).decrypt(connection.access_token_enc),
+                           cipher(stack).decrypt(connection.refresh_token_enc))
+        return connection.portal_id, tokens
+
+
+def _oauth(stack) -> QboOAuth:
+    s = stack.settings
+    return QboOAuth(QboApp(s.qbo_client_id, s.qbo_client_secret, s.qbo_redirect_uri, s.qbo_environment))
+
+
+@pytest.mark.parametrize("clean", [False, True])
+def test_uninstall_stops_work_drops_tokens_and_revokes(stack, browser, clean):
+    portal_id, qbo_tokens = _connected_with_work(stack, browser)
+    b24_control(stack, f"portals/{stack.b24.default_member_id}/uninstall",
+                {"client_id": stack.settings.b24_client_id, "clean": clean})
+    assert _delivered(stack, "ONAPPUNINSTALL")[0]["status"] == 200
+    portal = read_portal(stack, stack.b24.default_member_id)
+    assert portal.status == "uninstalled" and portal.access_token_enc is None and portal.refresh_token_enc is None
+    with _sessions(stack)() as session:
+        connection = session.scalar(select(QboConnection))
+        runs = sorted(session.scalars(select(SyncRun.status)).all())
+        links = session.scalar(select(func.count()).select_from(Link))
+    if clean:
+        assert (connection, runs, links, portal.settings) == (None, [], 0, {})
+    else:
+        assert connection.status == "disconnected" and connection.refresh_token_enc is None
+        assert (runs, links) == (["cancelled", "done"], 1)
+    with pytest.raises(AuthorizationRevoked):
+        _oauth(stack).refresh(qbo_tokens)
