@@ -36,6 +36,7 @@ REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
 def app_from_portal() -> str:
     """The portal opens the app: confirm the POST, keep its fresh tokens, start a session, render."""
     frame = authenticate_frame_post(request)
+    g.frame_origin = _origin(frame.client_endpoint)  # trusted (from app.info): refusals show in the frame
     rt = runtime()
     with rt.sessions() as session:
         portal = portal_by_member_id(session, frame.member_id)
@@ -49,13 +50,13 @@ def app_from_portal() -> str:
 @pages.get("/bitrix24/app")
 def app_page() -> str:
     """The same page from the session (after a save, a sync start or a connect)."""
-    return _render(require_session())
+    return _render(_session())
 
 
 @pages.get("/bitrix24/app/status")
 def connection_status() -> Response:
     """Whether QuickBooks is connected; the page polls it while the consent tab is open."""
-    who = require_session()
+    who = _session()
     with runtime().sessions() as session:
         connection = _connection(session, who.portal_id)
         connected = connection is not None and connection.status == "connected"
@@ -66,7 +67,7 @@ def connection_status() -> Response:
 @pages.post("/bitrix24/app/settings")
 def save_settings() -> Response | tuple[str, int]:
     """Validate and store the settings form; bad input re-renders with the field errors and saves nothing."""
-    who = require_session()
+    who = _session()
     check_csrf()
     rt = runtime()
     with rt.sessions() as session:
@@ -90,7 +91,7 @@ def save_settings() -> Response | tuple[str, int]:
 @pages.post("/bitrix24/app/sync")
 def start_sync() -> Response:
     """Queue a full sync unless one is already pending or running."""
-    who = require_session()
+    who = _session()
     check_csrf()
     with transaction(runtime().sessions) as session:
         connection = _connection(session, who.portal_id)
@@ -107,7 +108,7 @@ def start_sync() -> Response:
 @pages.get("/bitrix24/app/progress")
 def progress() -> Response:
     """The latest run's status and counters, for the live progress bar."""
-    who = require_session()
+    who = _session()
     with runtime().sessions() as session:
         return jsonify(run_progress(_latest_run(session, who.portal_id)))
 
@@ -115,10 +116,13 @@ def progress() -> Response:
 @pages.after_request
 def frame_headers(response: Response) -> Response:
     """Only the portal's own origin may frame the page; scripts only from here and the BX24 library."""
+    # Without a confirmed portal (no session, unconfirmed POST) no origin may frame the page.
     ancestors = g.get("frame_origin") or "'none'"
     js_origin = _origin(runtime().settings.b24_js_url)
+    # Refusals are webhooks.errors' self-contained pages, styled inline.
+    styles = "'self' 'unsafe-inline'" if response.status_code >= 400 else "'self'"
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'self' {js_origin}; script-src 'self' {js_origin}; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self' {js_origin}; script-src 'self' {js_origin}; style-src {styles}; img-src 'self' data:; "
         f"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
     response.headers.pop("X-Frame-Options", None)  # CSP frame-ancestors replaces it; XFO cannot name an origin
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -128,11 +132,13 @@ def frame_headers(response: Response) -> Response:
 def run_progress(run: SyncRun | None) -> dict[str, Any]:
     """JSON-ready progress: status, the four counters, total and a percentage when known."""
     if run is None:
-        return {"status": "none", "counters": {name: 0 for name in COUNTERS}, "total": None, "percent": None}
+        return {"status": "none", "counters": {name: 0 for name in COUNTERS}, "total": None, "percent": 0}
     counters = {name: int((run.counters or {}).get(name) or 0) for name in COUNTERS}
     total = (run.counters or {}).get("total")
     done = sum(counters.values())
-    percent = 100 if run.status == "done" else (min(100, round(100 * done / int(total))) if total else None)
+    percent = 100 if run.status == "done" else min(100, round(100 * done / int(total))) if total else None
+    if percent is None and run.status not in ACTIVE_RUNS:
+        percent = 0  # a finished run without a total must not show a busy (indeterminate) bar
     return {"run_id": run.id, "kind": run.kind, "status": run.status, "counters": counters,
             "total": None if total is None else int(total), "percent": percent,
             "started_at": run.started_at.isoformat() if run.started_at else None,
@@ -187,6 +193,14 @@ def report_rows(run: SyncRun | None) -> list[tuple[str, dict[str, int]]]:
 def _failed_on_required(run: SyncRun | None) -> bool:
     # The certain signal that "check required custom fields" is on: a write refused with it.
     return run is not None and (REQUIRED_FIELD_ERROR in (run.error or "") or REQUIRED_FIELD_ERROR in json.dumps(run.report or {}))
+
+
+def _session() -> PortalSession:
+    """require_session(), and the portal's origin for frame-ancestors (so refusals show in its frame)."""
+    who = require_session()
+    with runtime().sessions() as session:
+        g.frame_origin = _origin(session.get(Portal, who.portal_id).client_endpoint)
+    return who
 
 
 def _connection(session: Session, portal_id: int) -> QboConnection | None:

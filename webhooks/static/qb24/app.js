@@ -23,7 +23,7 @@
     window.addEventListener('message', function (e) {
       if (e.origin !== window.location.origin || !e.data) { return; }
       var d = e.data;
-      if (d === 'qb24:connected' || d.connected === true || d.type === 'qb24.connected') { showApp(); }
+      if (d === 'qb24:connected' || d.type === 'qb24:connected') { showApp(); }
     });
     var login = document.getElementById('login');
     var polling = null;

@@ -1,0 +1,219 @@
+"""Done means: an admin's whole walk in Chromium through the sandbox portal's pages.
+
+install -> app page -> Log in -> QuickBooks consent (clicked) -> settings saved -> start sync with a
+live progress bar -> Log out -> Log in again -> uninstall; after each step the page and the store
+are checked, and a screenshot is saved under tests/artifacts/admin_flow/.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from qb24.sandboxes import B24_SANDBOX_CLIENT_ID, B24_SANDBOX_CLIENT_SECRET, start_b24_sandbox, start_qbo_sandbox
+from sandbox.server import RunningServer, serve_in_thread
+from store.db import migrate, transaction
+from store.models import Link, Portal, QboConnection, SyncRun
+from tests.webhooks.test_pages import sandbox_settings
+from webhooks import create_app
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "admin_flow"
+
+
+def free_port() -> int:
+    # The app must know its own URL (APP_BASE_URL, redirect URI) before it is served.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until `check()` is truthy (async event delivery); fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@dataclass
+class Stack:
+    qbo: Any
+    b24: Any
+    app: Any
+    server: RunningServer
+    member_id: str
+    portal_url: str
+
+    def store(self, query: Callable) -> Any:
+        with self.app.extensions["qb24"].sessions() as session:
+            return query(session)
+
+    def portal_row(self, session) -> Portal:
+        return session.scalar(select(Portal).where(Portal.member_id == self.member_id))
+
+
+@pytest.fixture
+def stack(tmp_path) -> Iterator[Stack]:
+    qbo, b24 = start_qbo_sandbox(auto_approve=False), start_b24_sandbox()
+    portal = b24.default_portal
+    base_url = f"http://127.0.0.1:{free_port()}"
+    database_url = f"sqlite:///{tmp_path / 'qb24.db'}"
+    migrate(database_url)
+    app = create_app(sandbox_settings(qbo, b24, database_url, base_url, portal.url + "/api/v1/"))
+    server = serve_in_thread(app, port=int(base_url.rsplit(":", 1)[1]))
+    # The Market app as its developer registers it: the handler (installer) URL is ours.
+    requests.post(f"{b24.control_url}/apps", timeout=10, json={
+        "client_id": B24_SANDBOX_CLIENT_ID, "client_secret": B24_SANDBOX_CLIENT_SECRET,
+        "handler_url": base_url + "/bitrix24/install"}).raise_for_status()
+    yield Stack(qbo, b24, app, server, portal.member_id, portal.url)
+    server.stop()
+    qbo.stop()
+    b24.stop()
+
+
+@pytest.fixture
+def browser_page():
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.set_default_timeout(10_000)
+        page.csp_errors = []  # every frame's console: a blocked script or frame shows up here
+        page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text))
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, frame, step: str) -> str:
+    """Click Log in in the framed app, approve on the QuickBooks sandbox consent page; the company name."""
+    with page.context.expect_page() as opened:
+        frame.locator("#login").click()
+    consent = opened.value
+    consent.wait_for_load_state()
+    assert consent.locator("h1").text_content().startswith("Connect ")  # really the consent page
+    shot(consent, f"{step}a-quickbooks-consent")
+    consent.click("button[value=connect]")
+    consent.wait_for_url("**/quickbooks/callback?**")
+    heading = consent.locator("h1").text_content()
+    assert heading.startswith("Connected to ")
+    assert "you can close this tab" in consent.locator("#message").text_content()
+    shot(consent, f"{step}b-connected-tab")
+    consent.close()
+    frame.locator("#connected").wait_for()  # the app page noticed by itself (postMessage / polling)
+    return heading.removeprefix("Connected to ")
+
+
+def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
+    page, s = browser_page, stack
+    frame = page.frame_locator("#appframe")
+
+    # 1. Install from the portal's Applications page: installer iframe -> /bitrix24/install -> installFinish.
+    page.goto(f"{s.portal_url}/marketplace/")
+    page.fill("input[name=client_id]", B24_SANDBOX_CLIENT_ID)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{s.portal_url}/marketplace/app/{B24_SANDBOX_CLIENT_ID}/")
+    frame.locator("#not-connected").wait_for()
+    assert page.text_content("#install-state") == "installed"
+    shot(page, "01-installed")
+    installs = requests.get(f"{s.b24.control_url}/portals/{s.member_id}/installs", timeout=10).json()
+    install = installs[B24_SANDBOX_CLIENT_ID]
+    assert install["installed"] and {e["event"] for e in install["events"]} == {
+        "ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL"}
+    assert len(install["placements"]) == 4
+    row = s.store(s.portal_row)
+    assert row.status == "installed" and row.access_token_enc and row.refresh_token_enc
+    assert row.application_token_enc
+
+    # 2. Open the app page in the portal: the not-connected view.
+    page.goto(f"{s.portal_url}/marketplace/app/{B24_SANDBOX_CLIENT_ID}/")
+    frame.locator("#not-connected").wait_for()
+    assert frame.locator("#login").text_content() == "Log in with QuickBooks"
+    assert frame.locator("#signup").get_attribute("target") == "_blank"
+    shot(page, "02-app-not-connected")
+
+    # 3. Log in through the QuickBooks sandbox consent page (auto-approve is off: it is clicked).
+    company = log_in(page, frame, "03")
+    assert frame.locator("#company-name").text_content() == company
+    connection = s.store(lambda db: db.scalar(select(QboConnection)))
+    assert connection.status == "connected" and connection.refresh_token_enc and connection.company_name == company
+    assert frame.locator("#realm-id").text_content() == connection.realm_id
+    shot(page, "04-connected")
+    portal_id = s.store(s.portal_row).id
+    with transaction(s.app.extensions["qb24"].sessions) as db:  # a record the sync would have linked
+        db.add(Link(portal_id=portal_id, qbo_type="Customer", qbo_id="58", b24_type="contact", b24_id="7"))
+
+    # 4. Change and save the settings.
+    frame.locator("input[name=customer_rule][value=always_contacts]").check()
+    overdue = frame.locator("#stage_overdue")
+    overdue.select_option(label="New")
+    frame.locator("input[name=export_new_contacts]").check()
+    frame.locator("#save-settings").click()
+    frame.locator("text=Settings saved.").wait_for()
+    shot(page, "05-settings-saved")
+    saved = s.store(s.portal_row).settings
+    assert saved["customer_rule"] == "always_contacts" and saved["export_new_contacts"] is True
+    assert saved["use_new_invoice"] is True and saved["stage_map"]["overdue"].endswith(":N")
+    assert saved["stage_map"]["sent"].endswith(":S") and saved["stage_map"]["paid"].endswith(":P")
+
+    # 5. Start sync: a pending full run; the progress bar follows the counters live.
+    frame.locator("#start-sync").click()
+    frame.locator("text=Sync queued.").wait_for()
+    with transaction(s.app.extensions["qb24"].sessions) as db:
+        run = db.scalar(select(SyncRun))
+        assert (run.kind, run.status) == ("full", "pending")
+        run.status, run.counters = "running", {"imported": 12, "updated": 0, "skipped": 1, "failed": 0, "total": 26}
+    frame.locator("#progress-status", has_text="running").wait_for()
+    frame.locator("[data-counter=imported]", has_text="12").wait_for()
+    assert frame.locator("#sync-progress").evaluate("bar => bar.value") == 50
+    shot(page, "06-sync-progress")
+
+    # 6. Log out: tokens gone, sync stopped, links kept.
+    frame.locator("#logout").click()
+    frame.locator("#not-connected").wait_for()
+    shot(page, "07-logged-out")
+    connection = s.store(lambda db: db.scalar(select(QboConnection)))
+    assert connection.status == "disconnected" and connection.refresh_token_enc is None
+    assert s.store(lambda db: db.scalar(select(SyncRun))).status == "cancelled"
+    assert s.store(lambda db: len(db.scalars(select(Link)).all())) == 1
+
+    # 7. Log in again: the same connection row comes back; links and settings are still there.
+    assert log_in(page, frame, "08") == company
+    again = s.store(lambda db: db.scalars(select(QboConnection)).all())
+    assert [(c.id, c.status) for c in again] == [(connection.id, "connected")] and again[0].refresh_token_enc
+    assert s.store(lambda db: len(db.scalars(select(Link)).all())) == 1
+    assert s.store(s.portal_row).settings == saved
+    assert frame.locator("#stage_overdue option:checked").text_content() == "New"
+    shot(page, "09-reconnected")
+
+    # 8. Uninstall from the portal page: ONAPPUNINSTALL reaches us, the portal's tokens are dropped.
+    page.goto(f"{s.portal_url}/marketplace/app/{B24_SANDBOX_CLIENT_ID}/uninstall/")
+    page.click("button")
+    page.locator("#uninstalled").wait_for()
+    shot(page, "10-uninstalled")
+    row = wait_for(lambda: (r := s.store(s.portal_row)).status == "uninstalled" and r)
+    assert row.access_token_enc is None and row.refresh_token_enc is None
+    assert s.store(lambda db: len(db.scalars(select(Link)).all())) == 1  # no CLEAN: data kept
+    response = page.goto(f"{s.server.url}/bitrix24/app")
+    assert response.status == 401 and "not installed" in page.text_content("body")
+    assert page.csp_errors == []
