@@ -94,10 +94,10 @@ def sandboxes() -> Iterator[tuple]:
 
 
 @pytest.fixture
-def world(sandboxes, tmp_path) -> World:
+def world(sandboxes, database_url) -> Iterator[World]:
+    """Each test on SQLite and on the real PostgreSQL (tests/conftest.py)."""
     qbo, b24 = sandboxes
     portal = b24.create_portal()
-    database_url = f"sqlite:///{tmp_path / 'qb24.db'}"
     migrate(database_url)
     app = create_app(sandbox_settings(qbo, b24, database_url, "http://localhost", portal.url + "/api/v1/"))
     world = World(b24, qbo, app, app.test_client(), portal.member_id, portal.url, b24.control_url)
@@ -107,7 +107,8 @@ def world(sandboxes, tmp_path) -> World:
     with transaction(world.sessions) as session:  # what the installer stored (its own tests cover it)
         ensure_portal(session, member_id=portal.member_id, domain=portal.domain,
                       client_endpoint=portal.url + "/rest/", server_endpoint=b24.oauth_url + "/rest/")
-    return world
+    yield world
+    world.sessions.kw["bind"].dispose()  # before the PostgreSQL schema is dropped
 
 
 def stage_selects(html: str) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
