@@ -63,9 +63,13 @@ def demo(database_url: str, host: str, port: int, qbo_port: int, b24_port: int) 
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 def web(host: str, port: int) -> None:
     """Serve the app for development with settings from the environment (production: gunicorn)."""
+    from config.settings import ConfigError
     from webhooks import create_app
 
-    app = create_app()  # reads and validates the environment; a bad variable stops here, named
+    try:
+        app = create_app()  # reads and validates the environment
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"qb24 web on http://{host}:{port} (APP_BASE_URL {app.extensions['qb24'].settings.app_base_url})")
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
 
