@@ -61,7 +61,8 @@ def connection_status() -> Response:
         connection = _connection(session, who.portal_id)
         connected = connection is not None and connection.status == "connected"
         return jsonify({"connected": connected, "company_name": connection.company_name if connected else None,
-                        "realm_id": connection.realm_id if connected else None})
+                        "realm_id": connection.realm_id if connected else None,
+                        "connect_url": None if connected else _connect_url(who)})
 
 
 @pages.post("/bitrix24/app/settings")
@@ -157,7 +158,7 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
                 "connection": connection, "errors": errors or {}, "form": form,
                 "csrf_token": csrf_token(), "b24_js_url": rt.settings.b24_js_url,
                 "signup_url": rt.settings.qbo_signup_url,
-                "connect_url": "/quickbooks/connect?" + urlencode({"t": link_token(who.member_id, who.user_id, "connect")}),
+                "connect_url": _connect_url(who),
                 "report_rows": report_rows(run), "run_failed_on_required": _failed_on_required(run)}
         stored = dict(portal.settings or {})
     if view["connected"]:
@@ -193,6 +194,11 @@ def report_rows(run: SyncRun | None) -> list[tuple[str, dict[str, int]]]:
 def _failed_on_required(run: SyncRun | None) -> bool:
     # The certain signal that "check required custom fields" is on: a write refused with it.
     return run is not None and (REQUIRED_FIELD_ERROR in (run.error or "") or REQUIRED_FIELD_ERROR in json.dumps(run.report or {}))
+
+
+def _connect_url(who: PortalSession) -> str:
+    # The link token outlives no consent state (10 min): the page's script renews the link.
+    return "/quickbooks/connect?" + urlencode({"t": link_token(who.member_id, who.user_id, "connect")})
 
 
 def _session() -> PortalSession:

@@ -1,6 +1,7 @@
 """A portal's settings (`Portal.settings` JSON): schema, defaults, the form, and what it reads from the portal."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from clients.bitrix24 import Bitrix24Client
 from mappers.invoice_status import InvoiceStatus
 from mappers.stages import default_stage_map, ordered_stages
 
+log = logging.getLogger("qb24.web.settings")
 STATUSES = tuple(status.value for status in InvoiceStatus)
 CUSTOMER_RULES = ("by_company_name", "always_contacts", "always_companies")
 SMART_INVOICE = 31  # entityTypeId of Smart Invoices (reference §6)
@@ -115,6 +117,9 @@ def required_user_fields(client: Bitrix24Client, use_new_invoice: bool) -> list[
     else:
         commands["invoice"] = ("crm.invoice.fields", {})
     outcome = client.batch(commands)
+    for entity, error in outcome.errors.items():  # the notice is then incomplete, not wrong
+        log.warning("app.fields_read_failed", extra={"member_id": client.member_id, "entity": entity,
+                                                      "code": error.code})
     found = []
     for entity, described in outcome.results.items():
         described = described.get("fields", described) if isinstance(described, dict) else {}

@@ -139,8 +139,11 @@ def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world)
         assert row.access_token_enc and fields["form"]["AUTH_ID"] not in row.access_token_enc
         cipher = TokenCipher(world.app.extensions["qb24"].settings.token_encryption_key)
         assert cipher.decrypt(row.access_token_enc) == fields["form"]["AUTH_ID"]
-    assert world.client.get("/bitrix24/app/status").get_json() == {
-        "connected": False, "company_name": None, "realm_id": None}
+    status = world.client.get("/bitrix24/app/status").get_json()
+    assert status | {"connect_url": None} == {"connected": False, "company_name": None, "realm_id": None,
+                                              "connect_url": None}
+    assert status["connect_url"].startswith("/quickbooks/connect?t=")  # renewed before it expires
+    assert world.client.get(status["connect_url"]).status_code == 302
 
 
 @pytest.mark.parametrize("method,path", [("GET", "/bitrix24/app"), ("GET", "/bitrix24/app/status"),

@@ -3,6 +3,7 @@
   'use strict';
   var body = document.body;
   var POLL_MS = 2000;
+  var LINK_RENEW_MS = 4 * 60 * 1000;
 
   function fit() {
     if (window.BX24 && BX24.init) { BX24.init(function () { BX24.fitWindow(); }); }
@@ -30,6 +31,10 @@
     function poll() { getJson(body.dataset.statusUrl, function (s) { if (s.connected) { showApp(); } }); }
     if (login) {
       login.addEventListener('click', function () { if (!polling) { polling = setInterval(poll, POLL_MS); } });
+      // The Log in link's token expires with the consent state (10 minutes): keep it fresh.
+      setInterval(function () {
+        getJson(body.dataset.statusUrl, function (s) { if (s.connect_url) { login.href = s.connect_url; } });
+      }, LINK_RENEW_MS);
     }
   }
 
