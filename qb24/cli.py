@@ -11,7 +11,9 @@ import click
 @click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
 def main(log_level: str) -> None:
     """qb24: QuickBooks Online ↔ Bitrix24 integration."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from config.logging import configure_logging
+
+    configure_logging(log_level)
 
 
 @main.command()
