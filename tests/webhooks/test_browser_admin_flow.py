@@ -205,6 +205,10 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     assert s.store(s.portal_row).settings == saved
     assert frame.locator("#stage_overdue option:checked").text_content() == "New"
     shot(page, "09-reconnected")
+    page.set_viewport_size({"width": 420, "height": 900})  # a narrow portal column: one field per row
+    frame.locator("#stage_overdue").wait_for()
+    shot(page, "09b-reconnected-narrow")
+    page.set_viewport_size({"width": 1100, "height": 900})
 
     # 8. Uninstall from the portal page: ONAPPUNINSTALL reaches us, the portal's tokens are dropped.
     page.goto(f"{s.portal_url}/marketplace/app/{B24_SANDBOX_CLIENT_ID}/uninstall/")

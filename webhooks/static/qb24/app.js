@@ -9,6 +9,12 @@
     if (window.BX24 && BX24.init) { BX24.init(function () { BX24.fitWindow(); }); }
   }
 
+  var refit = null;
+  window.addEventListener('resize', function () {  // the portal column changed: wrap, then re-fit
+    clearTimeout(refit);
+    refit = setTimeout(fit, 200);
+  });
+
   function getJson(url, done) {
     fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}})
       .then(function (r) { return r.ok ? r.json() : null; })
