@@ -301,3 +301,17 @@ def test_required_custom_fields_notice(world):
                             error='CRM_FIELD_ERROR_REQUIRED: Field "UF_CRM_TAX_ID" is required.'))
     html = world.client.get("/bitrix24/app").get_data(as_text=True)
     assert re.search(r'id="required-fields-notice" role="alert">\s*The last sync was refused', html)
+
+
+def test_portal_that_refuses_the_stage_read_gets_a_notice_not_a_crash(world):
+    world.open_app()
+    world.connect_quickbooks()
+    # Bitrix24 revokes the app's tokens (an uninstall whose event has not reached us yet).
+    requests.post(f"{world.control}/portals/{world.member_id}/uninstall", timeout=10,
+                  json={"client_id": B24_SANDBOX_CLIENT_ID}).raise_for_status()
+    response = world.client.get("/bitrix24/app")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert re.search(r'id="crm-error" role="alert">Bitrix24 did not answer with your invoice stages\s*'
+                     r'\(<code>\w+</code>\)', html)
+    assert stage_selects(html)["paid"] == ([], None)
