@@ -42,7 +42,8 @@ def app_from_portal() -> str:
         portal = portal_by_member_id(session, frame.member_id)
         if portal is None or portal.status != "installed":
             raise PageError(403, "The app is not installed on this Bitrix24 portal; install it from the Market first.")
-    portal_tokens().save(frame.auth)
+    if frame.auth.refresh_token:  # a POST without REFRESH_ID must not wipe the stored refresh token
+        portal_tokens().save(frame.auth)
     start_session(frame.member_id, frame.user_id)
     return _render(PortalSession(frame.member_id, frame.user_id, portal.id))
 
@@ -95,6 +96,8 @@ def start_sync() -> Response:
     who = _session()
     check_csrf()
     with transaction(runtime().sessions) as session:
+        # The portal row lock serializes two clicks on PostgreSQL; SQLite ignores it (embedded mode only).
+        session.get(Portal, who.portal_id, with_for_update=True)
         connection = _connection(session, who.portal_id)
         if connection is None or connection.status != "connected":
             raise PageError(409, "Log in with QuickBooks before starting a sync.")
