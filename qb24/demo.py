@@ -113,12 +113,11 @@ def open_app_page(stack: Stack, browser: requests.Session, member_id: str) -> st
 
 
 def connect_quickbooks(browser: requests.Session, app_url: str, page: str) -> str:
-    """Follow the page's Log in link: /quickbooks/connect → consent (auto-approve) → /quickbooks/callback."""
-    match = re.search(r'id="login"[^>]*href="([^"]+)"', page) or re.search(r'href="([^"]*/quickbooks/connect[^"]*)"', page)
+    """Submit the page's Log in form: /quickbooks/connect → consent (auto-approve) → /quickbooks/callback."""
+    match = re.search(r'id="login-token"[^>]*value="([^"]+)"', page)
     if match is None:
-        raise RuntimeError("the app page shows no QuickBooks Log in link")
-    link = unescape(match.group(1))
-    response = browser.get(link if link.startswith("http") else app_url + link, timeout=30)
+        raise RuntimeError("the app page shows no QuickBooks Log in form")
+    response = browser.post(app_url + "/quickbooks/connect", data={"t": unescape(match.group(1))}, timeout=30)
     if response.status_code != 200 or "Connected to" not in response.text:
         raise RuntimeError(f"QuickBooks connect failed (HTTP {response.status_code})")
     return response.text

@@ -1,4 +1,4 @@
-"""QuickBooks log in / log out: `GET /quickbooks/connect`, `GET /quickbooks/callback`, `POST /quickbooks/disconnect`.
+"""QuickBooks log in / log out: `POST /quickbooks/connect`, `GET /quickbooks/callback`, `POST /quickbooks/disconnect`.
 
 Consent runs in a top-level window (QuickBooks cannot be framed), so the framed session cookie is
 not there: the app page hands out a signed link token, and the consent is tied to this browser by
@@ -53,9 +53,11 @@ class HeldTokens:
             self._tokens = tokens
 
 
-@connect.get("/quickbooks/connect")
+@connect.post("/quickbooks/connect")
 def start() -> Response:
-    member_id, user_id = read_link_token(request.args.get("t", ""), "connect", LINK_MAX_AGE)
+    # A POSTed form (target=_blank), not a link: the token stays out of URLs, so out of access logs
+    # (werkzeug, gunicorn, proxies) and Referer headers.
+    member_id, user_id = read_link_token(request.form.get("t", ""), "connect", LINK_MAX_AGE)
     with transaction(runtime().sessions) as session:
         portal = portal_by_member_id(session, member_id)
         if portal is None or portal.status != "installed":

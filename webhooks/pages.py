@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clients.bitrix24_errors import Bitrix24Error
+from config.settings import Settings
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from store.portals import portal_by_member_id
@@ -63,7 +64,7 @@ def connection_status() -> Response:
         connected = connection is not None and connection.status == "connected"
         return jsonify({"connected": connected, "company_name": connection.company_name if connected else None,
                         "realm_id": connection.realm_id if connected else None,
-                        "connect_url": None if connected else _connect_url(who)})
+                        "connect_token": None if connected else _connect_token(who)})
 
 
 @pages.post("/bitrix24/app/settings")
@@ -109,6 +110,9 @@ def start_sync() -> Response:
     return redirect(url_for("pages.app_page"), 303)
 
 
+INTUIT_CONSENT_ORIGIN = "https://appcenter.intuit.com"
+
+
 @pages.get("/bitrix24/app/progress")
 def progress() -> Response:
     """The latest run's status and counters, for the live progress bar."""
@@ -117,17 +121,25 @@ def progress() -> Response:
         return jsonify(run_progress(_latest_run(session, who.portal_id)))
 
 
+def _qbo_consent_origin(settings: Settings) -> str:
+    """Where Log in's POST redirects (CSP form-action also governs a form's redirects)."""
+    # Intuit's discovery document names https://appcenter.intuit.com as the authorization endpoint
+    # (reference §7); a discovery URL of our own (the sandbox) serves its consent page itself.
+    return _origin(settings.qbo_discovery_url) if settings.qbo_discovery_url else INTUIT_CONSENT_ORIGIN
+
+
 @pages.after_request
 def frame_headers(response: Response) -> Response:
     """Only the portal's own origin may frame the page; scripts only from here and the BX24 library."""
     # Without a confirmed portal (no session, unconfirmed POST) no origin may frame the page.
     ancestors = g.get("frame_origin") or "'none'"
     js_origin = _origin(runtime().settings.b24_js_url)
+    consent_origin = _qbo_consent_origin(runtime().settings)
     # Refusals are webhooks.errors' self-contained pages, styled inline.
     styles = "'self' 'unsafe-inline'" if response.status_code >= 400 else "'self'"
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self' {js_origin}; script-src 'self' {js_origin}; style-src {styles}; img-src 'self' data:; "
-        f"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
+        f"connect-src 'self'; form-action 'self' {consent_origin}; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
     response.headers.pop("X-Frame-Options", None)  # CSP frame-ancestors replaces it; XFO cannot name an origin
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -161,7 +173,7 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
                 "connection": connection, "errors": errors or {}, "form": form,
                 "csrf_token": csrf_token(), "b24_js_url": rt.settings.b24_js_url,
                 "signup_url": rt.settings.qbo_signup_url,
-                "connect_url": _connect_url(who),
+                "connect_token": _connect_token(who),
                 "report_rows": report_rows(run), "run_failed_on_required": _failed_on_required(run)}
         stored = dict(portal.settings or {})
     if view["connected"]:
@@ -199,9 +211,9 @@ def _failed_on_required(run: SyncRun | None) -> bool:
     return run is not None and (REQUIRED_FIELD_ERROR in (run.error or "") or REQUIRED_FIELD_ERROR in json.dumps(run.report or {}))
 
 
-def _connect_url(who: PortalSession) -> str:
-    # The link token outlives no consent state (10 min): the page's script renews the link.
-    return "/quickbooks/connect?" + urlencode({"t": link_token(who.member_id, who.user_id, "connect")})
+def _connect_token(who: PortalSession) -> str:
+    # The token outlives no consent state (10 min): the page's script renews the form's copy.
+    return link_token(who.member_id, who.user_id, "connect")
 
 
 def _session() -> PortalSession:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -30,8 +31,7 @@ def test_declining_consent_stores_nothing(stack, browser):
     stack.qbo.control("settings", {"auto_approve": False})
     install_app(stack, browser, stack.b24.default_member_id)
     page = open_app_page(stack, browser, stack.b24.default_member_id)
-    link = re.search(r'id="login"[^>]*href="([^"]+)"', page).group(1).replace("&amp;", "&")
-    consent = browser.get(stack.url + link, timeout=10)
+    consent = browser.post(stack.url + "/quickbooks/connect", data={"t": unescape(re.search(r'id="login-token"[^>]*value="([^"]+)"', page).group(1))}, timeout=10)
     assert "Connect" in consent.text
     form = dict(re.findall(r'name="(\w+)" value="([^"]*)"', consent.text))
     before = {k: v for k, v in snapshot(stack).items() if k != "oauth_states"}

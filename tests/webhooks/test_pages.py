@@ -76,8 +76,7 @@ class World:
     def connect_quickbooks(self) -> None:
         """Follow the page's Log in link through the QuickBooks sandbox consent back to our callback."""
         page = self.client.get("/bitrix24/app").get_data(as_text=True)
-        connect = unescape(re.search(r'id="login" href="([^"]+)"', page).group(1))
-        to_consent = self.client.get(connect)
+        to_consent = self.client.post("/quickbooks/connect", data={"t": unescape(re.search(r'id="login-token"[^>]*value="([^"]+)"', page).group(1))})
         assert to_consent.status_code in (302, 303), to_consent.status_code
         consent = requests.get(to_consent.headers["Location"], allow_redirects=False, timeout=10)
         callback = urlsplit(consent.headers["Location"])  # auto-approve: straight back with a code
@@ -128,10 +127,12 @@ def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world)
     assert response.status_code == 200
     assert "Log in with QuickBooks" in html and 'target="_blank"' in html
     assert f'id="signup" href="{world.qbo.url}/signup"' in html
-    assert 'href="/quickbooks/connect?t=' in html
+    assert 'action="/quickbooks/connect" target="_blank"' in html and 'name="t"' in html
+    assert "/quickbooks/connect?" not in html  # the link token never sits in a URL (access logs, Referer)
     csp = response.headers["Content-Security-Policy"]
     assert f"frame-ancestors {world.portal_url}" in csp and "X-Frame-Options" not in response.headers
     assert f"script-src 'self' {world.portal_url}" in csp
+    assert f"form-action 'self' {world.qbo.url};" in csp  # Log in's POST redirects to the consent page
     for secret in (fields["form"]["AUTH_ID"], fields["form"]["REFRESH_ID"], fields["form"]["APPLICATION_TOKEN"]):
         assert secret not in html
     with world.sessions() as session:  # the fresh frame tokens are kept, encrypted
@@ -140,10 +141,11 @@ def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world)
         cipher = TokenCipher(world.app.extensions["qb24"].settings.token_encryption_key)
         assert cipher.decrypt(row.access_token_enc) == fields["form"]["AUTH_ID"]
     status = world.client.get("/bitrix24/app/status").get_json()
-    assert status | {"connect_url": None} == {"connected": False, "company_name": None, "realm_id": None,
-                                              "connect_url": None}
-    assert status["connect_url"].startswith("/quickbooks/connect?t=")  # renewed before it expires
-    assert world.client.get(status["connect_url"]).status_code == 302
+    assert status | {"connect_token": None} == {"connected": False, "company_name": None, "realm_id": None,
+                                                "connect_token": None}
+    # renewed before it expires, and usable as the form's token
+    assert world.client.post("/quickbooks/connect", data={"t": status["connect_token"]}).status_code == 302
+    assert world.client.get("/quickbooks/connect?t=" + status["connect_token"]).status_code == 405
 
 
 @pytest.mark.parametrize("method,path", [("GET", "/bitrix24/app"), ("GET", "/bitrix24/app/status"),

@@ -80,8 +80,8 @@ def test_installer_for_an_unknown_portal_stores_nothing_when_forged(stack, brows
 def _consent_callback(stack, browser) -> str:
     """Start a Log in and walk the consent (auto-approve) up to, not including, the callback."""
     page = open_app_page(stack, browser, stack.b24.default_member_id)
-    link = unescape(re.search(r'id="login"[^>]*href="([^"]+)"', page).group(1))
-    consent = browser.get(stack.url + link, allow_redirects=False, timeout=10)
+    consent = browser.post(stack.url + "/quickbooks/connect", data={"t": unescape(re.search(r'id="login-token"[^>]*value="([^"]+)"', page).group(1))}, allow_redirects=False,
+                           timeout=10)
     assert consent.status_code == 302
     callback = browser.get(consent.headers["Location"], allow_redirects=False, timeout=10)
     assert callback.status_code == 302
@@ -109,8 +109,8 @@ def test_a_realm_linked_to_another_portal_is_409(stack, browser):
     with requests.Session() as admin_b:
         install_app(stack, admin_b, other.member_id)
         page = open_app_page(stack, admin_b, other.member_id)
-        link = unescape(re.search(r'id="login"[^>]*href="([^"]+)"', page).group(1))
-        consent = admin_b.get(stack.url + link, allow_redirects=False, timeout=10)
+        consent = admin_b.post(stack.url + "/quickbooks/connect", data={"t": unescape(re.search(r'id="login-token"[^>]*value="([^"]+)"', page).group(1))},
+                               allow_redirects=False, timeout=10)
         callback_url = admin_b.get(consent.headers["Location"], allow_redirects=False, timeout=10).headers["Location"]
         before = snapshot(stack)
         response = admin_b.get(callback_url, timeout=10)

@@ -33,13 +33,14 @@
       if (d === 'qb24:connected' || d.type === 'qb24:connected') { showApp(); }
     });
     var login = document.getElementById('login');
+    var token = document.getElementById('login-token');
     var polling = null;
     function poll() { getJson(body.dataset.statusUrl, function (s) { if (s.connected) { showApp(); } }); }
     if (login) {
       login.addEventListener('click', function () { if (!polling) { polling = setInterval(poll, POLL_MS); } });
-      // The Log in link's token expires with the consent state (10 minutes): keep it fresh.
+      // The Log in form's token expires with the consent state (10 minutes): keep it fresh.
       setInterval(function () {
-        getJson(body.dataset.statusUrl, function (s) { if (s.connect_url) { login.href = s.connect_url; } });
+        getJson(body.dataset.statusUrl, function (s) { if (s.connect_token && token) { token.value = s.connect_token; } });
       }, LINK_RENEW_MS);
     }
   }
