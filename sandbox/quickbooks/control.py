@@ -44,7 +44,7 @@ def index() -> Response:
         "POST reset", "POST seed", "POST realms", "POST apps", "POST settings", "GET settings",
         "POST webhooks",
         "GET webhooks/deliveries", "POST webhooks/flush", "POST tokens/expire", "POST clock", "GET stats",
-        "GET realms/<id>/entities/<Entity>"]})
+        "GET realms/<id>/entities/<Entity>", "POST realms/<id>/names"]})
 
 
 @control.post("/reset")
@@ -178,3 +178,19 @@ def entities(realm_id: str, entity: str) -> Response:
         if entity == "CompanyInfo":
             return jsonify({"CompanyInfo": realm.company_info})
         return jsonify({entity: realm.all(entity), "Deleted": list(realm.tombstones[entity].values())})
+
+
+@control.post("/realms/<realm_id>/names")
+def add_other_name(realm_id: str) -> Response:
+    """{"entity": "Vendor"|"Employee", "DisplayName": ...}: a name a new customer may not take (6240)."""
+    body = json_body()
+    entity, name = body.get("entity"), body.get("DisplayName")
+    if entity not in ("Vendor", "Employee") or not isinstance(name, str) or not name.strip():
+        raise ControlError("entity must be Vendor or Employee and DisplayName a non-empty string")
+    state = sandbox().state
+    with state.lock:
+        realm = state.realms.get(realm_id)
+        if realm is None:
+            raise ControlError(f"unknown realm {realm_id}")
+        realm.other_names[name.strip().casefold()] = entity
+    return jsonify({"realm_id": realm_id, "entity": entity, "DisplayName": name.strip()}), 201

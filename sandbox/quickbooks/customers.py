@@ -48,8 +48,22 @@ def _display_name(record: dict[str, Any]) -> str:
     return " ".join(part for part in parts if part)
 
 
-def _check_name(realm: Realm, name: str, own_id: str | None) -> None:
-    """Required, length-limited, unique (case-insensitive) among customers — 2020 / 2050 / 6240."""
+def _full_name(realm: Realm, record: dict[str, Any]) -> str:
+    """FullyQualifiedName: "Parent:Child" for a job with a known parent, else the DisplayName."""
+    parent = realm.get("Customer", str((record.get("ParentRef") or {}).get("value", "")))
+    if record.get("Job") and parent is not None:
+        return f"{parent['FullyQualifiedName']}:{_display_name(record)}"
+    return _display_name(record)
+
+
+def _check_name(realm: Realm, record: dict[str, Any], own_id: str | None) -> None:
+    """Required, length-limited, unique (case-insensitive) — 2020 / 2050 / 6240.
+
+    CUSTREF says DisplayName is unique across Customer, Vendor and Employee, yet the real sandbox company
+    holds top-level "Jack Doe" (60) beside sub-customer "Doe, Jack:Jack Doe" (64): among customers the key
+    is the FullyQualifiedName; vendor and employee names (control API) clash with top-level customers.
+    """
+    name = _display_name(record)
     if not name:
         raise faults.required("DisplayName")
     if len(name) > MAX_NAME:
@@ -57,21 +71,22 @@ def _check_name(realm: Realm, name: str, own_id: str | None) -> None:
     if ":" in name or "\t" in name or "\n" in name:
         raise faults.ApiFault(400, "2170", "Invalid Name", "Name cannot contain a colon (:), tab or newline.",
                               element="DisplayName")
-    folded = name.casefold()
+    full = _full_name(realm, record).casefold()
+    if full == name.casefold() and full in realm.other_names:
+        raise faults.duplicate_name()
     for other in realm.records["Customer"].values():
-        if other["Id"] != own_id and str(other.get("DisplayName", "")).casefold() == folded:
+        if other["Id"] != own_id and str(other.get("FullyQualifiedName", "")).casefold() == full:
             raise faults.duplicate_name()
 
 
 def _finish(realm: Realm, record: dict[str, Any]) -> None:
     """Derived fields: DisplayName, FullyQualifiedName, PrintOnCheckName, Level, currency."""
     record["DisplayName"] = _display_name(record)
+    record["FullyQualifiedName"] = _full_name(realm, record)
     parent = realm.get("Customer", str((record.get("ParentRef") or {}).get("value", "")))
     if record.get("Job") and parent is not None:
-        record["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{record['DisplayName']}"
         record["Level"] = int(parent.get("Level", 0)) + 1
     else:
-        record["FullyQualifiedName"] = record["DisplayName"]
         record.pop("Level", None)
     if not record.get("PrintOnCheckName"):
         record["PrintOnCheckName"] = record["DisplayName"]
@@ -85,7 +100,7 @@ def create_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
     _validate(body)
     record: dict[str, Any] = {**DEFAULTS, **{k: v for k,
                                              v in body.items() if k in WRITABLE and v is not None}}
-    _check_name(realm, _display_name(record), None)
+    _check_name(realm, record, None)
     record.update({"Balance": 0, "BalanceWithJobs": 0, "domain": "QBO", "sparse": False,
                    "Id": realm.next_id("Customer")})
     stamp(record, now, created=True)
@@ -113,7 +128,7 @@ def update_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
         updated.update({k: v for k, v in given.items()})
         for name in ("Active", "Taxable", "Job", "BillWithParent"):
             updated.setdefault(name, DEFAULTS.get(name, current.get(name)))
-    _check_name(realm, _display_name(updated), customer_id)
+    _check_name(realm, updated, customer_id)
     if updated.get("DisplayName") != current.get("DisplayName") and "PrintOnCheckName" not in given:
         updated.pop("PrintOnCheckName", None)
     stamp(updated, now)

@@ -24,6 +24,8 @@ class Realm:
     tombstones: dict[str, dict[str, dict[str,
                                          Any]]] = field(default_factory=lambda: {e: {} for e in ENTITIES})
     sequences: dict[str, int] = field(default_factory=lambda: {"names": 0, "txns": 0, "doc": 1000})
+    # Vendor/Employee DisplayNames (casefolded → entity): not stored as records, only checked by 6240.
+    other_names: dict[str, str] = field(default_factory=dict)
 
     def get(self, entity: str, entity_id: str) -> dict[str, Any] | None:
         """The live record, or None."""
