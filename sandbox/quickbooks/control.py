@@ -113,7 +113,7 @@ def register_app() -> Response:
 @control.route("/settings", methods=["GET", "POST"])
 def settings() -> Response:
     """Read or change {auto_approve, auto_approve_realm_id, access_token_ttl, rate_per_minute, max_concurrent,
-    latency_ms, error_rate}."""
+    latency_ms, error_rate, cdc_max_objects, throttle_body}."""
     body = json_body() if request.method == "POST" else {}
     known = {field.name: field.type for field in fields(Settings)}
     unknown = set(body) - set(known)
@@ -132,6 +132,10 @@ def _coerce(name: str, value: Any) -> Any:
         return bool(value)
     if name == "auto_approve_realm_id":
         return None if value in (None, "") else str(value)
+    if name == "throttle_body":
+        if value not in ("fault", "gateway"):
+            raise ControlError("throttle_body must be fault or gateway")
+        return value
     try:
         return float(value) if name == "error_rate" else int(value)
     except (TypeError, ValueError):

@@ -120,17 +120,29 @@ def throttled() -> ApiFault:
 def gateway_401(token: str | None, reason: str, now: datetime) -> tuple[bytes, dict[str, str]]:
     """The gateway's 401 body and headers, shaped like the real fixture (lowercase `fault`, epoch-ms time)."""
     shown = (token or "")[:50]
+    body = gateway_body("message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                        f"{reason}: {shown}" if shown else reason, "3200", "AUTHENTICATION", now)
+    headers = {"Content-Type": "application/json", "Intuit-Tid": intuit_tid(),
+               "WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'}
+    return body, headers
+
+
+def gateway_429(now: datetime) -> tuple[bytes, dict[str, str]]:
+    """The other reading of the UNCERTAIN 429 envelope (reference §6): the gateway's lowercase `fault`."""
+    body = gateway_body("message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                        "The request limit was reached. Wait 60 seconds before retrying.", "3001", "SERVICE", now)
+    return body, {"Content-Type": "application/json", "Intuit-Tid": intuit_tid()}
+
+
+def gateway_body(message: str, detail: str, code: str, fault_type: str, now: datetime) -> bytes:
+    """A gateway error body (python-quickbooks #118/#250 raw): lowercase keys, epoch-ms `time`."""
     body = {"warnings": None, "intuitObject": None,
-            "fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                                 "detail": f"{reason}: {shown}" if shown else reason,
-                                 "code": "3200", "element": None}],
-                      "type": "AUTHENTICATION"},
+            "fault": {"error": [{"message": message, "detail": detail, "code": code, "element": None}],
+                      "type": fault_type},
             "report": None, "queryResponse": None, "batchItemResponse": [], "attachableResponse": [],
             "syncErrorResponse": None, "requestId": None, "time": int(now.timestamp() * 1000),
             "status": None, "cdcresponse": []}
-    headers = {"Content-Type": "application/json", "Intuit-Tid": intuit_tid(),
-               "WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'}
-    return json.dumps(body, separators=(",", ":")).encode(), headers
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def intuit_tid() -> str:

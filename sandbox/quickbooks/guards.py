@@ -61,6 +61,9 @@ def before_api_request() -> Response | None:
         throttled = _over_limits(realm_id)
         if throttled:
             state.stats.throttled += 1
+            if state.settings.throttle_body == "gateway":
+                body, headers = faults.gateway_429(state.now())
+                return Response(body, status=429, headers=headers)
             return fault_response(faults.throttled())
         g.qbo_in_flight = realm_id
         replay = state.replays.get(_replay_key(realm_id))

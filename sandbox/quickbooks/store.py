@@ -32,6 +32,8 @@ class Settings:
     latency_ms: int = 0
     error_rate: float = 0.0
     cdc_max_objects: int = 1000  # "Server responses can handle a maximum of 1,000 objects." (reference §2)
+    # The 429 envelope is UNCERTAIN (reference §6): "fault" = QBO Fault (code 3001), "gateway" = lowercase `fault`.
+    throttle_body: str = "fault"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
