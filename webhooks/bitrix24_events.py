@@ -54,7 +54,9 @@ def on_app_install(payload: dict[str, Any], auth: dict[str, Any]) -> str:
         raise EventRefused(401, "ONAPPINSTALL without an access token and application token is not accepted.")
     trusted = confirm_token(str(auth.get("server_endpoint") or ""), access_token, member_id)
     with transaction(runtime().sessions) as session:
-        portal = portal_by_member_id(session, member_id) or ensure_portal(
+        portal = portal_by_member_id(session, member_id)
+        _refuse_token_swap(portal, application_token)
+        portal = portal or ensure_portal(
             session, member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,
             server_endpoint=trusted.server_endpoint)
         portal.application_token_enc = token_cipher().encrypt(application_token)
@@ -64,6 +66,20 @@ def on_app_install(payload: dict[str, Any], auth: dict[str, Any]) -> str:
             server_endpoint=trusted.server_endpoint, access_token=access_token,
             refresh_token=str(auth["refresh_token"]), expires_at=trusted.expires_at or _expiry(auth)))
     return "installed"
+
+
+def _refuse_token_swap(portal: Portal | None, application_token: str) -> None:
+    """An installed portal's held token is replaced only by an unfinished install or a reinstall.
+
+    app.info vouches for the access token, not for the application token beside it, and any user
+    who opens the app (or a toolbar widget) holds such an access token; a swapped token would let
+    that user forge ONAPPUNINSTALL with CLEAN. A redelivery carries the held token and passes.
+    """
+    if portal is None or portal.status != "installed" or portal.application_token_enc is None:
+        return
+    held = token_cipher().decrypt(portal.application_token_enc) or ""
+    if not hmac.compare_digest(held.encode(), application_token.encode()):
+        raise EventRefused(401, "ONAPPINSTALL for an installed portal must carry its application token.")
 
 
 def _expiry(auth: dict[str, Any]) -> datetime:
