@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +28,9 @@ log = logging.getLogger("qb24.b24.events")
 unsupported_log = logging.getLogger("qb24.b24.events.unsupported")
 
 Handler = Callable[[Session, Portal, dict[str, Any]], str]
+# CRM ids are integers and `ts` is unix seconds; the store's columns are 32 wide.
+ENTITY_ID = re.compile(r"[0-9]{1,32}")
+UNIX_TS = re.compile(r"[0-9]{1,11}")
 
 
 class EventRefused(PageError):
@@ -91,7 +95,7 @@ def _expiry(auth: dict[str, Any]) -> datetime:
 
 def on_app_uninstall(session: Session, portal: Portal, payload: dict[str, Any]) -> str:
     """Stop everything for the portal and drop its tokens; with data[CLEAN]=1 delete its data too."""
-    clean = str((payload.get("data") or {}).get("CLEAN", "0")) in ("1", "Y")
+    clean = str(_section(payload, "data").get("CLEAN", "0")) in ("1", "Y")
     portal.status = "uninstalled"
     drop_portal_tokens(portal)
     cancel_runs(session, portal.id)
@@ -103,6 +107,14 @@ def on_app_uninstall(session: Session, portal: Portal, payload: dict[str, Any]) 
         delete_portal_data(session, portal)
     log.info("b24.uninstalled", extra={"member_id": portal.member_id, "clean": clean})
     return "uninstalled_clean" if clean else "uninstalled"
+
+
+def _section(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """A nested part of the payload (`data`, `data[FIELDS]`); 400 when it is a scalar."""
+    value = payload.get(key) or {}
+    if not isinstance(value, dict):
+        raise PageError(400, f"The event's {key} is not a set of fields.")
+    return value
 
 
 def revoke_later(session: Session, tokens: QboTokens | None) -> None:
@@ -127,14 +139,16 @@ def on_crm_add(entity: str) -> Handler:
     def handler(session: Session, portal: Portal, payload: dict[str, Any]) -> str:
         if portal.status != "installed":
             return "ignored"
-        fields = (payload.get("data") or {}).get("FIELDS") or {}
+        fields = _section(_section(payload, "data"), "FIELDS")
         entity_id, ts = str(fields.get("ID") or ""), str(payload.get("ts") or "")
-        if not entity_id:
-            raise PageError(400, "The event carries no data[FIELDS][ID].")
+        if not ENTITY_ID.fullmatch(entity_id):
+            raise PageError(400, "The event carries no numeric data[FIELDS][ID].")
+        if ts and not UNIX_TS.fullmatch(ts):
+            raise PageError(400, "The event's ts is not a unix time.")
         new = record_event(
             session, source="b24", dedupe_key=f"{portal.member_id}:{payload['event']}:{entity_id}:{ts}",
             portal_id=portal.id, entity=entity, entity_id=entity_id, operation="add",
-            occurred_at=datetime.fromtimestamp(int(ts), timezone.utc) if ts.isdigit() else None)
+            occurred_at=datetime.fromtimestamp(int(ts), timezone.utc) if ts else None)
         return "recorded" if new else "duplicate"
 
     return handler
