@@ -136,6 +136,10 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     def seed_portal(body: dict, portal: Portal) -> dict:
         return seed(sb, portal, body)
 
+    @route("/portals/<member_id>/move-domain")
+    def move_domain(body: dict, portal: Portal) -> dict:
+        return sb.move_domain(portal.member_id)
+
     @route("/portals/<member_id>/webhooks")
     def webhook(body: dict, portal: Portal) -> dict:
         user_id, code = int(body.get("user_id", 1)), token_hex(8)

@@ -147,3 +147,29 @@ def invoice_list(ctx: CallContext, params: dict) -> dict:
     out = [{"ID": r["ID"], **{k: v for k, v in r.items() if k in SCALARS and (not select or "*" in select or k in select)}}
            for r in chunk]
     return ok(out, next=following, total=total)
+
+
+_FIELD_TYPES = {"ID": "integer", "PRICE": "double", "TAX_VALUE": "double", "STATUS_ID": "crm_status",
+                "PAY_SYSTEM_ID": "integer", "PERSON_TYPE_ID": "integer", "UF_COMPANY_ID": "integer",
+                "UF_CONTACT_ID": "integer", "UF_MYCOMPANY_ID": "integer", "UF_DEAL_ID": "integer",
+                "RESPONSIBLE_ID": "integer", "DATE_BILL": "date", "DATE_PAY_BEFORE": "date",
+                "DATE_INSERT": "datetime", "DATE_UPDATE": "datetime", "DATE_STATUS": "datetime",
+                "DATE_MARKED": "datetime", "PRODUCT_ROWS": "product_rows", "INVOICE_PROPERTIES": "object"}
+_READ_ONLY = {"ID", "PRICE", "DATE_INSERT", "DATE_UPDATE", "DATE_STATUS"}
+
+
+def _field(name: str) -> dict:
+    """One classic field description; required flags as documented (reference §6), types our reading."""
+    described = {"type": _FIELD_TYPES.get(name, "string"),
+                 "isRequired": name in REQUIRED or name == "ACCOUNT_NUMBER",
+                 "isReadOnly": name in _READ_ONLY, "isImmutable": False,
+                 "isMultiple": name == "PRODUCT_ROWS", "isDynamic": False, "title": name}
+    if name == "STATUS_ID":
+        described["statusType"] = "INVOICE_STATUS"
+    return described
+
+
+@method("crm.invoice.fields")
+def invoice_fields(ctx: CallContext, params: dict) -> dict:
+    """ORDER_TOPIC, PAY_SYSTEM_ID, PERSON_TYPE_ID and ACCOUNT_NUMBER are marked required."""
+    return ok({name: _field(name) for name in ["ID", *SCALARS, "PRODUCT_ROWS", "INVOICE_PROPERTIES"]})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -82,8 +83,25 @@ def item_delete(ctx: CallContext, params: dict) -> dict:
 def item_fields(ctx: CallContext, params: dict) -> dict:
     """The documented field description."""
     _entity_type(params)
-    return ok(json.loads(resources.files("sandbox.bitrix24").joinpath(
-        "data/smart_invoice_fields.json").read_text(encoding="utf-8")))
+    described = json.loads(resources.files("sandbox.bitrix24").joinpath(
+        "data/smart_invoice_fields.json").read_text(encoding="utf-8"))
+    fields = described["fields"]
+    # The copied doc example came from a custom smart process; a Smart Invoice's stages are this directory.
+    status_type = f"SMART_INVOICE_STAGE_{store.default_category(ctx.portal)}"
+    for name in ("stageId", "previousStageId"):
+        fields[name]["statusType"] = status_type
+    for uf in ctx.portal.userfields.get(store.UF_ENTITY, []):
+        fields[uf["FIELD_NAME"]] = _userfield(uf)
+    return ok(described)
+
+
+def _userfield(uf: dict) -> dict:
+    """A portal's Smart Invoice user field as crm.item.fields lists it (isDynamic, UF_CRM_… upperName)."""
+    name = uf["FIELD_NAME"]
+    upper = name if name.isupper() else re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[a-zA-Z])(?=[0-9])", "_", name).upper()
+    return {"type": uf["USER_TYPE_ID"], "isRequired": uf["MANDATORY"] == "Y", "isReadOnly": False,
+            "isImmutable": False, "isMultiple": uf["MULTIPLE"] == "Y", "isDynamic": True,
+            "title": name, "upperName": upper}
 
 
 def _value(row: dict, field: str) -> Any:

@@ -12,7 +12,7 @@ from sandbox.bitrix24.directory import seed_directories
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.events import EventSender
 from sandbox.bitrix24.oauth import oauth_blueprint
-from sandbox.bitrix24.portal_app import create_portal_app
+from sandbox.bitrix24.portal_app import MOVED_TO, create_portal_app
 from sandbox.bitrix24.state import (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_SCOPE, PLANS, App,
                                     Limits, Portal, State, token_hex)
 from sandbox.server import RunningServer, serve_in_thread
@@ -36,6 +36,7 @@ class Bitrix24Sandbox:
         self.host = "127.0.0.1"
         self._oauth: RunningServer | None = None
         self._portal_servers: dict[str, RunningServer] = {}
+        self._old_domains: list[RunningServer] = []
         self.default_member_id = ""
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> "Bitrix24Sandbox":
@@ -98,6 +99,26 @@ class Bitrix24Sandbox:
         portal.domain = server.url.split("://", 1)[1]
         return PortalInfo(portal.member_id, portal.domain, portal.url)
 
+    def move_domain(self, member_id: str) -> dict:
+        """Give a portal a new domain (a new listener); the old one answers 302 to it from now on."""
+        portal = self.portal(member_id)
+        old_server, old_url = self._portal_servers[member_id], portal.url
+        server = serve_in_thread(create_portal_app(self, portal), host=self.host, port=0)
+        with self.state.lock:
+            portal.url = server.url
+            portal.domain = server.url.split("://", 1)[1]
+        old_server.server.app.config[MOVED_TO] = portal.url
+        self._portal_servers[member_id] = server
+        self._old_domains.append(old_server)
+        return {"member_id": member_id, "old_url": old_url, "url": portal.url, "domain": portal.domain}
+
+    def _stop_portal_servers(self) -> None:
+        """Stop every portal listener, old domains included."""
+        for server in [*self._portal_servers.values(), *self._old_domains]:
+            server.stop()
+        self._portal_servers.clear()
+        self._old_domains.clear()
+
     def register_app(self, client_id: str, client_secret: str, scope: str = DEFAULT_SCOPE,
                      code: str = "qb24", version: int = 1, handler_url: str | None = None,
                      install_event_url: str | None = None, redirect_uri: str | None = None) -> App:
@@ -118,9 +139,7 @@ class Bitrix24Sandbox:
 
     def reset(self) -> None:
         """Forget everything and recreate the default portal and app."""
-        for server in self._portal_servers.values():
-            server.stop()
-        self._portal_servers.clear()
+        self._stop_portal_servers()
         with self.state.lock:
             oauth_url = self.state.oauth_url
             self.state.__init__()
@@ -130,9 +149,7 @@ class Bitrix24Sandbox:
 
     def stop(self) -> None:
         """Stop every listener and the event sender."""
-        for server in self._portal_servers.values():
-            server.stop()
-        self._portal_servers.clear()
+        self._stop_portal_servers()
         self.sender.stop()
         if self._oauth:
             self._oauth.stop()
