@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 
 from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
-from store.portals import ensure_portal
+from store.portals import ensure_portal, portal_by_member_id
 from webhooks.bitrix24_events import (HANDLERS, authenticate_event, on_app_install,
                                       revoke_pending, unsupported_log)
 from webhooks.errors import PageError
@@ -31,11 +31,17 @@ PLACEMENT_TITLE = "Create QuickBooks invoice"
 def store_install(post: FramePost) -> None:
     """Create or refresh the portal with its trusted endpoints, tokens and application token."""
     with transaction(runtime().sessions) as session:
+        held = portal_by_member_id(session, post.member_id)
+        # The installer POST carries APPLICATION_TOKEN unverifiable by itself, and any user of the app
+        # can POST this URL with a genuine AUTH_ID: the token is taken only for a new, uninstalled or
+        # tokenless portal, or while the trusted server says the install is unfinished.
+        # UNCERTAIN (reference §1.1): if the OAuth server's app.info does not report INSTALLED, a
+        # held token is kept (a reinstall whose ONAPPUNINSTALL was lost then keeps the old one).
+        replaceable = (held is None or held.status != "installed" or held.application_token_enc is None
+                       or post.installed is False)
         portal = ensure_portal(session, member_id=post.member_id, domain=post.domain,
                                client_endpoint=post.client_endpoint, server_endpoint=post.server_endpoint)
-        # The installer POST carries APPLICATION_TOKEN unverifiable by itself; it is taken while the
-        # install is unfinished (or none is held) so a later app-page POST cannot swap it.
-        if post.application_token and (portal.application_token_enc is None or post.installed is not True):
+        if post.application_token and replaceable:
             portal.application_token_enc = token_cipher().encrypt(post.application_token)
     portal_tokens().save(post.auth)
 
