@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,6 +23,7 @@ from webhooks.runtime import runtime
 
 log = logging.getLogger("qb24.b24.frame_auth")
 TIMEOUT = (5, 15)
+AUTH_LIFETIME = re.compile(r"[0-9]{1,9}")
 
 
 class FrameAuthError(PageError):
@@ -168,7 +170,7 @@ def _placement_options(raw: str) -> dict:
         return {}
     try:
         options = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[…" deeper than the parser's stack is malformed too
         raise FrameAuthError(400, "PLACEMENT_OPTIONS is not valid JSON.") from None
     return options if isinstance(options, dict) else {}
 
@@ -180,10 +182,11 @@ def authenticate_frame_post(req: Request) -> FramePost:
     if not access_token or not member_id:
         raise FrameAuthError(400, "This page must be opened by Bitrix24 (AUTH_ID and member_id are missing).")
     options = _placement_options(form.get("PLACEMENT_OPTIONS", ""))
+    lifetime = form.get("AUTH_EXPIRES", "").strip() or "3600"
+    if not AUTH_LIFETIME.fullmatch(lifetime):  # str.isdigit() admits "²", and 10**30 s overflows
+        raise FrameAuthError(400, "AUTH_EXPIRES is not a number of seconds.")
     trusted = confirm_token(form.get("SERVER_ENDPOINT"), access_token, member_id)
-    lifetime = form.get("AUTH_EXPIRES", "")
-    expires_at = trusted.expires_at or datetime.now(timezone.utc) + timedelta(
-        seconds=int(lifetime) if lifetime.isdigit() else 3600)
+    expires_at = trusted.expires_at or datetime.now(timezone.utc) + timedelta(seconds=int(lifetime))
     auth = PortalAuth(member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,
                       server_endpoint=trusted.server_endpoint, access_token=access_token,
                       refresh_token=form.get("REFRESH_ID", ""), expires_at=expires_at)
