@@ -43,7 +43,8 @@ def require_session() -> PortalSession:
     if not member_id:
         raise SessionError(401, "Your session has expired. Open the app again from Bitrix24.")
     named = request.values.get("member_id")
-    if named is not None and not hmac.compare_digest(named, member_id):
+    # compare_digest refuses str with non-ASCII characters (TypeError); bytes take any input.
+    if named is not None and not hmac.compare_digest(named.encode(), member_id.encode()):
         raise SessionError(403, "This session belongs to another Bitrix24 portal.")
     with runtime().sessions() as db:
         portal = portal_by_member_id(db, member_id)
