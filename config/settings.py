@@ -39,8 +39,9 @@ class Settings:
     qbo_verifier_token: str = field(repr=False)
     b24_client_id: str
     b24_client_secret: str = field(repr=False)
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str | None = None
+    # Connection URLs may carry a password (postgresql://user:pw@…, redis://:pw@…).
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
     qbo_api_base: str | None = None
     qbo_web_base: str = "https://app.qbo.intuit.com"
     b24_oauth_servers: tuple[str, ...] = DEFAULT_B24_OAUTH_SERVERS
