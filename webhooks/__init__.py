@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import importlib
+import logging
 
 from flask import Flask
 
+from config.logging import QUIET_LOGGERS
 from config.settings import Settings, load_settings
 from webhooks import errors, metrics, session
 from webhooks.bitrix24 import bitrix24
@@ -16,6 +18,7 @@ from webhooks.runtime import Runtime
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings are read here (not at import) unless given."""
     settings = settings or load_settings()
+    _quiet_secret_loggers()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["qb24"] = Runtime.from_settings(settings)
@@ -25,6 +28,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (health, bitrix24, connect, *_optional_blueprints()):
         app.register_blueprint(blueprint)
     return app
+
+
+def _quiet_secret_loggers() -> None:
+    """Floor the loggers that print request URLs at DEBUG (config.logging), under any server.
+
+    gunicorn never calls configure_logging: with its log config at DEBUG, urllib3 would log the
+    Bitrix24 refresh GET, whose query string carries client_secret and refresh_token.
+    """
+    for name, floor in QUIET_LOGGERS.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(max(floor, logger.level))  # own level, so a root set to DEBUG later cannot lower it
 
 
 def _optional_blueprints() -> list:
