@@ -1,14 +1,17 @@
 """Connect the QuickBooks client to a running sandbox exactly as the service does."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import requests
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from clients.coordination import Locks, locks_for
 from clients.quickbooks import Gate, QuickBooksClient, no_gate
 from clients.quickbooks_auth import QboApp, QboOAuth
-from qb24.demo import authorize
 from qb24.sandboxes import QBO_SANDBOX_CLIENT_ID, QBO_SANDBOX_CLIENT_SECRET, QboSandbox
 from store.crypto import TokenCipher
 from store.db import transaction
@@ -32,6 +35,16 @@ class Connected:
 
 def oauth_for(discovery_url: str) -> QboOAuth:
     return QboOAuth(QboApp(QBO_SANDBOX_CLIENT_ID, QBO_SANDBOX_CLIENT_SECRET, REDIRECT_URI, discovery_url))
+
+
+def authorize(oauth: QboOAuth) -> tuple[str, str]:
+    """Walk the (auto-approved) consent redirect as a browser would; (code, realm_id) after checking state."""
+    state = secrets.token_urlsafe(24)
+    consent = requests.get(oauth.authorization_url(state), allow_redirects=False, timeout=30)
+    assert consent.status_code in (302, 303), consent.status_code
+    query = parse_qs(urlsplit(consent.headers["Location"]).query)
+    assert query["state"] == [state]
+    return query["code"][0], query["realmId"][0]
 
 
 def connect(sandbox: QboSandbox, sessions: sessionmaker[Session], cipher: TokenCipher,
