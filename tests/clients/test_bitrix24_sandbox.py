@@ -187,3 +187,18 @@ def test_duplicate_bind_is_already_bound(auth: PortalAuth) -> None:
     with pytest.raises(AlreadyBound) as caught:
         client.call("event.bind", params)
     assert caught.value.code == "ERROR_CORE" and caught.value.status == 400
+
+
+def test_moved_portal_is_followed_and_the_new_endpoint_stored(sb) -> None:
+    """The old domain answers 302 (a POST may turn into a GET): the client re-POSTs and saves the move."""
+    auth = new_portal(sb)
+    client, tokens = client_for(auth)
+    contact_id = client.call("crm.contact.add", {"fields": {"NAME": "Moved"}}).result
+    moved = control(sb, f"/portals/{auth.member_id}/move-domain")
+    assert client.call("crm.contact.get", {"id": contact_id}).result["NAME"] == "Moved"
+    stored = tokens.load(auth.member_id)
+    assert stored.domain != auth.domain and stored.client_endpoint == f"http://{stored.domain}/rest/"
+    assert stored.domain in str(moved)
+    old = requests.post(auth.client_endpoint + "profile.json", json={"auth": stored.access_token},
+                        allow_redirects=False, timeout=10)
+    assert old.status_code == 302 and old.headers["Location"].startswith(stored.client_endpoint)

@@ -1,6 +1,6 @@
 """Client behaviours the Bitrix24 sandbox cannot be driven into, against a tiny stub over real HTTP.
 
-Scripted answers (non-JSON bodies, a portal that moved and answers 302, a token refused again
+Scripted answers (non-JSON bodies, a token refused again
 right after its refresh, exact backoff schedules with a recorded sleep) come from a queue the
 test fills. Everything the sandbox can do is tested against it in test_bitrix24_sandbox.py.
 """
@@ -128,21 +128,6 @@ def test_second_expired_answer_after_refresh_is_raised(server, portal) -> None:
     with pytest.raises(Exception) as caught:
         client.call("app.info")
     assert type(caught.value).__name__ == "ExpiredToken" and len(portal.refreshes) == 1
-
-
-def test_moved_portal_is_re_posted_and_the_new_endpoint_stored(server, portal) -> None:
-    client, tokens = make_client(server, portal)
-    moved = serve_in_thread(stub_app(portal))  # the portal's new domain
-    try:
-        script(portal, 302, "", Location=f"{moved.url}/rest/crm.contact.get.json")
-        assert client.call("crm.contact.get", {"id": 7}).result == {"echo": {"id": 7}}
-        stored = tokens.load(MEMBER)
-        assert stored.client_endpoint == moved.url + "/rest/" and stored.domain == moved.url.split("//")[1]
-        assert [m for m, _ in portal.calls] == ["crm.contact.get", "crm.contact.get"]  # POST both times
-        client.call("app.info")
-        assert portal.calls[-1][0] == "app.info"
-    finally:
-        moved.stop()
 
 
 @pytest.mark.parametrize("status,code", [(503, "QUERY_LIMIT_EXCEEDED"), (429, "OPERATION_TIME_LIMIT")])
