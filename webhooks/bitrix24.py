@@ -5,7 +5,7 @@ import json
 import logging
 from html import escape
 
-from flask import Blueprint, Response, jsonify, redirect, request
+from flask import Blueprint, Response, g, jsonify, redirect, request
 
 from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
@@ -85,6 +85,7 @@ def installer_page(post: FramePost) -> Response:
 @bitrix24.post("/bitrix24/install")
 def install() -> Response:
     post = authenticate_frame_post(request)
+    g.frame_origin = portal_origin(post)  # a refusal after this point shows in the portal's installer
     if post.installed is True:
         # Bitrix24 opens the installer URL again when it doubles as the app URL (the sandbox always
         # does): a finished install goes to the app page, with the same POST (307 keeps the body).

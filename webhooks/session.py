@@ -4,8 +4,9 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from store.portals import portal_by_member_id
@@ -50,6 +51,8 @@ def require_session() -> PortalSession:
         portal = portal_by_member_id(db, member_id)
         if portal is None or portal.status != "installed":
             raise SessionError(401, "The app is not installed on this portal any more.")
+        endpoint = urlsplit(portal.client_endpoint)
+        g.frame_origin = f"{endpoint.scheme}://{endpoint.netloc}"  # refusals from here on show in its frame
         return PortalSession(member_id, session.get("user_id"), portal.id)
 
 
@@ -95,6 +98,16 @@ def init_app(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_NAME="qb24_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="None" if https else "Lax", SESSION_COOKIE_SECURE=https,
                       SESSION_COOKIE_PARTITIONED=https)
+    app.after_request(frame_ancestors)
+
+
+def frame_ancestors(response: Response) -> Response:
+    """Every response not given a policy of its own (error pages, the consent tab, 404s) may be
+    framed only by the confirmed portal, or by nobody when no portal is confirmed yet."""
+    if "Content-Security-Policy" not in response.headers:
+        response.headers["Content-Security-Policy"] = "frame-ancestors " + (g.get("frame_origin") or "'none'")
+    response.headers.pop("X-Frame-Options", None)
+    return response
 
 
 def runtime_https(app: Flask) -> bool:
