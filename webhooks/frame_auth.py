@@ -65,7 +65,10 @@ class TrustedToken:
 
 def trusted_server(server_endpoint: str) -> str | None:
     """The configured server `server_endpoint` (`<base>/rest/`) points at, or None if it is not one."""
-    parts = urlsplit(server_endpoint.strip())
+    try:
+        parts = urlsplit(server_endpoint.strip())
+    except ValueError:  # e.g. "http://[::1/rest/": an unclosed IPv6 bracket
+        return None
     if parts.path.rstrip("/") not in ("", "/rest") or parts.query or parts.username or parts.password:
         return None
     wanted = f"{parts.scheme}://{parts.netloc}".lower()
