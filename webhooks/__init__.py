@@ -14,6 +14,8 @@ from webhooks.connect import connect
 from webhooks.health import health
 from webhooks.runtime import Runtime
 
+MAX_BODY_BYTES = 1024 * 1024
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings are read here (not at import) unless given."""
@@ -21,6 +23,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     _quiet_secret_loggers()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key
+    # Frame POSTs, events and forms are a few kilobytes; werkzeug bounds only multipart bodies.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["qb24"] = Runtime.from_settings(settings)
     session.init_app(app)
     metrics.init_app(app)
