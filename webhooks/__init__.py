@@ -1,7 +1,6 @@
 """The HTTP edge: a Flask application factory (gunicorn: `webhooks:create_app()`)."""
 from __future__ import annotations
 
-import importlib
 import logging
 
 from flask import Flask
@@ -12,6 +11,7 @@ from webhooks import errors, metrics, session
 from webhooks.bitrix24 import bitrix24
 from webhooks.connect import connect
 from webhooks.health import health
+from webhooks.pages import pages
 from webhooks.runtime import Runtime
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     session.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)
-    for blueprint in (health, bitrix24, connect, *_optional_blueprints()):
+    for blueprint in (health, bitrix24, connect, pages):
         app.register_blueprint(blueprint)
     return app
 
@@ -43,15 +43,3 @@ def _quiet_secret_loggers() -> None:
     for name, floor in QUIET_LOGGERS.items():
         logger = logging.getLogger(name)
         logger.setLevel(max(floor, logger.level))  # own level, so a root set to DEBUG later cannot lower it
-
-
-def _optional_blueprints() -> list:
-    # The app page (webhooks/pages.py) is built in parallel with this module; until it lands the
-    # factory serves without it. Any other import error is a real bug and is raised.
-    try:
-        module = importlib.import_module("webhooks.pages")
-    except ModuleNotFoundError as exc:
-        if exc.name != "webhooks.pages":
-            raise
-        return []
-    return [module.pages]

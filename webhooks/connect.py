@@ -12,6 +12,7 @@ import threading
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, request
+from sqlalchemy.exc import IntegrityError
 
 from clients.quickbooks_auth import QboTokens
 from clients.quickbooks_errors import QuickBooksError
@@ -87,6 +88,15 @@ def _take_state() -> int:
 
 def _link(portal_id: int, tokens: QboTokens, company_name: str | None) -> Portal:
     """Store the connection unless the realm (or this portal's links) belong elsewhere."""
+    try:
+        return _link_once(portal_id, tokens, company_name)
+    except IntegrityError:
+        # Two portals finished consent for the same realm at once: the unique realm_id decided.
+        raise ConsentError(409, "This QuickBooks company is already connected to another Bitrix24 portal. "
+                                "Disconnect it there first, or choose another company.") from None
+
+
+def _link_once(portal_id: int, tokens: QboTokens, company_name: str | None) -> Portal:
     with transaction(runtime().sessions) as session:
         portal = session.get(Portal, portal_id)
         if portal is None or portal.status != "installed":

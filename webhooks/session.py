@@ -4,6 +4,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request, session
@@ -13,6 +14,7 @@ from store.portals import portal_by_member_id
 from webhooks.errors import PageError
 from webhooks.runtime import runtime
 
+SESSION_LIFETIME = timedelta(hours=8)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -97,7 +99,10 @@ def init_app(app: Flask) -> None:
     https = runtime_https(app)
     app.config.update(SESSION_COOKIE_NAME="qb24_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="None" if https else "Lax", SESSION_COOKIE_SECURE=https,
-                      SESSION_COOKIE_PARTITIONED=https)
+                      SESSION_COOKIE_PARTITIONED=https,
+                      # Bitrix24 re-posts fresh auth on every open; a stale cookie (even one that
+                      # outlived an uninstall and reinstall) is refused instead of revived.
+                      PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
     app.after_request(frame_ancestors)
 
 
