@@ -11,6 +11,14 @@ QUIET_LOGGERS = {"urllib3": logging.INFO, "requests_oauthlib": logging.INFO, "oa
 def configure_logging(level: str = "INFO") -> None:
     """Configure the root logger once for a CLI process (gunicorn and Celery bring their own)."""
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    quiet_secret_loggers()
+
+
+def quiet_secret_loggers() -> None:
+    """Floor the loggers that print request URLs at DEBUG, whoever configured logging.
+
+    Each logger gets a level of its own, so a root logger set to DEBUG later cannot lower it.
+    """
     for name, floor in QUIET_LOGGERS.items():
         logger = logging.getLogger(name)
-        logger.setLevel(max(floor, logging.getLogger().level))
+        logger.setLevel(max(floor, logger.level))

@@ -1,11 +1,9 @@
 """The HTTP edge: a Flask application factory (gunicorn: `webhooks:create_app()`)."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
-from config.logging import QUIET_LOGGERS
+from config.logging import quiet_secret_loggers
 from config.settings import Settings, load_settings
 from webhooks import errors, metrics, session
 from webhooks.bitrix24 import bitrix24
@@ -20,7 +18,7 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings are read here (not at import) unless given."""
     settings = settings or load_settings()
-    _quiet_secret_loggers()
+    quiet_secret_loggers()  # gunicorn never calls configure_logging
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key
     # Frame POSTs, events and forms are a few kilobytes; werkzeug bounds only multipart bodies.
@@ -32,14 +30,3 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (health, bitrix24, connect, pages):
         app.register_blueprint(blueprint)
     return app
-
-
-def _quiet_secret_loggers() -> None:
-    """Floor the loggers that print request URLs at DEBUG (config.logging), under any server.
-
-    gunicorn never calls configure_logging: with its log config at DEBUG, urllib3 would log the
-    Bitrix24 refresh GET, whose query string carries client_secret and refresh_token.
-    """
-    for name, floor in QUIET_LOGGERS.items():
-        logger = logging.getLogger(name)
-        logger.setLevel(max(floor, logger.level))  # own level, so a root set to DEBUG later cannot lower it

@@ -9,6 +9,7 @@ from typing import Any
 
 from celery import Celery
 
+from config.logging import quiet_secret_loggers
 from config.settings import Settings, load_settings
 
 # Tasks must finish (or re-queue themselves) well inside the broker's redelivery window.
@@ -17,6 +18,7 @@ VISIBILITY_TIMEOUT_S = 3600
 
 def make_celery(settings: Settings) -> Celery:
     """A Celery app for these settings; tasks ack late so a crashed worker's task is redelivered."""
+    quiet_secret_loggers()  # Celery configures logging itself; keep request URLs out of DEBUG logs
     broker = settings.redis_url or "memory://"
     celery = Celery("qb24", broker=broker, include=[])
     celery.conf.update(

@@ -12,3 +12,11 @@ def test_broker_follows_settings():
     production = make_celery(load_settings({**VALID, "REDIS_URL": "redis://127.0.0.1:6379/0"}))
     assert production.conf.broker_url == "redis://127.0.0.1:6379/0"
     assert production.conf.task_acks_late and production.conf.worker_prefetch_multiplier == 1
+
+
+def test_worker_keeps_request_url_loggers_out_of_debug():
+    import logging
+
+    logging.getLogger("urllib3").setLevel(logging.DEBUG)
+    make_celery(load_settings(VALID))
+    assert logging.getLogger("urllib3").getEffectiveLevel() >= logging.INFO
