@@ -19,6 +19,7 @@ from quickbooks import QuickBooks
 
 from sandbox.quickbooks.outbound import WebhookConfig, WebhookSender
 from sandbox.server import serve_in_thread
+from tests.support import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 TOKEN = "verifier-token-for-tests"
@@ -67,12 +68,6 @@ class Receiver:
             return [item.body for item in self.received]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll until `predicate()` holds, failing at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        time.sleep(0.01)
 
 
 @pytest.fixture

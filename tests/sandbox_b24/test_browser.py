@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from typing import Iterator
 from urllib.parse import parse_qsl
 
@@ -11,10 +10,10 @@ import requests
 from flask import Flask, request
 
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox_b24.conftest import CLIENT_ID, wait_for
+from sandbox_b24.conftest import CLIENT_ID
+from tests.support import chromium, wait_for
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 
 INSTALLER = """<!doctype html><html><head><script src="http://{domain}/bx24.js"></script></head><body>
 <p id="{marker}">{text}</p><script>BX24.init(function () {{ {action} }});</script></body></html>"""
@@ -65,16 +64,10 @@ def test_app() -> Iterator[tuple[RunningServer, dict]]:
 
 @pytest.fixture
 def browser_page():
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
+    with chromium() as context:
+        page = context.new_page()
         page.set_default_timeout(10_000)
         yield page
-        browser.close()
 
 
 def test_install_widget_and_contact_event(sb, test_app, browser_page) -> None:

@@ -5,7 +5,8 @@ from urllib.parse import parse_qsl
 
 import requests
 
-from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET, Portal, Receiver, wait_for
+from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET, Portal, Receiver
+from tests.support import wait_for
 
 
 def _ok(response: requests.Response) -> dict:

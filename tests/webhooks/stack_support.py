@@ -1,8 +1,7 @@
 """Shared by the backend's web tests: the app served beside both sandboxes, store snapshots, helpers."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from qb24.stack import Stack, start_stack
 from store.crypto import TokenCipher
 from store.db import make_engine, make_session_factory
 from store.models import Base, Portal
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -67,15 +67,6 @@ def post_frame(browser: requests.Session, url: str, fields: dict, **changes: Any
     return browser.post(url, params=fields["query"], data=form, timeout=30, allow_redirects=False)
 
 
-def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = 10.0) -> Any:
-    """Poll until `condition()` is truthy (async event delivery), failing with `what` at the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def installs(stack: Stack, member_id: str | None = None) -> dict:
