@@ -27,7 +27,7 @@ BX24_JS = r"""(function () {
     },
     getDomain: function () { return data ? data.DOMAIN : ''; },
     getLang: function () { return data ? data.LANG : 'en'; },
-    isAdmin: function () { return true; },
+    isAdmin: function () { return !!(data && data.IS_ADMIN); },
     placement: {
       info: function () { return data ? {placement: data.PLACEMENT, options: options()} : {placement: '', options: {}}; }
     },
@@ -56,7 +56,9 @@ window.addEventListener('message', function (e) {
   function reply(result) { e.source.postMessage({bx24reply: true, id: m.id, result: result}, '*'); }
   if (m.cmd === 'init') { reply(SESSION); }
   else if (m.cmd === 'resizeWindow') { frame.style.height = (m.params.height || 400) + 'px'; reply({}); }
-  else if (m.cmd === 'openApplication') { location.href = '/marketplace/app/' + encodeURIComponent(SESSION.client_id) + '/'; }
+  else if (m.cmd === 'openApplication') {  // the same user (?user_id=) opens the app page
+    location.href = '/marketplace/app/' + encodeURIComponent(SESSION.client_id) + '/' + location.search;
+  }
   else if (m.cmd === 'installFinish') {
     fetch('/marketplace/finish/' + SESSION.APP_SID, {method: 'POST'}).then(function () {
       document.getElementById('install-state').textContent = 'installed';

@@ -53,6 +53,14 @@ def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
     return out
 
 
+def _user_id(body: dict) -> int:
+    """The `user_id` a control call acts as (1, the portal's creator, by default)."""
+    try:
+        return int(body.get("user_id", 1))
+    except (TypeError, ValueError):
+        raise RestError(400, "INVALID_USER_ID", "user_id must be an integer") from None
+
+
 def install_view(portal: Portal) -> dict:
     """The installs of a portal, for inspection."""
     return {cid: {"installed": i.installed, "handler_url": i.handler_url,
@@ -115,10 +123,22 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
 
     @route("/portals/<member_id>/install")
     def install(body: dict, portal: Portal) -> dict:
-        fields = lifecycle.begin_install(sb.state, portal, body.get("client_id", ""), body.get("handler_url"))
+        # Any user, admin or not: tests forge what the portal's own pages would refuse a non-admin.
+        fields = lifecycle.begin_install(sb.state, portal, body.get("client_id", ""), body.get("handler_url"),
+                                         _user_id(body))
         if body.get("finish"):
             lifecycle.finish_install(sb.state, sb.sender, portal, body["client_id"])
         return fields
+
+    @route("/portals/<member_id>/users")
+    def add_user(body: dict, portal: Portal) -> dict:
+        user = portal.add_user(bool(body.get("admin", False)), str(body.get("name") or "Sandbox"),
+                               str(body.get("last_name") or ""))
+        return user.as_dict()
+
+    @route("/portals/<member_id>/users", methods=("GET",))
+    def users(body: dict, portal: Portal) -> list:
+        return [user.as_dict() for user in portal.users.values()]
 
     @route("/portals/<member_id>/install-finish")
     def install_finish(body: dict, portal: Portal) -> None:

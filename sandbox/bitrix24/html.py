@@ -36,7 +36,8 @@ def frame_form(form_id: str, fields: dict) -> str:
 
 def session_json(fields: dict, client_id: str, client_endpoint: str, attribute: bool = True) -> str:
     """The data BX24.init() hands to the app: escaped for an attribute or for a script element."""
-    data = {**fields["query"], **fields["form"], "client_id": client_id, "client_endpoint": client_endpoint}
+    data = {**fields["query"], **fields["form"], "client_id": client_id, "client_endpoint": client_endpoint,
+            "IS_ADMIN": bool(fields.get("is_admin", True))}
     text = json.dumps(data)
     return escape(text) if attribute else text.replace("<", "\\u003c")
 

@@ -7,13 +7,22 @@ import time
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.events import (EventSender, app_install_body, app_uninstall_body,
                                      release_held)
-from sandbox.bitrix24.state import Install, Portal, SentEvent, State, token_hex
+from sandbox.bitrix24.state import Install, Portal, SentEvent, State, User, token_hex
+
+
+def portal_user(portal: Portal, user_id: int) -> User:
+    """The portal user a page or frame is issued for; 404 for one the portal does not have."""
+    user = portal.users.get(user_id)
+    if user is None:
+        raise RestError(404, "USER_NOT_FOUND", f"No user {user_id} on portal {portal.member_id}")
+    return user
 
 
 def frame_fields(state: State, portal: Portal, install: Install, placement: str = "DEFAULT",
-                 options: dict | None = None, lang: str = "en") -> dict:
-    """Query + body of the POST that opens an app page, installer or widget in the iframe."""
-    token = state.issue_token(portal.member_id, install.client_id)
+                 options: dict | None = None, lang: str = "en", user_id: int = 1) -> dict:
+    """Query + body of the POST that opens an app page, installer or widget in the iframe, as `user_id`."""
+    user = portal_user(portal, user_id)
+    token = state.issue_token(portal.member_id, install.client_id, user.id)
     app_sid = token_hex(16)
     if options is None:
         # The captured DEFAULT body carries PLACEMENT_OPTIONS={"any":"28\/"} (the app's path id).
@@ -27,16 +36,19 @@ def frame_fields(state: State, portal: Portal, install: Install, placement: str 
             "member_id": portal.member_id, "status": portal.status, "PLACEMENT": placement,
             "PLACEMENT_OPTIONS": json.dumps(options, separators=(",", ":")).replace("/", "\\/")}
     portal.sessions[app_sid] = {"client_id": install.client_id, "placement": placement,
-                                "options": options, "form": form, "query": query}
-    return {"app_sid": app_sid, "handler_url": install.handler_url, "query": query, "form": form}
+                                "options": options, "form": form, "query": query, "user_id": user.id}
+    return {"app_sid": app_sid, "handler_url": install.handler_url, "query": query, "form": form,
+            "user_id": user.id, "is_admin": user.admin}
 
 
-def begin_install(state: State, portal: Portal, client_id: str, handler_url: str | None) -> dict:
-    """Create (or reopen) an install and return the installer iframe's POST fields."""
+def begin_install(state: State, portal: Portal, client_id: str, handler_url: str | None,
+                  user_id: int = 1) -> dict:
+    """Create (or reopen) an install and return the installer iframe's POST fields (for `user_id`)."""
     with state.lock:
         app = state.apps.get(client_id)
         if app is None:
             raise RestError(404, "APP_NOT_FOUND", f"No app registered with client_id {client_id}")
+        portal_user(portal, user_id)  # before anything is created
         install = portal.installs.get(client_id)
         if install is None:
             url = handler_url or app.handler_url
@@ -47,7 +59,7 @@ def begin_install(state: State, portal: Portal, client_id: str, handler_url: str
             portal.installs[client_id] = install
         elif handler_url:
             install.handler_url = handler_url
-        return frame_fields(state, portal, install)
+        return frame_fields(state, portal, install, user_id=user_id)
 
 
 def finish_install(state: State, sender: EventSender, portal: Portal, client_id: str) -> None:

@@ -13,6 +13,12 @@ KNOWN_EVENTS = {f"ONCRM{e}{v}" for e in _CRM for v in ("ADD", "UPDATE", "DELETE"
 _LICENSE = {"enterprise": "ent250", "professional": "pro100", "basic": "basic"}
 
 
+def _require_admin(ctx: CallContext) -> None:
+    """403 for a user without the right to change settings (the reference's "administrator only")."""
+    if not ctx.portal.is_admin(ctx.user_id):
+        raise RestError(403, "ACCESS_DENIED", "Access denied! Administrator rights required")
+
+
 def _install(ctx: CallContext):
     """The caller's install (app context is guaranteed by `app_only`)."""
     install = ctx.install
@@ -37,12 +43,11 @@ def app_info(ctx: CallContext, params: dict) -> dict:
 
 @method("app.option.set", scope=None, app_only=True)
 def app_option_set(ctx: CallContext, params: dict) -> dict:
-    """Store app options (administrator only; user 1 is the portal admin here)."""
+    """Store app options (administrator only)."""
     options = params.get("options")
     if not isinstance(options, dict) or not options:
         raise RestError(400, "ERROR_ARGUMENT", "Argument 'options' is null or empty")
-    if ctx.user_id != 1:
-        raise RestError(403, "ACCESS_DENIED", "Access denied! Administrator rights required")
+    _require_admin(ctx)
     _install(ctx).options.update(options)
     return ok(True)
 
@@ -58,10 +63,17 @@ def app_option_get(ctx: CallContext, params: dict) -> dict:
 
 @method("profile", scope=None)
 def profile(ctx: CallContext, params: dict) -> dict:
-    """The calling user (user 1 is the admin)."""
-    return ok({"ID": str(ctx.user_id), "ADMIN": ctx.user_id == 1, "NAME": "Sandbox",
-               "LAST_NAME": f"User {ctx.user_id}", "PERSONAL_GENDER": "", "TIME_ZONE": "",
-               "TIME_ZONE_OFFSET": 0})
+    """The calling user; `ADMIN` is the same right user.admin reports."""
+    user = ctx.portal.users.get(ctx.user_id)
+    name, last_name = (user.name, user.last_name) if user else ("Sandbox", f"User {ctx.user_id}")
+    return ok({"ID": str(ctx.user_id), "ADMIN": ctx.portal.is_admin(ctx.user_id), "NAME": name,
+               "LAST_NAME": last_name, "PERSONAL_GENDER": "", "TIME_ZONE": "", "TIME_ZONE_OFFSET": 0})
+
+
+@method("user.admin", scope=None)
+def user_admin(ctx: CallContext, params: dict) -> dict:
+    """Whether the caller is an administrator (DOCS user-admin.md: scope basic, any user, no errors of its own)."""
+    return ok(ctx.portal.is_admin(ctx.user_id))
 
 
 @method("events", scope=None)
@@ -77,6 +89,8 @@ def event_bind(ctx: CallContext, params: dict) -> dict:
     if name not in KNOWN_EVENTS:
         raise RestError(400, "ERROR_EVENT_NOT_FOUND", "Event not found")
     offline = str(params.get("event_type") or "online").lower() == "offline"
+    if offline:
+        _require_admin(ctx)  # reference §3.1: a non-admin's offline bind is 403 ACCESS_DENIED
     handler = str(params.get("handler") or "")
     if not handler and not offline:
         raise RestError(400, "ERROR_ARGUMENT", "Argument 'handler' is null or empty")
@@ -125,6 +139,8 @@ def placement_bind(ctx: CallContext, params: dict) -> dict:
     for key in ("PLACEMENT", "HANDLER"):
         if not _p(params, key):
             raise RestError(400, "ERROR_ARGUMENT", f"Argument '{key}' is null or empty")
+    # Reference §4: administrators only; the refusal's code and status are not documented.
+    _require_admin(ctx)
     install = _install(ctx)
     code, handler = _p(params, "PLACEMENT").upper(), _p(params, "HANDLER")
     if any(p.placement == code and p.handler == handler for p in install.placements):

@@ -33,14 +33,22 @@ def _app_frame(sb: "Bitrix24Sandbox", portal: Portal, fields: dict, client_id: s
             f'<script type="application/json" id="session">{session}</script>')
 
 
-def _toolbar(sb: "Bitrix24Sandbox", portal: Portal, kind: str, entity_id: int) -> str:
+def _page_user(portal: Portal) -> int:
+    """Who looks at the page: `?user_id=` (or the form's) stands in for the portal login; 1 by default."""
+    raw = request.values.get("user_id", "1")
+    user_id = int(raw) if raw.isdigit() else 0
+    lifecycle.portal_user(portal, user_id)
+    return user_id
+
+
+def _toolbar(sb: "Bitrix24Sandbox", portal: Portal, kind: str, entity_id: int, user_id: int) -> str:
     """Buttons of `CRM_<KIND>_DETAIL_TOOLBAR` widgets of finished installs."""
     code, parts = f"CRM_{kind.upper()}_DETAIL_TOOLBAR", []
     for client_id, install in portal.installs.items():
         if not install.installed:
             continue  # DOCS: widgets are hidden until installFinish
         for n, binding in enumerate(p for p in install.placements if p.placement == code):
-            fields = lifecycle.frame_fields(sb.state, portal, install, code, {"ID": str(entity_id)})
+            fields = lifecycle.frame_fields(sb.state, portal, install, code, {"ID": str(entity_id)}, user_id=user_id)
             fields["handler_url"], form_id = binding.handler, f"placement-{client_id}-{n}"
             session = session_json(fields, client_id, f"{portal.url}/rest/")
             parts.append(f"{frame_form(form_id, fields)}<button class='placement' data-placement='{code}' "
@@ -83,24 +91,32 @@ def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
                        for c, i in portal.installs.items())
         form = ("<form method='post' action='/marketplace/install/'><label>Handler URL <input name='handler_url' "
                 "size='60'></label> <label>Client id <input name='client_id'></label> "
+                "<label>As user <input name='user_id' value='1' size='4'></label> "
                 "<button type='submit'>Install</button></form>")
         return page("Applications", f"<ul>{rows}</ul><h2>Install an application</h2>{form}")
 
     @bp.route("/marketplace/install/", methods=["POST"])
-    def install() -> str:
+    def install() -> tuple[str, int] | str:
         with state.lock:
             try:
+                user_id = _page_user(portal)
+                if not portal.is_admin(user_id):  # only administrators install Market apps
+                    return page("Install failed", "<p class='error'>Only an administrator can install "
+                                                  "applications.</p>"), 403
                 fields = lifecycle.begin_install(state, portal, request.form.get("client_id", ""),
-                                                 request.form.get("handler_url") or None)
+                                                 request.form.get("handler_url") or None, user_id)
             except RestError as err:
                 return page("Install failed", f"<p class='error'>{escape(err.description)}</p>")
         return page("Installing", _app_frame(sb, portal, fields, request.form["client_id"], "installing"), True)
 
     @bp.route("/marketplace/app/<client_id>/")
-    def open_app(client_id: str) -> str:
+    def open_app(client_id: str) -> tuple[str, int] | str:
         with state.lock:
             install = portal.installs.get(client_id) or abort(404)
-            fields = lifecycle.frame_fields(state, portal, install)
+            try:
+                fields = lifecycle.frame_fields(state, portal, install, user_id=_page_user(portal))
+            except RestError as err:
+                return page("Application", f"<p class='error'>{escape(err.description)}</p>"), err.status
         label = "installed" if install.installed else "installing"
         return page("Application", _app_frame(sb, portal, fields, client_id, label), True)
 
@@ -137,7 +153,10 @@ def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
         if record is None:
             abort(404)
         with state.lock:
-            toolbar = _toolbar(sb, portal, kind, entity_id)
+            try:
+                toolbar = _toolbar(sb, portal, kind, entity_id, _page_user(portal))
+            except RestError as err:
+                return page(f"{kind.title()} #{entity_id}", f"<p class='error'>{escape(err.description)}</p>")
         rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
                        for k, v in record.items() if v not in (None, "", []))
         return page(f"{kind.title()} #{entity_id}", f"{toolbar}<table>{rows}</table>", True)

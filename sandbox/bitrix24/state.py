@@ -85,6 +85,25 @@ class Install:
 
 
 @dataclass
+class User:
+    """A portal user; `admin` is the right to change the portal's (and apps') settings."""
+
+    id: int
+    admin: bool
+    name: str = "Sandbox"
+    last_name: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly view for the control API."""
+        return {"id": self.id, "admin": self.admin, "name": self.name, "last_name": self.last_name}
+
+
+def first_users() -> dict[int, User]:
+    """Every portal starts with its creator, user 1, an administrator."""
+    return {1: User(1, True, "Sandbox", "User 1")}
+
+
+@dataclass
 class Limits:
     """Per-portal knobs: leaky bucket, operating time, faults."""
 
@@ -120,12 +139,24 @@ class Portal:
     operating: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
+    users: dict[int, User] = field(default_factory=first_users)
 
     def next_id(self, kind: str, start: int = 1) -> int:
         """Allocate the next id in a sequence (per entity kind)."""
         value = self.next_ids.get(kind, start)
         self.next_ids[kind] = value + 1
         return value
+
+    def add_user(self, admin: bool, name: str = "Sandbox", last_name: str = "") -> User:
+        """Create a portal user (ids follow the creator's 1)."""
+        user_id = self.next_id("user", 2)
+        user = self.users[user_id] = User(user_id, admin, name, last_name or f"User {user_id}")
+        return user
+
+    def is_admin(self, user_id: int) -> bool:
+        """Whether the user may change settings (an unknown user, e.g. a stray webhook id, may not)."""
+        user = self.users.get(user_id)
+        return user is not None and user.admin
 
     def installs_index(self, client_id: str) -> int:
         """A small numeric app id on this portal (used in app page paths)."""
