@@ -10,6 +10,7 @@ from flask import Blueprint, Response, g, jsonify, redirect, request
 from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
 from store.portals import ensure_portal, portal_by_member_id
+from webhooks.admins import INSTALL_ADMIN_ONLY, AdminRequired, user_is_admin
 from webhooks.bitrix24_events import (HANDLERS, authenticate_event, on_app_install,
                                       revoke_pending, unsupported_log)
 from webhooks.errors import PageError
@@ -93,6 +94,10 @@ def install() -> Response:
         return redirect("/bitrix24/app" + (f"?{query}" if query else ""), code=307)
     if not post.auth.refresh_token:
         raise FrameAuthError(400, "The install request carries no REFRESH_ID; install the app again.")
+    # Bitrix24 lets only administrators install, but the POST is checked anyway: the stored tokens
+    # are the ones every sync runs as.
+    if not user_is_admin(post.client_endpoint, post.auth.access_token, post.member_id):
+        raise AdminRequired(403, INSTALL_ADMIN_ONLY, "Administrators only")
     store_install(post)
     bind_handlers(post.member_id)
     log.info("b24.installed", extra={"member_id": post.member_id, "domain": post.domain})

@@ -18,6 +18,7 @@ from store.lifecycle import (cancel_runs, connection_of, connection_tokens, dele
                              drop_connection_tokens, drop_portal_tokens)
 from store.models import Portal
 from store.portals import ensure_portal, portal_by_member_id
+from webhooks.admins import user_is_admin
 from webhooks.errors import PageError
 from webhooks.frame_auth import confirm_token
 from webhooks.runtime import runtime
@@ -64,7 +65,9 @@ def on_app_install(payload: dict[str, Any], auth: dict[str, Any]) -> str:
             session, member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,
             server_endpoint=trusted.server_endpoint)
         portal.application_token_enc = token_cipher().encrypt(application_token)
-    if auth.get("refresh_token"):
+    # Every user's frame POST carries the application token, so a redelivery passes the swap check
+    # for anyone: only an administrator's tokens become the portal's (the sync runs as them).
+    if auth.get("refresh_token") and user_is_admin(trusted.client_endpoint, access_token, member_id):
         portal_tokens().save(PortalAuth(
             member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,
             server_endpoint=trusted.server_endpoint, access_token=access_token,

@@ -21,11 +21,12 @@ from store.lifecycle import cancel_runs, connection_of, connection_tokens, drop_
 from store.models import Link, Portal
 from store.oauth_states import STATE_TTL, consume_state, issue_state
 from store.portals import connect_realm, connection_for_realm, portal_by_member_id
+from webhooks.admins import ADMIN_ONLY, AdminRequired, require_admin
 from webhooks.bitrix24_events import revoke_later, revoke_pending
 from webhooks.errors import PageError, message_page
 from webhooks.runtime import runtime
 from webhooks.services import qbo_oauth, quickbooks_client, token_cipher
-from webhooks.session import check_csrf, read_link_token, require_session
+from webhooks.session import check_csrf, non_admin_session, read_link_token, require_session
 
 connect = Blueprint("connect", __name__)
 log = logging.getLogger("qb24.qbo.connect")
@@ -58,6 +59,10 @@ class HeldTokens:
 def start() -> Response:
     # A POSTed form (target=_blank), not a link: the token stays out of URLs, so out of access logs
     # (werkzeug, gunicorn, proxies) and Referer headers.
+    if non_admin_session():
+        # The page issues connect tokens to administrators only; a non-admin's own session (sent
+        # when the browser shares the framed cookie with this tab) is refused even with one.
+        raise AdminRequired(403, ADMIN_ONLY, "Administrators only")
     member_id, user_id = read_link_token(request.form.get("t", ""), "connect", LINK_MAX_AGE)
     with transaction(runtime().sessions) as session:
         portal = portal_by_member_id(session, member_id)
@@ -161,7 +166,7 @@ def _closing(response: Response) -> Response:
 @connect.post("/quickbooks/disconnect")
 def disconnect() -> Response:
     """Log out: revoke and drop the tokens, stop the portal's sync; the links stay for a reconnect."""
-    who = require_session()
+    who = require_admin(require_session())
     check_csrf()
     with transaction(runtime().sessions) as session:
         connection = connection_of(session, who.portal_id)

@@ -17,6 +17,7 @@ from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from store.portals import portal_by_member_id
 from store.tokens import PortalMissing
+from webhooks.admins import require_admin, user_is_admin
 from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
@@ -43,10 +44,15 @@ def app_from_portal() -> str:
         portal = portal_by_member_id(session, frame.member_id)
         if portal is None or portal.status != "installed":
             raise PageError(403, "The app is not installed on this Bitrix24 portal; install it from the Market first.")
-    if frame.auth.refresh_token:  # a POST without REFRESH_ID must not wipe the stored refresh token
+    admin = user_is_admin(frame.client_endpoint, frame.auth.access_token, frame.member_id)
+    # The sync runs as the stored tokens' user, so only an administrator's become the portal's.
+    # A POST without REFRESH_ID must not wipe the stored refresh token either.
+    if admin and frame.auth.refresh_token:
         portal_tokens().save(frame.auth)
-    start_session(frame.member_id, frame.user_id)
-    return _render(PortalSession(frame.member_id, frame.user_id, portal.id))
+    start_session(frame.member_id, frame.user_id, admin)
+    if not admin:
+        log.info("app.opened_read_only", extra={"member_id": frame.member_id, "user_id": frame.user_id})
+    return _render(PortalSession(frame.member_id, frame.user_id, portal.id, admin))
 
 
 @pages.get("/bitrix24/app")
@@ -64,13 +70,13 @@ def connection_status() -> Response:
         connected = connection is not None and connection.status == "connected"
         return jsonify({"connected": connected, "company_name": connection.company_name if connected else None,
                         "realm_id": connection.realm_id if connected else None,
-                        "connect_token": None if connected else _connect_token(who)})
+                        "connect_token": None if connected or not who.admin else _connect_token(who)})
 
 
 @pages.post("/bitrix24/app/settings")
 def save_settings() -> Response | tuple[str, int]:
     """Validate and store the settings form; bad input re-renders with the field errors and saves nothing."""
-    who = _session()
+    who = require_admin(_session())
     check_csrf()
     rt = runtime()
     with rt.sessions() as session:
@@ -94,7 +100,7 @@ def save_settings() -> Response | tuple[str, int]:
 @pages.post("/bitrix24/app/sync")
 def start_sync() -> Response:
     """Queue a full sync unless one is already pending or running."""
-    who = _session()
+    who = require_admin(_session())
     check_csrf()
     with transaction(runtime().sessions) as session:
         # The portal row lock serializes two clicks on PostgreSQL; SQLite ignores it (embedded mode only).
@@ -170,13 +176,13 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
         g.frame_origin = _origin(portal.client_endpoint)
         view = {"portal": portal, "run": run, "progress": run_progress(run),
                 "connected": connection is not None and connection.status == "connected",
-                "connection": connection, "errors": errors or {}, "form": form,
+                "connection": connection, "errors": errors or {}, "form": form, "admin": who.admin,
                 "csrf_token": csrf_token(), "b24_js_url": rt.settings.b24_js_url,
                 "signup_url": rt.settings.qbo_signup_url,
-                "connect_token": _connect_token(who),
+                "connect_token": _connect_token(who) if who.admin else None,
                 "report_rows": report_rows(run), "run_failed_on_required": _failed_on_required(run)}
         stored = dict(portal.settings or {})
-    if view["connected"]:
+    if view["connected"] and who.admin:  # the read-only page shows no settings: no CRM reads for it
         view.update(_crm_view(who.member_id, stored))
     return render_template("qb24/app.html", statuses=STATUSES, **view)
 
@@ -212,6 +218,7 @@ def _failed_on_required(run: SyncRun | None) -> bool:
 
 
 def _connect_token(who: PortalSession) -> str:
+    # Issued to administrators only (POST /quickbooks/connect trusts it as one's).
     # The token outlives no consent state (10 min): the page's script renews the form's copy.
     return link_token(who.member_id, who.user_id, "connect")
 

@@ -32,12 +32,24 @@ class PortalSession:
     member_id: str
     user_id: str | None
     portal_id: int
+    admin: bool = False  # a portal administrator (user.admin when the app was opened)
 
 
-def start_session(member_id: str, user_id: str | None) -> None:
+def start_session(member_id: str, user_id: str | None, admin: bool = False) -> None:
     """Begin a fresh session for one portal and user (after authenticate_frame_post)."""
     session.clear()
-    session.update({"member_id": member_id, "user_id": user_id, "csrf": secrets.token_urlsafe(24)})
+    session.update({"member_id": member_id, "user_id": user_id, "admin": admin is True,
+                    "csrf": secrets.token_urlsafe(24)})
+
+
+def session_is_admin() -> bool:
+    """Whether the request's session (if any) is an administrator's; a cookie from before the flag is not."""
+    return session.get("admin") is True
+
+
+def non_admin_session() -> bool:
+    """The request carries a session, and it is not an administrator's."""
+    return bool(session.get("member_id")) and not session_is_admin()
 
 
 def require_session() -> PortalSession:
@@ -55,7 +67,7 @@ def require_session() -> PortalSession:
             raise SessionError(401, "The app is not installed on this portal any more.")
         endpoint = urlsplit(portal.client_endpoint)
         g.frame_origin = f"{endpoint.scheme}://{endpoint.netloc}"  # refusals from here on show in its frame
-        return PortalSession(member_id, session.get("user_id"), portal.id)
+        return PortalSession(member_id, session.get("user_id"), portal.id, session_is_admin())
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
