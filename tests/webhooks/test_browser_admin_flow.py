@@ -6,9 +6,6 @@ are checked, and a screenshot is saved under tests/artifacts/admin_flow/.
 """
 from __future__ import annotations
 
-import shutil
-import socket
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,44 +15,29 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from qb24.sandboxes import B24_SANDBOX_CLIENT_ID, B24_SANDBOX_CLIENT_SECRET, start_b24_sandbox, start_qbo_sandbox
-from sandbox.server import RunningServer, serve_in_thread
-from store.db import migrate, transaction
+from qb24.sandboxes import B24_SANDBOX_CLIENT_ID
+from qb24.stack import Stack as Running
+from qb24.stack import start_stack
+from store.db import transaction
 from store.models import Link, Portal, QboConnection, SyncRun
-from tests.webhooks.test_pages import sandbox_settings
-from webhooks import create_app
+from tests.support import chromium, wait_for
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "admin_flow"
-
-
-def free_port() -> int:
-    # The app must know its own URL (APP_BASE_URL, redirect URI) before it is served.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until `check()` is truthy (async event delivery); fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @dataclass
 class Stack:
-    qbo: Any
-    b24: Any
-    app: Any
-    server: RunningServer
+    """The running stack (qb24.stack, as the demo runs it) seen from the default portal."""
+
+    running: Running
     member_id: str
     portal_url: str
+
+    qbo = property(lambda self: self.running.qbo)
+    b24 = property(lambda self: self.running.b24)
+    app = property(lambda self: self.running.app)
+    server = property(lambda self: self.running.server)
 
     def store(self, query: Callable) -> Any:
         with self.app.extensions["qb24"].sessions() as session:
@@ -67,37 +49,21 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path) -> Iterator[Stack]:
-    qbo, b24 = start_qbo_sandbox(auto_approve=False), start_b24_sandbox()
-    portal = b24.default_portal
-    base_url = f"http://127.0.0.1:{free_port()}"
-    database_url = f"sqlite:///{tmp_path / 'qb24.db'}"
-    migrate(database_url)
-    app = create_app(sandbox_settings(qbo, b24, database_url, base_url, portal.url + "/api/v1/"))
-    server = serve_in_thread(app, port=int(base_url.rsplit(":", 1)[1]))
-    # The Market app as its developer registers it: the handler (installer) URL is ours.
-    requests.post(f"{b24.control_url}/apps", timeout=10, json={
-        "client_id": B24_SANDBOX_CLIENT_ID, "client_secret": B24_SANDBOX_CLIENT_SECRET,
-        "handler_url": base_url + "/bitrix24/install"}).raise_for_status()
-    yield Stack(qbo, b24, app, server, portal.member_id, portal.url)
-    server.stop()
-    qbo.stop()
-    b24.stop()
+    # auto_approve off: the test clicks the QuickBooks consent page like a person.
+    running = start_stack(f"sqlite:///{tmp_path / 'qb24.db'}", auto_approve=False)
+    portal = running.b24.default_portal
+    yield Stack(running, portal.member_id, portal.url)
+    running.stop()
 
 
 @pytest.fixture
 def browser_page():
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1100, "height": 900})
+    with chromium(viewport={"width": 1100, "height": 900}) as context:
+        page = context.new_page()
         page.set_default_timeout(10_000)
         page.csp_errors = []  # every frame's console: a blocked script or frame shows up here
         page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text))
         yield page
-        browser.close()
 
 
 def shot(page, name: str) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
@@ -14,9 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from config.settings import Settings, load_settings
-from qb24.sandboxes import (B24_SANDBOX_CLIENT_ID, B24_SANDBOX_CLIENT_SECRET, QBO_SANDBOX_CLIENT_ID,
-                            QBO_SANDBOX_CLIENT_SECRET, start_b24_sandbox, start_qbo_sandbox)
+from qb24.sandboxes import B24_SANDBOX_CLIENT_ID, start_b24_sandbox, start_qbo_sandbox
+from qb24.stack import stack_settings
 from store.crypto import TokenCipher
 from store.db import migrate, transaction
 from store.models import Portal, QboConnection, SyncRun
@@ -25,20 +23,6 @@ from webhooks import create_app
 
 STAGE_SELECT = re.compile(r'<select id="stage_(\w+)" name="stage_\w+"[^>]*>(.*?)</select>', re.S)
 OPTION = re.compile(r'<option value="([^"]+)"\s*(selected)?>([^<]*)</option>')
-
-
-def sandbox_settings(qbo, b24, database_url: str, base_url: str, js_url: str) -> Settings:
-    """The service configured as a self-hoster would, pointed at both sandboxes (as qb24.demo does)."""
-    return load_settings({
-        "APP_BASE_URL": base_url, "DATABASE_URL": database_url,
-        "SECRET_KEY": secrets.token_urlsafe(32), "TOKEN_ENCRYPTION_KEY": TokenCipher.generate_key(),
-        "QBO_CLIENT_ID": QBO_SANDBOX_CLIENT_ID, "QBO_CLIENT_SECRET": QBO_SANDBOX_CLIENT_SECRET,
-        "QBO_REDIRECT_URI": base_url + "/quickbooks/callback", "QBO_ENVIRONMENT": qbo.discovery_url,
-        "QBO_API_BASE": qbo.api_base, "QBO_VERIFIER_TOKEN": secrets.token_urlsafe(16),
-        "QBO_SIGNUP_URL": qbo.url + "/signup/",
-        "B24_CLIENT_ID": B24_SANDBOX_CLIENT_ID, "B24_CLIENT_SECRET": B24_SANDBOX_CLIENT_SECRET,
-        "B24_OAUTH_SERVERS": b24.oauth_url, "B24_JS_URL": js_url,
-    })
 
 
 @dataclass
@@ -98,7 +82,8 @@ def world(sandboxes, database_url) -> Iterator[World]:
     qbo, b24 = sandboxes
     portal = b24.create_portal()
     migrate(database_url)
-    app = create_app(sandbox_settings(qbo, b24, database_url, "http://localhost", portal.url + "/api/v1/"))
+    app = create_app(stack_settings(qbo, b24, database_url, "http://localhost", QBO_SIGNUP_URL=qbo.url + "/signup/",
+                                    B24_JS_URL=portal.url + "/api/v1/"))
     world = World(b24, qbo, app, app.test_client(), portal.member_id, portal.url, b24.control_url)
     requests.post(f"{b24.control_url}/portals/{portal.member_id}/install",
                   json={"client_id": B24_SANDBOX_CLIENT_ID, "handler_url": "http://localhost/bitrix24/app",
