@@ -38,7 +38,7 @@ def check_operating(portal: Portal, caller: str, method: str) -> None:
     """Refuse a method whose operating time is over the limit (per app or webhook)."""
     total, _ = operating(portal, caller, method)
     if total > portal.limits.operating_limit:
-        raise RestError(429, "OPERATION_TIME_LIMIT", f"Method is blocked due to operation time limit.")
+        raise RestError(429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.")
 
 
 def charge(portal: Portal, caller: str, method: str, elapsed: float) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox.bitrix24 import classic as store
 from sandbox.bitrix24.crm_store import dict_param, list_param, matches, ordered, page, start_of
-from sandbox.bitrix24.errors import RestError, classic
+from sandbox.bitrix24.errors import classic
 from sandbox.bitrix24.registry import CallContext, method, ok
 
 

@@ -119,7 +119,6 @@ def call_method(ctx: CallContext, name: str, params: dict) -> tuple[dict, dict]:
 
 def handle(sb: "Bitrix24Sandbox", portal: Portal, path: str, request: Request) -> Response:
     """The whole REST request: faults, bucket, parsing, auth, dispatch."""
-    start = time.time()
     try:
         if portal.limits.latency:
             time.sleep(portal.limits.latency)  # injected fault: a slow portal
