@@ -3,8 +3,9 @@
 It serves the app on loopback beside both sandboxes, installs it into the Bitrix24 sandbox's
 default portal through the portal's own install flow (installer POST → our /bitrix24/install →
 BX24.installFinish), opens the app page the same way, logs in to QuickBooks through
-/quickbooks/connect → consent → /quickbooks/callback, then reads the whole company through the
-service's QuickBooks client with the tokens the callback stored, and keeps serving until Ctrl-C.
+/quickbooks/connect → consent → /quickbooks/callback → /quickbooks/connect/finish (as the framed
+page does with the callback's ticket), then reads the whole company through the service's
+QuickBooks client with the stored tokens, and keeps serving until Ctrl-C.
 """
 from __future__ import annotations
 
@@ -113,18 +114,31 @@ def open_app_page(stack: Stack, browser: requests.Session, member_id: str) -> st
 
 
 def connect_quickbooks(browser: requests.Session, app_url: str, page: str) -> str:
-    """Submit the page's Log in form: /quickbooks/connect → consent (auto-approve) → /quickbooks/callback."""
+    """Log in as the app page does: its form → /quickbooks/connect → consent (auto-approve) →
+    /quickbooks/callback, then the framed page's part: POST the callback's ticket to
+    /quickbooks/connect/finish with the session cookie and CSRF token. The callback page's text."""
     match = re.search(r'id="login-token"[^>]*value="([^"]+)"', page)
     if match is None:
         raise RuntimeError("the app page shows no QuickBooks Log in form")
     response = browser.post(app_url + "/quickbooks/connect", data={"t": unescape(match.group(1))}, timeout=30)
-    if response.status_code != 200 or "Connected to" not in response.text:
-        raise RuntimeError(f"QuickBooks connect failed (HTTP {response.status_code})")
+    ticket = re.search(r"data-ticket='([^']+)'", response.text)
+    if response.status_code != 200 or ticket is None:
+        raise RuntimeError(f"QuickBooks consent failed (HTTP {response.status_code})")
+    finished = finish_connect(browser, app_url, page, unescape(ticket.group(1)))
+    if finished.status_code != 200:
+        raise RuntimeError(f"finishing the QuickBooks connection failed (HTTP {finished.status_code})")
     return response.text
 
 
+def finish_connect(browser: requests.Session, app_url: str, page: str, ticket: str) -> requests.Response:
+    """What the app page's script does with the ticket its consent tab posts to it."""
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    headers = {"Accept": "application/json", "X-CSRF-Token": unescape(csrf.group(1)) if csrf else ""}
+    return browser.post(app_url + "/quickbooks/connect/finish", data={"ticket": ticket}, headers=headers, timeout=30)
+
+
 def read_company(stack: Stack) -> dict[str, object]:
-    """Read every customer and invoice with the tokens the callback stored."""
+    """Read every customer and invoice with the stored tokens."""
     settings = stack.settings
     engine = make_engine(settings.database_url)
     sessions, cipher = make_session_factory(engine), TokenCipher(settings.token_encryption_key)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
-from store.models import Link, OAuthState, Portal, QboConnection, ReceivedEvent, SyncRun
+from store.models import Link, OAuthState, PendingConnection, Portal, QboConnection, ReceivedEvent, SyncRun
 
 ACTIVE_RUNS = ("pending", "running")
 
@@ -45,7 +45,7 @@ def drop_portal_tokens(portal: Portal) -> None:
 
 def delete_portal_data(session: Session, portal: Portal) -> None:
     """Uninstall with CLEAN: links, runs, events, the QuickBooks connection, states and settings go."""
-    for model in (Link, SyncRun, ReceivedEvent, OAuthState, QboConnection):
+    for model in (Link, SyncRun, ReceivedEvent, OAuthState, PendingConnection, QboConnection):
         session.execute(delete(model).where(model.portal_id == portal.id))
     portal.settings = {}
     session.flush()

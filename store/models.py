@@ -144,3 +144,23 @@ class OAuthState(Base):
     user_id: Mapped[str | None] = mapped_column(String(32))
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PendingConnection(Base):
+    """A QuickBooks grant whose consent finished but is not linked yet: the framed app page of the
+    browser that started it must claim it (single use, short-lived) before the realm is linked."""
+
+    __tablename__ = "pending_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256: a leaked row is no ticket
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    realm_id: Mapped[str] = mapped_column(String(32))
+    company_name: Mapped[str | None] = mapped_column(String(255))
+    access_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None]
+    refresh_expires_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,5 +1,6 @@
 """`make demo`'s job: install the app into the Bitrix24 sandbox through the portal's install flow,
-connect QuickBooks through the app's own endpoints, and read the whole sample company."""
+connect QuickBooks through the app's own endpoints (the callback's ticket claimed by the page's
+session), and read the whole sample company."""
 from __future__ import annotations
 
 from datetime import date
@@ -36,6 +37,7 @@ def test_demo_leaves_an_installed_portal_and_a_connected_company(tmp_path):
         connection = db.execute(text("SELECT portal_id, realm_id, company_name, status, refresh_token_enc "
                                      "FROM qbo_connections")).one()
         states = db.execute(text("SELECT count(*) FROM oauth_states")).scalar()
+        pending = db.execute(text("SELECT count(*) FROM pending_connections")).scalar()
     engine.dispose()
     assert portal.status == "installed" and summary["b24_portal"] == f"http://{portal.domain}/"
     assert portal.client_endpoint == f"http://{portal.domain}/rest/"
@@ -43,3 +45,4 @@ def test_demo_leaves_an_installed_portal_and_a_connected_company(tmp_path):
     assert (connection.portal_id, connection.realm_id, connection.status) == (portal.id, summary["realm_id"], "connected")
     assert connection.company_name == summary["company"] and connection.refresh_token_enc
     assert states == 0  # the consent's state was used up
+    assert pending == 0  # the callback's ticket was claimed through /quickbooks/connect/finish

@@ -17,6 +17,7 @@ from store.events import record_event
 from store.lifecycle import (cancel_runs, connection_of, connection_tokens, delete_portal_data,
                              drop_connection_tokens, drop_portal_tokens)
 from store.models import Portal
+from store.pending_connections import drop_pending_of, revocable
 from store.portals import ensure_portal, portal_by_member_id
 from webhooks.admins import user_is_admin
 from webhooks.errors import PageError
@@ -106,6 +107,8 @@ def on_app_uninstall(session: Session, portal: Portal, payload: dict[str, Any]) 
     if connection is not None:
         revoke_later(session, connection_tokens(connection, token_cipher()))
         drop_connection_tokens(connection, "disconnected")
+    for grant in revocable(session, drop_pending_of(session, portal.id, token_cipher())):
+        revoke_later(session, grant)  # a consent nobody can finish any more
     if clean:
         delete_portal_data(session, portal)
     log.info("b24.uninstalled", extra={"member_id": portal.member_id, "clean": clean})

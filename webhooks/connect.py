@@ -1,32 +1,40 @@
-"""QuickBooks log in / log out: `POST /quickbooks/connect`, `GET /quickbooks/callback`, `POST /quickbooks/disconnect`.
+"""QuickBooks log in / log out: `POST /quickbooks/connect`, `GET /quickbooks/callback`,
+`POST /quickbooks/connect/finish`, `POST /quickbooks/disconnect`.
 
 Consent runs in a top-level window (QuickBooks cannot be framed), so the framed session cookie is
 not there: the app page hands out a signed link token, and the consent is tied to this browser by
 a short-lived cookie holding the single-use state, which is also kept (hashed) server-side.
+The callback links nothing: it holds the grant as a pending connection and hands a one-time
+ticket to its opener, the framed app page, whose own session (portal, user, admin, CSRF) claims
+it. A Log in form submitted from someone else's page (login CSRF) thus never links a realm: that
+browser has no framed session for the portal the link token names.
 """
 from __future__ import annotations
 
 import hmac
 import logging
 import threading
+from html import escape
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from clients.quickbooks_auth import QboTokens
 from clients.quickbooks_errors import QuickBooksError
 from store.db import transaction
 from store.lifecycle import cancel_runs, connection_of, connection_tokens, drop_connection_tokens
 from store.models import Link, Portal
-from store.oauth_states import STATE_TTL, consume_state, issue_state
+from store.oauth_states import STATE_TTL, StateOwner, consume_state, issue_state
+from store.pending_connections import PendingGrant, claim_connection, hold_connection, revocable, sweep_expired
 from store.portals import connect_realm, connection_for_realm, portal_by_member_id
 from webhooks.admins import ADMIN_ONLY, AdminRequired, require_admin
 from webhooks.bitrix24_events import revoke_later, revoke_pending
 from webhooks.errors import PageError, message_page
 from webhooks.runtime import runtime
 from webhooks.services import qbo_oauth, quickbooks_client, token_cipher
-from webhooks.session import check_csrf, non_admin_session, read_link_token, require_session
+from webhooks.session import PortalSession, check_csrf, non_admin_session, read_link_token, require_session
 
 connect = Blueprint("connect", __name__)
 log = logging.getLogger("qb24.qbo.connect")
@@ -76,8 +84,8 @@ def start() -> Response:
     return response
 
 
-def _take_state() -> int:
-    """The portal id the callback's state was issued for; the state is used up by this call."""
+def _take_state() -> StateOwner:
+    """Who the callback's state was issued to (portal, user); the state is used up by this call."""
     state, cookie = request.args.get("state", ""), request.cookies.get(STATE_COOKIE, "")
     if not state or not cookie or not hmac.compare_digest(state.encode(), cookie.encode()):
         # Not started in this browser: a forged or forwarded callback (login CSRF) is refused untouched.
@@ -88,7 +96,11 @@ def _take_state() -> int:
     if owner is None:
         raise ConsentError(400, "This QuickBooks sign-in link was already used or has expired. "
                                 "Go back to the app in Bitrix24 and click Log in again.")
-    return owner.portal_id
+    return owner
+
+
+REALM_TAKEN = ("This QuickBooks company is already connected to another Bitrix24 portal. "
+               "Disconnect it there first, or choose another company.")
 
 
 def _link(portal_id: int, tokens: QboTokens, company_name: str | None) -> Portal:
@@ -97,35 +109,39 @@ def _link(portal_id: int, tokens: QboTokens, company_name: str | None) -> Portal
         return _link_once(portal_id, tokens, company_name)
     except IntegrityError:
         # Two portals finished consent for the same realm at once: the unique realm_id decided.
-        raise ConsentError(409, "This QuickBooks company is already connected to another Bitrix24 portal. "
-                                "Disconnect it there first, or choose another company.") from None
+        raise ConsentError(409, REALM_TAKEN) from None
+
+
+def _check_linkable(session: Session, portal_id: int, realm_id: str) -> Portal:
+    """The portal, if `realm_id` may be linked to it; else a clear 400/409."""
+    portal = session.get(Portal, portal_id)
+    if portal is None or portal.status != "installed":
+        raise ConsentError(400, "The app is not installed on this Bitrix24 portal any more.")
+    taken = connection_for_realm(session, realm_id)
+    if taken is not None and taken.portal_id != portal_id:
+        raise ConsentError(409, REALM_TAKEN)
+    current = connection_of(session, portal_id)
+    if current is not None and current.realm_id != realm_id and session.query(Link).filter_by(
+            portal_id=portal_id).first() is not None:
+        # The links point at the first company's records; reusing them for another would corrupt both.
+        raise ConsentError(409, "This portal is already synchronized with another QuickBooks company. "
+                                "Log in to that company, or uninstall the app with its data to switch.")
+    return portal
 
 
 def _link_once(portal_id: int, tokens: QboTokens, company_name: str | None) -> Portal:
     with transaction(runtime().sessions) as session:
-        portal = session.get(Portal, portal_id)
-        if portal is None or portal.status != "installed":
-            raise ConsentError(400, "The app is not installed on this Bitrix24 portal any more.")
-        taken = connection_for_realm(session, tokens.realm_id)
-        if taken is not None and taken.portal_id != portal_id:
-            raise ConsentError(409, "This QuickBooks company is already connected to another Bitrix24 portal. "
-                                    "Disconnect it there first, or choose another company.")
-        current = connection_of(session, portal_id)
-        if current is not None and current.realm_id != tokens.realm_id and session.query(Link).filter_by(
-                portal_id=portal_id).first() is not None:
-            # The links point at the first company's records; reusing them for another would corrupt both.
-            raise ConsentError(409, "This portal is already synchronized with another QuickBooks company. "
-                                    "Log in to that company, or uninstall the app with its data to switch.")
+        portal = _check_linkable(session, portal_id, tokens.realm_id)
         connect_realm(session, portal, tokens, token_cipher(), company_name)
         return portal
 
 
 @connect.get("/quickbooks/callback")
 def callback() -> Response:
-    portal_id = _take_state()
+    owner = _take_state()
     if request.args.get("error"):
         declined = request.args["error"] == "access_denied"
-        log.info("qbo.connect.declined", extra={"portal_id": portal_id, "error": request.args["error"][:40]})
+        log.info("qbo.connect.declined", extra={"portal_id": owner.portal_id, "error": request.args["error"][:40]})
         return _closing(message_page(
             200 if declined else 400, "QuickBooks not connected",
             "You declined the connection, so nothing was changed. You can close this tab and click Log in again."
@@ -137,25 +153,80 @@ def callback() -> Response:
         tokens = qbo_oauth().exchange_code(code, realm_id)
         company = quickbooks_client(realm_id, HeldTokens(tokens)).company_info()
     except QuickBooksError as exc:
-        log.warning("qbo.connect.failed", extra={"portal_id": portal_id, "error": type(exc).__name__})
+        log.warning("qbo.connect.failed", extra={"portal_id": owner.portal_id, "error": type(exc).__name__})
         raise PageError(502, "QuickBooks did not complete the connection; please click Log in again.") from None
     name = company.get("CompanyName")
-    portal = _link(portal_id, tokens, name)
-    log.info("qbo.connected", extra={"member_id": portal.member_id, "realm_id": realm_id})
-    return _closing(_connected_page(name or realm_id, realm_id))
+    with runtime().sessions() as session:
+        _check_linkable(session, owner.portal_id, realm_id)  # refuse now, in this tab; finish checks again
+    ticket = _hold(owner, tokens, name)
+    log.info("qbo.connect.pending", extra={"portal_id": owner.portal_id, "realm_id": realm_id})
+    return _closing(_ticket_page(name or realm_id, ticket))
 
 
-def _connected_page(company: str, realm_id: str) -> Response:
+def _hold(owner: StateOwner, tokens: QboTokens, company_name: str | None) -> str:
+    """Keep the grant as a pending connection; grants nobody claimed in time are revoked."""
+    with transaction(runtime().sessions) as session:
+        ticket = hold_connection(session, owner.portal_id, owner.user_id, tokens, company_name, token_cipher())
+        for stale in revocable(session, sweep_expired(session, token_cipher())):
+            revoke_later(session, stale)
+    revoke_pending(session)
+    return ticket
+
+
+def _ticket_page(company: str, ticket: str) -> Response:
     base = urlsplit(runtime().settings.app_base_url)
     origin = f"{base.scheme}://{base.netloc}"  # the app page that opened this tab
-    script = ("<script>try{if(window.opener){window.opener.postMessage({type:'qb24:connected'},"
-              f"{_js_string(origin)});}}}}catch(e){{}}</script>")
-    return message_page(200, f"Connected to {company}",
-                        f"Connected to {company} (realm {realm_id}) — you can close this tab.", script)
+    # The ticket sits in this page only, shown to the browser that completed the consent; it is
+    # posted to the opener only if the opener is the app's own origin (postMessage's targetOrigin).
+    extra = (f"<div id='ticket' data-ticket='{escape(ticket)}' data-origin='{escape(origin)}' hidden></div>"
+             "<p id='next'>Keep this tab open until the app page in Bitrix24 shows the company, then close it.</p>"
+             "<noscript><p id='noscript'>JavaScript is off, so this tab cannot reach the app page. Go back to the "
+             "app in Bitrix24, turn JavaScript on and click Log in again.</p></noscript>"
+             "<script>(function(){var d=document.getElementById('ticket').dataset;"
+             "if(window.opener){window.opener.postMessage({type:'qb24:connect-ticket',ticket:d.ticket},d.origin);}"
+             "else{document.getElementById('next').textContent='This tab lost its link to the app page. Go back "
+             "to the app in Bitrix24 and click Log in again.';}})();</script>")
+    return message_page(200, "Return to Bitrix24 to finish connecting",
+                        f"QuickBooks approved the connection to {company}. Return to Bitrix24 to finish "
+                        "connecting: the app page there completes it.", extra)
 
 
-def _js_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("<", "\\x3c") + "'"
+@connect.post("/quickbooks/connect/finish")
+def finish() -> Response:
+    """The framed app page claims the callback's ticket; only its own portal, user and admin session may."""
+    who = require_admin(require_session())
+    check_csrf()
+    with transaction(runtime().sessions) as session:
+        grant = claim_connection(session, request.form.get("ticket", ""), token_cipher())
+        refusal = _refusal(grant, who)
+    if refusal is not None:
+        if grant is not None:
+            _revoke_stray(grant)  # claimed by the wrong session or too late: it is never linked
+        log.info("qbo.connect.refused", extra={"member_id": who.member_id, "status": refusal.status})
+        raise refusal
+    try:
+        portal = _link(grant.portal_id, grant.tokens, grant.company_name)
+    except ConsentError:
+        _revoke_stray(grant)
+        raise
+    log.info("qbo.connected", extra={"member_id": portal.member_id, "realm_id": grant.tokens.realm_id})
+    return Response('{"connected": true}', mimetype="application/json")
+
+
+def _revoke_stray(grant: PendingGrant) -> None:
+    """Revoke a claimed grant that will not be linked (unless its realm is live elsewhere)."""
+    with transaction(runtime().sessions) as session:
+        for stray in revocable(session, [grant.tokens]):
+            revoke_later(session, stray)
+    revoke_pending(session)
+
+
+def _refusal(grant: PendingGrant | None, who: PortalSession) -> ConsentError | None:
+    if grant is None or grant.expired:
+        return ConsentError(400, "This QuickBooks sign-in was already finished or has expired. Click Log in again.")
+    if grant.portal_id != who.portal_id or grant.user_id != who.user_id:
+        return ConsentError(403, "This QuickBooks sign-in was started for another Bitrix24 portal or user.")
+    return None
 
 
 def _closing(response: Response) -> Response:

@@ -1,6 +1,7 @@
 """Done means: an admin's whole walk in Chromium through the sandbox portal's pages.
 
-install -> app page -> Log in -> QuickBooks consent (clicked) -> settings saved -> start sync with a
+install -> app page -> Log in -> QuickBooks consent (clicked) -> the callback tab posts its ticket
+to the framed page, which finishes the connection -> settings saved -> start sync with a
 live progress bar -> Log out -> Log in again -> uninstall; after each step the page and the store
 are checked, and a screenshot is saved under tests/artifacts/admin_flow/.
 """
@@ -19,7 +20,7 @@ from qb24.sandboxes import B24_SANDBOX_CLIENT_ID
 from qb24.stack import Stack as Running
 from qb24.stack import start_stack
 from store.db import transaction
-from store.models import Link, Portal, QboConnection, SyncRun
+from store.models import Link, PendingConnection, Portal, QboConnection, SyncRun
 from tests.support import chromium, wait_for
 
 pytestmark = pytest.mark.browser
@@ -71,23 +72,29 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def log_in(page, frame, step: str) -> str:
-    """Click Log in in the framed app, approve on the QuickBooks sandbox consent page; the company name."""
+def log_in(page, frame, step: str, s: Stack) -> str:
+    """Click Log in in the framed app, approve on the QuickBooks sandbox consent page; the callback
+    tab hands its ticket to the framed page by postMessage, whose session finishes; the company name."""
+    link_token = frame.locator("#login-token").get_attribute("value")
     with page.context.expect_page() as opened:
         frame.locator("#login").click()
-    consent = opened.value
-    consent.wait_for_load_state()
+    consent = opened.value  # window.open("", name) from the click; the form then submits into it
+    consent.wait_for_url("**/connect/oauth2?**")
     assert consent.locator("h1").text_content().startswith("Connect ")  # really the consent page
+    assert link_token and link_token not in consent.url  # the link token stayed in the POST body
     shot(consent, f"{step}a-quickbooks-consent")
     consent.click("button[value=connect]")
     consent.wait_for_url("**/quickbooks/callback?**")
-    heading = consent.locator("h1").text_content()
-    assert heading.startswith("Connected to ")
-    assert "you can close this tab" in consent.locator("#message").text_content()
-    shot(consent, f"{step}b-connected-tab")
+    assert consent.locator("h1").text_content() == "Return to Bitrix24 to finish connecting"
+    assert consent.evaluate("window.opener !== null")  # the framed page is its opener
+    message = consent.locator("#message").text_content()
+    company = message.removeprefix("QuickBooks approved the connection to ").split(". Return to")[0]
+    shot(consent, f"{step}b-return-to-bitrix24-tab")
+    # Only the framed page's POST of the ticket links the realm (polling /status alone never would).
+    frame.locator("#connected").wait_for()
+    assert s.store(lambda db: db.scalars(select(PendingConnection)).all()) == []
     consent.close()
-    frame.locator("#connected").wait_for()  # the app page noticed by itself (postMessage / polling)
-    return heading.removeprefix("Connected to ")
+    return company
 
 
 def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
@@ -119,7 +126,7 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     shot(page, "02-app-not-connected")
 
     # 3. Log in through the QuickBooks sandbox consent page (auto-approve is off: it is clicked).
-    company = log_in(page, frame, "03")
+    company = log_in(page, frame, "03", s)
     assert frame.locator("#company-name").text_content() == company
     connection = s.store(lambda db: db.scalar(select(QboConnection)))
     assert connection.status == "connected" and connection.refresh_token_enc and connection.company_name == company
@@ -164,7 +171,7 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     assert s.store(lambda db: len(db.scalars(select(Link)).all())) == 1
 
     # 7. Log in again: the same connection row comes back; links and settings are still there.
-    assert log_in(page, frame, "08") == company
+    assert log_in(page, frame, "08", s) == company
     again = s.store(lambda db: db.scalars(select(QboConnection)).all())
     assert [(c.id, c.status) for c in again] == [(connection.id, "connected")] and again[0].refresh_token_enc
     assert s.store(lambda db: len(db.scalars(select(Link)).all())) == 1

@@ -45,7 +45,7 @@ def test_log_out_revokes_keeps_links_and_reconnect_reuses_them(stack, browser):
     member_id = stack.b24.default_member_id
     install_app(stack, browser, member_id)
     done = connect_quickbooks(browser, stack.url, open_app_page(stack, browser, member_id))
-    assert "you can close this tab" in done and "window.opener.postMessage" in done
+    assert "Return to Bitrix24 to finish connecting" in done and "window.opener.postMessage" in done
     with transaction(_sessions(stack)) as session:
         connection = session.scalar(select(QboConnection))
         first_id, portal_id = connection.id, connection.portal_id

@@ -66,6 +66,11 @@ class World:
         callback = urlsplit(consent.headers["Location"])  # auto-approve: straight back with a code
         done = self.client.get(f"{callback.path}?{callback.query}")
         assert done.status_code == 200, done.get_data(as_text=True)
+        # The framed page's part: the consent tab posts it the ticket; it claims it with its session.
+        ticket = unescape(re.search(r"data-ticket='([^']+)'", done.get_data(as_text=True)).group(1))
+        finished = self.client.post("/quickbooks/connect/finish", data={"ticket": ticket},
+                                    headers={"X-CSRF-Token": self.csrf(), "Accept": "application/json"})
+        assert finished.status_code == 200 and finished.get_json() == {"connected": True}
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +115,11 @@ def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world)
     response = world.open_app(fields)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Log in with QuickBooks" in html and 'target="_blank"' in html
+    assert "Log in with QuickBooks" in html
     assert f'id="signup" href="{world.qbo.url}/signup"' in html
-    assert 'action="/quickbooks/connect" target="_blank"' in html and 'name="t"' in html
+    # app.js opens this named tab from the click (so the consent tab has the page as its opener)
+    assert 'action="/quickbooks/connect" target="qb24-consent" rel="opener"' in html and 'name="t"' in html
+    assert 'data-finish-url="/quickbooks/connect/finish"' in html
     assert "/quickbooks/connect?" not in html  # the link token never sits in a URL (access logs, Referer)
     csp = response.headers["Content-Security-Policy"]
     assert f"frame-ancestors {world.portal_url}" in csp and "X-Frame-Options" not in response.headers

@@ -24,20 +24,42 @@
 
   function showApp() { window.location.href = body.dataset.appUrl; }
 
-  // Not connected: the consent tab tells us (postMessage from the callback page, same origin)
-  // and, in case the opener link was lost, the status endpoint is polled.
+  // Not connected: the consent tab (opened by name from the click, so it has this page as its
+  // opener) hands over a one-time ticket by postMessage; this page's own session claims it.
+  var CONSENT_WINDOW = 'qb24-consent';
+
+  function showLoginError(message) {
+    var box = document.getElementById('login-error');
+    if (box) { box.textContent = message; box.hidden = false; }
+  }
+
+  function finishConnect(ticket) {
+    var csrf = document.querySelector('meta[name="csrf-token"]');
+    fetch(body.dataset.finishUrl, {
+      method: 'POST', credentials: 'same-origin', body: new URLSearchParams({ticket: ticket}),
+      headers: {Accept: 'application/json', 'X-CSRF-Token': csrf ? csrf.content : ''}
+    }).then(function (r) {
+      if (r.ok) { showApp(); return null; }
+      return r.json().then(function (e) { showLoginError(e.message || 'QuickBooks was not connected.'); });
+    }).catch(function () { showLoginError('The connection could not be finished; click Log in again.'); });
+  }
+
   function watchConnection() {
     window.addEventListener('message', function (e) {
       if (e.origin !== window.location.origin || !e.data) { return; }
       var d = e.data;
-      if (d === 'qb24:connected' || d.type === 'qb24:connected') { showApp(); }
+      if (d.type === 'qb24:connect-ticket' && typeof d.ticket === 'string') { finishConnect(d.ticket); }
     });
     var login = document.getElementById('login');
     var token = document.getElementById('login-token');
     var polling = null;
     function poll() { getJson(body.dataset.statusUrl, function (s) { if (s.connected) { showApp(); } }); }
     if (login) {
-      login.addEventListener('click', function () { if (!polling) { polling = setInterval(poll, POLL_MS); } });
+      login.addEventListener('click', function () {
+        // The form then submits into this named tab: the link token stays in the POST body.
+        window.open('', CONSENT_WINDOW);
+        if (!polling) { polling = setInterval(poll, POLL_MS); }
+      });
       // The Log in form's token expires with the consent state (10 minutes): keep it fresh.
       setInterval(function () {
         getJson(body.dataset.statusUrl, function (s) { if (s.connect_token && token) { token.value = s.connect_token; } });
