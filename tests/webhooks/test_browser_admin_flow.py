@@ -7,6 +7,7 @@ are checked, and a screenshot is saved under tests/artifacts/admin_flow/.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,14 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 from sqlalchemy import select
 
+from qb24.demo import install_app, open_app_page
 from qb24.sandboxes import B24_SANDBOX_CLIENT_ID
 from qb24.stack import Stack as Running
 from qb24.stack import start_stack
+from sandbox.server import serve_in_thread
 from store.db import transaction
 from store.models import Link, PendingConnection, Portal, QboConnection, SyncRun
 from tests.support import chromium, wait_for
@@ -194,3 +198,49 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     response = page.goto(f"{s.server.url}/bitrix24/app")
     assert response.status == 401 and "not installed" in page.text_content("body")
     assert page.csp_errors == []
+
+
+ATTACKER_PAGE = """<!doctype html><html><body>
+<form method="post" action="{action}" target="qb24-consent" id="lure"><input type="hidden" name="t" value="{token}">
+<button id="go" type="submit">Win a prize</button></form>
+<script>
+window.received = [];
+window.addEventListener('message', function (e) {{ window.received.push(e.data); }});
+document.getElementById('go').addEventListener('click', function () {{ window.open('', 'qb24-consent'); }});
+</script></body></html>"""
+
+
+def test_login_csrf_from_another_site_links_nothing(stack, browser_page) -> None:
+    """An admin of their own portal lures a victim into submitting that portal's Log in form; the
+    victim approves at QuickBooks: the callback tab's ticket is posted only to the app's origin, so
+    the luring page (its opener) never receives it, and nothing is linked."""
+    attacker_portal = stack.b24.create_portal()
+    with requests.Session() as attacker:
+        install_app(stack.running, attacker, attacker_portal.member_id)
+        token = re.search(r'id="login-token"[^>]*value="([^"]+)"',
+                          open_app_page(stack.running, attacker, attacker_portal.member_id)).group(1)
+    lure = Flask("attacker")
+    lure.get("/")(lambda: ATTACKER_PAGE.format(action=f"{stack.server.url}/quickbooks/connect", token=token))
+    site = serve_in_thread(lure)
+    try:
+        page = browser_page
+        page.goto(site.url + "/")
+        with page.context.expect_page() as opened:
+            page.click("#go")
+        consent = opened.value
+        consent.wait_for_url("**/connect/oauth2?**")
+        consent.click("button[value=connect]")  # the victim, logged in at Intuit, approves
+        consent.wait_for_url("**/quickbooks/callback?**")
+        assert consent.locator("h1").text_content() == "Return to Bitrix24 to finish connecting"
+        assert consent.evaluate("window.opener !== null")  # the ticket was posted, to the app's origin only
+        # Messages from one window to another arrive in order: once this probe is in, the ticket
+        # (posted first, on load) would have been too.
+        consent.evaluate("window.opener.postMessage('probe', '*')")
+        page.wait_for_function("window.received.length > 0")
+        assert page.evaluate("window.received") == ["probe"]
+    finally:
+        site.stop()
+    assert stack.store(lambda db: db.scalars(select(QboConnection)).all()) == []
+    pending = stack.store(lambda db: db.scalars(select(PendingConnection)).all())
+    assert [row.portal_id for row in pending] == [stack.store(
+        lambda db: db.scalar(select(Portal.id).where(Portal.member_id == attacker_portal.member_id)))]
