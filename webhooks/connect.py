@@ -156,8 +156,12 @@ def callback() -> Response:
         log.warning("qbo.connect.failed", extra={"portal_id": owner.portal_id, "error": type(exc).__name__})
         raise PageError(502, "QuickBooks did not complete the connection; please click Log in again.") from None
     name = company.get("CompanyName")
-    with runtime().sessions() as session:
-        _check_linkable(session, owner.portal_id, realm_id)  # refuse now, in this tab; finish checks again
+    try:
+        with runtime().sessions() as session:
+            _check_linkable(session, owner.portal_id, realm_id)  # refuse now, in this tab; finish checks again
+    except ConsentError:
+        _revoke_stray(tokens)
+        raise
     ticket = _hold(owner, tokens, name)
     log.info("qbo.connect.pending", extra={"portal_id": owner.portal_id, "realm_id": realm_id})
     return _closing(_ticket_page(name or realm_id, ticket))
@@ -201,22 +205,22 @@ def finish() -> Response:
         refusal = _refusal(grant, who)
     if refusal is not None:
         if grant is not None:
-            _revoke_stray(grant)  # claimed by the wrong session or too late: it is never linked
+            _revoke_stray(grant.tokens)  # claimed by the wrong session or too late: it is never linked
         log.info("qbo.connect.refused", extra={"member_id": who.member_id, "status": refusal.status})
         raise refusal
     try:
         portal = _link(grant.portal_id, grant.tokens, grant.company_name)
     except ConsentError:
-        _revoke_stray(grant)
+        _revoke_stray(grant.tokens)
         raise
     log.info("qbo.connected", extra={"member_id": portal.member_id, "realm_id": grant.tokens.realm_id})
     return Response('{"connected": true}', mimetype="application/json")
 
 
-def _revoke_stray(grant: PendingGrant) -> None:
-    """Revoke a claimed grant that will not be linked (unless its realm is live elsewhere)."""
+def _revoke_stray(tokens: QboTokens) -> None:
+    """Revoke a grant that will not be linked (unless its realm is live elsewhere)."""
     with transaction(runtime().sessions) as session:
-        for stray in revocable(session, [grant.tokens]):
+        for stray in revocable(session, [tokens]):
             revoke_later(session, stray)
     revoke_pending(session)
 
