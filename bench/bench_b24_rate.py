@@ -17,46 +17,22 @@ import sys
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
 import redis
 import requests
 
+from bench.b24_workers import APP, RedisTokens, StatusCounter
 from clients.bitrix24 import Bitrix24Client
-from clients.bitrix24_auth import PLANS, AppCredentials, PortalAuth
+from clients.bitrix24_auth import PLANS, PortalAuth
 from clients.bitrix24_errors import QueryLimitExceeded
 from clients.coordination import locks_for
 from clients.ratelimit import make_limiter
 
-APP = AppCredentials("local.qb24sandbox.0000", "qb24-b24-sandbox-secret")  # the sandbox's default app
 
 
-class RedisTokens:
-    """PortalTokens shared by the worker processes (the store layer's job in the service)."""
-
-    def __init__(self, client: redis.Redis, key: str) -> None:
-        self.client, self.key = client, key
-
-    def load(self, member_id: str) -> PortalAuth:
-        data = json.loads(self.client.get(f"{self.key}:{member_id}"))
-        return PortalAuth(**{**data, "expires_at": datetime.fromisoformat(data["expires_at"])})
-
-    def save(self, auth: PortalAuth) -> None:
-        self.client.set(f"{self.key}:{auth.member_id}",
-                        json.dumps({**asdict(auth), "expires_at": auth.expires_at.isoformat()}), ex=3600)
 
 
-class StatusCounter(logging.Handler):
-    """Counts the HTTP statuses the client logs on `b24.call`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.statuses: Counter[int] = Counter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "b24.call":
-            self.statuses[record.status] += 1
 
 
 def worker(member_id: str, key: str, plan: str, start_at: float, seconds: float, out) -> None:

@@ -16,6 +16,7 @@ from clients.bitrix24_auth import PortalAuth
 from sandbox.bitrix24.sandbox import Bitrix24Sandbox
 from tests.clients.test_bitrix24_sandbox import control, new_portal
 from tests.clients.test_bitrix24_workerproc import SPEEDUP, RedisTokens, worker
+from tests.services import redis_client
 
 
 def run_workers(member_id: str, key: str, processes: int, calls: int, shared_limiter: bool = True) -> list[dict]:
@@ -34,12 +35,7 @@ def run_workers(member_id: str, key: str, processes: int, calls: int, shared_lim
 
 @pytest.fixture(scope="module")
 def r() -> redis.Redis:
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis unreachable at 127.0.0.1:6379: {exc}")
-    return client
+    return redis_client()  # skips, or fails under QB24_REQUIRE_SERVICES=1 (CI)
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,15 @@ from clients.ratelimit import (
     ConcurrencyLimit, LeakyBucket, RateLimitWait, RedisConcurrencyLimit, RedisLeakyBucket,
     SlotWait, make_concurrency_limit, make_limiter,
 )
+from tests.services import REDIS_URL
+from tests.services import redis_client as reachable_redis
 
 RATE, BURST = 100.0, 10
 JITTER = 0.015  # a thread may wake a little late after its reserved instant; never early
 
 
 def _redis() -> redis.Redis:
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis unreachable at 127.0.0.1:6379: {exc}")
-    return client
+    return reachable_redis()  # skips, or fails under QB24_REQUIRE_SERVICES=1 (CI)
 
 
 @pytest.fixture
@@ -73,7 +70,7 @@ def test_redis_bucket_holds_across_threads(redis_client: redis.Redis) -> None:
 
 
 def _process_worker(key: str, calls: int, queue: multiprocessing.Queue) -> None:
-    limiter = make_limiter(redis.Redis(host="127.0.0.1", port=6379), RATE, BURST)
+    limiter = make_limiter(redis.Redis.from_url(REDIS_URL), RATE, BURST)
     stamps: list[float] = []
     _hammer(limiter, key, calls, stamps)
     queue.put(stamps)
@@ -138,7 +135,7 @@ def test_concurrency_limit_caps_holders(kind: str) -> None:
 
 
 def _process_slot_user(key: str, rounds: int, events: multiprocessing.Queue) -> None:
-    limit = RedisConcurrencyLimit(redis.Redis(host="127.0.0.1", port=6379), 2, lease_seconds=5)
+    limit = RedisConcurrencyLimit(redis.Redis.from_url(REDIS_URL), 2, lease_seconds=5)
     for _ in range(rounds):
         with limit.slot(key, max_wait=20):
             events.put(("in", time.time()))
