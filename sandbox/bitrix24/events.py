@@ -83,7 +83,7 @@ def fire(state: State, sender: EventSender, portal: Portal, event: str, data: di
                 if not install.installed:
                     # DOCS installation-finish.md: no events before installFinish; the sandbox
                     # holds them and releases them on installFinish (issue 3 brief).
-                    install.held_events.append((binding, data))
+                    install.held_events.append((binding, data, user_id))
                     continue
                 send(state, sender, portal, install, binding, data, user_id)
 
@@ -99,8 +99,8 @@ def send(state: State, sender: EventSender, portal: Portal, install: Install,
 def release_held(state: State, sender: EventSender, portal: Portal, install: Install) -> None:
     """Deliver the events held while the install was unfinished."""
     held, install.held_events = install.held_events, []
-    for binding, data in held:
-        send(state, sender, portal, install, binding, data)
+    for binding, data, user_id in held:
+        send(state, sender, portal, install, binding, data, user_id)
 
 
 def app_install_body(state: State, portal: Portal, install: Install, handler_id: int | None) -> str:

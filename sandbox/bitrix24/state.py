@@ -81,7 +81,7 @@ class Install:
     options: dict = field(default_factory=dict)
     events: list[EventBinding] = field(default_factory=list)
     placements: list[PlacementBinding] = field(default_factory=list)
-    held_events: list[tuple[EventBinding, dict]] = field(default_factory=list)
+    held_events: list[tuple[EventBinding, dict, int]] = field(default_factory=list)
 
 
 @dataclass

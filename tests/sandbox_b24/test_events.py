@@ -48,6 +48,22 @@ def test_events_are_held_until_install_finish(sb, receiver: Receiver) -> None:
     assert requests.post(rest + "app.info", json={"auth": auth}).json()["result"]["INSTALLED"] is True
 
 
+def test_held_events_keep_the_user_who_made_the_change(sb, receiver: Receiver) -> None:
+    info = requests.post(f"{sb.control_url}/portals", json={}).json()
+    member_id = info["member_id"]
+    clerk = requests.post(f"{sb.control_url}/portals/{member_id}/users", json={"admin": False}).json()
+    install = requests.post(f"{sb.control_url}/portals/{member_id}/install",
+                            json={"client_id": CLIENT_ID, "handler_url": "http://127.0.0.1:9/app",
+                                  "user_id": clerk["id"]}).json()
+    rest, auth = f"{info['url']}/rest/", install["form"]["AUTH_ID"]
+    requests.post(rest + "event.bind", json={"auth": auth, "event": "ONCRMCOMPANYADD", "handler": receiver.url})
+    requests.post(rest + "crm.company.add", json={"auth": auth, "fields": {"TITLE": "By the clerk"}})
+    requests.post(f"{sb.control_url}/portals/{member_id}/install-finish", json={"client_id": CLIENT_ID})
+    fields = dict(parse_qsl(wait_for(lambda: receiver.bodies)[0].decode()))
+    assert fields["auth[user_id]"] == str(clerk["id"]) != "1"
+    assert requests.post(rest + "profile", json={"auth": fields["auth[access_token]"]}).json()["result"]["ID"] == str(clerk["id"])
+
+
 def test_failed_delivery_is_not_retried(portal: Portal, receiver: Receiver) -> None:
     receiver.status = 500
     portal.call("event.bind", {"event": "ONCRMCONTACTUPDATE", "handler": receiver.url})
