@@ -6,7 +6,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from sandbox.bitrix24.crm_store import now_iso
+from sandbox.bitrix24.crm_store import check_required_userfields, now_iso
 from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.events import EventSender, fire
 from sandbox.bitrix24.state import Portal, State
@@ -114,15 +114,6 @@ def apply_multi(portal: Portal, record: dict, name: str, raw: Any) -> None:
     record["HAS_EMAIL"] = "Y" if record.get("EMAIL") else "N"
 
 
-def check_required(portal: Portal, kind: str, record: dict) -> None:
-    """With "check required custom fields" on, a mandatory UF must have a value."""
-    if not portal.req_uf_check:
-        return
-    for uf in portal.userfields.get(UF_ENTITY[kind], []):
-        if uf["MANDATORY"] == "Y" and record.get(uf["FIELD_NAME"]) in (None, "", []):
-            raise RestError(400, "CRM_FIELD_ERROR_REQUIRED", f"Field \"{uf['FIELD_NAME']}\" is required.")
-
-
 def _apply(portal: Portal, kind: str, record: dict, fields: dict) -> None:
     """Write the known and user fields; unknown ones are silently ignored (reference §5)."""
     known = set(TEMPLATES[kind]) | {uf["FIELD_NAME"] for uf in portal.userfields.get(UF_ENTITY[kind], [])}
@@ -148,7 +139,7 @@ def create(state: State, sender: EventSender, portal: Portal, kind: str, fields:
     if kind in ("contact", "company"):
         record.update({"LAST_ACTIVITY_BY": str(user_id), "LAST_ACTIVITY_TIME": now})
     _apply(portal, kind, record, fields)
-    check_required(portal, kind, record)
+    check_required_userfields(portal, UF_ENTITY[kind], record)
     new_id = portal.next_id(kind)
     record["ID"] = str(new_id)
     if kind == "deal" and not record.get("TITLE"):
@@ -166,7 +157,7 @@ def update(state: State, sender: EventSender, portal: Portal, kind: str, entity_
         raise classic("Not found")
     candidate = json.loads(json.dumps(record))
     _apply(portal, kind, candidate, fields)
-    check_required(portal, kind, candidate)
+    check_required_userfields(portal, UF_ENTITY[kind], candidate)
     candidate.update({"DATE_MODIFY": now_iso(), "MODIFY_BY_ID": str(user_id)})
     record.clear()
     record.update(candidate)

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.state import Portal
 
 PAGE_SIZE = 50
 _PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$")
@@ -14,6 +15,15 @@ _PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$")
 def now_iso() -> str:
     """Current time as Bitrix24 writes dates (ISO-8601 with offset)."""
     return datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat()
+
+
+def check_required_userfields(portal: Portal, entity: str, record: dict) -> None:
+    """With the portal's "check required custom fields" option on, a mandatory UF must have a value."""
+    if not portal.req_uf_check:
+        return
+    for uf in portal.userfields.get(entity, []):
+        if uf["MANDATORY"] == "Y" and record.get(uf["FIELD_NAME"]) in (None, "", []):
+            raise RestError(400, "CRM_FIELD_ERROR_REQUIRED", f"Field \"{uf['FIELD_NAME']}\" is required.")
 
 
 def _num(value: Any) -> float | None:

@@ -5,7 +5,7 @@ import copy
 from datetime import date, timedelta
 from typing import Any
 
-from sandbox.bitrix24.crm_store import now_iso
+from sandbox.bitrix24.crm_store import check_required_userfields, now_iso
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.events import EventSender, fire
 from sandbox.bitrix24.state import Portal, State
@@ -78,15 +78,6 @@ def _apply(portal: Portal, item: dict, fields: dict) -> None:
     item["stageSemanticId"] = semantic_of(portal, item["stageId"])
 
 
-def _check_required(portal: Portal, item: dict) -> None:
-    """Mandatory UFs, only with the REST "check required custom fields" option on."""
-    if not portal.req_uf_check:
-        return
-    for uf in portal.userfields.get(UF_ENTITY, []):
-        if uf["MANDATORY"] == "Y" and item.get(uf["FIELD_NAME"]) in (None, "", []):
-            raise RestError(400, "CRM_FIELD_ERROR_REQUIRED", f"Field \"{uf['FIELD_NAME']}\" is required.")
-
-
 def _new_item(portal: Portal, user_id: int, category_id: int) -> dict:
     """A blank Smart Invoice with the documented defaults."""
     now, today = now_iso(), date.today()
@@ -121,7 +112,7 @@ def create(state: State, sender: EventSender, portal: Portal, fields: dict, user
         raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Category not found")
     item = _new_item(portal, user_id, category_id)
     _apply(portal, item, fields)
-    _check_required(portal, item)
+    check_required_userfields(portal, UF_ENTITY, item)
     item["id"] = portal.next_id(KIND)
     item["title"] = item["title"] or f"Invoice #{item['id']}"
     item["accountNumber"] = item["accountNumber"] or str(item["id"])
@@ -144,7 +135,7 @@ def update(state: State, sender: EventSender, portal: Portal, item_id: int, fiel
     item = get(portal, item_id)
     candidate = copy.deepcopy(item)
     _apply(portal, candidate, fields)
-    _check_required(portal, candidate)
+    check_required_userfields(portal, UF_ENTITY, candidate)
     now = now_iso()
     if candidate["stageId"] != item["stageId"]:
         candidate.update({"previousStageId": item["stageId"], "movedTime": now, "movedBy": user_id})

@@ -226,3 +226,14 @@ def test_required_userfield_check_option(portal: Portal) -> None:
     refused = portal.call("crm.contact.add", {"fields": {"NAME": "On"}})
     assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"
     assert portal.call("crm.contact.add", {"fields": {"NAME": "On", "UF_CRM_TAX": "x"}}).status_code == 200
+
+
+def test_required_userfield_check_covers_smart_invoices(portal: Portal) -> None:
+    portal.control("seed", {"userfields": [{"entity": "CRM_SMART_INVOICE", "FIELD_NAME": "ufCrmQboId",
+                                            "MANDATORY": "Y"}]})
+    item = _ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "Off"}}))["result"]["item"]
+    portal.control("settings", {"req_uf_check": True})
+    refused = portal.call("crm.item.update", {"entityTypeId": 31, "id": item["id"], "fields": {"title": "On"}})
+    assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"
+    assert portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "On"}}).status_code == 400
+    assert _ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "On", "ufCrmQboId": "7"}}))
