@@ -5,7 +5,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.state import Portal
 
 PAGE_SIZE = 50
@@ -109,7 +109,7 @@ def dict_param(params: dict, name: str, classic_errors: bool) -> dict:
         return {}
     if not isinstance(value, dict):
         if classic_errors:
-            raise RestError(400, "", f"Parameter '{name}' must be array.")
+            raise classic(f"Parameter '{name}' must be array.")
         raise RestError(400, "INVALID_ARG_VALUE", f"Parameter '{name}' must be an object")
     return value
 
@@ -120,3 +120,22 @@ def list_param(params: dict, name: str) -> list:
     if isinstance(value, dict):
         return list(value.values())
     return [value] if isinstance(value, str) else list(value)
+
+
+def classic_id(params: dict) -> int:
+    """The positive integer `id` (or `ID`) of a classic method, or the classic 400."""
+    try:
+        value = int(str(params.get("id", params.get("ID"))))
+    except ValueError:
+        raise classic("ID is not defined or invalid.") from None
+    if value <= 0:
+        raise classic("ID is not defined or invalid.")
+    return value
+
+
+def classic_fields(params: dict) -> dict:
+    """The `fields` object of a classic method, or the classic 400."""
+    fields = params.get("fields")
+    if not isinstance(fields, dict):
+        raise classic("Parameter 'fields' must be array.")
+    return fields

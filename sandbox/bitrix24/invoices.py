@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.bitrix24.crm_store import dict_param, list_param, matches, now_iso, ordered, page, start_of
+from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, list_param, matches, now_iso,
+                                        ordered, page, start_of)
 from sandbox.bitrix24.directory import PAY_SYSTEMS, PERSON_TYPES
 from sandbox.bitrix24.errors import classic
 from sandbox.bitrix24.events import fire
@@ -55,24 +56,6 @@ def _apply(ctx: CallContext, record: dict, fields: dict) -> None:
         raise classic("Invalid PAY_SYSTEM_ID.")
 
 
-def _id(params: dict) -> int:
-    """A positive integer id or the classic 400."""
-    try:
-        value = int(str(params.get("id", params.get("ID"))))
-    except ValueError:
-        raise classic("ID is not defined or invalid.") from None
-    if value <= 0:
-        raise classic("ID is not defined or invalid.")
-    return value
-
-
-def _fields(params: dict) -> dict:
-    """The `fields` object."""
-    if not isinstance(params.get("fields"), dict):
-        raise classic("Parameter 'fields' must be array.")
-    return params["fields"]
-
-
 def _fire(ctx: CallContext, name: str, invoice_id: int) -> None:
     """Old-invoice events carry FIELDS[ID]."""
     fire(ctx.state, ctx.sender, ctx.portal, name, {"FIELDS": {"ID": str(invoice_id)}}, ctx.user_id)
@@ -86,7 +69,7 @@ def invoice_add(ctx: CallContext, params: dict) -> dict:
                                           "DATE_INSERT": now, "DATE_UPDATE": now, "DATE_BILL": now,
                                           "RESPONSIBLE_ID": str(ctx.user_id), "PRODUCT_ROWS": [],
                                           "INVOICE_PROPERTIES": {}}
-    _apply(ctx, record, _fields(params))
+    _apply(ctx, record, classic_fields(params))
     new_id = ctx.portal.next_id(KIND)
     record["ID"] = str(new_id)
     record["ACCOUNT_NUMBER"] = record["ACCOUNT_NUMBER"] or str(new_id)
@@ -97,7 +80,7 @@ def invoice_add(ctx: CallContext, params: dict) -> dict:
 
 def _get_record(ctx: CallContext, params: dict) -> tuple[int, dict]:
     """Look an invoice up or answer the classic "Not found"."""
-    invoice_id = _id(params)
+    invoice_id = classic_id(params)
     record = ctx.portal.entities.get(KIND, {}).get(invoice_id)
     if record is None:
         raise classic("Not found")
@@ -116,7 +99,7 @@ def invoice_update(ctx: CallContext, params: dict) -> dict:
     """Update -> the id (CCrmInvoiceRestService returns the ID; UNCERTAIN vs `true`)."""
     invoice_id, record = _get_record(ctx, params)
     candidate = {**record, "PRODUCT_ROWS": list(record["PRODUCT_ROWS"])}
-    _apply(ctx, candidate, _fields(params))
+    _apply(ctx, candidate, classic_fields(params))
     candidate["DATE_UPDATE"] = now_iso()
     status_changed = candidate["STATUS_ID"] != record["STATUS_ID"]
     record.update(candidate)

@@ -5,21 +5,10 @@ import re
 from typing import Any
 
 from sandbox.bitrix24 import classic as store
-from sandbox.bitrix24.crm_store import dict_param, list_param, matches, ordered, page, start_of
+from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, list_param, matches, ordered,
+                                        page, start_of)
 from sandbox.bitrix24.errors import classic
 from sandbox.bitrix24.registry import CallContext, method, ok
-
-
-def _id(params: dict) -> int:
-    """The positive integer `id` (case-insensitive key) or the classic 400."""
-    raw = params.get("id", params.get("ID"))
-    try:
-        value = int(str(raw))
-    except (TypeError, ValueError):
-        raise classic("ID is not defined or invalid.") from None
-    if value <= 0:
-        raise classic("ID is not defined or invalid.")
-    return value
 
 
 def _value(row: dict, field: str) -> Any:
@@ -45,7 +34,7 @@ def _select(row: dict, select: list, kind: str) -> dict:
 
 def _get(ctx: CallContext, kind: str, params: dict) -> dict:
     """`crm.<kind>.get`: all fields including multi-fields, values as strings."""
-    record = ctx.portal.entities.get(kind, {}).get(_id(params))
+    record = ctx.portal.entities.get(kind, {}).get(classic_id(params))
     if record is None:
         raise classic("Not found")
     full = {"ID": record["ID"], **{k: v for k, v in record.items() if k not in ("ID", "COMPANY_IDS")}}
@@ -66,25 +55,19 @@ def _list(ctx: CallContext, kind: str, params: dict) -> dict:
 
 def _add(ctx: CallContext, kind: str, params: dict) -> dict:
     """`crm.<kind>.add` -> the new id as an int."""
-    fields = params.get("fields")
-    if not isinstance(fields, dict):
-        raise classic("Parameter 'fields' must be array.")
-    return ok(store.create(ctx.state, ctx.sender, ctx.portal, kind, fields, ctx.user_id))
+    return ok(store.create(ctx.state, ctx.sender, ctx.portal, kind, classic_fields(params), ctx.user_id))
 
 
 def _update(ctx: CallContext, kind: str, params: dict) -> dict:
     """`crm.<kind>.update` -> true; multi-field entries without ID are added."""
-    entity_id = _id(params)
-    fields = params.get("fields")
-    if not isinstance(fields, dict):
-        raise classic("Parameter 'fields' must be array.")
-    store.update(ctx.state, ctx.sender, ctx.portal, kind, entity_id, fields, ctx.user_id)
+    entity_id = classic_id(params)
+    store.update(ctx.state, ctx.sender, ctx.portal, kind, entity_id, classic_fields(params), ctx.user_id)
     return ok(True)
 
 
 def _delete(ctx: CallContext, kind: str, params: dict) -> dict:
     """`crm.<kind>.delete` -> true."""
-    store.delete(ctx.state, ctx.sender, ctx.portal, kind, _id(params), ctx.user_id)
+    store.delete(ctx.state, ctx.sender, ctx.portal, kind, classic_id(params), ctx.user_id)
     return ok(True)
 
 
@@ -102,9 +85,7 @@ for _kind in ("contact", "company", "lead", "deal"):
 
 def _userfield_add(ctx: CallContext, kind: str, params: dict) -> dict:
     """`crm.<kind>.userfield.add`: FIELD_NAME gets the UF_CRM_ prefix; returns the new id."""
-    fields = params.get("fields")
-    if not isinstance(fields, dict):
-        raise classic("Parameter 'fields' must be array.")
+    fields = classic_fields(params)
     errors = []
     if not fields.get("USER_TYPE_ID"):
         errors.append("USER_TYPE_ID is not defined.")
