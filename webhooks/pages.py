@@ -21,7 +21,7 @@ from webhooks.admins import require_admin, user_is_admin
 from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
-                                      load_settings_form, required_user_fields)
+                                      load_settings_form, portal_crm)
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
 from webhooks.session import PortalSession, check_csrf, csrf_token, link_token, require_session, start_session
@@ -191,9 +191,7 @@ def _crm_view(member_id: str, stored: dict[str, Any]) -> dict[str, Any]:
     """The portal's stages and mandatory custom fields, read live; a failure becomes a notice."""
     use_new_invoice = bool(stored.get("use_new_invoice", True))
     try:
-        client = bitrix24_client(member_id)
-        stages = invoice_stages(client, use_new_invoice)
-        required = required_user_fields(client, use_new_invoice)
+        stages, required = portal_crm(bitrix24_client(member_id), use_new_invoice)
     except (Bitrix24Error, PortalMissing) as error:
         code = getattr(error, "code", type(error).__name__)
         log.warning("app.crm_read_failed", extra={"member_id": member_id, "code": code})

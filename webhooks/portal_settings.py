@@ -88,21 +88,11 @@ def field_errors(error: ValidationError) -> dict[str, str]:
 
 def invoice_stages(client: Bitrix24Client, use_new_invoice: bool) -> list[dict[str, Any]]:
     """The portal's real invoice stages in kanban order: the default Smart Invoice pipeline or INVOICE_STATUS."""
-    entity = "INVOICE_STATUS"
-    if use_new_invoice:
-        # The Smart Invoice category id differs between portals (docs show 13 and 5; reference §6).
-        categories = (client.call("crm.category.list", {"entityTypeId": SMART_INVOICE}).result or {})
-        rows = categories.get("categories") or []
-        category = next((c for c in rows if c.get("isDefault") == "Y"), rows[0] if rows else None)
-        if category is None:
-            return []
-        entity = f"SMART_INVOICE_STAGE_{category['id']}"
-    rows = client.call("crm.status.list", {"filter": {"ENTITY_ID": entity}, "order": {"SORT": "ASC"}}).result
-    return ordered_stages(rows or [])
+    return _stages_from(client, use_new_invoice, client.call(*_stage_source(use_new_invoice)).result)
 
 
-def required_user_fields(client: Bitrix24Client, use_new_invoice: bool) -> list[str]:
-    """Mandatory custom fields of the entities the sync writes, read without writing anything.
+def portal_crm(client: Bitrix24Client, use_new_invoice: bool) -> tuple[list[dict[str, Any]], list[str]]:
+    """The invoice stages and the mandatory custom fields, read in one batch (plus the Smart Invoice stages).
 
     Whether the portal's "check required custom fields" REST option (`rest_enable_req_uf_check`,
     default off; reference §6) is on is not readable over REST. What is readable is which user
@@ -110,22 +100,43 @@ def required_user_fields(client: Bitrix24Client, use_new_invoice: bool) -> list[
     the option on do those make our writes fail with CRM_FIELD_ERROR_REQUIRED, which is the
     certain signal (a sync run that recorded it). Both feed the notice on the page.
     """
-    commands: dict[str, tuple[str, dict[str, Any]]] = {
-        "contact": ("crm.contact.fields", {}), "company": ("crm.company.fields", {})}
-    if use_new_invoice:
-        commands["invoice"] = ("crm.item.fields", {"entityTypeId": SMART_INVOICE})
-    else:
-        commands["invoice"] = ("crm.invoice.fields", {})
-    outcome = client.batch(commands)
+    fields_of = {"contact": ("crm.contact.fields", {}), "company": ("crm.company.fields", {}),
+                 "invoice": ("crm.item.fields", {"entityTypeId": SMART_INVOICE}) if use_new_invoice
+                 else ("crm.invoice.fields", {})}
+    outcome = client.batch({"stages": _stage_source(use_new_invoice), **fields_of})
+    if "stages" in outcome.errors:
+        raise outcome.errors["stages"]
+    stages = _stages_from(client, use_new_invoice, outcome.results.get("stages"))
     for entity, error in outcome.errors.items():  # the notice is then incomplete, not wrong
         log.warning("app.fields_read_failed", extra={"member_id": client.member_id, "entity": entity,
                                                       "code": error.code})
-    found = []
-    for entity, described in outcome.results.items():
-        described = described.get("fields", described) if isinstance(described, dict) else {}
-        found += [f"{entity}: {_label(name, field)}" for name, field in described.items()
-                  if isinstance(field, dict) and field.get("isRequired") and _is_user_field(name, field)]
-    return found
+    return stages, [found for entity in fields_of for found in _required(entity, outcome.results.get(entity))]
+
+
+def _stage_source(use_new_invoice: bool) -> tuple[str, dict[str, Any]]:
+    """The Smart Invoice categories (their default names the stage list) or the classic stage list itself."""
+    if use_new_invoice:
+        return "crm.category.list", {"entityTypeId": SMART_INVOICE}
+    return "crm.status.list", {"filter": {"ENTITY_ID": "INVOICE_STATUS"}, "order": {"SORT": "ASC"}}
+
+
+def _stages_from(client: Bitrix24Client, use_new_invoice: bool, answer: Any) -> list[dict[str, Any]]:
+    if not use_new_invoice:
+        return ordered_stages(answer or [])
+    # The Smart Invoice category id differs between portals (docs show 13 and 5; reference §6).
+    rows = (answer or {}).get("categories") or []
+    category = next((c for c in rows if c.get("isDefault") == "Y"), rows[0] if rows else None)
+    if category is None:
+        return []
+    entity = f"SMART_INVOICE_STAGE_{category['id']}"
+    rows = client.call("crm.status.list", {"filter": {"ENTITY_ID": entity}, "order": {"SORT": "ASC"}}).result
+    return ordered_stages(rows or [])
+
+
+def _required(entity: str, described: Any) -> list[str]:
+    described = described.get("fields", described) if isinstance(described, dict) else {}
+    return [f"{entity}: {_label(name, field)}" for name, field in described.items()
+            if isinstance(field, dict) and field.get("isRequired") and _is_user_field(name, field)]
 
 
 def _is_user_field(name: str, field: Mapping[str, Any]) -> bool:

@@ -1,6 +1,7 @@
 """The framed app page against both sandboxes over HTTP: views, settings, stages, CSP, sync progress."""
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -309,3 +310,25 @@ def test_portal_that_refuses_the_stage_read_gets_a_notice_not_a_crash(world):
     assert re.search(r'id="crm-error" role="alert">Bitrix24 did not answer with your invoice stages\s*'
                      r'\(<code>\w+</code>\)', html)
     assert stage_selects(html)["paid"] == ([], None)
+
+
+def b24_requests(caplog, member_id: str) -> list[str]:
+    """The REST requests the app sent to the portal (the client logs `b24.call` once per HTTP POST)."""
+    return [record.method for record in caplog.records
+            if record.getMessage() == "b24.call" and getattr(record, "member_id", None) == member_id]
+
+
+@pytest.mark.parametrize("use_new_invoice,expected", [
+    ("true", ["batch", "crm.status.list"]),  # the default Smart Invoice category decides the stage list
+    ("false", ["batch"]),
+])
+def test_rendering_the_settings_reads_the_portal_in_one_batch(world, caplog, use_new_invoice, expected):
+    world.open_app()
+    world.connect_quickbooks()
+    form = valid_form(world.csrf(), use_new_invoice=use_new_invoice)
+    assert world.client.post("/bitrix24/app/settings", data=form).status_code == 303
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="clients.bitrix24"):
+        html = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert b24_requests(caplog, world.member_id) == expected
+    assert stage_selects(html)["paid"][1] == ("DT31_5:P" if use_new_invoice == "true" else "P")
