@@ -168,9 +168,7 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
 
     @route("/portals/<member_id>/authorize")
     def authorize(body: dict, portal: Portal) -> dict:
-        code = token_hex(16)
-        # DOCS: the code lives 30 s.
-        sb.state.codes[code] = (portal.member_id, body.get("client_id", ""), time.time() + 30)
+        code = sb.state.issue_code(portal.member_id, body.get("client_id", ""))
         return {"code": code, "domain": portal.domain, "member_id": portal.member_id}
 
     @route("/expire-tokens")

@@ -1,7 +1,6 @@
 """Portal pages: app install/open/uninstall, CRM lists, cards with toolbar widgets, add forms."""
 from __future__ import annotations
 
-import time
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -12,7 +11,7 @@ from sandbox.bitrix24 import classic, lifecycle, smart_invoice
 from sandbox.bitrix24.bx24js import BX24_JS
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.html import frame_form, iframe, page, session_json, table
-from sandbox.bitrix24.state import Portal, token_hex
+from sandbox.bitrix24.state import Portal
 
 if TYPE_CHECKING:
     from sandbox.bitrix24.sandbox import Bitrix24Sandbox
@@ -189,8 +188,7 @@ def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
     @bp.route("/oauth/authorize/")
     def authorize() -> Response:
         app = state.apps.get(request.args.get("client_id", "")) or abort(400)
-        code = token_hex(16)
-        state.codes[code] = (portal.member_id, app.client_id, time.time() + 30)  # DOCS: 30 s
+        code = state.issue_code(portal.member_id, app.client_id)
         query = {"code": code, "state": request.args.get("state", ""), "domain": portal.domain,
                  "member_id": portal.member_id, "scope": app.scope,
                  "server_domain": state.oauth_url.split("://", 1)[1]}

@@ -210,6 +210,12 @@ class State:
         self.refresh_index[token.refresh_token] = token
         return token
 
+    def issue_code(self, member_id: str, client_id: str) -> str:
+        """A one-time authorization code; DOCS: it lives 30 s."""
+        code = token_hex(16)
+        self.codes[code] = (member_id, client_id, time.time() + 30)
+        return code
+
     def revoke(self, member_id: str, client_id: str) -> None:
         """Drop every token of an app on a portal (uninstall)."""
         for index in (self.tokens, self.refresh_index):

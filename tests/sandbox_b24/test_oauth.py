@@ -1,6 +1,8 @@
 """OAuth server: grants, rotation, errors, app.info on the server, token expiry on portals."""
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import requests
 
 from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET, Portal
@@ -70,3 +72,20 @@ def test_token_lifetime_is_settable(sb, portal: Portal) -> None:
         assert _refresh(portal, portal.refresh).json()["expires_in"] == 60
     finally:
         requests.post(f"{sb.control_url}/settings", json={"token_lifetime": 3600})
+
+
+def test_portal_authorize_page_redirects_with_a_code_the_server_exchanges(portal: Portal) -> None:
+    client_id, secret = "local.authorize.test", "s3cret"
+    requests.post(f"{portal.sb.control_url}/apps", json={"client_id": client_id, "client_secret": secret,
+                                                        "redirect_uri": "http://127.0.0.1:9/back"})
+    moved = requests.get(f"{portal.url}/oauth/authorize/", params={"client_id": client_id, "state": "xyz"},
+                         allow_redirects=False)
+    assert moved.status_code == 302
+    target, _, query = moved.headers["Location"].partition("?")
+    back = dict(parse_qsl(query))
+    assert target == "http://127.0.0.1:9/back" and back["state"] == "xyz"
+    assert back["member_id"] == portal.member_id and back["domain"] == portal.url.split("://")[1]
+    params = {"grant_type": "authorization_code", "client_id": client_id, "client_secret": secret,
+              "code": back["code"]}
+    exchanged = requests.get(f"{portal.sb.oauth_url}/oauth/token/", params=params)
+    assert exchanged.status_code == 200 and exchanged.json()["member_id"] == portal.member_id
