@@ -30,11 +30,6 @@ from clients.coordination import locks_for
 from clients.ratelimit import make_limiter
 
 
-
-
-
-
-
 def worker(member_id: str, key: str, plan: str, start_at: float, seconds: float, out) -> None:
     """Call as fast as the shared limiter allows until the deadline; report what happened."""
     r = redis.Redis(host="127.0.0.1", port=6379)

@@ -12,8 +12,6 @@ from typing import Any
 class Bitrix24Error(RuntimeError):
     """An error answer from a Bitrix24 portal or its OAuth server."""
 
-    retryable = False
-
     def __init__(self, code: str, description: str = "", status: int | None = None,
                  retry_after: float | None = None) -> None:
         super().__init__(f"{code or '(no code)'} [{status}]: {description}")
@@ -36,8 +34,6 @@ class InvalidGrant(Bitrix24Error):
     """The refresh token is expired or revoked: the portal must authorize the app again."""
 
 
-AuthorizationRevoked = InvalidGrant
-
 
 class InvalidClient(Bitrix24Error):
     """The OAuth server does not know our client_id / client_secret."""
@@ -58,8 +54,6 @@ class WrongAuthType(Bitrix24Error):
 class QueryLimitExceeded(Bitrix24Error):
     """The portal's leaky bucket overflowed (HTTP 503)."""
 
-    retryable = True
-
 
 class OverloadLimit(Bitrix24Error):
     """The portal was blocked by hand (503 OVERLOAD_LIMIT); not worth a quick retry."""
@@ -67,8 +61,6 @@ class OverloadLimit(Bitrix24Error):
 
 class OperationTimeLimit(Bitrix24Error):
     """The method used up its execution-time budget (HTTP 429); wait for operating_reset_at."""
-
-    retryable = True
 
 
 class MethodNotFound(Bitrix24Error):

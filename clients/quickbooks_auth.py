@@ -22,7 +22,6 @@ log = logging.getLogger("qb24.qbo.auth")
 
 # Refresh a little early so a token does not expire between the check and the request.
 EXPIRY_MARGIN = timedelta(seconds=60)
-QBO_DISCOVERY = {"sandbox": "sandbox", "production": "production"}
 
 
 @dataclass(frozen=True)

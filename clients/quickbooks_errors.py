@@ -52,8 +52,6 @@ class ServiceUnavailable(QuickBooksError):
     """5xx / SystemFault: transient on Intuit's side; retry with backoff."""
 
 
-TRANSIENT = (Throttled, ServiceUnavailable, StaleObject)
-
 
 def translate(exc: qb_exc.QuickbooksException) -> QuickBooksError:
     """Map a python-quickbooks exception to our typed error by Fault code."""

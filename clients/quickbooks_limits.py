@@ -13,7 +13,6 @@ import redis
 
 from clients.ratelimit import make_concurrency_limit, make_limiter
 
-PER_MINUTE = 500
 CONCURRENT = 10
 # rate*60 + burst must stay ≤ 500 in any minute: 480/min drained, 10 in a burst.
 SAFE_RATE_PER_S = 480 / 60

@@ -36,7 +36,6 @@ class QboTransport(QuickBooks):
         self.sandbox = False  # api_url then resolves to api_url_v3, which we set
         self.token, self.gate = token, gate
         self.http = http or requests.Session()
-        self.last_status: int | None = None
 
     def process_request(self, request_type, url, headers="", params="", data=""):
         headers = dict(headers or {})
@@ -44,7 +43,6 @@ class QboTransport(QuickBooks):
         with self.gate(self.realm_id):
             response = self.http.request(request_type, url, headers=headers, params=params,
                                          data=_encode(data), timeout=DEFAULT_TIMEOUT)
-        self.last_status = response.status_code
         _raise_for_transport(response)
         return response
 
