@@ -141,10 +141,7 @@ class Bitrix24Sandbox:
         """Forget everything and recreate the default portal and app."""
         self._stop_portal_servers()
         with self.state.lock:
-            oauth_url = self.state.oauth_url
-            self.state.__init__()
-            self.state.oauth_url = oauth_url
-        self.sender.state = self.state
+            self.state = self.sender.state = State(oauth_url=self.state.oauth_url)
         self._seed_defaults()
 
     def stop(self) -> None:
