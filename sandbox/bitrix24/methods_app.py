@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.registry import CallContext, method, ok
-from sandbox.bitrix24.state import EventBinding, PlacementBinding
+from sandbox.bitrix24.state import EventBinding, Install, PlacementBinding
 
 _CRM = ("CONTACT", "COMPANY", "LEAD", "DEAL", "INVOICE")
 KNOWN_EVENTS = {f"ONCRM{e}{v}" for e in _CRM for v in ("ADD", "UPDATE", "DELETE")} | {
@@ -19,7 +19,7 @@ def _require_admin(ctx: CallContext) -> None:
         raise RestError(403, "ACCESS_DENIED", "Access denied! Administrator rights required")
 
 
-def _install(ctx: CallContext):
+def _install(ctx: CallContext) -> Install:
     """The caller's install (app context is guaranteed by `app_only`)."""
     install = ctx.install
     if install is None:
@@ -27,11 +27,9 @@ def _install(ctx: CallContext):
     return install
 
 
-@method("app.info", scope=None)
+@method("app.info", scope=None, app_only=True)
 def app_info(ctx: CallContext, params: dict) -> dict:
     """`result.INSTALLED` tells whether installFinish happened (DOCS app-info.md)."""
-    if ctx.token is None:
-        raise RestError(400, "ACCESS_DENIED", "Access denied! Application context required")
     install, app = _install(ctx), ctx.state.apps[ctx.token.client_id]
     license_ = f"en_{_LICENSE.get(ctx.portal.plan, 'basic')}"
     return ok({"ID": ctx.portal.installs_index(app.client_id), "CODE": app.code, "VERSION": app.version,

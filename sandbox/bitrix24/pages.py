@@ -22,7 +22,7 @@ _LIST_COLUMNS = {"contact": ["ID", "NAME", "LAST_NAME"], "company": ["ID", "TITL
                  "lead": ["ID", "TITLE", "NAME"], "deal": ["ID", "TITLE", "STAGE_ID"]}
 
 
-def _app_frame(sb: "Bitrix24Sandbox", portal: Portal, fields: dict, client_id: str, state: str) -> str:
+def _app_frame(portal: Portal, fields: dict, client_id: str, state: str) -> str:
     """Page body that opens the app (or installer) in the iframe with its POST."""
     session = session_json(fields, client_id, f"{portal.url}/rest/", attribute=False)
     return (f'<p>Application <b>{escape(client_id)}</b>: <span id="install-state">{state}</span></p>'
@@ -106,7 +106,7 @@ def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
                                                  request.form.get("handler_url") or None, user_id)
             except RestError as err:
                 return page("Install failed", f"<p class='error'>{escape(err.description)}</p>")
-        return page("Installing", _app_frame(sb, portal, fields, request.form["client_id"], "installing"), True)
+        return page("Installing", _app_frame(portal, fields, request.form["client_id"], "installing"), True)
 
     @bp.route("/marketplace/app/<client_id>/")
     def open_app(client_id: str) -> tuple[str, int] | str:
@@ -117,7 +117,7 @@ def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
             except RestError as err:
                 return page("Application", f"<p class='error'>{escape(err.description)}</p>"), err.status
         label = "installed" if install.installed else "installing"
-        return page("Application", _app_frame(sb, portal, fields, client_id, label), True)
+        return page("Application", _app_frame(portal, fields, client_id, label), True)
 
     @bp.route("/marketplace/finish/<app_sid>", methods=["POST"])
     def finish(app_sid: str) -> Response:
