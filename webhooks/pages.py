@@ -58,13 +58,13 @@ def app_from_portal() -> str:
 @pages.get("/bitrix24/app")
 def app_page() -> str:
     """The same page from the session (after a save, a sync start or a connect)."""
-    return _render(_session())
+    return _render(require_session())
 
 
 @pages.get("/bitrix24/app/status")
 def connection_status() -> Response:
     """Whether QuickBooks is connected; the page polls it while the consent tab is open."""
-    who = _session()
+    who = require_session()
     with runtime().sessions() as session:
         connection = _connection(session, who.portal_id)
         connected = connection is not None and connection.status == "connected"
@@ -76,7 +76,7 @@ def connection_status() -> Response:
 @pages.post("/bitrix24/app/settings")
 def save_settings() -> Response | tuple[str, int]:
     """Validate and store the settings form; bad input re-renders with the field errors and saves nothing."""
-    who = require_admin(_session())
+    who = require_admin(require_session())
     check_csrf()
     rt = runtime()
     with rt.sessions() as session:
@@ -100,7 +100,7 @@ def save_settings() -> Response | tuple[str, int]:
 @pages.post("/bitrix24/app/sync")
 def start_sync() -> Response:
     """Queue a full sync unless one is already pending or running."""
-    who = require_admin(_session())
+    who = require_admin(require_session())
     check_csrf()
     with transaction(runtime().sessions) as session:
         # The portal row lock serializes two clicks on PostgreSQL; SQLite ignores it (embedded mode only).
@@ -122,7 +122,7 @@ INTUIT_CONSENT_ORIGIN = "https://appcenter.intuit.com"
 @pages.get("/bitrix24/app/progress")
 def progress() -> Response:
     """The latest run's status and counters, for the live progress bar."""
-    who = _session()
+    who = require_session()
     with runtime().sessions() as session:
         return jsonify(run_progress(_latest_run(session, who.portal_id)))
 
@@ -173,7 +173,6 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
         portal = session.get(Portal, who.portal_id)
         connection = _connection(session, who.portal_id)
         run = _latest_run(session, who.portal_id)
-        g.frame_origin = _origin(portal.client_endpoint)
         view = {"portal": portal, "run": run, "progress": run_progress(run),
                 "connected": connection is not None and connection.status == "connected",
                 "connection": connection, "errors": errors or {}, "form": form, "admin": who.admin,
@@ -219,14 +218,6 @@ def _connect_token(who: PortalSession) -> str:
     # Issued to administrators only (POST /quickbooks/connect trusts it as one's).
     # The token outlives no consent state (10 min): the page's script renews the form's copy.
     return link_token(who.member_id, who.user_id, "connect")
-
-
-def _session() -> PortalSession:
-    """require_session(), and the portal's origin for frame-ancestors (so refusals show in its frame)."""
-    who = require_session()
-    with runtime().sessions() as session:
-        g.frame_origin = _origin(session.get(Portal, who.portal_id).client_endpoint)
-    return who
 
 
 def _connection(session: Session, portal_id: int) -> QboConnection | None:
