@@ -71,8 +71,13 @@ def test_failed_delivery_is_not_retried(portal: Portal, receiver: Receiver) -> N
     portal.call("crm.contact.update", {"id": contact_id, "fields": {"NAME": "R1"}})
     portal.call("crm.contact.update", {"id": contact_id, "fields": {"NAME": "R2"}})
     events_url = f"{portal.sb.control_url}/events"
-    sent = wait_for(lambda: [e for e in requests.get(events_url, params={"member_id": portal.member_id}).json()
-                             if e["status"] is not None] if len(receiver.bodies) >= 2 else None)
+
+    def answered() -> list[dict] | None:
+        # The receiver records a body before the sender reads its 500: wait for both answers.
+        sent = requests.get(events_url, params={"member_id": portal.member_id}).json()
+        return sent if len(sent) == 2 and all(e["status"] is not None for e in sent) else None
+
+    sent = wait_for(answered, "both deliveries answered")
     assert [e["status"] for e in sent] == [500, 500]
     assert len(receiver.bodies) == 2  # one POST per change, the failures were not resent
 
