@@ -12,17 +12,16 @@ import requests
 from flask import Flask, request
 
 from sandbox.bitrix24 import Bitrix24Sandbox
+from sandbox.bitrix24.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from sandbox.server import RunningServer, serve_in_thread
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CLIENT_ID, CLIENT_SECRET = "local.qb24sandbox.0000", "qb24-b24-sandbox-secret"
+CLIENT_ID, CLIENT_SECRET = DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 
 def fixture_json(name: str) -> Any:
     """A copied documentation example."""
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
 
 
 @dataclass

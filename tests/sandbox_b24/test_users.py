@@ -7,7 +7,7 @@ from html import unescape
 
 import requests
 
-from sandbox_b24.conftest import CLIENT_ID, Portal
+from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET, Portal
 
 
 def _add_user(portal: Portal, admin: bool = False) -> dict:
@@ -52,7 +52,7 @@ def test_profile_names_the_frames_user_and_its_admin_flag(portal: Portal) -> Non
     assert portal.call("profile").json()["result"]["ADMIN"] is True
     # A refresh keeps the token's user.
     refreshed = requests.get(f"{portal.sb.oauth_url}/oauth/token/", timeout=10, params={
-        "grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": "qb24-b24-sandbox-secret",
+        "grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
         "refresh_token": fields["form"]["REFRESH_ID"]}).json()
     assert refreshed["user_id"] == 2
     assert portal.call("user.admin", auth=refreshed["access_token"]).json()["result"] is False
