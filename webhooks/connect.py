@@ -15,7 +15,6 @@ import hmac
 import logging
 import threading
 from html import escape
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, request
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +33,8 @@ from webhooks.bitrix24_events import revoke_later, revoke_pending
 from webhooks.errors import PageError, message_page
 from webhooks.runtime import runtime
 from webhooks.services import qbo_oauth, quickbooks_client, token_cipher
-from webhooks.session import PortalSession, check_csrf, non_admin_session, read_link_token, require_session
+from webhooks.session import (PortalSession, check_csrf, non_admin_session, origin, read_link_token,
+                              require_session)
 
 connect = Blueprint("connect", __name__)
 log = logging.getLogger("qb24.qbo.connect")
@@ -178,11 +178,10 @@ def _hold(owner: StateOwner, tokens: QboTokens, company_name: str | None) -> str
 
 
 def _ticket_page(company: str, ticket: str) -> Response:
-    base = urlsplit(runtime().settings.app_base_url)
-    origin = f"{base.scheme}://{base.netloc}"  # the app page that opened this tab
+    opener = origin(runtime().settings.app_base_url)  # the app page that opened this tab
     # The ticket sits in this page only, shown to the browser that completed the consent; it is
     # posted to the opener only if the opener is the app's own origin (postMessage's targetOrigin).
-    extra = (f"<div id='ticket' data-ticket='{escape(ticket)}' data-origin='{escape(origin)}' hidden></div>"
+    extra = (f"<div id='ticket' data-ticket='{escape(ticket)}' data-origin='{escape(opener)}' hidden></div>"
              "<p id='next'>Keep this tab open until the app page in Bitrix24 shows the company, then close it.</p>"
              "<noscript><p id='noscript'>JavaScript is off, so this tab cannot reach the app page. Go back to the "
              "app in Bitrix24, turn JavaScript on and click Log in again.</p></noscript>"

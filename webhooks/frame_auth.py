@@ -20,6 +20,7 @@ from flask import Request
 from clients.bitrix24_auth import PortalAuth
 from webhooks.errors import PageError
 from webhooks.runtime import runtime
+from webhooks.session import origin
 
 log = logging.getLogger("qb24.b24.frame_auth")
 TIMEOUT = (5, 15)
@@ -205,5 +206,4 @@ def authenticate_frame_post(req: Request) -> FramePost:
 
 def portal_origin(post: FramePost | TrustedToken) -> str:
     """The portal's origin, for `Content-Security-Policy: frame-ancestors`."""
-    parts = urlsplit(post.client_endpoint)
-    return f"{parts.scheme}://{parts.netloc}"
+    return origin(post.client_endpoint)

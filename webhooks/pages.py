@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -24,7 +23,8 @@ from webhooks.portal_settings import (STATUSES, effective_settings, field_errors
                                       load_settings_form, portal_crm)
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
-from webhooks.session import PortalSession, check_csrf, csrf_token, link_token, require_session, start_session
+from webhooks.session import (PortalSession, check_csrf, csrf_token, link_token, origin, require_session,
+                              start_session)
 
 log = logging.getLogger("qb24.web.pages")
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -38,7 +38,7 @@ REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
 def app_from_portal() -> str:
     """The portal opens the app: confirm the POST, keep its fresh tokens, start a session, render."""
     frame = authenticate_frame_post(request)
-    g.frame_origin = _origin(frame.client_endpoint)  # trusted (from app.info): refusals show in the frame
+    g.frame_origin = origin(frame.client_endpoint)  # trusted (from app.info): refusals show in the frame
     rt = runtime()
     with rt.sessions() as session:
         portal = portal_by_member_id(session, frame.member_id)
@@ -131,7 +131,7 @@ def _qbo_consent_origin(settings: Settings) -> str:
     """Where Log in's POST redirects (CSP form-action also governs a form's redirects)."""
     # Intuit's discovery document names https://appcenter.intuit.com as the authorization endpoint
     # (reference §7); a discovery URL of our own (the sandbox) serves its consent page itself.
-    return _origin(settings.qbo_discovery_url) if settings.qbo_discovery_url else INTUIT_CONSENT_ORIGIN
+    return origin(settings.qbo_discovery_url) if settings.qbo_discovery_url else INTUIT_CONSENT_ORIGIN
 
 
 @pages.after_request
@@ -139,7 +139,7 @@ def frame_headers(response: Response) -> Response:
     """Only the portal's own origin may frame the page; scripts only from here and the BX24 library."""
     # Without a confirmed portal (no session, unconfirmed POST) no origin may frame the page.
     ancestors = g.get("frame_origin") or "'none'"
-    js_origin = _origin(runtime().settings.b24_js_url)
+    js_origin = origin(runtime().settings.b24_js_url)
     consent_origin = _qbo_consent_origin(runtime().settings)
     # Refusals are webhooks.errors' self-contained pages, styled inline.
     styles = "'self' 'unsafe-inline'" if response.status_code >= 400 else "'self'"
@@ -226,8 +226,3 @@ def _connection(session: Session, portal_id: int) -> QboConnection | None:
 
 def _latest_run(session: Session, portal_id: int) -> SyncRun | None:
     return session.scalar(select(SyncRun).where(SyncRun.portal_id == portal_id).order_by(SyncRun.id.desc()).limit(1))
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url if "//" in url else "//" + url, scheme="https")
-    return f"{parts.scheme}://{parts.netloc}"

@@ -65,9 +65,14 @@ def require_session() -> PortalSession:
         portal = portal_by_member_id(db, member_id)
         if portal is None or portal.status != "installed":
             raise SessionError(401, "The app is not installed on this portal any more.")
-        endpoint = urlsplit(portal.client_endpoint)
-        g.frame_origin = f"{endpoint.scheme}://{endpoint.netloc}"  # refusals from here on show in its frame
+        g.frame_origin = origin(portal.client_endpoint)  # refusals from here on show in its frame
         return PortalSession(member_id, session.get("user_id"), portal.id, session_is_admin())
+
+
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL; a scheme-relative one (`//api.bitrix24.com/...`) counts as https."""
+    parts = urlsplit(url if "//" in url else "//" + url, scheme="https")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
