@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
 from store.models import Link, OAuthState, PendingConnection, Portal, QboConnection, ReceivedEvent, SyncRun
+from store.tokens import realm_tokens
 
 ACTIVE_RUNS = ("pending", "running")
 
@@ -24,10 +25,7 @@ def cancel_runs(session: Session, portal_id: int) -> int:
 
 def connection_tokens(connection: QboConnection, cipher: TokenCipher) -> QboTokens | None:
     """The stored QuickBooks tokens (for revoking), or None when none are held."""
-    if connection.refresh_token_enc is None:
-        return None
-    return QboTokens(realm_id=connection.realm_id, access_token=cipher.decrypt(connection.access_token_enc),
-                     refresh_token=cipher.decrypt(connection.refresh_token_enc) or "")
+    return None if connection.refresh_token_enc is None else realm_tokens(connection, cipher)
 
 
 def drop_connection_tokens(connection: QboConnection, status: str) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
 from store.models import PendingConnection, QboConnection
+from store.tokens import realm_tokens
 
 PENDING_TTL = timedelta(minutes=10)
 
@@ -56,7 +57,7 @@ def claim_connection(session: Session, ticket: str, cipher: TokenCipher,
     ).first()
     if row is None:
         return None
-    return PendingGrant(row.portal_id, row.user_id, row.company_name, _tokens(row, cipher), row.expires_at <= now)
+    return PendingGrant(row.portal_id, row.user_id, row.company_name, realm_tokens(row, cipher), row.expires_at <= now)
 
 
 def sweep_expired(session: Session, cipher: TokenCipher, now: datetime | None = None) -> list[QboTokens]:
@@ -86,10 +87,4 @@ def revocable(session: Session, grants: list[QboTokens]) -> list[QboTokens]:
 def _drop(session: Session, condition, cipher: TokenCipher) -> list[QboTokens]:
     rows = session.execute(delete(PendingConnection).where(condition)
                            .returning(*PendingConnection.__table__.columns)).all()
-    return [_tokens(row, cipher) for row in rows]
-
-
-def _tokens(row, cipher: TokenCipher) -> QboTokens:
-    return QboTokens(realm_id=row.realm_id, access_token=cipher.decrypt(row.access_token_enc) or None,
-                     refresh_token=cipher.decrypt(row.refresh_token_enc) or "",
-                     access_expires_at=row.access_expires_at, refresh_expires_at=row.refresh_expires_at)
+    return [realm_tokens(row, cipher) for row in rows]

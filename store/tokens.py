@@ -1,14 +1,15 @@
 """Token repositories the clients call: decrypt on load, encrypt and commit on save."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from clients.bitrix24_auth import PortalAuth
 from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
 from store.db import transaction
-from store.models import Portal, QboConnection
+from store.portals import connection_for_realm, portal_by_member_id
 
 
 class ConnectionMissing(LookupError):
@@ -19,6 +20,13 @@ class PortalMissing(LookupError):
     """No installed portal with this member_id (or it holds no tokens)."""
 
 
+def realm_tokens(row: Any, cipher: TokenCipher) -> QboTokens:
+    """Decrypt the QuickBooks tokens of a connection or pending-connection row."""
+    return QboTokens(realm_id=row.realm_id, access_token=cipher.decrypt(row.access_token_enc) or None,
+                     refresh_token=cipher.decrypt(row.refresh_token_enc) or "",
+                     access_expires_at=row.access_expires_at, refresh_expires_at=row.refresh_expires_at)
+
+
 class SqlRealmTokens:
     """QuickBooks tokens per realm in `qbo_connections`; every save is its own committed transaction."""
 
@@ -27,20 +35,14 @@ class SqlRealmTokens:
 
     def load(self, realm_id: str) -> QboTokens:
         with self.sessions() as session:
-            row = session.scalar(select(QboConnection).where(QboConnection.realm_id == realm_id))
+            row = connection_for_realm(session, realm_id)
             if row is None or row.refresh_token_enc is None:
                 raise ConnectionMissing(realm_id)
-            return QboTokens(
-                realm_id=realm_id,
-                access_token=self.cipher.decrypt(row.access_token_enc),
-                refresh_token=self.cipher.decrypt(row.refresh_token_enc) or "",
-                access_expires_at=row.access_expires_at,
-                refresh_expires_at=row.refresh_expires_at,
-            )
+            return realm_tokens(row, self.cipher)
 
     def save(self, tokens: QboTokens) -> None:
         with transaction(self.sessions) as session:
-            row = session.scalar(select(QboConnection).where(QboConnection.realm_id == tokens.realm_id))
+            row = connection_for_realm(session, tokens.realm_id)
             if row is None:
                 raise ConnectionMissing(tokens.realm_id)
             row.access_token_enc = self.cipher.encrypt(tokens.access_token)
@@ -57,7 +59,7 @@ class SqlPortalTokens:
 
     def load(self, member_id: str) -> PortalAuth:
         with self.sessions() as session:
-            row = session.scalar(select(Portal).where(Portal.member_id == member_id))
+            row = portal_by_member_id(session, member_id)
             if row is None or row.refresh_token_enc is None or row.access_expires_at is None:
                 raise PortalMissing(member_id)
             return PortalAuth(
@@ -70,7 +72,7 @@ class SqlPortalTokens:
 
     def save(self, auth: PortalAuth) -> None:
         with transaction(self.sessions) as session:
-            row = session.scalar(select(Portal).where(Portal.member_id == auth.member_id))
+            row = portal_by_member_id(session, auth.member_id)
             if row is None:
                 raise PortalMissing(auth.member_id)
             row.domain, row.client_endpoint, row.server_endpoint = auth.domain, auth.client_endpoint, auth.server_endpoint
