@@ -54,14 +54,19 @@ def _unsupported(realm_id: str) -> faults.ApiFault:
     return faults.unsupported_operation(relative, request.url)
 
 
-@api.post("/customer")
-def post_customer(realm_id: str) -> Response:
-    """Create, or update when the body carries an Id (customers cannot be deleted, only deactivated)."""
+def _create_or_update(realm_id: str, entity: str, body: dict, create: Writer, update: Writer) -> Response:
+    """One POST for both: an update when the body carries an Id, else a create."""
     if _operation() not in ("", "create", "update"):
         raise _unsupported(realm_id)
+    writer = update if body.get("Id") not in (None, "") else create
+    return _write(realm_id, entity, writer, body)
+
+
+@api.post("/customer")
+def post_customer(realm_id: str) -> Response:
+    """Create or update (customers cannot be deleted, only deactivated)."""
     body = parse_body(request.get_data(), "Customer")
-    writer = update_customer if body.get("Id") not in (None, "") else create_customer
-    return _write(realm_id, "Customer", writer, body)
+    return _create_or_update(realm_id, "Customer", body, create_customer, update_customer)
 
 
 @api.get("/customer/<entity_id>")
@@ -73,16 +78,11 @@ def get_customer(realm_id: str, entity_id: str) -> Response:
 @api.post("/invoice")
 def post_invoice(realm_id: str) -> Response:
     """Create, update (full/sparse), or ?operation=delete|void."""
-    operation = _operation()
     body = parse_body(request.get_data(), "Invoice")
-    if operation == "delete":
-        return _write(realm_id, "Invoice", delete_invoice, body)
-    if operation == "void":
-        return _write(realm_id, "Invoice", void_invoice, body)
-    if operation not in ("", "create", "update"):
-        raise _unsupported(realm_id)
-    writer = update_invoice if body.get("Id") not in (None, "") else create_invoice
-    return _write(realm_id, "Invoice", writer, body)
+    removal = {"delete": delete_invoice, "void": void_invoice}.get(_operation())
+    if removal is not None:
+        return _write(realm_id, "Invoice", removal, body)
+    return _create_or_update(realm_id, "Invoice", body, create_invoice, update_invoice)
 
 
 @api.get("/invoice/<entity_id>")
@@ -94,12 +94,7 @@ def get_invoice(realm_id: str, entity_id: str) -> Response:
 @api.post("/invoice/<entity_id>/send")
 def post_invoice_send(realm_id: str, entity_id: str) -> Response:
     """Email the invoice (optionally to ?sendTo=)."""
-    box = sandbox()
-    with box.state.lock:
-        record, changes = send_invoice(box.state.realms[realm_id], entity_id, request.args.get("sendTo"),
-                                       box.state.now())
-    box.hooks.publish(realm_id, changes)
-    return json_response({"Invoice": record})
+    return _write(realm_id, "Invoice", send_invoice, entity_id, request.args.get("sendTo"))
 
 
 @api.post("/payment")
