@@ -1,16 +1,14 @@
-"""The worker process of test_bitrix24_workers.py, kept apart so spawned children import little.
-
-No tests here: a child imports this module, the client and redis, and nothing of Flask or the sandbox.
-"""
+"""The worker process of test_bitrix24_workers.py, kept apart so spawned children import little:
+this module, the client and redis, and nothing of Flask or the sandbox."""
 from __future__ import annotations
 
 import logging
 
 import redis
 
+from bench.b24_workers import APP, RedisTokens, StatusCounter
 from clients.bitrix24 import Bitrix24Client
 from clients.bitrix24_auth import PLANS
-from bench.b24_workers import APP, RedisTokens, StatusCounter
 from clients.coordination import locks_for
 from clients.ratelimit import LeakyBucket, make_limiter
 from tests.services import REDIS_URL
@@ -18,11 +16,8 @@ from tests.services import REDIS_URL
 SPEEDUP = 10.0  # the sandbox drains 2/s * 10; the client's bucket is scaled the same way
 
 
-
-
-
-
 def worker(member_id: str, key: str, calls: int, shared_limiter: bool, barrier, out) -> None:
+    """Make `calls` profile calls after the barrier; put the outcome (or the error) on `out`."""
     r = redis.Redis.from_url(REDIS_URL)
     limits = PLANS["basic"].client_side()
     limiter = (make_limiter(r, limits.rate * SPEEDUP, limits.burst) if shared_limiter

@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 import pytest
 import redis
 
+from bench.b24_workers import RedisTokens
 from clients.bitrix24_auth import PortalAuth
 from sandbox.bitrix24.sandbox import Bitrix24Sandbox
+from tests.clients.b24_worker import SPEEDUP, worker
 from tests.clients.test_bitrix24_sandbox import control, new_portal
-from tests.clients.test_bitrix24_workerproc import SPEEDUP, RedisTokens, worker
 from tests.services import redis_client
 
 
