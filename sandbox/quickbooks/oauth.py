@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from html import escape
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from .grants import App, InvalidGrant, TokenSet
 
 oauth = Blueprint("qbo_oauth", __name__)
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
+CONSENT_PARAMS = ("client_id", "redirect_uri", "response_type", "scope", "state")
 
 
 def _base() -> str:
@@ -47,8 +49,20 @@ def jwks() -> Response:
     return jsonify({"keys": []})
 
 
+def _consent_request(values: Mapping[str, str]) -> tuple[dict[str, str], App | None, str | None]:
+    """The authorization parameters from a query or the consent form, with their app or what is wrong."""
+    params = {name: values.get(name, "") for name in CONSENT_PARAMS}
+    return (params, *_authorize_problem(params))
+
+
+def _problem_page(problem: str) -> Response:
+    """A bad client or redirect_uri is shown to the user, never redirected to the unverified URI."""
+    return Response(f"<!doctype html><title>Error</title><p>{escape(problem)}</p>", status=400,
+                    mimetype="text/html")
+
+
 def _authorize_problem(params: dict[str, str]) -> tuple[App | None, str | None]:
-    """(app, None) when client and redirect_uri are fine, else (None, message) — shown, not redirected."""
+    """(app, None) when client and redirect_uri are fine, else (None, message)."""
     state = sandbox().state
     with state.lock:
         app = state.grants.apps.get(params.get("client_id", ""))
@@ -68,12 +82,9 @@ def _redirect_error(params: dict[str, str], error: str) -> Response:
 @oauth.get("/connect/oauth2")
 def authorize() -> Response:
     """Validate the request, then show the consent page or (auto-approve) redirect with a code."""
-    params = {name: request.args.get(name, "") for name in
-              ("client_id", "redirect_uri", "response_type", "scope", "state")}
-    app, problem = _authorize_problem(params)
+    params, app, problem = _consent_request(request.args)
     if problem:
-        return Response(f"<!doctype html><title>Error</title><p>{escape(problem)}</p>", status=400,
-                        mimetype="text/html")
+        return _problem_page(problem)
     if params["response_type"] != "code":
         return _redirect_error(params, "unsupported_response_type")
     if ACCOUNTING_SCOPE not in params["scope"].split():
@@ -103,11 +114,9 @@ def _consent_page(params: dict[str, str], realm_ids: list[str]) -> str:
 @oauth.post("/connect/oauth2")
 def decide() -> Response:
     """The consent form's answer."""
-    params = {name: request.form.get(name, "") for name in
-              ("client_id", "redirect_uri", "response_type", "scope", "state")}
-    app, problem = _authorize_problem(params)
+    params, app, problem = _consent_request(request.form)
     if problem:
-        return Response(escape(problem), status=400, mimetype="text/html")
+        return _problem_page(problem)
     if request.form.get("action") != "connect":
         return _redirect_error(params, "access_denied")
     realm_id = request.form.get("realm_id", "")

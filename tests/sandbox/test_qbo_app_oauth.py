@@ -88,10 +88,15 @@ def test_authorize_rejects_bad_client_redirect_and_scope(qbo: Sandbox) -> None:
             "scope": "com.intuit.quickbooks.accounting", "state": "st"}
     get = lambda **p: requests.get(f"{qbo.url}/connect/oauth2", params={**base, **p},  # noqa: E731
                                    allow_redirects=False, timeout=5)
-    assert get(client_id="nobody").status_code == 400
-    assert get(redirect_uri="https://evil.example.com/cb").status_code == 400
+    post = lambda **p: requests.post(f"{qbo.url}/connect/oauth2",  # noqa: E731
+                                     data={**base, "action": "connect", "realm_id": qbo.reset(), **p},
+                                     allow_redirects=False, timeout=5)
+    for answer in (get, post):
+        for refused in (answer(client_id="nobody"), answer(redirect_uri="https://evil.example.com/cb")):
+            assert refused.status_code == 400 and "Location" not in refused.headers
     assert "error=invalid_scope" in get(scope="openid").headers["Location"]
     assert "error=unsupported_response_type" in get(response_type="token").headers["Location"]
+    assert "code=" in post().headers["Location"]
 
 
 def test_token_endpoint_client_auth_and_redirect_mismatch(qbo: Sandbox) -> None:
