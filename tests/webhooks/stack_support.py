@@ -1,32 +1,17 @@
-"""Shared by the backend's web tests: the app served beside both sandboxes, store snapshots, helpers."""
+"""Helpers of the backend's web tests (fixtures are in conftest.py): store snapshots, sandbox portal calls."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 from sqlalchemy import select
 
 from qb24.demo import b24_control, frame_post, install_app, open_app_page
-from qb24.stack import Stack, start_stack
+from qb24.stack import Stack
 from store.crypto import TokenCipher
 from store.db import make_engine, make_session_factory
 from store.models import Base, Portal
 from tests.support import wait_for
-
-
-@pytest.fixture
-def stack(tmp_path) -> Iterator[Stack]:
-    running = start_stack(f"sqlite:///{tmp_path / 'web.db'}")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 def snapshot(stack: Stack) -> dict[str, list[tuple]]:
@@ -67,11 +52,9 @@ def post_frame(browser: requests.Session, url: str, fields: dict, **changes: Any
     return browser.post(url, params=fields["query"], data=form, timeout=30, allow_redirects=False)
 
 
-
-
 def installs(stack: Stack, member_id: str | None = None) -> dict:
     return b24_control(stack, f"portals/{member_id or stack.b24.default_member_id}/installs", method="GET")
 
 
-__all__ = ["stack", "browser", "snapshot", "read_portal", "cipher", "install_fields", "post_frame", "wait_for",
+__all__ = ["snapshot", "read_portal", "cipher", "install_fields", "post_frame", "wait_for",
            "installs", "install_app", "open_app_page", "frame_post", "b24_control"]

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from qb24.demo import connect_quickbooks
 from store.db import make_engine, make_session_factory, transaction
 from store.models import QboConnection, SyncRun
-from tests.webhooks.stack_support import (b24_control, browser, cipher, install_app, install_fields,  # noqa: F401
-                                          installs, open_app_page, post_frame, read_portal, snapshot, stack)
+from tests.webhooks.stack_support import (b24_control, cipher, install_app, installs, open_app_page, post_frame,
+                                          read_portal, snapshot)
 
 ADMIN_ONLY = "Only a Bitrix24 administrator can change these settings"
 CONTROLS = ('id="login"', 'id="login-token"', 'id="signup"', 'id="settings"', 'id="save-settings"',

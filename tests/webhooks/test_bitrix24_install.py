@@ -12,9 +12,8 @@ from clients.quickbooks_errors import AuthorizationRevoked
 from qb24.demo import connect_quickbooks
 from store.db import make_engine, make_session_factory, transaction
 from store.models import Link, QboConnection, ReceivedEvent, SyncRun
-from tests.webhooks.stack_support import (b24_control, browser, cipher, install_app, install_fields,  # noqa: F401
-                                          installs, open_app_page, post_frame, read_portal, snapshot, stack,
-                                          wait_for)
+from tests.webhooks.stack_support import (b24_control, cipher, install_app, install_fields, installs,
+                                          open_app_page, post_frame, read_portal, snapshot, wait_for)
 from webhooks.bitrix24 import EVENTS, PLACEMENT_TITLE, PLACEMENTS
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from qb24.demo import connect_quickbooks
 from store.db import make_engine, make_session_factory, transaction
 from store.models import Link, QboConnection, SyncRun
-from tests.webhooks.stack_support import (browser, install_app, open_app_page, snapshot, stack)  # noqa: F401
+from tests.webhooks.stack_support import install_app, open_app_page, snapshot
 from webhooks.php_form import php_form
 
 FIXTURES = Path(__file__).parent / "fixtures"

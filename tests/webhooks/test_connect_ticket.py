@@ -15,8 +15,8 @@ from qb24.demo import connect_quickbooks, finish_connect
 from store.db import make_engine, make_session_factory, transaction
 from store.models import PendingConnection, QboConnection
 from store.portals import portal_by_member_id
-from tests.webhooks.stack_support import (b24_control, browser, cipher, install_app, open_app_page,  # noqa: F401
-                                          post_frame, snapshot, stack, wait_for)
+from tests.webhooks.stack_support import (b24_control, cipher, install_app, open_app_page, post_frame, snapshot,
+                                          wait_for)
 
 
 def _factory(stack):

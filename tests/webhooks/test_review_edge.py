@@ -16,8 +16,7 @@ from flask import Flask, jsonify, request
 from config.settings import load_settings
 from sandbox.server import RunningServer, serve_in_thread
 from store.db import migrate
-from tests.webhooks.stack_support import (browser, cipher, install_app, install_fields,  # noqa: F401
-                                          open_app_page, post_frame, read_portal, snapshot, stack)
+from tests.webhooks.stack_support import install_app, install_fields, open_app_page, post_frame, snapshot
 
 MEMBER_ID = "a223c6b3710f85df22e9377d6c4f7553"
 CLIENT_ID = "local.review.1"

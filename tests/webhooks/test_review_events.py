@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.webhooks.stack_support import (browser, cipher, install_app, install_fields, installs,  # noqa: F401
-                                          read_portal, snapshot, stack)
+from tests.webhooks.stack_support import cipher, install_app, install_fields, installs, read_portal, snapshot
 
 
 def _event(stack, form: dict) -> requests.Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.webhooks.stack_support import browser, install_app, install_fields, post_frame, snapshot, stack  # noqa: F401
+from tests.webhooks.stack_support import install_app, install_fields, post_frame, snapshot
 
 BROKEN_URLS = ["http://[::1/rest/", "http://[not-an-ip]/rest/"]
 

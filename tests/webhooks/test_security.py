@@ -16,9 +16,8 @@ from qb24.demo import connect_quickbooks
 from sandbox.server import serve_in_thread
 from store.db import make_engine, make_session_factory
 from store.models import QboConnection
-from tests.webhooks.stack_support import (b24_control, browser, cipher, install_app, install_fields,  # noqa: F401
-                                          installs, open_app_page, post_frame, read_portal, snapshot, stack,
-                                          wait_for)
+from tests.webhooks.stack_support import (b24_control, cipher, install_app, install_fields, installs,
+                                          open_app_page, post_frame, read_portal, snapshot, wait_for)
 
 FRAME_URLS = ["/bitrix24/install", "/bitrix24/app"]
 

@@ -1,0 +1,22 @@
+"""Fixtures of the backend's web tests: the app served beside both sandboxes, and a browser session."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from qb24.stack import Stack, start_stack
+
+
+@pytest.fixture
+def stack(tmp_path) -> Iterator[Stack]:
+    running = start_stack(f"sqlite:///{tmp_path / 'web.db'}")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
