@@ -138,3 +138,22 @@ def test_portal_tokens_round_trip_encrypted(sessions, cipher):
     assert "secret" not in raw[0] + raw[1]
     with pytest.raises(PortalMissing):
         store.load("unknown")
+
+
+def test_held_and_connected_grants_decrypt_to_the_same_tokens(sessions, cipher):
+    from store.lifecycle import connection_tokens, drop_connection_tokens
+    from store.pending_connections import claim_connection, hold_connection
+
+    expires = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    tokens = QboTokens(realm_id="9341", access_token="eyJ-access-secret", refresh_token="AB11-refresh-secret",
+                       access_expires_at=expires, refresh_expires_at=expires)
+    with transaction(sessions) as session:
+        portal = _portal(session)
+        ticket = hold_connection(session, portal.id, "1", tokens, "Craig's Design", cipher)
+    with transaction(sessions) as session:
+        claimed = claim_connection(session, ticket, cipher)
+        assert claim_connection(session, ticket, cipher) is None  # single use
+        connection = connect_realm(session, portal, claimed.tokens, cipher)
+        assert claimed.tokens == connection_tokens(connection, cipher) == tokens
+        drop_connection_tokens(connection, "disconnected")
+        assert connection_tokens(connection, cipher) is None
