@@ -3,8 +3,11 @@ connect QuickBooks through the app's own endpoints (the callback's ticket claime
 session), and read the whole sample company."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from mappers.invoice_status import InvoiceStatus
@@ -12,9 +15,23 @@ from qb24.demo import run_demo
 from sandbox.quickbooks.company import sample_company
 
 
-def test_demo_reads_the_whole_sample_company(tmp_path):
-    lines: list[str] = []
-    summary = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", echo=lines.append, serve=False)
+@dataclass(frozen=True)
+class DemoRun:
+    database: Path
+    summary: dict
+    lines: list[str]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> DemoRun:
+    """One demo run (two sandboxes and the app) serves every assertion below."""
+    database, lines = tmp_path_factory.mktemp("demo") / "demo.db", []
+    summary = run_demo(f"sqlite:///{database}", echo=lines.append, serve=False)
+    return DemoRun(database, summary, lines)
+
+
+def test_demo_reads_the_whole_sample_company(demo):
+    summary, lines = demo.summary, demo.lines
     company = sample_company(date.today())
     assert summary["customers"] == len(company.customers)
     assert summary["invoices"] == len(company.invoices) >= 40
@@ -22,15 +39,15 @@ def test_demo_reads_the_whole_sample_company(tmp_path):
     assert statuses[InvoiceStatus.DELETED.value] == len(company.deleted_invoices)
     assert all(statuses.get(status.value, 0) >= 5 for status in InvoiceStatus)
     assert lines[0].startswith("Connected QuickBooks company") and "over OAuth" in lines[0]
-    assert (tmp_path / "demo.db").exists()
+    assert demo.database.exists()
     assert lines[-2].startswith("Bitrix24 sandbox portal: http://127.0.0.1:")
     assert lines[-1] == f"Open the app page in a browser: {summary['app_page']}"
     assert summary["app_page"].startswith(summary["b24_portal"] + "marketplace/app/")
 
 
-def test_demo_leaves_an_installed_portal_and_a_connected_company(tmp_path):
-    summary = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", echo=lambda _line: None, serve=False)
-    engine = create_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+def test_demo_leaves_an_installed_portal_and_a_connected_company(demo):
+    summary = demo.summary
+    engine = create_engine(f"sqlite:///{demo.database}")
     with engine.connect() as db:
         portal = db.execute(text("SELECT id, domain, status, access_token_enc, refresh_token_enc, "
                                  "application_token_enc, client_endpoint FROM portals")).one()
