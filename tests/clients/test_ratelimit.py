@@ -13,20 +13,10 @@ from clients.ratelimit import (
     ConcurrencyLimit, LeakyBucket, RateLimitWait, RedisConcurrencyLimit, RedisLeakyBucket,
     SlotWait, make_concurrency_limit, make_limiter,
 )
-from tests.services import REDIS_URL
-from tests.services import redis_client as reachable_redis
+from tests.services import REDIS_URL, redis_client
 
 RATE, BURST = 100.0, 10
 JITTER = 0.015  # a thread may wake a little late after its reserved instant; never early
-
-
-def _redis() -> redis.Redis:
-    return reachable_redis()  # skips, or fails under QB24_REQUIRE_SERVICES=1 (CI)
-
-
-@pytest.fixture
-def redis_client() -> redis.Redis:
-    return _redis()
 
 
 def assert_within_bucket(stamps: list[float], rate: float, burst: int) -> None:
@@ -63,8 +53,8 @@ def test_in_process_bucket_holds_across_threads() -> None:
     assert time.time() - started < (150 - BURST) / RATE + 0.5
 
 
-def test_redis_bucket_holds_across_threads(redis_client: redis.Redis) -> None:
-    stamps = _run_threads(RedisLeakyBucket(redis_client, RATE, BURST), f"t-{uuid.uuid4().hex}", 6, 25)
+def test_redis_bucket_holds_across_threads(redis) -> None:
+    stamps = _run_threads(RedisLeakyBucket(redis, RATE, BURST), f"t-{uuid.uuid4().hex}", 6, 25)
     assert len(stamps) == 150
     assert_within_bucket(stamps, RATE, BURST)
 
@@ -76,7 +66,7 @@ def _process_worker(key: str, calls: int, queue: multiprocessing.Queue) -> None:
     queue.put(stamps)
 
 
-def test_redis_bucket_holds_across_processes(redis_client: redis.Redis) -> None:
+def test_redis_bucket_holds_across_processes(redis) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue, key = ctx.Queue(), f"p-{uuid.uuid4().hex}"
     procs = [ctx.Process(target=_process_worker, args=(key, 40, queue)) for _ in range(4)]
@@ -100,7 +90,7 @@ def test_keys_are_separate_buckets() -> None:
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
 def test_wait_beyond_max_wait_raises_with_retry_after(kind: str) -> None:
-    limiter = make_limiter(_redis() if kind == "redis" else None, 2.0, 3)
+    limiter = make_limiter(redis_client() if kind == "redis" else None, 2.0, 3)
     key = f"w-{uuid.uuid4().hex}"
     for _ in range(3):
         assert limiter.acquire(key, max_wait=0) == 0.0
@@ -124,7 +114,7 @@ def _slot_user(limit, key: str, rounds: int, state: dict, guard: threading.Lock)
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
 def test_concurrency_limit_caps_holders(kind: str) -> None:
-    limit = make_concurrency_limit(_redis() if kind == "redis" else None, 3, lease_seconds=5)
+    limit = make_concurrency_limit(redis_client() if kind == "redis" else None, 3, lease_seconds=5)
     state, guard, key = {"now": 0, "peak": 0}, threading.Lock(), f"c-{uuid.uuid4().hex}"
     workers = [threading.Thread(target=_slot_user, args=(limit, key, 8, state, guard)) for _ in range(8)]
     for worker in workers:
@@ -143,7 +133,7 @@ def _process_slot_user(key: str, rounds: int, events: multiprocessing.Queue) -> 
             events.put(("out", time.time()))
 
 
-def test_redis_concurrency_limit_across_processes(redis_client: redis.Redis) -> None:
+def test_redis_concurrency_limit_across_processes(redis) -> None:
     ctx = multiprocessing.get_context("spawn")
     events, key = ctx.Queue(), f"cp-{uuid.uuid4().hex}"
     procs = [ctx.Process(target=_process_slot_user, args=(key, 6, events)) for _ in range(4)]
@@ -160,8 +150,8 @@ def test_redis_concurrency_limit_across_processes(redis_client: redis.Redis) -> 
     assert peak <= 2 and inside == 0
 
 
-def test_dead_holders_lease_expires(redis_client: redis.Redis) -> None:
-    limit, key = RedisConcurrencyLimit(redis_client, 1, lease_seconds=0.3), f"d-{uuid.uuid4().hex}"
+def test_dead_holders_lease_expires(redis) -> None:
+    limit, key = RedisConcurrencyLimit(redis, 1, lease_seconds=0.3), f"d-{uuid.uuid4().hex}"
     assert limit.try_take(key) is not None  # taken and never released: the holder "died"
     assert limit.try_take(key) is None
     started = time.monotonic()
@@ -171,7 +161,7 @@ def test_dead_holders_lease_expires(redis_client: redis.Redis) -> None:
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
 def test_slot_gives_up_after_max_wait(kind: str) -> None:
-    limit = make_concurrency_limit(_redis() if kind == "redis" else None, 1, lease_seconds=5)
+    limit = make_concurrency_limit(redis_client() if kind == "redis" else None, 1, lease_seconds=5)
     key = f"g-{uuid.uuid4().hex}"
     with limit.slot(key):
         with pytest.raises(SlotWait):
