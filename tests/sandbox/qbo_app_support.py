@@ -4,17 +4,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests
 from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from quickbooks import QuickBooks
 
-from sandbox.quickbooks import create_app
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qbo"
 CLIENT_ID = "qb24-sandbox-client"
@@ -47,21 +45,6 @@ class Sandbox:
     def reset(self, **body: Any) -> str:
         """Fresh sample company; returns its realm id."""
         return self.control("POST", "reset", **body)["realm_id"]
-
-
-@pytest.fixture(scope="module")
-def qbo() -> Iterator[Sandbox]:
-    """One sandbox per test module, auto-approving consent."""
-    app = create_app(auto_approve=True)
-    server = serve_in_thread(app)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            # python-quickbooks talks through requests-oauthlib, which refuses plain http unless told so.
-            patch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-            yield Sandbox(server=server, app=app)
-    finally:
-        app.extensions["qbo_sandbox"].hooks.stop()
-        server.stop()
 
 
 def auth_client(url: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET,

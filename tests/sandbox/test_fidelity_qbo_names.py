@@ -1,7 +1,7 @@
 """Fidelity: 6240 name uniqueness as the real sample company shows it (reference §4, §10)."""
 from __future__ import annotations
 
-from tests.sandbox.qbo_app_support import Api, assert_fault, connected_api, fixture, qbo  # noqa: F401
+from tests.sandbox.qbo_app_support import Api, assert_fault, connected_api, fixture
 
 
 def _customer(api: Api, customer_id: str) -> dict:

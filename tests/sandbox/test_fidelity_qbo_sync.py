@@ -6,7 +6,7 @@ from typing import Iterator
 import pytest
 
 from sandbox.quickbooks.outbound_delivery import retry_delay
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect, qbo  # noqa: F401
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect, qbo  # noqa: F401
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect
 
 
 def test_reset_empty_seed_and_inspect(qbo: Sandbox) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api, qbo  # noqa: F401
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api
 
 LINE = {"Amount": 10.0, "DetailType": "SalesItemLineDetail",
         "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}

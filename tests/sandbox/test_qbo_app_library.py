@@ -11,7 +11,7 @@ from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.base import LinkedTxn, Ref
 from quickbooks.objects.payment import Payment, PaymentLine
 
-from tests.sandbox.qbo_app_support import Sandbox, connect, qbo, quickbooks  # noqa: F401  (qbo is a fixture)
+from tests.sandbox.qbo_app_support import Sandbox, connect, quickbooks
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api, qbo  # noqa: F401
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api
 
 DEFAULTS = {"rate_per_minute": 500, "max_concurrent": 10, "latency_ms": 0, "error_rate": 0.0}
 

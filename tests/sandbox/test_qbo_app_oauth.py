@@ -11,7 +11,7 @@ from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 
 from tests.sandbox.qbo_app_support import (CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Api, Sandbox, auth_client,
-                                           authorize, connect, fixture, qbo)  # noqa: F401
+                                           authorize, connect, fixture)
 
 
 def _basic(client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> str:

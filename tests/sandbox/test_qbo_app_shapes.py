@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.qbo_app_support import FIXTURES, Api, Sandbox, connected_api, fixture, qbo  # noqa: F401
+from tests.sandbox.qbo_app_support import FIXTURES, Api, Sandbox, connected_api, fixture
 
 
 def shape(value: Any) -> Any:

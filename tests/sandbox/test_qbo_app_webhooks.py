@@ -14,7 +14,7 @@ from flask import Flask, request
 from quickbooks import QuickBooks
 
 from sandbox.server import serve_in_thread
-from tests.sandbox.qbo_app_support import Api, Sandbox, connect, qbo  # noqa: F401
+from tests.sandbox.qbo_app_support import Api, Sandbox, connect
 
 VERIFIER = "verifier-for-tests"
 LINE = {"Amount": 80.0, "DetailType": "SalesItemLineDetail",
