@@ -3,6 +3,7 @@ this module, the client and redis, and nothing of Flask or the sandbox."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 
@@ -16,8 +17,9 @@ from tests.services import REDIS_URL
 SPEEDUP = 10.0  # the sandbox drains 2/s * 10; the client's bucket is scaled the same way
 
 
-def worker(member_id: str, key: str, calls: int, shared_limiter: bool, barrier, out) -> None:
-    """Make `calls` profile calls after the barrier; put the outcome (or the error) on `out`."""
+def worker(args: tuple[str, str, int, bool, Any]) -> dict:
+    """Make `calls` profile calls after the barrier; the outcome, or the error to fail the test with."""
+    member_id, key, calls, shared_limiter, barrier = args
     r = redis.Redis.from_url(REDIS_URL)
     limits = PLANS["basic"].client_side()
     limiter = (make_limiter(r, limits.rate * SPEEDUP, limits.burst) if shared_limiter
@@ -30,6 +32,9 @@ def worker(member_id: str, key: str, calls: int, shared_limiter: bool, barrier, 
     barrier.wait(timeout=60)
     try:
         done = sum(client.call("profile").result["ID"] == "1" for _ in range(calls))
-        out.put({"done": done, "statuses": dict(counter.statuses), "retries": client.retries})
-    except Exception as exc:  # reported to the parent, which fails the test with it
-        out.put({"error": repr(exc)})
+        return {"done": done, "statuses": dict(counter.statuses), "retries": client.retries}
+    except Exception as exc:
+        return {"error": repr(exc)}
+    finally:
+        logger.removeHandler(counter)  # the pool's process runs the next test's worker too
+        r.close()
