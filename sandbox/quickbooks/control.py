@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from .context import sandbox
 from .grants import DEFAULT_CLIENT_ID, App
-from .realm import ENTITIES
+from .realm import ENTITIES, CompanySwitches
 from .store import Settings
 
 control = Blueprint("qbo_control", __name__, url_prefix="/_sandbox")
@@ -44,7 +44,8 @@ def index() -> Response:
         "POST reset", "POST seed", "POST realms", "POST apps", "POST settings", "GET settings",
         "POST webhooks",
         "GET webhooks/deliveries", "POST webhooks/flush", "POST tokens/expire", "POST clock", "GET stats",
-        "GET realms/<id>/entities/<Entity>", "POST realms/<id>/names"]})
+        "GET realms/<id>/entities/<Entity>", "POST realms/<id>/names",
+        "GET realms/<id>/switches", "POST realms/<id>/switches"]})
 
 
 @control.post("/reset")
@@ -198,3 +199,24 @@ def add_other_name(realm_id: str) -> Response:
             raise ControlError(f"unknown realm {realm_id}")
         realm.other_names[name.strip().casefold()] = entity
     return jsonify({"realm_id": realm_id, "entity": entity, "DisplayName": name.strip()}), 201
+
+
+@control.route("/realms/<realm_id>/switches", methods=["GET", "POST"])
+def company_switches(realm_id: str) -> Response:
+    """Read or change a company's behaviour switches (`realm.CompanySwitches`); unknown names are 400."""
+    body = json_body() if request.method == "POST" else {}
+    known = {field.name: field.type for field in fields(CompanySwitches)}
+    unknown = set(body) - set(known)
+    if unknown:
+        raise ControlError(f"unknown switch(es): {', '.join(sorted(unknown))}")
+    state = sandbox().state
+    with state.lock:
+        realm = state.realms.get(realm_id)
+        if realm is None:
+            raise ControlError(f"unknown realm {realm_id}")
+        for name, value in body.items():
+            current = getattr(realm.switches, name)
+            if type(value) is not type(current):
+                raise ControlError(f"{name} must be a {type(current).__name__}")
+            setattr(realm.switches, name, value)
+        return jsonify(realm.switches.as_dict())

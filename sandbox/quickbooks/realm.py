@@ -15,6 +15,23 @@ SEQUENCE_OF = {"Customer": "names", "Item": "names", "Invoice": "txns", "Payment
 
 
 @dataclass
+class CompanySwitches:
+    """Per-company readings of behaviour the real service varies or leaves uncertain.
+
+    Each default is the reading that is harder for a client; `POST /_sandbox/realms/<id>/switches`
+    changes them, and docs/architecture.md lists each with its source.
+    """
+
+    # Inactive name-list records read as "<name> (deleted)" (fixtures/quickbooks/recorded-bodies:
+    # Employee, Vendor, Account; for Customer by analogy, reference §11).
+    rename_on_deactivate: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON view."""
+        return dict(self.__dict__)
+
+
+@dataclass
 class Realm:
     """A company (realm) and everything in it."""
 
@@ -26,6 +43,7 @@ class Realm:
     sequences: dict[str, int] = field(default_factory=lambda: {"names": 0, "txns": 0, "doc": 1000})
     # Vendor/Employee DisplayNames (casefolded → entity): not stored as records, only checked by 6240.
     other_names: dict[str, str] = field(default_factory=dict)
+    switches: CompanySwitches = field(default_factory=CompanySwitches)
 
     def get(self, entity: str, entity_id: str) -> dict[str, Any] | None:
         """The live record, or None."""

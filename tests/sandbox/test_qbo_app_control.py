@@ -59,3 +59,16 @@ def test_cdc_object_limit_and_window(qbo: Sandbox) -> None:
     late = Api(qbo.url, client.access_token, realm_id)
     error = assert_fault(late.call("GET", "cdc", entities="Customer", changedSince=since), 400, "500")
     assert "older than fixed days is not supported" in error["Detail"]
+
+
+def test_company_switches_read_change_and_refuse(qbo: Sandbox) -> None:
+    realm_id = qbo.reset(empty=True)
+    assert qbo.control("GET", f"realms/{realm_id}/switches")["rename_on_deactivate"] is True
+    changed = qbo.control("POST", f"realms/{realm_id}/switches", rename_on_deactivate=False)
+    assert changed["rename_on_deactivate"] is False
+    other = qbo.control("POST", "realms", empty=True)["realm_id"]
+    assert qbo.control("GET", f"realms/{other}/switches")["rename_on_deactivate"] is True  # per company
+    for body in ({"bogus": True}, {"rename_on_deactivate": "no"}):
+        response = requests.post(f"{qbo.url}/_sandbox/realms/{realm_id}/switches", json=body, timeout=5)
+        assert response.status_code == 400 and "error" in response.json()
+    assert requests.get(f"{qbo.url}/_sandbox/realms/nope/switches", timeout=5).status_code == 400
