@@ -62,7 +62,7 @@ def start_portal(plan: str) -> tuple[object, PortalAuth]:
     form = requests.post(f"{sandbox.control_url}/portals/{member_id}/install", timeout=10, json={
         "client_id": APP.client_id, "handler_url": "http://127.0.0.1:9/app", "finish": True}).json()["form"]
     info = sandbox.info(member_id)
-    auth = PortalAuth(member_id, info.domain, info.url + "/rest/", form["SERVER_ENDPOINT"], form["AUTH_ID"],
+    auth = PortalAuth(member_id, info.domain, info.url + "/rest/", f"{sandbox.oauth_url}/rest/", form["AUTH_ID"],
                       form["REFRESH_ID"], datetime.now(timezone.utc) + timedelta(seconds=int(form["AUTH_EXPIRES"])))
     return sandbox, auth
 

@@ -62,13 +62,13 @@ def stack_settings(qbo: QboSandbox, b24: Any, database_url: str, app_url: str, *
 
 
 def register_apps(stack_qbo: QboSandbox, b24: Any, settings: Settings) -> None:
-    """Tell both sandboxes where this app lives: Intuit's redirect URI; Bitrix24's handler and
-    install-event URLs (the sandbox opens one handler URL for installer and app page alike)."""
+    """Tell both sandboxes where this app lives: Intuit's redirect URI; Bitrix24's handler URL (the
+    sandbox opens one handler URL for installer and app page alike). No install-event URL: that is
+    for apps without a UI (reference §1.2); ours binds ONAPPINSTALL in its installer."""
     stack_qbo.control("apps", {"client_id": settings.qbo_client_id, "client_secret": settings.qbo_client_secret,
                                "redirect_uris": [settings.qbo_redirect_uri]})
     b24.register_app(settings.b24_client_id, settings.b24_client_secret,
-                     handler_url=settings.app_base_url + "/bitrix24/install",
-                     install_event_url=settings.app_base_url + "/webhooks/bitrix24")
+                     handler_url=settings.app_base_url + "/bitrix24/install")
 
 
 def start_stack(database_url: str, *, host: str = "127.0.0.1", port: int = 0, qbo_port: int = 0,

@@ -11,7 +11,7 @@ from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
 from store.portals import ensure_portal, portal_by_member_id
 from webhooks.admins import INSTALL_ADMIN_ONLY, AdminRequired, user_is_admin
-from webhooks.bitrix24_events import (HANDLERS, authenticate_event, on_app_install,
+from webhooks.bitrix24_events import (HANDLERS, authenticate_event, confirm_early_event, on_app_install,
                                       revoke_pending, unsupported_log)
 from webhooks.errors import PageError
 from webhooks.frame_auth import FrameAuthError, FramePost, authenticate_frame_post, portal_origin
@@ -23,7 +23,9 @@ from webhooks.services import bitrix24_client, portal_tokens, token_cipher
 bitrix24 = Blueprint("bitrix24", __name__)
 log = logging.getLogger("qb24.b24.install")
 
-EVENTS = ("ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL")
+# ONAPPINSTALL is bound because the installer POST may carry no APPLICATION_TOKEN (the captured
+# shape, reference §1.1): the event, sent after installFinish, then delivers it.
+EVENTS = ("ONAPPINSTALL", "ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL")
 PLACEMENTS = ("CRM_CONTACT_DETAIL_TOOLBAR", "CRM_COMPANY_DETAIL_TOOLBAR", "CRM_LEAD_DETAIL_TOOLBAR",
               "CRM_DEAL_DETAIL_TOOLBAR")
 PLACEMENT_TITLE = "Create QuickBooks invoice"
@@ -33,15 +35,19 @@ def store_install(post: FramePost) -> None:
     """Create or refresh the portal with its trusted endpoints, tokens and application token."""
     with transaction(runtime().sessions) as session:
         held = portal_by_member_id(session, post.member_id)
+        fresh = held is None or held.status != "installed"
         # The installer POST carries APPLICATION_TOKEN unverifiable by itself, and any user of the app
         # can POST this URL with a genuine AUTH_ID: the token is taken only for a new, uninstalled or
         # tokenless portal, or while the trusted server says the install is unfinished.
         # UNCERTAIN (reference §1.1): if the OAuth server's app.info does not report INSTALLED, a
         # held token is kept (a reinstall whose ONAPPUNINSTALL was lost then keeps the old one).
-        replaceable = (held is None or held.status != "installed" or held.application_token_enc is None
-                       or post.installed is False)
+        replaceable = fresh or held.application_token_enc is None or post.installed is False
         portal = ensure_portal(session, member_id=post.member_id, domain=post.domain,
                                client_endpoint=post.client_endpoint, server_endpoint=post.server_endpoint)
+        if fresh:
+            # A reinstall gets a new application token (reference §1.4); the captured installer
+            # POST carries none, so until ONAPPINSTALL brings it the old one must not vouch for events.
+            portal.application_token_enc = None
         if post.application_token and replaceable:
             portal.application_token_enc = token_cipher().encrypt(post.application_token)
     portal_tokens().save(post.auth)
@@ -127,9 +133,10 @@ def _event_label(name: str) -> str:
 def _dispatch(name: str, payload: dict, auth: dict) -> str:
     if name == "ONAPPINSTALL":
         return on_app_install(payload, auth)
+    confirmed = confirm_early_event(name, auth)  # network, so outside the transaction
     with transaction(runtime().sessions) as session:
         portal = authenticate_event(session, str(auth.get("member_id") or ""),
-                                    str(auth.get("application_token") or ""))
+                                    str(auth.get("application_token") or ""), confirmed)
         handler = HANDLERS.get(name)
         if handler is None:
             unsupported_log.info("b24.event.unsupported", extra={"event": name[:64], "member_id": portal.member_id,

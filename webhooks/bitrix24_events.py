@@ -21,7 +21,7 @@ from store.pending_connections import drop_pending_of, revocable
 from store.portals import ensure_portal, portal_by_member_id
 from webhooks.admins import user_is_admin
 from webhooks.errors import PageError
-from webhooks.frame_auth import confirm_token
+from webhooks.frame_auth import TrustedToken, confirm_token
 from webhooks.runtime import runtime
 from webhooks.services import portal_tokens, qbo_oauth, token_cipher
 
@@ -41,13 +41,39 @@ class EventRefused(PageError):
     kind = "event_auth"
 
 
-def authenticate_event(session: Session, member_id: str, application_token: str) -> Portal:
-    """The portal whose stored application token equals the event's, compared in constant time."""
+# Events accepted on a confirmed user token while the portal holds no application token yet.
+CONFIRMABLE_BEFORE_TOKEN = ("ONCRMCONTACTADD", "ONCRMCOMPANYADD")
+
+
+def authenticate_event(session: Session, member_id: str, application_token: str,
+                       confirmed: TrustedToken | None = None) -> Portal:
+    """The portal whose stored application token equals the event's, compared in constant time;
+    before ONAPPINSTALL has brought one, an event whose access token a trusted server `confirmed`."""
     portal = portal_by_member_id(session, member_id) if member_id else None
     stored = token_cipher().decrypt(portal.application_token_enc) if portal and portal.application_token_enc else None
+    if portal is not None and stored is None and confirmed is not None and confirmed.member_id == portal.member_id:
+        return portal
     if portal is None or not stored or not hmac.compare_digest(stored.encode(), application_token.encode()):
         raise EventRefused(401, "The event's application token does not match this portal.")
     return portal
+
+
+def confirm_early_event(name: str, auth: dict[str, Any]) -> TrustedToken | None:
+    """Vouch for a CRM add event that beat ONAPPINSTALL (it may come late, reference §1.2).
+
+    Bitrix24 never resends an event, so refusing it would lose the record. A user's event carries
+    that user's access token: once a trusted server confirms it for this app and portal, the event
+    is as genuine as the application token would make it (any portal user holds one of those too,
+    DESIGN.md). Robot-made events carry no access token (reference §3.2) and wait for the token.
+    """
+    member_id, access_token = str(auth.get("member_id") or ""), str(auth.get("access_token") or "")
+    if name not in CONFIRMABLE_BEFORE_TOKEN or not member_id or not access_token:
+        return None
+    with runtime().sessions() as session:
+        portal = portal_by_member_id(session, member_id)
+        if portal is None or portal.application_token_enc is not None or portal.status != "installed":
+            return None
+    return confirm_token(str(auth.get("server_endpoint") or ""), access_token, member_id)
 
 
 def on_app_install(payload: dict[str, Any], auth: dict[str, Any]) -> str:

@@ -122,39 +122,39 @@ def _json(response: requests.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _pick(answer: dict, *keys: str) -> Any:
-    """A value by any of its spellings, at the top level or in the `install` block.
+def _install_block(answer: dict) -> dict:
+    """app.info's `install` block: `{installed, version, status, scope, domain, uri, client_endpoint,
+    member_id, member_type}` beside top-level `client_id, scope, expires, user_id` (b24pysdk 1.3.2
+    schemas/api.py B24AppInfoResultData, the official SDK's parser of this very answer)."""
+    install = answer.get("install")
+    return install if isinstance(install, dict) else {}
 
-    UNCERTAIN (reference §1.1, sandbox oauth.server_app_info): the keys of the OAuth server's
-    app.info answer are undocumented; both the upper- and lower-case spellings are read.
-    """
-    install = answer.get("install") if isinstance(answer.get("install"), dict) else {}
-    for source in (answer, install):
-        for key in keys:
-            if source.get(key) not in (None, ""):
-                return source[key]
-    return None
+
+def _expires_at(value: Any) -> datetime | None:
+    """`expires` is an ISO 8601 string with an offset (b24pysdk parses it with fromisoformat)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment.astimezone(timezone.utc) if moment.tzinfo else None
 
 
 def _trusted(answer: dict, base: str, member_id: str) -> TrustedToken:
-    client_id, answered_member = _pick(answer, "client_id", "CLIENT_ID"), _pick(answer, "member_id", "MEMBER_ID")
-    domain = _pick(answer, "domain", "DOMAIN")
-    if client_id != runtime().settings.b24_client_id:
+    install = _install_block(answer)
+    if answer.get("client_id") != runtime().settings.b24_client_id:
         raise FrameAuthError(403, "This sign-in was issued to another Bitrix24 application.")
-    if answered_member != member_id:
+    if install.get("member_id") != member_id:
         raise FrameAuthError(403, "This sign-in belongs to another Bitrix24 portal.")
-    if not domain:
+    domain = install.get("domain")
+    if not domain or not isinstance(domain, str):
         raise FrameAuthError(401, "Bitrix24 did not name the portal for this sign-in; open the app again.")
     # The portal speaks the trusted server's scheme: https in production, http only in the sandbox.
     scheme = urlsplit(base).scheme
-    installed = _pick(answer, "installed", "INSTALLED")
-    expires = _pick(answer, "expires")
-    user_id = _pick(answer, "user_id", "USER_ID")
+    installed, user_id = install.get("installed"), answer.get("user_id")
     return TrustedToken(
-        member_id=member_id, domain=str(domain), client_endpoint=f"{scheme}://{domain}/rest/",
-        server_endpoint=f"{base}/rest/", installed=None if installed is None else installed in (True, "Y", 1, "1"),
-        user_id=None if user_id is None else str(user_id),
-        expires_at=datetime.fromtimestamp(int(expires), timezone.utc) if str(expires or "").isdigit() else None,
+        member_id=member_id, domain=domain, client_endpoint=f"{scheme}://{domain}/rest/",
+        server_endpoint=f"{base}/rest/", installed=installed if isinstance(installed, bool) else None,
+        user_id=None if user_id in (None, "") else str(user_id), expires_at=_expires_at(answer.get("expires")),
     )
 
 

@@ -68,7 +68,9 @@ def connection_status() -> Response:
     with runtime().sessions() as session:
         connection = _connection(session, who.portal_id)
         connected = connection is not None and connection.status == "connected"
+        install_confirmed = session.get(Portal, who.portal_id).application_token_enc is not None
         return jsonify({"connected": connected, "company_name": connection.company_name if connected else None,
+                        "install_confirmed": install_confirmed,
                         "realm_id": connection.realm_id if connected else None,
                         "connect_token": None if connected or not who.admin else _connect_token(who)})
 
@@ -179,7 +181,8 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
                 "csrf_token": csrf_token(), "b24_js_url": rt.settings.b24_js_url,
                 "signup_url": rt.settings.qbo_signup_url,
                 "connect_token": _connect_token(who) if who.admin else None,
-                "report_rows": report_rows(run), "run_failed_on_required": _failed_on_required(run)}
+                "report_rows": report_rows(run), "run_failed_on_required": _failed_on_required(run),
+                "awaiting_install_event": portal.application_token_enc is None}
         stored = dict(portal.settings or {})
     if view["connected"] and who.admin:  # the read-only page shows no settings: no CRM reads for it
         view.update(_crm_view(who.member_id, stored))

@@ -110,6 +110,10 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
         app = sb.register_app(**body)
         return {"client_id": app.client_id, "scope": app.scope}
 
+    @route("/apps/<client_id>/switches", methods=("GET", "POST"))
+    def app_switches(body: dict, client_id: str) -> dict:
+        return sb.set_app_switches(client_id, **(body if request.method == "POST" else {}))
+
     @route("/settings")
     def settings(body: dict) -> dict:
         if "token_lifetime" in body:

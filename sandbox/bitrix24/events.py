@@ -35,11 +35,16 @@ class EventSender:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def enqueue(self, record: SentEvent) -> None:
-        """Record an event and queue it for delivery."""
+    def enqueue(self, record: SentEvent, delay: float = 0.0) -> None:
+        """Record an event and queue it for delivery, `delay` seconds from now (the queue server's lag)."""
         with self.state.lock:
             self.state.sent_events.append(record)
-        self._queue.put(record)
+        if delay <= 0:
+            self._queue.put(record)
+            return
+        timer = threading.Timer(delay, self._queue.put, args=(record,))
+        timer.daemon = True
+        timer.start()
 
     def _run(self) -> None:
         """Deliver until stopped; a failure is logged and dropped (the docs: no resend)."""
@@ -60,7 +65,7 @@ def event_auth(state: State, portal: Portal, install: Install, user_id: int = 1)
     return {
         "access_token": token.access_token, "expires": int(token.expires),
         "expires_in": state.token_lifetime, "scope": token.scope, "domain": portal.domain,
-        "server_endpoint": f"{state.oauth_url}/rest/", "status": portal.status,
+        "server_endpoint": f"{state.oauth_url}/rest/", "status": state.apps[install.client_id].status,
         "client_endpoint": f"{portal.url}/rest/", "member_id": portal.member_id,
         "user_id": user_id, "application_token": install.application_token,
     }
@@ -117,7 +122,7 @@ def app_install_body(state: State, portal: Portal, install: Install, handler_id:
         "domain": portal.domain, "scope": token.scope, "access_token": token.access_token,
         "refresh_token": token.refresh_token, "expires": int(token.expires),
         "expires_in": state.token_lifetime, "server_endpoint": f"{state.oauth_url}/rest/",
-        "status": portal.status, "client_endpoint": f"{portal.url}/rest/",
+        "status": app.status, "client_endpoint": f"{portal.url}/rest/",
         "member_id": portal.member_id, "user_id": token.user_id,
         "application_token": install.application_token}
     return php_encode(body)
@@ -132,6 +137,6 @@ def app_uninstall_body(state: State, portal: Portal, install: Install, clean: bo
     body["data"] = {"LANGUAGE_ID": "en", "CLEAN": 1 if clean else 0}
     body["ts"] = int(time.time())
     body["auth"] = {"domain": portal.domain, "server_endpoint": f"{state.oauth_url}/rest/",
-                    "status": portal.status, "client_endpoint": f"{portal.url}/rest/",
+                    "status": state.apps[install.client_id].status, "client_endpoint": f"{portal.url}/rest/",
                     "member_id": portal.member_id, "application_token": install.application_token}
     return php_encode(body)

@@ -28,13 +28,16 @@ def frame_fields(state: State, portal: Portal, install: Install, placement: str 
         # The captured DEFAULT body carries PLACEMENT_OPTIONS={"any":"28\/"} (the app's path id).
         options = {"any": f"{portal.installs_index(install.client_id)}/"}
     query = {"DOMAIN": portal.domain, "PROTOCOL": "0", "LANG": lang, "APP_SID": app_sid}
-    # Key order: the documented placement POST (widget_data.md); the captured install body's
-    # keys appear in the same relative order.
+    app = state.apps[install.client_id]
     form = {"AUTH_ID": token.access_token, "AUTH_EXPIRES": str(state.token_lifetime),
-            "REFRESH_ID": token.refresh_token, "SERVER_ENDPOINT": f"{state.oauth_url}/rest/",
-            "APPLICATION_TOKEN": install.application_token, "APPLICATION_SCOPE": token.scope,
-            "member_id": portal.member_id, "status": portal.status, "PLACEMENT": placement,
-            "PLACEMENT_OPTIONS": json.dumps(options, separators=(",", ":")).replace("/", "\\/")}
+            "REFRESH_ID": token.refresh_token}
+    if app.switches.installer_shape == "documented":
+        # DOCS simple-way.md / widget_data.md: the longer shape, in the documented key order.
+        form |= {"SERVER_ENDPOINT": f"{state.oauth_url}/rest/", "APPLICATION_TOKEN": install.application_token,
+                 "APPLICATION_SCOPE": token.scope}
+    # The captured body (fixtures install_or_placement_DEFAULT.*) stops here: no application token.
+    form |= {"member_id": portal.member_id, "status": app.status, "PLACEMENT": placement,
+             "PLACEMENT_OPTIONS": json.dumps(options, separators=(",", ":")).replace("/", "\\/")}
     portal.sessions[app_sid] = {"client_id": install.client_id, "placement": placement,
                                 "options": options, "form": form, "query": query, "user_id": user.id}
     return {"app_sid": app_sid, "handler_url": install.handler_url, "query": query, "form": form,
@@ -78,7 +81,8 @@ def finish_install(state: State, sender: EventSender, portal: Portal, client_id:
         targets += [(b.handler, b.id) for b in install.events if b.event == "ONAPPINSTALL"]
         for url, handler_id in targets:
             body = app_install_body(state, portal, install, handler_id)
-            sender.enqueue(SentEvent(portal.member_id, client_id, "ONAPPINSTALL", url, body, time.time()))
+            sender.enqueue(SentEvent(portal.member_id, client_id, "ONAPPINSTALL", url, body, time.time()),
+                           delay=app.switches.install_event_delay)
         release_held(state, sender, portal, install)
 
 

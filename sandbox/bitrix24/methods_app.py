@@ -33,7 +33,7 @@ def app_info(ctx: CallContext, params: dict) -> dict:
     install, app = _install(ctx), ctx.state.apps[ctx.token.client_id]
     license_ = f"en_{_LICENSE.get(ctx.portal.plan, 'basic')}"
     return ok({"ID": ctx.portal.installs_index(app.client_id), "CODE": app.code, "VERSION": app.version,
-               "STATUS": "L" if app.client_id.startswith("local.") else ctx.portal.status,
+               "STATUS": app.status,
                "INSTALLED": install.installed, "PAYMENT_EXPIRED": "N", "DAYS": None,
                "LANGUAGE_ID": "en", "LICENSE": license_, "LICENSE_TYPE": license_.split("_", 1)[1],
                "LICENSE_FAMILY": license_.split("_", 1)[1]})

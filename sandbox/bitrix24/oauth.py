@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ def token_body(sb: "Bitrix24Sandbox", token: Token) -> dict:
             "domain": urlsplit(sb.state.oauth_url).netloc, "expires": int(token.expires),
             "expires_in": sb.state.token_lifetime, "member_id": token.member_id,
             "refresh_token": token.refresh_token, "scope": token.scope,
-            "server_endpoint": f"{sb.state.oauth_url}/rest/", "status": portal.status,
+            "server_endpoint": f"{sb.state.oauth_url}/rest/", "status": sb.state.apps[token.client_id].status,
             "user_id": token.user_id}
 
 
@@ -59,9 +60,10 @@ def _grant(sb: "Bitrix24Sandbox", params: dict) -> Response:
 def server_app_info(sb: "Bitrix24Sandbox", params: dict) -> dict:
     """What a token belongs to, as the OAuth server answers app.info.
 
-    UNCERTAIN: the exact keys oauth.bitrix.info returns are not documented; the sandbox gives
-    the portal app.info keys plus CLIENT_ID/client_id, MEMBER_ID/member_id, DOMAIN/domain and
-    an `install` block, so a check written for either spelling passes.
+    The shape b24pysdk 1.3.2 parses (`schemas/api.py` B24AppInfoResultData / B24AppInfoInstallData):
+    `client_id, scope, expires` (ISO 8601 string), `install{installed, version, status, scope, domain,
+    uri, client_endpoint, member_id, member_type}`, `user_id` — lower-case keys only.
+    UNCERTAIN: `member_type`'s values are undocumented; the sandbox says "B".
     """
     token = sb.state.tokens.get(str(params.get("auth") or ""))
     if token is None:
@@ -71,13 +73,13 @@ def server_app_info(sb: "Bitrix24Sandbox", params: dict) -> dict:
     portal = sb.state.portals[token.member_id]
     install = portal.installs.get(token.client_id)
     app = sb.state.apps[token.client_id]
-    return {"ID": portal.installs_index(app.client_id), "CODE": app.code, "VERSION": app.version,
-            "STATUS": portal.status, "INSTALLED": bool(install and install.installed),
-            "PAYMENT_EXPIRED": "N", "DAYS": None, "CLIENT_ID": app.client_id, "client_id": app.client_id,
-            "MEMBER_ID": portal.member_id, "member_id": portal.member_id, "DOMAIN": portal.domain,
-            "domain": portal.domain, "scope": token.scope, "expires": int(token.expires),
+    expires = datetime.fromtimestamp(token.expires, timezone.utc).astimezone().isoformat(timespec="seconds")
+    return {"client_id": app.client_id, "scope": token.scope, "expires": expires,
             "install": {"installed": bool(install and install.installed), "version": app.version,
-                        "status": portal.status, "member_id": portal.member_id, "domain": portal.domain}}
+                        "status": app.status, "scope": app.scope, "domain": portal.domain, "uri": portal.url,
+                        "client_endpoint": f"{portal.url}/rest/", "member_id": portal.member_id,
+                        "member_type": "B"},
+            "user_id": token.user_id}
 
 
 def oauth_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask
 
@@ -14,7 +15,7 @@ from sandbox.bitrix24.events import EventSender
 from sandbox.bitrix24.oauth import oauth_blueprint
 from sandbox.bitrix24.portal_app import MOVED_TO, create_portal_app
 from sandbox.bitrix24.state import (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_SCOPE, PLANS, App,
-                                    Limits, Portal, State, token_hex)
+                                    Limits, Portal, State, check_switches, token_hex)
 from sandbox.server import RunningServer, serve_in_thread
 
 
@@ -128,6 +129,16 @@ class Bitrix24Sandbox:
         with self.state.lock:
             self.state.apps[client_id] = app
         return app
+
+    def set_app_switches(self, client_id: str, **changes: Any) -> dict:
+        """Change an app's `AppSwitches` (400 for an unknown name or a wrong type); returns them all."""
+        with self.state.lock:
+            app = self.state.apps.get(client_id)
+            if app is None:
+                raise RestError(404, "APP_NOT_FOUND", f"No app registered with client_id {client_id}")
+            updated = check_switches(app.switches, changes)
+            app.switches = updated
+            return updated.as_dict()
 
     def describe(self) -> dict:
         """Defaults and portals, for the control API."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sandbox.bitrix24.errors import RestError
+
 PLANS = {"basic": (2.0, 50), "professional": (2.0, 50), "enterprise": (5.0, 250)}
-STATUS_BY_PLAN = {"basic": "F", "professional": "P", "enterprise": "P", "local": "L"}
+INSTALLER_SHAPES = ("captured", "documented")
 DEFAULT_CLIENT_ID = "local.qb24sandbox.0000"
 DEFAULT_CLIENT_SECRET = "qb24-b24-sandbox-secret"
 DEFAULT_SCOPE = "crm,placement,user_brief"
@@ -17,6 +19,44 @@ DEFAULT_SCOPE = "crm,placement,user_brief"
 def token_hex(nbytes: int = 32) -> str:
     """A Bitrix24-looking opaque token."""
     return secrets.token_hex(nbytes)
+
+
+@dataclass
+class AppSwitches:
+    """Per-app readings of what real Bitrix24 does in more than one way (docs/architecture.md lists them)."""
+
+    # "captured": the installer/app/widget POST as captured from a real portal (fixtures
+    # install_or_placement_DEFAULT.*: no APPLICATION_TOKEN, SERVER_ENDPOINT, APPLICATION_SCOPE);
+    # "documented": the longer shape of DOCS settings/oauth/simple-way.md. Both occur (reference §1.1).
+    installer_shape: str = "captured"
+    # Seconds between installFinish and the ONAPPINSTALL POST: "The event may arrive with a delay"
+    # (DOCS simple-way.md, reference §1.2). Non-zero by default so events can outrun it.
+    install_event_delay: float = 1.0
+    # The application's status letter (L local, F free, D demo, T trial, P paid, S subscription;
+    # DOCS _includes/auth-params-in-events.md, b24pysdk B24AppStatus); None = L for local.* ids, else F.
+    status: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON view."""
+        return dict(self.__dict__)
+
+
+APP_STATUSES = ("L", "F", "D", "T", "P", "S")
+
+
+def check_switches(current: AppSwitches, changes: dict[str, Any]) -> AppSwitches:
+    """`current` with `changes` applied, or RestError 400 naming the first bad one."""
+    known = current.as_dict()
+    for name, value in changes.items():
+        if name not in known:
+            raise RestError(400, "ERROR_ARGUMENT", f"Unknown app switch {name!r}")
+        good = {"installer_shape": value in INSTALLER_SHAPES,
+                "install_event_delay": isinstance(value, (int, float)) and not isinstance(value, bool)
+                and 0 <= value <= 60,
+                "status": value is None or value in APP_STATUSES}[name]
+        if not good:
+            raise RestError(400, "ERROR_ARGUMENT", f"Invalid value for app switch {name!r}")
+    return replace(current, **changes)
 
 
 @dataclass
@@ -31,6 +71,12 @@ class App:
     handler_url: str | None = None
     install_event_url: str | None = None
     redirect_uri: str | None = None
+    switches: AppSwitches = field(default_factory=AppSwitches)
+
+    @property
+    def status(self) -> str:
+        """The letter sent as `status` in frame POSTs, events, token answers and app.info."""
+        return self.switches.status or ("L" if self.client_id.startswith("local.") else "F")
 
 
 @dataclass
@@ -161,11 +207,6 @@ class Portal:
     def installs_index(self, client_id: str) -> int:
         """A small numeric app id on this portal (used in app page paths)."""
         return list(self.installs).index(client_id) + 1 if client_id in self.installs else 0
-
-    @property
-    def status(self) -> str:
-        """The license status letter sent as `status`."""
-        return STATUS_BY_PLAN.get(self.plan, "F")
 
 
 @dataclass

@@ -33,7 +33,7 @@ def install(sb: Bitrix24Sandbox, member_id: str, client_id: str = DEFAULT_CLIENT
     form = control(sb, f"/portals/{member_id}/install",
                    {"client_id": client_id, "handler_url": HANDLER, "finish": True})["form"]
     info = sb.info(member_id)
-    return PortalAuth(member_id, info.domain, info.url + "/rest/", form["SERVER_ENDPOINT"], form["AUTH_ID"],
+    return PortalAuth(member_id, info.domain, info.url + "/rest/", f"{sb.oauth_url}/rest/", form["AUTH_ID"],
                       form["REFRESH_ID"], datetime.now(timezone.utc) + timedelta(seconds=int(form["AUTH_EXPIRES"])))
 
 

@@ -82,6 +82,12 @@ class Portal:
         """POST to this portal's control API."""
         return requests.post(f"{self.sb.control_url}/portals/{self.member_id}/{path}", json=body or {}, timeout=10)
 
+    @property
+    def application_token(self) -> str:
+        """The install's application token (the captured installer POST does not carry it)."""
+        installs = requests.get(f"{self.sb.control_url}/portals/{self.member_id}/installs", timeout=10).json()
+        return installs[CLIENT_ID]["application_token"]
+
 
 @pytest.fixture
 def portal(sb: Bitrix24Sandbox) -> Portal:

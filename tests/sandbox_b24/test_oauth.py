@@ -1,9 +1,11 @@
 """OAuth server: grants, rotation, errors, app.info on the server, token expiry on portals."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 import requests
+from b24pysdk.api.responses.bitrix_app_info_response import B24AppInfoResult
 
 from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET, Portal
 
@@ -49,10 +51,18 @@ def test_authorization_code_grant(portal: Portal) -> None:
 
 
 def test_server_app_info_tells_the_tokens_owner(portal: Portal) -> None:
+    """The OAuth server's app.info in the shape the official SDK parses (b24pysdk 1.3.2
+    schemas/api.py B24AppInfoResultData, api/responses/bitrix_app_info_response.py), lower-case only."""
     response = requests.get(f"{portal.sb.oauth_url}/rest/app.info", params={"auth": portal.auth})
     result = response.json()["result"]
-    assert result["CLIENT_ID"] == CLIENT_ID and result["member_id"] == portal.member_id
-    assert result["DOMAIN"] == portal.url.split("://")[1] and result["INSTALLED"] is True
+    assert set(result) == {"client_id", "scope", "expires", "install", "user_id"}
+    assert set(result["install"]) == {"installed", "version", "status", "scope", "domain", "uri",
+                                      "client_endpoint", "member_id", "member_type"}
+    parsed = B24AppInfoResult.from_dict(result)  # raises on any missing key or wrong type
+    assert parsed.client_id == CLIENT_ID and parsed.install.member_id == portal.member_id
+    assert parsed.install.domain == portal.url.split("://")[1] and parsed.install.installed is True
+    assert parsed.install.client_endpoint == portal.url + "/rest/" and parsed.user_id == 1
+    assert parsed.expires.tzinfo is not None and parsed.expires > datetime.now(timezone.utc)
     bad = requests.get(f"{portal.sb.oauth_url}/rest/app.info", params={"auth": "nope"})
     assert bad.status_code == 401
 

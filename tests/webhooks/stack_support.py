@@ -52,9 +52,19 @@ def post_frame(browser: requests.Session, url: str, fields: dict, **changes: Any
     return browser.post(url, params=fields["query"], data=form, timeout=30, allow_redirects=False)
 
 
+def documented_shape(stack: Stack) -> None:
+    """Frame POSTs in the documented shape (DOCS simple-way.md), which hands every user APPLICATION_TOKEN."""
+    stack.b24.set_app_switches(stack.settings.b24_client_id, installer_shape="documented")
+
+
+def application_token(stack: Stack, member_id: str | None = None) -> str:
+    """The portal's install's application token, as Bitrix24 knows it."""
+    return installs(stack, member_id)[stack.settings.b24_client_id]["application_token"]
+
+
 def installs(stack: Stack, member_id: str | None = None) -> dict:
     return b24_control(stack, f"portals/{member_id or stack.b24.default_member_id}/installs", method="GET")
 
 
 __all__ = ["snapshot", "read_portal", "cipher", "install_fields", "post_frame", "wait_for",
-           "installs", "install_app", "open_app_page", "frame_post", "b24_control"]
+           "installs", "documented_shape", "application_token", "install_app", "open_app_page", "frame_post", "b24_control"]

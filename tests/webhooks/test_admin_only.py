@@ -13,7 +13,8 @@ from sqlalchemy import select
 from qb24.demo import connect_quickbooks
 from store.db import make_engine, make_session_factory, transaction
 from store.models import QboConnection, SyncRun
-from tests.webhooks.stack_support import (b24_control, cipher, install_app, installs, open_app_page, post_frame,
+from tests.webhooks.stack_support import (b24_control, cipher, documented_shape, install_app, installs,
+                                          open_app_page, post_frame,
                                           read_portal, snapshot)
 
 ADMIN_ONLY = "Only a Bitrix24 administrator can change these settings"
@@ -161,8 +162,9 @@ def test_a_non_admins_installer_post_is_403_and_stores_nothing(stack, browser):
 def test_a_non_admin_cannot_plant_their_tokens_through_onappinstall(installed, browser):
     stack = installed
     tokens = _stored_b24_tokens(stack)
+    documented_shape(stack)  # where every user's frame POST carries the application token
     fields = _fields_for(stack, _clerk(stack))
-    form = fields["form"]  # every user's frame POST carries the application token
+    form = fields["form"]
     response = requests.post(stack.url + "/webhooks/bitrix24", timeout=10, data={
         "event": "ONAPPINSTALL", "auth[member_id]": form["member_id"], "auth[access_token]": form["AUTH_ID"],
         "auth[refresh_token]": form["REFRESH_ID"], "auth[application_token]": form["APPLICATION_TOKEN"],

@@ -55,6 +55,7 @@ def test_installer_twice_is_idempotent_and_reinstall_after_uninstall_takes_the_n
     assert len(view["events"]) == len(EVENTS) and len(view["placements"]) == len(PLACEMENTS)
     b24_control(stack, f"portals/{stack.b24.default_member_id}/install-finish",
                 {"client_id": stack.settings.b24_client_id})
+    _delivered(stack, "ONAPPINSTALL")  # the token the uninstall event is checked against
     b24_control(stack, f"portals/{stack.b24.default_member_id}/uninstall", {"client_id": stack.settings.b24_client_id})
     _delivered(stack, "ONAPPUNINSTALL")
     assert wait_for(lambda: read_portal(stack, stack.b24.default_member_id).status == "uninstalled", "uninstall")
@@ -141,3 +142,47 @@ def test_uninstall_stops_work_drops_tokens_and_revokes(stack, browser, clean):
         assert (runs, links) == (["cancelled", "done"], 1)
     with pytest.raises(AuthorizationRevoked):
         _oauth(stack).refresh(qbo_tokens)
+
+
+def _install_late(stack, browser, shape: str, delay: float) -> None:
+    """Installer POST in `shape`, installFinish, with ONAPPINSTALL `delay` seconds late; no waiting."""
+    stack.b24.set_app_switches(stack.settings.b24_client_id, installer_shape=shape, install_event_delay=delay)
+    response = post_frame(browser, stack.url + "/bitrix24/install", install_fields(stack))
+    assert response.status_code == 200 and "BX24.installFinish()" in response.text
+    b24_control(stack, f"portals/{stack.b24.default_member_id}/install-finish",
+                {"client_id": stack.settings.b24_client_id})
+
+
+@pytest.mark.parametrize("shape", ["captured", "documented"])
+def test_both_installer_shapes_get_the_token_and_events_before_onappinstall_are_not_lost(stack, browser, shape):
+    """Reference §1.1 (both POST shapes occur) and §1.2 (ONAPPINSTALL may arrive late): a user's
+    contact made before the token arrives is still recorded (confirmed through app.info), and the
+    token then authenticates the uninstall."""
+    _install_late(stack, browser, shape, delay=5.0)
+    member_id, sandbox_token = stack.b24.default_member_id, installs(stack)[stack.settings.b24_client_id][
+        "application_token"]
+    held = read_portal(stack, member_id).application_token_enc
+    assert (held is None) if shape == "captured" else cipher(stack).decrypt(held) == sandbox_token
+    created = b24_control(stack, f"portals/{member_id}/seed", {"contacts": [{"NAME": "Early"}]})["contacts"][0]
+    record = _delivered(stack, "ONCRMCONTACTADD")[0]
+    assert record["status"] == 200
+    with _sessions(stack)() as session:
+        assert [(r.entity, r.entity_id) for r in session.scalars(select(ReceivedEvent))] == [("contact", str(created))]
+    install_event = _delivered(stack, "ONAPPINSTALL")[0]  # up to 10 s: the 5 s delay passes
+    assert install_event["status"] == 200
+    assert cipher(stack).decrypt(read_portal(stack, member_id).application_token_enc) == sandbox_token
+    b24_control(stack, f"portals/{member_id}/uninstall", {"client_id": stack.settings.b24_client_id})
+    assert _delivered(stack, "ONAPPUNINSTALL")[0]["status"] == 200
+    assert read_portal(stack, member_id).status == "uninstalled"
+
+
+def test_an_early_event_with_a_token_for_another_portal_is_refused(stack, browser):
+    _install_late(stack, browser, "captured", delay=30.0)
+    other = stack.b24.create_portal()
+    foreign = b24_control(stack, f"portals/{other.member_id}/install", {"client_id": stack.settings.b24_client_id})
+    before = snapshot(stack)
+    response = browser.post(stack.url + "/webhooks/bitrix24", timeout=10, data={
+        "event": "ONCRMCONTACTADD", "data[FIELDS][ID]": "7", "ts": "1727018926",
+        "auth[access_token]": foreign["form"]["AUTH_ID"], "auth[member_id]": stack.b24.default_member_id,
+        "auth[application_token]": "guess"})
+    assert response.status_code == 403 and snapshot(stack) == before

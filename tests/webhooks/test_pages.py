@@ -45,6 +45,12 @@ class World:
     def portal(self, session) -> Portal:
         return session.scalar(select(Portal).where(Portal.member_id == self.member_id))
 
+    @property
+    def application_token(self) -> str:
+        """The install's application token as the portal knows it."""
+        installs = requests.get(f"{self.control}/portals/{self.member_id}/installs", timeout=10).json()
+        return installs[B24_SANDBOX_CLIENT_ID]["application_token"]
+
     def frame_fields(self) -> dict:
         """The POST the portal sends when it opens the app (control API: same fields as the page)."""
         return requests.post(f"{self.control}/portals/{self.member_id}/install",
@@ -126,7 +132,7 @@ def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world)
     assert f"frame-ancestors {world.portal_url}" in csp and "X-Frame-Options" not in response.headers
     assert f"script-src 'self' {world.portal_url}" in csp
     assert f"form-action 'self' {world.qbo.url};" in csp  # Log in's POST redirects to the consent page
-    for secret in (fields["form"]["AUTH_ID"], fields["form"]["REFRESH_ID"], fields["form"]["APPLICATION_TOKEN"]):
+    for secret in (fields["form"]["AUTH_ID"], fields["form"]["REFRESH_ID"], world.application_token):
         assert secret not in html
     with world.sessions() as session:  # the fresh frame tokens are kept, encrypted
         row = world.portal(session)
@@ -135,7 +141,7 @@ def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world)
         assert cipher.decrypt(row.access_token_enc) == fields["form"]["AUTH_ID"]
     status = world.client.get("/bitrix24/app/status").get_json()
     assert status | {"connect_token": None} == {"connected": False, "company_name": None, "realm_id": None,
-                                                "connect_token": None}
+                                                "connect_token": None, "install_confirmed": False}
     # renewed before it expires, and usable as the form's token
     assert world.client.post("/quickbooks/connect", data={"t": status["connect_token"]}).status_code == 302
     assert world.client.get("/quickbooks/connect?t=" + status["connect_token"]).status_code == 405

@@ -26,7 +26,7 @@ CLIENT_SECRET = "review-client-secret-value"
 @dataclass
 class TerseWorld:
     """The app beside one trusted server that is OAuth server and portal at once, whose app.info
-    names client, member and domain only (no INSTALLED, no expires: the UNCERTAIN reading)."""
+    names client, member and domain only (no `installed`, no `expires`, no `user_id`: a terse answer)."""
 
     oauth: RunningServer
     app: RunningServer
@@ -57,8 +57,8 @@ def _terse_server(calls: list[str]) -> Flask:
     def rest(method: str):
         calls.append(method)
         if method == "app.info.json":
-            return jsonify({"result": {"client_id": CLIENT_ID, "member_id": MEMBER_ID,
-                                       "domain": urlsplit(request.host_url).netloc}})
+            return jsonify({"result": {"client_id": CLIENT_ID, "install": {
+                "member_id": MEMBER_ID, "domain": urlsplit(request.host_url).netloc}}})
         if method == "user.admin.json":  # the installing user is an administrator
             return jsonify({"result": True, "time": {}})
         return jsonify({"result": {"result": {}, "result_error": [], "result_total": [], "result_next": [],

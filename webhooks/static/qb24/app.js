@@ -90,8 +90,19 @@
     }, POLL_MS);
   }
 
+  function watchInstall() {  // ONAPPINSTALL may arrive after the page (reference §1.2)
+    var notice = document.getElementById('install-pending-notice');
+    if (!notice || body.dataset.awaitingInstall !== 'yes') { return; }
+    var timer = setInterval(function () {
+      getJson(body.dataset.statusUrl, function (s) {
+        if (s.install_confirmed) { clearInterval(timer); notice.remove(); fit(); }
+      });
+    }, POLL_MS);
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     if (body.dataset.connected === 'yes') { watchProgress(); } else { watchConnection(); }
+    watchInstall();
     fit();
   });
 })();
