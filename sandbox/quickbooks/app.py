@@ -3,7 +3,8 @@
 Endpoints (absolute URLs follow the request's host, so any port works):
 - OAuth 2: `/.well-known/openid_configuration` (+ `openid_sandbox_configuration`, with or without `/`),
   `/connect/oauth2`, `/oauth2/v1/tokens/bearer`, `/v2/oauth2/tokens/revoke`, `/v1/openid_connect/userinfo`.
-- Accounting API: `/v3/company/<realmId>/...` (customer, invoice, payment, item, companyinfo, query, cdc).
+- Accounting API: `/v3/company/<realmId>/...` (customer, invoice, payment, item, term, account, companyinfo,
+  query, cdc).
 - Control API: `/_sandbox/...` — for tests and the demo only; it has no counterpart in QuickBooks and no auth.
 State lives in memory, per app instance, guarded by one lock.
 """

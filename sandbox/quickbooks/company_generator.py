@@ -11,6 +11,7 @@ from itertools import accumulate
 from sandbox.quickbooks.company_build import (apply_payment, make_customer, make_invoice, make_payment,
                                               mark_needs_sending, mark_sent, settle_customer_balances, tombstone,
                                               void_invoice)
+from sandbox.quickbooks.company_lists import make_accounts, make_terms
 from sandbox.quickbooks.company_records import (CURRENCIES, ITEM_CATALOG, CompanyData, discount_line,
                                                 make_company_info, make_items, sales_line)
 from sandbox.quickbooks.company_time import MonotonicClock, at, stamp
@@ -177,7 +178,8 @@ def _generate(customers: int, invoices: int, seed: int, today: date) -> CompanyD
     founded = at(today - timedelta(days=HISTORY_DAYS + 3 * 365 + 30), 9 * 3600)
     return CompanyData(company_info=make_company_info(stamp(founded), stamp(founded)), customers=people,
                        items=make_items(stamp(founded)), invoices=live, payments=payments,
-                       deleted_invoices=deleted)
+                       deleted_invoices=deleted, terms=make_terms(stamp(founded)),
+                       accounts=make_accounts(stamp(founded), stamp(founded + timedelta(days=30))))
 
 
 def _rate(rng: random.Random, customer: dict) -> float | None:

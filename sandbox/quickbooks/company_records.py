@@ -46,6 +46,9 @@ ITEM_CATALOG: tuple[tuple[str, str, str, float, str, bool], ...] = (
 INCOME_ACCOUNTS = {"Service": {"value": "45", "name": "Landscaping Services"},
                    "Inventory": {"value": "79", "name": "Sales of Product Income"},
                    "NonInventory": {"value": "48", "name": "Landscaping Services:Job Materials"}}
+# The real General Ledger (recorded-bodies/reports__gl__0_get_200.json) credits the Services item's sales to
+# account 1 "Services" and the Design item's ("Custom Design") to 82 "Design income".
+ITEM_INCOME_ACCOUNTS = {"1": {"value": "1", "name": "Services"}, "4": {"value": "82", "name": "Design income"}}
 
 
 @dataclass
@@ -58,6 +61,8 @@ class CompanyData:
     invoices: list[dict] = field(default_factory=list)
     payments: list[dict] = field(default_factory=list)
     deleted_invoices: list[dict] = field(default_factory=list)
+    terms: list[dict] = field(default_factory=list)
+    accounts: list[dict] = field(default_factory=list)
 
 
 def load_json(name: str) -> dict:
@@ -97,8 +102,9 @@ def make_items(created: str) -> list[dict]:
     """The Item list referenced by invoice lines, one stamp for the whole catalogue."""
     items = []
     for item_id, name, description, price, kind, taxable in ITEM_CATALOG:
+        income = ITEM_INCOME_ACCOUNTS.get(item_id, INCOME_ACCOUNTS[kind])
         item = {"Name": name, "Description": description, "Active": True, "FullyQualifiedName": name,
-                "Taxable": taxable, "UnitPrice": price, "Type": kind, "IncomeAccountRef": INCOME_ACCOUNTS[kind],
+                "Taxable": taxable, "UnitPrice": price, "Type": kind, "IncomeAccountRef": income,
                 "PurchaseCost": 0, "TrackQtyOnHand": kind == "Inventory"}
         if kind == "Inventory":
             item.update({"QtyOnHand": 100, "AssetAccountRef": {"value": "81", "name": "Inventory Asset"},

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 from sandbox.quickbooks.company_build import (apply_payment, make_invoice, make_payment, mark_needs_sending,
                                               mark_sent, settle_customer_balances, tombstone, void_invoice)
+from sandbox.quickbooks.company_lists import make_accounts, make_terms
 from sandbox.quickbooks.company_records import (HOME_CURRENCY, ITEM_CATALOG, CompanyData, currency_ref, discount_line, load_json,
                                                 load_mjs_object, load_records, make_company_info, make_items,
                                                 sales_line)
@@ -164,5 +165,7 @@ def sample_company(today: date) -> CompanyData:
     info = make_company_info(stamp(founded), stamp(builder.when(200)))
     return CompanyData(company_info=info, customers=customers, items=make_items(stamp(founded + timedelta(days=1))),
                        invoices=invoices, payments=sorted(builder.payments, key=lambda p: int(p["Id"])),
-                       deleted_invoices=sorted(builder.deleted, key=lambda t: int(t["Id"])))
+                       deleted_invoices=sorted(builder.deleted, key=lambda t: int(t["Id"])),
+                       terms=make_terms(stamp(founded)),
+                       accounts=make_accounts(stamp(founded), stamp(builder.when(300))))
 

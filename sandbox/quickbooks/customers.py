@@ -5,10 +5,16 @@ from datetime import datetime
 from typing import Any
 
 from . import faults
+from .customer_tree import check_nesting, parent_of, refresh_customer_balance, refresh_descendants
 from .realm import Realm
 from .writes import Change, check_fields, check_sync_token, check_types, require_id, stamp
 
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
+# CUSTREF business rules: "The DisplayName, Title, GivenName, MiddleName, FamilyName, Suffix, and
+# PrintOnCheckName attributes must not contain colon (:), tab (\t), or newline (\n) characters."
+NAME_FIELDS = ("DisplayName",) + NAME_PARTS + ("PrintOnCheckName",)
+BANNED_IN_NAMES = (":", "\t", "\n")
+DELETED_SUFFIX = " (deleted)"
 STRING_FIELDS = NAME_PARTS + ("DisplayName", "CompanyName", "PrintOnCheckName", "Notes",
                               "PreferredDeliveryMethod",
                               "ResaleNum", "PrimaryTaxIdentifier", "BusinessNumber", "OpenBalanceDate",
@@ -50,41 +56,78 @@ def _display_name(record: dict[str, Any]) -> str:
 
 def _full_name(realm: Realm, record: dict[str, Any]) -> str:
     """FullyQualifiedName: "Parent:Child" for a job with a known parent, else the DisplayName."""
-    parent = realm.get("Customer", str((record.get("ParentRef") or {}).get("value", "")))
-    if record.get("Job") and parent is not None:
+    parent = parent_of(realm, record)
+    if parent is not None:
         return f"{parent['FullyQualifiedName']}:{_display_name(record)}"
     return _display_name(record)
 
 
 def _check_name(realm: Realm, record: dict[str, Any], own_id: str | None) -> None:
-    """Required, length-limited, unique (case-insensitive) — 2020 / 2050 / 6240.
-
-    CUSTREF says DisplayName is unique across Customer, Vendor and Employee, yet the real sandbox company
-    holds top-level "Jack Doe" (60) beside sub-customer "Doe, Jack:Jack Doe" (64): among customers the key
-    is the FullyQualifiedName; vendor and employee names (control API) clash with top-level customers.
-    """
+    """Required, length-limited, no colon/tab/newline in a name field, unique: 2020 / 2050 / 2170 / 6240."""
     name = _display_name(record)
     if not name:
         raise faults.required("DisplayName")
     if len(name) > MAX_NAME:
         raise faults.string_length("DisplayName", MAX_NAME, len(name))
-    if ":" in name or "\t" in name or "\n" in name:
-        raise faults.ApiFault(400, "2170", "Invalid Name", "Name cannot contain a colon (:), tab or newline.",
-                              element="DisplayName")
-    full = _full_name(realm, record).casefold()
-    if full == name.casefold() and full in realm.other_names:
+    for field in NAME_FIELDS:
+        value = record.get(field)
+        if isinstance(value, str) and any(banned in value for banned in BANNED_IN_NAMES):
+            # Code and wording are the sandbox's first DisplayName rule (no captured answer found),
+            # now applied to every field CUSTREF names, with that field as `element`.
+            raise faults.ApiFault(400, "2170", "Invalid Name",
+                                  "Name cannot contain a colon (:), tab or newline.", element=field)
+    if _name_in_use(realm, record, own_id):
         raise faults.duplicate_name()
-    for other in realm.records["Customer"].values():
-        if other["Id"] != own_id and str(other.get("FullyQualifiedName", "")).casefold() == full:
-            raise faults.duplicate_name()
+
+
+def _name_in_use(realm: Realm, record: dict[str, Any], own_id: str | None) -> bool:
+    """Whether another customer, vendor or employee holds the name (case-insensitive), inactive ones included.
+
+    CUSTREF says DisplayName is unique across Customer, Vendor and Employee, yet the real sandbox company
+    holds top-level "Jack Doe" (60) beside sub-customer "Doe, Jack:Jack Doe" (64): among customers the key
+    is the FullyQualifiedName; vendor and employee names (control API) clash with top-level customers.
+    """
+    full = _full_name(realm, record).casefold()
+    if full == _display_name(record).casefold() and full in realm.other_names:
+        return True
+    return any(other["Id"] != own_id and str(other.get("FullyQualifiedName", "")).casefold() == full
+               for other in realm.records["Customer"].values())
+
+
+def _rename_on_deactivation(realm: Realm, current: dict[str, Any], updated: dict[str, Any]) -> None:
+    """Deactivating renames the customer "<name> (deleted)", which frees the name (reference §11).
+
+    Real bodies in fixtures/quickbooks/recorded-bodies: deactivate__employee__1_post_200.json turns
+    DisplayName "Emily Platt" into "Emily Platt (deleted)" and keeps PrintOnCheckName "Emily Platt";
+    get__inactive_vendors__0_get_200.json reads the same for Vendor "United States Treasury"; an Account's
+    Name and FullyQualifiedName both carry it (deactivate__account__0_get_200.json). Customer by analogy:
+    DisplayName changes, FullyQualifiedName follows (its own and its sub-customers'), PrintOnCheckName
+    stays. `CompanySwitches.rename_on_deactivate` turns this off. Reactivating keeps the suffix: no
+    source says it is taken off (UNCERTAIN; keeping it is the harder reading for a client).
+    """
+    if not realm.switches.rename_on_deactivate:
+        return
+    if current.get("Active", True) is False or updated.get("Active") is not False:
+        return
+    name = _display_name(updated)
+    if name.endswith(DELETED_SUFFIX):
+        return
+    updated.setdefault("PrintOnCheckName", name)
+    candidate, number = f"{name}{DELETED_SUFFIX}", 0
+    while _name_in_use(realm, {**updated, "DisplayName": candidate}, current["Id"]):
+        # UNCERTAIN: what QuickBooks calls a second inactive "<name>" is not captured; a numbered
+        # suffix keeps the deactivation from failing on 6240.
+        number += 1
+        candidate = f"{name} (deleted-{number})"
+    updated["DisplayName"] = candidate
 
 
 def _finish(realm: Realm, record: dict[str, Any]) -> None:
     """Derived fields: DisplayName, FullyQualifiedName, PrintOnCheckName, Level, currency."""
     record["DisplayName"] = _display_name(record)
     record["FullyQualifiedName"] = _full_name(realm, record)
-    parent = realm.get("Customer", str((record.get("ParentRef") or {}).get("value", "")))
-    if record.get("Job") and parent is not None:
+    parent = parent_of(realm, record)
+    if parent is not None:
         record["Level"] = int(parent.get("Level", 0)) + 1
     else:
         record.pop("Level", None)
@@ -101,6 +144,7 @@ def create_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
     record: dict[str, Any] = {**DEFAULTS, **{k: v for k,
                                              v in body.items() if k in WRITABLE and v is not None}}
     _check_name(realm, record, None)
+    check_nesting(realm, record, None)
     record.update({"Balance": 0, "BalanceWithJobs": 0, "domain": "QBO", "sparse": False,
                    "Id": realm.next_id("Customer")})
     stamp(record, now, created=True)
@@ -129,12 +173,26 @@ def update_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
         for name in ("Active", "Taxable", "Job", "BillWithParent"):
             updated.setdefault(name, DEFAULTS.get(name, current.get(name)))
     _check_name(realm, updated, customer_id)
+    check_nesting(realm, updated, customer_id)
     if updated.get("DisplayName") != current.get("DisplayName") and "PrintOnCheckName" not in given:
         updated.pop("PrintOnCheckName", None)
+    _rename_on_deactivation(realm, current, updated)
     stamp(updated, now)
     _finish(realm, updated)
     updated["sparse"] = False
     realm.put("Customer", updated)
+    _follow_tree(realm, current, updated, now)
     # Reference §1.5: whether deactivation emits Update or Delete is UNCERTAIN; we send Update
     # (consumers re-read the record either way).
     return updated, [Change("Customer", customer_id, "Update", updated["MetaData"]["LastUpdatedTime"])]
+
+
+def _follow_tree(realm: Realm, current: dict[str, Any], updated: dict[str, Any], now: datetime) -> None:
+    """Sub-customers' full names follow a rename or move; a move re-sums both ancestor chains' balances."""
+    if updated["FullyQualifiedName"] != current.get("FullyQualifiedName"):
+        refresh_descendants(realm, updated, now)
+    old_parent, new_parent = parent_of(realm, current), parent_of(realm, updated)
+    if (old_parent or {}).get("Id") != (new_parent or {}).get("Id"):
+        refresh_customer_balance(realm, updated["Id"], now)
+        if old_parent is not None:
+            refresh_customer_balance(realm, old_parent["Id"], now)

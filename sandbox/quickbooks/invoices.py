@@ -7,6 +7,7 @@ from typing import Any
 
 from . import faults
 from .company import invoice_totals
+from .customer_tree import refresh_customer_balance
 from .invoice_lines import WRITABLE, invoice_customer, invoice_lines, validate_invoice
 from .realm import Realm
 from .timefmt import company_local, meta_time
@@ -134,22 +135,3 @@ def send_invoice(realm: Realm, invoice_id: str, send_to: str | None,
     realm.put("Invoice", record)
     return record, [Change("Invoice", record["Id"], "Emailed", record["MetaData"]["LastUpdatedTime"])]
 
-
-def refresh_customer_balance(realm: Realm, customer_id: str, now: datetime) -> None:
-    """Keep Customer.Balance equal to its open invoices; QuickBooks moves LastUpdatedTime, not SyncToken.
-
-    (Recorded bodies: customer 1 kept SyncToken "0" while its LastUpdatedTime became the time invoice 266
-    was deleted.)
-    """
-    customer = realm.get("Customer", customer_id)
-    if customer is None:
-        return
-    balance = round(sum(float(inv.get("Balance", 0)) for inv in realm.records["Invoice"].values()
-                        if inv.get("CustomerRef", {}).get("value") == customer_id), 2)
-    if float(customer.get("Balance", 0)) == balance:
-        return
-    jobs = sum(float(c.get("Balance", 0)) for c in realm.records["Customer"].values()
-               if (c.get("ParentRef") or {}).get("value") == customer_id)
-    customer["Balance"] = balance
-    customer["BalanceWithJobs"] = round(balance + jobs, 2)
-    customer.setdefault("MetaData", {})["LastUpdatedTime"] = meta_time(now)

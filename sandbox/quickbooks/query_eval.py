@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 # Name-list entities QuickBooks filters to Active=true unless the WHERE clause names Active.
 # Reference §3 marks this UNCERTAIN (minimul/qbo_api#111, community); the recorded bodies agree
 # for Vendor (COUNT(*) 26 without a filter vs 27 rows with `Active IN (true, false)`).
-NAME_LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account"})
+NAME_LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Term"})
 _MISSING = object()
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")

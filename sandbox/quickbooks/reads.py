@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 from . import faults
 from .context import sandbox
 from .guards import after_api_request, before_api_request, json_response, teardown_api_request
+from .name_lists import check_queryable
 from .query import QueryError, parse, run
 from .realm import Realm
 from .timefmt import COMPANY_TZ, parse_timestamp
@@ -18,11 +19,11 @@ reads.before_request(before_api_request)
 reads.after_request(after_api_request)
 reads.teardown_request(teardown_api_request)
 
-STORED = ("Customer", "Invoice", "Payment", "Item")
+STORED = ("Customer", "Invoice", "Payment", "Item", "Term", "Account")
 # Entities QuickBooks knows but this sandbox does not store: queries and CDC answer them empty, not 4001.
-OTHER_ENTITIES = ("Account", "Bill", "BillPayment", "Class", "CreditMemo", "Department", "Deposit",
+OTHER_ENTITIES = ("Bill", "BillPayment", "Class", "CreditMemo", "Department", "Deposit",
                   "Employee", "Estimate", "JournalEntry", "PaymentMethod", "Purchase", "PurchaseOrder",
-                  "RefundReceipt", "SalesReceipt", "TaxAgency", "TaxCode", "TaxRate", "Term", "TimeActivity",
+                  "RefundReceipt", "SalesReceipt", "TaxAgency", "TaxCode", "TaxRate", "TimeActivity",
                   "Transfer", "Vendor", "VendorCredit", "Preferences", "CustomerType")
 QUERYABLE = STORED + ("CompanyInfo",) + OTHER_ENTITIES
 CDC_DAYS = 30  # "CDC operations can track changes within the last 30 days." (reference §2)
@@ -50,6 +51,7 @@ def query(realm_id: str) -> Response:
         parsed = parse(statement, QUERYABLE)
     except QueryError as error:
         raise faults.ApiFault(400, error.code, error.message, error.detail) from None
+    check_queryable(parsed)
     state = sandbox().state
     with state.lock:
         result = run(parsed, _records(state.realms[realm_id], parsed.entity), naive_timezone=COMPANY_TZ)

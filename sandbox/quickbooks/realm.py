@@ -8,9 +8,10 @@ from typing import Any, Iterable
 
 from .timefmt import parse_timestamp
 
-ENTITIES = ("Customer", "Invoice", "Payment", "Item")
+ENTITIES = ("Customer", "Invoice", "Payment", "Item", "Term", "Account")
 # QuickBooks numbers name-list records and transactions from separate sequences (fixtures: customers 1..70,
-# invoices/payments share one range in the 2023 records).
+# invoices/payments share one range in the 2023 records). Terms and Accounts are read-only here (their Ids
+# overlap the customers': account 1 "Services" beside customer 1), so they take no Id from a sequence.
 SEQUENCE_OF = {"Customer": "names", "Item": "names", "Invoice": "txns", "Payment": "txns"}
 
 
@@ -101,7 +102,8 @@ def realm_from_company(realm_id: str, company: Any) -> Realm:
     """Build a Realm from a `company.CompanyData` (deep copies: the realm owns its records)."""
     info = copy.deepcopy(getattr(company, "company_info", None) or {})
     realm = Realm(realm_id=realm_id, company_info=info)
-    collections = {"Customer": "customers", "Item": "items", "Invoice": "invoices", "Payment": "payments"}
+    collections = {"Customer": "customers", "Item": "items", "Invoice": "invoices", "Payment": "payments",
+                   "Term": "terms", "Account": "accounts"}
     for entity, attribute in collections.items():
         for record in _as_list(getattr(company, attribute, None)):
             realm.put(entity, copy.deepcopy(record))
@@ -126,7 +128,7 @@ def _ids(*groups: dict[str, dict[str, dict[str, Any]]]) -> Iterable[tuple[str, s
 def _resume_sequences(realm: Realm, items: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
     """Continue numbering after the highest Id and DocNumber already present."""
     for entity, entity_id, record in items:
-        if entity_id.isdigit():
+        if entity_id.isdigit() and entity in SEQUENCE_OF:
             name = SEQUENCE_OF[entity]
             realm.sequences[name] = max(realm.sequences[name], int(entity_id))
         doc = str(record.get("DocNumber", ""))

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from .company import generate_company, sample_company
+from .company_lists import make_accounts, make_terms
 from .grants import GrantStore
 from .realm import Realm, empty_company_info, realm_from_company
 from .timefmt import SandboxClock
@@ -103,11 +104,18 @@ class SandboxState:
 
     def build_realm(self, realm_id: str, *, empty: bool = False, customers: int | None = None,
                     invoices: int = 0, seed: int = 0) -> Realm:
-        """A realm holding the sample company, a generated one, or nothing but the Services item."""
+        """A realm holding the sample company, a generated one, or only the Services item, terms and accounts."""
         today = self.clock.today()
         if empty:
             realm = Realm(realm_id=realm_id, company_info=empty_company_info(realm_id))
             realm.put("Item", dict(SERVICES_ITEM))
+            created = SERVICES_ITEM["MetaData"]["CreateTime"]
+            # A new company already has terms and a chart of accounts (the Services item's account 1 too).
+            for term in make_terms(created):
+                realm.put("Term", term)
+            for account in make_accounts(created):
+                if account["Active"]:
+                    realm.put("Account", account)
             realm.sequences["names"] = 1
             return realm
         if customers is not None:

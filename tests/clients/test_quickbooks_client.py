@@ -86,6 +86,20 @@ def test_stale_sync_token_and_duplicate_name_and_missing_object(connected):
         client.query("SELECT * FROM Customer WHERE")
 
 
+def test_deactivate_customer_renames_it_and_frees_the_name(qbo, connected):
+    """Deactivation reads "<name> (deleted)" (reference §11; real body deactivate__employee__1_post_200)."""
+    client = connected.client()
+    created = client.create("Customer", {"DisplayName": "Gull Rock Cafe"})
+    gone = client.deactivate_customer(created)
+    assert (gone["Active"], gone["DisplayName"]) == (False, "Gull Rock Cafe (deleted)")
+    assert client.create("Customer", {"DisplayName": "Gull Rock Cafe"})["Id"] != created["Id"]
+    qbo.control(f"realms/{connected.realm_id}/switches", {"rename_on_deactivate": False})
+    kept = client.deactivate_customer(client.create("Customer", {"DisplayName": "Seal Cove Inn"}))
+    assert (kept["Active"], kept["DisplayName"]) == (False, "Seal Cove Inn")
+    with pytest.raises(DuplicateName):
+        client.create("Customer", {"DisplayName": "Seal Cove Inn"})
+
+
 def test_create_with_the_same_request_id_is_replayed_not_duplicated(connected):
     client = connected.client()
     first = client.create("Customer", {"DisplayName": "Requestid Replay Ltd"}, request_id="r-1")
