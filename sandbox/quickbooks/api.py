@@ -8,8 +8,9 @@ from flask import Blueprint, Response, request
 from . import faults
 from .context import sandbox
 from .dispatch import UnsupportedOperation, Writer, writer_for
-from .guards import after_api_request, before_api_request, json_response, teardown_api_request
+from .guards import after_api_request, before_api_request, json_response, teardown_api_request, with_tid
 from .invoices import send_invoice
+from .pdf import invoice_pdf
 from .realm import Realm
 from .writes import parse_body, require_id
 
@@ -83,6 +84,20 @@ def post_invoice(realm_id: str) -> Response:
 def get_invoice(realm_id: str, entity_id: str) -> Response:
     """Read an invoice (a deleted one is 610)."""
     return _read(realm_id, "Invoice", entity_id)
+
+
+@api.get("/invoice/<entity_id>/pdf")
+def get_invoice_pdf(realm_id: str, entity_id: str) -> Response:
+    """The invoice as a PDF document (610 Fault, as JSON, for an unknown or deleted invoice)."""
+    key = require_id(entity_id)
+    state = sandbox().state
+    with state.lock:
+        realm: Realm = state.realms[realm_id]
+        invoice = realm.get("Invoice", key)
+        if invoice is None:
+            raise faults.not_found()
+        document = invoice_pdf(invoice, str(realm.company_info.get("CompanyName", "")))
+    return with_tid(Response(document, mimetype="application/pdf"))
 
 
 @api.post("/invoice/<entity_id>/send")

@@ -19,6 +19,11 @@ def fault_response(fault: faults.ApiFault) -> Response:
     """A Fault envelope as a Flask response."""
     response = Response(_dumps(fault.body(sandbox().state.now())), status=fault.status,
                         mimetype="application/json")
+    return with_tid(response)
+
+
+def with_tid(response: Response) -> Response:
+    """Add the `intuit_tid` header QuickBooks puts on every /v3 answer."""
     response.headers["intuit_tid"] = faults.intuit_tid()
     return response
 
@@ -31,9 +36,7 @@ def _dumps(body: object) -> str:
 def json_response(body: dict, status: int = 200) -> Response:
     """A success body with the envelope `time`."""
     body = {**body, "time": response_time(sandbox().state.now())}
-    response = Response(_dumps(body), status=status, mimetype="application/json")
-    response.headers["intuit_tid"] = faults.intuit_tid()
-    return response
+    return with_tid(Response(_dumps(body), status=status, mimetype="application/json"))
 
 
 def _bearer() -> str | None:
