@@ -1,25 +1,23 @@
 """The Accounting API under /v3/company/<realmId>: entity reads and writes."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Response, request
 
 from . import faults
 from .context import sandbox
-from .customers import create_customer, update_customer
-from .guards import after_api_request, before_api_request, json_response, teardown_api_request
-from .invoices import create_invoice, delete_invoice, send_invoice, update_invoice, void_invoice
-from .payments import create_payment
+from .dispatch import UnsupportedOperation, Writer, writer_for
+from .guards import after_api_request, before_api_request, json_response, teardown_api_request, with_tid
+from .invoices import send_invoice
+from .pdf import invoice_pdf
 from .realm import Realm
-from .writes import Change, parse_body, require_id
+from .writes import parse_body, require_id
 
 api = Blueprint("qbo_api", __name__, url_prefix="/v3/company/<realm_id>")
 api.before_request(before_api_request)
 api.after_request(after_api_request)
 api.teardown_request(teardown_api_request)
-
-Writer = Callable[..., tuple[dict[str, Any], list[Change]]]
 
 
 def _write(realm_id: str, entity: str, writer: Writer, *args: Any) -> Response:
@@ -54,19 +52,20 @@ def _unsupported(realm_id: str) -> faults.ApiFault:
     return faults.unsupported_operation(relative, request.url)
 
 
-def _create_or_update(realm_id: str, entity: str, body: dict, create: Writer, update: Writer) -> Response:
-    """One POST for both: an update when the body carries an Id, else a create."""
-    if _operation() not in ("", "create", "update"):
-        raise _unsupported(realm_id)
-    writer = update if body.get("Id") not in (None, "") else create
+def _post(realm_id: str, entity: str) -> Response:
+    """One POST per entity: create/update told apart by Id, ?operation=delete|void, ?include=void."""
+    body = parse_body(request.get_data(), entity)
+    try:
+        writer = writer_for(entity, _operation(), body, request.args.get("include"))
+    except UnsupportedOperation:
+        raise _unsupported(realm_id) from None
     return _write(realm_id, entity, writer, body)
 
 
 @api.post("/customer")
 def post_customer(realm_id: str) -> Response:
     """Create or update (customers cannot be deleted, only deactivated)."""
-    body = parse_body(request.get_data(), "Customer")
-    return _create_or_update(realm_id, "Customer", body, create_customer, update_customer)
+    return _post(realm_id, "Customer")
 
 
 @api.get("/customer/<entity_id>")
@@ -78,17 +77,27 @@ def get_customer(realm_id: str, entity_id: str) -> Response:
 @api.post("/invoice")
 def post_invoice(realm_id: str) -> Response:
     """Create, update (full/sparse), or ?operation=delete|void."""
-    body = parse_body(request.get_data(), "Invoice")
-    removal = {"delete": delete_invoice, "void": void_invoice}.get(_operation())
-    if removal is not None:
-        return _write(realm_id, "Invoice", removal, body)
-    return _create_or_update(realm_id, "Invoice", body, create_invoice, update_invoice)
+    return _post(realm_id, "Invoice")
 
 
 @api.get("/invoice/<entity_id>")
 def get_invoice(realm_id: str, entity_id: str) -> Response:
     """Read an invoice (a deleted one is 610)."""
     return _read(realm_id, "Invoice", entity_id)
+
+
+@api.get("/invoice/<entity_id>/pdf")
+def get_invoice_pdf(realm_id: str, entity_id: str) -> Response:
+    """The invoice as a PDF document (610 Fault, as JSON, for an unknown or deleted invoice)."""
+    key = require_id(entity_id)
+    state = sandbox().state
+    with state.lock:
+        realm: Realm = state.realms[realm_id]
+        invoice = realm.get("Invoice", key)
+        if invoice is None:
+            raise faults.not_found()
+        document = invoice_pdf(invoice, str(realm.company_info.get("CompanyName", "")))
+    return with_tid(Response(document, mimetype="application/pdf"))
 
 
 @api.post("/invoice/<entity_id>/send")
@@ -99,11 +108,8 @@ def post_invoice_send(realm_id: str, entity_id: str) -> Response:
 
 @api.post("/payment")
 def post_payment(realm_id: str) -> Response:
-    """Create a payment (updates and deletes of payments are not simulated)."""
-    body = parse_body(request.get_data(), "Payment")
-    if _operation() not in ("", "create") or body.get("Id") not in (None, ""):
-        raise _unsupported(realm_id)
-    return _write(realm_id, "Payment", create_payment, body)
+    """Create, ?operation=delete, or void as a sparse update with ?include=void (other updates: 500)."""
+    return _post(realm_id, "Payment")
 
 
 @api.get("/payment/<entity_id>")

@@ -114,7 +114,7 @@ def register_app() -> Response:
 @control.route("/settings", methods=["GET", "POST"])
 def settings() -> Response:
     """Read or change {auto_approve, auto_approve_realm_id, access_token_ttl, rate_per_minute, max_concurrent,
-    latency_ms, error_rate, cdc_max_objects, throttle_body}."""
+    latency_ms, error_rate, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute}."""
     body = json_body() if request.method == "POST" else {}
     known = {field.name: field.type for field in fields(Settings)}
     unknown = set(body) - set(known)

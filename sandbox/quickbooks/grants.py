@@ -186,6 +186,12 @@ class GrantStore:
             return "Token not valid for this company"
         return None
 
+    def client_of(self, token: str) -> str | None:
+        """The client_id of the app an access token was issued to, or None."""
+        found = self.access.get(token)
+        grant = self.grants.get(found.grant_id) if found else None
+        return grant.client_id if grant else None
+
     def expire_access(self, now: datetime, realm_id: str | None = None) -> int:
         """Expire current access tokens (optionally one realm's); returns how many."""
         count = 0

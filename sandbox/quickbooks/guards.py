@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from typing import Any
 
 from flask import Response, g, request
 
@@ -19,6 +20,11 @@ def fault_response(fault: faults.ApiFault) -> Response:
     """A Fault envelope as a Flask response."""
     response = Response(_dumps(fault.body(sandbox().state.now())), status=fault.status,
                         mimetype="application/json")
+    return with_tid(response)
+
+
+def with_tid(response: Response) -> Response:
+    """Add the `intuit_tid` header QuickBooks puts on every /v3 answer."""
     response.headers["intuit_tid"] = faults.intuit_tid()
     return response
 
@@ -31,12 +37,10 @@ def _dumps(body: object) -> str:
 def json_response(body: dict, status: int = 200) -> Response:
     """A success body with the envelope `time`."""
     body = {**body, "time": response_time(sandbox().state.now())}
-    response = Response(_dumps(body), status=status, mimetype="application/json")
-    response.headers["intuit_tid"] = faults.intuit_tid()
-    return response
+    return with_tid(Response(_dumps(body), status=status, mimetype="application/json"))
 
 
-def _bearer() -> str | None:
+def bearer_token() -> str | None:
     """The bearer token of the request, if any."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -48,7 +52,7 @@ def before_api_request() -> Response | None:
     box = sandbox()
     state = box.state
     realm_id = (request.view_args or {}).get("realm_id") or _realm_from_path()
-    token = _bearer()
+    token = bearer_token()
     with state.lock:
         state.stats.requests += 1
         reason = state.grants.check_access(token, realm_id, state.now()) if token else "Token invalid"
@@ -60,11 +64,7 @@ def before_api_request() -> Response | None:
         state.stats.requests_per_realm[realm_id] += 1
         throttled = _over_limits(realm_id)
         if throttled:
-            state.stats.throttled += 1
-            if state.settings.throttle_body == "gateway":
-                body, headers = faults.gateway_429(state.now())
-                return Response(body, status=429, headers=headers)
-            return fault_response(faults.throttled())
+            return throttle_response()
         g.qbo_in_flight = realm_id
         replay = state.replays.get(_replay_key(realm_id))
         latency, error_rate = state.settings.latency_ms, state.settings.error_rate
@@ -80,6 +80,16 @@ def before_api_request() -> Response | None:
     return None
 
 
+def throttle_response() -> Response:
+    """The 429 answer in the envelope `throttle_body` selects, counted in the stats; caller holds the lock."""
+    state = sandbox().state
+    state.stats.throttled += 1
+    if state.settings.throttle_body == "gateway":
+        body, headers = faults.gateway_429(state.now())
+        return Response(body, status=429, headers=headers)
+    return fault_response(faults.throttled())
+
+
 def _realm_from_path() -> str:
     """/v3/company/<realm>/... even when no route matched."""
     parts = request.path.split("/")
@@ -89,16 +99,21 @@ def _realm_from_path() -> str:
 def _over_limits(realm_id: str) -> bool:
     """Per-realm limits (reference §6): requests per rolling minute, concurrent requests (lock held)."""
     state = sandbox().state
-    now = state.now().timestamp()
-    window = [stamp for stamp in state.windows[realm_id] if stamp > now - WINDOW_SECONDS]
-    state.windows[realm_id] = window
+    window = rolling_window(state.windows, realm_id)
     if len(window) >= state.settings.rate_per_minute:
         return True
     if state.in_flight[realm_id] >= state.settings.max_concurrent:
         return True
-    window.append(now)
+    window.append(state.now().timestamp())
     state.in_flight[realm_id] += 1
     return False
+
+
+def rolling_window(windows: dict[Any, list[float]], key: Any) -> list[float]:
+    """The request times of the last minute under `key`, older ones dropped; caller holds the lock."""
+    now = sandbox().state.now().timestamp()
+    windows[key] = [stamp for stamp in windows[key] if stamp > now - WINDOW_SECONDS]
+    return windows[key]
 
 
 def _replay_key(realm_id: str) -> tuple[str, str, str] | None:
@@ -111,7 +126,9 @@ def after_api_request(response: Response) -> Response:
     """Remember the first answer to a requestid so a retry replays it without writing twice."""
     realm_id = getattr(g, "qbo_in_flight", None)
     key = _replay_key(realm_id) if realm_id else None
-    if key is not None and response.status_code < 500 and not response.direct_passthrough:
+    # A throttled call was never processed, so its 429 is not the answer a retry should replay.
+    if key is not None and response.status_code < 500 and response.status_code != 429 \
+            and not response.direct_passthrough:
         state = sandbox().state
         with state.lock:
             state.replays.setdefault(key, (response.status_code, response.get_data(),

@@ -43,24 +43,31 @@ def _records(realm: Realm, entity: str) -> list[dict[str, Any]]:
     return realm.all(entity) if entity in STORED else []
 
 
-@reads.route("/query", methods=["GET", "POST"])
-def query(realm_id: str) -> Response:
-    """SELECT … → QueryResponse page, COUNT(*) → totalCount; empty result → `"QueryResponse":{}`."""
-    statement = _statement()
+def answer_query(realm: Realm, statement: str) -> dict[str, Any]:
+    """The QueryResponse body of one statement (4000/4001 raised as ApiFault); caller holds the lock.
+
+    Shared by GET/POST /query and the Query items of POST /batch.
+    """
     try:
         parsed = parse(statement, QUERYABLE)
     except QueryError as error:
         raise faults.ApiFault(400, error.code, error.message, error.detail) from None
     check_queryable(parsed)
+    result = run(parsed, _records(realm, parsed.entity), naive_timezone=COMPANY_TZ)
+    if isinstance(result, int):
+        return {"totalCount": result}
+    if not result:
+        return {}
+    return {parsed.entity: result, "startPosition": parsed.start_position, "maxResults": len(result)}
+
+
+@reads.route("/query", methods=["GET", "POST"])
+def query(realm_id: str) -> Response:
+    """SELECT … → QueryResponse page, COUNT(*) → totalCount; empty result → `"QueryResponse":{}`."""
+    statement = _statement()
     state = sandbox().state
     with state.lock:
-        result = run(parsed, _records(state.realms[realm_id], parsed.entity), naive_timezone=COMPANY_TZ)
-        if isinstance(result, int):
-            return json_response({"QueryResponse": {"totalCount": result}})
-        if not result:
-            return json_response({"QueryResponse": {}})
-        return json_response({"QueryResponse": {parsed.entity: result, "startPosition": parsed.start_position,
-                                                "maxResults": len(result)}})
+        return json_response({"QueryResponse": answer_query(state.realms[realm_id], statement)})
 
 
 def _cdc_entities() -> list[str]:

@@ -26,6 +26,10 @@ class CompanySwitches:
     # Inactive name-list records read as "<name> (deleted)" (fixtures/quickbooks/recorded-bodies:
     # Employee, Vendor, Account; for Customer by analogy, reference §11).
     rename_on_deactivate: bool = True
+    # A voided Payment's lines: cleared (True; the BillPayment reference's "all lines are cleared", and the
+    # invoices lose their link to it) or kept at Amount 0 (False; the Payment reference says only "all
+    # amounts and quantities are zeroed"). UNCERTAIN; both readings give the invoices their Balance back.
+    void_payment_clears_lines: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""

@@ -35,6 +35,10 @@ class Settings:
     cdc_max_objects: int = 1000  # "Server responses can handle a maximum of 1,000 objects." (reference §2)
     # The 429 envelope is UNCERTAIN (reference §6): "fault" = QBO Fault (code 3001), "gateway" = lowercase `fault`.
     throttle_body: str = "fault"
+    # Batch (Intuit batch reference, blog 2023-07-19 "Batch without a Scratch"): at most 30 BatchItemRequest
+    # payloads; 40 batch requests per minute (reference §6: per realm+app).
+    batch_max_items: int = 30
+    batch_rate_per_minute: int = 40
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
@@ -74,6 +78,7 @@ class SandboxState:
         self.stats = Stats()
         self.replays: dict[tuple[str, str, str], tuple[int, bytes, dict[str, str]]] = {}
         self.windows: dict[str, list[float]] = defaultdict(list)
+        self.batch_windows: dict[tuple[str, str], list[float]] = defaultdict(list)  # (realm, client_id)
         self.in_flight: Counter = Counter()
         self._realm_counter = 0
 
@@ -99,6 +104,7 @@ class SandboxState:
         self.stats = Stats()
         self.replays.clear()
         self.windows.clear()
+        self.batch_windows.clear()
         self._realm_counter = 0
         return self.add_realm(lambda realm_id: self.build_realm(realm_id, empty=empty))
 
