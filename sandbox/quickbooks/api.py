@@ -11,7 +11,6 @@ from .customers import create_customer, update_customer
 from .guards import after_api_request, before_api_request, json_response, teardown_api_request
 from .invoices import create_invoice, delete_invoice, send_invoice, update_invoice, void_invoice
 from .payments import create_payment
-from .realm import Realm
 from .writes import Change, parse_body, require_id
 
 api = Blueprint("qbo_api", __name__, url_prefix="/v3/company/<realm_id>")
@@ -117,13 +116,3 @@ def get_item(realm_id: str, entity_id: str) -> Response:
     """Read an item."""
     return _read(realm_id, "Item", entity_id)
 
-
-@api.get("/companyinfo/<company_id>")
-def get_company_info(realm_id: str, company_id: str) -> Response:
-    """CompanyInfo is addressed by the realm id itself."""
-    if company_id != realm_id:
-        raise faults.not_found()
-    state = sandbox().state
-    with state.lock:
-        realm: Realm = state.realms[realm_id]
-        return json_response({"CompanyInfo": realm.company_info})
