@@ -123,13 +123,3 @@ def get_item(realm_id: str, entity_id: str) -> Response:
     """Read an item."""
     return _read(realm_id, "Item", entity_id)
 
-
-@api.get("/companyinfo/<company_id>")
-def get_company_info(realm_id: str, company_id: str) -> Response:
-    """CompanyInfo is addressed by the realm id itself."""
-    if company_id != realm_id:
-        raise faults.not_found()
-    state = sandbox().state
-    with state.lock:
-        realm: Realm = state.realms[realm_id]
-        return json_response({"CompanyInfo": realm.company_info})

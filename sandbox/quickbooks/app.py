@@ -4,7 +4,7 @@ Endpoints (absolute URLs follow the request's host, so any port works):
 - OAuth 2: `/.well-known/openid_configuration` (+ `openid_sandbox_configuration`, with or without `/`),
   `/connect/oauth2`, `/oauth2/v1/tokens/bearer`, `/v2/oauth2/tokens/revoke`, `/v1/openid_connect/userinfo`.
 - Accounting API: `/v3/company/<realmId>/...` (customer, invoice [+ /pdf, /send], payment, item, term, account,
-  companyinfo, query, cdc, batch).
+  companyinfo, preferences, taxcode, taxrate, companycurrency, query, cdc, batch).
 - Control API: `/_sandbox/...` — for tests and the demo only; it has no counterpart in QuickBooks and no auth.
 State lives in memory, per app instance, guarded by one lock.
 """
@@ -21,6 +21,7 @@ from . import control_webhooks  # noqa: F401  (registers the /_sandbox/webhooks 
 from . import faults
 from .api import api
 from .batch import batch
+from .catalog import catalog
 from .context import EXTENSION_KEY, Sandbox
 from .control import control
 from .guards import fault_response
@@ -40,7 +41,7 @@ def create_app(*, auto_approve: bool = False, clock: Callable[[], datetime] | No
     state = SandboxState(SandboxClock(clock), Settings(auto_approve=auto_approve))
     state.reset()
     app.extensions[EXTENSION_KEY] = Sandbox(state=state, hooks=WebhookHub(state))
-    for blueprint in (oauth, api, batch, reads, control):
+    for blueprint in (oauth, api, batch, catalog, reads, control):
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
     return app

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sandbox.quickbooks.company_records import (CREW_FIELD, CURRENCIES, HOME_CURRENCY, MEMO, SALES_TERMS,
-                                                currency_ref, metadata, tax_detail)
-from sandbox.quickbooks.company_totals import as_number, invoice_totals, money
+from sandbox.quickbooks.company_records import CREW_FIELD, MEMO, SALES_TERMS, metadata, tax_detail
+from sandbox.quickbooks.company_totals import as_number, home_amounts, invoice_totals, money
+from sandbox.quickbooks.currencies import HOME_CURRENCY, currency_ref
+from sandbox.quickbooks.currencies import exchange_rate as fixed_rate
 
 UNDEPOSITED_FUNDS = {"value": "4"}
 
@@ -67,7 +68,7 @@ def make_invoice(invoice_id: int, doc_number: str, customer: dict, txn_date: dat
                      "CustomField": [dict(CREW_FIELD, StringValue=crew) if crew else dict(CREW_FIELD)],
                      "DocNumber": doc_number, "TxnDate": txn_date.isoformat(), "CurrencyRef": currency_ref(currency)}
     if currency != HOME_CURRENCY:
-        invoice["ExchangeRate"] = exchange_rate or CURRENCIES[currency][1]
+        invoice["ExchangeRate"] = exchange_rate or fixed_rate(currency)
     invoice.update({"LinkedTxn": [], "Line": lines, "TxnTaxDetail": tax_detail(with_tax),
                     "CustomerRef": {"value": customer["Id"], "name": customer["DisplayName"]}, "CustomerMemo": MEMO,
                     "BillAddr": invoice_address(address_id, customer)})
@@ -131,7 +132,7 @@ _NAME_VALUE_TAIL = {"nil": False, "globalScope": True, "typeSubstituted": False}
 def apply_payment(invoice: dict, payment: dict) -> dict:
     """The invoice after the payment: LinkedTxn back to it, Balance reduced, one more SyncToken."""
     balance = max(money(invoice["Balance"]) - money(payment["TotalAmt"]), money(0))
-    updated = {**invoice, "Balance": as_number(balance)}
+    updated = home_amounts({**invoice, "Balance": as_number(balance)})
     updated["LinkedTxn"] = [*invoice["LinkedTxn"], {"TxnId": payment["Id"], "TxnType": "Payment"}]
     touch(updated, payment["MetaData"]["CreateTime"])
     return updated

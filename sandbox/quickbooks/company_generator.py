@@ -12,10 +12,11 @@ from sandbox.quickbooks.company_build import (apply_payment, make_customer, make
                                               mark_needs_sending, mark_sent, settle_customer_balances, tombstone,
                                               void_invoice)
 from sandbox.quickbooks.company_lists import make_accounts, make_terms
-from sandbox.quickbooks.company_records import (CURRENCIES, ITEM_CATALOG, CompanyData, discount_line,
+from sandbox.quickbooks.company_records import (ITEM_CATALOG, CompanyData, discount_line,
                                                 make_company_info, make_items, sales_line)
 from sandbox.quickbooks.company_time import MonotonicClock, at, stamp
 from sandbox.quickbooks.company_totals import money
+from sandbox.quickbooks.currencies import exchange_rate
 
 GIVEN = ("Amy", "Bill", "Grace", "Diego", "Kirby", "Sasha", "Geeta", "Lisa", "Jeff", "John", "Kate", "Karen",
          "Mark", "Kathy", "Jeff", "Stephanie", "Shara", "Russ", "Travis", "Dan", "Whitney", "Nicola", "Jürgen",
@@ -185,7 +186,7 @@ def _generate(customers: int, invoices: int, seed: int, today: date) -> CompanyD
 def _rate(rng: random.Random, customer: dict) -> float | None:
     """A day's exchange rate near the fixed one for foreign-currency customers."""
     code = customer["CurrencyRef"]["value"]
-    return None if code == "USD" else round(CURRENCIES[code][1] * (1 + rng.uniform(-0.03, 0.03)), 4)
+    return None if code == "USD" else round(exchange_rate(code) * (1 + rng.uniform(-0.03, 0.03)), 4)
 
 
 def _pay(pending: list[tuple[int, dict, float]], live: list[dict], last_id: int, today: date) -> list[dict]:

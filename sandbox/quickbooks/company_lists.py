@@ -1,7 +1,8 @@
 """The name lists every company has and the sample company's records point at: Terms and the chart of Accounts."""
 from __future__ import annotations
 
-from sandbox.quickbooks.company_records import HOME_CURRENCY, currency_ref, metadata
+from sandbox.quickbooks.company_records import metadata
+from sandbox.quickbooks.currencies import HOME_CURRENCY, currency_ref
 
 # The sample company's terms. Ids 2/3/4 are what the sandbox's invoices carry in SalesTermRef ("3" "Net 30"
 # is on every real 2023 invoice in sandbox-2023-records); Id 1 "Due on receipt" is the TermRef of real

@@ -5,15 +5,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.quickbooks.currencies import HOME_CURRENCY
+
 DATA_DIR = Path(__file__).parent / "data"
-HOME_CURRENCY = "USD"
-# name as QuickBooks spells it, and a fixed rate to the home currency (units of USD per unit)
-CURRENCIES: dict[str, tuple[str, float]] = {
-    "USD": ("United States Dollar", 1.0),
-    "EUR": ("Euro", 1.0825),
-    "GBP": ("British Pound Sterling", 1.2675),
-    "CAD": ("Canadian Dollar", 0.7388),
-}
 # Intuit's sample company: California sales tax code "2" / rate "3" at 8 % (2023 sandbox invoices).
 TAX_CODE_ID, TAX_RATE_ID, TAX_PERCENT = "2", "3", 8
 DISCOUNT_ACCOUNT = {"value": "86", "name": "Discounts given"}
@@ -86,11 +80,6 @@ def load_mjs_object(name: str) -> dict:
     """The object of an `export default {...}` test-event module."""
     text = (DATA_DIR / name).read_text(encoding="utf-8")
     return json.loads(text[text.index("{"):])
-
-
-def currency_ref(code: str) -> dict:
-    """A CurrencyRef as QuickBooks returns it."""
-    return {"value": code, "name": CURRENCIES[code][0]}
 
 
 def metadata(created: str, updated: str | None = None) -> dict:

@@ -6,13 +6,14 @@ from datetime import date, datetime, timedelta
 from sandbox.quickbooks.company_build import (apply_payment, make_invoice, make_payment, mark_needs_sending,
                                               mark_sent, settle_customer_balances, tombstone, void_invoice)
 from sandbox.quickbooks.company_lists import make_accounts, make_terms
-from sandbox.quickbooks.company_records import (HOME_CURRENCY, ITEM_CATALOG, CompanyData, currency_ref, discount_line, load_json,
+from sandbox.quickbooks.company_records import (ITEM_CATALOG, CompanyData, discount_line, load_json,
                                                 load_mjs_object, load_records, make_company_info, make_items,
                                                 sales_line)
 from sandbox.quickbooks.company_sample_people import extra_customers, real_customers
 from sandbox.quickbooks.company_sample_plan import LINE_SETS, PLAN, RESERVED_TXN_IDS, Inv, Pay, Real
 from sandbox.quickbooks.company_time import MonotonicClock, at, parse_local, stamp
 from sandbox.quickbooks.company_totals import invoice_totals, money
+from sandbox.quickbooks.currencies import HOME_CURRENCY, currency_ref
 
 ITEMS_BY_ID = {item[0]: item for item in ITEM_CATALOG}
 FIRST_DOC_NUMBER = 1100

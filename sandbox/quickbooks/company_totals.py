@@ -46,9 +46,15 @@ def _discount(line: dict, subtotal: Decimal) -> tuple[dict, Decimal]:
     return {**line, "Amount": as_number(amount)}, amount
 
 
-def _tax_detail(detail: dict | None, taxable: Decimal) -> tuple[dict, Decimal]:
-    """TxnTaxDetail with each percent-based TaxLine recomputed on the taxable amount, and the total tax."""
+def _tax_detail(detail: dict | None, taxable: Decimal, total_tax: float | None) -> tuple[dict, Decimal]:
+    """TxnTaxDetail with each percent-based TaxLine recomputed on the taxable amount, and the total tax.
+
+    A given `total_tax` (an override, or a non-US company's own figures) keeps the TaxLines as they are.
+    """
     detail = dict(detail or {})
+    if total_tax is not None:
+        detail["TotalTax"] = as_number(money(total_tax))
+        return detail, money(total_tax)
     total = Decimal(0)
     tax_lines = []
     for tax_line in detail.get("TaxLine") or []:
@@ -66,11 +72,12 @@ def _tax_detail(detail: dict | None, taxable: Decimal) -> tuple[dict, Decimal]:
     return detail, total
 
 
-def invoice_totals(invoice: dict, *, paid: float | None = None) -> dict:
-    """A copy of the invoice with SubTotal line, discount, TotalTax, TotalAmt, Balance (and HomeTotalAmt) recomputed.
+def invoice_totals(invoice: dict, *, paid: float | None = None, total_tax: float | None = None) -> dict:
+    """A copy of the invoice with SubTotal line, discount, TotalTax, TotalAmt, Balance (and Home amounts) recomputed.
 
     `paid` is the sum applied by linked payments; when omitted it is kept from the invoice as
     TotalAmt - Balance, so an update that does not touch payments keeps the amount already paid.
+    `total_tax` fixes TotalTax instead of computing it from the percent-based TaxLines.
     """
     lines = [line for line in invoice.get("Line") or [] if line.get("DetailType") != "SubTotalLineDetail"]
     subtotal, taxable = _sales_totals(lines)
@@ -88,7 +95,7 @@ def invoice_totals(invoice: dict, *, paid: float | None = None) -> dict:
                     len(out_lines))
     subtotal_line = {"Amount": as_number(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
     out_lines.insert(position, subtotal_line)
-    tax_detail, tax = _tax_detail(invoice.get("TxnTaxDetail"), taxable)
+    tax_detail, tax = _tax_detail(invoice.get("TxnTaxDetail"), taxable, total_tax)
     total = subtotal - discount + tax
     if paid is not None:
         already = money(paid)
@@ -98,6 +105,17 @@ def invoice_totals(invoice: dict, *, paid: float | None = None) -> dict:
         already = Decimal(0)
     result = {**invoice, "Line": out_lines, "TxnTaxDetail": tax_detail, "TotalAmt": as_number(total),
               "Balance": as_number(max(total - already, Decimal(0)))}
-    if "ExchangeRate" in invoice:
-        result["HomeTotalAmt"] = as_number(cents(total * money(invoice["ExchangeRate"])))
-    return result
+    return home_amounts(result)
+
+
+def home_amounts(invoice: dict) -> dict:
+    """HomeTotalAmt and HomeBalance = TotalAmt and Balance x ExchangeRate, on foreign-currency invoices only.
+
+    Both are in the Invoice property list of the real 2010 fault and in reference §11; home-currency
+    invoices carry neither (every real 2023 sandbox invoice).
+    """
+    if "ExchangeRate" not in invoice:
+        return {key: value for key, value in invoice.items() if key not in ("HomeTotalAmt", "HomeBalance")}
+    rate = money(invoice["ExchangeRate"])
+    return {**invoice, "HomeTotalAmt": as_number(cents(money(invoice["TotalAmt"]) * rate)),
+            "HomeBalance": as_number(cents(money(invoice["Balance"]) * rate))}

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from .context import sandbox
 from .grants import DEFAULT_CLIENT_ID, App
+from .preferences import company_info
 from .realm import ENTITIES, CompanySwitches
 from .store import Settings
 
@@ -181,7 +182,7 @@ def entities(realm_id: str, entity: str) -> Response:
         if realm is None or entity not in ENTITIES and entity != "CompanyInfo":
             return jsonify({"error": "unknown realm or entity"}), 404
         if entity == "CompanyInfo":
-            return jsonify({"CompanyInfo": realm.company_info})
+            return jsonify({"CompanyInfo": company_info(realm)})
         return jsonify({entity: realm.all(entity), "Deleted": list(realm.tombstones[entity].values())})
 
 
@@ -218,5 +219,9 @@ def company_switches(realm_id: str) -> Response:
             current = getattr(realm.switches, name)
             if type(value) is not type(current):
                 raise ControlError(f"{name} must be a {type(current).__name__}")
+            problem = realm.switches.problem(name, value)
+            if problem:
+                raise ControlError(problem)
+        for name, value in body.items():
             setattr(realm.switches, name, value)
         return jsonify(realm.switches.as_dict())

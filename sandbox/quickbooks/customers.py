@@ -6,6 +6,7 @@ from typing import Any
 
 from . import faults
 from .customer_tree import check_nesting, parent_of, refresh_customer_balance, refresh_descendants
+from .multicurrency import assign_customer_currency
 from .realm import Realm
 from .writes import Change, check_fields, check_sync_token, check_types, require_id, stamp
 
@@ -133,7 +134,6 @@ def _finish(realm: Realm, record: dict[str, Any]) -> None:
         record.pop("Level", None)
     if not record.get("PrintOnCheckName"):
         record["PrintOnCheckName"] = record["DisplayName"]
-    record["CurrencyRef"] = {"value": "USD", "name": "United States Dollar"}
     for name in [key for key, value in record.items() if value is None or value == ""]:
         record.pop(name)
 
@@ -145,6 +145,7 @@ def create_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
                                              v in body.items() if k in WRITABLE and v is not None}}
     _check_name(realm, record, None)
     check_nesting(realm, record, None)
+    assign_customer_currency(realm, record, None)
     record.update({"Balance": 0, "BalanceWithJobs": 0, "domain": "QBO", "sparse": False,
                    "Id": realm.next_id("Customer")})
     stamp(record, now, created=True)
@@ -174,6 +175,7 @@ def update_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
             updated.setdefault(name, DEFAULTS.get(name, current.get(name)))
     _check_name(realm, updated, customer_id)
     check_nesting(realm, updated, customer_id)
+    assign_customer_currency(realm, updated, current)
     if updated.get("DisplayName") != current.get("DisplayName") and "PrintOnCheckName" not in given:
         updated.pop("PrintOnCheckName", None)
     _rename_on_deactivation(realm, current, updated)

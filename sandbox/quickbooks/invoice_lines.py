@@ -109,7 +109,9 @@ def _sales_detail(realm: Realm, detail: dict[str, Any]) -> dict[str, Any]:
     for name in ("Qty", "UnitPrice"):
         if name in out:
             out[name] = money(out[name], "Line", name)
-    out.setdefault("TaxCodeRef", {"value": "NON"})
+    if realm.switches.country == "US":
+        # US lines are TAX or NON (invoice fixtures); other countries name a real TaxCode, no default.
+        out.setdefault("TaxCodeRef", {"value": "NON"})
     return out
 
 

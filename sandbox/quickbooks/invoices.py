@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import faults
-from .company import invoice_totals
+from .company_totals import home_amounts
 from .customer_tree import refresh_customer_balance
 from .invoice_lines import WRITABLE, invoice_customer, invoice_lines, validate_invoice
+from .multicurrency import assign_transaction_currency
 from .realm import Realm
+from .sales_tax import settle_invoice_tax
 from .timefmt import company_local, meta_time
 from .writes import Change, check_sync_token, require_id, stamp
 
@@ -17,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "AllowIPNPayment": False, "AllowOnlinePayment": False, "AllowOnlineCreditCardPayment": False,
     "AllowOnlineACHPayment": False, "CustomField": [{"DefinitionId": "1", "Name": "Crew #",
                                                      "Type": "StringType"}],
-    "CurrencyRef": {"value": "USD", "name": "United States Dollar"}, "TxnTaxDetail": {"TotalTax": 0},
+    "TxnTaxDetail": {"TotalTax": 0},
     "ApplyTaxAfterDiscount": False, "PrintStatus": "NeedToPrint", "EmailStatus": "NotSet"}
 TERMS_DAYS = 30  # sample company's default term (Net 30): fixture TxnDate 2020-09-29 → DueDate 2020-10-29
 
@@ -27,9 +29,10 @@ def _given(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k in WRITABLE and v is not None and v != ""}
 
 
-def _complete(realm: Realm, record: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Resolve customer/lines/dates and recompute the totals."""
+def _complete(realm: Realm, record: dict[str, Any], body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Resolve customer/currency/lines/dates, settle the tax and recompute the totals."""
     customer = invoice_customer(realm, record)
+    assign_transaction_currency(realm, record, customer)
     record["Line"] = invoice_lines(realm, record)
     record["CustomerRef"] = {"value": customer["Id"], "name": customer.get("DisplayName", "")}
     for name in ("BillAddr", "ShipAddr"):
@@ -41,7 +44,7 @@ def _complete(realm: Realm, record: dict[str, Any], now: datetime) -> dict[str, 
         record["DueDate"] = due.date().isoformat()
     if record.get("EmailStatus") == "NeedToSend" and not (record.get("BillEmail") or {}).get("Address"):
         raise faults.business_validation("Need to send is set but no email address was provided (BillEmail).")
-    return invoice_totals(record)
+    return settle_invoice_tax(realm, record, body)
 
 
 def create_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
@@ -51,7 +54,7 @@ def create_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
                               "LinkedTxn": []}
     record["Balance"] = 0
     record["TotalAmt"] = 0
-    record = _complete(realm, record, now)
+    record = _complete(realm, record, body, now)
     record.setdefault("DocNumber", realm.next_doc_number())
     record["Id"] = realm.next_id("Invoice")
     stamp(record, now, created=True)
@@ -78,7 +81,7 @@ def update_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
     else:
         record = {k: copy.deepcopy(v) for k, v in current.items() if k not in WRITABLE}
         record.update({**copy.deepcopy(DEFAULTS), **_given(body)})
-    record = _complete(realm, record, now)
+    record = _complete(realm, record, body, now)
     record["sparse"] = False
     stamp(record, now)
     realm.put("Invoice", record)
@@ -110,6 +113,7 @@ def void_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dic
     note = record.get("PrivateNote")
     # API reference: "'Voided' is injected into Invoice.PrivateNote, prepended to existing text if present".
     record["PrivateNote"] = f"Voided - {note}" if note else "Voided"
+    record = home_amounts(record)
     stamp(record, now)
     realm.put("Invoice", record)
     refresh_customer_balance(realm, record["CustomerRef"]["value"], now)

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from . import faults
+from .company_totals import home_amounts
 from .invoices import refresh_customer_balance
+from .multicurrency import assign_transaction_currency
 from .realm import Realm
 from .timefmt import company_local
 from .writes import Change, check_fields, check_types, money, ref_id, require_id, stamp
@@ -65,9 +67,11 @@ def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
                "UnappliedAmt": round(total - applied, 2),
                "ProcessPayment": False, "domain": "QBO", "sparse": False,
                "TxnDate": body.get("TxnDate") or company_local(now).date().isoformat(),
-               "CurrencyRef": {"value": "USD", "name": "United States Dollar"}, "LinkedTxn": [],
+               "CurrencyRef": body.get("CurrencyRef"), "ExchangeRate": body.get("ExchangeRate"),
+               "LinkedTxn": [],
                "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}
                         for inv, amount, _ in applications]}
+    assign_transaction_currency(realm, payment, customer)
     payment.update({k: copy.deepcopy(v) for k, v in body.items()
                     if k in ("PrivateNote", "PaymentRefNum", "PaymentMethodRef",
                              "DepositToAccountRef") and v})
@@ -77,6 +81,7 @@ def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
     changes = [Change("Payment", payment["Id"], "Create", payment["MetaData"]["LastUpdatedTime"])]
     for invoice, amount, _ in applications:
         invoice["Balance"] = round(max(float(invoice.get("Balance", 0)) - amount, 0.0), 2)
+        invoice.update(home_amounts(invoice))
         invoice.setdefault("LinkedTxn", []).append({"TxnId": payment["Id"], "TxnType": "Payment"})
         stamp(invoice, now)
         changes.append(Change("Invoice", invoice["Id"], "Update", invoice["MetaData"]["LastUpdatedTime"]))

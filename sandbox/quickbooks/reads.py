@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from . import faults
+from .catalog import CATALOG
 from .context import sandbox
 from .guards import after_api_request, before_api_request, json_response, teardown_api_request
 from .name_lists import check_queryable
@@ -21,11 +22,12 @@ reads.teardown_request(teardown_api_request)
 
 STORED = ("Customer", "Invoice", "Payment", "Item", "Term", "Account")
 # Entities QuickBooks knows but this sandbox does not store: queries and CDC answer them empty, not 4001.
+# (Preferences, TaxCode and TaxRate are built from the switches, see catalog.py; CDC answers them empty.)
 OTHER_ENTITIES = ("Bill", "BillPayment", "Class", "CreditMemo", "Department", "Deposit",
                   "Employee", "Estimate", "JournalEntry", "PaymentMethod", "Purchase", "PurchaseOrder",
                   "RefundReceipt", "SalesReceipt", "TaxAgency", "TaxCode", "TaxRate", "TimeActivity",
                   "Transfer", "Vendor", "VendorCredit", "Preferences", "CustomerType")
-QUERYABLE = STORED + ("CompanyInfo",) + OTHER_ENTITIES
+QUERYABLE = STORED + tuple(CATALOG) + tuple(name for name in OTHER_ENTITIES if name not in CATALOG)
 CDC_DAYS = 30  # "CDC operations can track changes within the last 30 days." (reference §2)
 
 
@@ -38,8 +40,8 @@ def _statement() -> str:
 
 def _records(realm: Realm, entity: str) -> list[dict[str, Any]]:
     """What a query over `entity` runs on."""
-    if entity == "CompanyInfo":
-        return [realm.company_info]
+    if entity in CATALOG:
+        return CATALOG[entity](realm)
     return realm.all(entity) if entity in STORED else []
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
+from .currencies import CURRENCIES, HOME_CURRENCY
 from .timefmt import parse_timestamp
 
 ENTITIES = ("Customer", "Invoice", "Payment", "Item", "Term", "Account")
@@ -30,10 +31,25 @@ class CompanySwitches:
     # invoices lose their link to it) or kept at Amount 0 (False; the Payment reference says only "all
     # amounts and quantities are zeroed"). UNCERTAIN; both readings give the invoices their Balance back.
     void_payment_clears_lines: bool = True
+    # Preferences.CurrencyPrefs (reference §11): on, because the sample company bills in EUR, GBP and CAD
+    # and foreign-currency customers are the harder case; off refuses every foreign CurrencyRef.
+    multi_currency: bool = True
+    home_currency: str = HOME_CURRENCY
+    # CompanyInfo.Country: "US" companies get automated sales tax (QuickBooks computes TaxLines itself,
+    # intuit/QuickBooks-V3-PHP-SDK#199); any other country keeps the client's tax codes and amounts.
+    country: str = "US"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
         return dict(self.__dict__)
+
+    def problem(self, name: str, value: Any) -> str | None:
+        """Why `value` cannot be this switch's value (beyond its type), or None."""
+        if name == "home_currency" and value not in CURRENCIES:
+            return f"home_currency must be one of {', '.join(CURRENCIES)}"
+        if name == "country" and not (len(value) == 2 and value.isalpha() and value.isupper()):
+            return "country must be a two-letter upper-case ISO 3166 code, like US or GB"
+        return None
 
 
 @dataclass
@@ -49,6 +65,8 @@ class Realm:
     # Vendor/Employee DisplayNames (casefolded → entity): not stored as records, only checked by 6240.
     other_names: dict[str, str] = field(default_factory=dict)
     switches: CompanySwitches = field(default_factory=CompanySwitches)
+    # The company's currency list (CompanyCurrency): foreign currencies in use, in the order they were added.
+    currencies: list[str] = field(default_factory=list)
 
     def get(self, entity: str, entity_id: str) -> dict[str, Any] | None:
         """The live record, or None."""
@@ -118,6 +136,9 @@ def realm_from_company(realm_id: str, company: Any) -> Realm:
                                                          "Id": record["Id"],
                                                          "MetaData": {"LastUpdatedTime": last}}
     _resume_sequences(realm, _ids(realm.records, realm.tombstones))
+    used = (str((customer.get("CurrencyRef") or {}).get("value", "")) for customer in realm.all("Customer"))
+    home = realm.switches.home_currency
+    realm.currencies = list(dict.fromkeys(code for code in used if code and code != home))
     return realm
 
 

@@ -182,3 +182,23 @@ def test_concurrency_gate_keeps_us_under_the_realm_limit(qbo, connected):
     ungated = _hammer(connected, no_gate)
     assert ungated and all(isinstance(e, Throttled) for e in ungated)
     assert _hammer(connected, QboGate(None, rate_per_s=100, burst=50, concurrent=2)) == []
+
+
+def test_multicurrency_invoice_round_trips_through_the_client(connected):
+    """Customer reference CurrencyRef ("If specified currency is not currently in the company's currency list, it
+    is added") and reference §11 (ExchangeRate, HomeTotalAmt, HomeBalance): what the service creates reads back."""
+    client = connected.client()
+    customer = client.create("Customer", {"DisplayName": "Rundreise GmbH", "CurrencyRef": {"value": "EUR"}})
+    assert customer["CurrencyRef"] == {"value": "EUR", "name": "Euro"}
+    line = {"Amount": 200.0, "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
+    created = client.create("Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [line],
+                                        "CurrencyRef": {"value": "EUR"}, "ExchangeRate": 1.1})
+    fetched = client.get("Invoice", created["Id"])
+    assert fetched == created
+    assert (fetched["CurrencyRef"]["value"], fetched["ExchangeRate"]) == ("EUR", 1.1)
+    assert (fetched["TotalAmt"], fetched["HomeTotalAmt"], fetched["HomeBalance"]) == (200.0, 220.0, 220.0)
+    with pytest.raises(ValidationFailed) as mismatch:
+        client.create("Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [line],
+                                  "CurrencyRef": {"value": "USD"}})
+    assert mismatch.value.code == "6000" and "same currency" in mismatch.value.detail

@@ -13,9 +13,10 @@ from sandbox.quickbooks.company_records import load_json, load_mjs_object, load_
 
 TODAY = date(2025, 6, 1)
 # Keys the real customer/invoice/payment records never carry but that the reference documents:
-# Notes (Intuit sample customer), ExchangeRate / HomeTotalAmt / DeliveryInfo (reference §5, and the
-# Invoice property list in the real 2010 fault), ExchangeRate on foreign-currency payments.
-EXTRA_KEYS = {"customer": {"Notes"}, "invoice": {"ExchangeRate", "HomeTotalAmt", "DeliveryInfo", "PrivateNote"},
+# Notes (Intuit sample customer), ExchangeRate / HomeTotalAmt / HomeBalance / DeliveryInfo (reference §5
+# and §11, and the Invoice property list in the real 2010 fault), ExchangeRate on foreign-currency payments.
+EXTRA_KEYS = {"customer": {"Notes"},
+              "invoice": {"ExchangeRate", "HomeTotalAmt", "HomeBalance", "DeliveryInfo", "PrivateNote"},
               "payment": {"ExchangeRate"}}
 # Links to entities the sandbox does not model, present in the real records (estimate 100, deposit 121).
 UNMODELLED_LINKS = {"Estimate", "Deposit"}
@@ -196,7 +197,8 @@ def test_sample_statuses_currencies_and_lines(sample: CompanyData) -> None:
     assert all(i["TotalAmt"] == 0 and all(line["Amount"] == 0 for line in i["Line"])
                for i in sample.invoices if status_of(i, TODAY) == "voided")
     foreign = [i for i in sample.invoices if i["CurrencyRef"]["value"] != "USD"]
-    assert all(i["ExchangeRate"] > 0 and "HomeTotalAmt" in i for i in foreign)
+    assert all(i["ExchangeRate"] > 0 and "HomeTotalAmt" in i and "HomeBalance" in i for i in foreign)
+    assert not any("ExchangeRate" in i or "HomeBalance" in i for i in sample.invoices if i not in foreign)
     assert len({i["DocNumber"] for i in sample.invoices}) == len(sample.invoices)
 
 
