@@ -67,8 +67,7 @@ def install_view(portal: Portal) -> dict:
                   "application_token": i.application_token, "options": i.options,
                   "events": [b.__dict__ for b in i.events],
                   "placements": [{"placement": p.placement, "handler": p.handler, "title": p.title}
-                                 for p in i.placements],
-                  "held_events": len(i.held_events)} for cid, i in portal.installs.items()}
+                                 for p in i.placements]} for cid, i in portal.installs.items()}
 
 
 def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:

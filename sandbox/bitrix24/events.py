@@ -41,6 +41,12 @@ class EventSender:
             self.state.sent_events.append(record)
         self._queue.put(record)
 
+    def drop(self, record: SentEvent) -> None:
+        """Record an event that is not sent (no handler will ever see it)."""
+        record.dropped = True
+        with self.state.lock:
+            self.state.sent_events.append(record)
+
     def _run(self) -> None:
         """Deliver until stopped; a failure is logged and dropped (the docs: no resend)."""
         while (record := self._queue.get()) is not None:
@@ -74,33 +80,27 @@ def crm_event_body(binding: EventBinding, data: dict, auth: dict) -> str:
 
 def fire(state: State, sender: EventSender, portal: Portal, event: str, data: dict,
          user_id: int = 1) -> None:
-    """Send `event` to every bound online handler; held while an install is unfinished."""
+    """Send `event` to every bound online handler."""
     with state.lock:
         for install in list(portal.installs.values()):
             for binding in install.events:
-                if binding.event != event or binding.offline:
-                    continue
-                if not install.installed:
-                    # DOCS installation-finish.md: no events before installFinish; the sandbox
-                    # holds them and releases them on installFinish (issue 3 brief).
-                    install.held_events.append((binding, data, user_id))
-                    continue
-                send(state, sender, portal, install, binding, data, user_id)
+                if binding.event == event and not binding.offline:
+                    send(state, sender, portal, install, binding, data, user_id)
 
 
 def send(state: State, sender: EventSender, portal: Portal, install: Install,
          binding: EventBinding, data: dict, user_id: int = 1) -> None:
-    """Queue one CRM event POST to one handler."""
+    """Queue one CRM event POST to one app handler; before installFinish it is dropped, not sent."""
+    if not install.installed:
+        # DOCS settings/app-installation/installation-finish.md (reference §1.2): until
+        # installFinish "events will not be sent", even after a successful event.bind; they are
+        # lost, not delivered later. Recorded as dropped for the control API.
+        sender.drop(SentEvent(portal.member_id, install.client_id, binding.event, binding.handler, "",
+                              time.time()))
+        return
     body = crm_event_body(binding, data, event_auth(state, portal, install, user_id))
     sender.enqueue(SentEvent(portal.member_id, install.client_id, binding.event, binding.handler,
                              body, time.time()))
-
-
-def release_held(state: State, sender: EventSender, portal: Portal, install: Install) -> None:
-    """Deliver the events held while the install was unfinished."""
-    held, install.held_events = install.held_events, []
-    for binding, data, user_id in held:
-        send(state, sender, portal, install, binding, data, user_id)
 
 
 def app_install_body(state: State, portal: Portal, install: Install, handler_id: int | None) -> str:

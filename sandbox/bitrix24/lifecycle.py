@@ -5,8 +5,7 @@ import json
 import time
 
 from sandbox.bitrix24.errors import RestError
-from sandbox.bitrix24.events import (EventSender, app_install_body, app_uninstall_body,
-                                     release_held)
+from sandbox.bitrix24.events import EventSender, app_install_body, app_uninstall_body
 from sandbox.bitrix24.state import Install, Portal, SentEvent, State, User, token_hex
 
 
@@ -79,7 +78,6 @@ def finish_install(state: State, sender: EventSender, portal: Portal, client_id:
         for url, handler_id in targets:
             body = app_install_body(state, portal, install, handler_id)
             sender.enqueue(SentEvent(portal.member_id, client_id, "ONAPPINSTALL", url, body, time.time()))
-        release_held(state, sender, portal, install)
 
 
 def uninstall(state: State, sender: EventSender, portal: Portal, client_id: str, clean: bool) -> None:

@@ -81,7 +81,6 @@ class Install:
     options: dict = field(default_factory=dict)
     events: list[EventBinding] = field(default_factory=list)
     placements: list[PlacementBinding] = field(default_factory=list)
-    held_events: list[tuple[EventBinding, dict, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -180,6 +179,7 @@ class SentEvent:
     sent_at: float
     status: int | None = None
     error: str | None = None
+    dropped: bool = False  # raised before installFinish: recorded, never sent
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view for the control API."""
