@@ -19,6 +19,25 @@ def token_hex(nbytes: int = 32) -> str:
     return secrets.token_hex(nbytes)
 
 
+ROBOT_EVENT_AUTH = ("bare", "user_zero")
+
+
+@dataclass
+class AppSwitches:
+    """Per-app readings of behaviour the docs leave uncertain (`POST /_sandbox/apps/<id>/switches`)."""
+
+    # Each default is the reading that is harder for a client.
+
+    # The auth block of an event caused by a robot, workflow or agent: "bare" drops access_token,
+    # expires, expires_in, scope and user_id (reference §3.2); "user_zero" keeps scope and sends
+    # user_id 0 (DOCS events/index.md "the user ID will be 0", auth-params-in-events.md: scope*).
+    robot_event_auth: str = "bare"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON view."""
+        return dict(self.__dict__)
+
+
 @dataclass
 class App:
     """A registered (Market or local) application."""
@@ -31,6 +50,7 @@ class App:
     handler_url: str | None = None
     install_event_url: str | None = None
     redirect_uri: str | None = None
+    switches: AppSwitches = field(default_factory=AppSwitches)
 
 
 @dataclass
@@ -56,6 +76,18 @@ class EventBinding:
     handler: str
     auth_type: int
     offline: int = 0
+
+
+@dataclass
+class OutgoingWebhook:
+    """A portal's outgoing webhook: event handlers set up in the UI, not by an app's event.bind."""
+
+    # DOCS events/index.md § How to Subscribe to an Event via Webhook: its application token is generated.
+
+    id: int
+    events: list[str]
+    handler: str
+    application_token: str
 
 
 @dataclass
@@ -139,6 +171,7 @@ class Portal:
     sessions: dict[str, dict] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=first_users)
+    outgoing_webhooks: dict[int, OutgoingWebhook] = field(default_factory=dict)
 
     def next_id(self, kind: str, start: int = 1) -> int:
         """Allocate the next id in a sequence (per entity kind)."""
@@ -180,6 +213,7 @@ class SentEvent:
     status: int | None = None
     error: str | None = None
     dropped: bool = False  # raised before installFinish: recorded, never sent
+    outgoing_id: int | None = None  # sent to an outgoing webhook (client_id is then "")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view for the control API."""
