@@ -126,7 +126,7 @@ def _apply(portal: Portal, kind: str, record: dict, fields: dict) -> None:
 
 
 def create(state: State, sender: EventSender, portal: Portal, kind: str, fields: dict,
-           user_id: int = 1) -> int:
+           user_id: int = 1, origin: str = "user") -> int:
     """Add a record, fire ON CRM <KIND> ADD, and return the new id."""
     now = now_iso()
     record: dict = {k: None for k in TEMPLATES[kind]}
@@ -145,12 +145,12 @@ def create(state: State, sender: EventSender, portal: Portal, kind: str, fields:
     if kind == "deal" and not record.get("TITLE"):
         record["TITLE"] = f"Deal #{new_id}"
     portal.entities.setdefault(kind, {})[new_id] = record
-    fire(state, sender, portal, f"ONCRM{kind.upper()}ADD", {"FIELDS": {"ID": str(new_id)}}, user_id)
+    fire(state, sender, portal, f"ONCRM{kind.upper()}ADD", {"FIELDS": {"ID": str(new_id)}}, user_id, origin)
     return new_id
 
 
 def update(state: State, sender: EventSender, portal: Portal, kind: str, entity_id: int,
-           fields: dict, user_id: int = 1) -> None:
+           fields: dict, user_id: int = 1, origin: str = "user") -> None:
     """Change a record and fire ON CRM <KIND> UPDATE."""
     record = portal.entities.get(kind, {}).get(entity_id)
     if record is None:
@@ -161,7 +161,8 @@ def update(state: State, sender: EventSender, portal: Portal, kind: str, entity_
     candidate.update({"DATE_MODIFY": now_iso(), "MODIFY_BY_ID": str(user_id)})
     record.clear()
     record.update(candidate)
-    fire(state, sender, portal, f"ONCRM{kind.upper()}UPDATE", {"FIELDS": {"ID": str(entity_id)}}, user_id)
+    fire(state, sender, portal, f"ONCRM{kind.upper()}UPDATE", {"FIELDS": {"ID": str(entity_id)}}, user_id,
+         origin)
 
 
 def delete(state: State, sender: EventSender, portal: Portal, kind: str, entity_id: int,

@@ -10,11 +10,16 @@ from sandbox.bitrix24 import classic, lifecycle, smart_invoice
 from sandbox.bitrix24.directory import add_smart_invoice_stage
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.rest import json_response
-from sandbox.bitrix24.state import PLANS, Portal, token_hex
+from sandbox.bitrix24.methods_app import KNOWN_EVENTS
+from sandbox.bitrix24.state import PLANS, OutgoingWebhook, Portal, State, token_hex
 
 if TYPE_CHECKING:
     from sandbox.bitrix24.sandbox import Bitrix24Sandbox
 
+# Who made a CRM change: a user (an app call, an incoming webhook) or nobody (DOCS events/index.md:
+# a robot, workflow or agent, whose events carry no tokens).
+ORIGINS = ("user", "robot", "workflow", "agent")
+_CLASSIC = {"contacts": "contact", "companies": "company", "leads": "lead", "deals": "deal"}
 _LIMIT_KEYS = ("drain_rate", "bucket_size", "speedup", "operating_limit", "operating_window",
                "operating_cost", "error_rate", "latency")
 
@@ -35,8 +40,10 @@ def apply_settings(portal: Portal, body: dict) -> None:
 
 
 def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
-    """Create records/stages/user fields directly (events fire as for any change)."""
+    """Create records/stages/user fields directly (events fire as for any change; `origin` robot,
+    workflow or agent makes the contacts/companies/leads/deals a change without a user)."""
     out: dict[str, list] = {}
+    user_id, origin = _user_id(body), _origin(body)  # checked before anything is created
     for entry in body.get("userfields", []):
         portal.userfields.setdefault(entry["entity"], []).append({
             "ID": str(portal.next_id("uf", 100)), "ENTITY_ID": entry["entity"],
@@ -46,8 +53,9 @@ def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
         add_smart_invoice_stage(portal, int(stage.get("category_id") or smart_invoice.default_category(portal)),
                                 stage["code"], stage.get("name", stage["code"]), int(stage.get("sort", 100)),
                                 stage.get("semantics"))
-    for key, kind in (("contacts", "contact"), ("companies", "company"), ("leads", "lead"), ("deals", "deal")):
-        out[key] = [classic.create(sb.state, sb.sender, portal, kind, f) for f in body.get(key, [])]
+    for key, kind in _CLASSIC.items():
+        out[key] = [classic.create(sb.state, sb.sender, portal, kind, f, user_id, origin)
+                    for f in body.get(key, [])]
     out["smart_invoices"] = [smart_invoice.create(sb.state, sb.sender, portal, f)["id"]
                              for f in body.get("smart_invoices", [])]
     return out
@@ -61,14 +69,46 @@ def _user_id(body: dict) -> int:
         raise RestError(400, "INVALID_USER_ID", "user_id must be an integer") from None
 
 
+def _origin(body: dict) -> str:
+    """Who a control change acts as: "user" (default) or a robot, workflow or agent (no user)."""
+    origin = str(body.get("origin") or "user")
+    if origin not in ORIGINS:
+        raise RestError(400, "INVALID_ORIGIN", f"origin must be one of {', '.join(ORIGINS)}")
+    return origin
+
+
+def update_record(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
+    """Change a contact/company/lead/deal as a user or a robot; its UPDATE event fires as for any change."""
+    kind = _CLASSIC.get(str(body.get("kind") or ""), str(body.get("kind") or ""))
+    if kind not in _CLASSIC.values():
+        raise RestError(400, "INVALID_KIND", f"kind must be one of {', '.join(_CLASSIC)}")
+    entity_id = str(body.get("id") or "")
+    if not entity_id.isdigit():
+        raise RestError(400, "INVALID_ID", "id must be a record id")
+    fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
+    classic.update(sb.state, sb.sender, portal, kind, int(entity_id), fields, _user_id(body), _origin(body))
+    return {"id": int(entity_id)}
+
+
+def add_outgoing_webhook(state: State, portal: Portal, body: dict) -> dict:
+    """Register an outgoing webhook (handler + events); its application token is generated."""
+    events = [str(e).upper() for e in body.get("events") or []]
+    unknown = sorted(set(events) - KNOWN_EVENTS)
+    if not events or unknown or not body.get("handler"):
+        raise RestError(400, "INVALID_WEBHOOK", f"handler and known events are required (unknown: {unknown})")
+    hook = OutgoingWebhook(state.next_handler_id, events, str(body["handler"]), token_hex(16))
+    state.next_handler_id += 1
+    portal.outgoing_webhooks[hook.id] = hook
+    return dict(hook.__dict__)
+
+
 def install_view(portal: Portal) -> dict:
     """The installs of a portal, for inspection."""
     return {cid: {"installed": i.installed, "handler_url": i.handler_url,
                   "application_token": i.application_token, "options": i.options,
                   "events": [b.__dict__ for b in i.events],
                   "placements": [{"placement": p.placement, "handler": p.handler, "title": p.title}
-                                 for p in i.placements],
-                  "held_events": len(i.held_events)} for cid, i in portal.installs.items()}
+                                 for p in i.placements]} for cid, i in portal.installs.items()}
 
 
 def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
@@ -159,6 +199,14 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/portals/<member_id>/seed")
     def seed_portal(body: dict, portal: Portal) -> dict:
         return seed(sb, portal, body)
+
+    @route("/portals/<member_id>/update")
+    def update(body: dict, portal: Portal) -> dict:
+        return update_record(sb, portal, body)
+
+    @route("/portals/<member_id>/outgoing-webhooks")
+    def outgoing_webhook(body: dict, portal: Portal) -> dict:
+        return add_outgoing_webhook(sb.state, portal, body)
 
     @route("/portals/<member_id>/move-domain")
     def move_domain(body: dict, portal: Portal) -> dict:

@@ -9,7 +9,7 @@ import time
 import requests
 
 from sandbox.bitrix24.params import php_encode
-from sandbox.bitrix24.state import EventBinding, Install, Portal, SentEvent, State
+from sandbox.bitrix24.state import EventBinding, Install, OutgoingWebhook, Portal, SentEvent, State
 
 log = logging.getLogger("sandbox.bitrix24.events")
 
@@ -46,6 +46,12 @@ class EventSender:
         timer.daemon = True
         timer.start()
 
+    def drop(self, record: SentEvent) -> None:
+        """Record an event that is not sent (no handler will ever see it)."""
+        record.dropped = True
+        with self.state.lock:
+            self.state.sent_events.append(record)
+
     def _run(self) -> None:
         """Deliver until stopped; a failure is logged and dropped (the docs: no resend)."""
         while (record := self._queue.get()) is not None:
@@ -71,41 +77,70 @@ def event_auth(state: State, portal: Portal, install: Install, user_id: int = 1)
     }
 
 
-def crm_event_body(binding: EventBinding, data: dict, auth: dict) -> str:
+def robot_auth(state: State, portal: Portal, install: Install) -> dict:
+    """The `auth[...]` block of a change made by a robot, workflow or agent: no user, so no tokens."""
+    # DOCS api-reference/events/index.md § Authorization Tokens: such a change has no user and "tokens
+    # are not passed"; reference §3.2 lists access_token, expires, expires_in, scope and user_id as the
+    # missing keys ("bare"). The same page says the user id is 0 and _includes/auth-params-in-events.md
+    # marks `scope` as always present ("user_zero"). The rest keeps the captured key order.
+    app = state.apps[install.client_id]
+    user_zero = app.switches.robot_event_auth == "user_zero"
+    auth: dict = {"scope": app.scope} if user_zero else {}
+    auth |= {"domain": portal.domain, "server_endpoint": f"{state.oauth_url}/rest/", "status": app.status,
+             "client_endpoint": f"{portal.url}/rest/", "member_id": portal.member_id}
+    if user_zero:
+        auth["user_id"] = 0
+    auth["application_token"] = install.application_token
+    return auth
+
+
+def outgoing_auth(state: State, portal: Portal, hook: OutgoingWebhook) -> dict:
+    """An outgoing webhook's `auth[...]`: five keys, never tokens, whoever made the change."""
+    # DOCS events/index.md § How to Subscribe to an Event via Webhook; key order as in its sample
+    # (fixtures doc-examples/api-reference__events__index__02.json).
+    return {"domain": portal.domain, "client_endpoint": f"{portal.url}/rest/",
+            "server_endpoint": f"{state.oauth_url}/rest/", "member_id": portal.member_id,
+            "application_token": hook.application_token}
+
+
+def crm_event_body(event: str, handler_id: int, data: dict, auth: dict) -> str:
     """Encode a CRM event exactly in the captured field order (no refresh_token, reference §3.2)."""
-    return php_encode({"event": binding.event, "event_handler_id": binding.id, "data": data,
+    return php_encode({"event": event, "event_handler_id": handler_id, "data": data,
                        "ts": int(time.time()), "auth": auth})
 
 
 def fire(state: State, sender: EventSender, portal: Portal, event: str, data: dict,
-         user_id: int = 1) -> None:
-    """Send `event` to every bound online handler; held while an install is unfinished."""
+         user_id: int = 1, origin: str = "user") -> None:
+    """Send `event` to every bound online handler and outgoing webhook; `origin` is who changed it."""
     with state.lock:
         for install in list(portal.installs.values()):
             for binding in install.events:
-                if binding.event != event or binding.offline:
-                    continue
-                if not install.installed:
-                    # DOCS installation-finish.md: no events before installFinish; the sandbox
-                    # holds them and releases them on installFinish (issue 3 brief).
-                    install.held_events.append((binding, data, user_id))
-                    continue
-                send(state, sender, portal, install, binding, data, user_id)
+                if binding.event == event and not binding.offline:
+                    send(state, sender, portal, install, binding, data, user_id, origin)
+        for hook in portal.outgoing_webhooks.values():
+            if event in hook.events:
+                body = crm_event_body(event, hook.id, data, outgoing_auth(state, portal, hook))
+                sender.enqueue(SentEvent(portal.member_id, "", event, hook.handler, body, time.time(),
+                                         outgoing_id=hook.id))
 
 
 def send(state: State, sender: EventSender, portal: Portal, install: Install,
-         binding: EventBinding, data: dict, user_id: int = 1) -> None:
-    """Queue one CRM event POST to one handler."""
-    body = crm_event_body(binding, data, event_auth(state, portal, install, user_id))
+         binding: EventBinding, data: dict, user_id: int = 1, origin: str = "user") -> None:
+    """Queue one CRM event POST to one app handler; before installFinish it is dropped, not sent."""
+    if not install.installed:
+        # DOCS settings/app-installation/installation-finish.md (reference §1.2): until
+        # installFinish "events will not be sent", even after a successful event.bind; they are
+        # lost, not delivered later. Recorded as dropped for the control API.
+        sender.drop(SentEvent(portal.member_id, install.client_id, binding.event, binding.handler, "",
+                              time.time()))
+        return
+    if origin == "user":
+        auth = event_auth(state, portal, install, user_id)
+    else:
+        auth = robot_auth(state, portal, install)
+    body = crm_event_body(binding.event, binding.id, data, auth)
     sender.enqueue(SentEvent(portal.member_id, install.client_id, binding.event, binding.handler,
                              body, time.time()))
-
-
-def release_held(state: State, sender: EventSender, portal: Portal, install: Install) -> None:
-    """Deliver the events held while the install was unfinished."""
-    held, install.held_events = install.held_events, []
-    for binding, data, user_id in held:
-        send(state, sender, portal, install, binding, data, user_id)
 
 
 def app_install_body(state: State, portal: Portal, install: Install, handler_id: int | None) -> str:

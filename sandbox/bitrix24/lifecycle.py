@@ -5,8 +5,7 @@ import json
 import time
 
 from sandbox.bitrix24.errors import RestError
-from sandbox.bitrix24.events import (EventSender, app_install_body, app_uninstall_body,
-                                     release_held)
+from sandbox.bitrix24.events import EventSender, app_install_body, app_uninstall_body
 from sandbox.bitrix24.state import Install, Portal, SentEvent, State, User, token_hex
 
 
@@ -66,7 +65,7 @@ def begin_install(state: State, portal: Portal, client_id: str, handler_url: str
 
 
 def finish_install(state: State, sender: EventSender, portal: Portal, client_id: str) -> None:
-    """BX24.installFinish(): mark installed, send ONAPPINSTALL, release held events."""
+    """BX24.installFinish(): mark installed, send ONAPPINSTALL (after the app's `install_event_delay`)."""
     with state.lock:
         install = portal.installs.get(client_id)
         if install is None:
@@ -83,7 +82,6 @@ def finish_install(state: State, sender: EventSender, portal: Portal, client_id:
             body = app_install_body(state, portal, install, handler_id)
             sender.enqueue(SentEvent(portal.member_id, client_id, "ONAPPINSTALL", url, body, time.time()),
                            delay=app.switches.install_event_delay)
-        release_held(state, sender, portal, install)
 
 
 def uninstall(state: State, sender: EventSender, portal: Portal, client_id: str, clean: bool) -> None:

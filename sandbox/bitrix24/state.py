@@ -21,6 +21,9 @@ def token_hex(nbytes: int = 32) -> str:
     return secrets.token_hex(nbytes)
 
 
+ROBOT_EVENT_AUTH = ("bare", "user_zero")
+
+
 @dataclass
 class AppSwitches:
     """Per-app readings of what real Bitrix24 does in more than one way (docs/architecture.md lists them)."""
@@ -35,6 +38,10 @@ class AppSwitches:
     # The application's status letter (L local, F free, D demo, T trial, P paid, S subscription;
     # DOCS _includes/auth-params-in-events.md, b24pysdk B24AppStatus); None = L for local.* ids, else F.
     status: str | None = None
+    # The auth block of an event caused by a robot, workflow or agent: "bare" drops access_token,
+    # expires, expires_in, scope and user_id (reference §3.2); "user_zero" keeps scope and sends
+    # user_id 0 (DOCS events/index.md "the user ID will be 0", auth-params-in-events.md: scope*).
+    robot_event_auth: str = "bare"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
@@ -53,7 +60,8 @@ def check_switches(current: AppSwitches, changes: dict[str, Any]) -> AppSwitches
         good = {"installer_shape": value in INSTALLER_SHAPES,
                 "install_event_delay": isinstance(value, (int, float)) and not isinstance(value, bool)
                 and 0 <= value <= 60,
-                "status": value is None or value in APP_STATUSES}[name]
+                "status": value is None or value in APP_STATUSES,
+                "robot_event_auth": value in ROBOT_EVENT_AUTH}[name]
         if not good:
             raise RestError(400, "ERROR_ARGUMENT", f"Invalid value for app switch {name!r}")
     return replace(current, **changes)
@@ -105,6 +113,18 @@ class EventBinding:
 
 
 @dataclass
+class OutgoingWebhook:
+    """A portal's outgoing webhook: event handlers set up in the UI, not by an app's event.bind."""
+
+    # DOCS events/index.md § How to Subscribe to an Event via Webhook: its application token is generated.
+
+    id: int
+    events: list[str]
+    handler: str
+    application_token: str
+
+
+@dataclass
 class PlacementBinding:
     """A `placement.bind` row."""
 
@@ -127,7 +147,6 @@ class Install:
     options: dict = field(default_factory=dict)
     events: list[EventBinding] = field(default_factory=list)
     placements: list[PlacementBinding] = field(default_factory=list)
-    held_events: list[tuple[EventBinding, dict, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -186,6 +205,7 @@ class Portal:
     sessions: dict[str, dict] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=first_users)
+    outgoing_webhooks: dict[int, OutgoingWebhook] = field(default_factory=dict)
 
     def next_id(self, kind: str, start: int = 1) -> int:
         """Allocate the next id in a sequence (per entity kind)."""
@@ -221,6 +241,8 @@ class SentEvent:
     sent_at: float
     status: int | None = None
     error: str | None = None
+    dropped: bool = False  # raised before installFinish: recorded, never sent
+    outgoing_id: int | None = None  # sent to an outgoing webhook (client_id is then "")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view for the control API."""

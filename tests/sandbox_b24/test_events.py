@@ -1,4 +1,4 @@
-"""Outbound events: captured-body compatibility, hold until installFinish, no retries, install/uninstall."""
+"""Outbound events: captured-body compatibility, dropped before installFinish, no retries, install/uninstall."""
 from __future__ import annotations
 
 from urllib.parse import parse_qsl
@@ -31,34 +31,47 @@ def test_oncrmcontactadd_matches_the_captured_body(portal: Portal, receiver: Rec
     assert [e["event"] for e in sent] == ["ONCRMCONTACTADD"]
 
 
-def test_events_are_held_until_install_finish(sb, receiver: Receiver) -> None:
+def _sent(sb, member_id: str, event: str) -> list[dict]:
+    return requests.get(f"{sb.control_url}/events", params={"member_id": member_id, "event": event}).json()
+
+
+def test_events_before_install_finish_are_dropped_not_delivered_later(sb, receiver: Receiver) -> None:
+    """DOCS settings/app-installation/installation-finish.md (reference §1.2): before installFinish
+    "events will not be sent", even after a successful event.bind; a later installFinish does not
+    deliver them."""
     info = requests.post(f"{sb.control_url}/portals", json={}).json()
-    install = requests.post(f"{sb.control_url}/portals/{info['member_id']}/install",
+    member_id = info["member_id"]
+    install = requests.post(f"{sb.control_url}/portals/{member_id}/install",
                             json={"client_id": CLIENT_ID, "handler_url": "http://127.0.0.1:9/app"}).json()
     auth = install["form"]["AUTH_ID"]
     rest = f"{info['url']}/rest/"
     assert requests.post(rest + "app.info", json={"auth": auth}).json()["result"]["INSTALLED"] is False
-    requests.post(rest + "event.bind", json={"auth": auth, "event": "ONCRMCOMPANYADD", "handler": receiver.url})
-    requests.post(rest + "crm.company.add", json={"auth": auth, "fields": {"TITLE": "Held"}})
-    view = requests.get(f"{sb.control_url}/portals/{info['member_id']}/installs").json()[CLIENT_ID]
-    assert view["held_events"] == 1 and receiver.bodies == []
-    requests.post(f"{sb.control_url}/portals/{info['member_id']}/install-finish", json={"client_id": CLIENT_ID})
-    body = wait_for(lambda: receiver.bodies)[0]
-    assert dict(parse_qsl(body.decode()))["event"] == "ONCRMCOMPANYADD"
+    bound = requests.post(rest + "event.bind", json={"auth": auth, "event": "ONCRMCOMPANYADD",
+                                                     "handler": receiver.url}).json()
+    assert bound["result"] is True
+    requests.post(rest + "crm.company.add", json={"auth": auth, "fields": {"TITLE": "Before"}})
+    [dropped] = _sent(sb, member_id, "ONCRMCOMPANYADD")
+    assert dropped["dropped"] is True and dropped["body"] == "" and dropped["url"] == receiver.url
+    requests.post(f"{sb.control_url}/portals/{member_id}/install-finish", json={"client_id": CLIENT_ID})
+    after = requests.post(rest + "crm.company.add", json={"auth": auth, "fields": {"TITLE": "After"}}).json()
+    # One queue delivers in order: once the later event is answered, a released one would be in too.
+    wait_for(lambda: [e for e in _sent(sb, member_id, "ONCRMCOMPANYADD") if e["status"] is not None])
+    assert [dict(parse_qsl(b.decode()))["data[FIELDS][ID]"] for b in receiver.bodies] == [str(after["result"])]
+    assert [e["dropped"] for e in _sent(sb, member_id, "ONCRMCOMPANYADD")] == [True, False]
     assert requests.post(rest + "app.info", json={"auth": auth}).json()["result"]["INSTALLED"] is True
 
 
-def test_held_events_keep_the_user_who_made_the_change(sb, receiver: Receiver) -> None:
+def test_events_carry_the_user_who_made_the_change(sb, receiver: Receiver) -> None:
+    """DOCS api-reference/events/index.md § Authorization Tokens: the tokens belong to the user who acted."""
     info = requests.post(f"{sb.control_url}/portals", json={}).json()
     member_id = info["member_id"]
     clerk = requests.post(f"{sb.control_url}/portals/{member_id}/users", json={"admin": False}).json()
     install = requests.post(f"{sb.control_url}/portals/{member_id}/install",
                             json={"client_id": CLIENT_ID, "handler_url": "http://127.0.0.1:9/app",
-                                  "user_id": clerk["id"]}).json()
+                                  "user_id": clerk["id"], "finish": True}).json()
     rest, auth = f"{info['url']}/rest/", install["form"]["AUTH_ID"]
     requests.post(rest + "event.bind", json={"auth": auth, "event": "ONCRMCOMPANYADD", "handler": receiver.url})
     requests.post(rest + "crm.company.add", json={"auth": auth, "fields": {"TITLE": "By the clerk"}})
-    requests.post(f"{sb.control_url}/portals/{member_id}/install-finish", json={"client_id": CLIENT_ID})
     fields = dict(parse_qsl(wait_for(lambda: receiver.bodies)[0].decode()))
     assert fields["auth[user_id]"] == str(clerk["id"]) != "1"
     assert requests.post(rest + "profile", json={"auth": fields["auth[access_token]"]}).json()["result"]["ID"] == str(clerk["id"])

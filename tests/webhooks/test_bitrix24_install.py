@@ -72,14 +72,19 @@ def test_installer_url_opened_after_install_hands_over_to_the_app_page(stack, br
     assert response.headers["Location"].startswith("/bitrix24/app?DOMAIN=")
 
 
+@pytest.mark.parametrize("origin", ["user", "robot"])
 @pytest.mark.parametrize("kind,event,entity", [("contacts", "ONCRMCONTACTADD", "contact"),
                                                 ("companies", "ONCRMCOMPANYADD", "company")])
-def test_crm_add_event_is_recorded_once(stack, browser, kind, event, entity):
+def test_crm_add_event_is_recorded_once(stack, browser, kind, event, entity, origin):
+    """A robot's change arrives without access_token, expires, expires_in, scope and user_id (DOCS
+    api-reference/events/index.md § Authorization Tokens, reference §3.2): the application token alone
+    authenticates it."""
     install_app(stack, browser, stack.b24.default_member_id)
     created = b24_control(stack, f"portals/{stack.b24.default_member_id}/seed",
-                          {kind: [{"TITLE": "Acme", "NAME": "Ann"}]})[kind][0]
+                          {kind: [{"TITLE": "Acme", "NAME": "Ann"}], "origin": origin})[kind][0]
     record = _delivered(stack, event)[0]
     assert record["status"] == 200
+    assert ("auth%5Baccess_token%5D=" in record["body"]) is (origin == "user")
     again = browser.post(record["url"], data=record["body"], timeout=10,
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
