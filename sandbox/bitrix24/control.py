@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Blueprint, Response, request
 
-from sandbox.bitrix24 import classic, lifecycle, smart_invoice
+from sandbox.bitrix24 import classic, lifecycle, smart_invoice, userfields
 from sandbox.bitrix24.directory import add_smart_invoice_stage
 from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.item_types import TYPES
 from sandbox.bitrix24.rest import json_response
 from sandbox.bitrix24.state import PLANS, Portal, token_hex
 
@@ -38,17 +39,15 @@ def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
     """Create records/stages/user fields directly (events fire as for any change)."""
     out: dict[str, list] = {}
     for entry in body.get("userfields", []):
-        portal.userfields.setdefault(entry["entity"], []).append({
-            "ID": str(portal.next_id("uf", 100)), "ENTITY_ID": entry["entity"],
-            "FIELD_NAME": entry["FIELD_NAME"], "USER_TYPE_ID": entry.get("USER_TYPE_ID", "string"),
-            "MULTIPLE": entry.get("MULTIPLE", "N"), "MANDATORY": entry.get("MANDATORY", "N")})
+        userfields.add(portal, entry["entity"], entry)
     for stage in body.get("stages", []):
         add_smart_invoice_stage(portal, int(stage.get("category_id") or smart_invoice.default_category(portal)),
                                 stage["code"], stage.get("name", stage["code"]), int(stage.get("sort", 100)),
                                 stage.get("semantics"))
     for key, kind in (("contacts", "contact"), ("companies", "company"), ("leads", "lead"), ("deals", "deal")):
         out[key] = [classic.create(sb.state, sb.sender, portal, kind, f) for f in body.get(key, [])]
-    out["smart_invoices"] = [smart_invoice.create(sb.state, sb.sender, portal, f)["id"]
+    names = TYPES[smart_invoice.ENTITY_TYPE_ID].names(portal)
+    out["smart_invoices"] = [smart_invoice.create(sb.state, sb.sender, portal, names.fields(f))["id"]
                              for f in body.get("smart_invoices", [])]
     return out
 
