@@ -9,12 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.bitrix24.item_keys import camel_to_upper, upper_to_camel
-from sandbox.bitrix24.state import Portal
+from sandbox.bitrix24.state import Portal, token_hex
 
 LANGUAGE = "en"
 LABELS = ("EDIT_FORM_LABEL", "LIST_COLUMN_LABEL", "LIST_FILTER_LABEL", "ERROR_MESSAGE", "HELP_MESSAGE")
 FLAGS = {"MULTIPLE": "N", "MANDATORY": "N", "SHOW_FILTER": "N", "SHOW_IN_LIST": "Y", "EDIT_IN_LIST": "Y",
          "IS_SEARCHABLE": "N"}
+# Settings a new field gets per type (DOCS api-reference/crm/_include/user-fields-for-examples-cut.md).
+DEFAULT_SETTINGS: dict[str, dict] = {
+    "string": {"SIZE": 20, "ROWS": 1, "REGEXP": "", "MIN_LENGTH": 0, "MAX_LENGTH": 0, "DEFAULT_VALUE": ""},
+    "enumeration": {"DISPLAY": "LIST", "LIST_HEIGHT": 1, "CAPTION_NO_VALUE": "", "SHOW_NO_VALUE": "Y"},
+    "double": {"PRECISION": 2, "SIZE": 20, "MIN_VALUE": 0, "MAX_VALUE": 0, "DEFAULT_VALUE": None},
+    "date": {"DEFAULT_VALUE": {"TYPE": "NONE", "VALUE": ""}}, "money": {"DEFAULT_VALUE": ""},
+    "boolean": {"DEFAULT_VALUE": 0, "DISPLAY": "CHECKBOX", "LABEL": ["", ""]}}
 # The fixed CRM identifiers the sandbox keeps records for (DOCS userfieldconfig/index.md § entityId).
 CRM_ENTITIES = ("CRM_CONTACT", "CRM_COMPANY", "CRM_LEAD", "CRM_DEAL", "CRM_SMART_INVOICE")
 
@@ -44,19 +51,21 @@ def _enum(portal: Portal, uf_id: str, raw: Any) -> list[dict]:
         item = {camel_to_upper(str(k)): v for k, v in item.items()}
         out.append({"ID": str(portal.next_id("uf_enum", 1)), "USER_FIELD_ID": uf_id,
                     "VALUE": str(item.get("VALUE") or ""), "DEF": str(item.get("DEF") or "N"),
-                    "SORT": str(item.get("SORT") or (i + 1) * 100), "XML_ID": item.get("XML_ID")})
+                    "SORT": str(item.get("SORT") or (i + 1) * 100),
+                    "XML_ID": item.get("XML_ID") or token_hex(16)})  # Bitrix24 makes a 32-hex one
     return out
 
 
 def add(portal: Portal, entity: str, fields: dict) -> dict:
     """Store a new user field from UPPER_CASE settings (FIELD_NAME, USER_TYPE_ID, MANDATORY, …)."""
     uf_id = str(portal.next_id("uf", 100))
-    settings = fields.get("SETTINGS")
+    given = fields.get("SETTINGS") if isinstance(fields.get("SETTINGS"), dict) else {}
+    user_type = str(fields.get("USER_TYPE_ID") or "string")
     record = {"ID": uf_id, "ENTITY_ID": entity, "FIELD_NAME": field_name(str(fields["FIELD_NAME"])),
-              "USER_TYPE_ID": str(fields.get("USER_TYPE_ID") or "string"), "XML_ID": fields.get("XML_ID"),
+              "USER_TYPE_ID": user_type, "XML_ID": fields.get("XML_ID"),
               "SORT": str(fields.get("SORT") or 100),
               **{k: str(fields.get(k) or default) for k, default in FLAGS.items()},
-              "SETTINGS": settings if isinstance(settings, dict) and settings else [],
+              "SETTINGS": {**DEFAULT_SETTINGS.get(user_type, {}), **given} or [],
               **{k: lang_map(fields.get(k)) for k in LABELS}}
     for key in LABELS[:3]:  # crm.<kind>.userfield.add: LABEL stands in for the labels not given (reference §5)
         record[key] = record[key] or lang_map(fields.get("LABEL"))
