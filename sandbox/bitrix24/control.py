@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from flask import Blueprint, Response, request
 
 from sandbox.bitrix24 import classic, lifecycle, smart_invoice, userfields
-from sandbox.bitrix24.directory import add_smart_invoice_stage
+from sandbox.bitrix24.currency import set_currencies
+from sandbox.bitrix24.directory import add_category, add_smart_invoice_stage
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.item_types import TYPES
 from sandbox.bitrix24.rest import json_response
@@ -40,6 +41,8 @@ def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
     out: dict[str, list] = {}
     for entry in body.get("userfields", []):
         userfields.add(portal, entry["entity"], entry)
+    out["categories"] = [add_category(portal, int(c["entity_type_id"]), c.get("name", "Pipeline"),
+                                      int(c.get("sort", 200)))["id"] for c in body.get("categories", [])]
     for stage in body.get("stages", []):
         add_smart_invoice_stage(portal, int(stage.get("category_id") or smart_invoice.default_category(portal)),
                                 stage["code"], stage.get("name", stage["code"]), int(stage.get("sort", 100)),
@@ -154,6 +157,15 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/portals/<member_id>/seed")
     def seed_portal(body: dict, portal: Portal) -> dict:
         return seed(sb, portal, body)
+
+    @route("/portals/<member_id>/currencies")
+    def currencies(body: dict, portal: Portal) -> list:
+        # A currency missing on the portal must make a record fail in the sync, so tests set the list.
+        return set_currencies(portal, list(body.get("currencies") or []))
+
+    @route("/portals/<member_id>/currencies", methods=("GET",))
+    def list_currencies(body: dict, portal: Portal) -> list:
+        return [{k: v for k, v in row.items() if k != "LANG"} for row in portal.currencies]
 
     @route("/portals/<member_id>/move-domain")
     def move_domain(body: dict, portal: Portal) -> dict:

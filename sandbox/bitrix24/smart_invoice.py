@@ -32,6 +32,11 @@ def default_category(portal: Portal) -> int:
     return next(c["id"] for c in categories(portal) if c["isDefault"] == "Y")
 
 
+def base_currency(portal: Portal) -> str:
+    """The portal's base currency, a new invoice's default (crm_currency BASE = Y)."""
+    return next((c["CURRENCY"] for c in portal.currencies if c["BASE"] == "Y"), "USD")
+
+
 def stage_ids(portal: Portal, category_id: int) -> list[str]:
     """Stage ids of a Smart Invoice pipeline, in sort order."""
     entity = f"SMART_INVOICE_STAGE_{category_id}"
@@ -78,6 +83,9 @@ def _apply(portal: Portal, item: dict, fields: dict) -> None:
         item["contactId"] = item["contactIds"][0] if item["contactIds"] else 0
     elif "contactId" in fields:
         item["contactIds"] = [item["contactId"]] if item["contactId"] else []
+    # CORE crm/lib/field/currencyid.php: a currency the portal does not have is not a valid value.
+    if "currencyId" in fields and item["currencyId"] not in {c["CURRENCY"] for c in portal.currencies}:
+        raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Invalid value for field \"currencyId\"")
     if item["stageId"] not in stage_ids(portal, item["categoryId"]):
         raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", f"Stage \"{item['stageId']}\" not found")
     item["stageSemanticId"] = semantic_of(portal, item["stageId"])
@@ -126,6 +134,7 @@ def create(state: State, sender: EventSender, portal: Portal, fields: dict, user
     if not any(c["id"] == category_id for c in categories(portal)):
         raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Category not found")
     item = _new_item(user_id, category_id, stage_ids(portal, category_id)[0])
+    item["currencyId"] = base_currency(portal)
     _apply(portal, item, fields)
     check_required_userfields(portal, UF_ENTITY, item)
     item["id"] = portal.next_id(KIND)
