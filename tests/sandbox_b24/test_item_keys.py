@@ -101,3 +101,12 @@ def test_batch_command_with_upper_case_order_pages_smart_invoices(portal: Portal
     result = body["result"]["result"]
     assert [i["id"] for i in result["1"]["items"] + result["2"]["items"]] == ids
     assert body["result"]["result_error"] == []
+
+
+def test_nested_filter_groups_are_converted_too(portal: Portal) -> None:
+    """convertKeysToUpper is recursive: `LOGIC: OR` groups with UPPER_SNAKE keys (crm-item-list.md § filter)."""
+    ids = portal.control("seed", {"smart_invoices": [{"title": "G0", "xmlId": "a"}, {"title": "G1", "xmlId": "b"},
+                                                     {"title": "G2", "xmlId": "c"}]}).json()["smart_invoices"]
+    listed = _ok(portal.call("crm.item.list", {"entityTypeId": SI, "filter": {
+        "0": {"LOGIC": "OR", "=XML_ID": "a", "=ID": ids[2]}, "!TITLE": "nothing"}, "order": {"ID": "ASC"}}))
+    assert [i["id"] for i in listed["result"]["items"]] == [ids[0], ids[2]]
