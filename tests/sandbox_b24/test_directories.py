@@ -74,8 +74,7 @@ def test_deal_pipelines_match_the_documented_example(portal: Portal) -> None:
 
 
 def test_smart_invoice_currency_must_be_one_of_the_portal_currencies(portal: Portal) -> None:
-    """CORE crm/lib/field/currencyid.php: a currency outside crm.currency.list is not a valid value;
-    a new invoice defaults to the base currency."""
+    """CORE crm/lib/field/currencyid.php: only the portal's currencies are valid; the base one is the default."""
     portal.control("currencies", {"currencies": [{"CURRENCY": "CAD", "BASE": "Y"}, {"CURRENCY": "USD", "AMOUNT": 1.36}]})
     refused = portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "T", "currencyId": "EUR"}})
     assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_VALUE_NOT_VALID"
