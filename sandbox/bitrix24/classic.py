@@ -10,6 +10,7 @@ from sandbox.bitrix24.crm_store import check_required_userfields, now_iso
 from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.events import EventSender, fire
 from sandbox.bitrix24.state import Portal, State
+from sandbox.bitrix24.userfields import label
 
 MULTI = ("PHONE", "EMAIL", "WEB", "IM", "LINK")
 _ADDRESS = ["ADDRESS", "ADDRESS_2", "ADDRESS_CITY", "ADDRESS_POSTAL_CODE", "ADDRESS_REGION",
@@ -60,8 +61,8 @@ def fields_description(kind: str, portal: Portal) -> dict:
         described[uf["FIELD_NAME"]] = {
             "type": uf["USER_TYPE_ID"], "isRequired": uf["MANDATORY"] == "Y", "isReadOnly": False,
             "isImmutable": False, "isMultiple": uf["MULTIPLE"] == "Y", "isDynamic": True,
-            "title": uf["FIELD_NAME"], "listLabel": uf.get("LIST_COLUMN_LABEL") or uf["FIELD_NAME"],
-            "formLabel": uf.get("EDIT_FORM_LABEL") or uf["FIELD_NAME"]}
+            "title": uf["FIELD_NAME"], "listLabel": label(uf, "LIST_COLUMN_LABEL") or uf["FIELD_NAME"],
+            "formLabel": label(uf, "EDIT_FORM_LABEL") or uf["FIELD_NAME"]}
     return described
 
 

@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Blueprint, Response, request
 
-from sandbox.bitrix24 import classic, lifecycle, smart_invoice
-from sandbox.bitrix24.directory import add_smart_invoice_stage
+from sandbox.bitrix24 import classic, lifecycle, smart_invoice, userfields
+from sandbox.bitrix24.currency import set_currencies
+from sandbox.bitrix24.directory import add_category, add_smart_invoice_stage
 from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.item_types import TYPES
 from sandbox.bitrix24.rest import json_response
 from sandbox.bitrix24.methods_app import KNOWN_EVENTS
 from sandbox.bitrix24.state import PLANS, OutgoingWebhook, Portal, State, token_hex
@@ -45,10 +47,9 @@ def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
     out: dict[str, list] = {}
     user_id, origin = _user_id(body), _origin(body)  # checked before anything is created
     for entry in body.get("userfields", []):
-        portal.userfields.setdefault(entry["entity"], []).append({
-            "ID": str(portal.next_id("uf", 100)), "ENTITY_ID": entry["entity"],
-            "FIELD_NAME": entry["FIELD_NAME"], "USER_TYPE_ID": entry.get("USER_TYPE_ID", "string"),
-            "MULTIPLE": entry.get("MULTIPLE", "N"), "MANDATORY": entry.get("MANDATORY", "N")})
+        userfields.add(portal, entry["entity"], entry)
+    out["categories"] = [add_category(portal, int(c["entity_type_id"]), c.get("name", "Pipeline"),
+                                      int(c.get("sort", 200)))["id"] for c in body.get("categories", [])]
     for stage in body.get("stages", []):
         add_smart_invoice_stage(portal, int(stage.get("category_id") or smart_invoice.default_category(portal)),
                                 stage["code"], stage.get("name", stage["code"]), int(stage.get("sort", 100)),
@@ -56,7 +57,8 @@ def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
     for key, kind in _CLASSIC.items():
         out[key] = [classic.create(sb.state, sb.sender, portal, kind, f, user_id, origin)
                     for f in body.get(key, [])]
-    out["smart_invoices"] = [smart_invoice.create(sb.state, sb.sender, portal, f)["id"]
+    names = TYPES[smart_invoice.ENTITY_TYPE_ID].names(portal)
+    out["smart_invoices"] = [smart_invoice.create(sb.state, sb.sender, portal, names.fields(f))["id"]
                              for f in body.get("smart_invoices", [])]
     return out
 
@@ -207,6 +209,15 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/portals/<member_id>/outgoing-webhooks")
     def outgoing_webhook(body: dict, portal: Portal) -> dict:
         return add_outgoing_webhook(sb.state, portal, body)
+
+    @route("/portals/<member_id>/currencies")
+    def currencies(body: dict, portal: Portal) -> list:
+        # A currency missing on the portal must make a record fail in the sync, so tests set the list.
+        return set_currencies(portal, list(body.get("currencies") or []))
+
+    @route("/portals/<member_id>/currencies", methods=("GET",))
+    def list_currencies(body: dict, portal: Portal) -> list:
+        return [{k: v for k, v in row.items() if k != "LANG"} for row in portal.currencies]
 
     @route("/portals/<member_id>/move-domain")
     def move_domain(body: dict, portal: Portal) -> dict:

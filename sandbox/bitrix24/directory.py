@@ -1,7 +1,8 @@
-"""Directories: crm.status.list, crm.category.list, crm.persontype.list, crm.paysystem.list."""
+"""Directories: crm.status.list, crm.category.list, crm.persontype.list, crm.paysystem.list; portal defaults."""
 from __future__ import annotations
 
 from sandbox.bitrix24.crm_store import dict_param, matches, ordered
+from sandbox.bitrix24.currency import DEFAULT_CURRENCIES, set_currencies
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.registry import CallContext, method, ok
 from sandbox.bitrix24.state import Portal
@@ -40,9 +41,13 @@ def _rows(portal: Portal, entity: str, stages: list, category: int | None, prefi
 
 
 def seed_directories(portal: Portal, invoice_category_id: int) -> None:
-    """Default pipelines and stages of a new portal; the Smart Invoice category id varies."""
+    """Default pipelines, stages and currencies of a new portal; the Smart Invoice category id varies."""
+    # The deal pipeline "General" is id 0 and, unlike added ones, has no originId/originatorId
+    # (DOCS crm-category-list.md example, entityTypeId 2).
     portal.categories = [{"id": invoice_category_id, "name": "Invoices", "sort": 500,
-                          "entityTypeId": 31, "isDefault": "Y"}]
+                          "entityTypeId": 31, "isDefault": "Y"},
+                         {"id": 0, "name": "General", "sort": 300, "entityTypeId": 2, "isDefault": "Y"}]
+    set_currencies(portal, DEFAULT_CURRENCIES)
     _rows(portal, "INVOICE_STATUS", _INVOICE_STATUS, None, "")
     _rows(portal, f"SMART_INVOICE_STAGE_{invoice_category_id}", _SMART_STAGES, invoice_category_id,
           f"DT31_{invoice_category_id}:")
@@ -67,16 +72,28 @@ def status_list(ctx: CallContext, params: dict) -> dict:
     return ok(rows, total=len(rows))
 
 
+def add_category(portal: Portal, entity_type_id: int, name: str, sort: int) -> dict:
+    """Seed one more (non-default) pipeline of deals or Smart Invoices; its id follows the portal's."""
+    category = {"id": portal.next_id("category", 20), "name": name, "sort": sort, "entityTypeId": entity_type_id,
+                "isDefault": "N", "originId": "", "originatorId": ""}
+    portal.categories.append(category)
+    if entity_type_id == 31:
+        _rows(portal, f"SMART_INVOICE_STAGE_{category['id']}", _SMART_STAGES, category["id"],
+              f"DT31_{category['id']}:")
+    return category
+
+
 @method("crm.category.list")
 def category_list(ctx: CallContext, params: dict) -> dict:
-    """Pipelines of an entity type: `{"categories":[…]}` plus `total`."""
+    """Pipelines of deals (2) or Smart Invoices (31): `{"categories":[…]}` plus `total`, by sort."""
     try:
         entity_type_id = int(str(params.get("entityTypeId")))
     except ValueError:
         raise RestError(400, "NOT_FOUND", "Smart process not found") from None
-    rows = [c for c in ctx.portal.categories if c["entityTypeId"] == entity_type_id]
-    if entity_type_id != 31:
+    if entity_type_id not in (2, 31):
         raise RestError(400, "NOT_FOUND", "Smart process not found")
+    rows = sorted((c for c in ctx.portal.categories if c["entityTypeId"] == entity_type_id),
+                  key=lambda c: (c["sort"], c["id"]))
     return ok({"categories": rows}, total=len(rows))
 
 

@@ -1,4 +1,4 @@
-"""REST methods crm.contact.*, crm.company.*, crm.lead.*, crm.deal.*, userfields, duplicates."""
+"""REST methods crm.contact.*, crm.company.*, crm.lead.*, crm.deal.*, crm.duplicate.findbycomm."""
 from __future__ import annotations
 
 import re
@@ -81,37 +81,6 @@ def _register(kind: str) -> None:
 
 for _kind in ("contact", "company", "lead", "deal"):
     _register(_kind)
-
-
-def _userfield_add(ctx: CallContext, kind: str, params: dict) -> dict:
-    """`crm.<kind>.userfield.add`: FIELD_NAME gets the UF_CRM_ prefix; returns the new id."""
-    fields = classic_fields(params)
-    errors = []
-    if not fields.get("USER_TYPE_ID"):
-        errors.append("USER_TYPE_ID is not defined.")
-    name = str(fields.get("FIELD_NAME") or "").upper()
-    if not name:
-        errors.append("FIELD_NAME is not defined.")
-    name = "UF_CRM_" + re.sub(r"^(UF_CRM_|UF_)", "", name)
-    if name and (len(name) > 50 or not re.fullmatch(r"[A-Z0-9_]+", name)):
-        errors.append("Invalid FIELD_NAME.")
-    entity = store.UF_ENTITY[kind]
-    if any(uf["FIELD_NAME"] == name for uf in ctx.portal.userfields.get(entity, [])):
-        errors.append(f"Field {name} already exists.")
-    if errors:
-        raise classic("\n".join(errors))
-    uf_id = ctx.portal.next_id("uf", 100)
-    ctx.portal.userfields.setdefault(entity, []).append({
-        "ID": str(uf_id), "ENTITY_ID": entity, "FIELD_NAME": name,
-        "USER_TYPE_ID": str(fields["USER_TYPE_ID"]), "MULTIPLE": str(fields.get("MULTIPLE", "N")),
-        "MANDATORY": str(fields.get("MANDATORY", "N")), "XML_ID": fields.get("XML_ID"),
-        "EDIT_FORM_LABEL": fields.get("EDIT_FORM_LABEL") or fields.get("LABEL"),
-        "LIST_COLUMN_LABEL": fields.get("LIST_COLUMN_LABEL") or fields.get("LABEL")})
-    return ok(uf_id)
-
-
-method("crm.contact.userfield.add")(lambda ctx, params: _userfield_add(ctx, "contact", params))
-method("crm.company.userfield.add")(lambda ctx, params: _userfield_add(ctx, "company", params))
 
 
 def _digits(value: str) -> str:

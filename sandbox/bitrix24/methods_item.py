@@ -1,37 +1,23 @@
-"""REST methods crm.item.* (Smart Invoices, entityTypeId 31) and crm.item.productrow.*."""
+"""REST methods crm.item.* for Smart Invoices (31), contacts (3) and companies (4).
+
+Every key of `fields`, `filter`, `order` and `select` goes through the type's FieldNames, so
+UPPER_SNAKE and camelCase spellings mean the same field (item_keys.py); answers are camelCase.
+"""
 from __future__ import annotations
 
 import json
-import re
 from importlib import resources
 from typing import Any
 
-from sandbox.bitrix24 import smart_invoice as store
+from sandbox.bitrix24 import classic_items, smart_invoice
 from sandbox.bitrix24.crm_store import dict_param, list_param, matches, ordered, page, start_of
 from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.item_keys import FieldNames, wants_original_uf_names
+from sandbox.bitrix24.item_types import ClassicType, ItemType, item_type
 from sandbox.bitrix24.registry import CallContext, method, ok
 
-# Types a real portal serves through crm.item that this sandbox does not model.
-_UNMODELLED = {1, 2, 3, 4, 7}
 
-
-def _entity_type(params: dict) -> int:
-    """Check `entityTypeId`: 31 works, 5 is ENTITY_TYPE_NOT_SUPPORTED, others NOT_FOUND."""
-    raw = params.get("entityTypeId", params.get("ENTITY_TYPE_ID"))
-    try:
-        value = int(str(raw))
-    except (TypeError, ValueError):
-        raise RestError(400, "NOT_FOUND", "Smart process not found") from None
-    if value == 5:
-        raise RestError(400, "ENTITY_TYPE_NOT_SUPPORTED", "Entity type 5 is not supported")
-    if value in _UNMODELLED:
-        raise RestError(501, "SANDBOX_NOT_IMPLEMENTED", f"crm.item for entityTypeId {value} is not modelled")
-    if value != store.ENTITY_TYPE_ID:
-        raise RestError(400, "NOT_FOUND", "Smart process not found")
-    return value
-
-
-def _item_id(params: dict) -> int:
+def item_id(params: dict) -> int:
     """The integer `id` (engine controllers refuse non-integers with INVALID_ARG_VALUE)."""
     raw = params.get("id")
     try:
@@ -41,67 +27,79 @@ def _item_id(params: dict) -> int:
                         f"Invalid value {raw} to match with parameter {{id}}. Should be value of type int.") from None
 
 
-def _fields(params: dict) -> dict:
-    """The `fields` object."""
+def _fields(params: dict, names: FieldNames) -> dict:
+    """The `fields` object with storage keys (UPPER_SNAKE or camelCase accepted)."""
     fields = params.get("fields")
     if not isinstance(fields, dict):
         raise RestError(400, "INVALID_ARG_VALUE", "Parameter 'fields' must be an object")
-    return fields
+    return names.fields(fields)
+
+
+def _answer(ctx: CallContext, type_: ItemType, params: dict, row: dict) -> dict:
+    """`{"item": …}` with the answer's field names."""
+    return {"item": type_.names(ctx.portal).answer(row, wants_original_uf_names(params))}
 
 
 @method("crm.item.add")
 def item_add(ctx: CallContext, params: dict) -> dict:
     """`{"result":{"item":{…}}}`."""
-    _entity_type(params)
-    return ok({"item": store.create(ctx.state, ctx.sender, ctx.portal, _fields(params), ctx.user_id)})
+    type_ = item_type(params)
+    fields = _fields(params, type_.names(ctx.portal))
+    return ok(_answer(ctx, type_, params, type_.create(ctx.state, ctx.sender, ctx.portal, fields, ctx.user_id)))
 
 
 @method("crm.item.get")
 def item_get(ctx: CallContext, params: dict) -> dict:
     """`{"result":{"item":{…}}}` or 400 NOT_FOUND."""
-    _entity_type(params)
-    return ok({"item": store.get(ctx.portal, _item_id(params))})
+    type_ = item_type(params)
+    return ok(_answer(ctx, type_, params, type_.get(ctx.portal, item_id(params))))
 
 
 @method("crm.item.update")
 def item_update(ctx: CallContext, params: dict) -> dict:
     """`{"result":{"item":{…}}}`."""
-    _entity_type(params)
-    item = store.update(ctx.state, ctx.sender, ctx.portal, _item_id(params), _fields(params), ctx.user_id)
-    return ok({"item": item})
+    type_ = item_type(params)
+    target, fields = item_id(params), _fields(params, type_.names(ctx.portal))
+    return ok(_answer(ctx, type_, params, type_.update(ctx.state, ctx.sender, ctx.portal, target, fields,
+                                                       ctx.user_id)))
 
 
 @method("crm.item.delete")
 def item_delete(ctx: CallContext, params: dict) -> dict:
     """`{"result":[]}` as documented."""
-    _entity_type(params)
-    store.delete(ctx.state, ctx.sender, ctx.portal, _item_id(params), ctx.user_id)
+    item_type(params).delete(ctx.state, ctx.sender, ctx.portal, item_id(params), ctx.user_id)
     return ok([])
+
+
+def _userfield(uf: dict, public: str) -> dict:
+    """A user field as crm.item.fields lists it (isDynamic, UF_CRM_… upperName)."""
+    return {"type": uf["USER_TYPE_ID"], "isRequired": uf["MANDATORY"] == "Y", "isReadOnly": False,
+            "isImmutable": False, "isMultiple": uf["MULTIPLE"] == "Y", "isDynamic": True,
+            "title": public, "upperName": uf["FIELD_NAME"]}
+
+
+def _standard_fields(ctx: CallContext, type_: ItemType) -> dict:
+    """The documented description of a type's standard fields."""
+    if isinstance(type_, ClassicType):
+        return classic_items.describe(type_.kind)
+    fields = json.loads(resources.files("sandbox.bitrix24").joinpath(
+        "data/smart_invoice_fields.json").read_text(encoding="utf-8"))["fields"]
+    # The copied doc example came from a custom smart process; a Smart Invoice's stages are this directory.
+    for name in ("stageId", "previousStageId"):
+        fields[name]["statusType"] = f"SMART_INVOICE_STAGE_{smart_invoice.default_category(ctx.portal)}"
+    return fields
 
 
 @method("crm.item.fields")
 def item_fields(ctx: CallContext, params: dict) -> dict:
-    """The documented field description."""
-    _entity_type(params)
-    described = json.loads(resources.files("sandbox.bitrix24").joinpath(
-        "data/smart_invoice_fields.json").read_text(encoding="utf-8"))
-    fields = described["fields"]
-    # The copied doc example came from a custom smart process; a Smart Invoice's stages are this directory.
-    status_type = f"SMART_INVOICE_STAGE_{store.default_category(ctx.portal)}"
-    for name in ("stageId", "previousStageId"):
-        fields[name]["statusType"] = status_type
-    for uf in ctx.portal.userfields.get(store.UF_ENTITY, []):
-        fields[uf["FIELD_NAME"]] = _userfield(uf)
-    return ok(described)
-
-
-def _userfield(uf: dict) -> dict:
-    """A portal's Smart Invoice user field as crm.item.fields lists it (isDynamic, UF_CRM_… upperName)."""
-    name = uf["FIELD_NAME"]
-    upper = name if name.isupper() else re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[a-zA-Z])(?=[0-9])", "_", name).upper()
-    return {"type": uf["USER_TYPE_ID"], "isRequired": uf["MANDATORY"] == "Y", "isReadOnly": False,
-            "isImmutable": False, "isMultiple": uf["MULTIPLE"] == "Y", "isDynamic": True,
-            "title": name, "upperName": upper}
+    """The documented field description plus the portal's user fields."""
+    type_ = item_type(params)
+    names, original = type_.names(ctx.portal), wants_original_uf_names(params)
+    fields = _standard_fields(ctx, type_)
+    for uf in ctx.portal.userfields.get(type_.uf_entity, []):
+        public = names.public(uf["FIELD_NAME"], original)
+        fields[public] = _userfield(uf, public)
+    return ok({"fields": fields})
 
 
 def _value(row: dict, field: str) -> Any:
@@ -109,77 +107,24 @@ def _value(row: dict, field: str) -> Any:
     return row.get(field)
 
 
-def _check_known(portal_row_keys: set[str], filter_: dict, order: dict) -> None:
-    """Unknown filter/order fields are refused (reference §6)."""
-    for key in filter_:
-        if key == "logic" or key.isdigit():
-            continue
-        field = key.lstrip(">=<!@%")
-        if field not in portal_row_keys:
-            raise RestError(400, "INVALID_ARG_VALUE", f"Invalid filter: field '{field}' is not allowed in filter")
-    for key in order:
-        if key not in portal_row_keys:
-            raise RestError(400, "INVALID_ARG_VALUE", f"Invalid order: field '{key}' is not allowed in order")
+def _selected(row: dict, select: list[str]) -> dict:
+    """Apply `select`: `*` is every field and `fm`; `fm` cannot be named (DOCS crm-item-list.md)."""
+    if not select or "*" in select:
+        return row
+    return {k: v for k, v in row.items() if k == "id" or (k in select and k != "fm")}
 
 
 @method("crm.item.list")
 def item_list(ctx: CallContext, params: dict) -> dict:
     """`{"result":{"items":[…]},"total":N,"next":50}`."""
-    _entity_type(params)
-    filter_, order = dict_param(params, "filter", False), dict_param(params, "order", False)
-    known = set(store.WRITABLE) | set(store._new_item(ctx.portal, 1, store.default_category(ctx.portal)))
-    _check_known(known, filter_, order)
-    rows = [r for r in ctx.portal.entities.get(store.KIND, {}).values() if matches(r, filter_, _value)]
+    type_ = item_type(params)
+    names = type_.names(ctx.portal)
+    filter_ = names.filter(dict_param(params, "filter", False))
+    order = names.order(dict_param(params, "order", False))
+    rows = [r for r in type_.rows(ctx.portal) if matches(r, filter_, _value)]
     rows = ordered(rows, order, _value, "id")
     chunk, total, following = page(rows, start_of(params))
-    select = [str(s) for s in list_param(params, "select")]
-    if select and "*" not in select:
-        chunk = [{k: v for k, v in r.items() if k == "id" or k in select} for r in chunk]
-    return ok({"items": chunk}, total=total, next=following)
+    select, original = names.select(list_param(params, "select")), wants_original_uf_names(params)
+    items = [names.answer(_selected(r, select), original) for r in chunk]
+    return ok({"items": items}, total=total, next=following)
 
-
-def _owner(ctx: CallContext, params: dict) -> dict:
-    """The Smart Invoice behind ownerType SI / ownerId."""
-    if str(params.get("ownerType", "")).upper() != "SI":
-        raise RestError(400, "INVALID_ARG_VALUE", "Only ownerType SI (Smart Invoice) is modelled")
-    return store.get(ctx.portal, _item_id({"id": params.get("ownerId")}))
-
-
-def _row(ctx: CallContext, owner_id: int, raw: dict, sort: int) -> dict:
-    """A stored product row with the computed prices."""
-    price, qty = float(raw.get("price") or 0), float(raw.get("quantity") or 1)
-    tax_rate = None if raw.get("taxRate") in (None, "") else float(raw["taxRate"])
-    return {"id": ctx.portal.next_id("product_row", 1), "ownerId": owner_id, "ownerType": "SI",
-            "productId": int(raw.get("productId") or 0), "productName": str(raw.get("productName") or ""),
-            "price": price, "priceAccount": price, "priceExclusive": price, "priceNetto": price,
-            "priceBrutto": price, "quantity": qty, "discountTypeId": int(raw.get("discountTypeId") or 2),
-            "discountRate": float(raw.get("discountRate") or 0), "discountSum": float(raw.get("discountSum") or 0),
-            "taxRate": tax_rate, "taxIncluded": str(raw.get("taxIncluded") or "N"), "customized": "Y",
-            "measureCode": int(raw.get("measureCode") or 796), "measureName": str(raw.get("measureName") or "pcs"),
-            "sort": int(raw.get("sort") or sort), "type": 1}
-
-
-@method("crm.item.productrow.set")
-def productrow_set(ctx: CallContext, params: dict) -> dict:
-    """Replace all rows; totals are recalculated (DOCS product-rows)."""
-    item = _owner(ctx, params)
-    raw_rows = params.get("productRows", [])
-    raw_rows = list(raw_rows.values()) if isinstance(raw_rows, dict) else raw_rows
-    if not isinstance(raw_rows, list) or not all(isinstance(r, dict) for r in raw_rows):
-        raise RestError(400, "INVALID_ARG_VALUE", "Parameter 'productRows' must be an array of objects")
-    rows = [_row(ctx, item["id"], r, (i + 1) * 10) for i, r in enumerate(raw_rows)]
-    ctx.portal.entities.setdefault("product_rows", {})[item["id"]] = rows
-    if item["isManualOpportunity"] != "Y":
-        total = round(sum(r["price"] * r["quantity"] for r in rows), 2)
-        store.update(ctx.state, ctx.sender, ctx.portal, item["id"], {"opportunity": total}, ctx.user_id)
-    return ok({"productRows": rows})
-
-
-@method("crm.item.productrow.list")
-def productrow_list(ctx: CallContext, params: dict) -> dict:
-    """Rows of one owner, selected by filter `=ownerType`/`=ownerId`."""
-    filter_ = dict_param(params, "filter", False)
-    owner = {"ownerType": filter_.get("=ownerType", filter_.get("ownerType")),
-             "ownerId": filter_.get("=ownerId", filter_.get("ownerId"))}
-    item = _owner(ctx, owner)
-    return ok({"productRows": ctx.portal.entities.get("product_rows", {}).get(item["id"], [])})

@@ -33,17 +33,29 @@ Method = Callable[[CallContext, dict], dict]
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A REST method: its function, required scope and whether it needs app context."""
+    """A REST method: its function, the scopes that open it (any one) and whether it needs app context."""
 
     func: Method
-    scope: str | None
+    scope: str | tuple[str, ...] | None
     app_only: bool
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes any one of which opens the method; empty for `basic` methods everyone may call."""
+        if self.scope is None:
+            return ()
+        return (self.scope,) if isinstance(self.scope, str) else self.scope
+
+    def allows(self, granted: set[str]) -> bool:
+        """Whether a caller with these scopes may call the method."""
+        return not self.scopes or bool(granted.intersection(self.scopes))
 
 
 METHODS: dict[str, MethodSpec] = {}
 
 
-def method(name: str, scope: str | None = "crm", app_only: bool = False) -> Callable[[Method], Method]:
+def method(name: str, scope: str | tuple[str, ...] | None = "crm",
+           app_only: bool = False) -> Callable[[Method], Method]:
     """Register a REST method under its lower-case name."""
     def register(func: Method) -> Method:
         METHODS[name.lower()] = MethodSpec(func, scope, app_only)

@@ -104,7 +104,7 @@ def call_method(ctx: CallContext, name: str, params: dict) -> tuple[dict, dict]:
         raise not_found_method()
     if spec.app_only and ctx.token is None:
         raise wrong_auth_type() if name.startswith(("placement.", "event.")) else app_context_required()
-    if spec.scope and spec.scope not in ctx.scope:
+    if not spec.allows(ctx.scope):
         raise RestError(403, "insufficient_scope",
                         "The request requires higher privileges than provided by the access token")
     limits.check_operating(ctx.portal, ctx.caller, name)

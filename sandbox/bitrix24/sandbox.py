@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import Flask
 
-from sandbox.bitrix24 import (batch, directory, invoices, methods_app, methods_classic,  # noqa: F401
-                              methods_item)
+from sandbox.bitrix24 import (batch, currency, directory, invoices, methods_app,  # noqa: F401
+                              methods_classic, methods_item, methods_productrow, methods_system,
+                              methods_userfield)
 from sandbox.bitrix24.control import control_blueprint
 from sandbox.bitrix24.directory import seed_directories
 from sandbox.bitrix24.errors import RestError

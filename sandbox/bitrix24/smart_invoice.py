@@ -22,9 +22,19 @@ _LIST_FIELDS = {"contactIds", "observers"}
 WRITABLE = _INT_FIELDS | _TEXT_FIELDS | _NUM_FIELDS | _LIST_FIELDS
 
 
+def categories(portal: Portal) -> list[dict]:
+    """The portal's Smart Invoice pipelines."""
+    return [c for c in portal.categories if c["entityTypeId"] == ENTITY_TYPE_ID]
+
+
 def default_category(portal: Portal) -> int:
     """The id of the default Smart Invoice pipeline (differs between portals)."""
-    return next(c["id"] for c in portal.categories if c["isDefault"] == "Y")
+    return next(c["id"] for c in categories(portal) if c["isDefault"] == "Y")
+
+
+def base_currency(portal: Portal) -> str:
+    """The portal's base currency, a new invoice's default (crm_currency BASE = Y)."""
+    return next((c["CURRENCY"] for c in portal.currencies if c["BASE"] == "Y"), "USD")
 
 
 def stage_ids(portal: Portal, category_id: int) -> list[str]:
@@ -63,7 +73,7 @@ def _coerce(field: str, value: Any) -> Any:
 
 def _apply(portal: Portal, item: dict, fields: dict) -> None:
     """Write known fields; unknown fields are silently ignored (reference §6)."""
-    ufs = {uf["FIELD_NAME"] for uf in portal.userfields.get(UF_ENTITY, [])}
+    ufs = set(userfield_names(portal))
     for field, value in fields.items():
         if field in WRITABLE:
             item[field] = _coerce(field, value)
@@ -73,18 +83,21 @@ def _apply(portal: Portal, item: dict, fields: dict) -> None:
         item["contactId"] = item["contactIds"][0] if item["contactIds"] else 0
     elif "contactId" in fields:
         item["contactIds"] = [item["contactId"]] if item["contactId"] else []
+    # CORE crm/lib/field/currencyid.php: a currency the portal does not have is not a valid value.
+    if "currencyId" in fields and item["currencyId"] not in {c["CURRENCY"] for c in portal.currencies}:
+        raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Invalid value for field \"currencyId\"")
     if item["stageId"] not in stage_ids(portal, item["categoryId"]):
         raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", f"Stage \"{item['stageId']}\" not found")
     item["stageSemanticId"] = semantic_of(portal, item["stageId"])
 
 
-def _new_item(portal: Portal, user_id: int, category_id: int) -> dict:
+def _new_item(user_id: int, category_id: int, stage_id: str) -> dict:
     """A blank Smart Invoice with the documented defaults."""
     now, today = now_iso(), date.today()
-    item = {"id": 0, "xmlId": None, "title": "", "createdBy": user_id, "updatedBy": user_id,
+    return {"id": 0, "xmlId": None, "title": "", "createdBy": user_id, "updatedBy": user_id,
             "movedBy": user_id, "createdTime": now, "updatedTime": now, "movedTime": now,
             "categoryId": category_id, "opened": "N", "previousStageId": "",
-            "stageId": stage_ids(portal, category_id)[0],
+            "stageId": stage_id, "stageSemanticId": "P",
             "begindate": f"{today.isoformat()}T00:00:00+00:00",
             "closedate": f"{(today + timedelta(days=7)).isoformat()}T00:00:00+00:00",
             "companyId": 0, "contactId": 0, "opportunity": 0, "isManualOpportunity": "N",
@@ -93,9 +106,19 @@ def _new_item(portal: Portal, user_id: int, category_id: int) -> dict:
             "lastActivityBy": user_id, "lastActivityTime": now, "parentId2": 0, "parentId7": 0,
             "comments": None, "locationId": None, "observers": [], "contactIds": [],
             "entityTypeId": ENTITY_TYPE_ID}
-    for uf in portal.userfields.get(UF_ENTITY, []):
-        item[uf["FIELD_NAME"]] = None
-    return item
+
+
+STANDARD = tuple(_new_item(0, 0, ""))
+
+
+def userfield_names(portal: Portal) -> list[str]:
+    """The portal's Smart Invoice user field names (UPPER_CASE, as stored)."""
+    return [uf["FIELD_NAME"] for uf in portal.userfields.get(UF_ENTITY, [])]
+
+
+def view(portal: Portal, item: dict) -> dict:
+    """A stored invoice with the portal's current user fields (null when never set)."""
+    return {**{k: item[k] for k in STANDARD}, **{uf: item.get(uf) for uf in userfield_names(portal)}}
 
 
 def _fire(state: State, sender: EventSender, portal: Portal, verb: str, item_id: int, user_id: int) -> None:
@@ -108,9 +131,10 @@ def _fire(state: State, sender: EventSender, portal: Portal, verb: str, item_id:
 def create(state: State, sender: EventSender, portal: Portal, fields: dict, user_id: int = 1) -> dict:
     """Add a Smart Invoice and fire ONCRMDYNAMICITEMADD."""
     category_id = int(_number(fields.get("categoryId") or default_category(portal), "categoryId"))
-    if not any(c["id"] == category_id for c in portal.categories):
+    if not any(c["id"] == category_id for c in categories(portal)):
         raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Category not found")
-    item = _new_item(portal, user_id, category_id)
+    item = _new_item(user_id, category_id, stage_ids(portal, category_id)[0])
+    item["currencyId"] = base_currency(portal)
     _apply(portal, item, fields)
     check_required_userfields(portal, UF_ENTITY, item)
     item["id"] = portal.next_id(KIND)

@@ -198,6 +198,7 @@ class Portal:
     userfields: dict[str, list[dict]] = field(default_factory=dict)
     statuses: list[dict] = field(default_factory=list)
     categories: list[dict] = field(default_factory=list)
+    currencies: list[dict] = field(default_factory=list)
     req_uf_check: bool = False
     bucket_level: float = 0.0
     bucket_at: float = field(default_factory=time.monotonic)

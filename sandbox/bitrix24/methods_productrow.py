@@ -1,0 +1,55 @@
+"""REST methods crm.item.productrow.* (Smart Invoice rows, ownerType SI)."""
+from __future__ import annotations
+
+from sandbox.bitrix24 import smart_invoice as store
+from sandbox.bitrix24.crm_store import dict_param
+from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.methods_item import item_id
+from sandbox.bitrix24.registry import CallContext, method, ok
+
+
+def _owner(ctx: CallContext, params: dict) -> dict:
+    """The Smart Invoice behind ownerType SI / ownerId."""
+    if str(params.get("ownerType", "")).upper() != "SI":
+        raise RestError(400, "INVALID_ARG_VALUE", "Only ownerType SI (Smart Invoice) is modelled")
+    return store.get(ctx.portal, item_id({"id": params.get("ownerId")}))
+
+
+def _row(ctx: CallContext, owner_id: int, raw: dict, sort: int) -> dict:
+    """A stored product row with the computed prices."""
+    price, qty = float(raw.get("price") or 0), float(raw.get("quantity") or 1)
+    tax_rate = None if raw.get("taxRate") in (None, "") else float(raw["taxRate"])
+    return {"id": ctx.portal.next_id("product_row", 1), "ownerId": owner_id, "ownerType": "SI",
+            "productId": int(raw.get("productId") or 0), "productName": str(raw.get("productName") or ""),
+            "price": price, "priceAccount": price, "priceExclusive": price, "priceNetto": price,
+            "priceBrutto": price, "quantity": qty, "discountTypeId": int(raw.get("discountTypeId") or 2),
+            "discountRate": float(raw.get("discountRate") or 0), "discountSum": float(raw.get("discountSum") or 0),
+            "taxRate": tax_rate, "taxIncluded": str(raw.get("taxIncluded") or "N"), "customized": "Y",
+            "measureCode": int(raw.get("measureCode") or 796), "measureName": str(raw.get("measureName") or "pcs"),
+            "sort": int(raw.get("sort") or sort), "type": 1}
+
+
+@method("crm.item.productrow.set")
+def productrow_set(ctx: CallContext, params: dict) -> dict:
+    """Replace all rows; totals are recalculated (DOCS product-rows)."""
+    item = _owner(ctx, params)
+    raw_rows = params.get("productRows", [])
+    raw_rows = list(raw_rows.values()) if isinstance(raw_rows, dict) else raw_rows
+    if not isinstance(raw_rows, list) or not all(isinstance(r, dict) for r in raw_rows):
+        raise RestError(400, "INVALID_ARG_VALUE", "Parameter 'productRows' must be an array of objects")
+    rows = [_row(ctx, item["id"], r, (i + 1) * 10) for i, r in enumerate(raw_rows)]
+    ctx.portal.entities.setdefault("product_rows", {})[item["id"]] = rows
+    if item["isManualOpportunity"] != "Y":
+        total = round(sum(r["price"] * r["quantity"] for r in rows), 2)
+        store.update(ctx.state, ctx.sender, ctx.portal, item["id"], {"opportunity": total}, ctx.user_id)
+    return ok({"productRows": rows})
+
+
+@method("crm.item.productrow.list")
+def productrow_list(ctx: CallContext, params: dict) -> dict:
+    """Rows of one owner, selected by filter `=ownerType`/`=ownerId`."""
+    filter_ = dict_param(params, "filter", False)
+    owner = {"ownerType": filter_.get("=ownerType", filter_.get("ownerType")),
+             "ownerId": filter_.get("=ownerId", filter_.get("ownerId"))}
+    item = _owner(ctx, owner)
+    return ok({"productRows": ctx.portal.entities.get("product_rows", {}).get(item["id"], [])})
