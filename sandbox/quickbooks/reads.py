@@ -10,6 +10,7 @@ from . import faults
 from .context import sandbox
 from .guards import after_api_request, before_api_request, json_response, teardown_api_request
 from .query import QueryError, parse, run
+from .query_properties import check_properties
 from .realm import Realm
 from .timefmt import COMPANY_TZ, parse_timestamp
 
@@ -48,6 +49,8 @@ def query(realm_id: str) -> Response:
     statement = _statement()
     try:
         parsed = parse(statement, QUERYABLE)
+        named = [condition.field for condition in parsed.conditions] + [field for field, _ in parsed.order_by]
+        check_properties(parsed.entity, named)
     except QueryError as error:
         raise faults.ApiFault(400, error.code, error.message, error.detail) from None
     state = sandbox().state
