@@ -80,8 +80,8 @@ def _rename_last_to_first(client: QuickBooksClient) -> str:
 
 
 def test_query_pages_orders_by_id_so_a_rename_mid_walk_loses_nothing(qbo, connected):
-    """Name lists default to FullyQualifiedName order (reference §11: the 41-customer capture), so a rename
-    between pages moves a record across the page boundary; query_pages sends ORDERBY Id and is immune."""
+    """Name lists default to FullyQualifiedName order (reference §11: the 41-customer capture), so a
+    rename between pages moves a record across the page boundary; query_pages sends ORDERBY Id."""
     qbo.control("seed", {"customers": 45, "seed": 3, "realm_id": connected.realm_id})
     http = _RecordingSession()
     client = QuickBooksClient(connected.realm_id, tokens=connected.tokens, oauth=connected.oauth,
