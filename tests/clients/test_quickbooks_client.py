@@ -75,7 +75,8 @@ class _RecordingSession(requests.Session):
 def _rename_last_to_first(client: QuickBooksClient) -> str:
     """Rename the customer that sorts last by FullyQualifiedName so it sorts first; return its Id."""
     [last] = client.query("SELECT * FROM Customer ORDERBY FullyQualifiedName DESC MAXRESULTS 1")
-    client.sparse_update("Customer", last["Id"], last["SyncToken"], {"DisplayName": f"!{last['DisplayName']}"})
+    renamed = {"DisplayName": f"!{last['DisplayName']}"}
+    client.sparse_update("Customer", last["Id"], last["SyncToken"], renamed)
     return last["Id"]
 
 
