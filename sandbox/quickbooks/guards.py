@@ -61,10 +61,11 @@ def before_api_request() -> Response | None:
         throttled = _over_limits(realm_id)
         if throttled:
             state.stats.throttled += 1
-            if state.settings.throttle_body == "gateway":
-                body, headers = faults.gateway_429(state.now())
-                return Response(body, status=429, headers=headers)
-            return fault_response(faults.throttled())
+            if state.settings.throttle_body == "fault":
+                return fault_response(faults.throttled())
+            render = faults.gateway_429 if state.settings.throttle_body == "gateway" else faults.throttled_xml
+            body, headers = render(state.now())
+            return Response(body, status=429, headers=headers)
         g.qbo_in_flight = realm_id
         replay = state.replays.get(_replay_key(realm_id))
         latency, error_rate = state.settings.latency_ms, state.settings.error_rate

@@ -32,8 +32,10 @@ class Settings:
     latency_ms: int = 0
     error_rate: float = 0.0
     cdc_max_objects: int = 1000  # "Server responses can handle a maximum of 1,000 objects." (reference §2)
-    # The 429 envelope is UNCERTAIN (reference §6): "fault" = QBO Fault (code 3001), "gateway" = lowercase `fault`.
-    throttle_body: str = "fault"
+    # The 429 envelope is UNCERTAIN (reference §6). Every captured 429 is the XML Fault type SERVICE code 3001,
+    # and python-quickbooks#43 got XML while asking for JSON, so "xml" (hardest for JSON clients) is the
+    # default; "fault" = the same fields as a JSON Fault, "gateway" = the gateway's lowercase `fault`.
+    throttle_body: str = "xml"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
