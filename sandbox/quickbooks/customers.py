@@ -6,7 +6,7 @@ from typing import Any
 
 from . import faults
 from .realm import Realm
-from .writes import Change, check_fields, check_sync_token, check_types, require_id, stamp
+from .writes import Change, check_fields, check_sync_token, check_types, require_id, stamp, unchanged
 
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 STRING_FIELDS = NAME_PARTS + ("DisplayName", "CompanyName", "PrintOnCheckName", "Notes",
@@ -131,9 +131,12 @@ def update_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
     _check_name(realm, updated, customer_id)
     if updated.get("DisplayName") != current.get("DisplayName") and "PrintOnCheckName" not in given:
         updated.pop("PrintOnCheckName", None)
-    stamp(updated, now)
     _finish(realm, updated)
     updated["sparse"] = False
+    if unchanged(current, updated):
+        # A no-op update keeps SyncToken and LastUpdatedTime and notifies nobody (reference §11).
+        return current, []
+    stamp(updated, now)
     realm.put("Customer", updated)
     # Reference §1.5: whether deactivation emits Update or Delete is UNCERTAIN; we send Update
     # (consumers re-read the record either way).

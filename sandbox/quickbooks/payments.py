@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from . import faults
+from .company_build import payment_line_ex
 from .invoices import refresh_customer_balance
 from .realm import Realm
 from .timefmt import company_local
@@ -66,8 +67,8 @@ def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
                "ProcessPayment": False, "domain": "QBO", "sparse": False,
                "TxnDate": body.get("TxnDate") or company_local(now).date().isoformat(),
                "CurrencyRef": {"value": "USD", "name": "United States Dollar"}, "LinkedTxn": [],
-               "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}
-                        for inv, amount, _ in applications]}
+               "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}],
+                         "LineEx": payment_line_ex(inv)} for inv, amount, _ in applications]}
     payment.update({k: copy.deepcopy(v) for k, v in body.items()
                     if k in ("PrivateNote", "PaymentRefNum", "PaymentMethodRef",
                              "DepositToAccountRef") and v})
