@@ -117,6 +117,19 @@ def change_data_capture(realm_id: str) -> Response:
             raise faults.ApiFault(400, "500", "Unsupported Operation",
                                   f"Operation cdc returns more than {limit} objects which is not "
                                   "supported. Use a more recent changedSince.")
-        responses = [{entity: records, "startPosition": 1, "maxResults": len(records)} if records else {}
-                     for entity, records in found.items()]
-        return json_response({"CDCResponse": [{"QueryResponse": responses}]})
+        return json_response({"CDCResponse": [{"QueryResponse": _cdc_responses(found, realm)}]})
+
+
+def _cdc_responses(found: dict[str, list[dict[str, Any]]], realm: Realm) -> list[dict[str, Any]]:
+    """The QueryResponse list: an unchanged entity is `{}` in its place, or left out (switch).
+
+    Nothing changed at all is `[{}]` under both readings (python-quickbooks tests/unit/test_cdc.py
+    empty fixture, reference §2); whether other entities' `{}` stand beside changed ones is UNCERTAIN.
+    """
+    if not any(found.values()):
+        return [{}]
+    responses = [{entity: records, "startPosition": 1, "maxResults": len(records)} if records else {}
+                 for entity, records in found.items()]
+    if realm.switches.cdc_omit_unchanged:
+        return [response for response in responses if response]
+    return responses
