@@ -6,10 +6,12 @@ and intuit/QuickBooks-V3-DotNET-SDK#163; reference §11) — never with an empty
 
 The sets are the properties Intuit's API reference marks "filterable" or "sortable"
 (developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/<entity>, read through the
-verbatim scrapes in abossenbroek/qbo-mcp qbo-api-docs/entities/customer.md and item.md, and the
-"Traits:" lines of the Payment and Invoice pages), plus the MetaData times, which the reference marks
+verbatim scrapes in abossenbroek/qbo-mcp qbo-api-docs/entities/customer.md and item.md, the "Traits:"
+lines of a scrape of the Payment page, and for Invoice the filterable list QuickBooks MCP servers derive
+from that page for their search_invoices tools), plus the MetaData times, which the reference marks
 filterable and sortable on their child-attribute rows (Intuit's query page filters on
-`Metadata.LastUpdatedTime`, so names match case-insensitively).
+`Metadata.LastUpdatedTime`, so names match case-insensitively). A property marked only one of the two
+is accepted in both clauses: QuickBooks' answer to sorting by a filter-only property is not on record.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ _META = ("MetaData.CreateTime", "MetaData.LastUpdatedTime")
 
 QUERYABLE_PROPERTIES: dict[str, frozenset[str]] = {
     "Customer": frozenset((
-        "Id", "DisplayName", "Title", "GivenName", "MiddleName", "FamilyName", "Suffix", "CompanyName",
+        "Id", "DisplayName", "GivenName", "MiddleName", "FamilyName", "CompanyName",
         "PrintOnCheckName", "FullyQualifiedName", "PrimaryEmailAddr", "Active", "Balance",
         "BalanceWithJobs", *_META,
         # Unmarked in the reference, accepted so sub-customers can be selected (reference §4's

@@ -42,6 +42,7 @@ def _query(api: Api, statement: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("statement", "named"), [
     ("SELECT * FROM Customer WHERE Notes = 'VIP'", "Notes"),
+    ("SELECT * FROM Customer WHERE Title = 'Mr'", "Title"),  # unmarked in CUSTREF, unlike GivenName
     ("SELECT * FROM Customer WHERE DisplayName LIKE 'A%' AND Bogus = '1'", "Bogus"),
     ("SELECT * FROM Customer ORDERBY Notes", "Notes"),
     ("SELECT * FROM Customer ORDER BY DisplayName, PrimaryPhone DESC", "PrimaryPhone"),
