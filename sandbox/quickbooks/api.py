@@ -25,8 +25,9 @@ def _write(realm_id: str, entity: str, writer: Writer, *args: Any) -> Response:
     box = sandbox()
     with box.state.lock:
         realm = box.state.realms[realm_id]
-        record, changes = writer(realm, *args, box.state.now())
-    box.hooks.publish(realm_id, changes)
+        now = box.state.now()
+        record, changes = writer(realm, *args, now)
+    box.hooks.publish(realm_id, changes, at=now)
     return json_response({entity: record})
 
 

@@ -104,9 +104,6 @@ def mark_sent(invoice: dict, when: str) -> None:
 
 def make_payment(payment_id: int, created: str, txn_date: date, invoice: dict, amount: float) -> dict:
     """A Payment applied to one invoice, in the key order of the real 2023 payments; the invoice links back."""
-    open_balance = money(invoice["Balance"])
-    line_ex = [_name_value("txnId", invoice["Id"]), _name_value("txnOpenBalance", f"{open_balance:.2f}"),
-               _name_value("txnReferenceNumber", invoice["DocNumber"])]
     payment = {"CustomerRef": dict(invoice["CustomerRef"]), "DepositToAccountRef": dict(UNDEPOSITED_FUNDS),
                "TotalAmt": amount, "UnappliedAmt": 0, "ProcessPayment": False, "domain": "QBO", "sparse": False,
                "Id": str(payment_id), "SyncToken": "0", "MetaData": metadata(created),
@@ -114,8 +111,20 @@ def make_payment(payment_id: int, created: str, txn_date: date, invoice: dict, a
     if "ExchangeRate" in invoice:
         payment["ExchangeRate"] = invoice["ExchangeRate"]
     payment["Line"] = [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
-                        "LineEx": {"any": line_ex}}]
+                        "LineEx": payment_line_ex(invoice)}]
     return payment
+
+
+def payment_line_ex(invoice: dict) -> dict:
+    """A payment line's LineEx for the invoice it pays, taken before the payment is applied.
+
+    Real 2023 payments (sandbox-2023-records, e.g. payment 120 on invoice 12, DocNumber 1004) carry
+    txnId, txnOpenBalance (the invoice's open balance before this payment, two decimals) and
+    txnReferenceNumber (its DocNumber), in that order.
+    """
+    open_balance = money(invoice["Balance"])
+    return {"any": [_name_value("txnId", invoice["Id"]), _name_value("txnOpenBalance", f"{open_balance:.2f}"),
+                    _name_value("txnReferenceNumber", str(invoice.get("DocNumber", "")))]}
 
 
 def _name_value(name: str, value: str) -> dict:

@@ -135,8 +135,8 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "auto_approve_realm_id":
         return None if value in (None, "") else str(value)
     if name == "throttle_body":
-        if value not in ("fault", "gateway"):
-            raise ControlError("throttle_body must be fault or gateway")
+        if value not in ("xml", "fault", "gateway"):
+            raise ControlError("throttle_body must be xml, fault or gateway")
         return value
     try:
         return float(value) if name == "error_rate" else int(value)

@@ -8,7 +8,7 @@ from . import faults
 from .customer_tree import check_nesting, parent_of, refresh_customer_balance, refresh_descendants
 from .multicurrency import assign_customer_currency
 from .realm import Realm
-from .writes import Change, check_fields, check_sync_token, check_types, require_id, stamp
+from .writes import Change, check_fields, check_sync_token, check_types, require_id, stamp, unchanged
 
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 # CUSTREF business rules: "The DisplayName, Title, GivenName, MiddleName, FamilyName, Suffix, and
@@ -179,9 +179,12 @@ def update_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
     if updated.get("DisplayName") != current.get("DisplayName") and "PrintOnCheckName" not in given:
         updated.pop("PrintOnCheckName", None)
     _rename_on_deactivation(realm, current, updated)
-    stamp(updated, now)
     _finish(realm, updated)
     updated["sparse"] = False
+    if unchanged(current, updated):
+        # A no-op update keeps SyncToken and LastUpdatedTime and notifies nobody (reference §11).
+        return current, []
+    stamp(updated, now)
     realm.put("Customer", updated)
     _follow_tree(realm, current, updated, now)
     # Reference §1.5: whether deactivation emits Update or Delete is UNCERTAIN; we send Update

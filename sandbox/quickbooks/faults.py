@@ -106,15 +106,33 @@ def system_fault(status: int = 500) -> ApiFault:
                     fault_type="SystemFault")
 
 
-def throttled() -> ApiFault:
-    """429 throttle.
+# The real 429 (raw bodies in intuit/QuickBooks-V3-PHP-SDK#54 and ruckus/quickbooks-ruby#348's fixture):
+# Fault type SERVICE, code 3001, this Message, and this Detail with its two spaces.
+THROTTLE_MESSAGE = "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+THROTTLE_DETAIL = "The request limit was reached.  Try again later"
 
-    The reference (§6) marks the exact 429 envelope UNCERTAIN (QBO Fault vs the gateway's lowercase `fault`);
-    we answer the QBO Fault shape carrying the documented message, so python-quickbooks raises a
-    ValidationException (code 3001) and clients keying on HTTP 429 work under either reading.
+
+def throttled() -> ApiFault:
+    """429 as a JSON Fault: the captured XML Fault's fields, JSON-shaped (the `fault` reading)."""
+    return ApiFault(429, "3001", THROTTLE_MESSAGE, THROTTLE_DETAIL, fault_type="SERVICE")
+
+
+def throttled_xml(now: datetime) -> tuple[bytes, dict[str, str]]:
+    """429 as the captured XML, whatever the Accept header asked for (the `xml` reading).
+
+    python-quickbooks#43 (maintainer: "Requesting json, receiving XML error") shows the throttle
+    answer in XML to a JSON client; the layout is the PHP SDK #54 capture, `time` aside.
     """
-    return ApiFault(429, "3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-                    "The request limit was reached. Wait 60 seconds before retrying.", element="")
+    body = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<IntuitResponse time="{response_time(now)}" xmlns="http://schema.intuit.com/finance/v3">\n'
+            '    <Fault type="SERVICE">\n'
+            '        <Error code="3001">\n'
+            f'            <Message>{THROTTLE_MESSAGE}</Message>\n'
+            f'            <Detail>{THROTTLE_DETAIL}</Detail>\n'
+            '        </Error>\n'
+            '    </Fault>\n'
+            '</IntuitResponse>\n')
+    return body.encode(), {"Content-Type": "application/xml", "Intuit-Tid": intuit_tid()}
 
 
 def gateway_401(token: str | None, reason: str, now: datetime) -> tuple[bytes, dict[str, str]]:
@@ -128,9 +146,8 @@ def gateway_401(token: str | None, reason: str, now: datetime) -> tuple[bytes, d
 
 
 def gateway_429(now: datetime) -> tuple[bytes, dict[str, str]]:
-    """The other reading of the UNCERTAIN 429 envelope (reference §6): the gateway's lowercase `fault`."""
-    body = gateway_body("message=ThrottleExceeded; errorCode=003001; statusCode=429",
-                        "The request limit was reached. Wait 60 seconds before retrying.", "3001", "SERVICE", now)
+    """The `gateway` reading: the gateway's lowercase `fault` (its 401 shape) with the 429 fields."""
+    body = gateway_body(THROTTLE_MESSAGE, THROTTLE_DETAIL, "3001", "SERVICE", now)
     return body, {"Content-Type": "application/json", "Intuit-Tid": intuit_tid()}
 
 

@@ -84,10 +84,11 @@ def throttle_response() -> Response:
     """The 429 answer in the envelope `throttle_body` selects, counted in the stats; caller holds the lock."""
     state = sandbox().state
     state.stats.throttled += 1
-    if state.settings.throttle_body == "gateway":
-        body, headers = faults.gateway_429(state.now())
-        return Response(body, status=429, headers=headers)
-    return fault_response(faults.throttled())
+    if state.settings.throttle_body == "fault":
+        return fault_response(faults.throttled())
+    render = faults.gateway_429 if state.settings.throttle_body == "gateway" else faults.throttled_xml
+    body, headers = render(state.now())
+    return Response(body, status=429, headers=headers)
 
 
 def _realm_from_path() -> str:

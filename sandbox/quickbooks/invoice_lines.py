@@ -53,11 +53,19 @@ def invoice_customer(realm: Realm, body: dict[str, Any]) -> dict[str, Any]:
     return customer
 
 
-def invoice_lines(realm: Realm, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Normalised lines (Ids, LineNum, item names, tax codes); the SubTotal line is rebuilt later."""
+def invoice_lines(realm: Realm, body: dict[str, Any],
+                  current: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Normalised lines (Ids, LineNum, item names, tax codes); the SubTotal line is rebuilt later.
+
+    `current` are the stored invoice's lines: a line whose Id is one of theirs keeps it, any other
+    line is new and gets the next Id after the highest in use (Invoice reference, Line.Id: "If Id is
+    greater than zero and exists ... an update operation for a line item", otherwise "a create
+    operation"; reference §11).
+    """
     lines = body.get("Line")
     if not lines:
         raise faults.required("Line")
+    line_ids = _LineIds(current or [])
     result: list[dict[str, Any]] = []
     for line in lines:
         if not isinstance(line, dict):
@@ -70,17 +78,34 @@ def invoice_lines(realm: Realm, body: dict[str, Any]) -> list[dict[str, Any]]:
             raise faults.unsupported_property("Line", f"Unrecognized DetailType \"{kind}\"")
         if kind == "SubTotalLineDetail":
             continue
-        result.append(_line(realm, line, kind, len(result) + 1))
+        result.append(_line(realm, line, kind, line_ids.assign(line.get("Id")), len(result) + 1))
     if not result:
         raise faults.required("Line")
     return result
 
 
-def _line(realm: Realm, line: dict[str, Any], kind: str, number: int) -> dict[str, Any]:
+class _LineIds:
+    """Line Ids of one write: existing ones kept once each, new ones counted on from the highest."""
+
+    def __init__(self, current: list[dict[str, Any]]) -> None:
+        self.free = {str(line["Id"]) for line in current if str(line.get("Id", "")).isdigit()}
+        self.last = max((int(line_id) for line_id in self.free), default=0)
+
+    def assign(self, requested: Any) -> str:
+        """The Id the line keeps (it exists and is not taken yet), else the next new one."""
+        wanted = str(requested).strip() if isinstance(requested, (str, int)) else ""
+        if wanted in self.free:
+            self.free.discard(wanted)
+            return wanted
+        self.last += 1
+        return str(self.last)
+
+
+def _line(realm: Realm, line: dict[str, Any], kind: str, line_id: str, number: int) -> dict[str, Any]:
     """One item/discount/description line, checked and completed."""
     out = {k: v for k, v in line.items() if v is not None and k not in ("LinkedTxn",) and not
            (k == "Id" and not v)}
-    out["Id"] = str(number)
+    out["Id"] = line_id
     out["LineNum"] = number
     detail = line.get(kind) if kind != "DescriptionOnly" else line.get("DescriptionLineDetail")
     if kind == "SalesItemLineDetail":

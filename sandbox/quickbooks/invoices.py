@@ -13,7 +13,7 @@ from .multicurrency import assign_transaction_currency
 from .realm import Realm
 from .sales_tax import settle_invoice_tax
 from .timefmt import company_local, meta_time
-from .writes import Change, check_sync_token, require_id, stamp
+from .writes import Change, check_sync_token, require_id, stamp, unchanged
 
 DEFAULTS: dict[str, Any] = {
     "AllowIPNPayment": False, "AllowOnlinePayment": False, "AllowOnlineCreditCardPayment": False,
@@ -29,11 +29,13 @@ def _given(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k in WRITABLE and v is not None and v != ""}
 
 
-def _complete(realm: Realm, record: dict[str, Any], body: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Resolve customer/currency/lines/dates, settle the tax and recompute the totals."""
+def _complete(realm: Realm, record: dict[str, Any], body: dict[str, Any], now: datetime,
+              current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Resolve customer/currency/lines/dates, settle the tax and recompute the totals (`current`: the
+    stored invoice, if any, whose line Ids persist)."""
     customer = invoice_customer(realm, record)
     assign_transaction_currency(realm, record, customer)
-    record["Line"] = invoice_lines(realm, record)
+    record["Line"] = invoice_lines(realm, record, (current or {}).get("Line"))
     record["CustomerRef"] = {"value": customer["Id"], "name": customer.get("DisplayName", "")}
     for name in ("BillAddr", "ShipAddr"):
         if name not in record and name in customer:
@@ -73,7 +75,10 @@ def _current(realm: Realm, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
-    """POST /invoice with an Id: full update (omitted writable fields NULLed) unless `sparse: true`."""
+    """POST /invoice with an Id: full update (omitted writable fields NULLed) unless `sparse: true`.
+
+    An update that changes nothing keeps SyncToken and LastUpdatedTime and notifies nobody (reference §11).
+    """
     validate_invoice(body)
     current = _current(realm, body)
     if body.get("sparse") is True:
@@ -81,8 +86,10 @@ def update_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
     else:
         record = {k: copy.deepcopy(v) for k, v in current.items() if k not in WRITABLE}
         record.update({**copy.deepcopy(DEFAULTS), **_given(body)})
-    record = _complete(realm, record, body, now)
+    record = _complete(realm, record, body, now, current)
     record["sparse"] = False
+    if unchanged(current, record):
+        return current, []
     stamp(record, now)
     realm.put("Invoice", record)
     for customer_id in {current["CustomerRef"]["value"], record["CustomerRef"]["value"]}:

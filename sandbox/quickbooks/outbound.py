@@ -71,11 +71,15 @@ class WebhookSender:
 
     def notify(
         self, realm_id: str, entity: str, entity_id: str, operation: str, last_updated: str,
-        deleted_id: str | None = None,
+        deleted_id: str | None = None, changed_at: datetime | None = None,
     ) -> None:
-        """Queue one entity change for delivery; never raises."""
+        """Queue one entity change for delivery; never raises.
+
+        `last_updated` is sent as given in legacy bodies; `changed_at` (else `last_updated`) is the
+        instant CloudEvents `time` carries.
+        """
         try:
-            self._enqueue(realm_id, entity, entity_id, operation, last_updated, deleted_id)
+            self._enqueue(realm_id, entity, entity_id, operation, last_updated, deleted_id, changed_at)
         except Exception:
             log.exception("qbo.sandbox.webhook.notify_failed", extra={"realm_id": realm_id, "entity": entity})
 
@@ -110,7 +114,7 @@ class WebhookSender:
 
     def _enqueue(
         self, realm_id: str, entity: str, entity_id: str, operation: str, last_updated: str,
-        deleted_id: str | None,
+        deleted_id: str | None, changed_at: datetime | None,
     ) -> None:
         """Queue the change under the lock and wake the sender."""
         if operation not in CLOUDEVENTS_VERBS:
@@ -125,7 +129,7 @@ class WebhookSender:
             event = ChangeEvent(
                 realm_id=realm_id, entity=entity, entity_id=entity_id, operation=operation,
                 last_updated=last_updated, deleted_id=deleted_id, noticed_at=noticed_at,
-                sequence=next(self._sequence),
+                sequence=next(self._sequence), changed_at=changed_at,
             )
             self._queued.setdefault(realm_id, []).append(event)
             self._window_started.setdefault(realm_id, time.monotonic())

@@ -7,7 +7,9 @@ import hmac
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
+
+from sandbox.quickbooks.timefmt import cloudevents_time, parse_timestamp
 
 # Stable per-sandbox stand-in for Intuit's opaque `source` (base64 of a SHA-256, like the samples'
 # "intuit.dsnBgbse...=" in reference §1.2).
@@ -44,6 +46,7 @@ class ChangeEvent:
     deleted_id: str | None
     noticed_at: datetime
     sequence: int
+    changed_at: datetime | None = None
 
 
 def serialize(payload: object) -> bytes:
@@ -77,15 +80,15 @@ def legacy_body(realm_id: str, events: list[ChangeEvent]) -> dict:
     return {"eventNotifications": [{"realmId": realm_id, "dataChangeEvent": {"entities": entities}}]}
 
 
-def cloudevents_time(event: ChangeEvent) -> str:
-    """`time` in UTC with Z; it equals the legacy lastUpdated (reference §1.2, webinar Q&A)."""
-    try:
-        moment = datetime.fromisoformat(event.last_updated)
-    except ValueError:
-        moment = event.noticed_at
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def event_time(event: ChangeEvent) -> str:
+    """`time`: the change's instant (≡ legacy lastUpdated, reference §1.2) in Intuit's nanosecond form."""
+    moment = event.changed_at
+    if moment is None:
+        try:
+            moment = parse_timestamp(event.last_updated)
+        except ValueError:
+            moment = event.noticed_at
+    return cloudevents_time(moment)
 
 
 def cloudevent(event: ChangeEvent) -> dict:
@@ -98,7 +101,7 @@ def cloudevent(event: ChangeEvent) -> dict:
         "source": CLOUDEVENTS_SOURCE,
         "type": f"qbo.{event.entity.lower()}.{CLOUDEVENTS_VERBS[event.operation]}.v1",
         "datacontenttype": "application/json",
-        "time": cloudevents_time(event),
+        "time": event_time(event),
         "intuitentityid": event.entity_id,
         "intuitaccountid": event.realm_id,
         "data": data,

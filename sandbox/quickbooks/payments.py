@@ -7,6 +7,7 @@ from typing import Any
 
 from . import faults
 from .company_totals import home_amounts
+from .company_build import payment_line_ex
 from .invoices import refresh_customer_balance
 from .multicurrency import assign_transaction_currency
 from .realm import Realm
@@ -69,8 +70,8 @@ def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
                "TxnDate": body.get("TxnDate") or company_local(now).date().isoformat(),
                "CurrencyRef": body.get("CurrencyRef"), "ExchangeRate": body.get("ExchangeRate"),
                "LinkedTxn": [],
-               "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}
-                        for inv, amount, _ in applications]}
+               "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}],
+                         "LineEx": payment_line_ex(inv)} for inv, amount, _ in applications]}
     assign_transaction_currency(realm, payment, customer)
     payment.update({k: copy.deepcopy(v) for k, v in body.items()
                     if k in ("PrivateNote", "PaymentRefNum", "PaymentMethodRef",

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 # Reference §3 marks this UNCERTAIN (minimul/qbo_api#111, community); the recorded bodies agree
 # for Vendor (COUNT(*) 26 without a filter vs 27 rows with `Active IN (true, false)`).
 NAME_LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Term"})
+# Without ORDERBY, name lists come back in name order (reference §11): the 41-customer capture
+# (customers_query_all_41__minimul_sandbox_2020-09-29.json) is in FullyQualifiedName order (Ids 1, 67, 2,
+# 3, 4, 62, ...) and the recorded vendor pages put "PG&E" before "Pam Seitz": ordinal, case-sensitive.
+# Transactions keep the order they are given in (no source states theirs).
+NAME_ORDER = {"Customer": "FullyQualifiedName", "Item": "FullyQualifiedName", "Account": "FullyQualifiedName",
+              "Term": "Name", "Vendor": "DisplayName", "Employee": "DisplayName"}
 _MISSING = object()
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -29,9 +35,9 @@ def run(
     """The page of matching records in order, or for COUNT(*) the number of matches.
 
     `active_only_default`: hide `Active: false` name-list records unless WHERE mentions Active
-    (UNCERTAIN in the reference, so the app can switch it). Without ORDERBY, records keep the
-    order they were given in. `naive_timezone` places date-times written without an offset
-    (e.g. '2015-07-24') on the time line.
+    (UNCERTAIN in the reference, so the app can switch it). Without ORDERBY, name lists are in
+    name order (NAME_ORDER) and other records keep the order they were given in.
+    `naive_timezone` places date-times written without an offset (e.g. '2015-07-24') on the time line.
     """
     hide_inactive = active_only_default and _hides_inactive(query)
     matches = [
@@ -41,6 +47,9 @@ def run(
     ]
     if query.count:
         return len(matches)
+    if not query.order_by and query.entity in NAME_ORDER:
+        name = NAME_ORDER[query.entity]
+        matches.sort(key=lambda record: str(record.get(name) or ""))
     for field, descending in reversed(query.order_by):
         # Successive stable sorts, last key first, give a stable multi-key order.
         matches.sort(key=lambda record: sort_key(_lookup(record, field), naive_timezone), reverse=descending)
@@ -68,6 +77,9 @@ def _lookup(record: dict[str, Any], path: str) -> Any:
     if isinstance(value, dict) and "value" in value:
         # Reference fields (CustomerRef, ParentRef) compare by their Id.
         return value["value"]
+    if isinstance(value, dict) and "Address" in value:
+        # EmailAddress fields (PrimaryEmailAddr, filterable per the Customer reference) by their address.
+        return value["Address"]
     return _MISSING if value is None or isinstance(value, (dict, list)) else value
 
 

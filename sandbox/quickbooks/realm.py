@@ -38,6 +38,13 @@ class CompanySwitches:
     # CompanyInfo.Country: "US" companies get automated sales tax (QuickBooks computes TaxLines itself,
     # intuit/QuickBooks-V3-PHP-SDK#199); any other country keeps the client's tax codes and amounts.
     country: str = "US"
+    # CDC: entities with no changes are `{}` in their place (reference §2: "one QueryResponse element per
+    # requested entity") or left out, leaving `[{}]` only when nothing changed at all (python-quickbooks
+    # test_cdc.py empty fixture asks for [Invoice, Customer] and holds one `{}`). UNCERTAIN either way.
+    cdc_omit_unchanged: bool = False
+    # Legacy webhook `lastUpdated` (reference §1.1, §11): False = `2015-10-05T14:42:19-0700` (Java SDK
+    # sample; no colon, the harder form), True = `2025-09-08T20:52:31.657Z` (2025 blog sample, .NET SDK).
+    webhook_time_utc_millis: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""

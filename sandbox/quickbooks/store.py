@@ -33,7 +33,9 @@ class Settings:
     latency_ms: int = 0
     error_rate: float = 0.0
     cdc_max_objects: int = 1000  # "Server responses can handle a maximum of 1,000 objects." (reference §2)
-    # The 429 envelope is UNCERTAIN (reference §6): "fault" = QBO Fault (code 3001), "gateway" = lowercase `fault`.
+    # The 429 envelope is UNCERTAIN (reference §6). Every captured 429 is the XML Fault type SERVICE code 3001,
+    # and python-quickbooks#43 got XML while asking for JSON, "xml" is a reading; the default
+    # "fault" is those fields as a JSON Fault (the body the fidelity issue names), "gateway" the lowercase `fault`.
     throttle_body: str = "fault"
     # Batch (Intuit batch reference, blog 2023-07-19 "Batch without a Scratch"): at most 30 BatchItemRequest
     # payloads; 40 batch requests per minute (reference §6: per realm+app).

@@ -64,6 +64,22 @@ def response_time(moment: datetime) -> str:
     return company_local(moment).isoformat(timespec="milliseconds")
 
 
+def legacy_webhook_time(moment: datetime, utc_millis: bool) -> str:
+    """Legacy `lastUpdated`: `2015-10-05T14:42:19-0700` (company time, no colon: Intuit's Java SDK sample)
+    or `2025-09-08T20:52:31.657Z` (UTC milliseconds: Intuit's 2025-11-12 blog sample, .NET SDK test)."""
+    if utc_millis:
+        utc = moment.astimezone(timezone.utc)
+        return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    return company_local(moment).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def cloudevents_time(moment: datetime) -> str:
+    """CloudEvents `time`: UTC with nine fractional digits (`2025-09-10T21:31:25.179851517Z`, Intuit's
+    samples); the clock has microseconds, so the last three digits are zeros."""
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond:06d}000Z"
+
+
 def parse_timestamp(text: str) -> datetime:
     """Parse a QuickBooks timestamp leniently; a missing offset means company time."""
     cleaned = text.strip().replace(" ", "+") if "T" in text else text.strip()

@@ -100,6 +100,13 @@ def stamp(record: dict[str, Any], now: datetime, *, created: bool = False) -> st
     return stamp_text
 
 
+def unchanged(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether a write leaves the record as it was (version stamps and the `sparse` flag aside)."""
+    stamps = ("SyncToken", "MetaData", "sparse")
+    return ({k: v for k, v in before.items() if k not in stamps}
+            == {k: v for k, v in after.items() if k not in stamps})
+
+
 def money(value: Any, entity: str, name: str) -> float:
     """A numeric amount or 2010."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):

@@ -5,7 +5,10 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
+from clients.coordination import locks_for
+from clients.quickbooks import QuickBooksClient
 from clients.quickbooks_errors import (AuthorizationRevoked, DuplicateName, NotFound, StaleObject, Throttled,
                                        ValidationFailed)
 from clients.quickbooks import no_gate
@@ -53,6 +56,53 @@ def test_query_pages_reads_every_customer_once(qbo, connected):
     ids = [c["Id"] for _, page in pages for c in page]
     assert [start for start, _ in pages] == [1, 101, 201]
     assert len(ids) == len(set(ids)) == client.count("Customer", "Active IN (true, false)") == 230
+
+
+class _RecordingSession(requests.Session):
+    """A plain session that keeps every query statement the client POSTs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statements: list[str] = []
+
+    def request(self, method, url, *args, **kwargs):
+        if url.split("?")[0].endswith("/query"):
+            data = kwargs.get("data")
+            self.statements.append(data.decode() if isinstance(data, bytes) else str(data))
+        return super().request(method, url, *args, **kwargs)
+
+
+def _rename_last_to_first(client: QuickBooksClient) -> str:
+    """Rename the customer that sorts last by FullyQualifiedName so it sorts first; return its Id."""
+    [last] = client.query("SELECT * FROM Customer ORDERBY FullyQualifiedName DESC MAXRESULTS 1")
+    renamed = {"DisplayName": f"!{last['DisplayName']}"}
+    client.sparse_update("Customer", last["Id"], last["SyncToken"], renamed)
+    return last["Id"]
+
+
+def test_query_pages_orders_by_id_so_a_rename_mid_walk_loses_nothing(qbo, connected):
+    """Name lists default to FullyQualifiedName order (reference §11: the 41-customer capture), so a
+    rename between pages moves a record across the page boundary; query_pages sends ORDERBY Id."""
+    qbo.control("seed", {"customers": 45, "seed": 3, "realm_id": connected.realm_id})
+    http = _RecordingSession()
+    client = QuickBooksClient(connected.realm_id, tokens=connected.tokens, oauth=connected.oauth,
+                              locks=locks_for(None), api_base=connected.api_base, http=http)
+    everyone = {c["Id"] for c in client.query("SELECT * FROM Customer MAXRESULTS 1000")}
+    seen, renamed = [], None
+    for _, page in client.query_pages("Customer", page_size=10):
+        seen += [c["Id"] for c in page]
+        renamed = renamed or _rename_last_to_first(client)
+    assert sorted(seen) == sorted(everyone) and len(seen) == len(set(seen))
+    walk = [s for s in http.statements if "STARTPOSITION" in s]
+    assert len(walk) == 5 and all(" ORDERBY Id STARTPOSITION " in s for s in walk)
+    # The same walk without ORDERBY, same kind of rename: a record is missed and another read twice.
+    unordered, start = [], 1
+    while page := client.query(f"SELECT * FROM Customer STARTPOSITION {start} MAXRESULTS 10"):
+        unordered += [c["Id"] for c in page]
+        if start == 1:
+            _rename_last_to_first(client)
+        start += 10
+    assert len(unordered) == len(everyone) and set(unordered) != everyone
 
 
 def test_query_with_apostrophe_finds_the_customer(connected):

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from flask import Flask, request
 from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from quickbooks import QuickBooks
@@ -110,9 +113,36 @@ def assert_fault(response: requests.Response, status: int, code: str) -> dict[st
     assert response.headers["Content-Type"].startswith("application/json")
     body = response.json()
     assert set(body) == {"Fault", "time"}, body
-    assert body["Fault"]["type"] in ("ValidationFault", "SystemFault")
+    # SERVICE: the real 429 Fault (intuit/QuickBooks-V3-PHP-SDK#54).
+    assert body["Fault"]["type"] in ("ValidationFault", "SystemFault", "SERVICE")
     error = body["Fault"]["Error"][0]
     assert error["code"] == code, body
     assert isinstance(error["Message"], str) and error["Message"]
     assert isinstance(error["Detail"], str)
     return error
+
+
+class Receiver:
+    """A webhook endpoint that records raw bodies and headers and answers 200."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        self.app = Flask("receiver")
+        self.app.add_url_rule("/hook", "hook", self._hook, methods=["POST"])
+
+    def _hook(self) -> tuple[str, int]:
+        with self.lock:
+            self.received.append((request.get_data(), dict(request.headers)))
+        return "", 200
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> list[tuple[bytes, dict[str, str]]]:
+        """Poll until some received delivery satisfies `predicate` (deadline, no fixed sleeps)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                hits = [item for item in self.received if predicate(item)]
+            if hits:
+                return hits
+            time.sleep(0.02)
+        raise AssertionError(f"no matching delivery; received {self.received!r}")

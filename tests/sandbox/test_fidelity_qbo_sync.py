@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Iterator
+from xml.etree import ElementTree
 
 import pytest
 
@@ -14,7 +15,7 @@ def connected(qbo: Sandbox) -> Iterator[tuple[Api, str, object]]:
     realm_id = qbo.reset()
     client, _ = connect(qbo.url)
     yield Api(qbo.url, client.access_token, realm_id), realm_id, client
-    qbo.control("POST", "settings", rate_per_minute=500, cdc_max_objects=1000, throttle_body="fault")
+    qbo.control("POST", "settings", rate_per_minute=500, cdc_max_objects=1000, throttle_body="xml")
 
 
 def _cdc(api: Api, entities: str, since: str) -> dict:
@@ -90,20 +91,36 @@ def test_stale_sync_token_on_invoice_is_5010_and_writes_nothing(connected) -> No
     assert isinstance(now["SyncToken"], str) and isinstance(now["Id"], str)
 
 
-@pytest.mark.parametrize("reading", ["fault", "gateway"])
-def test_429_envelope_under_both_readings(connected, qbo: Sandbox, reading: str) -> None:
-    """Reference §6 marks the 429 body UNCERTAIN: both shapes carry errorCode 003001 and HTTP 429."""
-    api, _, _ = connected
+@pytest.mark.parametrize("reading", ["xml", "fault", "gateway"])
+def test_429_envelope_under_each_reading(connected, qbo: Sandbox, reading: str) -> None:
+    """Reference §6 marks the 429 body UNCERTAIN; every reading carries the captured fields
+    (intuit/QuickBooks-V3-PHP-SDK#54: type SERVICE, code 3001, Detail with two spaces)."""
+    api, realm_id, _ = connected
+    assert qbo.control("GET", "settings")["throttle_body"] == "xml"  # default: the captured XML
     qbo.control("POST", "settings", rate_per_minute=1, throttle_body=reading)
-    api.call("GET", "companyinfo/" + connected[1])
-    throttled = api.call("GET", "companyinfo/" + connected[1])
+    api.call("GET", "companyinfo/" + realm_id)
+    throttled = api.call("GET", "companyinfo/" + realm_id)
     assert throttled.status_code == 429
-    body = throttled.json()
-    if reading == "fault":
-        assert body["Fault"]["Error"][0]["code"] == "3001" and isinstance(body["time"], str)
+    detail = "The request limit was reached.  Try again later"
+    message = "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+    if reading == "xml":
+        assert throttled.headers["Content-Type"] == "application/xml"
+        root = ElementTree.fromstring(throttled.content)
+        ns = {"q": "http://schema.intuit.com/finance/v3"}
+        fault = root.find("q:Fault", ns)
+        assert fault is not None and fault.get("type") == "SERVICE" and root.get("time")
+        assert fault.find("q:Error", ns).get("code") == "3001"  # type: ignore[union-attr]
+        assert [fault.findtext(f"q:Error/q:{tag}", namespaces=ns) for tag in ("Message", "Detail")] == [
+            message, detail]
+    elif reading == "fault":
+        body = throttled.json()
+        assert body["Fault"] == {"Error": [{"Message": message, "Detail": detail, "code": "3001"}],
+                                 "type": "SERVICE"}
+        assert isinstance(body["time"], str)
     else:
-        error = body["fault"]["error"][0]
-        assert error["code"] == "3001" and "errorCode=003001" in error["message"]
+        body = throttled.json()
+        assert body["fault"]["error"][0]["code"] == "3001" and body["fault"]["type"] == "SERVICE"
+        assert (body["fault"]["error"][0]["message"], body["fault"]["error"][0]["detail"]) == (message, detail)
         assert isinstance(body["time"], int) and "Fault" not in body
 
 

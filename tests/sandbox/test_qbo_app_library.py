@@ -173,15 +173,23 @@ def test_expired_token_raises_authorization_exception_and_refresh_recovers(qb, q
     assert Customer.get("1", qb=fresh).Id == "1"
 
 
-def test_throttle_raises_library_exception(qb, qbo: Sandbox) -> None:
-    qbo.control("POST", "settings", rate_per_minute=3)
+@pytest.mark.parametrize(("reading", "error", "code"), [
+    ("fault", exceptions.ValidationException, 3001),
+    # python-quickbooks#43: an XML throttle body is "Error reading json response" (code 10000).
+    ("xml", exceptions.QuickbooksException, 10000),
+    ("gateway", exceptions.QuickbooksException, 10000),
+])
+def test_throttle_raises_library_exception(qb, qbo: Sandbox, reading: str, error: type, code: int) -> None:
+    """Each reading of the UNCERTAIN 429 body (reference §6) as python-quickbooks reports it."""
+    qbo.control("POST", "settings", rate_per_minute=3, throttle_body=reading)
     try:
         for _ in range(3):
             Customer.get("1", qb=qb)
-        with pytest.raises(exceptions.ValidationException) as caught:
+        with pytest.raises(error) as caught:
             Customer.get("1", qb=qb)
-        assert caught.value.error_code == 3001
+        assert type(caught.value) is error and caught.value.error_code == code
+        assert "The request limit was reached.  Try again later" in str(caught.value.detail or caught.value)
         qbo.control("POST", "clock", advance_seconds=61)
         assert Customer.get("1", qb=qb).Id == "1"
     finally:
-        qbo.control("POST", "settings", rate_per_minute=500)
+        qbo.control("POST", "settings", rate_per_minute=500, throttle_body="xml")

@@ -9,7 +9,8 @@ import pytest
 
 from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api
 
-DEFAULTS = {"rate_per_minute": 500, "max_concurrent": 10, "latency_ms": 0, "error_rate": 0.0}
+DEFAULTS = {"rate_per_minute": 500, "max_concurrent": 10, "latency_ms": 0, "error_rate": 0.0,
+            "throttle_body": "xml"}
 
 
 @pytest.fixture
@@ -20,11 +21,15 @@ def api(qbo: Sandbox) -> Iterator[Api]:
 
 
 def test_rate_limit_per_minute_then_recovers(api: Api, qbo: Sandbox) -> None:
-    qbo.control("POST", "settings", rate_per_minute=5)
+    qbo.control("POST", "settings", rate_per_minute=5, throttle_body="fault")
     statuses = [api.call("GET", "customer/1").status_code for _ in range(5)]
     assert statuses == [200] * 5
-    error = assert_fault(api.call("GET", "customer/1"), 429, "3001")
-    assert error["Message"] == "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+    throttled = api.call("GET", "customer/1")
+    error = assert_fault(throttled, 429, "3001")
+    # intuit/QuickBooks-V3-PHP-SDK#54 raw 429: type SERVICE, Detail with two spaces, no element.
+    assert throttled.json()["Fault"]["type"] == "SERVICE"
+    assert error == {"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                     "Detail": "The request limit was reached.  Try again later", "code": "3001"}
     assert qbo.control("GET", "stats")["throttled_429"] == 1
     qbo.control("POST", "clock", advance_seconds=60)
     assert api.call("GET", "customer/1").status_code == 200

@@ -5,46 +5,17 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
-import time
 from typing import Iterator
 
 import pytest
-from flask import Flask, request
 from quickbooks import QuickBooks
 
 from sandbox.server import serve_in_thread
-from tests.sandbox.qbo_app_support import Api, Sandbox, connect
+from tests.sandbox.qbo_app_support import Api, Receiver, Sandbox, connect
 
 VERIFIER = "verifier-for-tests"
 LINE = {"Amount": 80.0, "DetailType": "SalesItemLineDetail",
         "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
-
-
-class Receiver:
-    """A webhook endpoint that records raw bodies and headers and answers 200."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[bytes, dict[str, str]]] = []
-        self.lock = threading.Lock()
-        self.app = Flask("receiver")
-        self.app.add_url_rule("/hook", "hook", self._hook, methods=["POST"])
-
-    def _hook(self) -> tuple[str, int]:
-        with self.lock:
-            self.received.append((request.get_data(), dict(request.headers)))
-        return "", 200
-
-    def wait_for(self, predicate, timeout: float = 10.0) -> list[tuple[bytes, dict[str, str]]]:
-        """Poll until some received delivery satisfies `predicate` (deadline, no fixed sleeps)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                hits = [item for item in self.received if predicate(item)]
-            if hits:
-                return hits
-            time.sleep(0.02)
-        raise AssertionError(f"no matching delivery; received {self.received!r}")
 
 
 @pytest.fixture(scope="module")
