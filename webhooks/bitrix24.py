@@ -26,8 +26,12 @@ log = logging.getLogger("qb24.b24.install")
 # ONAPPINSTALL is bound because the installer POST may carry no APPLICATION_TOKEN (the captured
 # shape, reference §1.1): the event, sent after installFinish, then delivers it.
 EVENTS = ("ONAPPINSTALL", "ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL")
-PLACEMENTS = ("CRM_CONTACT_DETAIL_TOOLBAR", "CRM_COMPANY_DETAIL_TOOLBAR", "CRM_LEAD_DETAIL_TOOLBAR",
-              "CRM_DEAL_DETAIL_TOOLBAR")
+# The Create Invoice item of contact, company, lead and deal cards (reference §4). Bound only once
+# `/placements/create-invoice` is served (the Bitrix24 → QuickBooks slice): until then a click would
+# answer 404, and a button that does not work must not appear on users' cards.
+CREATE_INVOICE_PLACEMENTS = ("CRM_CONTACT_DETAIL_TOOLBAR", "CRM_COMPANY_DETAIL_TOOLBAR",
+                             "CRM_LEAD_DETAIL_TOOLBAR", "CRM_DEAL_DETAIL_TOOLBAR")
+PLACEMENTS: tuple[str, ...] = ()
 PLACEMENT_TITLE = "Create QuickBooks invoice"
 
 

@@ -29,7 +29,7 @@ def _delivered(stack, event: str, count: int = 1) -> list[dict]:
     return wait_for(sent, f"{event} delivered")
 
 
-def test_install_stores_the_portal_and_binds_events_and_placements(stack, browser):
+def test_install_stores_the_portal_and_binds_events_and_no_unserved_placement(stack, browser):
     member_id = stack.b24.default_member_id
     install_app(stack, browser, member_id)
     view = installs(stack)[stack.settings.b24_client_id]
@@ -38,6 +38,8 @@ def test_install_stores_the_portal_and_binds_events_and_placements(stack, browse
         (e, stack.url + "/webhooks/bitrix24") for e in EVENTS)
     assert sorted((p["placement"], p["handler"], p["title"]) for p in view["placements"]) == sorted(
         (p, stack.url + "/placements/create-invoice", PLACEMENT_TITLE) for p in PLACEMENTS)
+    # /placements/create-invoice is not served yet, so no card may show its button.
+    assert PLACEMENTS == () and stack.app.test_client().post("/placements/create-invoice").status_code == 404
     portal = read_portal(stack, member_id)
     assert portal.status == "installed" and portal.domain == stack.b24.default_portal.domain
     assert portal.client_endpoint == stack.b24.default_portal.url + "/rest/"
