@@ -62,9 +62,11 @@ def confirm_early_event(name: str, auth: dict[str, Any]) -> TrustedToken | None:
     """Vouch for a CRM add event that beat ONAPPINSTALL (it may come late, reference §1.2).
 
     Bitrix24 never resends an event, so refusing it would lose the record. A user's event carries
-    that user's access token: once a trusted server confirms it for this app and portal, the event
-    is as genuine as the application token would make it (any portal user holds one of those too,
-    DESIGN.md). Robot-made events carry no access token (reference §3.2) and wait for the token.
+    that user's access token: once a trusted server confirms it for this app and portal, the sender
+    is someone in this portal, and an add event can cause no more than a read of the real record
+    through the portal's own tokens (DESIGN.md: events are claims). Robot-made events carry no
+    access token (reference §3.2): they are refused until the token has arrived, and lost, since
+    Bitrix24 does not resend them (docs/architecture.md, known limits).
     """
     member_id, access_token = str(auth.get("member_id") or ""), str(auth.get("access_token") or "")
     if name not in CONFIRMABLE_BEFORE_TOKEN or not member_id or not access_token:
@@ -79,41 +81,32 @@ def confirm_early_event(name: str, auth: dict[str, Any]) -> TrustedToken | None:
 def on_app_install(payload: dict[str, Any], auth: dict[str, Any]) -> str:
     """ONAPPINSTALL first delivers the application token, so nothing stored can vouch for it:
     its access token is confirmed with app.info on a trusted server instead (PHPSDK skips the
-    token check for this event, reference §1.3)."""
+    token check for this event, reference §1.3), and must be an administrator's.
+
+    Bitrix24 sends it with the installing administrator's tokens, while any user who opens the app
+    holds a confirmable access token too: were a non-admin's accepted, they could plant a token of
+    their own while the real event is late (the captured installer POST carries none) and then
+    forge ONAPPUNINSTALL. An administrator's may replace a held token: that is how a reinstall
+    whose ONAPPUNINSTALL was lost gets its new token, and an administrator can uninstall anyway.
+    """
     member_id, access_token = str(auth.get("member_id") or ""), str(auth.get("access_token") or "")
     application_token = str(auth.get("application_token") or "")
     if not access_token or not application_token:
         raise EventRefused(401, "ONAPPINSTALL without an access token and application token is not accepted.")
     trusted = confirm_token(str(auth.get("server_endpoint") or ""), access_token, member_id)
+    if not user_is_admin(trusted.client_endpoint, access_token, member_id):
+        raise EventRefused(403, "ONAPPINSTALL must carry a portal administrator's sign-in.")
     with transaction(runtime().sessions) as session:
-        portal = portal_by_member_id(session, member_id)
-        _refuse_token_swap(portal, application_token)
-        portal = portal or ensure_portal(
+        portal = portal_by_member_id(session, member_id) or ensure_portal(
             session, member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,
             server_endpoint=trusted.server_endpoint)
         portal.application_token_enc = token_cipher().encrypt(application_token)
-    # Every user's frame POST carries the application token, so a redelivery passes the swap check
-    # for anyone: only an administrator's tokens become the portal's (the sync runs as them).
-    if auth.get("refresh_token") and user_is_admin(trusted.client_endpoint, access_token, member_id):
+    if auth.get("refresh_token"):
         portal_tokens().save(PortalAuth(
             member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,
             server_endpoint=trusted.server_endpoint, access_token=access_token,
             refresh_token=str(auth["refresh_token"]), expires_at=trusted.expires_at or _expiry(auth)))
     return "installed"
-
-
-def _refuse_token_swap(portal: Portal | None, application_token: str) -> None:
-    """An installed portal's held token is replaced only by an unfinished install or a reinstall.
-
-    app.info vouches for the access token, not for the application token beside it, and any user
-    who opens the app (or a toolbar widget) holds such an access token; a swapped token would let
-    that user forge ONAPPUNINSTALL with CLEAN. A redelivery carries the held token and passes.
-    """
-    if portal is None or portal.status != "installed" or portal.application_token_enc is None:
-        return
-    held = token_cipher().decrypt(portal.application_token_enc) or ""
-    if not hmac.compare_digest(held.encode(), application_token.encode()):
-        raise EventRefused(401, "ONAPPINSTALL for an installed portal must carry its application token.")
 
 
 def _expiry(auth: dict[str, Any]) -> datetime:

@@ -14,8 +14,7 @@ from qb24.demo import connect_quickbooks
 from store.db import make_engine, make_session_factory, transaction
 from store.models import QboConnection, SyncRun
 from tests.webhooks.stack_support import (b24_control, cipher, documented_shape, install_app, installs,
-                                          open_app_page, post_frame,
-                                          read_portal, snapshot)
+                                          open_app_page, post_frame, read_portal, snapshot, wait_for)
 
 ADMIN_ONLY = "Only a Bitrix24 administrator can change these settings"
 CONTROLS = ('id="login"', 'id="login-token"', 'id="signup"', 'id="settings"', 'id="save-settings"',
@@ -169,8 +168,27 @@ def test_a_non_admin_cannot_plant_their_tokens_through_onappinstall(installed, b
         "event": "ONAPPINSTALL", "auth[member_id]": form["member_id"], "auth[access_token]": form["AUTH_ID"],
         "auth[refresh_token]": form["REFRESH_ID"], "auth[application_token]": form["APPLICATION_TOKEN"],
         "auth[server_endpoint]": form["SERVER_ENDPOINT"], "auth[expires_in]": "3600"})
-    assert response.status_code in (200, 401)
+    assert response.status_code == 403
     assert _stored_b24_tokens(stack) == tokens
+
+
+def test_a_non_admin_cannot_plant_an_application_token_while_onappinstall_is_late(stack, browser):
+    """Captured installer shape (no APPLICATION_TOKEN) with ONAPPINSTALL late (reference §1.1, §1.2):
+    the gap before the real event must not let any user who opens the app choose the token."""
+    member_id = stack.b24.default_member_id
+    stack.b24.set_app_switches(stack.settings.b24_client_id, install_event_delay=3.0)
+    install_app_unfinished = post_frame(browser, stack.url + "/bitrix24/install", _fields_for(stack, 1))
+    assert install_app_unfinished.status_code == 200
+    b24_control(stack, f"portals/{member_id}/install-finish", {"client_id": stack.settings.b24_client_id})
+    form = _fields_for(stack, _clerk(stack))["form"]  # the clerk opens the app: a confirmable AUTH_ID
+    response = requests.post(stack.url + "/webhooks/bitrix24", timeout=10, data={
+        "event": "ONAPPINSTALL", "auth[member_id]": member_id, "auth[access_token]": form["AUTH_ID"],
+        "auth[refresh_token]": form["REFRESH_ID"], "auth[application_token]": "chosen-by-the-clerk",
+        "auth[expires_in]": "3600"})
+    assert response.status_code == 403 and read_portal(stack, member_id).application_token_enc is None
+    genuine = installs(stack)[stack.settings.b24_client_id]["application_token"]
+    assert wait_for(lambda: read_portal(stack, member_id).application_token_enc, "the real ONAPPINSTALL")
+    assert cipher(stack).decrypt(read_portal(stack, member_id).application_token_enc) == genuine
 
 
 def test_when_user_admin_fails_the_user_is_not_an_admin_and_it_is_logged(installed, browser, caplog):

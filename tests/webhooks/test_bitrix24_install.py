@@ -193,3 +193,23 @@ def test_an_early_event_with_a_token_for_another_portal_is_refused(stack, browse
         "auth[access_token]": foreign["form"]["AUTH_ID"], "auth[member_id]": stack.b24.default_member_id,
         "auth[application_token]": "guess"})
     assert response.status_code == 403 and snapshot(stack) == before
+
+
+def test_a_reinstall_whose_uninstall_event_was_lost_takes_the_new_token(stack, browser):
+    """Bitrix24 never resends an event: the service missed ONAPPUNINSTALL, so it still holds the old
+    install's token when the admin reinstalls in the captured shape (no token in the POST); the new
+    install's ONAPPINSTALL, an administrator's, replaces it, and events then authenticate."""
+    member_id, client_id = stack.b24.default_member_id, stack.settings.b24_client_id
+    install_app(stack, browser, member_id)
+    old = installs(stack)[client_id]["application_token"]
+    install = stack.b24.state.portals[member_id].installs[client_id]
+    with stack.b24.state.lock:  # the service was down when Bitrix24 sent ONAPPUNINSTALL
+        install.events = [b for b in install.events if b.event != "ONAPPUNINSTALL"]
+    b24_control(stack, f"portals/{member_id}/uninstall", {"client_id": client_id})
+    assert read_portal(stack, member_id).status == "installed"  # it never heard
+    install_app(stack, browser, member_id)  # waits for the new ONAPPINSTALL's 200
+    new = installs(stack)[client_id]["application_token"]
+    assert new != old and cipher(stack).decrypt(read_portal(stack, member_id).application_token_enc) == new
+    b24_control(stack, f"portals/{member_id}/uninstall", {"client_id": client_id})
+    assert _delivered(stack, "ONAPPUNINSTALL")[0]["status"] == 200
+    assert read_portal(stack, member_id).status == "uninstalled"

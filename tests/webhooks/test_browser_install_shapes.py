@@ -19,7 +19,7 @@ from tests.support import chromium, wait_for
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "install_shapes"
-LATE_S = 3.0  # long enough that the app page is rendered before ONAPPINSTALL arrives
+LATE_S = 6.0  # long enough that the app page is rendered before ONAPPINSTALL arrives
 
 
 @pytest.fixture

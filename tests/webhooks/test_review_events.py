@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import requests
 
-from tests.webhooks.stack_support import cipher, install_app, install_fields, installs, read_portal, snapshot
+from tests.webhooks.stack_support import (b24_control, cipher, install_app, install_fields, installs, read_portal,
+                                          snapshot)
 
 
 def _event(stack, form: dict) -> requests.Response:
@@ -19,11 +20,13 @@ def test_a_portal_user_token_cannot_replace_the_application_token_of_an_installe
     member_id = stack.b24.default_member_id
     install_app(stack, browser, member_id)
     # Any user who opens the app (or a CRM card's toolbar widget) holds a genuine AUTH_ID for it.
-    user_token = install_fields(stack)["form"]["AUTH_ID"]
+    clerk = b24_control(stack, f"portals/{member_id}/users", {"admin": False})["id"]
+    user_token = b24_control(stack, f"portals/{member_id}/install",
+                             {"client_id": stack.settings.b24_client_id, "user_id": clerk})["form"]["AUTH_ID"]
     before = snapshot(stack)
     forged = {"event": "ONAPPINSTALL", "auth[member_id]": member_id, "auth[access_token]": user_token,
               "auth[application_token]": "chosen-by-the-user", "auth[server_endpoint]": stack.b24.oauth_url + "/rest/"}
-    assert _event(stack, forged).status_code == 401
+    assert _event(stack, forged).status_code == 403
     assert snapshot(stack) == before
     wipe = {"event": "ONAPPUNINSTALL", "data[CLEAN]": "1", "auth[member_id]": member_id,
             "auth[application_token]": "chosen-by-the-user"}

@@ -4,6 +4,7 @@
   var body = document.body;
   var POLL_MS = 2000;
   var LINK_RENEW_MS = 4 * 60 * 1000;
+  var INSTALL_POLLS = 5 * 60 * 1000 / POLL_MS;  // five minutes of waiting for ONAPPINSTALL
 
   function fit() {
     if (window.BX24 && BX24.init) { BX24.init(function () { BX24.fitWindow(); }); }
@@ -93,7 +94,9 @@
   function watchInstall() {  // ONAPPINSTALL may arrive after the page (reference §1.2)
     var notice = document.getElementById('install-pending-notice');
     if (!notice || body.dataset.awaitingInstall !== 'yes') { return; }
+    var polls = 0;
     var timer = setInterval(function () {
+      if (++polls > INSTALL_POLLS) { clearInterval(timer); return; }  // lost: the notice says what to do
       getJson(body.dataset.statusUrl, function (s) {
         if (s.install_confirmed) { clearInterval(timer); notice.remove(); fit(); }
       });
