@@ -15,6 +15,7 @@ from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from quickbooks import QuickBooks
 
+from sandbox.quickbooks.store import Settings
 from sandbox.server import RunningServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qbo"
@@ -48,6 +49,12 @@ class Sandbox:
     def reset(self, **body: Any) -> str:
         """Fresh sample company; returns its realm id."""
         return self.control("POST", "reset", **body)["realm_id"]
+
+    def restore_settings(self, *names: str) -> None:
+        """Put the named settings back to the sandbox's real defaults (a reset keeps settings, and the
+        sandbox lives for the whole test module, so a value left behind leaks into later tests)."""
+        defaults = Settings().as_dict()
+        self.control("POST", "settings", **{name: defaults[name] for name in names})
 
 
 def auth_client(url: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET,
