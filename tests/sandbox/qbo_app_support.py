@@ -153,3 +153,18 @@ class Receiver:
                 return hits
             time.sleep(0.02)
         raise AssertionError(f"no matching delivery; received {self.received!r}")
+
+
+def wait_for_entity(hook: Receiver, entity_id: str, entity: str) -> list[tuple[str, str]]:
+    """(name, id) of every legacy webhook entity delivered, once `entity`/`entity_id` arrived (polls)."""
+    def arrived(item: tuple[bytes, dict[str, str]]) -> bool:
+        return (entity, entity_id) in legacy_entities([item])
+    hook.wait_for(arrived)
+    with hook.lock:
+        return legacy_entities(list(hook.received))
+
+
+def legacy_entities(items: list[tuple[bytes, dict[str, str]]]) -> list[tuple[str, str]]:
+    """(name, id) of every entity in legacy `eventNotifications` bodies, in delivery order."""
+    return [(e["name"], e["id"]) for body, _ in items for note in json.loads(body)["eventNotifications"]
+            for e in note["dataChangeEvent"]["entities"]]
