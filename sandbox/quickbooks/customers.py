@@ -8,7 +8,8 @@ from . import faults
 from .customer_tree import check_nesting, parent_of, refresh_customer_balance, refresh_descendants
 from .multicurrency import assign_customer_currency
 from .realm import Realm
-from .writes import Change, check_fields, check_sync_token, check_types, require_id, stamp, unchanged
+from .writes import (Change, check_fields, check_sync_token, check_types, require_id, stamp, unchanged,
+                     without_empties)
 
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 # CUSTREF business rules: "The DisplayName, Title, GivenName, MiddleName, FamilyName, Suffix, and
@@ -20,23 +21,25 @@ STRING_FIELDS = NAME_PARTS + ("DisplayName", "CompanyName", "PrintOnCheckName", 
                               "PreferredDeliveryMethod",
                               "ResaleNum", "PrimaryTaxIdentifier", "BusinessNumber", "OpenBalanceDate",
                               "TaxExemptionReasonId", "GSTIN", "GSTRegistrationType")
-BOOL_FIELDS = ("Active", "Job", "BillWithParent", "Taxable", "IsProject")
+BOOL_FIELDS = ("Active", "Job", "BillWithParent", "Taxable")
 OBJECT_FIELDS = ("PrimaryEmailAddr", "PrimaryPhone", "Mobile", "AlternatePhone", "Fax", "WebAddr", "BillAddr",
                  "ShipAddr", "ParentRef", "DefaultTaxCodeRef", "CustomerTypeRef", "SalesTermRef",
                  "PaymentMethodRef", "CurrencyRef", "ARAccountRef")
 WRITABLE = STRING_FIELDS + BOOL_FIELDS + OBJECT_FIELDS
+# IsProject: "read-only, minorVersion 25" (CUSTREF, reference §4); python-quickbooks sends it as false.
 READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "Balance", "BalanceWithJobs",
              "FullyQualifiedName",
-             "Level", "V4IDPseudonym", "ClientEntityId", "status", "CustomField", "Source")
+             "Level", "V4IDPseudonym", "ClientEntityId", "status", "CustomField", "Source", "IsProject")
 DEFAULTS = {"Taxable": True, "Job": False, "BillWithParent": False, "Active": True,
             "PreferredDeliveryMethod": "Print", "DefaultTaxCodeRef": {"value": "2"}}
 MAX_NAME = 500
 
 
-def _validate(body: dict[str, Any]) -> None:
-    """Unknown properties and wrong types → 2010."""
+def _validate(body: dict[str, Any]) -> dict[str, Any]:
+    """Unknown properties and wrong types → 2010; the body without nested empties (writes.without_empties)."""
     check_fields(body, "Customer", WRITABLE + READ_ONLY)
-    check_types(body, "Customer", strings=STRING_FIELDS, bools=BOOL_FIELDS, objects=OBJECT_FIELDS)
+    check_types(body, "Customer", strings=STRING_FIELDS, bools=BOOL_FIELDS + ("IsProject",),
+                objects=OBJECT_FIELDS)
     email = body.get("PrimaryEmailAddr")
     if isinstance(email, dict) and email.get("Address") not in (None, ""):
         address = str(email["Address"])
@@ -44,6 +47,7 @@ def _validate(body: dict[str, Any]) -> None:
             raise faults.ApiFault(400, "6000", "A business validation error has occurred while processing "
                                   "your request", f"Business Validation Error: Invalid Email Address format. "
                                   f"Supplied value: {address}", element="PrimaryEmailAddr.Address")
+    return without_empties(body)
 
 
 def _display_name(record: dict[str, Any]) -> str:
@@ -140,7 +144,7 @@ def _finish(realm: Realm, record: dict[str, Any]) -> None:
 
 def create_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /customer without an Id."""
-    _validate(body)
+    body = _validate(body)
     record: dict[str, Any] = {**DEFAULTS, **{k: v for k,
                                              v in body.items() if k in WRITABLE and v is not None}}
     _check_name(realm, record, None)
@@ -156,7 +160,7 @@ def create_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
 
 def update_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /customer with an Id: full update unless `sparse: true`."""
-    _validate(body)
+    body = _validate(body)
     customer_id = require_id(body["Id"])
     current = realm.get("Customer", customer_id)
     if current is None:

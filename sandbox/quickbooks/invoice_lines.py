@@ -1,11 +1,12 @@
 """Invoice body checks: properties, types, lines and references."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from . import faults
 from .realm import Realm
-from .writes import check_fields, check_types, money, ref_id, require_id
+from .writes import check_fields, check_types, money, ref_id, require_id, settle_defaults
 
 STRING_FIELDS = ("DocNumber", "TxnDate", "DueDate", "ShipDate", "PrivateNote", "EmailStatus", "PrintStatus",
                  "TrackingNum", "GlobalTaxCalculation", "TransactionLocationType", "TxnSource")
@@ -25,6 +26,8 @@ READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Bal
 LINE_TYPES = {"SalesItemLineDetail", "SubTotalLineDetail", "DiscountLineDetail", "DescriptionOnly",
               "GroupLineDetail"}
 DATE_FIELDS = ("TxnDate", "DueDate", "ShipDate")
+# python-quickbooks SalesItemLineDetail() defaults that mean "not set" (writes.settle_defaults).
+SALES_DETAIL_DEFAULTS: dict[str, Any] = {"TaxInclusiveAmt": 0, "Qty": 0, "UnitPrice": 0}
 
 
 def validate_invoice(body: dict[str, Any]) -> None:
@@ -60,7 +63,8 @@ def invoice_lines(realm: Realm, body: dict[str, Any],
     `current` are the stored invoice's lines: a line whose Id is one of theirs keeps it, any other
     line is new and gets the next Id after the highest in use (Invoice reference, Line.Id: "If Id is
     greater than zero and exists ... an update operation for a line item", otherwise "a create
-    operation"; reference §11).
+    operation"; reference §11). A kept line keeps its stored LinkedTxn (real invoice 130's lines link
+    Estimate 100, sandbox2023_invoices.jsonl): a client echoing the line must not unlink it.
     """
     lines = body.get("Line")
     if not lines:
@@ -78,7 +82,8 @@ def invoice_lines(realm: Realm, body: dict[str, Any],
             raise faults.unsupported_property("Line", f"Unrecognized DetailType \"{kind}\"")
         if kind == "SubTotalLineDetail":
             continue
-        result.append(_line(realm, line, kind, line_ids.assign(line.get("Id")), len(result) + 1))
+        line_id, stored = line_ids.assign(line.get("Id"))
+        result.append(_line(realm, line, kind, line_id, len(result) + 1, stored))
     if not result:
         raise faults.required("Line")
     return result
@@ -88,31 +93,34 @@ class _LineIds:
     """Line Ids of one write: existing ones kept once each, new ones counted on from the highest."""
 
     def __init__(self, current: list[dict[str, Any]]) -> None:
-        self.free = {str(line["Id"]) for line in current if str(line.get("Id", "")).isdigit()}
+        self.free = {str(line["Id"]): line for line in current if str(line.get("Id", "")).isdigit()}
         self.last = max((int(line_id) for line_id in self.free), default=0)
 
-    def assign(self, requested: Any) -> str:
-        """The Id the line keeps (it exists and is not taken yet), else the next new one."""
+    def assign(self, requested: Any) -> tuple[str, dict[str, Any] | None]:
+        """The Id the line keeps (it exists and is not taken yet) with its stored line, else a new Id."""
         wanted = str(requested).strip() if isinstance(requested, (str, int)) else ""
         if wanted in self.free:
-            self.free.discard(wanted)
-            return wanted
+            return wanted, self.free.pop(wanted)
         self.last += 1
-        return str(self.last)
+        return str(self.last), None
 
 
-def _line(realm: Realm, line: dict[str, Any], kind: str, line_id: str, number: int) -> dict[str, Any]:
-    """One item/discount/description line, checked and completed."""
+def _line(realm: Realm, line: dict[str, Any], kind: str, line_id: str, number: int,
+          stored: dict[str, Any] | None) -> dict[str, Any]:
+    """One item/discount/description line, checked and completed (`stored`: the line it updates)."""
     out = {k: v for k, v in line.items() if v is not None and k not in ("LinkedTxn",) and not
            (k == "Id" and not v)}
     out["Id"] = line_id
     out["LineNum"] = number
+    if stored and stored.get("LinkedTxn"):
+        out["LinkedTxn"] = copy.deepcopy(stored["LinkedTxn"])
     detail = line.get(kind) if kind != "DescriptionOnly" else line.get("DescriptionLineDetail")
     if kind == "SalesItemLineDetail":
         if not isinstance(detail, dict):
             raise faults.required("Line.SalesItemLineDetail")
         out[kind] = _sales_detail(realm, detail)
         out["Amount"] = _line_amount(line, out[kind])
+        settle_defaults(out[kind], (stored or {}).get(kind), SALES_DETAIL_DEFAULTS)
     elif kind == "DiscountLineDetail":
         out["Amount"] = money(line.get("Amount", 0), "Line", "Amount")
     elif "Amount" in line:

@@ -13,7 +13,7 @@ from .multicurrency import assign_transaction_currency
 from .realm import Realm
 from .sales_tax import settle_invoice_tax
 from .timefmt import company_local, meta_time
-from .writes import Change, check_sync_token, require_id, stamp, unchanged
+from .writes import Change, check_sync_token, require_id, settle_defaults, stamp, unchanged, without_empties
 
 DEFAULTS: dict[str, Any] = {
     "AllowIPNPayment": False, "AllowOnlinePayment": False, "AllowOnlineCreditCardPayment": False,
@@ -22,11 +22,22 @@ DEFAULTS: dict[str, Any] = {
     "TxnTaxDetail": {"TotalTax": 0},
     "ApplyTaxAfterDiscount": False, "PrintStatus": "NeedToPrint", "EmailStatus": "NotSet"}
 TERMS_DAYS = 30  # sample company's default term (Net 30): fixture TxnDate 2020-09-29 → DueDate 2020-10-29
+# python-quickbooks Invoice() defaults that mean "not set" (writes.settle_defaults).
+LIBRARY_DEFAULTS: dict[str, Any] = {"Deposit": 0, "FreeFormAddress": False}
 
 
 def _given(body: dict[str, Any]) -> dict[str, Any]:
-    """Writable properties present with a value (python-quickbooks sends "" for unset strings)."""
-    return {k: v for k, v in body.items() if k in WRITABLE and v is not None and v != ""}
+    """Writable properties with a value (python-quickbooks sends "" for unset strings, at any depth)."""
+    return {k: v for k, v in without_empties(body).items() if k in WRITABLE and v is not None and v != ""}
+
+
+def _tax_calculation(realm: Realm, record: dict[str, Any]) -> None:
+    """GlobalTaxCalculation: "Not applicable to US companies; required for non-US companies", default
+    TaxExcluded (Invoice reference). python-quickbooks sends TaxExcluded whatever the company."""
+    if realm.switches.country == "US":
+        record.pop("GlobalTaxCalculation", None)
+    else:
+        record.setdefault("GlobalTaxCalculation", "TaxExcluded")
 
 
 def _complete(realm: Realm, record: dict[str, Any], body: dict[str, Any], now: datetime,
@@ -35,6 +46,8 @@ def _complete(realm: Realm, record: dict[str, Any], body: dict[str, Any], now: d
     stored invoice, if any, whose line Ids persist)."""
     customer = invoice_customer(realm, record)
     assign_transaction_currency(realm, record, customer)
+    settle_defaults(record, current or {}, LIBRARY_DEFAULTS)
+    _tax_calculation(realm, record)
     record["Line"] = invoice_lines(realm, record, (current or {}).get("Line"))
     record["CustomerRef"] = {"value": customer["Id"], "name": customer.get("DisplayName", "")}
     for name in ("BillAddr", "ShipAddr"):

@@ -1,6 +1,6 @@
 """The QuickBooks Online query language: parse a SELECT statement, run it over stored records.
 
-Grammar (reference §3): SELECT * | COUNT(*) FROM <Entity> [WHERE cond [AND cond]...]
+Grammar (reference §3): SELECT * [, prop]... | COUNT(*) FROM <Entity> [WHERE cond [AND cond]...]
 [ORDERBY | ORDER BY field [ASC|DESC], ...] [STARTPOSITION n] [MAXRESULTS n] (paging in either order).
 Refusals carry the Fault code/Message/Detail QuickBooks answers with (see query_faults).
 """
@@ -41,6 +41,8 @@ class Query:
     order_by: tuple[tuple[str, bool], ...] = ()
     start_position: int = 1
     max_results: int = DEFAULT_MAX_RESULTS
+    # Properties named after `*, ` (python-quickbooks Item.all sends `SELECT *, Sku FROM Item`).
+    projected: tuple[str, ...] = ()
 
 
 def parse(statement: str, known_entities: Collection[str], *, entity_case_sensitive: bool = True) -> Query:
@@ -113,25 +115,31 @@ class _Parser:
     def statement(self) -> Query:
         """SELECT projection FROM entity, then the optional clauses."""
         self.expect("select")
-        count = self.projection()
+        count, projected = self.projection()
         self.expect("from")
         entity = self.entity()
         self.follow("EOF", "iterator", "maxresults", "order", "orderby", "startposition", "where")
         conditions = self.where()
         order_by = self.order_by()
         start_position, max_results = self.paging()
-        return Query(entity, count, conditions, order_by, start_position, max_results)
+        return Query(entity, count, conditions, order_by, start_position, max_results, projected)
 
-    def projection(self) -> bool:
-        """`*` or `COUNT(*)`; True for COUNT."""
-        # Projections (SELECT Id, DisplayName) are refused: reference §3 says "no projections"
-        # (Intuit's query page and deep-dive blog) and no recorded query used one.
-        if self.expect("*", "count").kind == "*":
-            return False
-        self.expect("(")
-        self.expect("*")
-        self.expect(")")
-        return True
+    def projection(self) -> tuple[bool, tuple[str, ...]]:
+        """`*`, `*, prop[, prop]...` or `COUNT(*)`: (is COUNT, the properties named after `*`)."""
+        if self.expect("*", "count").kind == "count":
+            self.expect("(")
+            self.expect("*")
+            self.expect(")")
+            return True, ()
+        # `*, Sku` is what python-quickbooks 0.9.12 Item.all() sends: its issue #373 says QuickBooks
+        # returns Sku only when asked for. A bare list (SELECT Id, DisplayName) stays refused: reference §3
+        # says "no projections" and no recorded query used one. Records come back whole (as for `*`).
+        projected = []
+        while self.peek().kind == ",":
+            self.at += 1
+            projected.append(self.expect("IDENTIFIER").image)
+        self.follow(",", "from")
+        return False, tuple(projected)
 
     def entity(self) -> str:
         """The entity name as written (checked against the known ones after parsing)."""

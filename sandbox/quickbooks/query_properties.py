@@ -1,4 +1,4 @@
-"""Which properties a query may name (WHERE and ORDERBY), per stored entity.
+"""Which properties a query may name (WHERE, ORDERBY, and after `SELECT *,`), per stored entity.
 
 QuickBooks refuses any other property with 4001 "Invalid query", Detail
 "QueryValidationError: property 'X' is not queryable" (raw answer quoted in ruckus/quickbooks-ruby#403
@@ -12,44 +12,47 @@ from that page for their search_invoices tools), plus the MetaData times, which 
 filterable and sortable on their child-attribute rows (Intuit's query page filters on
 `Metadata.LastUpdatedTime`, so names match case-insensitively). A property marked only one of the two
 is accepted in both clauses: QuickBooks' answer to sorting by a filter-only property is not on record.
+The entities served from settings or answered empty have their tables in query_properties_lists.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from sandbox.quickbooks.query_faults import QueryError, invalid_query
-
-_META = ("MetaData.CreateTime", "MetaData.LastUpdatedTime")
+from sandbox.quickbooks.query_properties_lists import META, CATALOG_PROPERTIES, EMPTY_LIST_PROPERTIES
 
 QUERYABLE_PROPERTIES: dict[str, frozenset[str]] = {
     "Customer": frozenset((
         "Id", "DisplayName", "GivenName", "MiddleName", "FamilyName", "CompanyName",
         "PrintOnCheckName", "FullyQualifiedName", "PrimaryEmailAddr", "Active", "Balance",
-        "BalanceWithJobs", *_META,
+        "BalanceWithJobs", *META,
         # Unmarked in the reference, accepted so sub-customers can be selected (reference §4's
         # Job/ParentRef rule); whether QuickBooks accepts them is UNCERTAIN.
         "Job", "ParentRef",
     )),
     "Invoice": frozenset((
         "Id", "DocNumber", "TxnDate", "DueDate", "CustomerRef", "ClassRef", "DepartmentRef", "Balance",
-        "TotalAmt", *_META,
+        "TotalAmt", *META,
     )),
     "Payment": frozenset((
-        "Id", "TxnDate", "CustomerRef", "ProjectRef", "PaymentRefNum", "TotalAmt", *_META,
+        "Id", "TxnDate", "CustomerRef", "ProjectRef", "PaymentRefNum", "TotalAmt", *META,
     )),
     "Item": frozenset((
         "Id", "Name", "Type", "Sku", "Taxable", "Active", "FullyQualifiedName", "SubItem", "UnitPrice",
-        "PurchaseCost", *_META,
+        "PurchaseCost", *META,
     )),
-    # Term and Account: the columns CData's QuickBooks Online driver filters server-side ("Filterable" in
-    # its accounts/terms table pages), which follow the "filterable" marks of Intuit's entity reference.
-    # CurrentBalance(WithSubAccounts) is not in the list seen: allowed (UNCERTAIN) rather than refuse a
-    # filter QuickBooks may serve.
-    "Term": frozenset(("Id", "Name", "Active", *_META)),
+    # Term: the columns CData's QuickBooks Online driver filters server-side ("Filterable" in its terms table
+    # page), which follow the "filterable" marks of Intuit's entity reference.
+    "Term": frozenset(("Id", "Name", "Active", *META)),
+    # Account: every property Intuit's Account page marks filterable or sortable (accounting/most-commonly-
+    # used/account). Intuit's own sample IntuitDeveloper/Sample-InvoiceWithReimbursedCharge-DotNet (QBOApp.cs)
+    # sends `select * from account where AccountSubType='Checking'`.
     "Account": frozenset((
         "Id", "Name", "SubAccount", "ParentRef", "Description", "Active", "Classification", "AccountType",
-        "CurrentBalance", "CurrentBalanceWithSubAccounts", *_META,
+        "AccountSubType", "FullyQualifiedName", "CurrentBalance", "CurrentBalanceWithSubAccounts", *META,
     )),
+    **CATALOG_PROPERTIES,
+    **EMPTY_LIST_PROPERTIES,
 }
 _FOLDED = {entity: {name.casefold() for name in names} for entity, names in QUERYABLE_PROPERTIES.items()}
 
@@ -57,7 +60,8 @@ _FOLDED = {entity: {name.casefold() for name in names} for entity, names in QUER
 def check_properties(entity: str, fields: Iterable[str]) -> None:
     """Refuse the first field the entity cannot be queried by (names match case-insensitively).
 
-    Entities without a table here (those the sandbox answers empty) are not checked.
+    Entities without a table (transactions the sandbox answers empty, see query_properties_lists) are not
+    checked.
     """
     known = _FOLDED.get(entity)
     if known is None:

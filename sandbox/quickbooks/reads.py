@@ -51,8 +51,9 @@ def answer_query(realm: Realm, statement: str) -> dict[str, Any]:
     Shared by GET/POST /query and the Query items of POST /batch.
     """
     try:
-        parsed = parse(statement, QUERYABLE)
-        named = [condition.field for condition in parsed.conditions] + [field for field, _ in parsed.order_by]
+        parsed = parse(statement, QUERYABLE, entity_case_sensitive=not realm.switches.query_entity_any_case)
+        named = [condition.field for condition in parsed.conditions]
+        named += [field for field, _ in parsed.order_by] + list(parsed.projected)
         check_properties(parsed.entity, named)
     except QueryError as error:
         raise faults.ApiFault(400, error.code, error.message, error.detail) from None

@@ -45,6 +45,11 @@ class CompanySwitches:
     # Legacy webhook `lastUpdated` (reference §1.1, §11): False = `2015-10-05T14:42:19-0700` (Java SDK
     # sample; no colon, the harder form), True = `2025-09-08T20:52:31.657Z` (2025 blog sample, .NET SDK).
     webhook_time_utc_millis: bool = False
+    # Query entity names: case-sensitive (False; reference §3 from Intuit's query page, and the real 4001
+    # "invalid context declaration" for a misspelt entity) or any case (True; Intuit's own code writes
+    # `from account` in IntuitDeveloper/Sample-InvoiceWithReimbursedCharge-DotNet QBOApp.cs, and its Vendor
+    # and CompanyCurrency reference pages query `from vendor` / `from companycurrency`). UNCERTAIN.
+    query_entity_any_case: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""

@@ -107,6 +107,59 @@ def unchanged(before: dict[str, Any], after: dict[str, Any]) -> bool:
             == {k: v for k, v in after.items() if k not in stamps})
 
 
+_DROPPED = object()
+
+
+def without_empties(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without "" and null inside its objects and lists, nor the objects and lists that leaves empty.
+
+    python-quickbooks initialises every attribute ("" strings, Ref name/type "", CustomField []: its
+    objects/base.py and detailline.py) and its to_json drops only None, so an object read and saved again
+    sends Country "", Line2..Line5 "", ServiceDate "", `type: ""` back. Real bodies never hold an empty string
+    or a nested empty list (every QuickBooks body in fixtures/quickbooks; only a transaction's top-level
+    `LinkedTxn: []`), so QuickBooks does not store them. Top-level members keep the entity's own rules (a full
+    update NULLs what is ""); an object sent empty (`SubTotalLineDetail: {}`) stays.
+    """
+    out: dict[str, Any] = {}
+    for name, value in body.items():
+        if isinstance(value, list):
+            out[name] = [item for item in map(_clean, value) if item is not _DROPPED]
+            continue
+        cleaned = _clean(value) if isinstance(value, dict) else value
+        if cleaned is not _DROPPED:
+            out[name] = cleaned
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """A nested JSON value without empties, or _DROPPED when nothing of it is left."""
+    if isinstance(value, dict):
+        cleaned = ((name, _clean(item)) for name, item in value.items())
+        kept = {name: item for name, item in cleaned if item is not _DROPPED}
+        return _DROPPED if value and not kept else kept
+    if isinstance(value, list):
+        return [item for item in map(_clean, value) if item is not _DROPPED] or _DROPPED
+    return _DROPPED if value is None or value == "" else value
+
+
+def settle_defaults(record: dict[str, Any], stored: dict[str, Any] | None, defaults: dict[str, Any]) -> None:
+    """Leave out each library default (`Deposit: 0`, `TaxInclusiveAmt: 0`...) the stored record leaves out.
+
+    python-quickbooks sends such values for attributes it never read (Invoice, SalesItemLineDetail
+    constructors); QuickBooks' answers omit them, so they mean "not set". A stored record that holds the same
+    value keeps it (Intuit's sample invoice 239 reads `Deposit: 0`), and one that holds another value sees
+    the change (Deposit 50 → 0 is a real update).
+    """
+    for name, default in defaults.items():
+        if name in record and _same(record[name], default) and name not in (stored or {}):
+            del record[name]
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Equal JSON values, `false` never equal to `0`."""
+    return isinstance(value, bool) == isinstance(default, bool) and value == default
+
+
 def money(value: Any, entity: str, name: str) -> float:
     """A numeric amount or 2010."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):

@@ -158,7 +158,12 @@ def test_create_with_the_same_request_id_is_replayed_not_duplicated(connected):
     assert client.count("Customer", "DisplayName = 'Requestid Replay Ltd'") == 1
 
 
-def test_invoice_lifecycle_send_void_delete_and_cdc(connected):
+@pytest.mark.parametrize("omit_unchanged", [False, True])
+def test_invoice_lifecycle_send_void_delete_and_cdc(qbo, connected, omit_unchanged):
+    """Under both readings of the sandbox's `cdc_omit_unchanged` (reference §2: an unchanged entity's `{}` kept
+    in its place or left out; UNCERTAIN) the unchanged Payment still comes back as an empty list."""
+    switches = qbo.control(f"realms/{connected.realm_id}/switches", {"cdc_omit_unchanged": omit_unchanged})
+    assert switches["cdc_omit_unchanged"] is omit_unchanged
     client = connected.client()
     since = datetime.now(timezone.utc) - timedelta(seconds=5)
     customer = client.create("Customer", {"DisplayName": "Lifecycle GmbH", "PrimaryEmailAddr": {"Address": "a@b.de"}})
@@ -200,8 +205,12 @@ def test_revoked_grant_surfaces_as_authorization_revoked(qbo, connected):
         connected.client().get("Customer", "1")
 
 
-def test_429_is_typed_with_retry_after(qbo, connected):
-    qbo.control("settings", {"rate_per_minute": 20})
+@pytest.mark.parametrize("throttle_body", ["fault", "xml", "gateway"])
+def test_429_is_typed_with_retry_after(qbo, connected, throttle_body):
+    """Every reading of the sandbox's UNCERTAIN 429 body (reference §6: JSON Fault, the captured XML of
+    intuit/QuickBooks-V3-PHP-SDK#54, the gateway's lowercase `fault`) surfaces as Throttled."""
+    settings = qbo.control("settings", {"rate_per_minute": 20, "throttle_body": throttle_body})
+    assert settings["throttle_body"] == throttle_body
     client = connected.client()
     with pytest.raises(Throttled) as throttled:
         for _ in range(25):

@@ -15,6 +15,7 @@ from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from quickbooks import QuickBooks
 
+from sandbox.quickbooks.store import Settings
 from sandbox.server import RunningServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qbo"
@@ -48,6 +49,12 @@ class Sandbox:
     def reset(self, **body: Any) -> str:
         """Fresh sample company; returns its realm id."""
         return self.control("POST", "reset", **body)["realm_id"]
+
+    def restore_settings(self, *names: str) -> None:
+        """Put the named settings back to the sandbox's real defaults (a reset keeps settings, and the
+        sandbox lives for the whole test module, so a value left behind leaks into later tests)."""
+        defaults = Settings().as_dict()
+        self.control("POST", "settings", **{name: defaults[name] for name in names})
 
 
 def auth_client(url: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET,
@@ -146,3 +153,18 @@ class Receiver:
                 return hits
             time.sleep(0.02)
         raise AssertionError(f"no matching delivery; received {self.received!r}")
+
+
+def wait_for_entity(hook: Receiver, entity_id: str, entity: str) -> list[tuple[str, str]]:
+    """(name, id) of every legacy webhook entity delivered, once `entity`/`entity_id` arrived (polls)."""
+    def arrived(item: tuple[bytes, dict[str, str]]) -> bool:
+        return (entity, entity_id) in legacy_entities([item])
+    hook.wait_for(arrived)
+    with hook.lock:
+        return legacy_entities(list(hook.received))
+
+
+def legacy_entities(items: list[tuple[bytes, dict[str, str]]]) -> list[tuple[str, str]]:
+    """(name, id) of every entity in legacy `eventNotifications` bodies, in delivery order."""
+    return [(e["name"], e["id"]) for body, _ in items for note in json.loads(body)["eventNotifications"]
+            for e in note["dataChangeEvent"]["entities"]]

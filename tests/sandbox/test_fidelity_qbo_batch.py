@@ -37,7 +37,7 @@ def qb(qbo: Sandbox):
 def api(qb, qbo: Sandbox):
     """Raw HTTP on the same connection; batch settings back to their defaults afterwards."""
     yield Api(qbo.url, qb.auth_client.access_token, qb.company_id)
-    qbo.control("POST", "settings", batch_max_items=30, batch_rate_per_minute=40)
+    qbo.restore_settings("batch_max_items", "batch_rate_per_minute")
 
 
 def _batch(api: Api, *items: dict[str, Any], **params: Any) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from quickbooks.objects.account import Account
 from quickbooks.objects.term import Term
 
@@ -58,7 +59,12 @@ def test_account_read_is_shaped_like_the_real_account_body(qbo) -> None:
 
 
 def test_account_queries_filter_on_queryable_properties_only(qbo) -> None:
-    """Inactive accounts are hidden unless Active is named; AccountSubType/DueDays are not queryable (4001)."""
+    """Inactive accounts are hidden unless Active is named; Term.DueDays is not queryable (4001).
+
+    AccountSubType and FullyQualifiedName are marked filterable on Intuit's Account page, and Intuit's own
+    sample IntuitDeveloper/Sample-InvoiceWithReimbursedCharge-DotNet (QBOApp.cs) sends
+    `select * from account where AccountSubType='Checking'` (this test refused it before).
+    """
     api, _ = connected_api(qbo)
     income = _query(api, "SELECT * FROM Account WHERE AccountType = 'Income' ORDERBY Id")["Account"]
     assert [a["Id"] for a in income] == ["1", "45", "48", "79", "82", "86"]
@@ -66,10 +72,32 @@ def test_account_queries_filter_on_queryable_properties_only(qbo) -> None:
     assert "5" in [a["Id"] for a in with_inactive["Account"]]
     banks = _query(api, "SELECT * FROM Account WHERE Classification = 'Asset' AND Name LIKE '%ing%'")["Account"]
     assert [a["Name"] for a in banks] == ["Checking", "Savings"]
-    for statement, prop in (("SELECT * FROM Account WHERE AccountSubType = 'Checking'", "AccountSubType"),
+    checking = _query(api, "select * from Account where AccountSubType='Checking'")["Account"]
+    assert [(a["Id"], a["Name"]) for a in checking] == [("35", "Checking")]
+    landscaping = _query(api, "SELECT * FROM Account WHERE FullyQualifiedName LIKE 'Landscaping Services%' "
+                              "ORDERBY FullyQualifiedName DESC")["Account"]
+    assert [a["Id"] for a in landscaping] == ["48", "45"]
+    for statement, prop in (("SELECT * FROM Account WHERE AccountNum = '1'", "AccountNum"),
                             ("SELECT * FROM Term WHERE DueDays = 30", "DueDays")):
         error = assert_fault(api.call("GET", "query", query=statement), 400, "4001")
         assert error["Detail"] == f"QueryValidationError: property '{prop}' is not queryable"
+
+
+@pytest.mark.parametrize("any_case", [False, True])
+def test_intuits_sample_account_query_under_each_entity_case_reading(qbo, any_case: bool) -> None:
+    """IntuitDeveloper/Sample-InvoiceWithReimbursedCharge-DotNet QBOApp.cs, verbatim: lower-case `account`.
+
+    Reference §3 says entity names are case-sensitive, Intuit's sample (and its Vendor/CompanyCurrency pages)
+    write them in lower case: switch `query_entity_any_case` (UNCERTAIN), off by default.
+    """
+    api, realm_id = connected_api(qbo)
+    qbo.control("POST", f"realms/{realm_id}/switches", query_entity_any_case=any_case)
+    response = api.call("GET", "query", query="select * from account where AccountSubType='Checking'")
+    if any_case:
+        assert [a["Name"] for a in response.json()["QueryResponse"]["Account"]] == ["Checking"]
+    else:
+        error = assert_fault(response, 400, "4001")
+        assert error["Detail"] == "QueryValidationError: invalid context declaration: account"
 
 
 def test_every_account_of_the_real_general_ledger_exists_with_its_name(qbo) -> None:
@@ -124,3 +152,6 @@ def test_python_quickbooks_reads_terms_and_accounts(qbo) -> None:
     income = Account.filter(AccountType="Income", qb=qb)
     assert {a.Name for a in income} >= {"Services", "Design income", "Sales of Product Income"}
     assert Account.count("Classification = 'Revenue'", qb=qb) == 6
+    assert [a.Name for a in Account.filter(AccountSubType="Checking", qb=qb)] == ["Checking"]
+    materials = Account.filter(FullyQualifiedName="Landscaping Services:Job Materials", qb=qb)
+    assert [a.Id for a in materials] == ["48"]

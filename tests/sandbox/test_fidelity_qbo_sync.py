@@ -15,7 +15,7 @@ def connected(qbo: Sandbox) -> Iterator[tuple[Api, str, object]]:
     realm_id = qbo.reset()
     client, _ = connect(qbo.url)
     yield Api(qbo.url, client.access_token, realm_id), realm_id, client
-    qbo.control("POST", "settings", rate_per_minute=500, cdc_max_objects=1000, throttle_body="xml")
+    qbo.restore_settings("rate_per_minute", "cdc_max_objects", "throttle_body")
 
 
 def _cdc(api: Api, entities: str, since: str) -> dict:
@@ -96,7 +96,8 @@ def test_429_envelope_under_each_reading(connected, qbo: Sandbox, reading: str) 
     """Reference §6 marks the 429 body UNCERTAIN; every reading carries the captured fields
     (intuit/QuickBooks-V3-PHP-SDK#54: type SERVICE, code 3001, Detail with two spaces)."""
     api, realm_id, _ = connected
-    assert qbo.control("GET", "settings")["throttle_body"] == "xml"  # default: the captured XML
+    # Default: the captured fields as a JSON Fault (store.Settings; docs/architecture.md switch table).
+    assert qbo.control("GET", "settings")["throttle_body"] == "fault"
     qbo.control("POST", "settings", rate_per_minute=1, throttle_body=reading)
     api.call("GET", "companyinfo/" + realm_id)
     throttled = api.call("GET", "companyinfo/" + realm_id)

@@ -3,45 +3,19 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.payment import Payment
 
 from sandbox.quickbooks.company import sample_company
-from sandbox.server import serve_in_thread
-from tests.sandbox.qbo_app_support import FIXTURES, Api, Receiver, Sandbox, connect, quickbooks
-
-VERIFIER = "verifier-for-write-tests"
+from tests.sandbox.qbo_app_support import FIXTURES, Api, Sandbox, wait_for_entity
 
 
 def _line(amount: float, description: str, line_id: str | None = None) -> dict[str, Any]:
     line: dict[str, Any] = {"Amount": amount, "Description": description, "DetailType": "SalesItemLineDetail",
                             "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
     return {"Id": line_id, **line} if line_id else line
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    hook = Receiver()
-    server = serve_in_thread(hook.app)
-    yield hook, f"{server.url}/hook"
-    server.stop()
-
-
-@pytest.fixture
-def session(qbo: Sandbox, receiver: tuple[Receiver, str]) -> Iterator[tuple[Api, Any, Receiver]]:
-    """A fresh sample company, raw API + python-quickbooks, legacy webhooks to a recording receiver."""
-    hook, url = receiver
-    qbo.reset()
-    qbo.control("POST", "webhooks", url=url, verifier_token=VERIFIER, format="legacy", aggregation_seconds=0)
-    client, realm_id = connect(qbo.url)
-    with hook.lock:
-        hook.received.clear()
-    yield Api(qbo.url, client.access_token, realm_id), quickbooks(qbo.url, client, realm_id), hook
-    # Acknowledge everything before the next test resets the company under the same realm id.
-    assert qbo.control("POST", "webhooks/flush", timeout=10)["flushed"] is True
 
 
 def _post(api: Api, entity: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -87,20 +61,6 @@ def test_line_ids_survive_a_python_quickbooks_full_update(session) -> None:
     assert [line.Id for line in saved.Line if line.DetailType == "SalesItemLineDetail"] == ids
 
 
-def _wait_for_entity(hook: Receiver, entity_id: str, entity: str) -> list[tuple[str, str]]:
-    """Every (name, id) delivered so far, once `entity`/`entity_id` has arrived (poll with a deadline)."""
-    def arrived(item: tuple[bytes, dict[str, str]]) -> bool:
-        return (entity, entity_id) in _delivered([item])
-    hook.wait_for(arrived)
-    with hook.lock:
-        return _delivered(list(hook.received))
-
-
-def _delivered(items: list[tuple[bytes, dict[str, str]]]) -> list[tuple[str, str]]:
-    return [(e["name"], e["id"]) for body, _ in items for note in json.loads(body)["eventNotifications"]
-            for e in note["dataChangeEvent"]["entities"]]
-
-
 def test_no_op_updates_keep_sync_token_and_time_and_send_nothing(session, qbo: Sandbox) -> None:
     """Reference §11: an update that changes nothing keeps SyncToken and LastUpdatedTime, no webhook."""
     api, _, hook = session
@@ -116,7 +76,7 @@ def test_no_op_updates_keep_sync_token_and_time_and_send_nothing(session, qbo: S
         assert (after["SyncToken"], after["MetaData"]) == (before["SyncToken"], before["MetaData"])
     changed = _post(api, "Customer", {"Id": "2", "SyncToken": "0", "sparse": True, "Notes": "real change"})
     assert changed["SyncToken"] == "1"
-    assert _wait_for_entity(hook, "2", "Customer") == [("Customer", "2")]  # nothing before it
+    assert wait_for_entity(hook, "2", "Customer") == [("Customer", "2")]  # nothing before it
 
 
 def test_payment_lines_carry_the_real_line_ex(session) -> None:

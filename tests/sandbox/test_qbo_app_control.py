@@ -50,7 +50,7 @@ def test_cdc_object_limit_and_window(qbo: Sandbox) -> None:
     try:
         assert_fault(api.call("GET", "cdc", entities="Customer", changedSince=since), 400, "500")
     finally:
-        qbo.control("POST", "settings", cdc_max_objects=1000)
+        qbo.restore_settings("cdc_max_objects")
     body = api.call("GET", "cdc", entities="customer", changedSince=since).json()
     assert [c["DisplayName"] for c in body["CDCResponse"][0]["QueryResponse"][0]["Customer"]] == [
         "Limit A", "Limit B", "Limit C"]

@@ -192,4 +192,4 @@ def test_throttle_raises_library_exception(qb, qbo: Sandbox, reading: str, error
         qbo.control("POST", "clock", advance_seconds=61)
         assert Customer.get("1", qb=qb).Id == "1"
     finally:
-        qbo.control("POST", "settings", rate_per_minute=500, throttle_body="xml")
+        qbo.restore_settings("rate_per_minute", "throttle_body")

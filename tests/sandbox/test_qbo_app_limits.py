@@ -9,15 +9,14 @@ import pytest
 
 from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api
 
-DEFAULTS = {"rate_per_minute": 500, "max_concurrent": 10, "latency_ms": 0, "error_rate": 0.0,
-            "throttle_body": "xml"}
+SETTINGS_TOUCHED = ("rate_per_minute", "max_concurrent", "latency_ms", "error_rate", "throttle_body")
 
 
 @pytest.fixture
 def api(qbo: Sandbox) -> Iterator[Api]:
     api, _ = connected_api(qbo)
     yield api
-    qbo.control("POST", "settings", **DEFAULTS)
+    qbo.restore_settings(*SETTINGS_TOUCHED)
 
 
 def test_rate_limit_per_minute_then_recovers(api: Api, qbo: Sandbox) -> None:

@@ -160,7 +160,7 @@ def test_gateway_401_for_missing_expired_and_foreign_tokens(qbo: Sandbox) -> Non
         assert expired.status_code == 401
         assert expired.json()["fault"]["error"][0]["detail"].startswith("Token expired: ")
     finally:
-        qbo.control("POST", "settings", access_token_ttl=3600)
+        qbo.restore_settings("access_token_ttl")
 
 
 def test_registered_app_needs_exact_redirect_uri(qbo: Sandbox) -> None:
