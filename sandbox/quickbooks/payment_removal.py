@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from . import faults
+from .company_totals import home_amounts
 from .invoices import refresh_customer_balance
 from .realm import Realm
 from .timefmt import meta_time
@@ -41,6 +42,7 @@ def _release(realm: Realm, payment: dict[str, Any], now: datetime, *, unlink: bo
             continue  # deleted since the payment was applied: nothing left to reopen
         reopened = float(invoice.get("Balance", 0)) + amount
         invoice["Balance"] = round(min(reopened, float(invoice.get("TotalAmt", 0))), 2)
+        invoice.update(home_amounts(invoice))  # HomeBalance follows Balance, as on payment create
         if unlink:
             invoice["LinkedTxn"] = [link for link in invoice.get("LinkedTxn") or []
                                     if not (link.get("TxnType") == "Payment"
