@@ -6,6 +6,7 @@ batch_request_body.json and batch_response_with_610_object_not_found_and_5010_st
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -97,7 +98,8 @@ def _entity_of(item: dict[str, Any]) -> str:
     return names[0]
 
 
-def _write_item(realm_id: str, realm: Realm, item: dict[str, Any]) -> tuple[str, Any, list[Change]]:
+def _write_item(realm_id: str, realm: Realm, item: dict[str, Any],
+                now: datetime) -> tuple[str, Any, list[Change]]:
     """(entity, record, changes) of a create/update/delete item; optionsData "void" voids by update."""
     entity = _entity_of(item)
     body, operation = item[entity], item.get("operation")
@@ -111,11 +113,12 @@ def _write_item(realm_id: str, realm: Realm, item: dict[str, Any]) -> tuple[str,
     except UnsupportedOperation:
         relative = f"/v3/company/{realm_id}/{entity.lower()}?operation={operation}"
         raise faults.unsupported_operation(relative, request.host_url.rstrip("/") + relative) from None
-    record, changes = writer(realm, body, sandbox().state.now())
+    record, changes = writer(realm, body, now)
     return entity, record, changes
 
 
-def _answer(realm_id: str, realm: Realm, item: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+def _answer(realm_id: str, realm: Realm, item: dict[str, Any],
+            now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """One BatchItemResponse entry (result key first, then bId, as the fixture) and the changes it made."""
     bid = str(item["bId"])
     try:
@@ -124,7 +127,7 @@ def _answer(realm_id: str, realm: Realm, item: dict[str, Any]) -> tuple[dict[str
             raise refusal
         if "Query" in item:
             return {"QueryResponse": answer_query(realm, str(item["Query"] or "")), "bId": bid}, []
-        entity, record, changes = _write_item(realm_id, realm, item)
+        entity, record, changes = _write_item(realm_id, realm, item, now)
         return {entity: record, "bId": bid}, changes
     except faults.ApiFault as fault:
         # A failed item never fails the batch: its Fault (no `time`) sits in its own entry.
@@ -133,16 +136,21 @@ def _answer(realm_id: str, realm: Realm, item: dict[str, Any]) -> tuple[dict[str
 
 @batch.post("/batch")
 def post_batch(realm_id: str) -> Response:
-    """Run every item in request order under one lock, then publish all changes to the webhook senders."""
+    """Run every item in request order under one lock, then publish all changes to the webhook senders.
+
+    Each item's changes go out with that item's own instant, as a single write's do (hooks.publish `at`).
+    """
     items = _items(parse_body(request.get_data(), "IntuitBatchRequest"))
     box = sandbox()
     answers: list[dict[str, Any]] = []
-    changes: list[Change] = []
+    written: list[tuple[list[Change], datetime]] = []
     with box.state.lock:
         realm = box.state.realms[realm_id]
         for item in items:
-            answer, made = _answer(realm_id, realm, item)
+            now = box.state.now()
+            answer, made = _answer(realm_id, realm, item, now)
             answers.append(answer)
-            changes.extend(made)
-    box.hooks.publish(realm_id, changes)
+            written.append((made, now))
+    for made, now in written:
+        box.hooks.publish(realm_id, made, at=now)
     return json_response({"BatchItemResponse": answers})
