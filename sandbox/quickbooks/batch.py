@@ -63,16 +63,29 @@ def _items(body: dict[str, Any]) -> list[dict[str, Any]]:
         # call fails (QuickBooks-V3-DotNET-SDK#358, tried in the API Explorer), but no public capture shows
         # the body; we refuse the whole request with a 2010 naming BatchItemRequest (python-quickbooks
         # raises ValidationException for it).
-        raise faults.ApiFault(400, "2010", "Request has invalid or unsupported property",
-                              "Property Name:BatchItemRequest specified is unsupported or invalid: "
-                              f"{len(items)} items; the maximum number of payloads in a batch is {limit}",
-                              element="BatchItemRequest")
+        raise _invalid_batch_property("BatchItemRequest", f"{len(items)} items; the maximum number of "
+                                                          f"payloads in a batch is {limit}")
+    seen: set[str] = set()
     for item in items:
         # The item's own properties are typed like any other (Jackson reads the whole request first).
         check_types(item, "BatchItemRequest", strings=ITEM_KEYS)
         if item.get("bId") in (None, ""):
             raise faults.required("bId")
+        bid = str(item["bId"])
+        if bid in seen:
+            # UNCERTAIN: no capture of a batch with a repeated bId; the batch reference calls bId the
+            # item's unique identifier, and answers are matched by it, so the whole request is refused
+            # before anything runs, in the 2010 words of the over-limit refusal above.
+            raise _invalid_batch_property("bId", f"bId {bid} is used by more than one item")
+        seen.add(bid)
     return items
+
+
+def _invalid_batch_property(name: str, reason: str) -> faults.ApiFault:
+    """2010 naming a property of the batch request, with the reason after the usual words."""
+    return faults.ApiFault(400, "2010", "Request has invalid or unsupported property",
+                           f"Property Name:{name} specified is unsupported or invalid: {reason}",
+                           element=name)
 
 
 def _request_id_fault(request_id: str | None, bid: str) -> faults.ApiFault | None:
@@ -102,6 +115,21 @@ def _entity_of(item: dict[str, Any]) -> str:
     return names[0]
 
 
+def _check_operation(entity: str, operation: str, body: dict[str, Any]) -> None:
+    """An item's operation must fit its body: an update names the record, a create does not.
+
+    The single endpoints tell create from update by the Id alone; a batch item says which it means
+    (batch reference: operation create, update, delete), so a mismatch is refused rather than guessed.
+    update without Id: 2020 Required param missing "Id". create with an Id: UNCERTAIN (no capture); 2010.
+    """
+    operation = operation.strip().lower()
+    has_id = body.get("Id") not in (None, "")
+    if operation == "update" and not has_id:
+        raise faults.required("Id")
+    if operation == "create" and has_id:
+        raise _invalid_batch_property("Id", f"a create operation cannot name the {entity} Id {body['Id']}")
+
+
 def _write_item(realm_id: str, realm: Realm, item: dict[str, Any],
                 now: datetime) -> tuple[str, Any, list[Change]]:
     """(entity, record, changes) of a create/update/delete item; optionsData "void" voids by update."""
@@ -112,6 +140,7 @@ def _write_item(realm_id: str, realm: Realm, item: dict[str, Any],
                                           f"Can not deserialize instance of {entity} out of non-object")
     if not operation:
         raise faults.required("operation")
+    _check_operation(entity, str(operation), body)
     try:
         options = item.get("optionsData")
         writer = writer_for(entity, str(operation), body, None if options is None else str(options))
@@ -137,7 +166,7 @@ def _answer(realm_id: str, realm: Realm, item: dict[str, Any],
     except faults.ApiFault as fault:
         # A failed item never fails the batch: its Fault (no `time`) sits in its own entry.
         return {"Fault": fault.body(now)["Fault"], "bId": bid}, []
-    except Exception:  # noqa: BLE001 — a sandbox defect in one item must not answer 500 for items already saved
+    except Exception:  # noqa: BLE001 — a defect in one item must not answer 500 after others were saved
         log.exception("qbo.sandbox.batch_item_error", extra={"bId": bid})
         return {"Fault": faults.batch_item_failure().body(now)["Fault"], "bId": bid}, []
 

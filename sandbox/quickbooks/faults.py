@@ -109,8 +109,8 @@ def system_fault(status: int = 500) -> ApiFault:
 def batch_item_failure() -> ApiFault:
     """An item of a batch that failed for no reason the client caused, as one real batch item answered.
 
-    ruckus/quickbooks-ruby#344 (2016) quotes a real BatchItemResponse Fault for an internal failure: code 6000,
-    Message "A business validation error has occurred while processing your request", element "", Detail
+    ruckus/quickbooks-ruby#344 (2016) quotes a real BatchItemResponse Fault for an internal failure: code
+    6000, Message "A business validation error has occurred while processing your request", element "", Detail
     "Business Validation Error: An unexpected error occurred while accessing or saving your data. Please wait
     a few minutes and try again.  If the problem persists, contact customer support." (two spaces, as quoted).
     """

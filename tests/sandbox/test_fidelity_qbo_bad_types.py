@@ -48,7 +48,8 @@ def api(qbo: Sandbox) -> Iterator[Api]:
 
 
 def _invoices(api: Api) -> int:
-    return api.call("GET", "query", query="SELECT COUNT(*) FROM Invoice").json()["QueryResponse"]["totalCount"]
+    answer = api.call("GET", "query", query="SELECT COUNT(*) FROM Invoice").json()
+    return answer["QueryResponse"]["totalCount"]
 
 
 @pytest.mark.parametrize("lines", list(BAD_INVOICES.values()), ids=list(BAD_INVOICES))
@@ -101,9 +102,11 @@ def test_an_unexpected_failure_in_one_item_is_that_items_fault(api: Api, monkeyp
     def broken(*_: Any) -> None:
         raise RuntimeError("simulated defect")
     monkeypatch.setitem(dispatch.UPSERTS, "Invoice", (broken, broken))
+    invoice = {"CustomerRef": {"value": "1"}, "Line": [ITEM_LINE]}
     items = [{"bId": "1", "operation": "create", "Customer": {"DisplayName": "Saved Before The Defect"}},
-             {"bId": "2", "operation": "create", "Invoice": {"CustomerRef": {"value": "1"}, "Line": [ITEM_LINE]}},
-             {"bId": "3", "Query": "SELECT COUNT(*) FROM Customer WHERE DisplayName = 'Saved Before The Defect'"}]
+             {"bId": "2", "operation": "create", "Invoice": invoice},
+             {"bId": "3", "Query": "SELECT COUNT(*) FROM Customer WHERE DisplayName = "
+                                   "'Saved Before The Defect'"}]
     first = api.call("POST", "batch", body={"BatchItemRequest": items}, requestid="defect-1")
     assert first.status_code == 200, first.text
     answers = first.json()["BatchItemResponse"]
