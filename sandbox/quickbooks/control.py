@@ -115,7 +115,8 @@ def register_app() -> Response:
 @control.route("/settings", methods=["GET", "POST"])
 def settings() -> Response:
     """Read or change {auto_approve, auto_approve_realm_id, access_token_ttl, rate_per_minute, max_concurrent,
-    latency_ms, error_rate, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute}."""
+    latency_ms, error_rate, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute,
+    requestid_wait_ms}."""
     body = json_body() if request.method == "POST" else {}
     known = {field.name: field.type for field in fields(Settings)}
     unknown = set(body) - set(known)
