@@ -14,6 +14,8 @@ from . import faults
 from .currencies import CURRENCIES, currency_ref, exchange_rate
 from .realm import Realm
 
+CURRENCY_MISMATCH = "The transaction needs to be in the same currency as the A/R and A/P accounts you use."
+
 
 def _code_of(record: dict[str, Any]) -> str | None:
     """CurrencyRef.value as written, or None when the record names no currency."""
@@ -21,6 +23,11 @@ def _code_of(record: dict[str, Any]) -> str | None:
     if not isinstance(ref, dict) or ref.get("value") in (None, ""):
         return None
     return str(ref["value"]).strip()
+
+
+def currency_of(realm: Realm, record: dict[str, Any]) -> str:
+    """The record's currency code; the company's home currency when it names none."""
+    return _code_of(record) or realm.switches.home_currency
 
 
 def _known(code: str) -> str:
@@ -81,8 +88,7 @@ def assign_transaction_currency(realm: Realm, record: dict[str, Any], customer: 
     code = _code_of(customer) or realm.switches.home_currency
     given = _code_of(record)
     if given is not None and given != code:
-        raise faults.business_validation(
-            "The transaction needs to be in the same currency as the A/R and A/P accounts you use.")
+        raise faults.business_validation(CURRENCY_MISMATCH)
     record["CurrencyRef"] = currency_ref(code)
     if code == realm.switches.home_currency:
         # Home-currency transactions carry no ExchangeRate (every real 2023 sandbox invoice and payment);

@@ -8,8 +8,8 @@ from typing import Any, Iterator
 from . import faults
 from .company_totals import home_amounts
 from .company_build import payment_line_ex
-from .invoices import refresh_customer_balance
-from .multicurrency import assign_transaction_currency
+from .customer_tree import ancestors, refresh_balances
+from .multicurrency import CURRENCY_MISMATCH, assign_transaction_currency, currency_of
 from .realm import Realm
 from .timefmt import company_local
 from .writes import Change, check_fields, check_types, money, ref_id, require_id, stamp
@@ -41,8 +41,9 @@ def _invoice_links(body: dict[str, Any]) -> Iterator[tuple[float, dict[str, Any]
                 yield amount, link
 
 
-def _applications(realm: Realm, body: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
-    """(invoice, amount) for every line linked to an invoice; 6000 for unknown/overpaid invoices."""
+def _applications(realm: Realm, body: dict[str, Any],
+                  customer: dict[str, Any]) -> list[tuple[dict[str, Any], float]]:
+    """(invoice, amount) for every line linked to an invoice; 6000 for unknown, foreign or overpaid ones."""
     result = []
     for amount, link in _invoice_links(body):
         invoice_id = require_id(link.get("TxnId"), "LinkedTxn.TxnId")
@@ -51,12 +52,33 @@ def _applications(realm: Realm, body: dict[str, Any]) -> list[tuple[dict[str, An
             raise faults.business_validation(
                 f"The entity Invoice {invoice_id} that you are trying to link does not exist. "
                 f"Invoice {invoice_id}")
+        _check_payer(realm, invoice, customer)
         if amount > float(invoice.get("Balance", 0)) + 0.004:
             raise faults.business_validation(
                 f"The amount applied to Invoice {invoice_id} ({amount}) exceeds its open balance "
                 f"({invoice.get('Balance', 0)}).")
         result.append((invoice, amount))
     return result
+
+
+def _check_payer(realm: Realm, invoice: dict[str, Any], customer: dict[str, Any]) -> None:
+    """A payment pays invoices in its own currency, of its customer or of that customer's sub-customers.
+
+    Another currency: the words QuickBooks Online gives for a transaction in a currency other than its
+    customer's (multicurrency.assign_transaction_currency). Sub-customers: Receive payment for a parent
+    lists and pays its sub-customers' invoices (gentlefrog.com "Sub-Customers in QuickBooks Online", "Apply
+    Payment to sub-customer invoice"); the API is taken to accept the same. Any other customer's invoice:
+    UNCERTAIN words (no capture), 6000 like the other refusals here.
+    """
+    if currency_of(realm, invoice) != currency_of(realm, customer):
+        raise faults.business_validation(CURRENCY_MISMATCH)
+    owner = realm.get("Customer", str(invoice["CustomerRef"]["value"]))
+    if owner is not None and (owner["Id"] == customer["Id"]
+                              or customer["Id"] in {a["Id"] for a in ancestors(realm, owner)}):
+        return
+    raise faults.business_validation(
+        f"Invoice {invoice['Id']} belongs to another customer ({invoice['CustomerRef'].get('name', '')}); "
+        "a payment can only be applied to its own customer's or sub-customers' invoices.")
 
 
 def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
@@ -71,7 +93,7 @@ def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
     if body.get("TotalAmt") is None:
         raise faults.required("TotalAmt")
     total = money(body["TotalAmt"], "Payment", "TotalAmt")
-    applications = _applications(realm, body)
+    applications = _applications(realm, body, customer)
     applied = round(sum(amount for _, amount in applications), 2)
     if applied > total + 0.004:
         raise faults.business_validation("The payment amount must be greater than or equal to the sum of the "
@@ -99,5 +121,5 @@ def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
         invoice.setdefault("LinkedTxn", []).append({"TxnId": payment["Id"], "TxnType": "Payment"})
         stamp(invoice, now)
         changes.append(Change("Invoice", invoice["Id"], "Update", invoice["MetaData"]["LastUpdatedTime"]))
-    refresh_customer_balance(realm, customer_id, now)
+    refresh_balances(realm, [customer_id, *(inv["CustomerRef"]["value"] for inv, _ in applications)], now)
     return payment, changes
