@@ -162,3 +162,22 @@ def test_sample_company_invoices_are_in_their_customers_currency(api) -> None:
         rate = invoice["ExchangeRate"]
         assert invoice["HomeTotalAmt"] == pytest.approx(invoice["TotalAmt"] * rate, abs=0.006)
         assert invoice["HomeBalance"] == pytest.approx(invoice["Balance"] * rate, abs=0.006)
+
+
+def test_sub_customers_share_their_parents_currency(api) -> None:
+    # BalanceWithJobs sums a parent and its sub-customers (CUSTREF), so they must bill in one currency: the
+    # QuickBooks customer form gives a sub-customer its parent's. The refusal's words are UNCERTAIN (6000).
+    api, _ = api
+    euro = {"DisplayName": "Euro Parent", "CurrencyRef": {"value": "EUR"}}
+    parent = ok(api.call("POST", "customer", body=euro), "Customer")
+    child = {"DisplayName": "Dollar Child", "Job": True, "ParentRef": {"value": parent["Id"]},
+             "CurrencyRef": {"value": "USD"}}
+    assert "parent" in assert_fault(api.call("POST", "customer", body=child), 400, "6000")["Detail"]
+    same = ok(api.call("POST", "customer", body={**child, "CurrencyRef": {"value": "EUR"}}), "Customer")
+    assert same["CurrencyRef"]["value"] == "EUR"
+    dollars = ok(api.call("GET", "customer/2"), "Customer")  # a USD top-level customer with open invoices
+    move = {"Id": "2", "SyncToken": dollars["SyncToken"], "sparse": True, "Job": True,
+            "ParentRef": {"value": parent["Id"]}}
+    assert_fault(api.call("POST", "customer", body=move), 400, "6000")
+    assert ok(api.call("GET", "customer/2"), "Customer") == dollars
+    assert ok(api.call("GET", f"customer/{parent['Id']}"), "Customer")["BalanceWithJobs"] == 0
