@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from .context import sandbox
 from .grants import DEFAULT_CLIENT_ID, App
 from .preferences import company_info
-from .realm import ENTITIES, CompanySwitches
+from .realm import ENTITIES, CompanySwitches, Realm
 from .store import Settings
 
 control = Blueprint("qbo_control", __name__, url_prefix="/_sandbox")
@@ -115,7 +115,8 @@ def register_app() -> Response:
 @control.route("/settings", methods=["GET", "POST"])
 def settings() -> Response:
     """Read or change {auto_approve, auto_approve_realm_id, access_token_ttl, rate_per_minute, max_concurrent,
-    latency_ms, error_rate, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute}."""
+    latency_ms, error_rate, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute,
+    requestid_wait_ms}."""
     body = json_body() if request.method == "POST" else {}
     known = {field.name: field.type for field in fields(Settings)}
     unknown = set(body) - set(known)
@@ -202,6 +203,21 @@ def add_other_name(realm_id: str) -> Response:
     return jsonify({"realm_id": realm_id, "entity": entity, "DisplayName": name.strip()}), 201
 
 
+def _fixed_home_currency(realm: Realm, name: str, value: Any) -> str | None:
+    """Why the home currency cannot change now: the company already holds customers or transactions.
+
+    QuickBooks sets the home currency once ("Once the Multi-currency feature is enabled, you'll no longer
+    deactivate or change its home currency", QuickBooks community answer on multicurrency): switching it
+    under existing records would leave their currencies, rates and the currency list wrong.
+    """
+    if name != "home_currency" or value == realm.switches.home_currency:
+        return None
+    if any(realm.records[entity] for entity in ("Customer", "Invoice", "Payment")):
+        return ("home_currency can only be switched on a company without customers or transactions "
+                "(reset with {\"empty\": true} first)")
+    return None
+
+
 @control.route("/realms/<realm_id>/switches", methods=["GET", "POST"])
 def company_switches(realm_id: str) -> Response:
     """Read or change a company's behaviour switches (`realm.CompanySwitches`); unknown names are 400."""
@@ -219,7 +235,7 @@ def company_switches(realm_id: str) -> Response:
             current = getattr(realm.switches, name)
             if type(value) is not type(current):
                 raise ControlError(f"{name} must be a {type(current).__name__}")
-            problem = realm.switches.problem(name, value)
+            problem = realm.switches.problem(name, value) or _fixed_home_currency(realm, name, value)
             if problem:
                 raise ControlError(problem)
         for name, value in body.items():

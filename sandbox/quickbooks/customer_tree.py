@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from . import faults
 from .company_totals import as_number, money
@@ -111,6 +111,12 @@ def refresh_customer_balance(realm: Realm, customer_id: str, now: datetime) -> N
         total = money(node.get("Balance", 0)) + sum(
             (money(child.get("Balance", 0)) for child, _ in _descendants(tree, node["Id"])), Decimal(0))
         _set_amount(node, "BalanceWithJobs", total, stamp_text)
+
+
+def refresh_balances(realm: Realm, customer_ids: Iterable[str], now: datetime) -> None:
+    """refresh_customer_balance for each distinct customer a write touched."""
+    for customer_id in dict.fromkeys(str(customer_id) for customer_id in customer_ids):
+        refresh_customer_balance(realm, customer_id, now)
 
 
 def _set_amount(customer: dict[str, Any], name: str, amount: Decimal, stamp_text: str) -> None:

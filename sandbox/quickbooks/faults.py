@@ -106,6 +106,19 @@ def system_fault(status: int = 500) -> ApiFault:
                     fault_type="SystemFault")
 
 
+def batch_item_failure() -> ApiFault:
+    """An item of a batch that failed for no reason the client caused, as one real batch item answered.
+
+    ruckus/quickbooks-ruby#344 (2016) quotes a real BatchItemResponse Fault for an internal failure: code
+    6000, Message "A business validation error has occurred while processing your request", element "", Detail
+    "Business Validation Error: An unexpected error occurred while accessing or saving your data. Please wait
+    a few minutes and try again.  If the problem persists, contact customer support." (two spaces, as quoted).
+    """
+    return business_validation("An unexpected error occurred while accessing or saving your data. "
+                               "Please wait a few minutes and try again.  "
+                               "If the problem persists, contact customer support.")
+
+
 # The real 429 (raw bodies in intuit/QuickBooks-V3-PHP-SDK#54 and ruckus/quickbooks-ruby#348's fixture):
 # Fault type SERVICE, code 3001, this Message, and this Detail with its two spaces.
 THROTTLE_MESSAGE = "message=ThrottleExceeded; errorCode=003001; statusCode=429"

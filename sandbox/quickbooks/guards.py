@@ -1,4 +1,5 @@
-"""What runs around every /v3 call: bearer auth, throttling, requestid replay, injected latency/errors."""
+"""What runs around every /v3 call: bearer auth, throttling, requestid replay (replays.py), injected
+latency/errors."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from typing import Any
 
 from flask import Response, g, request
 
-from . import faults
+from . import faults, replays
 from .context import sandbox
 from .timefmt import response_time
 
@@ -66,11 +67,10 @@ def before_api_request() -> Response | None:
         if throttled:
             return throttle_response()
         g.qbo_in_flight = realm_id
-        replay = state.replays.get(_replay_key(realm_id))
         latency, error_rate = state.settings.latency_ms, state.settings.error_rate
+    replay = replays.claim(realm_id)
     if replay is not None:
-        status, body, headers = replay
-        return Response(body, status=status, headers=headers)
+        return fault_response(replay) if isinstance(replay, faults.ApiFault) else replay
     if latency:
         time.sleep(latency / 1000)
     if error_rate and _random.random() < error_rate:
@@ -117,28 +117,15 @@ def rolling_window(windows: dict[Any, list[float]], key: Any) -> list[float]:
     return windows[key]
 
 
-def _replay_key(realm_id: str) -> tuple[str, str, str] | None:
-    """(realm, path, requestid) when the call carries a requestid."""
-    request_id = request.args.get("requestid")
-    return (realm_id, request.path, request_id) if request_id else None
-
-
 def after_api_request(response: Response) -> Response:
     """Remember the first answer to a requestid so a retry replays it without writing twice."""
-    realm_id = getattr(g, "qbo_in_flight", None)
-    key = _replay_key(realm_id) if realm_id else None
-    # A throttled call was never processed, so its 429 is not the answer a retry should replay.
-    if key is not None and response.status_code < 500 and response.status_code != 429 \
-            and not response.direct_passthrough:
-        state = sandbox().state
-        with state.lock:
-            state.replays.setdefault(key, (response.status_code, response.get_data(),
-                                           {"Content-Type": response.content_type}))
+    replays.remember(response)
     return response
 
 
 def teardown_api_request(_error: BaseException | None) -> None:
-    """Release the concurrency slot taken in before_api_request."""
+    """Release the requestid reservation and the concurrency slot taken in before_api_request."""
+    replays.release()
     realm_id = g.pop("qbo_in_flight", None)
     if realm_id:
         state = sandbox().state

@@ -25,6 +25,13 @@ READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "TotalAmt", "Bal
              "AutoDocNumber")
 LINE_TYPES = {"SalesItemLineDetail", "SubTotalLineDetail", "DiscountLineDetail", "DescriptionOnly",
               "GroupLineDetail"}
+# The objects inside a line, and the references inside each detail: Jackson refuses any other JSON type with
+# the 2010 check_types words (the detail classes of the Invoice reference's Line).
+LINE_OBJECTS = ("SalesItemLineDetail", "SubTotalLineDetail", "DiscountLineDetail", "DescriptionLineDetail",
+                "GroupLineDetail")
+SALES_REFS = ("ItemRef", "TaxCodeRef", "ClassRef", "PriceLevelRef", "MarkupInfo", "TaxClassificationRef",
+              "ItemAccountRef")
+DISCOUNT_REFS = ("DiscountAccountRef", "ClassRef", "TaxCodeRef")
 DATE_FIELDS = ("TxnDate", "DueDate", "ShipDate")
 # python-quickbooks SalesItemLineDetail() defaults that mean "not set" (writes.settle_defaults).
 SALES_DETAIL_DEFAULTS: dict[str, Any] = {"TaxInclusiveAmt": 0, "Qty": 0, "UnitPrice": 0}
@@ -35,10 +42,23 @@ def validate_invoice(body: dict[str, Any]) -> None:
     check_fields(body, "Invoice", WRITABLE + READ_ONLY)
     check_types(body, "Invoice", strings=STRING_FIELDS, bools=BOOL_FIELDS, objects=OBJECT_FIELDS,
                 numbers=NUMBER_FIELDS, lists=LIST_FIELDS)
+    _check_tax_detail(body.get("TxnTaxDetail"))
     for name in DATE_FIELDS:
         value = body.get(name)
         if value and not _is_date(str(value)):
             raise faults.unsupported_property("Invoice", f"Invalid date format for \"{name}\": {value}")
+
+
+def _check_tax_detail(detail: dict[str, Any] | None) -> None:
+    """2010 for a TxnTaxDetail whose code reference or tax lines have the wrong JSON type."""
+    if detail is None:
+        return
+    check_types(detail, "TxnTaxDetail", objects=("TxnTaxCodeRef",), lists=("TaxLine",))
+    for tax_line in detail.get("TaxLine") or []:
+        if not isinstance(tax_line, dict):
+            raise faults.unsupported_property("TxnTaxDetail",
+                                              "Can not deserialize instance of Line out of non-object")
+        check_types(tax_line, "Line", objects=("TaxLineDetail",), strings=("DetailType",))
 
 
 def _is_date(text: str) -> bool:
@@ -75,6 +95,8 @@ def invoice_lines(realm: Realm, body: dict[str, Any],
         if not isinstance(line, dict):
             raise faults.unsupported_property("Line",
                                               "Can not deserialize instance of Line out of non-object")
+        check_types(line, "Line", strings=("DetailType", "Description"), objects=LINE_OBJECTS,
+                    lists=("LinkedTxn",))
         kind = line.get("DetailType")
         if not kind:
             raise faults.required("Line.DetailType")
@@ -122,18 +144,27 @@ def _line(realm: Realm, line: dict[str, Any], kind: str, line_id: str, number: i
         out["Amount"] = _line_amount(line, out[kind])
         settle_defaults(out[kind], (stored or {}).get(kind), SALES_DETAIL_DEFAULTS)
     elif kind == "DiscountLineDetail":
+        _check_discount(detail)
         out["Amount"] = money(line.get("Amount", 0), "Line", "Amount")
     elif "Amount" in line:
         out["Amount"] = money(line["Amount"], "Line", "Amount")
     return out
 
 
+def _check_discount(detail: dict[str, Any] | None) -> None:
+    """2010 for a discount detail whose flag, percent or references have the wrong type."""
+    if detail is None:
+        return
+    check_types(detail, "DiscountLineDetail", bools=("PercentBased",), objects=DISCOUNT_REFS)
+    if detail.get("DiscountPercent") is not None:
+        money(detail["DiscountPercent"], "DiscountLineDetail", "DiscountPercent")
+
+
 def _sales_detail(realm: Realm, detail: dict[str, Any]) -> dict[str, Any]:
     """ItemRef (default: the Services item, as QuickBooks does), name filled in, TaxCodeRef defaulted."""
+    check_types(detail, "SalesItemLineDetail", objects=SALES_REFS, strings=("ServiceDate",))
     out = {k: v for k, v in detail.items() if v is not None}
     item_ref = detail.get("ItemRef") or {"value": "1"}
-    if not isinstance(item_ref, dict):
-        raise faults.unsupported_property("Line", "Can not deserialize ReferenceType for \"ItemRef\"")
     item_id = require_id(item_ref.get("value"), "ItemRef.value")
     item = realm.get("Item", item_id)
     if item is None:

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from . import faults
-from .invoices import refresh_customer_balance
+from .company_totals import home_amounts
+from .customer_tree import refresh_balances
 from .realm import Realm
 from .timefmt import meta_time
 from .writes import Change, check_sync_token, require_id, stamp
@@ -33,20 +34,28 @@ def _applied(payment: dict[str, Any]) -> dict[str, float]:
 
 
 def _release(realm: Realm, payment: dict[str, Any], now: datetime, *, unlink: bool) -> list[Change]:
-    """Give each linked invoice its applied amount back (never above TotalAmt); one Update per invoice."""
+    """Give each linked invoice its applied amount back (never above TotalAmt); one Update per invoice.
+
+    The balances of the payment's customer and of every reopened invoice's customer (a sub-customer's,
+    when a parent paid it) are summed again.
+    """
     changes = []
+    owners = [payment["CustomerRef"]["value"]]
     for invoice_id, amount in _applied(payment).items():
         invoice = realm.get("Invoice", invoice_id)
         if invoice is None:
             continue  # deleted since the payment was applied: nothing left to reopen
         reopened = float(invoice.get("Balance", 0)) + amount
         invoice["Balance"] = round(min(reopened, float(invoice.get("TotalAmt", 0))), 2)
+        invoice.update(home_amounts(invoice))  # HomeBalance follows Balance, as on payment create
         if unlink:
             invoice["LinkedTxn"] = [link for link in invoice.get("LinkedTxn") or []
                                     if not (link.get("TxnType") == "Payment"
                                             and str(link.get("TxnId")) == payment["Id"])]
         stamp(invoice, now)
+        owners.append(invoice["CustomerRef"]["value"])
         changes.append(Change("Invoice", invoice_id, "Update", invoice["MetaData"]["LastUpdatedTime"]))
+    refresh_balances(realm, owners, now)
     return changes
 
 
@@ -55,7 +64,6 @@ def delete_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
     payment = _current(realm, body)
     changes = _release(realm, payment, now, unlink=True)
     realm.bury("Payment", payment["Id"], meta_time(now))
-    refresh_customer_balance(realm, payment["CustomerRef"]["value"], now)
     stub = {"domain": "QBO", "status": "Deleted", "Id": payment["Id"]}
     return stub, [Change("Payment", payment["Id"], "Delete", meta_time(now)), *changes]
 
@@ -82,5 +90,4 @@ def void_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dic
     record["PrivateNote"] = f"Voided - {note}" if note else "Voided"
     stamp(record, now)
     realm.put("Payment", record)
-    refresh_customer_balance(realm, record["CustomerRef"]["value"], now)
     return record, [Change("Payment", record["Id"], "Void", record["MetaData"]["LastUpdatedTime"]), *changes]

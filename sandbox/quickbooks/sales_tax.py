@@ -24,6 +24,11 @@ def settle_invoice_tax(realm: Realm, record: dict[str, Any], body: dict[str, Any
     """The invoice with its tax and totals computed as the company's tax model does."""
     detail = record.get("TxnTaxDetail")
     detail = detail if isinstance(detail, dict) else {}
+    if body.get("Line") is None and body.get("TxnTaxDetail") is None:
+        # Only a sparse update can leave both out (create and full update require Line). It touches
+        # nothing the tax is computed from, so the stored tax stays, an earlier override included
+        # (intuit/QuickBooks-V3-PHP-SDK#422: the stored TxnTaxDetail outlives changes until cleared).
+        return invoice_totals(record, total_tax=_stored_total(detail))
     if realm.switches.country != "US":
         return invoice_totals(record, total_tax=_client_total(detail))
     code_id = _code_id(detail)
@@ -60,11 +65,20 @@ def _ast_detail(code_id: str, rates: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _override(body: dict[str, Any]) -> float | None:
-    """TotalTax sent beside a TxnTaxCodeRef in this request: the override Intuit staff describe (#199)."""
+    """TotalTax sent beside a TxnTaxCodeRef in this request: the override Intuit staff describe (#199).
+
+    A TotalTax of 0 with no tax lines of the client's own is no override: python-quickbooks' TxnTaxDetail()
+    always sends `"TotalTax": 0` (objects/tax.py), and its users get the computed tax from a bare
+    TxnTaxCodeRef (python-quickbooks #172; #301: TotalTax alone does not change the computed tax).
+    quickbooks-ruby added TotalTaxSpecified (PR #566) because QuickBooks reads a sent TotalTax as given.
+    UNCERTAIN where the real line falls; this reading keeps an explicit 0 with TaxLines an override.
+    """
     detail = body.get("TxnTaxDetail")
     if not isinstance(detail, dict) or _code_id(detail) is None or detail.get("TotalTax") is None:
         return None
-    return checked_money(detail["TotalTax"], "TxnTaxDetail", "TotalTax")
+    total = checked_money(detail["TotalTax"], "TxnTaxDetail", "TotalTax")
+    own_lines = [line for line in detail.get("TaxLine") or [] if isinstance(line.get("TaxLineDetail"), dict)]
+    return total if total != 0 or own_lines else None
 
 
 def _spread(invoice: dict[str, Any], total: float) -> dict[str, Any]:
@@ -81,6 +95,11 @@ def _spread(invoice: dict[str, Any], total: float) -> dict[str, Any]:
         left -= share
     detail["TaxLine"] = lines
     return {**invoice, "TxnTaxDetail": detail} if lines else invoice
+
+
+def _stored_total(detail: dict[str, Any]) -> float:
+    """The TotalTax an invoice already carries (0 when it has none)."""
+    return checked_money(detail.get("TotalTax") or 0, "TxnTaxDetail", "TotalTax")
 
 
 def _client_total(detail: dict[str, Any]) -> float:

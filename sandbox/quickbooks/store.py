@@ -41,6 +41,9 @@ class Settings:
     # payloads; 40 batch requests per minute (reference §6: per realm+app).
     batch_max_items: int = 30
     batch_rate_per_minute: int = 40
+    # How long a request waits for another still running with the same requestid before a 503 (reference §6
+    # LIM: requests longer than 120 s time out).
+    requestid_wait_ms: int = 120_000
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
@@ -79,6 +82,8 @@ class SandboxState:
         self.realms: dict[str, Realm] = {}
         self.stats = Stats()
         self.replays: dict[tuple[str, str, str], tuple[int, bytes, dict[str, str]]] = {}
+        # requestid keys whose first request is still running; its end sets the event (replays.py).
+        self.pending: dict[tuple[str, str, str], threading.Event] = {}
         self.windows: dict[str, list[float]] = defaultdict(list)
         self.batch_windows: dict[tuple[str, str], list[float]] = defaultdict(list)  # (realm, client_id)
         self.in_flight: Counter = Counter()
@@ -105,6 +110,9 @@ class SandboxState:
         self.grants.clear_tokens()
         self.stats = Stats()
         self.replays.clear()
+        for running in self.pending.values():
+            running.set()  # waiters look again, find no answer, and run themselves
+        self.pending.clear()
         self.windows.clear()
         self.batch_windows.clear()
         self._realm_counter = 0

@@ -182,3 +182,30 @@ def test_payments_and_invoices_are_voided_and_deleted_in_a_batch(api: Api) -> No
                                       (b'{"BatchItemRequest": [{"Query": "SELECT * FROM Item"}]}', "2020")])
 def test_unreadable_batch_bodies_are_refused_whole(api: Api, raw: bytes, code: str) -> None:
     assert_fault(api.call("POST", "batch", raw=raw), 400, code)
+
+
+def test_an_items_operation_must_fit_its_body(api: Api) -> None:
+    # Batch reference: each item says create, update or delete; the single endpoints' "Id decides" does not
+    # apply. update without Id → 2020 "Id" (the Required param Fault); create with an Id → 2010 (UNCERTAIN).
+    customer = api.call("GET", "customer/1").json()["Customer"]
+    answers = _batch(api, {"bId": "u", "operation": "update",
+                           "Customer": {"DisplayName": "Made By An Update", "SyncToken": "0"}},
+                     {"bId": "c", "operation": "create",
+                      "Customer": {"Id": "1", "SyncToken": customer["SyncToken"], "sparse": True,
+                                   "Notes": "changed by a create"}},
+                     {"bId": "q", "Query": "SELECT COUNT(*) FROM Customer WHERE DisplayName = "
+                                           "'Made By An Update'"})
+    update_error, create_error = (answers[n]["Fault"]["Error"][0] for n in (0, 1))
+    assert (update_error["code"], update_error["element"]) == ("2020", "Id")
+    assert (create_error["code"], create_error["element"]) == ("2010", "Id")
+    assert answers[2]["QueryResponse"]["totalCount"] == 0
+    assert api.call("GET", "customer/1").json()["Customer"] == customer
+
+
+def test_a_repeated_bid_refuses_the_whole_batch_before_anything_runs(api: Api) -> None:
+    # UNCERTAIN Fault (no capture); answers are matched to requests by bId, so a repeat cannot be answered.
+    items = [{"bId": "d", "operation": "delete", "Invoice": {"Id": "130", "SyncToken": "0"}},
+             {"bId": "d", "operation": "delete", "Invoice": {"Id": "131", "SyncToken": "0"}}]
+    error = assert_fault(api.call("POST", "batch", body={"BatchItemRequest": items}), 400, "2010")
+    assert error["element"] == "bId"
+    assert api.call("GET", "invoice/130").status_code == api.call("GET", "invoice/131").status_code == 200

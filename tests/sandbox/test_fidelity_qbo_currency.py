@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from sandbox.quickbooks.currencies import exchange_rate
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect, connected_api
 
 LINE = {"Amount": 100.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
 MISMATCH = ("Business Validation Error: The transaction needs to be in the same currency as the A/R and A/P "
@@ -125,18 +125,39 @@ def test_multicurrency_off_refuses_foreign_currencies(api, qbo: Sandbox) -> None
     assert prefs == {"HomeCurrency": {"value": "USD"}, "MultiCurrencyEnabled": False}
 
 
-def test_home_currency_switch_sets_defaults_and_rates(api, qbo: Sandbox) -> None:
-    api, realm_id = api
+def test_home_currency_switch_sets_defaults_and_rates(qbo: Sandbox) -> None:
+    # Only a company without customers or transactions may switch (see the next test): an empty one.
+    realm_id = qbo.reset(empty=True)
+    client, _ = connect(qbo.url)
+    api = Api(qbo.url, client.access_token, realm_id)
     switches(qbo, realm_id, home_currency="GBP")
     local = ok(api.call("POST", "customer", body={"DisplayName": "London Local"}), "Customer")
     assert local["CurrencyRef"]["value"] == "GBP"
-    invoice = ok(api.call("POST", "invoice", body={"CustomerRef": {"value": MUELLER}, "Line": [LINE]}), "Invoice")
+    berlin = {"DisplayName": "Berlin Kunde", "CurrencyRef": {"value": "EUR"}}
+    euro = ok(api.call("POST", "customer", body=berlin), "Customer")
+    invoice = ok(api.call("POST", "invoice", body={"CustomerRef": {"value": euro["Id"]}, "Line": [LINE]}),
+                 "Invoice")
     assert invoice["ExchangeRate"] == exchange_rate("EUR", "GBP") == round(1.0825 / 1.2675, 6)
     pounds = ok(api.call("POST", "invoice", body={"CustomerRef": {"value": local["Id"]}, "Line": [LINE]}),
                 "Invoice")
     assert "ExchangeRate" not in pounds
     info = ok(api.call("GET", f"companyinfo/{realm_id}"), "CompanyInfo")
     assert {"Name": "HomeCurrency", "Value": "GBP"} in info["NameValue"]
+    assert [c["Code"] for c in query(api, "SELECT * FROM CompanyCurrency", "CompanyCurrency")] == ["EUR"]
+
+
+def test_home_currency_cannot_change_once_the_company_holds_records(api, qbo: Sandbox) -> None:
+    # QuickBooks sets the home currency once (QuickBooks community: "Once the Multi-currency feature is
+    # enabled, you'll no longer deactivate or change its home currency"); switching it under the sample
+    # company's USD customers would leave their currencies and the currency list wrong.
+    api, realm_id = api
+    response = requests.post(f"{qbo.url}/_sandbox/realms/{realm_id}/switches",
+                             json={"home_currency": "EUR", "country": "DE"}, timeout=10)
+    assert response.status_code == 400 and "home_currency" in response.json()["error"]
+    assert (switches(qbo, realm_id)["home_currency"], switches(qbo, realm_id)["country"]) == ("USD", "US")
+    assert [c["Code"] for c in query(api, "SELECT * FROM CompanyCurrency", "CompanyCurrency")] == [
+        "EUR", "GBP", "CAD"]
+    assert switches(qbo, realm_id, home_currency="USD")["home_currency"] == "USD"  # no change is no switch
 
 
 def test_switch_values_are_checked(qbo: Sandbox, api) -> None:
@@ -162,3 +183,22 @@ def test_sample_company_invoices_are_in_their_customers_currency(api) -> None:
         rate = invoice["ExchangeRate"]
         assert invoice["HomeTotalAmt"] == pytest.approx(invoice["TotalAmt"] * rate, abs=0.006)
         assert invoice["HomeBalance"] == pytest.approx(invoice["Balance"] * rate, abs=0.006)
+
+
+def test_sub_customers_share_their_parents_currency(api) -> None:
+    # BalanceWithJobs sums a parent and its sub-customers (CUSTREF), so they must bill in one currency: the
+    # QuickBooks customer form gives a sub-customer its parent's. The refusal's words are UNCERTAIN (6000).
+    api, _ = api
+    euro = {"DisplayName": "Euro Parent", "CurrencyRef": {"value": "EUR"}}
+    parent = ok(api.call("POST", "customer", body=euro), "Customer")
+    child = {"DisplayName": "Dollar Child", "Job": True, "ParentRef": {"value": parent["Id"]},
+             "CurrencyRef": {"value": "USD"}}
+    assert "parent" in assert_fault(api.call("POST", "customer", body=child), 400, "6000")["Detail"]
+    same = ok(api.call("POST", "customer", body={**child, "CurrencyRef": {"value": "EUR"}}), "Customer")
+    assert same["CurrencyRef"]["value"] == "EUR"
+    dollars = ok(api.call("GET", "customer/2"), "Customer")  # a USD top-level customer with open invoices
+    move = {"Id": "2", "SyncToken": dollars["SyncToken"], "sparse": True, "Job": True,
+            "ParentRef": {"value": parent["Id"]}}
+    assert_fault(api.call("POST", "customer", body=move), 400, "6000")
+    assert ok(api.call("GET", "customer/2"), "Customer") == dollars
+    assert ok(api.call("GET", f"customer/{parent['Id']}"), "Customer")["BalanceWithJobs"] == 0

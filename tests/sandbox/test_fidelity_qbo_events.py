@@ -138,3 +138,25 @@ def test_cloudevents_time_has_nanoseconds_whatever_the_switch(company, qbo: Sand
         assert NANOS.match(stamp), stamp
         _agrees_with(stamp, record)
     qbo.control("POST", "webhooks", format="legacy")
+
+
+def test_batch_items_carry_their_own_instant_like_single_writes(company, qbo: Sandbox, receiver) -> None:
+    """A batch item's event time is its write's instant (sub-second part included), as a single write's."""
+    api, _, _ = company
+    hook, url = receiver
+    with hook.lock:
+        hook.received.clear()
+    qbo.control("POST", "webhooks", url=url, verifier_token="v", format="cloudevents", aggregation_seconds=0)
+    item = {"bId": "1", "operation": "update",
+            "Customer": {"Id": "3", "SyncToken": "0", "sparse": True, "Notes": "batched"}}
+    response = api.call("POST", "batch", body={"BatchItemRequest": [item]})
+    record = response.json()["BatchItemResponse"][0]["Customer"]
+    [(raw, _)] = hook.wait_for(lambda delivery: b'"3"' in delivery[0])
+    assert qbo.control("POST", "webhooks/flush", timeout=10)["flushed"] is True
+    stamp = json.loads(raw)[0]["time"]
+    assert NANOS.match(stamp), stamp
+    _agrees_with(stamp, record)
+    # Without the write's instant the event fell back to LastUpdatedTime's whole second (.000000000Z); a
+    # real clock reading lands on a whole microsecond-zero second once in a million runs.
+    assert parse_qbo_time(stamp).microsecond != 0, stamp
+    qbo.control("POST", "webhooks", format="legacy")

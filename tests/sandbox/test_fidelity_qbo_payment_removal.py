@@ -127,6 +127,27 @@ def test_void_keeps_zeroed_lines_when_the_company_switch_says_so(qb, qbo: Sandbo
     assert {"TxnId": payment.Id, "TxnType": "Payment"} in reopened["LinkedTxn"]
 
 
+def test_void_and_delete_give_a_foreign_invoice_its_home_balance_back(qb) -> None:
+    # HomeBalance is Balance x ExchangeRate on foreign-currency invoices (reference §11; the Invoice
+    # reference's HomeBalance "in home currency"): reopening an EUR invoice reopens its home balance too.
+    api = _api(qb)
+    euro = api.call("POST", "customer", body={"DisplayName": "Zahler GmbH",
+                                              "CurrencyRef": {"value": "EUR"}}).json()["Customer"]
+    invoice = _invoice(api, euro["Id"])
+    rate = invoice["ExchangeRate"]
+    assert (invoice["Balance"], invoice["HomeBalance"]) == (200.0, round(200 * rate, 2))
+    voided = _pay(qb, invoice["Id"], 50.0, euro["Id"])
+    Payment.get(voided.Id, qb=qb).void(qb=qb)
+    reopened = api.call("GET", f"invoice/{invoice['Id']}").json()["Invoice"]
+    assert (reopened["Balance"], reopened["HomeBalance"]) == (200.0, round(200 * rate, 2))
+    deleted = _pay(qb, invoice["Id"], 200.0, euro["Id"])
+    assert api.call("GET", f"invoice/{invoice['Id']}").json()["Invoice"]["HomeBalance"] == 0
+    Payment.get(deleted.Id, qb=qb).delete(qb=qb)
+    reopened = api.call("GET", f"invoice/{invoice['Id']}").json()["Invoice"]
+    assert (reopened["Balance"], reopened["HomeBalance"]) == (200.0, round(200 * rate, 2))
+    assert api.call("GET", f"customer/{euro['Id']}").json()["Customer"]["Balance"] == 200.0
+
+
 def test_other_payment_writes_are_refused_like_quickbooks(qb) -> None:
     api = _api(qb)
     payment = _pay(qb, _invoice(api)["Id"], 10.0)

@@ -14,8 +14,14 @@ from typing import Any
 
 import pytest
 
+from quickbooks.objects.base import Ref
+from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
+from quickbooks.objects.invoice import Invoice
+from quickbooks.objects.tax import TxnTaxDetail
+
 from sandbox.quickbooks.company_records import load_records
-from tests.sandbox.qbo_app_support import FIXTURES, Api, Sandbox, assert_fault, connected_api
+from tests.sandbox.qbo_app_support import (FIXTURES, Api, Sandbox, assert_fault, connect, connected_api,
+                                           quickbooks)
 
 DOCS = FIXTURES.parent / "qbo_docs"
 REAL = {record["Id"]: record for record in load_records("sandbox2023_invoices.jsonl", "invoices")}
@@ -70,16 +76,22 @@ def test_us_company_without_tax_code_charges_no_tax_like_real_invoice_129(api) -
     assert invoice["TotalAmt"] == real["TotalAmt"] == 477.5
 
 
-def test_us_company_honours_an_explicit_total_tax_override_for_that_write_only(api) -> None:
+def test_us_company_keeps_a_total_tax_override_until_lines_come_again(api) -> None:
     api, _ = api
     real = REAL["119"]
     invoice = created(api, body_of(real, {"TxnTaxCodeRef": {"value": "2"}, "TotalTax": 20.0}))
     detail = invoice["TxnTaxDetail"]
     assert detail["TotalTax"] == 20.0 and [line["Amount"] for line in detail["TaxLine"]] == [20.0]
     assert detail["TaxLine"][0]["TaxLineDetail"]["TaxPercent"] == 8 and invoice["TotalAmt"] == 311.0
-    # A later write that does not send TotalTax is not an override: QuickBooks computes again (UNCERTAIN).
+    # A sparse update that sends neither Line nor TxnTaxDetail touches no amount: the override stays
+    # (PHP SDK #422: a stored TxnTaxDetail outlives other changes). This test used to expect a recompute.
     note = {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"], "sparse": True, "PrivateNote": "recheck"}
-    again = api.call("POST", "invoice", body=note).json()["Invoice"]
+    kept = api.call("POST", "invoice", body=note).json()["Invoice"]
+    assert kept["TxnTaxDetail"] == detail and kept["TotalAmt"] == 311.0
+    # Sending the lines again without a TotalTax is no override: QuickBooks computes again (UNCERTAIN).
+    lines = {"Id": invoice["Id"], "SyncToken": kept["SyncToken"], "sparse": True,
+             "Line": body_of(real, None)["Line"]}
+    again = api.call("POST", "invoice", body=lines).json()["Invoice"]
     assert again["TxnTaxDetail"]["TotalTax"] == 23.28 and again["TotalAmt"] == 314.28
 
 
@@ -134,3 +146,30 @@ def test_tax_codes_and_rates_answer_intuits_reference_examples(api) -> None:
     assert [r["RateValue"] for r in california["QueryResponse"]["TaxRate"]] == [8]
     assert_fault(api.call("GET", "taxrate/77"), 400, "610")
     assert_fault(api.call("POST", "taxcode", body={"Name": "New"}), 400, "500")  # read-only here
+
+
+def test_python_quickbooks_taxed_invoice_gets_its_tax_computed(qbo: Sandbox) -> None:
+    # python-quickbooks' TxnTaxDetail() always sends "TotalTax": 0 beside the TxnTaxCodeRef (objects/tax.py);
+    # its users get the computed tax that way (python-quickbooks #172), so 0 without own TaxLines is no
+    # override (UNCERTAIN; quickbooks-ruby PR #566 TotalTaxSpecified, PHP SDK #199/#422,
+    # python-quickbooks #301).
+    qbo.reset()
+    client, realm_id = connect(qbo.url)
+    qb = quickbooks(qbo.url, client, realm_id)
+    line, customer, tax_code, item = SalesItemLine(), Ref(), Ref(), Ref()
+    customer.value, tax_code.value, item.value = "1", "2", "1"
+    line.Amount, line.SalesItemLineDetail = 291.0, SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef, line.SalesItemLineDetail.TaxCodeRef = item, Ref()
+    line.SalesItemLineDetail.TaxCodeRef.value = "TAX"
+    invoice = Invoice()
+    invoice.CustomerRef, invoice.Line, invoice.TxnTaxDetail = customer, [line], TxnTaxDetail()
+    invoice.TxnTaxDetail.TxnTaxCodeRef = tax_code
+    assert '"TotalTax": 0' in invoice.to_json()  # what the library really sends
+    saved = invoice.save(qb=qb)
+    detail = saved.TxnTaxDetail
+    assert float(detail.TotalTax) == 23.28 and float(saved.TotalAmt) == 314.28  # 8 % of 291, code 2
+    # The TaxLines never contradict TotalTax: they add up to it, each its percent of the taxable amount.
+    assert sum(float(tax.Amount) for tax in detail.TaxLine) == float(detail.TotalTax)
+    for tax in detail.TaxLine:
+        info = tax.TaxLineDetail
+        assert float(tax.Amount) == round(float(info.NetAmountTaxable) * float(info.TaxPercent) / 100, 2)

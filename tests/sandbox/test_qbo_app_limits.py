@@ -9,7 +9,8 @@ import pytest
 
 from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api
 
-SETTINGS_TOUCHED = ("rate_per_minute", "max_concurrent", "latency_ms", "error_rate", "throttle_body")
+SETTINGS_TOUCHED = ("rate_per_minute", "max_concurrent", "latency_ms", "error_rate", "throttle_body",
+                    "requestid_wait_ms")
 
 
 @pytest.fixture
@@ -86,3 +87,45 @@ def test_sync_token_and_last_updated_move_on_every_write(api: Api, qbo: Sandbox)
     assert updated["MetaData"]["LastUpdatedTime"] > original["MetaData"]["LastUpdatedTime"]
     assert updated["MetaData"]["CreateTime"] == original["MetaData"]["CreateTime"]
     assert updated["MetaData"]["LastUpdatedTime"][-6:] in ("-07:00", "-08:00")
+
+
+SEVEN = {"CustomerRef": {"value": "1"}, "Line": [{"Amount": 7.77, "DetailType": "SalesItemLineDetail",
+                                                  "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}]}
+
+
+def _sevens(api: Api) -> int:
+    query = "SELECT COUNT(*) FROM Invoice WHERE TotalAmt = '7.77'"
+    return api.call("GET", "query", query=query).json()["QueryResponse"]["totalCount"]
+
+
+@pytest.mark.parametrize("path,body", [("invoice", SEVEN),
+                                       ("batch", {"BatchItemRequest": [{"bId": "1", "operation": "create",
+                                                                        "Invoice": SEVEN}]})])
+def test_overlapping_retries_with_one_requestid_run_once(api: Api, qbo: Sandbox, path: str, body: dict) -> None:
+    # Intuit's requestid post (2015-04-06, reference §6): a repeat gets the first answer and is not executed
+    # again — also while the first is still running (the injected latency holds it in flight).
+    before = _sevens(api)
+    qbo.control("POST", "settings", latency_ms=400)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: api.call("POST", path, body=body, requestid=f"overlap-{path}"),
+                                range(2)))
+    qbo.control("POST", "settings", latency_ms=0)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].content == answers[1].content
+    assert _sevens(api) == before + 1
+
+
+def test_a_retry_that_outwaits_the_first_attempt_gets_a_503_and_later_the_answer(api: Api,
+                                                                                 qbo: Sandbox) -> None:
+    before = _sevens(api)
+    qbo.control("POST", "settings", latency_ms=600, requestid_wait_ms=50)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: api.call("POST", "invoice", body=SEVEN, requestid="slow-1"), range(2)))
+    qbo.control("POST", "settings", latency_ms=0)
+    first = next(a for a in answers if a.status_code == 200)
+    refused = next(a for a in answers if a is not first)
+    error = assert_fault(refused, 503, "10000")  # UNCERTAIN: a retryable SystemFault, never a second write
+    assert refused.json()["Fault"]["type"] == "SystemFault" and error["Detail"].startswith("System Failure")
+    later = api.call("POST", "invoice", body=SEVEN, requestid="slow-1")
+    assert later.status_code == 200 and later.content == first.content
+    assert _sevens(api) == before + 1
