@@ -126,7 +126,7 @@ def invoice_list(ctx: CallContext, params: dict) -> dict:
     rows = [r for r in ctx.portal.entities.get(KIND, {}).values() if matches(r, filter_, value_of)]
     rows = ordered(rows, dict_param(params, "order", True), value_of, "ID")
     chunk, total, following = page(rows, start_of(params))
-    select = [str(s).upper() for s in list_param(params, "select")]
+    select = [str(s).upper() for s in list_param(params, "select", True)]
     out = [{"ID": r["ID"], **{k: v for k, v in r.items() if k in SCALARS and (not select or "*" in select or k in select)}}
            for r in chunk]
     return ok(out, next=following, total=total)
