@@ -145,11 +145,12 @@ def userfieldconfig_list(ctx: CallContext, params: dict) -> dict:
     """`{"fields": […]}` with `total`/`next`; filter and order use the camelCase names."""
     _module(ctx, params)
     select = params.get("select") if isinstance(params.get("select"), dict) else {}
-    language = select.get("language")
-    rows = [userfields.config_view(uf, language) for entity in userfields.CRM_ENTITIES
+    language = select.get("language") if isinstance(select.get("language"), str) else None
+    rows = [userfields.list_view(uf, language or None) for entity in userfields.CRM_ENTITIES
             for uf in ctx.portal.userfields.get(entity, [])]
     rows = [r for r in rows if matches(r, dict_param(params, "filter", False), lambda row, f: row.get(f))]
-    order = dict_param(params, "order", False) or {"id": "ASC"}
+    # DOCS userfieldconfig-list.md § order: by default {"sort": "ASC", "id": "ASC"}.
+    order = dict_param(params, "order", False) or {"sort": "ASC", "id": "ASC"}
     rows = ordered(rows, order, lambda r, f: r.get(f), "id")
     chunk, total, following = page(rows, start_of(params))
     return ok({"fields": chunk}, total=total, next=following)

@@ -112,3 +112,16 @@ def config_view(uf: dict, language: str | None = None) -> dict:
     if uf["USER_TYPE_ID"] == "enumeration":
         out["enum"] = [{_camel(k): v for k, v in e.items()} for e in uf.get("ENUM", [])]
     return out
+
+
+def list_view(uf: dict, language: str | None) -> dict:
+    """userfieldconfig.list: no `enum`, and a label without text in the languages shown is null (not a map).
+
+    DOCS userfieldconfig-list.md (fixture userfieldconfig-list__01): the enumeration row has no `enum`,
+    `listColumnLabel` & co. are null where get/add/update show `{"de": null}`.
+    """
+    out = {k: v for k, v in config_view(uf, language).items() if k != "enum"}
+    for key in LABELS:
+        texts = {lang: text for lang, text in out[_camel(key)].items() if text not in (None, "")}
+        out[_camel(key)] = texts or None
+    return out

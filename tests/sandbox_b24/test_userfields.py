@@ -132,3 +132,25 @@ def test_contact_and_company_userfield_list(portal: Portal) -> None:
     bad = portal.call("crm.contact.userfield.list", {"filter": "x"})
     assert bad.status_code == 400
     assert bad.json() == fixture_json("api-reference__crm__contacts__userfield__crm-contact-userfield-list__03.json")
+
+
+def test_userfieldconfig_list_rows_are_the_documented_list_rows(portal: Portal) -> None:
+    """DOCS userfieldconfig-list.md (fixture userfieldconfig-list__01): a label with no text in the selected
+    language is null, not a lang map; the enumeration row carries no `enum`; the default order is
+    {"sort": "ASC", "id": "ASC"}; a `language` that is not a string is no language."""
+    hook = _hook(portal)
+    kind = {"entityId": "CRM_SMART_INVOICE", "fieldName": "UF_CRM_SMART_INVOICE_KIND", "userTypeId": "enumeration",
+            "multiple": "Y", "editFormLabel": {"de": "Liste der Merkmale"}, "enum": [{"value": "A"}]}
+    first = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": kind}))["result"]["field"]["id"]
+    second = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {**QBO_FIELD, "sort": 50}}))
+    listed = _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"0": "*", "language": "de"},
+                                                       "filter": {"multiple": "Y"}}))
+    assert same_shape(listed, fixture_json(UFC.format("list__01")), ignore=lambda k: k == "next") == []
+    [row] = listed["result"]["fields"]
+    assert "enum" not in row and row["languageId"] == {"de": "de"}
+    assert (row["editFormLabel"], row["listColumnLabel"], row["helpMessage"]) == ({"de": "Liste der Merkmale"}, None, None)
+    ids = [f["id"] for f in _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm"}))["result"]["fields"]]
+    assert ids == [second["result"]["field"]["id"], first]  # sort 50 before sort 100
+    odd = _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"language": ["de"]}}))
+    assert [f["id"] for f in odd["result"]["fields"]] == ids
+    assert _ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": first}))["result"]["field"]["enum"]
