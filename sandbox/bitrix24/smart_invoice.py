@@ -113,15 +113,17 @@ def view(portal: Portal, item: dict) -> dict:
     return {**{k: item[k] for k in STANDARD}, **{uf: item.get(uf) for uf in userfield_names(portal)}}
 
 
-def _fire(state: State, sender: EventSender, portal: Portal, verb: str, item_id: int, user_id: int) -> None:
+def _fire(state: State, sender: EventSender, portal: Portal, verb: str, item_id: int, user_id: int,
+          origin: str) -> None:
     """ONCRMDYNAMICITEM<verb> with ENTITY_TYPE_ID 31; the `_31` suffixed name is UNCERTAIN, sent too."""
     data = {"FIELDS": {"ID": str(item_id), "ENTITY_TYPE_ID": str(ENTITY_TYPE_ID)}}
     for name in (f"ONCRMDYNAMICITEM{verb}", f"ONCRMDYNAMICITEM{verb}_{ENTITY_TYPE_ID}"):
-        fire(state, sender, portal, name, data, user_id)
+        fire(state, sender, portal, name, data, user_id, origin)
 
 
-def create(state: State, sender: EventSender, portal: Portal, fields: dict, user_id: int = 1) -> dict:
-    """Add a Smart Invoice and fire ONCRMDYNAMICITEMADD."""
+def create(state: State, sender: EventSender, portal: Portal, fields: dict, user_id: int = 1,
+           origin: str = "user") -> dict:
+    """Add a Smart Invoice and fire ONCRMDYNAMICITEMADD (`origin`: who made it, events.fire)."""
     category_id = item_int(fields.get("categoryId") or default_category(portal), "categoryId")
     if not any(c["id"] == category_id for c in categories(portal)):
         raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Category not found")
@@ -133,7 +135,7 @@ def create(state: State, sender: EventSender, portal: Portal, fields: dict, user
     item["title"] = item["title"] or f"Invoice #{item['id']}"
     item["accountNumber"] = item["accountNumber"] or str(item["id"])
     portal.entities.setdefault(KIND, {})[item["id"]] = item
-    _fire(state, sender, portal, "ADD", item["id"], user_id)
+    _fire(state, sender, portal, "ADD", item["id"], user_id, origin)
     return item
 
 
@@ -146,7 +148,7 @@ def get(portal: Portal, item_id: int) -> dict:
 
 
 def update(state: State, sender: EventSender, portal: Portal, item_id: int, fields: dict,
-           user_id: int = 1) -> dict:
+           user_id: int = 1, origin: str = "user") -> dict:
     """Change a Smart Invoice (stage moves tracked) and fire ONCRMDYNAMICITEMUPDATE."""
     item = get(portal, item_id)
     candidate = copy.deepcopy(item)
@@ -158,7 +160,7 @@ def update(state: State, sender: EventSender, portal: Portal, item_id: int, fiel
     candidate.update({"updatedTime": now, "updatedBy": user_id})
     item.clear()
     item.update(candidate)
-    _fire(state, sender, portal, "UPDATE", item_id, user_id)
+    _fire(state, sender, portal, "UPDATE", item_id, user_id, origin)
     return item
 
 
@@ -167,4 +169,4 @@ def delete(state: State, sender: EventSender, portal: Portal, item_id: int, user
     get(portal, item_id)
     del portal.entities[KIND][item_id]
     portal.entities.get("product_rows", {}).pop(item_id, None)
-    _fire(state, sender, portal, "DELETE", item_id, user_id)
+    _fire(state, sender, portal, "DELETE", item_id, user_id, "user")
