@@ -9,7 +9,7 @@ from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.state import Portal
 
 PAGE_SIZE = 50
-_PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$")
+_PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$", re.DOTALL)  # a key may hold a newline
 
 
 def now_iso() -> str:

@@ -41,3 +41,53 @@ def test_reset_forgets_portals_and_tokens_and_recreates_the_defaults(own_sb: Bit
     profile = requests.post(f"{after['portals'][0]['url']}/rest/profile.json", json={"auth": fresh["form"]["AUTH_ID"]},
                             timeout=10)
     assert profile.status_code == 200 and profile.json()["result"]["ADMIN"] is True
+
+
+# (path under the portal or "/"-rooted, body): each is a 400 with the error body, and changes nothing.
+_BAD_CALLS = [
+    (f"/apps/{CLIENT_ID}/switches", [1]), (f"/apps/{CLIENT_ID}/switches", "abc"),
+    ("/apps", {"client_id": "local.x", "client_secret": "s", "colour": "red"}), ("/apps", {"client_id": "local.y"}),
+    ("/settings", {"token_lifetime": "soon"}), ("/portals", {"invoice_category_id": "x"}), ("/portals", {"plan": [1]}),
+    ("seed", {"userfields": [{"FIELD_NAME": "UF_CRM_X"}]}), ("seed", {"userfields": [{"entity": "CRM_CONTACT"}]}),
+    ("seed", {"categories": [{"entity_type_id": 3}]}), ("seed", {"categories": [{"name": "no type"}]}),
+    ("seed", {"categories": [{"entity_type_id": 2, "sort": "high"}]}), ("seed", {"stages": [{"name": "no code"}]}),
+    ("seed", {"contacts": "abc"}), ("seed", {"contacts": ["abc"]}), ("seed", {"contact": [{"NAME": "typo"}]}),
+    ("seed", {"contacts": [{"NAME": "Bad", "EMAIL": [{"VALUE": "not-an-email"}]}]}),
+    ("seed", {"smart_invoices": [{"stageId": "DT31_5:NOPE"}]}),
+    ("outgoing-webhooks", {"events": 5, "handler": "http://x/"}),
+    ("outgoing-webhooks", {"events": "ONCRMCONTACTADD", "handler": "http://x/"}),
+    ("outgoing-webhooks", {"events": ["ONCRMCONTACTADD"], "handler": 5}),
+    ("currencies", {"currencies": [{"CURRENCY": "GBP", "AMOUNT": "abc"}]}), ("currencies", {"currencies": ["GBP"]}),
+    ("currencies", {"currencies": "GBP"}), ("settings", {"drain_rate": "fast"}), ("settings", {"bucket_size": None}),
+    ("webhooks", {"user_id": "x"}), ("webhooks", {"scope": ["crm"]}), ("install", {"client_id": ["x"]}),
+    ("update", {"kind": "contacts", "id": 1, "fields": "NAME"}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), _BAD_CALLS, ids=[f"{p}-{i}" for i, (p, _) in enumerate(_BAD_CALLS)])
+def test_bad_control_calls_are_400_and_change_nothing(portal: Portal, path: str, body: object) -> None:
+    """A malformed control call is refused whole: a seed is checked (and tried on a copy) before anything is
+    created, so a bad last entry leaves no pipeline, user field or record of the good ones behind."""
+    portal.control("seed", {"contacts": [{"NAME": "Kept"}]})
+    url = f"{portal.sb.control_url}{path}" if path.startswith("/") else \
+        f"{portal.sb.control_url}/portals/{portal.member_id}/{path}"
+    if path == "seed":
+        body = {"categories": [{"entity_type_id": 2, "name": "Good"}], "companies": [{"TITLE": "Good"}],
+                "userfields": [{"entity": "CRM_CONTACT", "FIELD_NAME": "UF_CRM_GOOD"}], **body}
+    before = _snapshot(portal)
+    response = requests.post(url, json=body, timeout=10)
+    assert response.status_code == 400, response.text
+    assert isinstance(response.json()["error"], str) and response.json()["error_description"]
+    assert _snapshot(portal) == before
+
+
+def _snapshot(portal: Portal) -> dict:
+    """What a refused control call must not have changed."""
+    control = portal.sb.control_url
+    call = lambda method, payload=None: portal.call(method, payload).json()["result"]  # noqa: E731
+    return {"switches": requests.get(f"{control}/apps/{CLIENT_ID}/switches", timeout=10).json(),
+            "portals": len(requests.get(f"{control}/", timeout=10).json()["portals"]),
+            "contacts": call("crm.contact.list"), "companies": call("crm.company.list"),
+            "categories": call("crm.category.list", {"entityTypeId": 2}), "uf": call("crm.contact.userfield.list"),
+            "invoices": call("crm.item.list", {"entityTypeId": 31}),
+            "currencies": call("crm.currency.list"), "events": len(requests.get(f"{control}/events", timeout=10).json())}
