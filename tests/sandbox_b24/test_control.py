@@ -1,13 +1,16 @@
-"""The control API's reset: a fresh world behind the same OAuth listener."""
+"""The control API: reset (a fresh world behind the same OAuth listener), refusals of malformed calls."""
 from __future__ import annotations
 
+import threading
 from typing import Iterator
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
 
 from sandbox.bitrix24 import Bitrix24Sandbox
-from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET
+from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET, Portal, Receiver
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -91,3 +94,34 @@ def _snapshot(portal: Portal) -> dict:
             "categories": call("crm.category.list", {"entityTypeId": 2}), "uf": call("crm.contact.userfield.list"),
             "invoices": call("crm.item.list", {"entityTypeId": 31}),
             "currencies": call("crm.currency.list"), "events": len(requests.get(f"{control}/events", timeout=10).json())}
+
+
+def _install_delayed(control: str, member_id: str, receiver: Receiver) -> None:
+    """An app whose ONAPPINSTALL goes to `receiver` half a second after installFinish."""
+    requests.post(f"{control}/apps", json={"client_id": "local.delayed", "client_secret": "s",
+                                           "install_event_url": receiver.url}, timeout=10)
+    requests.post(f"{control}/apps/local.delayed/switches", json={"install_event_delay": 0.5}, timeout=10)
+    requests.post(f"{control}/portals/{member_id}/install", json={"client_id": "local.delayed", "finish": True,
+                                                                 "handler_url": "http://127.0.0.1:9/"}, timeout=10)
+
+
+def test_reset_cancels_an_onappinstall_still_waiting_for_its_delay(own_sb: Bitrix24Sandbox, receiver: Receiver) -> None:
+    """After /_sandbox/reset no event of the forgotten world arrives. The same delayed install on the fresh
+    default portal is the witness: had the first timer survived, its POST would have come first."""
+    control = own_sb.control_url
+    _install_delayed(control, own_sb.default_member_id, receiver)
+    fresh = requests.post(f"{control}/reset", json={}, timeout=10).json()["default_member_id"]
+    _install_delayed(control, fresh, receiver)
+    first = wait_for(lambda: receiver.bodies, "the fresh portal's ONAPPINSTALL")[0]
+    assert dict(parse_qsl(first.decode()))["auth[member_id]"] == fresh and len(receiver.bodies) == 1
+
+
+def test_stop_cancels_pending_delayed_events(receiver: Receiver) -> None:
+    """Stopping the sandbox leaves no timer thread behind to fire into a stopped sender."""
+    sandbox = Bitrix24Sandbox().start()
+    _install_delayed(sandbox.control_url, sandbox.default_member_id, receiver)
+    timers = [t for t in threading.enumerate() if t.name == sandbox.sender.timer_name]
+    assert len(timers) == 1 and timers[0].is_alive()
+    sandbox.stop()
+    wait_for(lambda: not timers[0].is_alive(), "the cancelled timer to end", timeout=2)
+    assert receiver.bodies == []
