@@ -1,4 +1,4 @@
-"""Scalar values as Bitrix24 takes them: strict numbers (crm.item), PHP casts (classic methods), Y/N flags."""
+"""Scalar values as Bitrix24 takes them: strict numbers (crm.item), PHP casts (classic methods)."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,6 @@ _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 # PHP's numeric string (is_numeric: surrounding whitespace allowed); the leading part is what (int)/(float) read.
 _NUMBER = r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
 _NUMERIC, _LEADING = re.compile(_NUMBER + r"\s*"), re.compile(_NUMBER)
-_YES, _NO = ("Y", "1", "TRUE"), ("N", "0", "FALSE", "")
 
 
 def real_number(value: Any) -> int | float | None:
@@ -60,11 +59,3 @@ def php_int(value: Any) -> int:
 def number_text(number: float) -> str:
     """A number as a classic method's string: "1500", "1.5"."""
     return str(int(number)) if number.is_integer() else repr(number)
-
-
-def yes_no(value: Any, default: str) -> str:
-    """A Y/N flag from "Y"/"N", JSON booleans, 1/0 or "true"/"false"; anything else is `default`."""
-    if value is None:
-        return default
-    text = str(value).strip().upper()
-    return "Y" if text in _YES else "N" if text in _NO else default

@@ -154,3 +154,29 @@ def test_userfieldconfig_list_rows_are_the_documented_list_rows(portal: Portal) 
     odd = _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"language": ["de"]}}))
     assert [f["id"] for f in odd["result"]["fields"]] == ids
     assert _ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": first}))["result"]["field"]["enum"]
+
+
+def test_flags_are_stored_as_y_or_n_by_bitrix24s_own_rules(portal: Portal) -> None:
+    """CORE main CUserTypeEntity::Add/Update: MULTIPLE, MANDATORY, IS_SEARCHABLE are "Y" only for the string "Y"
+    (a JSON true is "N"), SHOW_IN_LIST/EDIT_IN_LIST "N" only for "N", SHOW_FILTER one of N/I/E/S, SORT <= 0 is 100;
+    Main\\Controller\\UserFieldConfig::prepareFields turns showFilter "Y" into "E"; the classic
+    crm.<kind>.userfield.add (rest UserFieldProxy::add) compares case-insensitively and maps SHOW_FILTER Y to E."""
+    hook = _hook(portal)
+    added = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {
+        **QBO_FIELD, "mandatory": True, "multiple": "y", "isSearchable": 1, "showFilter": "Y", "sort": "abc"}}))
+    field = added["result"]["field"]
+    flags = ("mandatory", "multiple", "isSearchable", "showFilter", "showInList", "editInList", "sort")
+    assert [field[k] for k in flags] == ["N", "N", "N", "E", "Y", "Y", "100"]
+    updated = _ok(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field["id"], "field": {
+        "mandatory": "Y", "showFilter": "S", "isSearchable": False, "settings": "not an object"}}))["result"]["field"]
+    assert [updated[k] for k in ("mandatory", "showFilter", "isSearchable")] == ["Y", "S", "N"]
+    assert updated["settings"] == field["settings"]
+    portal.control("settings", {"req_uf_check": True})
+    refused = portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "No QBO id"}})
+    assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"
+    _ok(portal.call("crm.contact.userfield.add", {"fields": {"USER_TYPE_ID": "string", "FIELD_NAME": "TAX",
+                                                             "MANDATORY": "y", "MULTIPLE": True, "SHOW_FILTER": "Y"}}))
+    [tax] = _ok(portal.call("crm.contact.userfield.list", {}))["result"]
+    assert (tax["MANDATORY"], tax["MULTIPLE"], tax["SHOW_FILTER"]) == ("Y", "N", "E")
+    refused = portal.call("crm.contact.add", {"fields": {"NAME": "No tax id"}})
+    assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"
