@@ -11,6 +11,7 @@ from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.events import EventSender, fire
 from sandbox.bitrix24.state import Portal, State
 from sandbox.bitrix24.userfields import label
+from sandbox.bitrix24.values import number_text, php_float, php_int
 
 MULTI = ("PHONE", "EMAIL", "WEB", "IM", "LINK")
 _ADDRESS = ["ADDRESS", "ADDRESS_2", "ADDRESS_CITY", "ADDRESS_POSTAL_CODE", "ADDRESS_REGION",
@@ -44,6 +45,11 @@ DEFAULTS = {"contact": {"TYPE_ID": "CLIENT", "SOURCE_ID": "SELF", "EXPORT": "Y"}
                      "OPPORTUNITY": "0.00", "CLOSED": "N", "TYPE_ID": "SALE"}}
 UF_ENTITY = {"contact": "CRM_CONTACT", "company": "CRM_COMPANY", "lead": "CRM_LEAD", "deal": "CRM_DEAL"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Number columns are cast like PHP, never refused: CORE restservice.php `internalizeFields` passes scalar
+# integer fields on, CCrm<Kind>::Add/Update cast them ((int), floatval). A link cast to 0 is no link; a
+# user id cast to <= 0 is the caller on add and left unchanged on update (crm_company.php, crm_contact.php).
+_LINKS = ("COMPANY_ID", "LEAD_ID", "CONTACT_ID")
+_USERS = ("ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "LAST_ACTIVITY_BY")
 
 
 def fields_description(kind: str, portal: Portal) -> dict:
@@ -73,6 +79,22 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, bool):
         return "Y" if value else "N"
     return str(value)
+
+
+def _column(record: dict, key: str, value: Any) -> Any:
+    """The stored value of one column: PHP casts for number columns, strings for the rest."""
+    if key in _LINKS:
+        link = php_int(value)
+        return str(link) if link > 0 else None
+    if key in _USERS:
+        user = php_int(value)
+        return str(user) if user > 0 else record.get(key)
+    if key == "REVENUE":
+        return None if value is None else number_text(php_float(value))
+    if key == "COMPANY_IDS":
+        values = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        return [n for n in (php_int(v) for v in values) if n > 0]
+    return _scalar(value)
 
 
 def _multi_entries(raw: Any) -> list[dict]:
@@ -123,7 +145,7 @@ def _apply(portal: Portal, kind: str, record: dict, fields: dict) -> None:
         if key in MULTI:
             apply_multi(portal, record, key, value)
         elif key in known or key.startswith("PARENT_ID_") or key == "COMPANY_IDS":
-            record[key] = _scalar(value)
+            record[key] = _column(record, key, value)
 
 
 def create(state: State, sender: EventSender, portal: Portal, kind: str, fields: dict,

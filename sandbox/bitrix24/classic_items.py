@@ -14,6 +14,7 @@ from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.events import EventSender
 from sandbox.bitrix24.item_keys import camel_to_upper, upper_to_camel
 from sandbox.bitrix24.state import Portal, State
+from sandbox.bitrix24.values import item_int, item_number, real_number
 
 KIND_BY_TYPE = {3: "contact", 4: "company"}
 # object-fields.md names whose classic column is spelled differently.
@@ -43,16 +44,24 @@ def standard(kind: str) -> list[str]:
 
 
 def _typed(name: str, value: Any) -> Any:
-    """crm.item answers ids as JSON numbers where classic methods answer strings."""
-    if value in (None, ""):
-        return value
-    if name in _INTEGERS:
-        return int(value)
+    """crm.item answers ids as JSON numbers where classic methods answer strings (only real numbers convert)."""
     if name == "companyIds":
-        return [int(v) for v in value]
-    if name == "revenue":
-        return float(value)
-    return value
+        values = value if isinstance(value, list) else [] if value in (None, "") else [value]
+        return None if value is None else [int(n) for n in map(real_number, values) if n is not None]
+    number = real_number(value) if name in _INTEGERS or name == "revenue" else None
+    if number is None:
+        return value
+    return int(number) if name in _INTEGERS else float(number)
+
+
+def _checked(name: str, value: Any) -> Any:
+    """A written number field as a number, or CRM_FIELD_ERROR_VALUE_NOT_VALID (empty clears the field)."""
+    if name == "companyIds":
+        values = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        return [item_int(v, name) for v in values if v not in (None, "")]
+    if value in (None, "") or (name not in _INTEGERS and name != "revenue"):
+        return value
+    return item_int(value, name) if name in _INTEGERS else item_number(value, name)
 
 
 def fm_of(record: dict) -> list[dict]:
@@ -69,7 +78,7 @@ def view(portal: Portal, kind: str, record: dict, entity_type_id: int) -> dict:
     if kind == "company":
         contacts = portal.entities.get("contact", {}).values()
         item["contactIds"] = [int(c["ID"]) for c in contacts if c.get("COMPANY_ID") == record["ID"]
-                              or record["ID"] in (c.get("COMPANY_IDS") or [])]
+                              or int(record["ID"]) in (c.get("COMPANY_IDS") or [])]
     for uf in portal.userfields.get(classic.UF_ENTITY[kind], []):
         item[uf["FIELD_NAME"]] = record.get(uf["FIELD_NAME"])
     return item
@@ -95,11 +104,14 @@ def multi_changes(fm: Any, updating: bool) -> dict[str, list[dict]]:
         entry = _entry(raw)
         if entry is None:
             continue
-        change = {"VALUE": str(entry.get("VALUE") or ""), "VALUE_TYPE": entry.get("VALUE_TYPE") or "WORK"}
+        change = {"VALUE": str(entry.get("VALUE") or "")}
         if updating and str(key).isdigit():
             change["ID"] = str(key)  # a known id changes the entry; an empty value deletes it
         elif not re.fullmatch(r"n\d+", str(key), re.IGNORECASE):
             continue
+        # A new entry is WORK unless told; a changed one keeps its type (classic.apply_multi) unless told.
+        if entry.get("VALUE_TYPE") or "ID" not in change:
+            change["VALUE_TYPE"] = str(entry.get("VALUE_TYPE") or "WORK")
         changes.setdefault(str(entry["TYPE_ID"]).upper(), []).append(change)
     return changes
 
@@ -112,7 +124,7 @@ def classic_fields(kind: str, fields: dict, updating: bool) -> dict:
         if name == "fm":
             out.update(multi_changes(value, updating))
         elif name in columns and name not in _READ_ONLY:
-            out[columns[name]] = value
+            out[columns[name]] = _checked(name, value)
         elif name.startswith("UF_"):
             out[name] = value
     return out

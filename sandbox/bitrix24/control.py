@@ -6,102 +6,63 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Blueprint, Response, request
 
-from sandbox.bitrix24 import classic, lifecycle, smart_invoice, userfields
+from sandbox.bitrix24 import lifecycle
+from sandbox.bitrix24.control_records import (add_outgoing_webhook, bad_input, seed, update_record, user_id_of,
+                                              whole)
 from sandbox.bitrix24.currency import set_currencies
-from sandbox.bitrix24.directory import add_category, add_smart_invoice_stage
 from sandbox.bitrix24.errors import RestError
-from sandbox.bitrix24.item_types import TYPES
 from sandbox.bitrix24.rest import json_response
-from sandbox.bitrix24.methods_app import KNOWN_EVENTS
-from sandbox.bitrix24.state import PLANS, OutgoingWebhook, Portal, State, token_hex
+from sandbox.bitrix24.state import PLANS, Portal, token_hex
+from sandbox.bitrix24.values import real_number
 
 if TYPE_CHECKING:
     from sandbox.bitrix24.sandbox import Bitrix24Sandbox
 
-# Who made a CRM change: a user (an app call, an incoming webhook) or nobody (DOCS events/index.md:
-# a robot, workflow or agent, whose events carry no tokens).
-ORIGINS = ("user", "robot", "workflow", "agent")
-_CLASSIC = {"contacts": "contact", "companies": "company", "leads": "lead", "deals": "deal"}
 _LIMIT_KEYS = ("drain_rate", "bucket_size", "speedup", "operating_limit", "operating_window",
                "operating_cost", "error_rate", "latency")
 
 
+_APP_KEYS = ("client_id", "client_secret", "scope", "code", "version", "handler_url", "install_event_url",
+             "redirect_uri")
+
+
+def _number(body: dict, key: str) -> float | None:
+    """A numeric control setting (null only where the setting may be off), or a 400."""
+    value = real_number(body[key])
+    if value is None and not (key == "operating_cost" and body[key] is None):
+        raise bad_input(f"{key} must be a number")
+    return None if value is None else float(value)
+
+
+def text(body: dict, key: str, default: str | None = "") -> str | None:
+    """A string setting of a control call, or a 400 (a list or object where a name belongs)."""
+    value = body.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise bad_input(f"{key} must be a string")
+    return value
+
+
+def _integer(body: dict, key: str, default: int) -> int:
+    """An integer setting of a control call, or a 400."""
+    value = whole(body.get(key, default))
+    if value is None:
+        raise bad_input(f"{key} must be an integer")
+    return value
+
+
 def apply_settings(portal: Portal, body: dict) -> None:
     """Plan (sets the bucket), limits, speed-up, faults and the required-UF option."""
+    limits = {k: _number(body, k) for k in _LIMIT_KEYS if k in body}
     if "plan" in body:
-        portal.plan = str(body["plan"])
+        portal.plan = text(body, "plan")
         portal.limits.drain_rate, portal.limits.bucket_size = PLANS.get(portal.plan, PLANS["basic"])
-    for key in _LIMIT_KEYS:
-        if key in body:
-            setattr(portal.limits, key, None if body[key] is None else float(body[key]))
+    for key, value in limits.items():
+        setattr(portal.limits, key, value)
     portal.limits.bucket_size = int(portal.limits.bucket_size)
     if "req_uf_check" in body:
         portal.req_uf_check = bool(body["req_uf_check"])
     if body.get("reset_bucket"):
         portal.bucket_level, portal.operating = 0.0, {}
-
-
-def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
-    """Create records/stages/user fields directly (events fire as for any change; `origin` robot,
-    workflow or agent makes the contacts/companies/leads/deals a change without a user)."""
-    out: dict[str, list] = {}
-    user_id, origin = _user_id(body), _origin(body)  # checked before anything is created
-    for entry in body.get("userfields", []):
-        userfields.add(portal, entry["entity"], entry)
-    out["categories"] = [add_category(portal, int(c["entity_type_id"]), c.get("name", "Pipeline"),
-                                      int(c.get("sort", 200)))["id"] for c in body.get("categories", [])]
-    for stage in body.get("stages", []):
-        add_smart_invoice_stage(portal, int(stage.get("category_id") or smart_invoice.default_category(portal)),
-                                stage["code"], stage.get("name", stage["code"]), int(stage.get("sort", 100)),
-                                stage.get("semantics"))
-    for key, kind in _CLASSIC.items():
-        out[key] = [classic.create(sb.state, sb.sender, portal, kind, f, user_id, origin)
-                    for f in body.get(key, [])]
-    names = TYPES[smart_invoice.ENTITY_TYPE_ID].names(portal)
-    out["smart_invoices"] = [smart_invoice.create(sb.state, sb.sender, portal, names.fields(f))["id"]
-                             for f in body.get("smart_invoices", [])]
-    return out
-
-
-def _user_id(body: dict) -> int:
-    """The `user_id` a control call acts as (1, the portal's creator, by default)."""
-    try:
-        return int(body.get("user_id", 1))
-    except (TypeError, ValueError):
-        raise RestError(400, "INVALID_USER_ID", "user_id must be an integer") from None
-
-
-def _origin(body: dict) -> str:
-    """Who a control change acts as: "user" (default) or a robot, workflow or agent (no user)."""
-    origin = str(body.get("origin") or "user")
-    if origin not in ORIGINS:
-        raise RestError(400, "INVALID_ORIGIN", f"origin must be one of {', '.join(ORIGINS)}")
-    return origin
-
-
-def update_record(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
-    """Change a contact/company/lead/deal as a user or a robot; its UPDATE event fires as for any change."""
-    kind = _CLASSIC.get(str(body.get("kind") or ""), str(body.get("kind") or ""))
-    if kind not in _CLASSIC.values():
-        raise RestError(400, "INVALID_KIND", f"kind must be one of {', '.join(_CLASSIC)}")
-    entity_id = str(body.get("id") or "")
-    if not entity_id.isdigit():
-        raise RestError(400, "INVALID_ID", "id must be a record id")
-    fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
-    classic.update(sb.state, sb.sender, portal, kind, int(entity_id), fields, _user_id(body), _origin(body))
-    return {"id": int(entity_id)}
-
-
-def add_outgoing_webhook(state: State, portal: Portal, body: dict) -> dict:
-    """Register an outgoing webhook (handler + events); its application token is generated."""
-    events = [str(e).upper() for e in body.get("events") or []]
-    unknown = sorted(set(events) - KNOWN_EVENTS)
-    if not events or unknown or not body.get("handler"):
-        raise RestError(400, "INVALID_WEBHOOK", f"handler and known events are required (unknown: {unknown})")
-    hook = OutgoingWebhook(state.next_handler_id, events, str(body["handler"]), token_hex(16))
-    state.next_handler_id += 1
-    portal.outgoing_webhooks[hook.id] = hook
-    return dict(hook.__dict__)
 
 
 def install_view(portal: Portal) -> dict:
@@ -119,8 +80,11 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
 
     def guarded(func: Callable[..., Any]) -> Callable[..., Response]:
         def view(**kwargs: Any) -> Response:
-            body = request.get_json(silent=True) or {}
+            body = request.get_json(silent=True)
+            body = {} if body is None else body
             try:
+                if not isinstance(body, dict):
+                    raise bad_input("the body must be a JSON object")
                 with sb.state.lock:
                     portal = sb.portal(kwargs.pop("member_id")) if "member_id" in kwargs else None
                     result = func(body, portal, **kwargs) if portal else func(body, **kwargs)
@@ -144,12 +108,16 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
 
     @route("/portals")
     def create_portal(body: dict) -> dict:
-        return sb.create_portal(body.get("plan", "basic"), body.get("member_id"),
-                                int(body.get("invoice_category_id", 5))).__dict__
+        return sb.create_portal(text(body, "plan", "basic"), text(body, "member_id", None),
+                                _integer(body, "invoice_category_id", 5)).__dict__
 
     @route("/apps")
     def register_app(body: dict) -> dict:
-        app = sb.register_app(**body)
+        unknown = sorted(set(body) - set(_APP_KEYS))
+        if unknown or not text(body, "client_id") or not text(body, "client_secret"):
+            raise bad_input(f"client_id and client_secret are required; known keys: {', '.join(_APP_KEYS)}")
+        app = sb.register_app(**{k: text(body, k) for k in _APP_KEYS if k != "version" and body.get(k) is not None},
+                              version=_integer(body, "version", 1))
         return {"client_id": app.client_id, "scope": app.scope}
 
     @route("/apps/<client_id>/switches", methods=("GET", "POST"))
@@ -159,7 +127,7 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/settings")
     def settings(body: dict) -> dict:
         if "token_lifetime" in body:
-            sb.state.token_lifetime = int(body["token_lifetime"])
+            sb.state.token_lifetime = _integer(body, "token_lifetime", 3600)
         return {"token_lifetime": sb.state.token_lifetime}
 
     @route("/portals/<member_id>/settings")
@@ -170,16 +138,16 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/portals/<member_id>/install")
     def install(body: dict, portal: Portal) -> dict:
         # Any user, admin or not: tests forge what the portal's own pages would refuse a non-admin.
-        fields = lifecycle.begin_install(sb.state, portal, body.get("client_id", ""), body.get("handler_url"),
-                                         _user_id(body))
+        client_id = text(body, "client_id")
+        fields = lifecycle.begin_install(sb.state, portal, client_id, text(body, "handler_url", None), user_id_of(body))
         if body.get("finish"):
-            lifecycle.finish_install(sb.state, sb.sender, portal, body["client_id"])
+            lifecycle.finish_install(sb.state, sb.sender, portal, client_id)
         return fields
 
     @route("/portals/<member_id>/users")
     def add_user(body: dict, portal: Portal) -> dict:
-        user = portal.add_user(bool(body.get("admin", False)), str(body.get("name") or "Sandbox"),
-                               str(body.get("last_name") or ""))
+        user = portal.add_user(bool(body.get("admin", False)), text(body, "name") or "Sandbox",
+                               text(body, "last_name") or "")
         return user.as_dict()
 
     @route("/portals/<member_id>/users", methods=("GET",))
@@ -188,11 +156,11 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
 
     @route("/portals/<member_id>/install-finish")
     def install_finish(body: dict, portal: Portal) -> None:
-        lifecycle.finish_install(sb.state, sb.sender, portal, body.get("client_id", ""))
+        lifecycle.finish_install(sb.state, sb.sender, portal, text(body, "client_id"))
 
     @route("/portals/<member_id>/uninstall")
     def uninstall(body: dict, portal: Portal) -> None:
-        lifecycle.uninstall(sb.state, sb.sender, portal, body.get("client_id", ""), bool(body.get("clean")))
+        lifecycle.uninstall(sb.state, sb.sender, portal, text(body, "client_id"), bool(body.get("clean")))
 
     @route("/portals/<member_id>/installs", methods=("GET",))
     def installs(body: dict, portal: Portal) -> dict:
@@ -213,7 +181,7 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/portals/<member_id>/currencies")
     def currencies(body: dict, portal: Portal) -> list:
         # A currency missing on the portal must make a record fail in the sync, so tests set the list.
-        return set_currencies(portal, list(body.get("currencies") or []))
+        return set_currencies(portal, body.get("currencies"))
 
     @route("/portals/<member_id>/currencies", methods=("GET",))
     def list_currencies(body: dict, portal: Portal) -> list:
@@ -225,13 +193,13 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
 
     @route("/portals/<member_id>/webhooks")
     def webhook(body: dict, portal: Portal) -> dict:
-        user_id, code = int(body.get("user_id", 1)), token_hex(8)
-        portal.webhooks[(user_id, code)] = body.get("scope", "crm,user_brief")
+        user_id, code = user_id_of(body), token_hex(8)
+        portal.webhooks[(user_id, code)] = text(body, "scope", "crm,user_brief")
         return {"url": f"{portal.url}/rest/{user_id}/{code}/"}
 
     @route("/portals/<member_id>/authorize")
     def authorize(body: dict, portal: Portal) -> dict:
-        code = sb.state.issue_code(portal.member_id, body.get("client_id", ""))
+        code = sb.state.issue_code(portal.member_id, text(body, "client_id"))
         return {"code": code, "domain": portal.domain, "member_id": portal.member_id}
 
     @route("/expire-tokens")

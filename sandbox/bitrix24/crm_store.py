@@ -9,7 +9,7 @@ from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.state import Portal
 
 PAGE_SIZE = 50
-_PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$")
+_PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$", re.DOTALL)  # a key may hold a newline
 
 
 def now_iso() -> str:
@@ -79,7 +79,8 @@ def ordered(rows: list[dict], order: dict, value_of: Callable[[dict, str], Any],
         def key(r: dict, f: str = field) -> tuple:
             value = value_of(r, f)
             n = _num(value)
-            return (value is None, n if n is not None else str(value or ""))
+            # Numbers before text, so a column mixing "12" and "abc" still sorts (no int/str comparison).
+            return (value is None, n is None, n or 0, str(value or ""))
         rows.sort(key=key, reverse=str(direction).upper() == "DESC")
     return rows
 
@@ -114,12 +115,20 @@ def dict_param(params: dict, name: str, classic_errors: bool) -> dict:
     return value
 
 
-def list_param(params: dict, name: str) -> list:
-    """A parameter that is a list (a single string becomes a one-item list)."""
-    value = params.get(name) or []
+def list_param(params: dict, name: str, classic_errors: bool) -> list:
+    """A parameter that is a list (an object's values; a single string is a one-item list; empty is [])."""
+    value = params.get(name)
+    if value in (None, "", {}, []):
+        return []
     if isinstance(value, dict):
         return list(value.values())
-    return [value] if isinstance(value, str) else list(value)
+    if isinstance(value, (str, list)):
+        return [value] if isinstance(value, str) else value
+    if classic_errors:
+        raise classic(f"Parameter '{name}' must be array.")
+    # The engine controller's `array $select` refuses a scalar (the message item_id's INVALID_ARG_VALUE uses).
+    raise RestError(400, "INVALID_ARG_VALUE",
+                    f"Invalid value {value} to match with parameter {{{name}}}. Should be value of type array.")
 
 
 def classic_id(params: dict) -> int:

@@ -11,6 +11,7 @@ from sandbox.bitrix24.crm_store import dict_param, now_iso, ordered
 from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.registry import CallContext, method, ok
 from sandbox.bitrix24.state import Portal
+from sandbox.bitrix24.values import real_number
 
 LANGUAGE = "en"
 # A new sandbox portal knows only its base currency and the euro: few enough that a QuickBooks
@@ -33,16 +34,29 @@ def currency_row(raw: dict) -> dict:
                  "DECIMALS": str(raw.get("DECIMALS", 2)), "THOUSANDS_VARIANT": str(raw.get("THOUSANDS_VARIANT", "S")),
                  "HIDE_ZERO": str(raw.get("HIDE_ZERO", "N"))}
     # The base currency's rate and nominal are always 1 (data-types.md § crm_currency).
-    amount = 1.0 if base else float(raw.get("AMOUNT") or 1)
-    return {"CURRENCY": code, "AMOUNT_CNT": "1" if base else str(int(raw.get("AMOUNT_CNT") or 1)),
-            "AMOUNT": f"{amount:.4f}", "SORT": str(int(raw.get("SORT") or 100)), "BASE": "Y" if base else "N",
+    rate, nominal = _number(raw, "AMOUNT", 1), int(_number(raw, "AMOUNT_CNT", 1))  # checked even for the base
+    amount = 1.0 if base else rate
+    return {"CURRENCY": code, "AMOUNT_CNT": "1" if base else str(nominal),
+            "AMOUNT": f"{amount:.4f}", "SORT": str(int(_number(raw, "SORT", 100))), "BASE": "Y" if base else "N",
             "DATE_UPDATE": now_iso(), "LANG": {LANGUAGE: localised}}
 
 
-def set_currencies(portal: Portal, rows: list[dict]) -> list[dict]:
+def _number(raw: dict, key: str, default: float) -> float:
+    """A currency's rate, nominal or sort as a number, or the control API's 400."""
+    if raw.get(key) in (None, ""):
+        return default
+    number = real_number(raw[key])
+    if number is None:
+        raise RestError(400, "INVALID_CURRENCY", f"{key} must be a number")
+    return float(number)
+
+
+def set_currencies(portal: Portal, rows: Any) -> list[dict]:
     """Replace a portal's currencies; exactly one is the base (the first, when none says so)."""
     if not rows:
         raise RestError(400, "INVALID_CURRENCY", "A portal needs at least its base currency")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise RestError(400, "INVALID_CURRENCY", "currencies must be a list of objects")
     if not any(str(r.get("BASE", "N")).upper() == "Y" for r in rows):
         rows = [{**rows[0], "BASE": "Y"}, *rows[1:]]
     stored = [currency_row(r) for r in rows]

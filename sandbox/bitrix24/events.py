@@ -22,6 +22,10 @@ class EventSender:
         self.timeout = timeout
         self._queue: queue.Queue[SentEvent | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._timers: set[threading.Timer] = set()
+        self._generation = 0  # bumped by cancel_pending: a timer of an older generation hands nothing over
+        self.timer_name = f"b24-event-delay-{id(self):x}"
 
     def start(self) -> None:
         """Start the delivery thread."""
@@ -29,7 +33,9 @@ class EventSender:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the delivery thread after the queued events."""
+        """Stop the delivery thread after the queued events; delayed ones are cancelled."""
+        with self._lock:
+            self._cancel_timers()
         if self._thread:
             self._queue.put(None)
             self._thread.join(timeout=5)
@@ -42,9 +48,42 @@ class EventSender:
         if delay <= 0:
             self._queue.put(record)
             return
-        timer = threading.Timer(delay, self._queue.put, args=(record,))
-        timer.daemon = True
-        timer.start()
+        with self._lock:
+            timer = threading.Timer(delay, self._release, args=(record, self._generation))
+            timer.name, timer.daemon = self.timer_name, True
+            self._timers.add(timer)
+            timer.start()
+
+    def cancel_pending(self) -> None:
+        """Forget what the old world still had to send (a reset): delayed events and queued ones.
+
+        A POST already under way in the delivery thread still completes: it left before the reset.
+        """
+        with self._lock:
+            self._cancel_timers()
+            while True:
+                try:
+                    record = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if record is None:  # a stop() in progress keeps its sentinel
+                    self._queue.put(None)
+                    break
+
+    def _cancel_timers(self) -> None:
+        """Cancel every delayed event (caller holds the lock)."""
+        self._generation += 1
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+    def _release(self, record: SentEvent, generation: int) -> None:
+        """A delay is over: hand the event to the delivery thread unless it was cancelled meanwhile."""
+        with self._lock:
+            current = threading.current_thread()
+            self._timers = {t for t in self._timers if t is not current}
+            if generation == self._generation:
+                self._queue.put(record)
 
     def drop(self, record: SentEvent) -> None:
         """Record an event that is not sent (no handler will ever see it)."""

@@ -7,8 +7,10 @@ from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, 
                                         ordered, page, start_of)
 from sandbox.bitrix24.directory import PAY_SYSTEMS, PERSON_TYPES
 from sandbox.bitrix24.errors import classic
-from sandbox.bitrix24.events import fire
+from sandbox.bitrix24.events import EventSender, fire
 from sandbox.bitrix24.registry import CallContext, method, ok
+from sandbox.bitrix24.state import Portal, State
+from sandbox.bitrix24.values import php_float
 
 KIND = "invoice"
 REQUIRED = ("ORDER_TOPIC", "PAY_SYSTEM_ID", "PERSON_TYPE_ID")
@@ -26,25 +28,26 @@ def _str(value: Any) -> Any:
     return value if value is None or isinstance(value, (str, list, dict)) else str(value)
 
 
-def _rows(ctx: CallContext, raw: Any) -> list[dict]:
+def _rows(portal: Portal, raw: Any) -> list[dict]:
     """PRODUCT_ROWS with new ids; PRICE total of the invoice follows from them."""
     raw = list(raw.values()) if isinstance(raw, dict) else raw
     if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
         raise classic("PRODUCT_ROWS must be array.")
-    return [{"ID": str(ctx.portal.next_id("invoice_row", 1)),
+    return [{"ID": str(portal.next_id("invoice_row", 1)),
              **{k: _str(r.get(k)) for k in _ROW_KEYS}} for r in raw]
 
 
-def _apply(ctx: CallContext, record: dict, fields: dict) -> None:
+def _apply(portal: Portal, record: dict, fields: dict) -> None:
     """Write known fields, product rows and properties; recompute PRICE."""
     for key, value in fields.items():
         if key in SCALARS and key not in ("PRICE", "DATE_INSERT", "DATE_UPDATE"):
             record[key] = _str(value)
     if "PRODUCT_ROWS" in fields:
-        record["PRODUCT_ROWS"] = _rows(ctx, fields["PRODUCT_ROWS"])
+        record["PRODUCT_ROWS"] = _rows(portal, fields["PRODUCT_ROWS"])
     if isinstance(fields.get("INVOICE_PROPERTIES"), dict):
         record["INVOICE_PROPERTIES"] = {k: _str(v) for k, v in fields["INVOICE_PROPERTIES"].items()}
-    total = sum(float(r["PRICE"] or 0) * float(r["QUANTITY"] or 1) for r in record["PRODUCT_ROWS"])
+    total = sum(php_float(r["PRICE"]) * (php_float(r["QUANTITY"]) if r["QUANTITY"] else 1.0)
+                for r in record["PRODUCT_ROWS"])
     record["PRICE"] = f"{total:.2f}"
     missing = [k for k in REQUIRED if not record.get(k)]
     if missing:
@@ -56,65 +59,79 @@ def _apply(ctx: CallContext, record: dict, fields: dict) -> None:
         raise classic("Invalid PAY_SYSTEM_ID.")
 
 
-def _fire(ctx: CallContext, name: str, invoice_id: int) -> None:
-    """Old-invoice events carry FIELDS[ID]."""
-    fire(ctx.state, ctx.sender, ctx.portal, name, {"FIELDS": {"ID": str(invoice_id)}}, ctx.user_id)
+def _fire(state: State, sender: EventSender, portal: Portal, name: str, invoice_id: int, user_id: int,
+          origin: str) -> None:
+    """Old-invoice events carry FIELDS[ID]; `origin` is who made the change (events.fire)."""
+    fire(state, sender, portal, name, {"FIELDS": {"ID": str(invoice_id)}}, user_id, origin)
+
+
+def create(state: State, sender: EventSender, portal: Portal, fields: dict, user_id: int = 1,
+           origin: str = "user") -> int:
+    """Add an invoice, fire ONCRMINVOICEADD and return its id."""
+    now = now_iso()
+    record = {k: None for k in SCALARS} | {"STATUS_ID": "N", "CURRENCY": "USD", "PAYED": "N",
+                                          "DATE_INSERT": now, "DATE_UPDATE": now, "DATE_BILL": now,
+                                          "RESPONSIBLE_ID": str(user_id), "PRODUCT_ROWS": [],
+                                          "INVOICE_PROPERTIES": {}}
+    _apply(portal, record, fields)
+    new_id = portal.next_id(KIND)
+    record["ID"] = str(new_id)
+    record["ACCOUNT_NUMBER"] = record["ACCOUNT_NUMBER"] or str(new_id)
+    portal.entities.setdefault(KIND, {})[new_id] = record
+    _fire(state, sender, portal, "ONCRMINVOICEADD", new_id, user_id, origin)
+    return new_id
+
+
+def update(state: State, sender: EventSender, portal: Portal, invoice_id: int, fields: dict, user_id: int = 1,
+           origin: str = "user") -> None:
+    """Change an invoice: ONCRMINVOICEUPDATE, and ONCRMINVOICESETSTATUS when STATUS_ID changed."""
+    record = _record(portal, invoice_id)
+    candidate = {**record, "PRODUCT_ROWS": list(record["PRODUCT_ROWS"])}
+    _apply(portal, candidate, fields)
+    candidate["DATE_UPDATE"] = now_iso()
+    status_changed = candidate["STATUS_ID"] != record["STATUS_ID"]
+    record.update(candidate)
+    _fire(state, sender, portal, "ONCRMINVOICEUPDATE", invoice_id, user_id, origin)
+    if status_changed:
+        _fire(state, sender, portal, "ONCRMINVOICESETSTATUS", invoice_id, user_id, origin)
+
+
+def _record(portal: Portal, invoice_id: int) -> dict:
+    """An invoice or the classic "Not found"."""
+    record = portal.entities.get(KIND, {}).get(invoice_id)
+    if record is None:
+        raise classic("Not found")
+    return record
 
 
 @method("crm.invoice.add")
 def invoice_add(ctx: CallContext, params: dict) -> dict:
     """Add an invoice -> its id (int)."""
-    now = now_iso()
-    record = {k: None for k in SCALARS} | {"STATUS_ID": "N", "CURRENCY": "USD", "PAYED": "N",
-                                          "DATE_INSERT": now, "DATE_UPDATE": now, "DATE_BILL": now,
-                                          "RESPONSIBLE_ID": str(ctx.user_id), "PRODUCT_ROWS": [],
-                                          "INVOICE_PROPERTIES": {}}
-    _apply(ctx, record, classic_fields(params))
-    new_id = ctx.portal.next_id(KIND)
-    record["ID"] = str(new_id)
-    record["ACCOUNT_NUMBER"] = record["ACCOUNT_NUMBER"] or str(new_id)
-    ctx.portal.entities.setdefault(KIND, {})[new_id] = record
-    _fire(ctx, "ONCRMINVOICEADD", new_id)
-    return ok(new_id)
-
-
-def _get_record(ctx: CallContext, params: dict) -> tuple[int, dict]:
-    """Look an invoice up or answer the classic "Not found"."""
-    invoice_id = classic_id(params)
-    record = ctx.portal.entities.get(KIND, {}).get(invoice_id)
-    if record is None:
-        raise classic("Not found")
-    return invoice_id, record
+    return ok(create(ctx.state, ctx.sender, ctx.portal, classic_fields(params), ctx.user_id))
 
 
 @method("crm.invoice.get")
 def invoice_get(ctx: CallContext, params: dict) -> dict:
     """The invoice with PRODUCT_ROWS and INVOICE_PROPERTIES."""
-    _, record = _get_record(ctx, params)
+    record = _record(ctx.portal, classic_id(params))
     return ok({"ID": record["ID"], **{k: v for k, v in record.items() if k != "ID"}})
 
 
 @method("crm.invoice.update")
 def invoice_update(ctx: CallContext, params: dict) -> dict:
     """Update -> the id (CCrmInvoiceRestService returns the ID; UNCERTAIN vs `true`)."""
-    invoice_id, record = _get_record(ctx, params)
-    candidate = {**record, "PRODUCT_ROWS": list(record["PRODUCT_ROWS"])}
-    _apply(ctx, candidate, classic_fields(params))
-    candidate["DATE_UPDATE"] = now_iso()
-    status_changed = candidate["STATUS_ID"] != record["STATUS_ID"]
-    record.update(candidate)
-    _fire(ctx, "ONCRMINVOICEUPDATE", invoice_id)
-    if status_changed:
-        _fire(ctx, "ONCRMINVOICESETSTATUS", invoice_id)
+    invoice_id = classic_id(params)
+    update(ctx.state, ctx.sender, ctx.portal, invoice_id, classic_fields(params), ctx.user_id)
     return ok(invoice_id)
 
 
 @method("crm.invoice.delete")
 def invoice_delete(ctx: CallContext, params: dict) -> dict:
     """Delete -> true."""
-    invoice_id, _ = _get_record(ctx, params)
+    invoice_id = classic_id(params)
+    _record(ctx.portal, invoice_id)
     del ctx.portal.entities[KIND][invoice_id]
-    _fire(ctx, "ONCRMINVOICEDELETE", invoice_id)
+    _fire(ctx.state, ctx.sender, ctx.portal, "ONCRMINVOICEDELETE", invoice_id, ctx.user_id, "user")
     return ok(True)
 
 
@@ -126,7 +143,7 @@ def invoice_list(ctx: CallContext, params: dict) -> dict:
     rows = [r for r in ctx.portal.entities.get(KIND, {}).values() if matches(r, filter_, value_of)]
     rows = ordered(rows, dict_param(params, "order", True), value_of, "ID")
     chunk, total, following = page(rows, start_of(params))
-    select = [str(s).upper() for s in list_param(params, "select")]
+    select = [str(s).upper() for s in list_param(params, "select", True)]
     out = [{"ID": r["ID"], **{k: v for k, v in r.items() if k in SCALARS and (not select or "*" in select or k in select)}}
            for r in chunk]
     return ok(out, next=following, total=total)

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from sandbox.bitrix24.errors import RestError
 
-OPERATOR = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$")
+OPERATOR = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$", re.DOTALL)
 # CORE Converter::isSpecialDecodeWayFromUpperToCamel: only these UF shapes convert "regularly".
 _REGULAR_UPPER = (re.compile(r"^[A-Z_]+$"), re.compile(r"^UF_CRM_\d{1,4}_[\d_]+$"),
                   re.compile(r"^UF_CRM_\d{1,4}_[A-Z_]+$"))

@@ -95,6 +95,8 @@ def uninstall(state: State, sender: EventSender, portal: Portal, client_id: str,
                 body = app_uninstall_body(state, portal, install, clean, binding.id)
                 sender.enqueue(SentEvent(portal.member_id, client_id, "ONAPPUNINSTALL",
                                          binding.handler, body, time.time()))
+        # An ONAPPINSTALL still waiting for its delay is not withdrawn: whether Bitrix24's queue server
+        # drops it when the app goes within that time is unknown, so the late event may still arrive.
         if not clean:
             portal.kept_options[client_id] = install.options
         state.revoke(portal.member_id, client_id)

@@ -49,7 +49,7 @@ def _list(ctx: CallContext, kind: str, params: dict) -> dict:
     rows = ordered(rows, {k.upper(): v for k, v in order.items()}, _value, "ID")
     start = start_of(params)
     chunk, total, following = page(rows, start)
-    select = list_param(params, "select")
+    select = list_param(params, "select", True)
     return ok([_select(r, select, kind) for r in chunk], next=following, total=total)
 
 
@@ -94,7 +94,7 @@ def duplicate_findbycomm(ctx: CallContext, params: dict) -> dict:
     kind = str(params.get("type") or params.get("TYPE") or "").upper()
     if kind not in ("EMAIL", "PHONE"):
         raise classic("Communication type is not defined.")
-    values = list_param(params, "values")
+    values = list_param(params, "values", True)
     if not values:
         raise classic("Communication values is not defined.")
     if len(values) > 20:

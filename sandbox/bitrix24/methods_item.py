@@ -124,7 +124,7 @@ def item_list(ctx: CallContext, params: dict) -> dict:
     rows = [r for r in type_.rows(ctx.portal) if matches(r, filter_, _value)]
     rows = ordered(rows, order, _value, "id")
     chunk, total, following = page(rows, start_of(params))
-    select, original = names.select(list_param(params, "select")), wants_original_uf_names(params)
+    select, original = names.select(list_param(params, "select", False)), wants_original_uf_names(params)
     items = [names.answer(_selected(r, select), original) for r in chunk]
     return ok({"items": items}, total=total, next=following)
 

@@ -6,6 +6,7 @@ from sandbox.bitrix24.crm_store import dict_param
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.methods_item import item_id
 from sandbox.bitrix24.registry import CallContext, method, ok
+from sandbox.bitrix24.values import real_number
 
 
 def _owner(ctx: CallContext, params: dict) -> dict:
@@ -15,18 +16,30 @@ def _owner(ctx: CallContext, params: dict) -> dict:
     return store.get(ctx.portal, item_id({"id": params.get("ownerId")}))
 
 
+def _number(raw: dict, key: str, default: float | None) -> float | None:
+    """A product row number; anything but a number is refused rather than stored as NaN or text."""
+    if raw.get(key) in (None, ""):
+        return default
+    number = real_number(raw[key])
+    if number is None:
+        raise RestError(400, "INVALID_ARG_VALUE", f"Invalid value for product row field {key!r}")
+    return float(number)
+
+
 def _row(ctx: CallContext, owner_id: int, raw: dict, sort: int) -> dict:
     """A stored product row with the computed prices."""
-    price, qty = float(raw.get("price") or 0), float(raw.get("quantity") or 1)
-    tax_rate = None if raw.get("taxRate") in (None, "") else float(raw["taxRate"])
+    num = lambda key, default: _number(raw, key, default)  # noqa: E731
+    price, qty = num("price", 0.0), num("quantity", 1.0)
+    whole = {k: int(num(k, d)) for k, d in (("productId", 0), ("discountTypeId", 2), ("measureCode", 796),
+                                             ("sort", sort))}
     return {"id": ctx.portal.next_id("product_row", 1), "ownerId": owner_id, "ownerType": "SI",
-            "productId": int(raw.get("productId") or 0), "productName": str(raw.get("productName") or ""),
+            "productId": whole["productId"], "productName": str(raw.get("productName") or ""),
             "price": price, "priceAccount": price, "priceExclusive": price, "priceNetto": price,
-            "priceBrutto": price, "quantity": qty, "discountTypeId": int(raw.get("discountTypeId") or 2),
-            "discountRate": float(raw.get("discountRate") or 0), "discountSum": float(raw.get("discountSum") or 0),
-            "taxRate": tax_rate, "taxIncluded": str(raw.get("taxIncluded") or "N"), "customized": "Y",
-            "measureCode": int(raw.get("measureCode") or 796), "measureName": str(raw.get("measureName") or "pcs"),
-            "sort": int(raw.get("sort") or sort), "type": 1}
+            "priceBrutto": price, "quantity": qty, "discountTypeId": whole["discountTypeId"],
+            "discountRate": num("discountRate", 0.0), "discountSum": num("discountSum", 0.0),
+            "taxRate": num("taxRate", None), "taxIncluded": str(raw.get("taxIncluded") or "N"), "customized": "Y",
+            "measureCode": whole["measureCode"], "measureName": str(raw.get("measureName") or "pcs"),
+            "sort": whole["sort"], "type": 1}
 
 
 @method("crm.item.productrow.set")

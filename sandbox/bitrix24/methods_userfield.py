@@ -14,6 +14,7 @@ from sandbox.bitrix24.crm_store import classic_fields, dict_param, matches, orde
 from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.item_keys import camel_to_upper
 from sandbox.bitrix24.registry import CallContext, method, ok
+from sandbox.bitrix24.values import php_int
 
 # DOCS userfieldconfig-add.md: the only keys `field` may carry (others, and showInList/labels, are ignored).
 _ADD_KEYS = ("entityId", "fieldName", "userTypeId", "xmlId", "sort", "multiple", "mandatory", "showFilter",
@@ -40,7 +41,11 @@ def _userfield_add(ctx: CallContext, kind: str, params: dict) -> dict:
         errors.append(f"Field {name} already exists.")
     if errors:
         raise classic("\n".join(errors))
-    return ok(int(userfields.add(ctx.portal, entity, {**fields, "FIELD_NAME": name})["ID"]))
+    # rest UserFieldProxy::add: MULTIPLE/MANDATORY compare case-insensitively with "Y"; SHOW_FILTER "Y" is "E".
+    yes = {k: "Y" if isinstance(fields.get(k), str) and fields[k].upper() == "Y" else "N"
+           for k in ("MULTIPLE", "MANDATORY")}
+    yes["SHOW_FILTER"] = "E" if str(fields.get("SHOW_FILTER", "")).upper() == "Y" else "N"
+    return ok(int(userfields.add(ctx.portal, entity, {**fields, **yes, "FIELD_NAME": name})["ID"]))
 
 
 def _userfield_list(ctx: CallContext, kind: str, params: dict) -> dict:
@@ -73,7 +78,21 @@ def _module(ctx: CallContext, params: dict) -> None:
 def _settings(raw: Any, allowed: tuple[str, ...]) -> dict:
     """A `field` object as UPPER_CASE record settings, only the documented keys."""
     raw = raw if isinstance(raw, dict) else {}
-    return {camel_to_upper(k): v for k, v in raw.items() if k in allowed}
+    out = {camel_to_upper(k): v for k, v in raw.items() if k in allowed}
+    if out.get("SHOW_FILTER") == "Y":  # CORE Main\Controller\UserFieldConfig::prepareFields: "Y" means "E"
+        out["SHOW_FILTER"] = "E"
+    return out
+
+
+def _changed(uf: dict, key: str, value: Any) -> Any:
+    """One updated setting as CUserTypeEntity::Update stores it (settings only as an object)."""
+    if key in userfields.LABELS:
+        return userfields.lang_map(value)
+    if key == "SETTINGS":
+        return value if isinstance(value, dict) else uf["SETTINGS"]
+    if key == "SORT":
+        return str(php_int(value))
+    return userfields.flag(key, value) if key in userfields.FLAGS else str(value)
 
 
 def _field(ctx: CallContext, params: dict, refusal: str) -> dict:
@@ -126,7 +145,7 @@ def userfieldconfig_update(ctx: CallContext, params: dict) -> dict:
     _require_settings_right(ctx, refusal)
     uf = _field(ctx, params, refusal)
     for key, value in _settings(params.get("field"), _UPDATE_KEYS).items():
-        uf[key] = userfields.lang_map(value) if key in userfields.LABELS else value if key == "SETTINGS" else str(value)
+        uf[key] = _changed(uf, key, value)
     return ok({"field": userfields.config_view(uf)})
 
 
@@ -145,11 +164,12 @@ def userfieldconfig_list(ctx: CallContext, params: dict) -> dict:
     """`{"fields": […]}` with `total`/`next`; filter and order use the camelCase names."""
     _module(ctx, params)
     select = params.get("select") if isinstance(params.get("select"), dict) else {}
-    language = select.get("language")
-    rows = [userfields.config_view(uf, language) for entity in userfields.CRM_ENTITIES
+    language = select.get("language") if isinstance(select.get("language"), str) else None
+    rows = [userfields.list_view(uf, language or None) for entity in userfields.CRM_ENTITIES
             for uf in ctx.portal.userfields.get(entity, [])]
     rows = [r for r in rows if matches(r, dict_param(params, "filter", False), lambda row, f: row.get(f))]
-    order = dict_param(params, "order", False) or {"id": "ASC"}
+    # DOCS userfieldconfig-list.md § order: by default {"sort": "ASC", "id": "ASC"}.
+    order = dict_param(params, "order", False) or {"sort": "ASC", "id": "ASC"}
     rows = ordered(rows, order, lambda r, f: r.get(f), "id")
     chunk, total, following = page(rows, start_of(params))
     return ok({"fields": chunk}, total=total, next=following)

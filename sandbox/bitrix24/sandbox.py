@@ -150,7 +150,8 @@ class Bitrix24Sandbox:
                             for m, p in self.state.portals.items()]}
 
     def reset(self) -> None:
-        """Forget everything and recreate the default portal and app."""
+        """Forget everything and recreate the default portal and app; nothing of the old world is sent after."""
+        self.sender.cancel_pending()
         self._stop_portal_servers()
         with self.state.lock:
             self.state = self.sender.state = State(oauth_url=self.state.oauth_url)

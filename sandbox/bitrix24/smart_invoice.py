@@ -9,6 +9,7 @@ from sandbox.bitrix24.crm_store import check_required_userfields, now_iso
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.events import EventSender, fire
 from sandbox.bitrix24.state import Portal, State
+from sandbox.bitrix24.values import item_int, item_number
 
 ENTITY_TYPE_ID = 31
 KIND = "smart_invoice"
@@ -50,24 +51,15 @@ def semantic_of(portal: Portal, stage_id: str) -> str:
     return (row or {}).get("SEMANTICS") or "P"
 
 
-def _number(value: Any, field: str) -> float | int:
-    """A JSON number, refusing what is not one."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", f"Invalid value for field \"{field}\"") from None
-    return int(number) if number.is_integer() else number
-
-
 def _coerce(field: str, value: Any) -> Any:
     """Check and convert one writable field."""
     if field in _INT_FIELDS:
-        return int(_number(value, field)) if value not in (None, "") else 0
+        return item_int(value, field) if value not in (None, "") else 0
     if field in _NUM_FIELDS:
-        return _number(value, field)
+        return item_number(value, field)
     if field in _LIST_FIELDS:
         values = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
-        return [int(_number(v, field)) for v in values if v not in (None, "")]
+        return [item_int(v, field) for v in values if v not in (None, "")]
     return None if value is None else str(value)
 
 
@@ -121,16 +113,18 @@ def view(portal: Portal, item: dict) -> dict:
     return {**{k: item[k] for k in STANDARD}, **{uf: item.get(uf) for uf in userfield_names(portal)}}
 
 
-def _fire(state: State, sender: EventSender, portal: Portal, verb: str, item_id: int, user_id: int) -> None:
+def _fire(state: State, sender: EventSender, portal: Portal, verb: str, item_id: int, user_id: int,
+          origin: str) -> None:
     """ONCRMDYNAMICITEM<verb> with ENTITY_TYPE_ID 31; the `_31` suffixed name is UNCERTAIN, sent too."""
     data = {"FIELDS": {"ID": str(item_id), "ENTITY_TYPE_ID": str(ENTITY_TYPE_ID)}}
     for name in (f"ONCRMDYNAMICITEM{verb}", f"ONCRMDYNAMICITEM{verb}_{ENTITY_TYPE_ID}"):
-        fire(state, sender, portal, name, data, user_id)
+        fire(state, sender, portal, name, data, user_id, origin)
 
 
-def create(state: State, sender: EventSender, portal: Portal, fields: dict, user_id: int = 1) -> dict:
-    """Add a Smart Invoice and fire ONCRMDYNAMICITEMADD."""
-    category_id = int(_number(fields.get("categoryId") or default_category(portal), "categoryId"))
+def create(state: State, sender: EventSender, portal: Portal, fields: dict, user_id: int = 1,
+           origin: str = "user") -> dict:
+    """Add a Smart Invoice and fire ONCRMDYNAMICITEMADD (`origin`: who made it, events.fire)."""
+    category_id = item_int(fields.get("categoryId") or default_category(portal), "categoryId")
     if not any(c["id"] == category_id for c in categories(portal)):
         raise RestError(400, "CRM_FIELD_ERROR_VALUE_NOT_VALID", "Category not found")
     item = _new_item(user_id, category_id, stage_ids(portal, category_id)[0])
@@ -141,7 +135,7 @@ def create(state: State, sender: EventSender, portal: Portal, fields: dict, user
     item["title"] = item["title"] or f"Invoice #{item['id']}"
     item["accountNumber"] = item["accountNumber"] or str(item["id"])
     portal.entities.setdefault(KIND, {})[item["id"]] = item
-    _fire(state, sender, portal, "ADD", item["id"], user_id)
+    _fire(state, sender, portal, "ADD", item["id"], user_id, origin)
     return item
 
 
@@ -154,7 +148,7 @@ def get(portal: Portal, item_id: int) -> dict:
 
 
 def update(state: State, sender: EventSender, portal: Portal, item_id: int, fields: dict,
-           user_id: int = 1) -> dict:
+           user_id: int = 1, origin: str = "user") -> dict:
     """Change a Smart Invoice (stage moves tracked) and fire ONCRMDYNAMICITEMUPDATE."""
     item = get(portal, item_id)
     candidate = copy.deepcopy(item)
@@ -166,7 +160,7 @@ def update(state: State, sender: EventSender, portal: Portal, item_id: int, fiel
     candidate.update({"updatedTime": now, "updatedBy": user_id})
     item.clear()
     item.update(candidate)
-    _fire(state, sender, portal, "UPDATE", item_id, user_id)
+    _fire(state, sender, portal, "UPDATE", item_id, user_id, origin)
     return item
 
 
@@ -175,4 +169,4 @@ def delete(state: State, sender: EventSender, portal: Portal, item_id: int, user
     get(portal, item_id)
     del portal.entities[KIND][item_id]
     portal.entities.get("product_rows", {}).pop(item_id, None)
-    _fire(state, sender, portal, "DELETE", item_id, user_id)
+    _fire(state, sender, portal, "DELETE", item_id, user_id, "user")

@@ -10,6 +10,7 @@ from typing import Any
 
 from sandbox.bitrix24.item_keys import camel_to_upper, upper_to_camel
 from sandbox.bitrix24.state import Portal, token_hex
+from sandbox.bitrix24.values import php_int
 
 LANGUAGE = "en"
 LABELS = ("EDIT_FORM_LABEL", "LIST_COLUMN_LABEL", "LIST_FILTER_LABEL", "ERROR_MESSAGE", "HELP_MESSAGE")
@@ -24,6 +25,26 @@ DEFAULT_SETTINGS: dict[str, dict] = {
     "boolean": {"DEFAULT_VALUE": 0, "DISPLAY": "CHECKBOX", "LABEL": ["", ""]}}
 # The fixed CRM identifiers the sandbox keeps records for (DOCS userfieldconfig/index.md § entityId).
 CRM_ENTITIES = ("CRM_CONTACT", "CRM_COMPANY", "CRM_LEAD", "CRM_DEAL", "CRM_SMART_INVOICE")
+
+
+def flag(key: str, value: Any) -> str:
+    """A stored Y/N (or SHOW_FILTER letter) as CORE main CUserTypeEntity::Add/Update writes it.
+
+    Only the string "Y" turns MULTIPLE, MANDATORY or IS_SEARCHABLE on (a JSON true is "N"), only "N" turns
+    SHOW_IN_LIST or EDIT_IN_LIST off, and SHOW_FILTER keeps a first letter among N, I, E, S.
+    """
+    if key == "SHOW_FILTER":
+        letter = value[:1] if isinstance(value, str) else ""
+        return letter if letter and letter in "NIES" else "N"
+    if key in ("SHOW_IN_LIST", "EDIT_IN_LIST"):
+        return "N" if value == "N" else "Y"
+    return "Y" if value == "Y" else "N"
+
+
+def sort_of(value: Any) -> str:
+    """SORT as CUserTypeEntity::Add keeps it: intval, 100 when that is not positive."""
+    sort = php_int(value)
+    return str(sort if sort > 0 else 100)
 
 
 def lang_map(value: Any) -> dict:
@@ -63,8 +84,8 @@ def add(portal: Portal, entity: str, fields: dict) -> dict:
     user_type = str(fields.get("USER_TYPE_ID") or "string")
     record = {"ID": uf_id, "ENTITY_ID": entity, "FIELD_NAME": field_name(str(fields["FIELD_NAME"])),
               "USER_TYPE_ID": user_type, "XML_ID": fields.get("XML_ID"),
-              "SORT": str(fields.get("SORT") or 100),
-              **{k: str(fields.get(k) or default) for k, default in FLAGS.items()},
+              "SORT": sort_of(fields.get("SORT")),
+              **{k: flag(k, fields.get(k, default)) for k, default in FLAGS.items()},
               "SETTINGS": {**DEFAULT_SETTINGS.get(user_type, {}), **given} or [],
               **{k: lang_map(fields.get(k)) for k in LABELS}}
     for key in LABELS[:3]:  # crm.<kind>.userfield.add: LABEL stands in for the labels not given (reference §5)
@@ -111,4 +132,17 @@ def config_view(uf: dict, language: str | None = None) -> dict:
     out.update({_camel(k): {lang: label(uf, k, lang) for lang in languages} for k in LABELS})
     if uf["USER_TYPE_ID"] == "enumeration":
         out["enum"] = [{_camel(k): v for k, v in e.items()} for e in uf.get("ENUM", [])]
+    return out
+
+
+def list_view(uf: dict, language: str | None) -> dict:
+    """userfieldconfig.list: no `enum`, and a label without text in the languages shown is null (not a map).
+
+    DOCS userfieldconfig-list.md (fixture userfieldconfig-list__01): the enumeration row has no `enum`,
+    `listColumnLabel` & co. are null where get/add/update show `{"de": null}`.
+    """
+    out = {k: v for k, v in config_view(uf, language).items() if k != "enum"}
+    for key in LABELS:
+        texts = {lang: text for lang, text in out[_camel(key)].items() if text not in (None, "")}
+        out[_camel(key)] = texts or None
     return out

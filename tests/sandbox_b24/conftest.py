@@ -100,8 +100,15 @@ def portal(sb: Bitrix24Sandbox) -> Portal:
 
 
 def same_shape(ours: Any, documented: Any, path: str = "$", ignore: Callable[[str], bool] = lambda k: False) -> list[str]:
-    """Differences in keys/value types where the documented example has them (null matches anything)."""
+    """Differences in keys/value types where the documented example has them.
+
+    Either side's null matches a scalar (the example's value was simply empty, or ours is), but a
+    documented null is not an object or a list: userfieldconfig-list__01's `"listColumnLabel": null` is
+    not the `{"de": null}` of userfieldconfig-get.
+    """
     problems: list[str] = []
+    if documented is None and isinstance(ours, (dict, list)):
+        return [f"{path}: null expected, got {type(ours).__name__}"]
     if documented is None or ours is None:
         return problems
     if isinstance(documented, dict):

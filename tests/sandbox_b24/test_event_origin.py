@@ -134,3 +134,38 @@ def test_control_changes_refuse_an_unknown_origin_kind_or_event(portal: Portal) 
     assert portal.control("update", {"kind": "contacts", "id": "x", "fields": {}}).status_code == 400
     assert portal.control("outgoing-webhooks", {"events": ["ONNOTHING"], "handler": "http://x/"}).status_code == 400
     assert portal.call("crm.contact.list", {}).json()["total"] == 0
+
+
+def test_a_robot_change_to_a_smart_invoice_sends_no_tokens(portal: Portal, receiver: Receiver) -> None:
+    """DOCS events/index.md § Authorization Tokens holds for every CRM event: a robot-made Smart Invoice
+    (ONCRMDYNAMICITEMADD/UPDATE, universal/events/on-crm-dynamic-item-*.md) carries no tokens either."""
+    for event in ("ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE"):
+        _bind(portal, receiver, event)
+    [item_id] = portal.control("seed", {"smart_invoices": [{"title": "Bot"}], "origin": "robot"}).json()["smart_invoices"]
+    answer = portal.control("update", {"kind": "smart_invoices", "id": item_id, "fields": {"title": "Bot 2"},
+                                       "origin": "workflow"})
+    assert answer.status_code == 200, answer.text
+    bodies = wait_for(lambda: receiver.bodies[1:] and receiver.bodies)
+    assert [dict(_pairs(b))["event"] for b in bodies] == ["ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE"]
+    for body in bodies:
+        fields = dict(_pairs(body))
+        assert not TOKEN_KEYS & set(_auth_keys(body)) and fields["data[FIELDS][ENTITY_TYPE_ID]"] == "31"
+        assert fields["data[FIELDS][ID]"] == str(item_id) and fields["auth[application_token]"] == portal.application_token
+    got = portal.call("crm.item.get", {"entityTypeId": 31, "id": item_id}).json()["result"]["item"]
+    assert got["title"] == "Bot 2"
+
+
+def test_a_robot_change_to_an_old_invoice_sends_no_tokens(portal: Portal, receiver: Receiver) -> None:
+    """The same for old invoices (ONCRMINVOICEADD/UPDATE/SETSTATUS, reference §6 events)."""
+    for event in ("ONCRMINVOICEADD", "ONCRMINVOICEUPDATE", "ONCRMINVOICESETSTATUS"):
+        _bind(portal, receiver, event)
+    invoice = {"ORDER_TOPIC": "Bot", "PAY_SYSTEM_ID": "1", "PERSON_TYPE_ID": "1"}
+    [invoice_id] = portal.control("seed", {"invoices": [invoice], "origin": "agent"}).json()["invoices"]
+    answer = portal.control("update", {"kind": "invoices", "id": invoice_id, "fields": {"STATUS_ID": "P"},
+                                       "origin": "robot"})
+    assert answer.status_code == 200, answer.text
+    bodies = wait_for(lambda: receiver.bodies[2:] and receiver.bodies)
+    assert [dict(_pairs(b))["event"] for b in bodies] == ["ONCRMINVOICEADD", "ONCRMINVOICEUPDATE",
+                                                          "ONCRMINVOICESETSTATUS"]
+    assert all(not TOKEN_KEYS & set(_auth_keys(b)) for b in bodies)
+    assert portal.call("crm.invoice.get", {"id": invoice_id}).json()["result"]["STATUS_ID"] == "P"

@@ -49,6 +49,11 @@ CASES = [
     ("crm.item.list", {"entityTypeId": 31, "filter": {"FIELD": 1}}, 400, "INVALID_ARG_VALUE"),
     ("crm.item.list", {"entityTypeId": 31, "order": {"nope": "ASC"}}, 400, "INVALID_ARG_VALUE"),
     ("crm.item.list", {"entityTypeId": 31, "filter": "x"}, 400, "INVALID_ARG_VALUE"),
+    ("crm.item.list", {"entityTypeId": 31, "select": 5}, 400, "INVALID_ARG_VALUE"),  # engine `array $select`
+    ("crm.item.list", {"entityTypeId": 3, "select": True}, 400, "INVALID_ARG_VALUE"),
+    ("crm.contact.list", {"select": 5}, 400, ""),
+    ("crm.item.list", {"entityTypeId": 31, "filter": {"\n0": None}}, 400, "INVALID_ARG_VALUE"),  # found by hypothesis
+    ("crm.item.add", {"entityTypeId": 31, "fields": {"categoryId": "inf"}}, 400, "CRM_FIELD_ERROR_VALUE_NOT_VALID"),
     ("crm.item.productrow.set", {"ownerType": "D", "ownerId": 1, "productRows": []}, 400, "INVALID_ARG_VALUE"),
     ("crm.item.productrow.set", {"ownerType": "SI", "ownerId": 987654, "productRows": []}, 400, "NOT_FOUND"),
     ("crm.invoice.add", {"fields": {"ORDER_TOPIC": "x"}}, 400, ""),

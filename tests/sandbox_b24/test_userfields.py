@@ -132,3 +132,51 @@ def test_contact_and_company_userfield_list(portal: Portal) -> None:
     bad = portal.call("crm.contact.userfield.list", {"filter": "x"})
     assert bad.status_code == 400
     assert bad.json() == fixture_json("api-reference__crm__contacts__userfield__crm-contact-userfield-list__03.json")
+
+
+def test_userfieldconfig_list_rows_are_the_documented_list_rows(portal: Portal) -> None:
+    """DOCS userfieldconfig-list.md (fixture userfieldconfig-list__01): a label with no text in the selected
+    language is null, not a lang map; the enumeration row carries no `enum`; the default order is
+    {"sort": "ASC", "id": "ASC"}; a `language` that is not a string is no language."""
+    hook = _hook(portal)
+    kind = {"entityId": "CRM_SMART_INVOICE", "fieldName": "UF_CRM_SMART_INVOICE_KIND", "userTypeId": "enumeration",
+            "multiple": "Y", "editFormLabel": {"de": "Liste der Merkmale"}, "enum": [{"value": "A"}]}
+    first = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": kind}))["result"]["field"]["id"]
+    second = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {**QBO_FIELD, "sort": 50}}))
+    listed = _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"0": "*", "language": "de"},
+                                                       "filter": {"multiple": "Y"}}))
+    assert same_shape(listed, fixture_json(UFC.format("list__01")), ignore=lambda k: k == "next") == []
+    [row] = listed["result"]["fields"]
+    assert "enum" not in row and row["languageId"] == {"de": "de"}
+    assert (row["editFormLabel"], row["listColumnLabel"], row["helpMessage"]) == ({"de": "Liste der Merkmale"}, None, None)
+    ids = [f["id"] for f in _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm"}))["result"]["fields"]]
+    assert ids == [second["result"]["field"]["id"], first]  # sort 50 before sort 100
+    odd = _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"language": ["de"]}}))
+    assert [f["id"] for f in odd["result"]["fields"]] == ids
+    assert _ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": first}))["result"]["field"]["enum"]
+
+
+def test_flags_are_stored_as_y_or_n_by_bitrix24s_own_rules(portal: Portal) -> None:
+    """CORE main CUserTypeEntity::Add/Update: MULTIPLE, MANDATORY, IS_SEARCHABLE are "Y" only for the string "Y"
+    (a JSON true is "N"), SHOW_IN_LIST/EDIT_IN_LIST "N" only for "N", SHOW_FILTER one of N/I/E/S, SORT <= 0 is 100;
+    Main\\Controller\\UserFieldConfig::prepareFields turns showFilter "Y" into "E"; the classic
+    crm.<kind>.userfield.add (rest UserFieldProxy::add) compares case-insensitively and maps SHOW_FILTER Y to E."""
+    hook = _hook(portal)
+    added = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {
+        **QBO_FIELD, "mandatory": True, "multiple": "y", "isSearchable": 1, "showFilter": "Y", "sort": "abc"}}))
+    field = added["result"]["field"]
+    flags = ("mandatory", "multiple", "isSearchable", "showFilter", "showInList", "editInList", "sort")
+    assert [field[k] for k in flags] == ["N", "N", "N", "E", "Y", "Y", "100"]
+    updated = _ok(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field["id"], "field": {
+        "mandatory": "Y", "showFilter": "S", "isSearchable": False, "settings": "not an object"}}))["result"]["field"]
+    assert [updated[k] for k in ("mandatory", "showFilter", "isSearchable")] == ["Y", "S", "N"]
+    assert updated["settings"] == field["settings"]
+    portal.control("settings", {"req_uf_check": True})
+    refused = portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "No QBO id"}})
+    assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"
+    _ok(portal.call("crm.contact.userfield.add", {"fields": {"USER_TYPE_ID": "string", "FIELD_NAME": "TAX",
+                                                             "MANDATORY": "y", "MULTIPLE": True, "SHOW_FILTER": "Y"}}))
+    [tax] = _ok(portal.call("crm.contact.userfield.list", {}))["result"]
+    assert (tax["MANDATORY"], tax["MULTIPLE"], tax["SHOW_FILTER"]) == ("Y", "N", "E")
+    refused = portal.call("crm.contact.add", {"fields": {"NAME": "No tax id"}})
+    assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"
