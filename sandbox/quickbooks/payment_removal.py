@@ -5,21 +5,11 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from . import faults
 from .company_totals import home_amounts
 from .customer_tree import refresh_balances
 from .realm import Realm
 from .timefmt import meta_time
-from .writes import Change, check_sync_token, require_id, stamp
-
-
-def _current(realm: Realm, body: dict[str, Any]) -> dict[str, Any]:
-    """The payment named by body.Id with a matching SyncToken (2030/610/5010, as for invoices)."""
-    payment = realm.get("Payment", require_id(body.get("Id")))
-    if payment is None:
-        raise faults.not_found()
-    check_sync_token(body, payment)
-    return payment
+from .writes import Change, current_record, stamp
 
 
 def _applied(payment: dict[str, Any]) -> dict[str, float]:
@@ -61,7 +51,7 @@ def _release(realm: Realm, payment: dict[str, Any], now: datetime, *, unlink: bo
 
 def delete_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /payment?operation=delete → the `status: Deleted` stub; CDC then reports the tombstone."""
-    payment = _current(realm, body)
+    payment = current_record(realm, "Payment", body)
     changes = _release(realm, payment, now, unlink=True)
     realm.bury("Payment", payment["Id"], meta_time(now))
     stub = {"domain": "QBO", "status": "Deleted", "Id": payment["Id"]}
@@ -76,7 +66,7 @@ def void_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dic
     existing text if present." Whether the lines stay (at 0) or are cleared is the company switch
     `void_payment_clears_lines`.
     """
-    current = _current(realm, body)
+    current = current_record(realm, "Payment", body)
     clears = realm.switches.void_payment_clears_lines
     changes = _release(realm, current, now, unlink=clears)
     record = copy.deepcopy(current)

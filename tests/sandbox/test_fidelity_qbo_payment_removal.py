@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Iterator
 
 import pytest
 from quickbooks import exceptions
@@ -22,31 +21,12 @@ from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.payment import Payment, PaymentLine
 
 from mappers.invoice_status import InvoiceStatus, invoice_status
-from sandbox.server import serve_in_thread
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect, quickbooks
-from tests.sandbox.test_qbo_app_webhooks import Receiver
+from tests.sandbox.qbo_app_support import Api, Receiver, Sandbox, assert_fault
 from tests.support import wait_for
 
 LINE = {"Amount": 200.0, "DetailType": "SalesItemLineDetail",
         "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
 FAR_FUTURE = date(2999, 1, 1)  # status as of a day when nothing open could be "sent" by date alone
-
-
-@pytest.fixture
-def qb(qbo: Sandbox):
-    """A fresh sample company connected through intuitlib."""
-    realm_id = qbo.reset()
-    client, _ = connect(qbo.url)
-    return quickbooks(qbo.url, client, realm_id)
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    """A webhook endpoint for this module."""
-    hook = Receiver()
-    server = serve_in_thread(hook.app)
-    yield hook, f"{server.url}/hook"
-    server.stop()
 
 
 def _api(qb) -> Api:
