@@ -30,7 +30,7 @@ def json_body() -> dict[str, Any]:
 
 
 def _posted_changes(kind: type, noun: str) -> dict[str, Any]:
-    """A POST's {name: value} for the dataclass `kind` (a GET reads, so changes nothing); unknown names → 400."""
+    """A POST's {name: value} for the dataclass `kind` (a GET changes nothing); unknown names → 400."""
     body = json_body() if request.method == "POST" else {}
     unknown = set(body) - {field.name for field in fields(kind)}
     if unknown:

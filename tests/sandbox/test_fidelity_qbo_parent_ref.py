@@ -97,7 +97,8 @@ def test_a_batch_item_is_refused_alone(api: Api) -> None:
     """Batch items run through the same writers (reference §6: per-item Faults in BatchItemResponse)."""
     items = [{"bId": "orphan", "operation": "create",
               "Customer": {"DisplayName": "Batch Orphan", "Job": True, "ParentRef": {"value": "99999"}}},
-             {"bId": "flagless", "operation": "create", "Customer": {"DisplayName": "Batch Flagless", "Job": True}},
+             {"bId": "flagless", "operation": "create",
+              "Customer": {"DisplayName": "Batch Flagless", "Job": True}},
              {"bId": "fine", "operation": "create",
               "Customer": {"DisplayName": "Batch Child", "Job": True, "ParentRef": {"value": "1"}}}]
     response = api.call("POST", "batch", body={"BatchItemRequest": items})
