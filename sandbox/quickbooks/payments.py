@@ -13,7 +13,7 @@ from .multicurrency import CURRENCY_MISMATCH, assign_transaction_currency, curre
 from .payment_ledger import applied_amounts, shift_invoices
 from .realm import Realm
 from .timefmt import company_local
-from .writes import Change, check_fields, check_types, money, ref_id, require_id, stamp
+from .writes import Change, check_fields, check_types, money, ref_id, require_id, stamp, without_empties
 
 WRITABLE = ("CustomerRef", "TotalAmt", "Line", "TxnDate", "PrivateNote", "PaymentRefNum", "PaymentMethodRef",
             "DepositToAccountRef", "ARAccountRef", "CurrencyRef", "ExchangeRate", "ProcessPayment",
@@ -27,7 +27,7 @@ READ_ONLY = ("Id", "SyncToken", "MetaData", "domain", "sparse", "UnappliedAmt", 
 STORED_OPTIONAL = ("PrivateNote", "PaymentRefNum", "PaymentMethodRef", "DepositToAccountRef")
 
 
-def _invoice_links(body: dict[str, Any]) -> Iterator[tuple[float, dict[str, Any]]]:
+def invoice_links(body: dict[str, Any]) -> Iterator[tuple[float, dict[str, Any]]]:
     """(line amount, LinkedTxn) for every link of a line to an Invoice; 2010 for lines or links that are not
     objects (Jackson's deserialisation refuses them, as check_types words it)."""
     for line in body.get("Line") or []:
@@ -68,7 +68,7 @@ def applications(realm: Realm, body: dict[str, Any], customer: dict[str, Any],
     opening: dict[str, float] = {}
     left: dict[str, float] = {}
     result = []
-    for amount, link in _invoice_links(body):
+    for amount, link in invoice_links(body):
         invoice = _linked_invoice(realm, link)
         _check_payer(realm, invoice, customer)
         invoice_id = invoice["Id"]
@@ -139,7 +139,11 @@ def payment_lines(applied: list[Application]) -> list[dict[str, Any]]:
 
 def payment_record(realm: Realm, source: dict[str, Any], customer: dict[str, Any],
                    lines: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """The stored Payment (no Id/stamps yet) for `source`'s fields, in the real payments' key order."""
+    """The stored Payment (no Id/stamps yet) for `source`'s fields, in the real payments' key order.
+
+    No top-level LinkedTxn: real payments carry one only when something links to them (a Deposit, in
+    sandbox2023_payments_and_credit_memos.jsonl payments 98/101/116; none on 120 and 128).
+    """
     if source.get("TotalAmt") is None:
         raise faults.required("TotalAmt")
     total = money(source["TotalAmt"], "Payment", "TotalAmt")
@@ -152,7 +156,7 @@ def payment_record(realm: Realm, source: dict[str, Any], customer: dict[str, Any
                "UnappliedAmt": round(total - applied, 2), "ProcessPayment": False, "domain": "QBO",
                "sparse": False, "TxnDate": source.get("TxnDate") or company_local(now).date().isoformat(),
                "CurrencyRef": source.get("CurrencyRef"), "ExchangeRate": source.get("ExchangeRate"),
-               "LinkedTxn": [], "Line": lines}
+               "Line": lines}
     assign_transaction_currency(realm, payment, customer)
     payment.update({k: copy.deepcopy(v) for k, v in source.items() if k in STORED_OPTIONAL and v})
     return payment
@@ -161,6 +165,7 @@ def payment_record(realm: Realm, source: dict[str, Any], customer: dict[str, Any
 def create_payment(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /payment; the payment is Created and every touched invoice Updated (one change each)."""
     validate_payment(body)
+    body = without_empties(body)  # python-quickbooks' Ref `name: ""`, `type: ""` are not stored
     customer = payer(realm, body)
     payment = payment_record(realm, body, customer, payment_lines(applications(realm, body, customer)), now)
     payment["Id"] = realm.next_id("Payment")
