@@ -115,14 +115,14 @@ def make_payment(payment_id: int, created: str, txn_date: date, invoice: dict, a
     return payment
 
 
-def payment_line_ex(invoice: dict) -> dict:
-    """A payment line's LineEx for the invoice it pays, taken before the payment is applied.
+def payment_line_ex(invoice: dict, open_balance: float | None = None) -> dict:
+    """A payment line's LineEx for the invoice it pays, taken before the line is applied.
 
     Real 2023 payments (sandbox-2023-records, e.g. payment 120 on invoice 12, DocNumber 1004) carry
     txnId, txnOpenBalance (the invoice's open balance before this payment, two decimals) and
-    txnReferenceNumber (its DocNumber), in that order.
+    txnReferenceNumber (its DocNumber), in that order. `open_balance` defaults to the invoice's Balance.
     """
-    open_balance = money(invoice["Balance"])
+    open_balance = money(invoice["Balance"] if open_balance is None else open_balance)
     return {"any": [_name_value("txnId", invoice["Id"]), _name_value("txnOpenBalance", f"{open_balance:.2f}"),
                     _name_value("txnReferenceNumber", str(invoice.get("DocNumber", "")))]}
 

@@ -29,6 +29,15 @@ def json_body() -> dict[str, Any]:
     return payload
 
 
+def _posted_changes(kind: type, noun: str) -> dict[str, Any]:
+    """A POST's {name: value} for the dataclass `kind` (a GET changes nothing); unknown names → 400."""
+    body = json_body() if request.method == "POST" else {}
+    unknown = set(body) - {field.name for field in fields(kind)}
+    if unknown:
+        raise ControlError(f"unknown {noun}: {', '.join(sorted(unknown))}")
+    return body
+
+
 @control.errorhandler(ControlError)
 def _control_error(error: ControlError) -> Response:
     """{"error": message} with 400."""
@@ -117,11 +126,7 @@ def settings() -> Response:
     """Read or change {auto_approve, auto_approve_realm_id, access_token_ttl, rate_per_minute, max_concurrent,
     latency_ms, error_rate, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute,
     requestid_wait_ms}."""
-    body = json_body() if request.method == "POST" else {}
-    known = {field.name: field.type for field in fields(Settings)}
-    unknown = set(body) - set(known)
-    if unknown:
-        raise ControlError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    body = _posted_changes(Settings, "setting(s)")
     state = sandbox().state
     with state.lock:
         for name, value in body.items():
@@ -221,11 +226,7 @@ def _fixed_home_currency(realm: Realm, name: str, value: Any) -> str | None:
 @control.route("/realms/<realm_id>/switches", methods=["GET", "POST"])
 def company_switches(realm_id: str) -> Response:
     """Read or change a company's behaviour switches (`realm.CompanySwitches`); unknown names are 400."""
-    body = json_body() if request.method == "POST" else {}
-    known = {field.name: field.type for field in fields(CompanySwitches)}
-    unknown = set(body) - set(known)
-    if unknown:
-        raise ControlError(f"unknown switch(es): {', '.join(sorted(unknown))}")
+    body = _posted_changes(CompanySwitches, "switch(es)")
     state = sandbox().state
     with state.lock:
         realm = state.realms.get(realm_id)

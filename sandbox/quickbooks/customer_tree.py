@@ -10,6 +10,7 @@ from . import faults
 from .company_totals import as_number, money
 from .realm import Realm
 from .timefmt import meta_time
+from .writes import require_id
 
 # CUSTREF business rules: "Up to four levels of nesting can be defined under a top-level parent Customer
 # object" (Level 0 is the top; Level "up to 5 levels" counts the top too).
@@ -55,8 +56,33 @@ def _descendants(tree: dict[str, list[dict[str, Any]]], customer_id: str) -> Ite
                 stack.append((child["Id"], depth + 1))
 
 
+def check_parent_ref(realm: Realm, record: dict[str, Any]) -> None:
+    """6150 unless Job and ParentRef come together; 2030 for a malformed, 2500 for an unknown parent.
+
+    CUSTREF: ParentRef is "Required for the create operation if this object is a sub-customer or Job"; Job
+    "If false or null, this is a top level customer". QuickBooks answers both mismatches with 6150 (captured
+    in QuickBooks-V3-PHP-SDK#71 for Job without ParentRef, python-quickbooks#139 for ParentRef with the
+    library's default Job false), before it looks at the reference itself (#265: ParentRef "0" with Job
+    false gets 6150, not 2030). An unknown customer is the 2500 "Names element id <id> not found". A valid
+    ParentRef is stored as real reads show it, `{"value": "<id>"}`; an empty one is dropped.
+    """
+    ref = record.get("ParentRef")
+    value = ref.get("value") if isinstance(ref, dict) else None
+    if bool(record.get("Job")) != (value not in (None, "")):
+        raise faults.parent_required()
+    if value not in (None, ""):
+        parent_id = require_id(value, "ParentRef.value")
+        if realm.get("Customer", parent_id) is None:
+            raise faults.invalid_reference("Names", parent_id)
+        record["ParentRef"] = {"value": parent_id}
+    else:
+        record.pop("ParentRef", None)
+
+
 def check_nesting(realm: Realm, record: dict[str, Any], own_id: str | None) -> None:
-    """6000 when the new place would nest deeper than four levels or put a customer under itself."""
+    """check_parent_ref, then 6000 when the new place would nest deeper than four levels or put a customer
+    under itself."""
+    check_parent_ref(realm, record)
     parent = parent_of(realm, record)
     if parent is None:
         return

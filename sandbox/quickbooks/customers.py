@@ -8,8 +8,7 @@ from . import faults
 from .customer_tree import check_nesting, parent_of, refresh_customer_balance, refresh_descendants
 from .multicurrency import assign_customer_currency
 from .realm import Realm
-from .writes import (Change, check_fields, check_sync_token, check_types, require_id, stamp, unchanged,
-                     without_empties)
+from .writes import Change, check_fields, check_types, current_record, stamp, unchanged, without_empties
 
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 # CUSTREF business rules: "The DisplayName, Title, GivenName, MiddleName, FamilyName, Suffix, and
@@ -161,11 +160,8 @@ def create_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[
 def update_customer(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /customer with an Id: full update unless `sparse: true`."""
     body = _validate(body)
-    customer_id = require_id(body["Id"])
-    current = realm.get("Customer", customer_id)
-    if current is None:
-        raise faults.not_found()
-    check_sync_token(body, current)
+    current = current_record(realm, "Customer", body)
+    customer_id = current["Id"]
     given = {k: v for k, v in body.items() if k in WRITABLE}
     if body.get("sparse") is True:
         if "DisplayName" in given and not given["DisplayName"]:

@@ -6,6 +6,7 @@ from typing import Any, Callable
 from .customers import create_customer, update_customer
 from .invoices import create_invoice, delete_invoice, update_invoice, void_invoice
 from .payment_removal import delete_payment, void_payment
+from .payment_updates import update_payment
 from .payments import create_payment
 from .writes import Change
 
@@ -15,7 +16,7 @@ Writer = Callable[..., tuple[dict[str, Any], list[Change]]]
 UPSERTS: dict[str, tuple[Writer, Writer | None]] = {
     "Customer": (create_customer, update_customer),
     "Invoice": (create_invoice, update_invoice),
-    "Payment": (create_payment, None),
+    "Payment": (create_payment, update_payment),
 }
 # Customers cannot be deleted, only deactivated (reference §1.5; python-quickbooks #289).
 REMOVALS: dict[tuple[str, str], Writer] = {

@@ -47,6 +47,13 @@ def duplicate_name() -> ApiFault:
     return ApiFault(400, "6240", "Duplicate Name Exists Error", "The name supplied already exists. : null")
 
 
+def parent_required() -> ApiFault:
+    """6150 when Job and ParentRef do not go together: the real answer captured in
+    intuit/QuickBooks-V3-PHP-SDK#71 (also quoted in #265 and routablehq/python-quickbooks#139)."""
+    return ApiFault(400, "6150", "ParentRef Required Error",
+                    "ParentRef is either required or not if Job is true or false.", element="Job")
+
+
 def required(param: str) -> ApiFault:
     """2020 Required param missing."""
     return ApiFault(400, "2020", "Required param missing, need to supply the required value for the API",

@@ -13,7 +13,8 @@ from .multicurrency import assign_transaction_currency
 from .realm import Realm
 from .sales_tax import settle_invoice_tax
 from .timefmt import company_local, meta_time
-from .writes import Change, check_sync_token, require_id, settle_defaults, stamp, unchanged, without_empties
+from .writes import (Change, current_record, require_id, settle_defaults, stamp, unchanged,
+                     without_empties)
 
 DEFAULTS: dict[str, Any] = {
     "AllowIPNPayment": False, "AllowOnlinePayment": False, "AllowOnlineCreditCardPayment": False,
@@ -78,22 +79,13 @@ def create_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
     return record, [Change("Invoice", record["Id"], "Create", record["MetaData"]["LastUpdatedTime"])]
 
 
-def _current(realm: Realm, body: dict[str, Any]) -> dict[str, Any]:
-    """The invoice named by body.Id with a matching SyncToken (2030/610/5010)."""
-    invoice = realm.get("Invoice", require_id(body.get("Id")))
-    if invoice is None:
-        raise faults.not_found()
-    check_sync_token(body, invoice)
-    return invoice
-
-
 def update_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /invoice with an Id: full update (omitted writable fields NULLed) unless `sparse: true`.
 
     An update that changes nothing keeps SyncToken and LastUpdatedTime and notifies nobody (reference §11).
     """
     validate_invoice(body)
-    current = _current(realm, body)
+    current = current_record(realm, "Invoice", body)
     if body.get("sparse") is True:
         record = {**copy.deepcopy(current), **_given(body)}  # Line, when given, is replaced wholesale
     else:
@@ -112,7 +104,7 @@ def update_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
 
 def delete_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /invoice?operation=delete → the `status: Deleted` stub of the real fixture."""
-    current = _current(realm, body)
+    current = current_record(realm, "Invoice", body)
     realm.bury("Invoice", current["Id"], meta_time(now))
     refresh_customer_balance(realm, current["CustomerRef"]["value"], now)
     stub = {"domain": "QBO", "status": "Deleted", "Id": current["Id"]}
@@ -121,7 +113,7 @@ def delete_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
 
 def void_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[Change]]:
     """POST /invoice?operation=void: amounts and quantities zeroed, "Voided" prepended to PrivateNote."""
-    record = copy.deepcopy(_current(realm, body))
+    record = copy.deepcopy(current_record(realm, "Invoice", body))
     for line in record.get("Line", []):
         line["Amount"] = 0
         detail = line.get("SalesItemLineDetail")

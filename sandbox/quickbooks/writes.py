@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from . import faults
+from .realm import Realm
 from .timefmt import meta_time
 
 
@@ -86,6 +87,15 @@ def check_sync_token(body: dict[str, Any], record: dict[str, Any]) -> None:
         raise faults.unsupported_property("SyncToken", f"Invalid SyncToken value {json.dumps(token)}")
     if int(str(token)) != int(record["SyncToken"]):
         raise faults.stale_object()
+
+
+def current_record(realm: Realm, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The stored record named by body.Id, if body.SyncToken is its current one (2030/610/2020/5010)."""
+    record = realm.get(entity, require_id(body.get("Id")))
+    if record is None:
+        raise faults.not_found()
+    check_sync_token(body, record)
+    return record
 
 
 def stamp(record: dict[str, Any], now: datetime, *, created: bool = False) -> str:

@@ -1,9 +1,11 @@
-"""The `qbo` fixture (a QuickBooks sandbox served over HTTP, one per test module) and a webhook `session`."""
+"""The `qbo` fixture (a QuickBooks sandbox served over HTTP, one per test module), `qb` (python-quickbooks on a
+fresh company), a webhook `receiver` and a webhook `session`."""
 from __future__ import annotations
 
 from typing import Any, Iterator
 
 import pytest
+from quickbooks import QuickBooks
 
 from sandbox.quickbooks import create_app
 from sandbox.quickbooks.context import EXTENSION_KEY
@@ -26,6 +28,14 @@ def qbo() -> Iterator[Sandbox]:
     finally:
         app.extensions[EXTENSION_KEY].hooks.stop()
         server.stop()
+
+
+@pytest.fixture
+def qb(qbo: Sandbox) -> QuickBooks:
+    """A fresh sample company connected through intuitlib, as python-quickbooks sees it."""
+    realm_id = qbo.reset()
+    client, _ = connect(qbo.url)
+    return quickbooks(qbo.url, client, realm_id)
 
 
 @pytest.fixture(scope="module")

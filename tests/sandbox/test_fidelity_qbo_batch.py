@@ -18,19 +18,11 @@ from quickbooks.cdc import change_data_capture
 from quickbooks.objects.customer import Customer
 from quickbooks.objects.invoice import Invoice
 
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect, fixture, quickbooks
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect, fixture
 
 LINE = {"Amount": 40.0, "DetailType": "SalesItemLineDetail",
         "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
 REAL_ANSWER = "batch_response_with_610_object_not_found_and_5010_stale_object.json"
-
-
-@pytest.fixture
-def qb(qbo: Sandbox):
-    """A fresh sample company connected through intuitlib."""
-    realm_id = qbo.reset()
-    client, _ = connect(qbo.url)
-    return quickbooks(qbo.url, client, realm_id)
 
 
 @pytest.fixture

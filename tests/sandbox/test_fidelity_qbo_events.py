@@ -13,21 +13,12 @@ from quickbooks.objects.customer import Customer
 from quickbooks.objects.invoice import Invoice
 
 from mappers.qbo_time import parse_qbo_time
-from sandbox.server import serve_in_thread
 from tests.sandbox.qbo_app_support import Api, Receiver, Sandbox, connect, quickbooks
 
 WEBHOOK_FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 NO_COLON = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$")  # java_sdk_legacy_eventNotifications.json
 UTC_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # intuit_blog_2025-11-12_legacy_sample
 NANOS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")  # both CloudEvents samples
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    hook = Receiver()
-    server = serve_in_thread(hook.app)
-    yield hook, f"{server.url}/hook"
-    server.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import requests
 from quickbooks import exceptions
 from quickbooks.objects.invoice import Invoice
 
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect, quickbooks
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault
 
 STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\) Tj")
 
@@ -48,14 +48,6 @@ def pdf_text(document: bytes) -> list[str]:
     stream = document.split(b"stream\n", 1)[1].split(b"\nendstream", 1)[0]
     assert len(stream) == length
     return [_unescape(raw) for raw in STRING.findall(stream)]
-
-
-@pytest.fixture
-def qb(qbo: Sandbox):
-    """A fresh sample company connected through intuitlib."""
-    realm_id = qbo.reset()
-    client, _ = connect(qbo.url)
-    return quickbooks(qbo.url, client, realm_id)
 
 
 def test_download_pdf_through_python_quickbooks_names_number_customer_and_total(qb) -> None:

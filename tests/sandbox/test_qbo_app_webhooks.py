@@ -5,25 +5,14 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Iterator
 
-import pytest
 from quickbooks import QuickBooks
 
-from sandbox.server import serve_in_thread
-from tests.sandbox.qbo_app_support import Api, Receiver, Sandbox, connect
+from tests.sandbox.qbo_app_support import Api, Sandbox, connect
 
 VERIFIER = "verifier-for-tests"
 LINE = {"Amount": 80.0, "DetailType": "SalesItemLineDetail",
         "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    hook = Receiver()
-    server = serve_in_thread(hook.app)
-    yield hook, f"{server.url}/hook"
-    server.stop()
 
 
 def _signed(body: bytes, headers: dict[str, str]) -> bool:
