@@ -17,6 +17,7 @@ from typing import Callable
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from . import control_grants  # noqa: F401  (registers GET /_sandbox/grants on `control`)
 from . import control_webhooks  # noqa: F401  (registers the /_sandbox/webhooks routes on `control`)
 from . import name_lists  # noqa: F401  (registers /term and /account on `api`)
 from . import faults

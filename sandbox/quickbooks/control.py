@@ -54,6 +54,7 @@ def index() -> Response:
         "POST reset", "POST seed", "POST realms", "POST apps", "POST settings", "GET settings",
         "POST webhooks",
         "GET webhooks/deliveries", "POST webhooks/flush", "POST tokens/expire", "POST clock", "GET stats",
+        "GET grants",
         "GET realms/<id>/entities/<Entity>", "POST realms/<id>/names",
         "GET realms/<id>/switches", "POST realms/<id>/switches"]})
 
@@ -125,7 +126,7 @@ def register_app() -> Response:
 def settings() -> Response:
     """Read or change {auto_approve, auto_approve_realm_id, access_token_ttl, rate_per_minute, max_concurrent,
     latency_ms, error_rate, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute,
-    requestid_wait_ms}."""
+    requestid_wait_ms, foreign_realm_status}."""
     body = _posted_changes(Settings, "setting(s)")
     state = sandbox().state
     with state.lock:
@@ -143,6 +144,10 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "throttle_body":
         if value not in ("xml", "fault", "gateway"):
             raise ControlError("throttle_body must be xml, fault or gateway")
+        return value
+    if name == "foreign_realm_status":
+        if value not in (401, 403):
+            raise ControlError("foreign_realm_status must be 401 or 403")
         return value
     try:
         return float(value) if name == "error_rate" else int(value)

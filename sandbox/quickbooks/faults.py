@@ -165,13 +165,19 @@ def gateway_401(token: str | None, reason: str, now: datetime) -> tuple[bytes, d
     return body, headers
 
 
+def gateway_403(now: datetime) -> tuple[bytes, dict[str, str]]:
+    """The gateway's 403 for a token the company has not authorized (reference §6; intuit/oauth-jsclient#2 raw)."""
+    body = gateway_body("message=AuthorizationFailed; errorCode=003100; statusCode=403", None, "3100", "SERVICE", now)
+    return body, {"Content-Type": "application/json", "Intuit-Tid": intuit_tid()}
+
+
 def gateway_429(now: datetime) -> tuple[bytes, dict[str, str]]:
     """The `gateway` reading: the gateway's lowercase `fault` (its 401 shape) with the 429 fields."""
     body = gateway_body(THROTTLE_MESSAGE, THROTTLE_DETAIL, "3001", "SERVICE", now)
     return body, {"Content-Type": "application/json", "Intuit-Tid": intuit_tid()}
 
 
-def gateway_body(message: str, detail: str, code: str, fault_type: str, now: datetime) -> bytes:
+def gateway_body(message: str, detail: str | None, code: str, fault_type: str, now: datetime) -> bytes:
     """A gateway error body (python-quickbooks #118/#250 raw): lowercase keys, epoch-ms `time`."""
     body = {"warnings": None, "intuitObject": None,
             "fault": {"error": [{"message": message, "detail": detail, "code": code, "element": None}],

@@ -12,6 +12,8 @@ CODE_TTL = timedelta(minutes=5)
 REFRESH_TTL_SECONDS = 8726400  # 101 days, the value Intuit's token response carries
 HARD_EXPIRY = timedelta(days=5 * 365)  # 2025 refresh-token policy: 5-year maximum validity (reference §7)
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# A live token presented for a company it was not issued for (or one that does not exist).
+FOREIGN_REALM = "Token not valid for this company"
 
 
 class InvalidGrant(Exception):
@@ -183,7 +185,7 @@ class GrantStore:
         if found.expires_at <= now:
             return "Token expired"
         if grant.realm_id != realm_id:
-            return "Token not valid for this company"
+            return FOREIGN_REALM
         return None
 
     def client_of(self, token: str) -> str | None:
@@ -201,6 +203,13 @@ class GrantStore:
                 token.expires_at = now
                 count += 1
         return count
+
+    def describe(self, client_id: str | None = None, realm_id: str | None = None) -> list[dict[str, object]]:
+        """The grants (no token values), oldest first, optionally one app's or one company's."""
+        return [{"grant_id": g.grant_id, "client_id": g.client_id, "realm_id": g.realm_id, "scope": g.scope,
+                 "created_at": g.created_at.isoformat(), "revoked": g.revoked}
+                for g in self.grants.values()
+                if (client_id is None or g.client_id == client_id) and (realm_id is None or g.realm_id == realm_id)]
 
     def connected(self, client_id: str, realm_id: str) -> bool:
         """Whether the realm went through OAuth with this app and has not revoked it."""

@@ -11,6 +11,7 @@ from flask import Response, g, request
 
 from . import faults, replays
 from .context import sandbox
+from .grants import FOREIGN_REALM
 from .timefmt import response_time
 
 WINDOW_SECONDS = 60.0
@@ -58,10 +59,9 @@ def before_api_request() -> Response | None:
         state.stats.requests += 1
         reason = state.grants.check_access(token, realm_id, state.now()) if token else "Token invalid"
         if reason is None and realm_id not in state.realms:
-            reason = "Token not valid for this company"
+            reason = FOREIGN_REALM
         if reason is not None:
-            body, headers = faults.gateway_401(token, reason, state.now())
-            return Response(body, status=401, headers=headers)
+            return _auth_refusal(token, reason)
         state.stats.requests_per_realm[realm_id] += 1
         throttled = _over_limits(realm_id)
         if throttled:
@@ -78,6 +78,16 @@ def before_api_request() -> Response | None:
             state.stats.injected_errors += 1
         return fault_response(faults.system_fault(_random.choice((500, 503))))
     return None
+
+
+def _auth_refusal(token: str | None, reason: str) -> Response:
+    """The gateway's 401, or its 403 for a live token on another company (Settings.foreign_realm_status)."""
+    state = sandbox().state
+    if reason == FOREIGN_REALM and state.settings.foreign_realm_status == 403:
+        body, headers = faults.gateway_403(state.now())
+        return Response(body, status=403, headers=headers)
+    body, headers = faults.gateway_401(token, reason, state.now())
+    return Response(body, status=401, headers=headers)
 
 
 def throttle_response() -> Response:

@@ -44,6 +44,11 @@ class Settings:
     # How long a request waits for another still running with the same requestid before a 503 (reference §6
     # LIM: requests longer than 120 s time out).
     requestid_wait_ms: int = 120_000
+    # A live token on a company it was not issued for (or an unknown realmId): UNCERTAIN. 403 is the
+    # gateway's `message=AuthorizationFailed; errorCode=003100; statusCode=403` (reference §6, raw in
+    # intuit/oauth-jsclient#2, whose answer points at the realmId), which python-quickbooks misfiles as a
+    # code-10000 SevereException, so the harder default; 401 is the AuthenticationFailed 3200 shape.
+    foreign_realm_status: int = 403
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""

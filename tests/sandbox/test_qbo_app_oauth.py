@@ -146,11 +146,15 @@ def test_gateway_401_for_missing_expired_and_foreign_tokens(qbo: Sandbox) -> Non
     other = qbo.control("POST", "realms")["realm_id"]
     client, _ = connect(qbo.url)
     real = fixture("401_authentication_failed_token_expired.json")
-    for response in (Api(qbo.url, "", realm_id).call("GET", "customer/1"),
-                     Api(qbo.url, client.access_token, other).call("GET", "customer/1")):
-        assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"] == 'Bearer realm="Intuit", error="invalid_token"'
-        assert set(response.json()) == set(real)
+    qbo.control("POST", "settings", foreign_realm_status=401)  # the 401 reading of a foreign company
+    try:
+        for response in (Api(qbo.url, "", realm_id).call("GET", "customer/1"),
+                         Api(qbo.url, client.access_token, other).call("GET", "customer/1")):
+            assert response.status_code == 401
+            assert response.headers["WWW-Authenticate"] == 'Bearer realm="Intuit", error="invalid_token"'
+            assert set(response.json()) == set(real)
+    finally:
+        qbo.restore_settings("foreign_realm_status")
     qbo.control("POST", "settings", access_token_ttl=60)
     try:
         short, _ = connect(qbo.url)
@@ -161,6 +165,36 @@ def test_gateway_401_for_missing_expired_and_foreign_tokens(qbo: Sandbox) -> Non
         assert expired.json()["fault"]["error"][0]["detail"].startswith("Token expired: ")
     finally:
         qbo.restore_settings("access_token_ttl")
+
+
+def test_a_live_token_on_another_or_an_unknown_company_is_403_by_default(qbo: Sandbox) -> None:
+    """Reference §6: the gateway's 403 `message=AuthorizationFailed; errorCode=003100; statusCode=403`, type
+    SERVICE, detail null (raw in intuit/oauth-jsclient#2, a realmId mix-up); 401 vs 403 is UNCERTAIN, a switch."""
+    realm_id = qbo.reset()
+    other = qbo.control("POST", "realms")["realm_id"]
+    client, _ = connect(qbo.url)
+    for realm in (other, "9999999999"):
+        response = Api(qbo.url, client.access_token, realm).call("GET", "customer/1")
+        assert response.status_code == 403 and "WWW-Authenticate" not in response.headers
+        error = response.json()["fault"]
+        assert error["type"] == "SERVICE" and error["error"] == [
+            {"message": "message=AuthorizationFailed; errorCode=003100; statusCode=403", "detail": None,
+             "code": "3100", "element": None}]
+    assert Api(qbo.url, client.access_token, realm_id).call("GET", "customer/1").status_code == 200
+    assert Api(qbo.url, "", other).call("GET", "customer/1").status_code == 401  # no token: still 401
+
+
+def test_grants_inspector_lists_live_and_revoked_grants_without_tokens(qbo: Sandbox) -> None:
+    """Control API only: a test must see a grant the service never stored (so holds no tokens of) is dead."""
+    realm_id = qbo.reset()
+    first, _ = connect(qbo.url)
+    connect(qbo.url)
+    first.revoke(token=first.refresh_token)
+    grants = qbo.control("GET", f"grants?client_id={CLIENT_ID}")["grants"]
+    assert [(g["realm_id"], g["client_id"], g["revoked"]) for g in grants] == [
+        (realm_id, CLIENT_ID, True), (realm_id, CLIENT_ID, False)]
+    assert not any(first.access_token in str(g) or first.refresh_token in str(g) for g in grants)
+    assert qbo.control("GET", "grants?realm_id=0")["grants"] == []
 
 
 def test_registered_app_needs_exact_redirect_uri(qbo: Sandbox) -> None:
