@@ -7,16 +7,19 @@ serialized across all workers with a lock in Redis (reference §7, MISSION compl
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
+import requests
 from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
 
 from clients.coordination import Locks
-from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError
+from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable
 
 log = logging.getLogger("qb24.qbo.auth")
 
@@ -76,31 +79,42 @@ class QboOAuth:
                           self.app.environment, **tokens)
 
     def authorization_url(self, state: str) -> str:
-        return self._auth_client().get_authorization_url([Scopes.ACCOUNTING], state_token=state)
+        with _oauth_errors():
+            return self._auth_client().get_authorization_url([Scopes.ACCOUNTING], state_token=state)
 
     def exchange_code(self, code: str, realm_id: str) -> QboTokens:
-        client = self._auth_client()
-        _call(client.get_bearer_token, code, realm_id=realm_id)
+        """The first token pair for `code`; a bad, reused or expired code is AuthorizationRevoked
+        (invalid_grant, reference §7). `realm_id` only labels the pair: Intuit never sees it here."""
+        with _oauth_errors():
+            client = self._auth_client()
+            client.get_bearer_token(code, realm_id=realm_id)
         return _tokens_from(client, realm_id)
 
     def refresh(self, tokens: QboTokens) -> QboTokens:
-        client = self._auth_client(refresh_token=tokens.refresh_token)
-        _call(client.refresh)
+        with _oauth_errors():
+            client = self._auth_client(refresh_token=tokens.refresh_token)
+            client.refresh()
         return _tokens_from(client, tokens.realm_id)
 
     def revoke(self, tokens: QboTokens) -> None:
         """Revoke the grant (the refresh token revokes the access token with it)."""
-        client = self._auth_client(refresh_token=tokens.refresh_token)
-        _call(client.revoke, token=tokens.refresh_token)
+        with _oauth_errors():
+            client = self._auth_client(refresh_token=tokens.refresh_token)
+            client.revoke(token=tokens.refresh_token)
 
 
-def _call(operation, *args, **kwargs) -> None:
+@contextmanager
+def _oauth_errors() -> Iterator[None]:
+    """intuitlib's failures, its constructor's discovery GET included, as our typed errors."""
     try:
-        operation(*args, **kwargs)
+        yield
     except AuthClientError as exc:
         if exc.status_code == 400 and b"invalid_grant" in (exc.content or b""):
             raise AuthorizationRevoked("QuickBooks refused the grant (invalid_grant): reconnect needed") from None
-        raise QuickBooksError(f"QuickBooks OAuth error (HTTP {exc.status_code})", status=exc.status_code) from None
+        kind = ServiceUnavailable if exc.status_code >= 500 else QuickBooksError
+        raise kind(f"QuickBooks OAuth error (HTTP {exc.status_code})", status=exc.status_code) from None
+    except requests.RequestException as exc:  # the class only: its text holds the URL
+        raise ServiceUnavailable(f"QuickBooks OAuth unreachable ({type(exc).__name__})") from None
 
 
 def _tokens_from(client: AuthClient, realm_id: str) -> QboTokens:

@@ -44,6 +44,11 @@ class Unauthorized(QuickBooksError):
     """HTTP 401: the access token is expired or revoked (refresh, then retry once)."""
 
 
+class Forbidden(QuickBooksError):
+    """HTTP 403: the token is not authorized for this company or scope (gateway AuthorizationFailed 3100,
+    reference §6); python-quickbooks would misfile the gateway body as a code-10000 SevereException."""
+
+
 class AuthorizationRevoked(QuickBooksError):
     """The refresh token was refused (invalid_grant): the user must reconnect."""
 

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 import requests
 from quickbooks.client import QuickBooks
 
-from clients.quickbooks_errors import ServiceUnavailable, Throttled
+from clients.quickbooks_errors import Forbidden, ServiceUnavailable, Throttled
 
 MINOR_VERSION = 75  # Intuit ignores anything lower since 2025-08-01 (reference §8)
 PRODUCTION_API = "https://quickbooks.api.intuit.com/v3"
@@ -41,8 +41,11 @@ class QboTransport(QuickBooks):
         headers = dict(headers or {})
         headers["Authorization"] = "Bearer " + self.token()
         with self.gate(self.realm_id):
-            response = self.http.request(request_type, url, headers=headers, params=params,
-                                         data=_encode(data), timeout=DEFAULT_TIMEOUT)
+            try:
+                response = self.http.request(request_type, url, headers=headers, params=params,
+                                             data=_encode(data), timeout=DEFAULT_TIMEOUT)
+            except requests.RequestException as exc:  # the class only: its text holds the URL
+                raise ServiceUnavailable(f"QuickBooks unreachable ({type(exc).__name__})") from None
         _raise_for_transport(response)
         return response
 
@@ -52,10 +55,13 @@ def _encode(data):
 
 
 def _raise_for_transport(response: requests.Response) -> None:
-    """Statuses the library would misfile; 401 and Faults are left to it."""
+    """Statuses the library would misfile (403's gateway body reads as a 10000 SevereException to it);
+    401 and Faults are left to it."""
     if response.status_code == 429:
         raise Throttled("QuickBooks throttled the realm (HTTP 429)", status=429,
                         retry_after=_retry_after(response), code="3001")
+    if response.status_code == 403:
+        raise Forbidden("QuickBooks refused the token for this company (HTTP 403)", status=403, code="3100")
     if response.status_code in (502, 503, 504):
         raise ServiceUnavailable(f"QuickBooks unavailable (HTTP {response.status_code})",
                                  status=response.status_code)
