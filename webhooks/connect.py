@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 from html import escape
 
 from flask import Blueprint, Response, redirect, request
@@ -21,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clients.quickbooks_auth import QboTokens
-from clients.quickbooks_errors import QuickBooksError
 from store.db import transaction
 from store.lifecycle import cancel_runs, connection_of, connection_tokens, drop_connection_tokens
 from store.models import Link, Portal
@@ -30,9 +28,11 @@ from store.pending_connections import PendingGrant, claim_connection, hold_conne
 from store.portals import connect_realm, connection_for_realm, portal_by_member_id
 from webhooks.admins import ADMIN_ONLY, AdminRequired, require_admin
 from webhooks.bitrix24_events import revoke_later, revoke_pending
+from webhooks.connect_grant import (HeldTokens, IntuitUnavailable, callback_params, confirm_company, exchange,
+                                    oauth_error_label)
 from webhooks.errors import PageError, message_page
 from webhooks.runtime import runtime
-from webhooks.services import qbo_oauth, quickbooks_client, token_cipher
+from webhooks.services import qbo_oauth, token_cipher
 from webhooks.session import (PortalSession, check_csrf, non_admin_session, origin, read_link_token,
                               require_session)
 
@@ -46,21 +46,6 @@ class ConsentError(PageError):
     """A callback that cannot be accepted (replayed, foreign or expired state; realm taken)."""
 
     kind = "oauth_state"
-
-
-class HeldTokens:
-    """RealmTokens for a grant not stored yet: the callback reads CompanyInfo before linking."""
-
-    def __init__(self, tokens: QboTokens) -> None:
-        self._tokens, self._guard = tokens, threading.Lock()
-
-    def load(self, realm_id: str) -> QboTokens:
-        with self._guard:
-            return self._tokens
-
-    def save(self, tokens: QboTokens) -> None:
-        with self._guard:
-            self._tokens = tokens
 
 
 @connect.post("/quickbooks/connect")
@@ -140,31 +125,29 @@ def _link_once(portal_id: int, tokens: QboTokens, company_name: str | None) -> P
 def callback() -> Response:
     owner = _take_state()
     if request.args.get("error"):
-        declined = request.args["error"] == "access_denied"
-        log.info("qbo.connect.declined", extra={"portal_id": owner.portal_id, "error": request.args["error"][:40]})
-        return _closing(message_page(
-            200 if declined else 400, "QuickBooks not connected",
-            "You declined the connection, so nothing was changed. You can close this tab and click Log in again."
-            if declined else "QuickBooks did not grant access, so nothing was changed. Please try again."))
-    code, realm_id = request.args.get("code", ""), request.args.get("realmId", "")
-    if not code or not realm_id:
-        raise ConsentError(400, "QuickBooks sent back an incomplete answer; please click Log in again.")
+        return _declined(owner, request.args["error"])
+    code, realm_id = callback_params()
+    held = HeldTokens(exchange(owner.portal_id, code, realm_id))
     try:
-        tokens = qbo_oauth().exchange_code(code, realm_id)
-        company = quickbooks_client(realm_id, HeldTokens(tokens)).company_info()
-    except QuickBooksError as exc:
-        log.warning("qbo.connect.failed", extra={"portal_id": owner.portal_id, "error": type(exc).__name__})
-        raise PageError(502, "QuickBooks did not complete the connection; please click Log in again.") from None
-    name = company.get("CompanyName")
-    try:
+        name = confirm_company(owner.portal_id, realm_id, held)
         with runtime().sessions() as session:
             _check_linkable(session, owner.portal_id, realm_id)  # refuse now, in this tab; finish checks again
-    except ConsentError:
-        _revoke_stray(tokens)
+    except (ConsentError, IntuitUnavailable):
+        _revoke_stray(held.current)  # never stored, so never left live (unless its realm is live elsewhere)
         raise
-    ticket = _hold(owner, tokens, name)
+    ticket = _hold(owner, held.current, name)
     log.info("qbo.connect.pending", extra={"portal_id": owner.portal_id, "realm_id": realm_id})
     return _closing(_ticket_page(name or realm_id, ticket))
+
+
+def _declined(owner: StateOwner, error: str) -> Response:
+    """Intuit's error redirect (reference §7: `error=access_denied` when the user cancels): nothing exchanged."""
+    declined = error == "access_denied"
+    log.info("qbo.connect.declined", extra={"portal_id": owner.portal_id, "error": oauth_error_label(error)})
+    return _closing(message_page(
+        200 if declined else 400, "QuickBooks not connected",
+        "You declined the connection, so nothing was changed. You can close this tab and click Log in again."
+        if declined else "QuickBooks did not grant access, so nothing was changed. Please try again."))
 
 
 def _hold(owner: StateOwner, tokens: QboTokens, company_name: str | None) -> str:
