@@ -124,7 +124,7 @@ class Bitrix24Client:
             except (ExpiredToken, InvalidToken):
                 if refreshed:
                     raise
-                auth, refreshed = self._refresh(auth.access_token), True
+                auth, refreshed = self.refresh(auth.access_token), True
             except (QueryLimitExceeded, OperationTimeLimit) as exc:
                 if exc.status is None:
                     raise  # our own limiter declined to wait that long: the caller reschedules
@@ -199,10 +199,10 @@ class Bitrix24Client:
         if self._auth is None:
             self._auth = self.tokens.load(self.member_id)
         if self._auth.expired():
-            return self._refresh(self._auth.access_token)
+            return self.refresh(self._auth.access_token)
         return self._auth
 
-    def _refresh(self, failed_token: str) -> PortalAuth:
+    def refresh(self, failed_token: str) -> PortalAuth:
         """Rotate the token pair once across all workers; reuse another worker's rotation."""
         with self.locks.hold(f"b24-refresh:{self.member_id}", timeout=30, wait=30):
             stored = self.tokens.load(self.member_id)

@@ -47,6 +47,8 @@ class Settings:
     b24_oauth_servers: tuple[str, ...] = DEFAULT_B24_OAUTH_SERVERS
     qbo_signup_url: str = DEFAULT_QBO_SIGNUP_URL
     b24_js_url: str = DEFAULT_B24_JS_URL
+    # Seconds between two questions to Bitrix24 about one unconfirmed ONAPPUNINSTALL (webhooks/uninstall.py).
+    b24_uninstall_retry_s: float = 60.0
 
     @property
     def embedded(self) -> bool:
@@ -119,6 +121,19 @@ def _js_url(env: Mapping[str, str]) -> str:
     return env["B24_JS_URL"].strip()  # kept as given: the library's own URL ends in "/"
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _optional(env, name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(f"{name} must be between 0 and 86400 seconds, got {value!r}")
+    return seconds
+
+
 def _database_url(env: Mapping[str, str]) -> str:
     value = _optional(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
     if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
@@ -154,4 +169,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         b24_oauth_servers=_oauth_servers(env),
         qbo_signup_url=signup_url,
         b24_js_url=js_url,
+        b24_uninstall_retry_s=_seconds(env, "B24_UNINSTALL_RETRY_S", Settings.b24_uninstall_retry_s),
     )

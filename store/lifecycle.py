@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
 from store.models import Link, OAuthState, PendingConnection, Portal, QboConnection, ReceivedEvent, SyncRun
+from store.portals import drop_uninstall_claim
 from store.tokens import realm_tokens
 
 ACTIVE_RUNS = ("pending", "running")
@@ -51,3 +52,15 @@ def delete_portal_data(session: Session, portal: Portal) -> None:
 
 def connection_of(session: Session, portal_id: int) -> QboConnection | None:
     return session.scalar(select(QboConnection).where(QboConnection.portal_id == portal_id))
+
+
+def end_install(portal: Portal) -> None:
+    """The portal's install is over: its Bitrix24 tokens, application token and any claim are forgotten.
+
+    The application token reached every user who opened the app (reference §1.1): kept, it would
+    still authenticate replayed or forged events; a reinstall brings a new one (§1.4).
+    """
+    portal.status = "uninstalled"
+    drop_portal_tokens(portal)
+    portal.application_token_enc = None
+    drop_uninstall_claim(portal)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -50,6 +50,11 @@ class Portal(Base):
     application_token_enc: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="installed")  # installed | uninstalled
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # An ONAPPUNINSTALL Bitrix24 has not confirmed yet (webhooks/uninstall.py): when it came, whether
+    # its CLEAN may be applied, when Bitrix24 was last asked.
+    uninstall_claimed_at: Mapped[datetime | None]
+    uninstall_clean: Mapped[bool] = mapped_column(default=False, server_default=false())
+    uninstall_checked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

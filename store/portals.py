@@ -1,12 +1,14 @@
 """Tenants and their QuickBooks connections."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
-from store.models import Portal, QboConnection
+from store.models import Portal, QboConnection, utcnow
 
 
 def portal_by_member_id(session: Session, member_id: str) -> Portal | None:
@@ -48,3 +50,39 @@ def connect_realm(session: Session, portal: Portal, tokens: QboTokens, cipher: T
 
 def connection_for_realm(session: Session, realm_id: str) -> QboConnection | None:
     return session.scalar(select(QboConnection).where(QboConnection.realm_id == realm_id))
+
+
+def hold_uninstall_claim(portal: Portal, clean: bool | None) -> None:
+    """Keep an ONAPPUNINSTALL Bitrix24 has not confirmed, as asked now; a later claim (or a retry,
+    `clean` None) can lower the held CLEAN, never raise it: a forger cannot turn a kept-data
+    uninstall into a deletion."""
+    portal.uninstall_clean = held_clean(portal, clean)
+    portal.uninstall_claimed_at = portal.uninstall_claimed_at or utcnow()
+    portal.uninstall_checked_at = utcnow()
+
+
+def drop_uninstall_claim(portal: Portal) -> None:
+    portal.uninstall_claimed_at = portal.uninstall_checked_at = None
+    portal.uninstall_clean = False
+
+
+def held_clean(portal: Portal, clean: bool | None) -> bool:
+    """The CLEAN an uninstall confirmed now applies: the new claim's, lowered by any held one."""
+    held = portal.uninstall_clean if portal.uninstall_claimed_at is not None else None
+    values = [v for v in (held, clean) if v is not None]
+    return bool(values) and all(values)
+
+
+def take_due_claim(session: Session, asked_before: datetime) -> tuple[str, str | None] | None:
+    """(member_id, refresh_token_enc) of the oldest claim last asked before `asked_before`, marked as
+    asked now; None when there is none, or another process took it first."""
+    row = session.execute(
+        select(Portal.id, Portal.member_id, Portal.refresh_token_enc, Portal.uninstall_checked_at)
+        .where(Portal.uninstall_claimed_at.is_not(None), Portal.uninstall_checked_at <= asked_before)
+        .order_by(Portal.uninstall_checked_at).limit(1)).first()
+    if row is None:
+        return None
+    taken = session.execute(update(Portal).where(Portal.id == row.id,
+                                                 Portal.uninstall_checked_at == row.uninstall_checked_at)
+                            .values(uninstall_checked_at=utcnow()))
+    return (row.member_id, row.refresh_token_enc) if taken.rowcount == 1 else None

@@ -5,7 +5,7 @@ import json
 import logging
 from html import escape
 
-from flask import Blueprint, Response, g, jsonify, redirect, request
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, request
 
 from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
@@ -19,6 +19,7 @@ from webhooks.metrics import count_event
 from webhooks.php_form import php_form
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens, token_cipher
+from webhooks.uninstall import confirm_due_claim, on_app_uninstall, settle_before_install
 
 bitrix24 = Blueprint("bitrix24", __name__)
 log = logging.getLogger("qb24.b24.install")
@@ -108,6 +109,7 @@ def install() -> Response:
     # are the ones every sync runs as.
     if not user_is_admin(post.client_endpoint, post.auth.access_token, post.member_id):
         raise AdminRequired(403, INSTALL_ADMIN_ONLY, "Administrators only")
+    settle_before_install(post.member_id)
     store_install(post)
     bind_handlers(post.member_id)
     log.info("b24.installed", extra={"member_id": post.member_id, "domain": post.domain})
@@ -115,7 +117,7 @@ def install() -> Response:
 
 
 @bitrix24.post("/webhooks/bitrix24")
-def event() -> Response:
+def event() -> tuple[Response, int]:
     payload = php_form(request.form.items(multi=True))
     name = str(payload.get("event") or "").upper()
     auth = payload.get("auth") if isinstance(payload.get("auth"), dict) else {}
@@ -125,18 +127,31 @@ def event() -> Response:
         count_event("b24", _event_label(name), "refused")
         raise
     count_event("b24", _event_label(name), outcome)
-    return jsonify({"ok": True, "outcome": outcome})
+    # 202: an uninstall kept until Bitrix24 can confirm it (webhooks/uninstall.py).
+    return jsonify({"ok": True, "outcome": outcome}), 202 if outcome == "pending" else 200
+
+
+@bitrix24.after_request
+def ask_again_later(response: Response) -> Response:
+    """After an event's answer is sent (refusals too), ask Bitrix24 again about an uninstall it
+    could not confirm yet: off the event path, at most one per B24_UNINSTALL_RETRY_S."""
+    if request.endpoint == "bitrix24.event":
+        app = current_app._get_current_object()
+        response.call_on_close(lambda: confirm_due_claim(app))
+    return response
 
 
 def _event_label(name: str) -> str:
     # The name is the sender's word, checked or not: a label per unknown name would let anyone
     # grow the metrics registry (and every /metrics scrape) without bound.
-    return name if name in HANDLERS or name == "ONAPPINSTALL" else "other"
+    return name if name in HANDLERS or name in ("ONAPPINSTALL", "ONAPPUNINSTALL") else "other"
 
 
 def _dispatch(name: str, payload: dict, auth: dict) -> str:
     if name == "ONAPPINSTALL":
         return on_app_install(payload, auth)
+    if name == "ONAPPUNINSTALL":
+        return on_app_uninstall(payload, auth)
     confirmed = confirm_early_event(name, auth)  # network, so outside the transaction
     with transaction(runtime().sessions) as session:
         portal = authenticate_event(session, str(auth.get("member_id") or ""),

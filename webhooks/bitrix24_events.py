@@ -15,7 +15,7 @@ from clients.quickbooks_auth import QboTokens
 from store.db import transaction
 from store.events import record_event
 from store.lifecycle import (cancel_runs, connection_of, connection_tokens, delete_portal_data,
-                             drop_connection_tokens, drop_portal_tokens)
+                             drop_connection_tokens, end_install)
 from store.models import Portal
 from store.pending_connections import drop_pending_of, revocable
 from store.portals import ensure_portal, portal_by_member_id
@@ -50,12 +50,18 @@ def authenticate_event(session: Session, member_id: str, application_token: str,
     """The portal whose stored application token equals the event's, compared in constant time;
     before ONAPPINSTALL has brought one, an event whose access token a trusted server `confirmed`."""
     portal = portal_by_member_id(session, member_id) if member_id else None
-    stored = token_cipher().decrypt(portal.application_token_enc) if portal and portal.application_token_enc else None
-    if portal is not None and stored is None and confirmed is not None and confirmed.member_id == portal.member_id:
+    if (portal is not None and portal.application_token_enc is None and confirmed is not None
+            and confirmed.member_id == portal.member_id):
         return portal
-    if portal is None or not stored or not hmac.compare_digest(stored.encode(), application_token.encode()):
+    if portal is None or not token_matches(portal, application_token):
         raise EventRefused(401, "The event's application token does not match this portal.")
     return portal
+
+
+def token_matches(portal: Portal, application_token: str) -> bool:
+    """Whether the portal holds an application token and it equals `application_token` (constant time)."""
+    stored = token_cipher().decrypt(portal.application_token_enc) if portal.application_token_enc else None
+    return bool(stored) and hmac.compare_digest(stored.encode(), application_token.encode())
 
 
 def confirm_early_event(name: str, auth: dict[str, Any]) -> TrustedToken | None:
@@ -116,11 +122,10 @@ def _expiry(auth: dict[str, Any]) -> datetime:
     return datetime.now(timezone.utc)  # unknown: treat as expired, the client refreshes on first use
 
 
-def on_app_uninstall(session: Session, portal: Portal, payload: dict[str, Any]) -> str:
-    """Stop everything for the portal and drop its tokens; with data[CLEAN]=1 delete its data too."""
-    clean = str(_section(payload, "data").get("CLEAN", "0")) in ("1", "Y")
-    portal.status = "uninstalled"
-    drop_portal_tokens(portal)
+def stop_portal(session: Session, portal: Portal, clean: bool) -> str:
+    """Stop everything for a portal Bitrix24 confirmed uninstalled (webhooks/uninstall.py): forget its
+    tokens and application token, revoke its QuickBooks grants; with `clean` delete its data too."""
+    end_install(portal)
     cancel_runs(session, portal.id)
     connection = connection_of(session, portal.id)
     if connection is not None:
@@ -134,7 +139,7 @@ def on_app_uninstall(session: Session, portal: Portal, payload: dict[str, Any]) 
     return "uninstalled_clean" if clean else "uninstalled"
 
 
-def _section(payload: dict[str, Any], key: str) -> dict[str, Any]:
+def section(payload: dict[str, Any], key: str) -> dict[str, Any]:
     """A nested part of the payload (`data`, `data[FIELDS]`); 400 when it is a scalar."""
     value = payload.get(key) or {}
     if not isinstance(value, dict):
@@ -164,7 +169,7 @@ def on_crm_add(entity: str) -> Handler:
     def handler(session: Session, portal: Portal, payload: dict[str, Any]) -> str:
         if portal.status != "installed":
             return "ignored"
-        fields = _section(_section(payload, "data"), "FIELDS")
+        fields = section(section(payload, "data"), "FIELDS")
         entity_id, ts = str(fields.get("ID") or ""), str(payload.get("ts") or "")
         if not ENTITY_ID.fullmatch(entity_id):
             raise PageError(400, "The event carries no numeric data[FIELDS][ID].")
@@ -182,5 +187,4 @@ def on_crm_add(entity: str) -> Handler:
 HANDLERS: dict[str, Handler] = {
     "ONCRMCONTACTADD": on_crm_add("contact"),
     "ONCRMCOMPANYADD": on_crm_add("company"),
-    "ONAPPUNINSTALL": on_app_uninstall,
 }

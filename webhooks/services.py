@@ -43,8 +43,12 @@ def _b24_limiter() -> RateLimiter:
     return limiter
 
 
-def bitrix24_client(member_id: str) -> Bitrix24Client:
-    """The portal's REST client on its stored tokens."""
+def bitrix24_client(member_id: str, *, quick: bool = False) -> Bitrix24Client:
+    """The portal's REST client on its stored tokens; `quick` for a request's path: short timeouts,
+    no waiting for the rate limit and no retries (the caller decides what an error means)."""
+    if quick:
+        return Bitrix24Client(member_id, portal_tokens(), b24_app(), locks_for(runtime().redis), _b24_limiter(),
+                              timeout=(2, 5), limit_wait=2.0, retry_budget=0.0)
     return Bitrix24Client(member_id, portal_tokens(), b24_app(), locks_for(runtime().redis), _b24_limiter(),
                           timeout=(5, 30), limit_wait=10.0, retry_budget=20.0)
 

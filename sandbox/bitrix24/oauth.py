@@ -11,7 +11,7 @@ from flask import Blueprint, Response, request
 from sandbox.bitrix24.params import php_parse
 from sandbox.bitrix24.rest import json_response, read_params, time_block
 from sandbox.bitrix24.errors import RestError
-from sandbox.bitrix24.state import Token
+from sandbox.bitrix24.state import UNINSTALLED_REFRESH_ERRORS, Token
 
 if TYPE_CHECKING:
     from sandbox.bitrix24.sandbox import Bitrix24Sandbox
@@ -46,7 +46,12 @@ def _grant(sb: "Bitrix24Sandbox", params: dict) -> Response:
             return _oauth_error(400, "invalid_grant", "Invalid authorization code")
         return json_response(token_body(sb, state.issue_token(member_id, app.client_id)))
     if grant == "refresh_token":
-        old = state.refresh_index.get(str(params.get("refresh_token") or ""))
+        refresh_token = str(params.get("refresh_token") or "")
+        if state.revoked_refresh.get(refresh_token) == app.client_id:
+            # Revoked by the app's uninstall: the answer is the app's `uninstalled_refresh_error` reading.
+            status, description = UNINSTALLED_REFRESH_ERRORS[app.switches.uninstalled_refresh_error]
+            return _oauth_error(status, app.switches.uninstalled_refresh_error, description)
+        old = state.refresh_index.get(refresh_token)
         if old is None or old.client_id != app.client_id or not old.refresh_valid:
             return _oauth_error(400, "invalid_grant", "Invalid refresh token")
         # Rotation is undocumented (reference §2): the sandbox issues a new pair and invalidates

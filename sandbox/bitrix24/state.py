@@ -22,6 +22,11 @@ def token_hex(nbytes: int = 32) -> str:
 
 
 ROBOT_EVENT_AUTH = ("bare", "user_zero")
+# What the OAuth server answers a refresh token its app's uninstall revoked (reference §2):
+# error -> HTTP status, description.
+UNINSTALLED_REFRESH_ERRORS = {"invalid_grant": (400, "Invalid refresh token"),
+                              "invalid_client": (401, "Invalid client credentials"),
+                              "PAYMENT_REQUIRED": (401, "Payment required")}
 
 
 @dataclass
@@ -42,6 +47,11 @@ class AppSwitches:
     # expires, expires_in, scope and user_id (reference §3.2); "user_zero" keeps scope and sends
     # user_id 0 (DOCS events/index.md "the user ID will be 0", auth-params-in-events.md: scope*).
     robot_event_auth: str = "bare"
+    # The refresh of a token the app's uninstall revoked: "invalid_grant" (RFC 6749 §5.2, "revoked";
+    # the code DOCS settings/oauth/error-codes.md gives for bad tokens on renewal), "invalid_client"
+    # (same page: "possibly the app is not installed in this Bitrix24"), "PAYMENT_REQUIRED" (reference
+    # §2: "trial or paid period over, or app removed"; the page's own example body).
+    uninstalled_refresh_error: str = "invalid_grant"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
@@ -61,7 +71,8 @@ def check_switches(current: AppSwitches, changes: dict[str, Any]) -> AppSwitches
                 "install_event_delay": isinstance(value, (int, float)) and not isinstance(value, bool)
                 and 0 <= value <= 60,
                 "status": value is None or value in APP_STATUSES,
-                "robot_event_auth": value in ROBOT_EVENT_AUTH}[name]
+                "robot_event_auth": value in ROBOT_EVENT_AUTH,
+                "uninstalled_refresh_error": value in UNINSTALLED_REFRESH_ERRORS}[name]
         if not good:
             raise RestError(400, "ERROR_ARGUMENT", f"Invalid value for app switch {name!r}")
     return replace(current, **changes)
@@ -260,6 +271,7 @@ class State:
     tokens: dict[str, Token] = field(default_factory=dict)
     refresh_index: dict[str, Token] = field(default_factory=dict)
     codes: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    revoked_refresh: dict[str, str] = field(default_factory=dict)  # refresh token -> client_id, by uninstall
     sent_events: list[SentEvent] = field(default_factory=list)
     token_lifetime: int = 3600
     oauth_url: str = ""
@@ -281,7 +293,9 @@ class State:
         return code
 
     def revoke(self, member_id: str, client_id: str) -> None:
-        """Drop every token of an app on a portal (uninstall)."""
+        """Drop every token of an app on a portal (uninstall); its refresh tokens are remembered as revoked."""
         for index in (self.tokens, self.refresh_index):
             for key in [k for k, t in index.items() if t.member_id == member_id and t.client_id == client_id]:
+                if index is self.refresh_index:
+                    self.revoked_refresh[key] = client_id
                 del index[key]

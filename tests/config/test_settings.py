@@ -50,6 +50,9 @@ def test_each_required_variable_is_named_when_missing(name):
     ("B24_OAUTH_SERVERS", " , "),
     ("QBO_SIGNUP_URL", "quickbooks.intuit.com/signup"),
     ("B24_JS_URL", "//api.bitrix24.com/api/v1/"),
+    ("B24_UNINSTALL_RETRY_S", "soon"),
+    ("B24_UNINSTALL_RETRY_S", "-1"),
+    ("B24_UNINSTALL_RETRY_S", "nan"),
 ])
 def test_malformed_values_are_refused_by_name(name, value):
     with pytest.raises(ConfigError, match=name) as info:
@@ -78,6 +81,8 @@ def test_bitrix24_and_signup_defaults():
     assert settings.b24_oauth_servers == ("https://oauth.bitrix.info", "https://oauth.bitrix24.tech")
     assert settings.qbo_signup_url.startswith("https://quickbooks.intuit.com/")
     assert settings.b24_js_url == "https://api.bitrix24.com/api/v1/"
+    assert settings.b24_uninstall_retry_s == 60.0
+    assert load_settings({**VALID, "B24_UNINSTALL_RETRY_S": "0"}).b24_uninstall_retry_s == 0.0
 
 
 def test_bitrix24_overrides_for_the_sandbox():

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
+import pytest
 import requests
 from b24pysdk.api.responses.bitrix_app_info_response import B24AppInfoResult
 
@@ -99,3 +100,32 @@ def test_portal_authorize_page_redirects_with_a_code_the_server_exchanges(portal
               "code": back["code"]}
     exchanged = requests.get(f"{portal.sb.oauth_url}/oauth/token/", params=params)
     assert exchanged.status_code == 200 and exchanged.json()["member_id"] == portal.member_id
+
+
+@pytest.mark.parametrize("reading,status", [(None, 400), ("invalid_grant", 400), ("invalid_client", 401),
+                                            ("PAYMENT_REQUIRED", 401)])
+def test_refresh_after_uninstall_answers_the_apps_reading(sb, reading, status) -> None:
+    """After an uninstall the app's tokens are revoked (reference §1.4). The refresh then fails with
+    invalid_grant by default (RFC 6749 §5.2: a revoked grant), or, as the `uninstalled_refresh_error`
+    switch says, invalid_client (DOCS settings/oauth/error-codes.md: "possibly the app is not installed
+    in this Bitrix24") or PAYMENT_REQUIRED (reference §2: "… or app removed"; the page's example body).
+    The error key is `error` beside `error_description`, like every OAuth error (reference §2)."""
+    client_id = f"local.uninstalled.{reading or 'default'}"
+    requests.post(f"{sb.control_url}/apps", json={"client_id": client_id, "client_secret": "s"}, timeout=5)
+    if reading:
+        switched = requests.post(f"{sb.control_url}/apps/{client_id}/switches",
+                                 json={"uninstalled_refresh_error": reading}, timeout=5)
+        assert switched.status_code == 200, switched.text
+    member_id = requests.post(f"{sb.control_url}/portals", json={}, timeout=5).json()["member_id"]
+    form = requests.post(f"{sb.control_url}/portals/{member_id}/install", timeout=5,
+                         json={"client_id": client_id, "handler_url": "http://127.0.0.1:9/app", "finish": True}).json()["form"]
+    params = {"grant_type": "refresh_token", "client_id": client_id, "client_secret": "s"}
+    other = requests.get(f"{sb.oauth_url}/oauth/token/", params={**params, "refresh_token": "never-issued"}, timeout=5)
+    assert other.status_code == 400 and other.json()["error"] == "invalid_grant"  # not revoked: unchanged
+    requests.post(f"{sb.control_url}/portals/{member_id}/uninstall", json={"client_id": client_id}, timeout=5)
+    answer = requests.get(f"{sb.oauth_url}/oauth/token/", params={**params, "refresh_token": form["REFRESH_ID"]},
+                          timeout=5)
+    assert answer.status_code == status
+    assert answer.json() == {"error": reading or "invalid_grant", "error_description": answer.json()["error_description"]}
+    assert requests.post(f"{sb.control_url}/apps/{client_id}/switches", json={"uninstalled_refresh_error": "x"},
+                         timeout=5).status_code == 400

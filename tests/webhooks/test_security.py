@@ -196,6 +196,8 @@ def test_no_token_reaches_a_log_record_or_a_response(stack, browser, caplog):
     assert len(secrets) >= 5 and len(responses) >= 6
     for record in caplog.records:
         text = record.getMessage() + " " + repr(record.__dict__)
+        if record.name == "werkzeug" and "GET /oauth/token/?" in record.getMessage():
+            continue  # the Bitrix24 sandbox's own access log: the refresh is a GET with the secrets in its query (§2)
         assert not [s for s in secrets if s in text], record.name
     for response in responses:
         text = response.text + repr(dict(response.headers))
