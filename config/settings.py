@@ -47,6 +47,9 @@ class Settings:
     b24_oauth_servers: tuple[str, ...] = DEFAULT_B24_OAUTH_SERVERS
     qbo_signup_url: str = DEFAULT_QBO_SIGNUP_URL
     b24_js_url: str = DEFAULT_B24_JS_URL
+    # Reverse proxies in front of the app whose X-Forwarded-For entry names the client (None:
+    # one when APP_BASE_URL is https, since the app serves plain http; webhooks/edge.py).
+    proxy_hops: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -126,6 +129,15 @@ def _database_url(env: Mapping[str, str]) -> str:
     return value.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+def _proxy_hops(env: Mapping[str, str]) -> int | None:
+    value = _optional(env, "PROXY_HOPS")
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or int(value) > 5:
+        raise ConfigError(f"PROXY_HOPS must be a number of reverse proxies from 0 to 5, got {value!r}")
+    return int(value)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -154,4 +166,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         b24_oauth_servers=_oauth_servers(env),
         qbo_signup_url=signup_url,
         b24_js_url=js_url,
+        proxy_hops=_proxy_hops(env),
     )
