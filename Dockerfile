@@ -13,4 +13,4 @@ COPY qb24 qb24
 RUN pip install --no-cache-dir . && useradd --system qb24
 USER qb24
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "webhooks:create_app()"]
+CMD ["gunicorn", "-c", "python:config.gunicorn", "webhooks:create_app()"]

@@ -17,6 +17,7 @@ import redis
 
 RATE_PREFIX = "qb24:rate:"
 SLOT_PREFIX = "qb24:slots:"
+PRUNE_AT = 10_000  # in-process bucket keys kept before the full (idle) ones are dropped
 
 # GCRA with reservation: the caller is given the instant its request may go, and that instant
 # (the theoretical arrival time) advances by one emission interval per request. Redis' own clock
@@ -80,6 +81,10 @@ class LeakyBucket:
     def acquire(self, key: str, max_wait: float) -> float:
         with self._guard:
             now = time.monotonic()
+            if len(self._tat) >= PRUNE_AT:
+                # A key whose theoretical arrival time has passed is a full bucket, the same as no
+                # entry: dropping it keeps per-client keys (one per address) from growing for ever.
+                self._tat = {k: tat for k, tat in self._tat.items() if tat > now}
             new_tat = max(self._tat.get(key, now), now) + self.interval
             wait = max(0.0, new_tat - self.burst * self.interval - now)
             if wait > max_wait:

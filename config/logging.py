@@ -2,10 +2,46 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
+from typing import Any
 
 # At DEBUG, urllib3 logs full request lines: Bitrix24's refresh is a GET whose query string
 # carries client_secret and refresh_token (reference §2), so it never logs below INFO here.
 QUIET_LOGGERS = {"urllib3": logging.INFO, "requests_oauthlib": logging.INFO, "oauthlib": logging.INFO}
+# The servers' access and error logs print request lines and URLs, and QuickBooks' callback
+# carries the authorization code and the state in its query (reference quickbooks-online.md §7):
+# every query is cut from what these loggers print. werkzeug: the development server (`qb24 web`,
+# the demo, tests); gunicorn: production (its access log format, config/gunicorn.py, has no query
+# either; this also covers an operator's own format with %(r)s or %(q)s).
+ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+_QUERY = re.compile(r"\?[^\s\"'\x1b]*")
+# gunicorn's atoms that hold a query (glogging.Logger.atoms): the query string itself.
+_QUERY_ATOMS = ("q", "{query_string}e")
+
+
+def strip_query(text: str) -> str:
+    """`GET /quickbooks/callback?code=…&state=… HTTP/1.1` → `GET /quickbooks/callback HTTP/1.1`."""
+    return _QUERY.sub("", text)
+
+
+def _redacted(value: Any, key: str = "") -> Any:
+    if not isinstance(value, str):
+        return value
+    return "-" if key.lower() in _QUERY_ATOMS else strip_query(value)
+
+
+class QueryRedactingFilter(logging.Filter):
+    """Cut query strings from a record's message and arguments (a tuple, or gunicorn's atoms dict)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _redacted(record.msg)
+        if isinstance(record.args, Mapping):
+            for key in list(record.args):  # in place: gunicorn's SafeAtoms answers "-" for unknown keys
+                dict.__setitem__(record.args, key, _redacted(record.args[key], str(key)))
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        return True
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -15,10 +51,16 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def quiet_secret_loggers() -> None:
-    """Floor the loggers that print request URLs at DEBUG, whoever configured logging.
+    """Floor the loggers that print request URLs at DEBUG, and cut queries from access logs,
+    whoever configured logging.
 
-    Each logger gets a level of its own, so a root logger set to DEBUG later cannot lower it.
+    Each logger gets a level and a filter of its own, so a root logger set to DEBUG later cannot
+    lower it, and a handler added later (werkzeug adds its own) still gets filtered records.
     """
     for name, floor in QUIET_LOGGERS.items():
         logger = logging.getLogger(name)
         logger.setLevel(max(floor, logger.level))
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QueryRedactingFilter) for f in logger.filters):
+            logger.addFilter(QueryRedactingFilter())

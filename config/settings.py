@@ -49,6 +49,9 @@ class Settings:
     b24_js_url: str = DEFAULT_B24_JS_URL
     # Seconds between two questions to Bitrix24 about one unconfirmed ONAPPUNINSTALL (webhooks/uninstall.py).
     b24_uninstall_retry_s: float = 60.0
+    # Reverse proxies in front of the app whose X-Forwarded-For entry names the client (None:
+    # one when APP_BASE_URL is https, since the app serves plain http; webhooks/edge.py).
+    proxy_hops: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -141,6 +144,15 @@ def _database_url(env: Mapping[str, str]) -> str:
     return value.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+def _proxy_hops(env: Mapping[str, str]) -> int | None:
+    value = _optional(env, "PROXY_HOPS")
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or int(value) > 5:
+        raise ConfigError(f"PROXY_HOPS must be a number of reverse proxies from 0 to 5, got {value!r}")
+    return int(value)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -170,4 +182,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         qbo_signup_url=signup_url,
         b24_js_url=js_url,
         b24_uninstall_retry_s=_seconds(env, "B24_UNINSTALL_RETRY_S", Settings.b24_uninstall_retry_s),
+        proxy_hops=_proxy_hops(env),
     )

@@ -5,7 +5,7 @@ from flask import Flask
 
 from config.logging import quiet_secret_loggers
 from config.settings import Settings, load_settings
-from webhooks import errors, metrics, session
+from webhooks import edge, errors, inputs, metrics, session
 from webhooks.bitrix24 import bitrix24
 from webhooks.connect import connect
 from webhooks.health import health
@@ -24,6 +24,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Frame POSTs, events and forms are a few kilobytes; werkzeug bounds only multipart bodies.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["qb24"] = Runtime.from_settings(settings)
+    edge.init_app(app, settings)  # first: its hook turns routing redirects into relative ones
+    inputs.init_app(app)  # then every request's values are checked before any route reads them
     session.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)

@@ -21,7 +21,7 @@ class PageError(Exception):
         super().__init__(message)
         self.status, self.message = status, message
         self.title = title or {400: "Bad request", 401: "Not authorized", 403: "Forbidden",
-                               404: "Not found", 409: "Conflict"}.get(status, "Something went wrong")
+                               404: "Not found", 409: "Conflict", 429: "Too many requests"}.get(status, "Something went wrong")
 
 
 def message_page(status: int, title: str, message: str, extra_html: str = "") -> Response:
@@ -42,8 +42,14 @@ def _page_error(error: PageError) -> Response:
     count_error(error.kind)
     log.info("web.refused", extra={"path": request.path, "status": error.status, "kind": error.kind})
     if _wants_json():
-        return jsonify({"error": error.kind, "message": error.message}), error.status  # type: ignore[return-value]
-    return message_page(error.status, error.title, error.message)
+        response = jsonify({"error": error.kind, "message": error.message})
+        response.status_code = error.status
+    else:
+        response = message_page(error.status, error.title, error.message)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:  # RFC 9110 §10.2.3: seconds to wait before asking again
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _unexpected(error: Exception) -> Response:

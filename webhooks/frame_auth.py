@@ -18,6 +18,7 @@ import requests
 from flask import Request
 
 from clients.bitrix24_auth import PortalAuth
+from webhooks.confirm_limit import admit_confirmation
 from webhooks.errors import PageError
 from webhooks.runtime import runtime
 from webhooks.session import origin
@@ -89,6 +90,7 @@ def confirm_token(server_endpoint: str | None, access_token: str, member_id: str
     else:
         # The captured install POST (fixtures) has no SERVER_ENDPOINT: try each trusted server.
         candidates = [b.rstrip("/") for b in runtime().settings.b24_oauth_servers]
+    admit_confirmation()  # anyone can send this request: bound the calls it makes, per address
     answer, base = _ask_servers(candidates, access_token)
     return _trusted(answer, base, member_id)
 

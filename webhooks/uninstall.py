@@ -45,6 +45,7 @@ from store.db import transaction
 from store.models import Portal, utcnow
 from store.portals import drop_uninstall_claim, held_clean, hold_uninstall_claim, portal_by_member_id, take_due_claim
 from webhooks.bitrix24_events import EventRefused, revoke_pending, section, stop_portal, token_matches
+from webhooks.confirm_limit import admit_confirmation
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
 
@@ -103,6 +104,8 @@ def on_app_uninstall(payload: dict[str, Any], auth: dict[str, Any]) -> str:
             raise EventRefused(401, "The event's application token does not match this portal.")
         held = portal.refresh_token_enc
     clean = str(section(payload, "data").get("CLEAN", "0")) in ("1", "Y")
+    if not matched:
+        admit_confirmation()  # a tokenless portal's claim costs calls anyone can trigger: bound them per address
     outcome = settle(member_id, ask_bitrix24(member_id), clean and matched, held)
     if outcome == "refused" and matched:
         raise EventRefused(403, "Bitrix24 says the app is still installed on this portal; the uninstall is refused.")

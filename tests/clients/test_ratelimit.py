@@ -178,3 +178,17 @@ def test_in_process_slot_released_on_error() -> None:
             raise ValueError("boom")
     with limit.slot("k", max_wait=0):
         pass
+
+
+def test_the_in_process_bucket_drops_idle_keys(monkeypatch):
+    """One key per client address (webhooks/confirm_limit.py) must not grow the table for ever: a
+    key whose bucket has refilled is the same as no key, and goes once PRUNE_AT keys are held."""
+    import clients.ratelimit as ratelimit
+
+    monkeypatch.setattr(ratelimit, "PRUNE_AT", 50)
+    bucket = LeakyBucket(1_000_000.0, 1)  # refills within a microsecond
+    for n in range(50):
+        bucket.acquire(f"address-{n}", max_wait=0.0)
+    assert len(bucket._tat) == 50
+    bucket.acquire("one-more", max_wait=0.0)
+    assert set(bucket._tat) == {"one-more"}

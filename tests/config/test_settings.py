@@ -53,6 +53,9 @@ def test_each_required_variable_is_named_when_missing(name):
     ("B24_UNINSTALL_RETRY_S", "soon"),
     ("B24_UNINSTALL_RETRY_S", "-1"),
     ("B24_UNINSTALL_RETRY_S", "nan"),
+    ("PROXY_HOPS", "one"),
+    ("PROXY_HOPS", "-1"),
+    ("PROXY_HOPS", "9"),
 ])
 def test_malformed_values_are_refused_by_name(name, value):
     with pytest.raises(ConfigError, match=name) as info:
@@ -92,3 +95,10 @@ def test_bitrix24_overrides_for_the_sandbox():
     assert settings.b24_oauth_servers == ("http://127.0.0.1:8800", "https://oauth.bitrix.info")
     assert settings.b24_js_url == "http://127.0.0.1:8801/api/v1/"
     assert settings.qbo_signup_url == "http://127.0.0.1:8700/signup"
+
+
+def test_proxy_hops_defaults_to_unset_and_reads_a_small_number():
+    """Unset: webhooks/edge.py derives it from APP_BASE_URL (1 for https, TLS ends at a proxy)."""
+    assert load_settings(VALID).proxy_hops is None
+    assert load_settings({**VALID, "PROXY_HOPS": "2"}).proxy_hops == 2
+    assert load_settings({**VALID, "PROXY_HOPS": "0"}).proxy_hops == 0

@@ -11,10 +11,13 @@ from tests.security.cases import ANON, REFUSED, Case
 from tests.security.observe import Answer, changed, world_state
 from tests.security.secrets_scan import Leak
 from tests.security.world import World
+from webhooks.confirm_limit import CONFIRM_BURST, CONFIRM_RATE
 
 # group: (issue 8 item, the most app.info calls the whole group may cost). Item 8: forged frame
 # POSTs must not each cost a call to Bitrix24; the burst has 40 requests from one address.
-GROUP_BUDGETS: dict[str, tuple[int | None, int]] = {"app_info_burst": (8, 20)}
+# app.info calls the forged burst may cost: the bucket's burst plus its refill over the whole run
+# (the corpus takes well under 20 s; earlier frame POSTs from this address drew on the same bucket).
+GROUP_BUDGETS: dict[str, tuple[int | None, int]] = {"app_info_burst": (8, CONFIRM_BURST + int(20 * CONFIRM_RATE))}
 KINDS = ("accepted", "server_error", "refused_change", "secret", "header")
 
 

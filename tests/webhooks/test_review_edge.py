@@ -160,11 +160,13 @@ def test_a_deeply_nested_placement_options_is_400(stack, browser):
     assert snapshot(stack) == before
 
 
-def test_a_non_ascii_member_id_beside_a_session_is_403(stack, browser):
+def test_a_non_ascii_member_id_beside_a_session_is_400(stack, browser):
     install_app(stack, browser, stack.b24.default_member_id)
     open_app_page(stack, browser, stack.b24.default_member_id)
     response = browser.get(stack.url + "/bitrix24/app/status", params={"member_id": "\u00e9"}, timeout=10)
-    assert response.status_code == 403
+    # Was 403 (compared with the session's and refused); since issue 8 item 6 no member_id of that
+    # alphabet reaches a route: it is a malformed request, 400 (webhooks/inputs.py).
+    assert response.status_code == 400 and "member_id" in response.text
 
 
 def _ancestors(response: requests.Response) -> str:

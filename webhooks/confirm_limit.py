@@ -1,0 +1,63 @@
+"""Bound, per client address, the app.info confirmations that unauthenticated requests cause.
+
+Every frame POST (installer, app page, widgets) and every ONAPPINSTALL or early CRM event makes
+the app ask a Bitrix24 OAuth server about its token (`frame_auth.confirm_token`): up to one
+`app.info` call per configured server, then `user.admin`/`profile` on the portal. Anyone can send
+such requests, so without a bound the app would relay a flood to Bitrix24. The bound is a GCRA
+bucket per client address (`edge.client_address`), shared by all web processes through Redis when
+one is configured (`clients.ratelimit`), in-process otherwise; over it the request is 429 and
+nothing is sent anywhere.
+
+The bound, CONFIRM_BURST at once then CONFIRM_RATE per second, is per address and per kind (frame
+POSTs and events are counted apart, since events come from Bitrix24's own servers). Opening the
+app is one frame POST per user and opening; navigation inside it uses the session and costs
+nothing. So a whole office behind one NAT may open the app 60 times at once and once a second
+after that, far above what people do, while one address can make the app call Bitrix24 at most
+2 × 60 times at once and 2 × 1 per second (two OAuth servers configured by default).
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+from flask import current_app, request
+
+from clients.ratelimit import RateLimiter, RateLimitWait, make_limiter
+from webhooks.edge import client_address
+from webhooks.errors import PageError
+from webhooks.runtime import runtime
+
+log = logging.getLogger("qb24.web.confirm_limit")
+CONFIRM_BURST = 60
+CONFIRM_RATE = 1.0  # per second, once the burst is spent
+TOO_MANY = ("Too many sign-in checks came from your network in a short time, so this one was not sent "
+            "to Bitrix24. Wait a minute, then open the app again from your Bitrix24 portal.")
+
+
+class TooManyConfirmations(PageError):
+    """The client address used up its confirmations (429, with Retry-After)."""
+
+    kind = "rate_limited"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(429, TOO_MANY, "Too many requests")
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+def _limiter() -> RateLimiter:
+    limiter = current_app.extensions.get("qb24_confirm_limiter")
+    if limiter is None:
+        limiter = make_limiter(runtime().redis, CONFIRM_RATE, CONFIRM_BURST)
+        current_app.extensions["qb24_confirm_limiter"] = limiter
+    return limiter
+
+
+def admit_confirmation() -> None:
+    """Take one confirmation from the client address' bucket, or raise TooManyConfirmations."""
+    kind = "event" if request.path.startswith("/webhooks/") else "frame"
+    address = client_address()
+    try:
+        _limiter().acquire(f"b24confirm:{kind}:{address}", max_wait=0.0)
+    except RateLimitWait as exc:
+        log.warning("web.confirm_limited", extra={"kind": kind, "address": address, "path": request.path})
+        raise TooManyConfirmations(exc.retry_after) from None
