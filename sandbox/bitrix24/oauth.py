@@ -11,6 +11,7 @@ from flask import Blueprint, Response, request
 from sandbox.bitrix24.params import php_parse
 from sandbox.bitrix24.rest import json_response, read_params, time_block
 from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.staff import refused_for_terminated
 from sandbox.bitrix24.state import Token
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def _grant(sb: "Bitrix24Sandbox", params: dict) -> Response:
         return json_response(token_body(sb, state.issue_token(member_id, app.client_id)))
     if grant == "refresh_token":
         old = state.refresh_index.get(str(params.get("refresh_token") or ""))
-        if old is None or old.client_id != app.client_id or not old.refresh_valid:
+        if old is None or old.client_id != app.client_id or not old.refresh_valid or refused_for_terminated(state, old):
             return _oauth_error(400, "invalid_grant", "Invalid refresh token")
         # Rotation is undocumented (reference §2): the sandbox issues a new pair and invalidates
         # the used refresh token, the strict reading that makes racing refreshes visible.
@@ -70,6 +71,8 @@ def server_app_info(sb: "Bitrix24Sandbox", params: dict) -> dict:
         raise RestError(401, "invalid_token", "The access token provided is invalid")
     if token.expires <= time.time():
         raise RestError(401, "expired_token", "The access token provided has expired")
+    if refused_for_terminated(sb.state, token):
+        raise RestError(401, "NO_AUTH_FOUND", "Wrong authorization data")
     portal = sb.state.portals[token.member_id]
     install = portal.installs.get(token.client_id)
     app = sb.state.apps[token.client_id]
