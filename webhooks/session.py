@@ -32,14 +32,16 @@ class PortalSession:
     member_id: str
     user_id: str | None
     portal_id: int
-    admin: bool = False  # a portal administrator (user.admin when the app was opened)
+    # An administrator when the app was opened (user.admin then); every state-changing action asks
+    # Bitrix24 again (webhooks/admins.py), so this alone authorises nothing.
+    admin: bool = False
 
 
-def start_session(member_id: str, user_id: str | None, admin: bool = False) -> None:
-    """Begin a fresh session for one portal and user (after authenticate_frame_post)."""
+def start_session(member_id: str, user_id: str | None, admin: bool, install_id: str) -> None:
+    """Begin a fresh session for one portal, user and install (after authenticate_frame_post)."""
     session.clear()
     session.update({"member_id": member_id, "user_id": user_id, "admin": admin is True,
-                    "csrf": secrets.token_urlsafe(24)})
+                    "install": install_id, "csrf": secrets.token_urlsafe(24)})
 
 
 def session_is_admin() -> bool:
@@ -66,7 +68,17 @@ def require_session() -> PortalSession:
         if portal is None or portal.status != "installed":
             raise SessionError(401, "The app is not installed on this portal any more.")
         g.frame_origin = origin(portal.client_endpoint)  # refusals from here on show in its frame
+        if not _same_install(session.get("install"), portal.install_id):
+            raise SessionError(401, "This session belongs to an earlier installation of the app. "
+                                    "Open the app again from Bitrix24.")
         return PortalSession(member_id, session.get("user_id"), portal.id, session_is_admin())
+
+
+def _same_install(held: object, current: str | None) -> bool:
+    """Whether the cookie names the portal's current install (a cookie from before the id is not)."""
+    if not isinstance(held, str) or current is None:
+        return False
+    return hmac.compare_digest(held.encode(), current.encode())
 
 
 def origin(url: str) -> str:
@@ -117,8 +129,8 @@ def init_app(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_NAME="qb24_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="None" if https else "Lax", SESSION_COOKIE_SECURE=https,
                       SESSION_COOKIE_PARTITIONED=https,
-                      # Bitrix24 re-posts fresh auth on every open; a stale cookie (even one that
-                      # outlived an uninstall and reinstall) is refused instead of revived.
+                      # Bitrix24 re-posts fresh auth on every open, so a cookie older than this is
+                      # refused instead of revived; one from an earlier install is refused at once.
                       PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
     app.after_request(frame_ancestors)
 

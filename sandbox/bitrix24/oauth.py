@@ -48,7 +48,8 @@ def _grant(sb: "Bitrix24Sandbox", params: dict) -> Response:
         return json_response(token_body(sb, state.issue_token(member_id, app.client_id)))
     if grant == "refresh_token":
         old = state.refresh_index.get(str(params.get("refresh_token") or ""))
-        if old is None or old.client_id != app.client_id or not old.refresh_valid or refused_for_terminated(state, old):
+        if (old is None or old.client_id != app.client_id or not old.refresh_valid
+                or refused_for_terminated(state, old)):
             return _oauth_error(400, "invalid_grant", "Invalid refresh token")
         # Rotation is undocumented (reference §2): the sandbox issues a new pair and invalidates
         # the used refresh token, the strict reading that makes racing refreshes visible.

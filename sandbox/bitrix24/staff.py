@@ -42,7 +42,8 @@ def _transfer_to_system_users(state: State, portal: Portal, user: User) -> None:
     """Hand the user's tokens of each Market application to a clone with the same rights."""
     clones: dict[str, User] = {}
     for token in list(state.tokens.values()):
-        if token.member_id != portal.member_id or token.user_id != user.id or token.client_id.startswith("local."):
+        theirs = token.member_id == portal.member_id and token.user_id == user.id
+        if not theirs or token.client_id.startswith("local."):
             continue  # DOCS system-user.md: "For local applications, transfer ... is not supported."
         if token.client_id not in clones:
             app = state.apps[token.client_id]

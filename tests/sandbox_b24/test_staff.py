@@ -70,7 +70,8 @@ def test_a_terminated_users_tokens_refused_reading(portal: Portal) -> None:
     for method in ("profile", "user.admin"):
         answer = portal.call(method, auth=form["AUTH_ID"])
         assert answer.status_code == 401 and answer.json()["error"] == "NO_AUTH_FOUND"
-    info = requests.post(f"{portal.sb.oauth_url}/rest/app.info.json", data={"auth": form["AUTH_ID"]}, timeout=10)
+    info = requests.post(f"{portal.sb.oauth_url}/rest/app.info.json", data={"auth": form["AUTH_ID"]},
+                         timeout=10)
     assert info.status_code == 401
     refused = _refresh(portal, form["REFRESH_ID"])
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
@@ -109,4 +110,5 @@ def test_the_fired_user_tokens_switch_takes_its_two_readings_only(portal: Portal
     url = f"{portal.sb.control_url}/apps/{CLIENT_ID}/switches"
     assert requests.get(url, timeout=10).json()["fired_user_tokens"] == "still_valid"
     assert requests.post(url, json={"fired_user_tokens": "revoked"}, timeout=10).status_code == 400
-    assert requests.post(url, json={"fired_user_tokens": "refused"}, timeout=10).json()["fired_user_tokens"] == "refused"
+    switched = requests.post(url, json={"fired_user_tokens": "refused"}, timeout=10).json()
+    assert switched["fired_user_tokens"] == "refused"
