@@ -91,7 +91,7 @@ def admin_now(member_id: str, user_id: str | None, *, fresh: bool = False) -> Ri
     with runtime().sessions() as db:
         portal = portal_by_member_id(db, member_id)
         if portal is None or portal.status != "installed" or not portal.install_id or not user_id:
-            return Right.NOT_ADMIN
+            return Right.UNKNOWN  # nothing to ask about: the page must be opened again
         key, client_endpoint = verdict_key(member_id, portal.install_id, user_id), portal.client_endpoint
     cache = shared_cache()
     cached = None if fresh else cache.get("admin:" + key)
