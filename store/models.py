@@ -49,6 +49,8 @@ class Portal(Base):
     access_expires_at: Mapped[datetime | None]
     application_token_enc: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="installed")  # installed | uninstalled
+    # A new random id per install: a session names the install it was opened for (webhooks/session.py).
+    install_id: Mapped[str | None] = mapped_column(String(32))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # An ONAPPUNINSTALL Bitrix24 has not confirmed yet (webhooks/uninstall.py): when it came, whether
     # its CLEAN may be applied, when Bitrix24 was last asked.

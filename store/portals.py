@@ -1,6 +1,7 @@
 """Tenants and their QuickBooks connections."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -16,8 +17,12 @@ def portal_by_member_id(session: Session, member_id: str) -> Portal | None:
 
 
 def ensure_portal(session: Session, *, member_id: str, domain: str, client_endpoint: str,
-                  server_endpoint: str) -> Portal:
-    """The portal row for `member_id`, created or refreshed with its current endpoints."""
+                  server_endpoint: str, reinstall: bool = False) -> Portal:
+    """The portal row for `member_id`, created or refreshed with its current endpoints.
+
+    A new row, an uninstalled one, or `reinstall` (Bitrix24 reports the install unfinished) is a new
+    install: it gets a new install id, which ends every session opened for an earlier one.
+    """
     portal = portal_by_member_id(session, member_id)
     if portal is None:
         portal = Portal(member_id=member_id, domain=domain, client_endpoint=client_endpoint,
@@ -25,6 +30,8 @@ def ensure_portal(session: Session, *, member_id: str, domain: str, client_endpo
         session.add(portal)
     else:
         portal.domain, portal.client_endpoint, portal.server_endpoint = domain, client_endpoint, server_endpoint
+    if reinstall or portal.status != "installed" or portal.install_id is None:
+        portal.install_id = secrets.token_hex(16)
     portal.status = "installed"
     session.flush()
     return portal

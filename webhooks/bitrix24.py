@@ -47,8 +47,10 @@ def store_install(post: FramePost) -> None:
         # UNCERTAIN (reference §1.1): if the OAuth server's app.info does not report INSTALLED, a
         # held token is kept (a reinstall whose ONAPPUNINSTALL was lost then keeps the old one).
         replaceable = fresh or held.application_token_enc is None or post.installed is False
+        # An unfinished install is a new one even when no ONAPPUNINSTALL ended the last (item 4).
         portal = ensure_portal(session, member_id=post.member_id, domain=post.domain,
-                               client_endpoint=post.client_endpoint, server_endpoint=post.server_endpoint)
+                               client_endpoint=post.client_endpoint, server_endpoint=post.server_endpoint,
+                               reinstall=post.installed is False)
         if fresh:
             # A reinstall gets a new application token (reference §1.4); the captured installer
             # POST carries none, so until ONAPPINSTALL brings it the old one must not vouch for events.

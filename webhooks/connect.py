@@ -26,7 +26,7 @@ from store.models import Link, Portal
 from store.oauth_states import STATE_TTL, StateOwner, consume_state, issue_state
 from store.pending_connections import PendingGrant, claim_connection, hold_connection, revocable, sweep_expired
 from store.portals import connect_realm, connection_for_realm, portal_by_member_id
-from webhooks.admins import ADMIN_ONLY, AdminRequired, require_admin
+from webhooks.admins import ADMIN_ONLY, AdminRequired, admin_action, admin_now, refusal, require_admin
 from webhooks.bitrix24_events import revoke_later, revoke_pending
 from webhooks.connect_grant import (HeldTokens, IntuitUnavailable, callback_params, confirm_company, exchange,
                                     oauth_error_label)
@@ -57,6 +57,9 @@ def start() -> Response:
         # when the browser shares the framed cookie with this tab) is refused even with one.
         raise AdminRequired(403, ADMIN_ONLY, "Administrators only")
     member_id, user_id = read_link_token(request.form.get("t", ""), "connect", LINK_MAX_AGE)
+    not_now = refusal(admin_now(member_id, user_id))  # still an administrator (asked at most every minute)?
+    if not_now is not None:
+        raise not_now
     with transaction(runtime().sessions) as session:
         portal = portal_by_member_id(session, member_id)
         if portal is None or portal.status != "installed":
@@ -180,16 +183,17 @@ def _ticket_page(company: str, ticket: str) -> Response:
 @connect.post("/quickbooks/connect/finish")
 def finish() -> Response:
     """The framed app page claims the callback's ticket; only its own portal, user and admin session may."""
-    who = require_admin(require_session())
+    who = require_admin(require_session())  # a non-admin's session leaves the ticket untouched
     check_csrf()
+    right = admin_now(who.member_id, who.user_id, fresh=True)  # linking a company always asks Bitrix24
     with transaction(runtime().sessions) as session:
         grant = claim_connection(session, request.form.get("ticket", ""), token_cipher())
-        refusal = _refusal(grant, who)
-    if refusal is not None:
+        refused = _refusal(grant, who) or refusal(right)
+    if refused is not None:
         if grant is not None:
-            _revoke_stray(grant.tokens)  # claimed by the wrong session or too late: it is never linked
-        log.info("qbo.connect.refused", extra={"member_id": who.member_id, "status": refusal.status})
-        raise refusal
+            _revoke_stray(grant.tokens)  # claimed by the wrong session, too late or no admin: never linked
+        log.info("qbo.connect.refused", extra={"member_id": who.member_id, "status": refused.status})
+        raise refused
     try:
         portal = _link(grant.portal_id, grant.tokens, grant.company_name)
     except ConsentError:
@@ -223,8 +227,7 @@ def _closing(response: Response) -> Response:
 @connect.post("/quickbooks/disconnect")
 def disconnect() -> Response:
     """Log out: revoke and drop the tokens, stop the portal's sync; the links stay for a reconnect."""
-    who = require_admin(require_session())
-    check_csrf()
+    who = admin_action()
     with transaction(runtime().sessions) as session:
         connection = connection_of(session, who.portal_id)
         if connection is not None and connection.status == "connected":

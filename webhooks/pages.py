@@ -16,15 +16,14 @@ from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from store.portals import portal_by_member_id
 from store.tokens import PortalMissing
-from webhooks.admins import require_admin, user_is_admin
+from webhooks.admins import admin_action, as_now, remember_opening, user_is_admin
 from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
                                       load_settings_form, portal_crm)
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
-from webhooks.session import (PortalSession, check_csrf, csrf_token, link_token, origin, require_session,
-                              start_session)
+from webhooks.session import PortalSession, csrf_token, link_token, origin, require_session, start_session
 
 log = logging.getLogger("qb24.web.pages")
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -49,7 +48,8 @@ def app_from_portal() -> str:
     # A POST without REFRESH_ID must not wipe the stored refresh token either.
     if admin and frame.auth.refresh_token:
         portal_tokens().save(frame.auth)
-    start_session(frame.member_id, frame.user_id, admin)
+    remember_opening(frame.member_id, portal.install_id, frame.user_id, frame.auth, admin)
+    start_session(frame.member_id, frame.user_id, admin, portal.install_id or "")
     if not admin:
         log.info("app.opened_read_only", extra={"member_id": frame.member_id, "user_id": frame.user_id})
     return _render(PortalSession(frame.member_id, frame.user_id, portal.id, admin))
@@ -58,7 +58,7 @@ def app_from_portal() -> str:
 @pages.get("/bitrix24/app")
 def app_page() -> str:
     """The same page from the session (after a save, a sync start or a connect)."""
-    return _render(require_session())
+    return _render(as_now(require_session()))
 
 
 @pages.get("/bitrix24/app/status")
@@ -69,17 +69,17 @@ def connection_status() -> Response:
         connection = _connection(session, who.portal_id)
         connected = connection is not None and connection.status == "connected"
         install_confirmed = session.get(Portal, who.portal_id).application_token_enc is not None
-        return jsonify({"connected": connected, "company_name": connection.company_name if connected else None,
-                        "install_confirmed": install_confirmed,
-                        "realm_id": connection.realm_id if connected else None,
-                        "connect_token": None if connected or not who.admin else _connect_token(who)})
+        body = {"connected": connected, "company_name": connection.company_name if connected else None,
+                "install_confirmed": install_confirmed, "realm_id": connection.realm_id if connected else None}
+    # A connect token only for a user who is an administrator now (webhooks/admins.py).
+    body["connect_token"] = None if connected or not as_now(who).admin else _connect_token(who)
+    return jsonify(body)
 
 
 @pages.post("/bitrix24/app/settings")
 def save_settings() -> Response | tuple[str, int]:
     """Validate and store the settings form; bad input re-renders with the field errors and saves nothing."""
-    who = require_admin(require_session())
-    check_csrf()
+    who = admin_action()
     rt = runtime()
     with rt.sessions() as session:
         stored = dict(session.get(Portal, who.portal_id).settings or {})
@@ -102,8 +102,7 @@ def save_settings() -> Response | tuple[str, int]:
 @pages.post("/bitrix24/app/sync")
 def start_sync() -> Response:
     """Queue a full sync unless one is already pending or running."""
-    who = require_admin(require_session())
-    check_csrf()
+    who = admin_action()
     with transaction(runtime().sessions) as session:
         # The portal row lock serializes two clicks on PostgreSQL; SQLite ignores it (embedded mode only).
         session.get(Portal, who.portal_id, with_for_update=True)

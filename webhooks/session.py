@@ -32,14 +32,16 @@ class PortalSession:
     member_id: str
     user_id: str | None
     portal_id: int
-    admin: bool = False  # a portal administrator (user.admin when the app was opened)
+    # An administrator when the app was opened (user.admin then); every state-changing action asks
+    # Bitrix24 again (webhooks/admins.py), so this alone authorises nothing.
+    admin: bool = False
 
 
-def start_session(member_id: str, user_id: str | None, admin: bool = False) -> None:
-    """Begin a fresh session for one portal and user (after authenticate_frame_post)."""
+def start_session(member_id: str, user_id: str | None, admin: bool, install_id: str) -> None:
+    """Begin a fresh session for one portal, user and install (after authenticate_frame_post)."""
     session.clear()
     session.update({"member_id": member_id, "user_id": user_id, "admin": admin is True,
-                    "csrf": secrets.token_urlsafe(24)})
+                    "install": install_id, "csrf": secrets.token_urlsafe(24)})
 
 
 def session_is_admin() -> bool:
@@ -66,7 +68,17 @@ def require_session() -> PortalSession:
         if portal is None or portal.status != "installed":
             raise SessionError(401, "The app is not installed on this portal any more.")
         g.frame_origin = origin(portal.client_endpoint)  # refusals from here on show in its frame
+        if not _same_install(session.get("install"), portal.install_id):
+            raise SessionError(401, "This session belongs to an earlier installation of the app. "
+                                    "Open the app again from Bitrix24.")
         return PortalSession(member_id, session.get("user_id"), portal.id, session_is_admin())
+
+
+def _same_install(held: object, current: str | None) -> bool:
+    """Whether the cookie names the portal's current install (a cookie from before the id is not)."""
+    if not isinstance(held, str) or current is None:
+        return False
+    return hmac.compare_digest(held.encode(), current.encode())
 
 
 def origin(url: str) -> str:
@@ -80,18 +92,25 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 
 
 def link_token(member_id: str, user_id: str | None, purpose: str) -> str:
-    """A signed, timestamped token for a top-level link (which cannot carry the framed cookie)."""
-    return _serializer(purpose).dumps([member_id, user_id])
+    """A signed, timestamped token for a top-level link (which cannot carry the framed cookie),
+    bound like the session to the install it was issued under."""
+    return _serializer(purpose).dumps([member_id, user_id, session.get("install")])
 
 
 def read_link_token(token: str, purpose: str, max_age: int) -> tuple[str, str | None]:
-    """(member_id, user_id) from a link token; 400 when forged, expired or for another purpose."""
+    """(member_id, user_id) from a link token; 400 when forged, expired or for another purpose, 401
+    when issued under an earlier install of the app (as its session would be)."""
     try:
-        member_id, user_id = _serializer(purpose).loads(token, max_age=max_age)
+        member_id, user_id, install = _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired:
         raise SessionError(400, "This link has expired. Go back to the app in Bitrix24 and click again.") from None
     except (BadSignature, ValueError, TypeError):
         raise SessionError(400, "This link is not valid. Go back to the app in Bitrix24 and click again.") from None
+    with runtime().sessions() as db:
+        portal = portal_by_member_id(db, str(member_id))
+        if portal is None or not _same_install(install, portal.install_id):
+            raise SessionError(401, "This link belongs to an earlier installation of the app. "
+                                    "Open the app again from Bitrix24.")
     return str(member_id), None if user_id is None else str(user_id)
 
 
@@ -117,8 +136,8 @@ def init_app(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_NAME="qb24_session", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="None" if https else "Lax", SESSION_COOKIE_SECURE=https,
                       SESSION_COOKIE_PARTITIONED=https,
-                      # Bitrix24 re-posts fresh auth on every open; a stale cookie (even one that
-                      # outlived an uninstall and reinstall) is refused instead of revived.
+                      # Bitrix24 re-posts fresh auth on every open, so a cookie older than this is
+                      # refused instead of revived; one from an earlier install is refused at once.
                       PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
     app.after_request(frame_ancestors)
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Blueprint, Response, request
 
-from sandbox.bitrix24 import lifecycle
+from sandbox.bitrix24 import lifecycle, staff
 from sandbox.bitrix24.control_records import (add_outgoing_webhook, bad_input, seed, update_record, user_id_of,
                                               whole)
 from sandbox.bitrix24.currency import set_currencies
@@ -147,8 +147,14 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/portals/<member_id>/users")
     def add_user(body: dict, portal: Portal) -> dict:
         user = portal.add_user(bool(body.get("admin", False)), text(body, "name") or "Sandbox",
-                               text(body, "last_name") or "")
+                               text(body, "last_name") or None)
         return user.as_dict()
+
+    @route("/portals/<member_id>/users/<int:user_id>")
+    def change_user(body: dict, portal: Portal, user_id: int) -> dict:
+        # An administrator demoted or promoted ({"admin": bool}), an employee terminated
+        # ({"active": false, "integrations": "disable" | "preserve"}); staff.py cites the docs.
+        return staff.update_user(sb.state, portal, user_id, body)
 
     @route("/portals/<member_id>/users", methods=("GET",))
     def users(body: dict, portal: Portal) -> list:

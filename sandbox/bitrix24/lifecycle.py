@@ -12,8 +12,10 @@ from sandbox.bitrix24.state import Install, Portal, SentEvent, State, User, toke
 def portal_user(portal: Portal, user_id: int) -> User:
     """The portal user a page or frame is issued for; 404 for one the portal does not have."""
     user = portal.users.get(user_id)
-    if user is None:
+    if user is None or user.system:  # a system user is not a person and signs in nowhere (system-user.md)
         raise RestError(404, "USER_NOT_FOUND", f"No user {user_id} on portal {portal.member_id}")
+    if not user.active:
+        raise RestError(403, "USER_INACTIVE", f"User {user_id} was terminated and cannot sign in")
     return user
 
 

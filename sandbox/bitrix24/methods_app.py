@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.registry import CallContext, method, ok
+from sandbox.bitrix24.staff import user_is_inactive
 from sandbox.bitrix24.state import EventBinding, Install, PlacementBinding
 
 _CRM = ("CONTACT", "COMPANY", "LEAD", "DEAL", "INVOICE")
@@ -62,6 +63,9 @@ def app_option_get(ctx: CallContext, params: dict) -> dict:
 @method("profile", scope=None)
 def profile(ctx: CallContext, params: dict) -> dict:
     """The calling user; `ADMIN` is the same right user.admin reports."""
+    if user_is_inactive(ctx.portal, ctx.user_id):
+        # DOCS profile.md: "If the user is inactive, the object is empty"; PHP encodes an empty array as [].
+        return ok([])
     user = ctx.portal.users.get(ctx.user_id)
     name, last_name = (user.name, user.last_name) if user else ("Sandbox", f"User {ctx.user_id}")
     return ok({"ID": str(ctx.user_id), "ADMIN": ctx.portal.is_admin(ctx.user_id), "NAME": name,

@@ -60,7 +60,8 @@ def user_current(ctx: CallContext, params: dict) -> dict:
     user = ctx.portal.users.get(ctx.user_id)
     name, last_name = (user.name, user.last_name) if user else ("Sandbox", f"User {ctx.user_id}")
     now = now_iso()
-    return ok({"ID": str(ctx.user_id), "ACTIVE": True, "NAME": name, "LAST_NAME": last_name,
+    return ok({"ID": str(ctx.user_id), "ACTIVE": user.active if user else True, "NAME": name,
+               "LAST_NAME": last_name,
                "EMAIL": f"user{ctx.user_id}@sandbox.invalid", "LAST_LOGIN": now, "DATE_REGISTER": now,
                "IS_ONLINE": "Y", "LAST_ACTIVITY_DATE": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
                "PERSONAL_GENDER": "", "PERSONAL_BIRTHDAY": "", "WORK_POSITION": "", "UF_EMPLOYMENT_DATE": "",

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, request
 from sandbox.bitrix24.params import php_parse
 from sandbox.bitrix24.rest import json_response, read_params, time_block
 from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.staff import refused_for_terminated
 from sandbox.bitrix24.state import UNINSTALLED_REFRESH_ERRORS, Token
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ def _grant(sb: "Bitrix24Sandbox", params: dict) -> Response:
             status, description = UNINSTALLED_REFRESH_ERRORS[app.switches.uninstalled_refresh_error]
             return _oauth_error(status, app.switches.uninstalled_refresh_error, description)
         old = state.refresh_index.get(refresh_token)
-        if old is None or old.client_id != app.client_id or not old.refresh_valid:
+        if (old is None or old.client_id != app.client_id or not old.refresh_valid
+                or refused_for_terminated(state, old)):
             return _oauth_error(400, "invalid_grant", "Invalid refresh token")
         # Rotation is undocumented (reference §2): the sandbox issues a new pair and invalidates
         # the used refresh token, the strict reading that makes racing refreshes visible.
@@ -75,6 +77,8 @@ def server_app_info(sb: "Bitrix24Sandbox", params: dict) -> dict:
         raise RestError(401, "invalid_token", "The access token provided is invalid")
     if token.expires <= time.time():
         raise RestError(401, "expired_token", "The access token provided has expired")
+    if refused_for_terminated(sb.state, token):
+        raise RestError(401, "NO_AUTH_FOUND", "Wrong authorization data")
     portal = sb.state.portals[token.member_id]
     install = portal.installs.get(token.client_id)
     app = sb.state.apps[token.client_id]

@@ -13,6 +13,7 @@ from sandbox.bitrix24 import limits
 from sandbox.bitrix24.errors import RestError, app_context_required, not_found_method, wrong_auth_type
 from sandbox.bitrix24.params import php_parse
 from sandbox.bitrix24.registry import METHODS, CallContext
+from sandbox.bitrix24.staff import refused_for_terminated
 from sandbox.bitrix24.state import Portal
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ def authenticate(sb: "Bitrix24Sandbox", portal: Portal, params: dict,
         raise RestError(401, "invalid_token", "The access token provided is invalid")
     if token.expires <= time.time():
         raise RestError(401, "expired_token", "The access token provided has expired")
+    if refused_for_terminated(state, token):
+        raise RestError(401, "NO_AUTH_FOUND", "Wrong authorization data")
     return CallContext(state, sb.sender, portal, token, token.user_id, token.client_id,
                        set(token.scope.split(",")))
 

@@ -52,6 +52,13 @@ class AppSwitches:
     # (same page: "possibly the app is not installed in this Bitrix24"), "PAYMENT_REQUIRED" (reference
     # §2: "trial or paid period over, or app removed"; the page's own example body).
     uninstalled_refresh_error: str = "invalid_grant"
+    # What a terminated employee's tokens do when the integrations were "disabled" (staff.py).
+    # "still_valid": they still authenticate; `profile` answers an empty result for them (DOCS
+    # common/users/profile.md: "If the user is inactive, the object is empty") and user.admin keeps
+    # answering their old right (undocumented, so the reading harder for an app). "refused": REST
+    # and app.info answer 401 NO_AUTH_FOUND and a refresh answers invalid_grant (DOCS
+    # settings/system-user.md: "webhooks and applications stop working"; the code is not documented).
+    fired_user_tokens: str = "still_valid"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view."""
@@ -59,6 +66,7 @@ class AppSwitches:
 
 
 APP_STATUSES = ("L", "F", "D", "T", "P", "S")
+FIRED_USER_TOKENS = ("still_valid", "refused")
 
 
 def check_switches(current: AppSwitches, changes: dict[str, Any]) -> AppSwitches:
@@ -72,7 +80,8 @@ def check_switches(current: AppSwitches, changes: dict[str, Any]) -> AppSwitches
                 and 0 <= value <= 60,
                 "status": value is None or value in APP_STATUSES,
                 "robot_event_auth": value in ROBOT_EVENT_AUTH,
-                "uninstalled_refresh_error": value in UNINSTALLED_REFRESH_ERRORS}[name]
+                "uninstalled_refresh_error": value in UNINSTALLED_REFRESH_ERRORS,
+                "fired_user_tokens": value in FIRED_USER_TOKENS}[name]
         if not good:
             raise RestError(400, "ERROR_ARGUMENT", f"Invalid value for app switch {name!r}")
     return replace(current, **changes)
@@ -162,16 +171,20 @@ class Install:
 
 @dataclass
 class User:
-    """A portal user; `admin` is the right to change the portal's (and apps') settings."""
+    """A portal user; `admin` is the right to change the portal's (and apps') settings, `active` is
+    false once terminated, `system` marks a system-user clone (DOCS settings/system-user.md)."""
 
     id: int
     admin: bool
     name: str = "Sandbox"
     last_name: str = ""
+    active: bool = True
+    system: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view for the control API."""
-        return {"id": self.id, "admin": self.admin, "name": self.name, "last_name": self.last_name}
+        return {"id": self.id, "admin": self.admin, "name": self.name, "last_name": self.last_name,
+                "active": self.active, "system": self.system}
 
 
 def first_users() -> dict[int, User]:
@@ -225,10 +238,12 @@ class Portal:
         self.next_ids[kind] = value + 1
         return value
 
-    def add_user(self, admin: bool, name: str = "Sandbox", last_name: str = "") -> User:
+    def add_user(self, admin: bool, name: str = "Sandbox", last_name: str | None = None,
+                 system: bool = False) -> User:
         """Create a portal user (ids follow the creator's 1)."""
         user_id = self.next_id("user", 2)
-        user = self.users[user_id] = User(user_id, admin, name, last_name or f"User {user_id}")
+        last = f"User {user_id}" if last_name is None else last_name
+        user = self.users[user_id] = User(user_id, admin, name, last, system=system)
         return user
 
     def is_admin(self, user_id: int) -> bool:

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 # The items of issue 8 whose fixes are made in other branches: their cases' violations are shown in
 # the summary but not asserted here. EMPTY THIS SET ONCE THOSE BRANCHES ARE MERGED; the last test
 # fails as soon as an item listed here has no violation left, so the set cannot outlive its fixes.
-AWAITING_FIXES: frozenset[int] = frozenset({3, 4})
+AWAITING_FIXES: frozenset[int] = frozenset()
 
 
 @dataclass

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from qb24.stack import Stack, start_stack
+from tests.webhooks.stack_support import running_stack
 
 
 @pytest.fixture
@@ -20,3 +21,10 @@ def stack(tmp_path) -> Iterator[Stack]:
 def browser() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture(params=["sqlite", "postgresql+redis"])
+def dual_stack(request, tmp_path) -> Iterator[Stack]:
+    """The stack embedded (SQLite, in-process caches) and as deployed (PostgreSQL and Redis)."""
+    with running_stack(request.param, tmp_path) as running:
+        yield running

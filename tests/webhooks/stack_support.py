@@ -1,17 +1,41 @@
 """Helpers of the backend's web tests (fixtures are in conftest.py): store snapshots, sandbox portal calls."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
 from sqlalchemy import select
 
 from qb24.demo import b24_control, frame_post, install_app, open_app_page
-from qb24.stack import Stack
+from qb24.stack import Stack, start_stack
 from store.crypto import TokenCipher
 from store.db import make_engine, make_session_factory
 from store.models import Base, Portal
+from tests.services import REDIS_URL, postgres_schema, redis_client
 from tests.support import wait_for
+
+
+@contextmanager
+def running_stack(kind: str, tmp_path: Path, **overrides: str) -> Iterator[Stack]:
+    """A stack on "sqlite" (embedded: in-process locks and caches) or "postgresql+redis" (as deployed)."""
+    if kind == "sqlite":
+        running = start_stack(f"sqlite:///{tmp_path / 'web.db'}", **overrides)
+        try:
+            yield running
+        finally:
+            running.stop()
+        return
+    redis_client().close()  # skips (or fails, in CI) when Redis is not there
+    with postgres_schema() as url:
+        running = start_stack(url, REDIS_URL=REDIS_URL, **overrides)
+        try:
+            yield running
+        finally:
+            running.stop()
+            running.app.extensions["qb24"].sessions.kw["bind"].dispose()  # before the schema is dropped
 
 
 def snapshot(stack: Stack) -> dict[str, list[tuple]]:
@@ -66,5 +90,5 @@ def installs(stack: Stack, member_id: str | None = None) -> dict:
     return b24_control(stack, f"portals/{member_id or stack.b24.default_member_id}/installs", method="GET")
 
 
-__all__ = ["snapshot", "read_portal", "cipher", "install_fields", "post_frame", "wait_for",
+__all__ = ["running_stack", "snapshot", "read_portal", "cipher", "install_fields", "post_frame", "wait_for",
            "installs", "documented_shape", "application_token", "install_app", "open_app_page", "frame_post", "b24_control"]
