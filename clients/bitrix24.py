@@ -204,7 +204,8 @@ class Bitrix24Client:
 
     def refresh(self, failed_token: str) -> PortalAuth:
         """Rotate the token pair once across all workers; reuse another worker's rotation."""
-        with self.locks.hold(f"b24-refresh:{self.member_id}", timeout=30, wait=30):
+        # A request's quick client waits no longer for the lock than for its limiter (LockTimeout).
+        with self.locks.hold(f"b24-refresh:{self.member_id}", timeout=30, wait=min(30.0, self.limit_wait)):
             stored = self.tokens.load(self.member_id)
             if stored.access_token != failed_token and not stored.expired():
                 log.info("b24.refresh.reused", extra={"member_id": self.member_id})

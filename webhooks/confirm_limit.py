@@ -17,6 +17,7 @@ after that, far above what people do, while one address can make the app call Bi
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 
@@ -52,12 +53,18 @@ def _limiter() -> RateLimiter:
     return limiter
 
 
+def _deployment() -> str:
+    """A short name for this deployment, so that two apps sharing one Redis (a staging beside
+    production, or test stacks) never share buckets; its web processes share SECRET_KEY, so one."""
+    return hashlib.sha256(b"qb24-confirm\0" + runtime().settings.secret_key.encode()).hexdigest()[:12]
+
+
 def admit_confirmation() -> None:
     """Take one confirmation from the client address' bucket, or raise TooManyConfirmations."""
     kind = "event" if request.path.startswith("/webhooks/") else "frame"
     address = client_address()
     try:
-        _limiter().acquire(f"b24confirm:{kind}:{address}", max_wait=0.0)
+        _limiter().acquire(f"b24confirm:{_deployment()}:{kind}:{address}", max_wait=0.0)
     except RateLimitWait as exc:
         log.warning("web.confirm_limited", extra={"kind": kind, "address": address, "path": request.path})
         raise TooManyConfirmations(exc.retry_after) from None

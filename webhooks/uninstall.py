@@ -36,6 +36,7 @@ from typing import Any
 import redis
 import requests
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clients.bitrix24 import Bitrix24Client
@@ -104,8 +105,7 @@ def on_app_uninstall(payload: dict[str, Any], auth: dict[str, Any]) -> str:
             raise EventRefused(401, "The event's application token does not match this portal.")
         held = portal.refresh_token_enc
     clean = str(section(payload, "data").get("CLEAN", "0")) in ("1", "Y")
-    if not matched:
-        admit_confirmation()  # a tokenless portal's claim costs calls anyone can trigger: bound them per address
+    admit_confirmation()  # each claim costs calls to Bitrix24: bound them per address, matched or not
     outcome = settle(member_id, ask_bitrix24(member_id), clean and matched, held)
     if outcome == "refused" and matched:
         raise EventRefused(403, "Bitrix24 says the app is still installed on this portal; the uninstall is refused.")
@@ -124,7 +124,9 @@ def settle(member_id: str, verdict: Verdict, clean: bool | None, held: str | Non
     """Act on Bitrix24's answer in one transaction; `clean` None for a held claim asked again, `held`
     the stored refresh token (encrypted) Bitrix24 was asked with."""
     with transaction(runtime().sessions) as session:
-        portal = portal_by_member_id(session, member_id)
+        # The row lock makes two claims settled at once act one after the other (PostgreSQL; SQLite
+        # serialises writers anyway): the second finds the portal stopped and changes nothing.
+        portal = session.scalar(select(Portal).where(Portal.member_id == member_id).with_for_update())
         if portal is None or portal.status != "installed":
             return "ignored"  # settled meanwhile by another request
         if verdict in (Verdict.GONE, Verdict.REFUSED) and portal.refresh_token_enc != held:
