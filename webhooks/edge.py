@@ -6,7 +6,8 @@
   slashes) are made relative: werkzeug builds their `Location` from the request's `Host` header,
   so `Host: evil.example` would have sent the browser to evil.example.
 - Behind a reverse proxy the client address is the one the proxy appends to `X-Forwarded-For`
-  (see `client_address`); `Host` and the scheme are never taken from forwarded headers.
+  (see `client_address`), believed only from a peer on this host or a private network
+  (`PeerProxyFix`); `Host` and the scheme are never taken from forwarded headers.
 """
 from __future__ import annotations
 
@@ -78,10 +79,33 @@ def client_address() -> str:
     return str(address.ipv4_mapped or address) if address.version == 6 else str(address)
 
 
+class PeerProxyFix:
+    """ProxyFix for `X-Forwarded-For`, believed only when the direct peer is on this host or a private
+    network, where a reverse proxy stands: a client reaching the app's port from the internet
+    cannot name an address of its choice (to escape its bound, or to drain someone else's)."""
+
+    def __init__(self, app: Callable[[dict, StartResponse], Iterable[bytes]], hops: int) -> None:
+        self.plain = app
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        return (self.fixed if private_peer(environ.get("REMOTE_ADDR")) else self.plain)(environ, start_response)
+
+
+def private_peer(raw: str | None) -> bool:
+    """Whether a socket peer is loopback or on a private network (RFC 1918, RFC 4193, link-local)."""
+    try:
+        address = ipaddress.ip_address(raw or "")
+    except ValueError:
+        return False
+    address = getattr(address, "ipv4_mapped", None) or address
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Wrap the WSGI app (proxy, headers) and register the redirect rewrite first of all hooks."""
     hops = proxy_hops(settings)
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
+        app.wsgi_app = PeerProxyFix(app.wsgi_app, hops)
     app.wsgi_app = SecurityHeaders(app.wsgi_app)
     app.before_request(relative_routing_redirect)

@@ -32,9 +32,8 @@ TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{1,512}=*")
 # column width (Portal.member_id: String(64)) are accepted.
 MEMBER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DIGITS = re.compile(r"[0-9]{1,20}")  # user ids, handler ids, unix times, CRM ids (integers)
-# The portal's host[:port], as in a URL or Host header: ASCII, an IDN host in its punycode form
-# (RFC 3986 §3.2.2; browsers send xn-- hosts), at most 253 characters (RFC 1035 §2.3.4).
-DOMAIN = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+# DOMAIN and auth[domain] are free text: the app never reads them (the portal's domain comes from
+# the trusted app.info answer), and a server-written value may hold a Unicode or underscored host.
 # SERVER_ENDPOINT, client_endpoint: "https://oauth.bitrix.info/rest/" (reference §1.1, §3.2): a
 # scheme, an ASCII (punycode) host, a port and a path; no query, userinfo or percent-escapes.
 URL = re.compile(r"https?://[A-Za-z0-9.:\[\]/_-]{1,500}")
@@ -47,12 +46,12 @@ FIELDS: dict[str, re.Pattern[str]] = {
     "member_id": MEMBER_ID, "AUTH_ID": TOKEN, "REFRESH_ID": TOKEN, "APPLICATION_TOKEN": TOKEN,
     "AUTH_EXPIRES": re.compile(r"[0-9]{1,9}"), "SERVER_ENDPOINT": URL, "PLACEMENT": WORD,
     "APPLICATION_SCOPE": re.compile(r"[A-Za-z0-9_,.]{1,1024}"), "status": re.compile(r"[A-Z]{1,8}"),
-    "DOMAIN": DOMAIN, "PROTOCOL": re.compile(r"[01]"), "LANG": re.compile(r"[A-Za-z_-]{1,16}"),
+    "PROTOCOL": re.compile(r"[01]"), "LANG": re.compile(r"[A-Za-z_-]{1,16}"),
     "APP_SID": re.compile(r"[A-Za-z0-9]{1,128}"),
     # Events (reference §3.2, the captured ONCRMCONTACTADD; DOCS on-app-install / on-app-uninstall).
     "event": WORD, "event_handler_id": DIGITS, "ts": DIGITS, "data[FIELDS][ID]": DIGITS,
     "auth[member_id]": MEMBER_ID, "auth[application_token]": TOKEN, "auth[access_token]": TOKEN,
-    "auth[refresh_token]": TOKEN, "auth[domain]": DOMAIN, "auth[user_id]": DIGITS,
+    "auth[refresh_token]": TOKEN, "auth[user_id]": DIGITS,
     "auth[expires]": DIGITS, "auth[expires_in]": DIGITS, "auth[server_endpoint]": URL,
     "auth[client_endpoint]": URL, "auth[status]": re.compile(r"[A-Z]{1,8}"),
     # QuickBooks' redirect back (reference quickbooks-online.md §7): `code`, realmId the
@@ -79,11 +78,18 @@ def problem(name: str, value: str, rule: re.Pattern[str] | None = None) -> str |
     if value == "":
         return None
     rule = rule or FIELDS.get(name)
+    if rule is None and _extends_a_field(name):
+        return f"{name} nests values where Bitrix24 or QuickBooks sends a single one."
     if rule is None:
         if _FORBIDDEN.search(value):
             return f"{name} holds control characters."
         return f"{name} is too long." if len(value) > FREE_TEXT_MAX else None
     return None if rule.fullmatch(value) else f"{name} is not in the form Bitrix24 or QuickBooks sends it."
+
+
+def _extends_a_field(name: str) -> bool:
+    """`member_id[]`, `auth[member_id][x]`: PHP brackets would turn a checked field into a nested one."""
+    return any(name.startswith(field + "[") for field in FIELDS)
 
 
 def _first_problem(pairs: Iterable[tuple[str, str]]) -> str | None:

@@ -126,6 +126,9 @@ def judge(world: World, outcome: Outcome) -> list[Violation]:
         found.append(Violation("accepted", case.item, where, "; ".join(effects) or "served"))
     if outcome.changed and status >= 400:
         found.append(Violation("refused_change", case.item, where, f"changed {sorted(outcome.changed)}"))
+    if status == 429 and case.group is None:
+        # Refused by the rate limit, not by the defence this case is about: it proves nothing.
+        found.append(Violation("accepted", case.item, where, "rate-limited before its own check ran"))
     return found
 
 

@@ -103,7 +103,8 @@ def test_the_bound_is_shared_by_all_web_processes_through_redis(tmp_path, oauth,
         answers = [forged(first if n % 2 else second, address) for n in range(CONFIRM_BURST + 20)]
         elapsed = time.monotonic() - started
     finally:
-        redis.delete(f"qb24:rate:b24confirm:frame:{address}")
+        for key in redis.scan_iter(f"qb24:rate:b24confirm:*:frame:{address}"):
+            redis.delete(key)
     assert answers[:CONFIRM_BURST] == [401] * CONFIRM_BURST
     assert answers.count(401) <= CONFIRM_BURST + elapsed + 1  # one bucket for both processes
     assert answers[-2:] == [429, 429]  # refused by either process
@@ -121,6 +122,18 @@ def test_behind_a_proxy_the_client_address_is_the_one_it_forwards(tmp_path, oaut
     answers = [forged(direct, "203.0.113.20", **{"X-Forwarded-For": f"198.51.100.{n % 250}"})
                for n in range(CONFIRM_BURST + 15)]
     assert answers[-1] == 429
+
+
+def test_a_caller_that_is_not_a_proxy_cannot_name_its_address(tmp_path, oauth):
+    """With https APP_BASE_URL, X-Forwarded-For is believed only from a peer on a private network or
+    this host (a proxy): a caller reaching the app's port from the internet cannot dodge its bound
+    with a new address per request, nor drain another address' bucket (issue 8 review)."""
+    app = make_app(tmp_path, oauth, APP_BASE_URL="https://qb24.example.com",
+                   QBO_REDIRECT_URI="https://qb24.example.com/quickbooks/callback")
+    answers = [forged(app, "93.184.216.34", **{"X-Forwarded-For": f"198.51.100.{n % 250}"})
+               for n in range(CONFIRM_BURST + 15)]
+    assert answers[-1] == 429  # one bucket: the caller's own address
+    assert forged(app, "10.0.0.3", **{"X-Forwarded-For": "198.51.100.77"}) == 401  # others untouched
 
 
 def test_genuine_users_of_another_address_open_the_app_during_a_flood(stack, browser):

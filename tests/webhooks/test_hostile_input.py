@@ -64,8 +64,9 @@ class Requests:
     def routes(self) -> dict[str, tuple[str, str, dict, list[str]]]:
         """name → (method, path, valid fields, fields to make hostile); query fields start with '?'."""
         frame = {**self.frame["form"], **{"?" + k: v for k, v in self.frame["query"].items()}}
+        # DOMAIN and auth[domain] are free text (webhooks/inputs.py): the app never reads them.
         frame_fields = ["member_id", "AUTH_ID", "REFRESH_ID", "AUTH_EXPIRES", "PLACEMENT", "SERVER_ENDPOINT",
-                        "APPLICATION_TOKEN", "?DOMAIN", "?APP_SID", "?LANG", "?PROTOCOL"]
+                        "APPLICATION_TOKEN", "?APP_SID", "?LANG", "?PROTOCOL"]
         frame.setdefault("SERVER_ENDPOINT", self.stack.b24.oauth_url + "/rest/")
         frame.setdefault("APPLICATION_TOKEN", "0" * 32)
         return {
@@ -73,7 +74,7 @@ class Requests:
             "app": ("POST", "/bitrix24/app", frame, frame_fields),
             "event": ("POST", "/webhooks/bitrix24", self.event,
                       ["event", "auth[member_id]", "auth[application_token]", "auth[access_token]",
-                       "auth[domain]", "auth[user_id]", "auth[server_endpoint]", "data[FIELDS][ID]", "ts"]),
+                       "auth[user_id]", "auth[server_endpoint]", "data[FIELDS][ID]", "ts"]),
             "uninstall": ("POST", "/webhooks/bitrix24",
                           {"event": "ONAPPUNINSTALL", "auth[member_id]": self.member_id,
                            "auth[application_token]": "0" * 32, "data[CLEAN]": "1"},
@@ -147,3 +148,14 @@ def test_what_real_portals_send_passes_the_check(stack, browser):
                    "auth[application_token]": "51856fefc120afa4b628cc82d3935cce"}
     response = requests.post(stack.url + "/webhooks/bitrix24", data=doc_install, timeout=30)
     assert response.status_code == 401, response.text
+
+
+@pytest.mark.parametrize("field", ["member_id[]", "auth[member_id][x]", "AUTH_ID[0]"])
+def test_a_checked_field_cannot_be_nested_past_its_rule(dialect_stack, browser, field):
+    """PHP brackets would make `auth[member_id][x]` a nested value that skips its rule (issue 8 review)."""
+    before = snapshot(dialect_stack)
+    path = "/webhooks/bitrix24" if field.startswith("auth") else "/bitrix24/app"
+    response = browser.post(dialect_stack.url + path, data={"event": "ONAPPINSTALL", field: "x" * 9000},
+                            timeout=15)
+    assert response.status_code == 400 and field in response.text
+    assert snapshot(dialect_stack) == before
