@@ -77,11 +77,26 @@ def remember_opening(member_id: str, install_id: str | None, user_id: str | None
     key, cache = verdict_key(member_id, install_id, user_id), shared_cache()
     cache.put("admin:" + key, "1" if admin else "0", RECHECK_SECONDS)
     ttl = (auth.expires_at - datetime.now(timezone.utc)).total_seconds() - TOKEN_MARGIN_SECONDS
+    if auth.access_token:
+        # Any opener's: it shows the app is still installed when the portal's own tokens are refused
+        # for another reason (webhooks/uninstall.py, an installer dismissed).
+        cache.put(opening_key(member_id, install_id), token_cipher().encrypt(auth.access_token) or "",
+                  min(ttl, SESSION_LIFETIME.total_seconds()))
     if admin and auth.access_token:
         # Only the access token: the refresh token went to the portal's store (pages.py), and a
         # second holder refreshing it would break the sync's tokens (reference §2: rotation).
         cache.put("token:" + key, token_cipher().encrypt(auth.access_token) or "",
                   min(ttl, SESSION_LIFETIME.total_seconds()))
+
+
+def opening_key(member_id: str, install_id: str) -> str:
+    """The cache key of the latest opener's frame token for one install of one portal."""
+    return "opening:" + verdict_key(member_id, install_id, "")
+
+
+def latest_opening_token(member_id: str, install_id: str) -> str | None:
+    """The frame access token of the latest user to open this install of the app, if still fresh."""
+    return _unseal(shared_cache().get(opening_key(member_id, install_id)))
 
 
 def admin_now(member_id: str, user_id: str | None, *, fresh: bool = False) -> Right:
@@ -157,4 +172,4 @@ def as_now(who: PortalSession) -> PortalSession:
 
 
 __all__ = ["ADMIN_ONLY", "INSTALL_ADMIN_ONLY", "AdminRequired", "Right", "admin_action", "admin_now",
-           "as_now", "refusal", "remember_opening", "require_admin", "user_is_admin"]
+           "as_now", "latest_opening_token", "refusal", "remember_opening", "require_admin", "user_is_admin"]

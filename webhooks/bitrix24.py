@@ -9,12 +9,13 @@ from flask import Blueprint, Response, current_app, g, jsonify, redirect, reques
 
 from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
-from store.portals import ensure_portal, portal_by_member_id
+from store.portals import drop_uninstall_claim, ensure_portal, portal_by_member_id
 from webhooks.admins import INSTALL_ADMIN_ONLY, AdminRequired, user_is_admin
 from webhooks.bitrix24_events import (HANDLERS, authenticate_event, confirm_early_event, on_app_install,
                                       revoke_pending, unsupported_log)
 from webhooks.errors import PageError
 from webhooks.frame_auth import FrameAuthError, FramePost, authenticate_frame_post, portal_origin
+from webhooks.kept_data import forget_earlier_data, holds_earlier_data, marker_command, options_kept
 from webhooks.metrics import count_event
 from webhooks.php_form import php_form
 from webhooks.runtime import runtime
@@ -57,17 +58,26 @@ def store_install(post: FramePost) -> None:
             portal.application_token_enc = None
         if post.application_token and replaceable:
             portal.application_token_enc = token_cipher().encrypt(post.application_token)
+        if portal.uninstall_claimed_at is not None:
+            # settle_before_install got no answer: the old install's tokens are replaced now, so the
+            # claim could never be confirmed; nothing irreversible hung on it (webhooks/uninstall.py).
+            log.info("b24.uninstall.claim_ended_by_install", extra={"member_id": post.member_id})
+            drop_uninstall_claim(portal)
     portal_tokens().save(post.auth)
 
 
 def bind_handlers(member_id: str) -> None:
-    """Bind the events and toolbar placements in one batch; "already binded" counts as bound."""
+    """Bind the events and toolbar placements and write the install's marker option
+    (webhooks/kept_data.py) in one batch; "already binded" counts as bound."""
     base = runtime().settings.app_base_url
+    with runtime().sessions() as session:
+        install_id = portal_by_member_id(session, member_id).install_id or ""
     commands = {f"event_{name}": ("event.bind", {"event": name, "handler": f"{base}/webhooks/bitrix24"})
                 for name in EVENTS}
     commands |= {f"placement_{code}": ("placement.bind", {"PLACEMENT": code, "TITLE": PLACEMENT_TITLE,
                                                           "HANDLER": f"{base}/placements/create-invoice"})
                  for code in PLACEMENTS}
+    commands["marker"] = marker_command(install_id)
     try:
         outcome = bitrix24_client(member_id).batch(commands)
     except Bitrix24Error as exc:
@@ -112,7 +122,11 @@ def install() -> Response:
     if not user_is_admin(post.client_endpoint, post.auth.access_token, post.member_id):
         raise AdminRequired(403, INSTALL_ADMIN_ONLY, "Administrators only")
     settle_before_install(post.member_id)
+    # Read before the new install writes its marker: whether the last uninstall was CLEAN.
+    forget = holds_earlier_data(post) and not options_kept(post)
     store_install(post)
+    if forget:
+        forget_earlier_data(post.member_id)
     bind_handlers(post.member_id)
     log.info("b24.installed", extra={"member_id": post.member_id, "domain": post.domain})
     return installer_page(post)

@@ -14,8 +14,7 @@ from clients.bitrix24_auth import PortalAuth
 from clients.quickbooks_auth import QboTokens
 from store.db import transaction
 from store.events import record_event
-from store.lifecycle import (cancel_runs, connection_of, connection_tokens, delete_portal_data,
-                             drop_connection_tokens, end_install)
+from store.lifecycle import cancel_runs, end_install
 from store.models import Portal
 from store.pending_connections import drop_pending_of, revocable
 from store.portals import ensure_portal, portal_by_member_id
@@ -122,21 +121,21 @@ def _expiry(auth: dict[str, Any]) -> datetime:
     return datetime.now(timezone.utc)  # unknown: treat as expired, the client refreshes on first use
 
 
-def stop_portal(session: Session, portal: Portal, clean: bool) -> str:
-    """Stop everything for a portal Bitrix24 confirmed uninstalled (webhooks/uninstall.py): forget its
-    tokens and application token, revoke its QuickBooks grants; with `clean` delete its data too."""
+def stop_portal(session: Session, portal: Portal) -> str:
+    """Stop work for a portal Bitrix24 confirmed uninstalled (webhooks/uninstall.py): forget its
+    Bitrix24 tokens and application token, cancel its runs and drop unfinished consents.
+
+    Nothing irreversible: links, settings, run history and the QuickBooks connection with its grant
+    stay, since a refused refresh also happens while the app is installed (an installer dismissed,
+    reference §2; a lapsed subscription). Whether they go is decided at a reinstall, by whether
+    Bitrix24 kept the app's options (reference §1.4, webhooks/kept_data.py).
+    """
     end_install(portal)
     cancel_runs(session, portal.id)
-    connection = connection_of(session, portal.id)
-    if connection is not None:
-        revoke_later(session, connection_tokens(connection, token_cipher()))
-        drop_connection_tokens(connection, "disconnected")
     for grant in revocable(session, drop_pending_of(session, portal.id, token_cipher())):
-        revoke_later(session, grant)  # a consent nobody can finish any more
-    if clean:
-        delete_portal_data(session, portal)
-    log.info("b24.uninstalled", extra={"member_id": portal.member_id, "clean": clean})
-    return "uninstalled_clean" if clean else "uninstalled"
+        revoke_later(session, grant)  # a consent nobody can finish: its session ended with the install
+    log.info("b24.uninstalled", extra={"member_id": portal.member_id})
+    return "uninstalled"
 
 
 def section(payload: dict[str, Any], key: str) -> dict[str, Any]:

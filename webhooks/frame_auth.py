@@ -95,6 +95,20 @@ def confirm_token(server_endpoint: str | None, access_token: str, member_id: str
     return _trusted(answer, base, member_id)
 
 
+def still_installed(server_endpoint: str, access_token: str, member_id: str) -> bool:
+    """Whether app.info, asked with a user's frame token on the portal's stored (trusted) server,
+    says our app is installed on the portal; any failure or doubt is False (no per-address bound:
+    the caller already took its slot, or runs off any request)."""
+    base = trusted_server(server_endpoint)
+    if base is None:
+        return False
+    try:
+        trusted = _trusted(*_ask_servers([base], access_token), member_id)
+    except FrameAuthError:
+        return False
+    return trusted.installed is True
+
+
 def _ask_servers(candidates: list[str], access_token: str) -> tuple[dict, str]:
     unreachable = False
     for base in candidates:

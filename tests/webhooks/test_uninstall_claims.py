@@ -3,7 +3,10 @@
 Reference bitrix24.md §1.1: every user who opens the app receives APPLICATION_TOKEN, so it "proves only
 someone in this portal"; §1.4: when ONAPPUNINSTALL arrives, "API access is already revoked"; §2: a
 revoked grant's refresh answers invalid_grant (or, per DOCS settings/oauth/error-codes.md,
-invalid_client "the app may not be installed" / PAYMENT_REQUIRED).
+invalid_client "the app may not be installed" / PAYMENT_REQUIRED). A refused refresh also comes while the
+app is installed (§2: an installer dismissed, a token unused for 180 days), so a confirmed claim only stops
+work; data goes at a reinstall, when Bitrix24 shows the uninstall was CLEAN by having deleted the app's
+options (§1.4, webhooks/kept_data.py).
 """
 from __future__ import annotations
 
@@ -114,9 +117,10 @@ def test_a_non_admins_clean_uninstall_with_the_token_of_their_frame_post_changes
 
 @pytest.mark.parametrize("how", ["portal_page", "control_api"])
 @pytest.mark.parametrize("clean", [False, True])
-def test_a_genuine_uninstall_is_confirmed_and_its_token_then_authorises_nothing(stack, browser, clean, how):
+def test_a_genuine_uninstall_stops_work_and_the_reinstall_applies_clean(stack, browser, clean, how):
     """DOCS on-app-uninstall.md, settings/app-uninstallation.md (reference §1.4): CLEAN is the user's
-    choice; the install's token is then spent, and a reinstall brings a new one (§1.4, §1.1)."""
+    choice, and Bitrix24 deletes the app's options only with it; the install's token is then spent, and
+    a reinstall brings a new one (§1.4, §1.1)."""
     member_id, client_id = stack.b24.default_member_id, stack.settings.b24_client_id
     qbo_tokens = _connected(stack, browser)
     old_token = installs(stack)[client_id]["application_token"]
@@ -131,13 +135,14 @@ def test_a_genuine_uninstall_is_confirmed_and_its_token_then_authorises_nothing(
     portal = read_portal(stack, member_id)
     assert portal.status == "uninstalled" and portal.application_token_enc is None
     assert portal.access_token_enc is None and portal.refresh_token_enc is None
-    assert _kept(stack) == ((None, 0) if clean else ("disconnected", 1))
-    assert _revoked(stack, qbo_tokens)
+    assert _kept(stack) == ("connected", 1) and not _revoked(stack, qbo_tokens)  # nothing irreversible yet
     before = snapshot(stack)
     contact = {"event": "ONCRMCONTACTADD", "data[FIELDS][ID]": "9", "ts": "1727018926",
                "auth[member_id]": member_id, "auth[application_token]": old_token}
     assert _event(stack, contact).status_code == 401 and snapshot(stack) == before
-    install_app(stack, browser, member_id)  # the reinstall's token authenticates events again
+    install_app(stack, browser, member_id)  # the reinstall reads whether Bitrix24 kept the options
+    assert _kept(stack) == ((None, 0) if clean else ("connected", 1))
+    assert _revoked(stack, qbo_tokens) is clean
     new_token = installs(stack)[client_id]["application_token"]
     assert new_token != old_token
     assert cipher(stack).decrypt(read_portal(stack, member_id).application_token_enc) == new_token
@@ -146,7 +151,7 @@ def test_a_genuine_uninstall_is_confirmed_and_its_token_then_authorises_nothing(
 
 def test_a_replayed_clean_uninstall_after_a_kept_data_uninstall_deletes_nothing(stack, browser):
     """Bitrix24 sends ONAPPUNINSTALL once (reference §3: no retries); a second one is a replay."""
-    _connected(stack, browser)
+    qbo_tokens = _connected(stack, browser)
     _uninstall(stack, clean=False)
     record = _delivered(stack, "ONAPPUNINSTALL")
     assert record["status"] == 200 and "data%5BCLEAN%5D=0" in record["body"]
@@ -154,13 +159,15 @@ def test_a_replayed_clean_uninstall_after_a_kept_data_uninstall_deletes_nothing(
     replay = requests.post(record["url"], data=record["body"].replace("data%5BCLEAN%5D=0", "data%5BCLEAN%5D=1"),
                            headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
     assert replay.status_code == 401
-    assert snapshot(stack) == before and _kept(stack) == ("disconnected", 1)
+    assert snapshot(stack) == before and _kept(stack) == ("connected", 1)
+    install_app(stack, browser, stack.b24.default_member_id)
+    assert _kept(stack) == ("connected", 1) and not _revoked(stack, qbo_tokens)
 
 
 def test_an_uninstall_before_the_late_onappinstall_stops_the_portal_and_keeps_its_data(stack, browser):
     """Captured installer shape (no APPLICATION_TOKEN, reference §1.1) and ONAPPINSTALL late (§1.2):
-    the uninstall's token matches nothing held, Bitrix24 confirms it, so the portal stops; CLEAN is
-    not confirmable with Bitrix24, so without a matching token nothing is deleted."""
+    the uninstall's token matches nothing held, Bitrix24 confirms it, so the portal stops; its data and
+    QuickBooks grant stay until a reinstall."""
     member_id, client_id = stack.b24.default_member_id, stack.settings.b24_client_id
     stack.b24.set_app_switches(client_id, installer_shape="captured", install_event_delay=60)
     assert post_frame(browser, stack.url + "/bitrix24/install", install_fields(stack)).status_code == 200
@@ -173,12 +180,13 @@ def test_an_uninstall_before_the_late_onappinstall_stops_the_portal_and_keeps_it
     assert record["status"] == 200
     portal = read_portal(stack, member_id)
     assert portal.status == "uninstalled" and portal.refresh_token_enc is None
-    assert _kept(stack) == ("disconnected", 1) and _revoked(stack, qbo_tokens)
+    assert _kept(stack) == ("connected", 1) and not _revoked(stack, qbo_tokens)
 
 
-def test_bitrix24_unreachable_during_the_uninstall_loses_nothing(stack, browser):
-    """Bitrix24 never resends an event (reference §3): a claim it cannot confirm yet (its REST answers
-    500, reference §8) is kept and confirmed on a later event."""
+def test_bitrix24_unreachable_during_the_uninstall_holds_the_claim_until_the_reinstall(stack, browser):
+    """Bitrix24 never resends an event and sends none after an uninstall (reference §3): a claim it
+    cannot confirm (its REST answers 500, §8) is held, with nothing irreversible done, until the
+    reinstall settles it and reads that the uninstall was CLEAN (options deleted, §1.4)."""
     member_id = stack.b24.default_member_id
     qbo_tokens = _connected(stack, browser)
     b24_control(stack, f"portals/{member_id}/settings", {"error_rate": 1.0})
@@ -187,19 +195,19 @@ def test_bitrix24_unreachable_during_the_uninstall_loses_nothing(stack, browser)
     assert record["status"] == 202
     portal = read_portal(stack, member_id)
     assert portal.status == "installed" and portal.uninstall_claimed_at is not None
-    assert _kept(stack) == ("connected", 1)
+    assert _kept(stack) == ("connected", 1) and not _revoked(stack, qbo_tokens)
     b24_control(stack, f"portals/{member_id}/settings", {"error_rate": 0.0})
-    assert _event(stack, {"event": "ONCRMCONTACTADD", "auth[member_id]": "another"}).status_code == 401
-    wait_for(lambda: read_portal(stack, member_id).status == "uninstalled", "the claim confirmed later")
+    install_app(stack, browser, member_id)  # no event came meanwhile: the reinstall settles the claim
+    portal = read_portal(stack, member_id)
+    assert portal.status == "installed" and portal.uninstall_claimed_at is None
     assert _kept(stack) == (None, 0) and _revoked(stack, qbo_tokens)
-    assert read_portal(stack, member_id).uninstall_claimed_at is None
 
 
 def test_a_reinstall_settles_a_pending_uninstall_first(stack, browser):
     """The installer finds the old install's claim pending: the old tokens decide it before the new ones
-    are stored (reference §1.4: a reinstall gets a new application token)."""
+    are stored (reference §1.4: a reinstall gets a new application token); CLEAN=0 kept the options."""
     member_id, client_id = stack.b24.default_member_id, stack.settings.b24_client_id
-    _connected(stack, browser)
+    qbo_tokens = _connected(stack, browser)
     b24_control(stack, f"portals/{member_id}/settings", {"error_rate": 1.0})
     _uninstall(stack, clean=False)
     assert _delivered(stack, "ONAPPUNINSTALL")["status"] == 202
@@ -208,18 +216,20 @@ def test_a_reinstall_settles_a_pending_uninstall_first(stack, browser):
     portal = read_portal(stack, member_id)
     assert portal.status == "installed" and portal.uninstall_claimed_at is None
     assert cipher(stack).decrypt(portal.application_token_enc) == installs(stack)[client_id]["application_token"]
-    assert _kept(stack) == ("disconnected", 1)  # the old install's uninstall was applied, data kept
+    assert _kept(stack) == ("connected", 1) and not _revoked(stack, qbo_tokens)
 
 
 @pytest.mark.parametrize("answer", ["invalid_client", "PAYMENT_REQUIRED"])
 def test_a_refresh_refused_for_the_app_stops_the_portal_but_deletes_nothing(stack, browser, answer):
     """DOCS settings/oauth/error-codes.md: invalid_client "the app may not be installed", PAYMENT_REQUIRED
-    a lapsed period (reference §2 adds "or app removed"): neither proves the grant is gone, so a CLEAN
-    claim stops the portal and keeps its data."""
+    a lapsed period (reference §2): neither proves anything, so work stops and everything is kept; the
+    reinstall then finds the options deleted (CLEAN, §1.4) and deletes the data."""
     stack.b24.set_app_switches(stack.settings.b24_client_id, uninstalled_refresh_error=answer)
     member_id = stack.b24.default_member_id
     qbo_tokens = _connected(stack, browser)
     _uninstall(stack, clean=True)
     assert _delivered(stack, "ONAPPUNINSTALL")["status"] == 200
     assert read_portal(stack, member_id).status == "uninstalled"
-    assert _kept(stack) == ("disconnected", 1) and _revoked(stack, qbo_tokens)
+    assert _kept(stack) == ("connected", 1) and not _revoked(stack, qbo_tokens)
+    install_app(stack, browser, member_id)
+    assert _kept(stack) == (None, 0) and _revoked(stack, qbo_tokens)
