@@ -2,7 +2,9 @@
 
 Every user who can open the app gets a genuine AUTH_ID, so a confirmed frame POST says nothing
 about rights. `user.admin` (DOCS api-reference/common/users/user-admin.md: any user may call it,
-`{"result": true|false}`, no errors of its own) asked with that AUTH_ID does, when the app opens.
+`{"result": true|false}`, no errors of its own) asked with that AUTH_ID does, for the installer and
+ONAPPINSTALL; the app's opening asks `profile` and `user.get` instead (admin_checks.opening_right),
+since user.admin keeps saying true for a dismissed user and for a system-user clone.
 
 Rights change while a page is open (an administrator demoted, an employee terminated), so every
 state-changing action asks again, and a verdict is believed for RECHECK_SECONDS only; linking a
