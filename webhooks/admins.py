@@ -2,7 +2,9 @@
 
 Every user who can open the app gets a genuine AUTH_ID, so a confirmed frame POST says nothing
 about rights. `user.admin` (DOCS api-reference/common/users/user-admin.md: any user may call it,
-`{"result": true|false}`, no errors of its own) asked with that AUTH_ID does, when the app opens.
+`{"result": true|false}`, no errors of its own) asked with that AUTH_ID does, for the installer and
+ONAPPINSTALL; the app's opening asks `profile` and `user.get` instead (admin_checks.opening_right),
+since user.admin keeps saying true for a dismissed user and for a system-user clone.
 
 Rights change while a page is open (an administrator demoted, an employee terminated), so every
 state-changing action asks again, and a verdict is believed for RECHECK_SECONDS only; linking a
@@ -23,16 +25,19 @@ import requests
 from clients.bitrix24_auth import PortalAuth
 from store.crypto import TokenDecryptError
 from store.portals import portal_by_member_id
-from webhooks.admin_checks import Right, judge, portal_profile, profile_of, verdict_key
+from webhooks.admin_checks import Right, judge, opening_right, portal_profile, profile_of, verdict_key
 from webhooks.errors import PageError
+from webhooks.frame_auth import FramePost
 from webhooks.runtime import runtime
 from webhooks.services import token_cipher
 from webhooks.session import SESSION_LIFETIME, PortalSession, check_csrf, require_session
-from webhooks.shared_cache import shared_cache
+from webhooks.shared_cache import SharedCache, shared_cache
 
 log = logging.getLogger("qb24.b24.admins")
 TIMEOUT = (5, 15)
 RECHECK_SECONDS = 60  # how long Bitrix24's answer stands; DESIGN.md: rights are re-checked, not remembered
+UNKNOWN_SECONDS = 30  # how long "Bitrix24 did not say" stands: a polling page must not cost a call a poll
+VERDICTS = {Right.ADMIN: "1", Right.NOT_ADMIN: "0", Right.UNKNOWN: "?"}
 TOKEN_MARGIN_SECONDS = 60  # a frame token this close to its expiry is not kept
 ADMIN_ONLY = "Only a Bitrix24 administrator can change these settings."
 UNCONFIRMED = ("Bitrix24 did not confirm that you are still an administrator. "
@@ -69,24 +74,36 @@ def user_is_admin(client_endpoint: str, access_token: str, member_id: str) -> bo
 
 
 def remember_opening(member_id: str, install_id: str | None, user_id: str | None, auth: PortalAuth,
-                     admin: bool) -> None:
-    """Keep the opening's verdict (RECHECK_SECONDS) and an administrator's frame access token (until
+                     right: Right) -> None:
+    """Keep the opening's verdict and, for an administrator only, the frame access token (until
     shortly before it expires), encrypted, for the checks of the actions that follow."""
     if not user_id or not install_id:
         return
     key, cache = verdict_key(member_id, install_id, user_id), shared_cache()
-    cache.put("admin:" + key, "1" if admin else "0", RECHECK_SECONDS)
+    _keep(cache, key, right)
     ttl = (auth.expires_at - datetime.now(timezone.utc)).total_seconds() - TOKEN_MARGIN_SECONDS
     if auth.access_token:
         # Any opener's: it shows the app is still installed when the portal's own tokens are refused
-        # for another reason (webhooks/uninstall.py, an installer dismissed).
+        # for another reason (webhooks/uninstall.py, an installer dismissed). Never an authority.
         cache.put(opening_key(member_id, install_id), token_cipher().encrypt(auth.access_token) or "",
                   min(ttl, SESSION_LIFETIME.total_seconds()))
-    if admin and auth.access_token:
-        # Only the access token: the refresh token went to the portal's store (pages.py), and a
-        # second holder refreshing it would break the sync's tokens (reference §2: rotation).
-        cache.put("token:" + key, token_cipher().encrypt(auth.access_token) or "",
-                  min(ttl, SESSION_LIFETIME.total_seconds()))
+    if right is not Right.ADMIN or not auth.access_token:
+        cache.delete("token:" + key)  # an earlier opening's token must not outlive a "no"
+        return
+    # Only the access token: the refresh token went to the portal's store (pages.py), and a
+    # second holder refreshing it would break the sync's tokens (reference §2: rotation).
+    cache.put("token:" + key, token_cipher().encrypt(auth.access_token) or "",
+              min(ttl, SESSION_LIFETIME.total_seconds()))
+
+
+def _keep(cache: SharedCache, key: str, right: Right) -> None:
+    """A verdict stands RECHECK_SECONDS; "could not tell" only UNKNOWN_SECONDS (it may be a blip)."""
+    cache.put("admin:" + key, VERDICTS[right], UNKNOWN_SECONDS if right is Right.UNKNOWN else RECHECK_SECONDS)
+
+
+def opening_verdict(frame: FramePost) -> Right:
+    """Whether the user who opened the app is an administrator, asked on their confirmed frame token."""
+    return opening_right(frame.client_endpoint, frame.auth.access_token, frame.user_id, frame.member_id)
 
 
 def opening_key(member_id: str, install_id: str) -> str:
@@ -110,23 +127,24 @@ def admin_now(member_id: str, user_id: str | None, *, fresh: bool = False) -> Ri
         key, client_endpoint = verdict_key(member_id, portal.install_id, user_id), portal.client_endpoint
     cache = shared_cache()
     cached = None if fresh else cache.get("admin:" + key)
-    if cached in ("1", "0"):
-        return Right.ADMIN if cached == "1" else Right.NOT_ADMIN
-    right = _ask(member_id, client_endpoint, user_id, cache.get("token:" + key), fresh)
-    if right is not Right.UNKNOWN:  # a failure to tell is asked again next time, not remembered
-        cache.put("admin:" + key, "1" if right is Right.ADMIN else "0", RECHECK_SECONDS)
+    for right, value in VERDICTS.items():
+        if cached == value:
+            return right
+    right = _ask(member_id, client_endpoint, user_id, cache, key, fresh)
+    _keep(cache, key, right)
     return right
 
 
-def _ask(member_id: str, client_endpoint: str, user_id: str, sealed: str | None, fresh: bool) -> Right:
+def _ask(member_id: str, client_endpoint: str, user_id: str, cache: SharedCache, key: str, fresh: bool) -> Right:
     """The user's own frame token first; once it no longer works, the portal's stored tokens, whose
     answer stands only when they are this same user's (the last administrator to open the app)."""
-    token = _unseal(sealed)
+    token = _unseal(cache.get("token:" + key))
     if token:
         answer = profile_of(client_endpoint, token, member_id)
         log.info("b24.admin.asked", extra={"member_id": member_id, "via": "frame", "fresh": fresh})
         if answer.working:
             return judge(answer.result, user_id, own_token=True)
+        cache.delete("token:" + key)  # refused once, refused for good: never ask with it again
     answer = portal_profile(member_id)
     log.info("b24.admin.asked", extra={"member_id": member_id, "via": "portal", "fresh": fresh})
     return judge(answer.result, user_id, own_token=False) if answer.working else Right.UNKNOWN
@@ -172,4 +190,5 @@ def as_now(who: PortalSession) -> PortalSession:
 
 
 __all__ = ["ADMIN_ONLY", "INSTALL_ADMIN_ONLY", "AdminRequired", "Right", "admin_action", "admin_now",
-           "as_now", "latest_opening_token", "refusal", "remember_opening", "require_admin", "user_is_admin"]
+           "as_now", "latest_opening_token", "opening_verdict", "refusal", "remember_opening", "require_admin",
+           "user_is_admin"]

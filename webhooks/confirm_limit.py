@@ -14,12 +14,19 @@ app is one frame POST per user and opening; navigation inside it uses the sessio
 nothing. So a whole office behind one NAT may open the app 60 times at once and once a second
 after that, far above what people do, while one address can make the app call Bitrix24 at most
 2 × 60 times at once and 2 × 1 per second (two OAuth servers configured by default).
+
+When Redis fails, the bucket falls back to one in-process bucket per web process (logged): refusing
+every frame POST would lock every user out of the app for the outage, while an unbounded relay
+would let anyone hammer Bitrix24 through it; per-process buckets keep the bound, multiplied by the
+number of web processes, until Redis answers again.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
+
+import redis
 
 from flask import current_app, request
 
@@ -53,6 +60,14 @@ def _limiter() -> RateLimiter:
     return limiter
 
 
+def _fallback_limiter() -> RateLimiter:
+    limiter = current_app.extensions.get("qb24_confirm_fallback")
+    if limiter is None:
+        limiter = current_app.extensions.setdefault("qb24_confirm_fallback",
+                                                    make_limiter(None, CONFIRM_RATE, CONFIRM_BURST))
+    return limiter
+
+
 def _deployment() -> str:
     """A short name for this deployment, so that two apps sharing one Redis (a staging beside
     production, or test stacks) never share buckets; its web processes share SECRET_KEY, so one."""
@@ -63,8 +78,13 @@ def admit_confirmation() -> None:
     """Take one confirmation from the client address' bucket, or raise TooManyConfirmations."""
     kind = "event" if request.path.startswith("/webhooks/") else "frame"
     address = client_address()
+    key = f"b24confirm:{_deployment()}:{kind}:{address}"
     try:
-        _limiter().acquire(f"b24confirm:{_deployment()}:{kind}:{address}", max_wait=0.0)
+        try:
+            _limiter().acquire(key, max_wait=0.0)
+        except redis.RedisError as exc:
+            log.warning("web.confirm_limit.redis_unavailable", extra={"error": type(exc).__name__})
+            _fallback_limiter().acquire(key, max_wait=0.0)
     except RateLimitWait as exc:
         log.warning("web.confirm_limited", extra={"kind": kind, "address": address, "path": request.path})
         raise TooManyConfirmations(exc.retry_after) from None

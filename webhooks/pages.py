@@ -16,7 +16,7 @@ from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from store.portals import portal_by_member_id
 from store.tokens import PortalMissing
-from webhooks.admins import admin_action, as_now, remember_opening, user_is_admin
+from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening
 from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
@@ -43,12 +43,15 @@ def app_from_portal() -> str:
         portal = portal_by_member_id(session, frame.member_id)
         if portal is None or portal.status != "installed":
             raise PageError(403, "The app is not installed on this Bitrix24 portal; install it from the Market first.")
-    admin = user_is_admin(frame.client_endpoint, frame.auth.access_token, frame.member_id)
+    # Not user.admin: it keeps saying true for a dismissed user and for a system-user clone
+    # (webhooks/admin_checks.py opening_right); profile and user.get do not.
+    right = opening_verdict(frame)
+    admin = right is Right.ADMIN
     # The sync runs as the stored tokens' user, so only an administrator's become the portal's.
     # A POST without REFRESH_ID must not wipe the stored refresh token either.
     if admin and frame.auth.refresh_token:
         portal_tokens().save(frame.auth)
-    remember_opening(frame.member_id, portal.install_id, frame.user_id, frame.auth, admin)
+    remember_opening(frame.member_id, portal.install_id, frame.user_id, frame.auth, right)
     start_session(frame.member_id, frame.user_id, admin, portal.install_id or "")
     if not admin:
         log.info("app.opened_read_only", extra={"member_id": frame.member_id, "user_id": frame.user_id})
@@ -71,8 +74,9 @@ def connection_status() -> Response:
         install_confirmed = session.get(Portal, who.portal_id).application_token_enc is not None
         body = {"connected": connected, "company_name": connection.company_name if connected else None,
                 "install_confirmed": install_confirmed, "realm_id": connection.realm_id if connected else None}
-    # A connect token only for a user who is an administrator now (webhooks/admins.py).
-    body["connect_token"] = None if connected or not as_now(who).admin else _connect_token(who)
+    # No re-check here (the page polls every 2 s): POST /quickbooks/connect asks Bitrix24 itself
+    # (webhooks/connect.py), so a token handed to a since-demoted administrator opens nothing.
+    body["connect_token"] = None if connected or not who.admin else _connect_token(who)
     return jsonify(body)
 
 

@@ -28,6 +28,9 @@ class SharedCache(Protocol):
     def put(self, key: str, value: str, ttl: float) -> None:
         """Keep `value` for `ttl` seconds (nothing is kept for ttl < 1 s)."""
 
+    def delete(self, key: str) -> None:
+        """Forget `key` (absent already: nothing happens)."""
+
 
 class LocalCache:
     """One process's dict with deadlines (the embedded mode has one process)."""
@@ -50,6 +53,10 @@ class LocalCache:
                 self._items = {k: v for k, v in self._items.items() if v[1] > now}
             self._items[key] = (value, now + ttl)
 
+    def delete(self, key: str) -> None:
+        with self._guard:
+            self._items.pop(key, None)
+
 
 class RedisCache:
     """SET … EX in Redis: shared by every web process, expired by Redis itself."""
@@ -70,6 +77,12 @@ class RedisCache:
             return
         try:
             self.client.set(KEY_PREFIX + key, value, ex=int(ttl))
+        except redis.RedisError as exc:
+            log.warning("cache.unavailable", extra={"error": type(exc).__name__})
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete(KEY_PREFIX + key)
         except redis.RedisError as exc:
             log.warning("cache.unavailable", extra={"error": type(exc).__name__})
 

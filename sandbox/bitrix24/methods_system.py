@@ -1,10 +1,11 @@
-"""System methods any user may call: server.time, scope, methods, user.current."""
+"""System methods any user may call: server.time, scope, methods, user.current, user.get."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from sandbox.bitrix24.crm_store import now_iso
+from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.registry import METHODS, CallContext, method, ok
 
 # DOCS api-reference/scopes/permissions.md (the table's scope codes) plus the user_brief/user_basic
@@ -66,3 +67,19 @@ def user_current(ctx: CallContext, params: dict) -> dict:
                "IS_ONLINE": "Y", "LAST_ACTIVITY_DATE": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
                "PERSONAL_GENDER": "", "PERSONAL_BIRTHDAY": "", "WORK_POSITION": "", "UF_EMPLOYMENT_DATE": "",
                "UF_DEPARTMENT": [1]})
+
+
+@method("user.get", scope=("user", "user_brief", "user_basic"))
+def user_get(ctx: CallContext, params: dict) -> dict:
+    """Users by `ID` and `ACTIVE` (the only filters the sandbox knows). DOCS user-get.md: `ACTIVE`
+    true "excludes dismissed users"; DOCS settings/system-user.md: user.get "do[es] not return a
+    system user", whatever the filter."""
+    wanted = params.get("filter") or params.get("FILTER") or {k: v for k, v in params.items() if k.isupper()}
+    if not isinstance(wanted, dict) or set(wanted) - {"ID", "ACTIVE"}:
+        raise RestError(400, "ERROR_ARGUMENT", "the sandbox's user.get filters by ID and ACTIVE only")
+    users = [u for u in ctx.portal.users.values() if not u.system
+             and ("ID" not in wanted or str(u.id) == str(wanted["ID"]))
+             and (not _flag(wanted.get("ACTIVE")) or u.active)]
+    rows = [{"ID": str(u.id), "ACTIVE": u.active, "NAME": u.name, "LAST_NAME": u.last_name,
+             "USER_TYPE": "employee"} for u in users]
+    return ok(rows, total=len(rows))

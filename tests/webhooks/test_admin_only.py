@@ -191,7 +191,8 @@ def test_a_non_admin_cannot_plant_an_application_token_while_onappinstall_is_lat
     assert cipher(stack).decrypt(read_portal(stack, member_id).application_token_enc) == genuine
 
 
-def test_when_user_admin_fails_the_user_is_not_an_admin_and_it_is_logged(installed, browser, caplog):
+def test_when_the_admin_check_fails_the_user_is_not_an_admin_and_it_is_logged(installed, browser, caplog):
+    """The opening asks `profile` (webhooks/admin_checks.py opening_right), no longer user.admin."""
     stack = installed
     tokens = _stored_b24_tokens(stack)
     b24_control(stack, f"portals/{stack.b24.default_member_id}/settings", {"error_rate": 1.0})
@@ -202,8 +203,8 @@ def test_when_user_admin_fails_the_user_is_not_an_admin_and_it_is_logged(install
         b24_control(stack, f"portals/{stack.b24.default_member_id}/settings", {"error_rate": 0.0})
     assert page.status_code == 200
     _read_only(page.text)
-    failures = [r for r in caplog.records if r.getMessage() == "b24.user_admin.failed"]
-    assert failures and failures[0].status == 500 and failures[0].code == "INTERNAL_SERVER_ERROR"
+    failures = [r for r in caplog.records if r.getMessage() == "b24.admin.check_refused"]
+    assert failures and failures[0].method == "profile" and failures[0].status == 500 and failures[0].code == "INTERNAL_SERVER_ERROR"
     assert _stored_b24_tokens(stack) == tokens
 
 
