@@ -43,6 +43,7 @@ class Answer:
 
     working: bool
     result: Any = None
+    code: str = ""  # the error code when Bitrix24 refused the call
 
 
 def verdict_key(member_id: str, install_id: str, user_id: str) -> str:
@@ -69,7 +70,7 @@ def _ask_with(client_endpoint: str, name: str, params: dict, member_id: str) -> 
         code = str(body.get("error", "")) if isinstance(body, dict) else "not_json"
         log.info("b24.admin.check_refused", extra={"member_id": member_id, "method": name, "status": response.status_code,
                                                    "code": code[:64]})
-        return Answer(False)
+        return Answer(False, code=code[:64])
     return Answer(True, body["result"])
 
 
@@ -105,6 +106,11 @@ def opening_right(client_endpoint: str, access_token: str, user_id: str | None, 
         return right
     listed = _ask_with(client_endpoint, "user.get",
                        {"auth": access_token, "filter": {"ID": user_id, "ACTIVE": True}}, member_id)
+    if listed.code.lower() == "insufficient_scope":
+        # An app registered without a user scope (`user_brief`; README) cannot ask: profile's answer
+        # stands, and a dismissed admin's system-user clone is then not told apart (logged).
+        log.warning("b24.admin.user_get_out_of_scope", extra={"member_id": member_id})
+        return right
     if not listed.working or not isinstance(listed.result, list):
         return Right.UNKNOWN
     employee = any(isinstance(row, dict) and str(row.get("ID")) == user_id for row in listed.result)

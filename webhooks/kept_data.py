@@ -8,9 +8,10 @@ marker option MARKER (in bind_handlers' batch), and a reinstall of a portal that
 with the installing administrator's token: gone → the last uninstall was CLEAN → the kept links,
 runs, events, settings and QuickBooks connection are deleted and its grant revoked; there → kept.
 
-Until a reinstall, an uninstalled portal's data and QuickBooks grant stay (operators may purge
-portals uninstalled for longer than they care to keep them). A portal last installed before the
-marker existed reads as CLEAN: its data is deleted at the reinstall.
+Only a portal whose uninstall Bitrix24 confirmed (stopped) is decided; one still marked installed
+keeps its data (an app update runs the installer too). Until a reinstall, an uninstalled portal's
+data and QuickBooks grant stay (operators may purge portals uninstalled for longer than they care
+to keep them). A stopped portal last installed before the marker existed reads as CLEAN.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import requests
 
 from store.db import transaction
 from store.lifecycle import connection_of, connection_tokens, delete_portal_data
+from store.pending_connections import drop_pending_of, revocable
 from store.portals import portal_by_member_id
 from webhooks.bitrix24_events import revoke_later, revoke_pending
 from webhooks.errors import PageError
@@ -38,11 +40,16 @@ def marker_command(install_id: str) -> tuple[str, dict]:
 
 
 def holds_earlier_data(post: FramePost) -> bool:
-    """Whether the portal holds data from an install Bitrix24 has since ended: a stopped portal, or
-    one whose install Bitrix24 reports unfinished again (its uninstall event was lost)."""
+    """Whether the portal holds data from an install Bitrix24 confirmed as ended (a stopped portal).
+
+    A portal still marked installed whose install Bitrix24 reports unfinished is left alone: it may
+    be an app update (whose installer runs again, reference §3.1) or a portal from before the
+    marker existed, and keeping data is the reversible choice (its uninstall event, if lost, is
+    then decided by nobody: the data stays, as after a CLEAN=0 uninstall).
+    """
     with runtime().sessions() as session:
         portal = portal_by_member_id(session, post.member_id)
-        return portal is not None and (portal.status != "installed" or post.installed is False)
+        return portal is not None and portal.status != "installed"
 
 
 def options_kept(post: FramePost) -> bool:
@@ -68,6 +75,8 @@ def forget_earlier_data(member_id: str) -> None:
         connection = connection_of(session, portal.id)
         if connection is not None:
             revoke_later(session, connection_tokens(connection, token_cipher()))
+        for grant in revocable(session, drop_pending_of(session, portal.id, token_cipher())):
+            revoke_later(session, grant)  # consents nobody can finish any more
         delete_portal_data(session, portal)
     revoke_pending(session)
     log.info("b24.install.earlier_data_deleted", extra={"member_id": member_id})

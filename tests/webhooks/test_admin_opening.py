@@ -113,3 +113,17 @@ def test_a_dead_frame_token_costs_bitrix24_little(tmp_path, browser, caplog, mon
 
 def _asked(caplog) -> list[str]:
     return [r.via for r in caplog.records if r.getMessage() == "b24.admin.asked"]
+
+
+def test_an_app_without_a_user_scope_still_knows_its_admins(tmp_path, browser, caplog):
+    """`user.get` needs a user scope (`user_brief`); registered without one, profile's ADMIN stands
+    (logged), instead of every administrator getting a read-only page (issue 8 review)."""
+    with running_stack("sqlite", tmp_path) as stack:
+        s = stack.settings
+        stack.b24.register_app(s.b24_client_id, s.b24_client_secret, scope="crm,placement",
+                               handler_url=s.app_base_url + "/bitrix24/install")
+        install_app(stack, browser, stack.b24.default_member_id)
+        with caplog.at_level(logging.WARNING, logger="qb24.b24.admins"):
+            page = _open_as(stack, browser, 1)
+        assert READ_ONLY not in page
+        assert "b24.admin.user_get_out_of_scope" in [r.getMessage() for r in caplog.records]
