@@ -53,10 +53,10 @@ def verdict_key(member_id: str, install_id: str, user_id: str) -> str:
 
 def profile_of(client_endpoint: str, access_token: str, member_id: str) -> Answer:
     """`profile` asked with a user's frame token on the portal's trusted endpoint."""
-    return _ask_with(client_endpoint, "profile", {"auth": access_token}, member_id)
+    return ask_with_token(client_endpoint, "profile", {"auth": access_token}, member_id)
 
 
-def _ask_with(client_endpoint: str, name: str, params: dict, member_id: str) -> Answer:
+def ask_with_token(client_endpoint: str, name: str, params: dict, member_id: str) -> Answer:
     """One REST call with a user's token; any failure is `working` False (logged)."""
     try:
         response = requests.post(f"{client_endpoint}{name}.json", json=params,
@@ -104,7 +104,7 @@ def opening_right(client_endpoint: str, access_token: str, user_id: str | None, 
     right = judge(answer.result, user_id, own_token=True) if answer.working else Right.UNKNOWN
     if right is not Right.ADMIN:
         return right
-    listed = _ask_with(client_endpoint, "user.get",
+    listed = ask_with_token(client_endpoint, "user.get",
                        {"auth": access_token, "filter": {"ID": user_id, "ACTIVE": True}}, member_id)
     if listed.code.lower() == "insufficient_scope":
         # An app registered without a user scope (`user_brief`; README) cannot ask: profile's answer

@@ -20,12 +20,12 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timezone
 
-import requests
 
 from clients.bitrix24_auth import PortalAuth
 from store.crypto import TokenDecryptError
 from store.portals import portal_by_member_id
-from webhooks.admin_checks import Right, judge, opening_right, portal_profile, profile_of, verdict_key
+from webhooks.admin_checks import (Right, ask_with_token, judge, opening_right, portal_profile, profile_of,
+                                   verdict_key)
 from webhooks.errors import PageError
 from webhooks.frame_auth import FramePost
 from webhooks.runtime import runtime
@@ -34,7 +34,6 @@ from webhooks.session import SESSION_LIFETIME, PortalSession, check_csrf, requir
 from webhooks.shared_cache import SharedCache, shared_cache
 
 log = logging.getLogger("qb24.b24.admins")
-TIMEOUT = (5, 15)
 RECHECK_SECONDS = 60  # how long Bitrix24's answer stands; DESIGN.md: rights are re-checked, not remembered
 UNKNOWN_SECONDS = 30  # how long "Bitrix24 did not say" stands: a polling page must not cost a call a poll
 VERDICTS = {Right.ADMIN: "1", Right.NOT_ADMIN: "0", Right.UNKNOWN: "?"}
@@ -54,23 +53,8 @@ class AdminRequired(PageError):
 def user_is_admin(client_endpoint: str, access_token: str, member_id: str) -> bool:
     """Whether the token's user is a portal administrator; any failure to tell counts as no (and is logged)."""
     # client_endpoint is the trusted one (from app.info), never the request's own claim.
-    try:
-        response = requests.post(f"{client_endpoint}user.admin.json", json={"auth": access_token},
-                                 timeout=TIMEOUT, allow_redirects=False)
-    except requests.RequestException as exc:
-        log.warning("b24.user_admin.failed", extra={"member_id": member_id, "error": type(exc).__name__})
-        return False
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    result = body.get("result") if isinstance(body, dict) else None
-    if response.status_code != 200 or not isinstance(result, bool):
-        code = str(body.get("error", "")) if isinstance(body, dict) else "not_json"
-        log.warning("b24.user_admin.failed", extra={"member_id": member_id, "status": response.status_code,
-                                                    "code": code[:64]})
-        return False
-    return result
+    answer = ask_with_token(client_endpoint, "user.admin", {"auth": access_token}, member_id)
+    return answer.working and answer.result is True
 
 
 def remember_opening(member_id: str, install_id: str | None, user_id: str | None, auth: PortalAuth,

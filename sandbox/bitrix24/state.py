@@ -69,20 +69,30 @@ APP_STATUSES = ("L", "F", "D", "T", "P", "S")
 FIRED_USER_TOKENS = ("still_valid", "refused")
 
 
+def _one_of(choices: Any) -> Any:
+    """A rule accepting only a hashable value among `choices` (a list or dict is refused, not a 500)."""
+    return lambda value: isinstance(value, (str, type(None))) and value in choices
+
+
+# One rule per switch, so a value is only ever tested against its own switch's rule.
+_SWITCH_RULES = {
+    "installer_shape": _one_of(INSTALLER_SHAPES),
+    "install_event_delay": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)
+    and 0 <= value <= 60,
+    "status": lambda value: value is None or _one_of(APP_STATUSES)(value),
+    "robot_event_auth": _one_of(ROBOT_EVENT_AUTH),
+    "uninstalled_refresh_error": _one_of(UNINSTALLED_REFRESH_ERRORS),
+    "fired_user_tokens": _one_of(FIRED_USER_TOKENS),
+}
+
+
 def check_switches(current: AppSwitches, changes: dict[str, Any]) -> AppSwitches:
     """`current` with `changes` applied, or RestError 400 naming the first bad one."""
     known = current.as_dict()
     for name, value in changes.items():
         if name not in known:
             raise RestError(400, "ERROR_ARGUMENT", f"Unknown app switch {name!r}")
-        good = {"installer_shape": value in INSTALLER_SHAPES,
-                "install_event_delay": isinstance(value, (int, float)) and not isinstance(value, bool)
-                and 0 <= value <= 60,
-                "status": value is None or value in APP_STATUSES,
-                "robot_event_auth": value in ROBOT_EVENT_AUTH,
-                "uninstalled_refresh_error": value in UNINSTALLED_REFRESH_ERRORS,
-                "fired_user_tokens": value in FIRED_USER_TOKENS}[name]
-        if not good:
+        if not _SWITCH_RULES[name](value):
             raise RestError(400, "ERROR_ARGUMENT", f"Invalid value for app switch {name!r}")
     return replace(current, **changes)
 

@@ -92,7 +92,8 @@ def test_onappinstall_arrives_after_the_delay_and_later_events_can_outrun_it(sb,
 
 
 @pytest.mark.parametrize("switches", [{"bogus": 1}, {"installer_shape": "short"}, {"install_event_delay": -1},
-                                      {"install_event_delay": "1"}, {"status": "X"}])
+                                      {"install_event_delay": "1"}, {"status": "X"}, {"installer_shape": ["x"]},
+                                      {"robot_event_auth": {"a": 1}}])
 def test_switches_refuse_unknown_names_and_bad_values(sb, switches) -> None:
     _app(sb, "local.switch.bad")
     answer = requests.post(f"{sb.control_url}/apps/local.switch.bad/switches", json=switches, timeout=5)
