@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from . import faults
-from .customer_tree import check_nesting, parent_of, refresh_customer_balance, refresh_descendants
+from .customer_tree import check_nesting, parent_of, refresh_balances, refresh_descendants
 from .multicurrency import assign_customer_currency
 from .realm import Realm
 from .writes import Change, check_fields, check_types, current_record, stamp, unchanged, without_empties
@@ -198,6 +198,4 @@ def _follow_tree(realm: Realm, current: dict[str, Any], updated: dict[str, Any],
         refresh_descendants(realm, updated, now)
     old_parent, new_parent = parent_of(realm, current), parent_of(realm, updated)
     if (old_parent or {}).get("Id") != (new_parent or {}).get("Id"):
-        refresh_customer_balance(realm, updated["Id"], now)
-        if old_parent is not None:
-            refresh_customer_balance(realm, old_parent["Id"], now)
+        refresh_balances(realm, [updated["Id"]] + ([old_parent["Id"]] if old_parent else []), now)

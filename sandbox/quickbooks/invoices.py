@@ -7,7 +7,7 @@ from typing import Any
 
 from . import faults
 from .company_totals import home_amounts
-from .customer_tree import refresh_customer_balance
+from .customer_tree import refresh_balances, refresh_customer_balance
 from .invoice_lines import WRITABLE, invoice_customer, invoice_lines, validate_invoice
 from .multicurrency import assign_transaction_currency
 from .realm import Realm
@@ -97,8 +97,7 @@ def update_invoice(realm: Realm, body: dict[str, Any], now: datetime) -> tuple[d
         return current, []
     stamp(record, now)
     realm.put("Invoice", record)
-    for customer_id in {current["CustomerRef"]["value"], record["CustomerRef"]["value"]}:
-        refresh_customer_balance(realm, customer_id, now)
+    refresh_balances(realm, (current["CustomerRef"]["value"], record["CustomerRef"]["value"]), now)
     return record, [Change("Invoice", record["Id"], "Update", record["MetaData"]["LastUpdatedTime"])]
 
 

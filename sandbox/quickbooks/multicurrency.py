@@ -57,7 +57,7 @@ def assign_customer_currency(realm: Realm, record: dict[str, Any], current: dict
     """Set the customer's CurrencyRef: as given on create (a job defaults to its parent's), kept on update."""
     given = _code_of(record)
     if current is not None:
-        kept = _code_of(current) or realm.switches.home_currency
+        kept = currency_of(realm, current)
         if given is not None and given != kept:
             # UNCERTAIN: the reference says it "cannot be changed"; no real refusal was captured (ours: 6000).
             raise faults.business_validation(
@@ -99,7 +99,7 @@ def assign_transaction_currency(realm: Realm, record: dict[str, Any], customer: 
     ("The transaction needs to be in the same currency as the A/R and A/P accounts you use.", quoted by
     the Connex and Expensify QuickBooks Online error guides); the 6000 code is UNCERTAIN.
     """
-    code = _code_of(customer) or realm.switches.home_currency
+    code = currency_of(realm, customer)
     given = _code_of(record)
     if given is not None and given != code:
         raise faults.business_validation(CURRENCY_MISMATCH)
