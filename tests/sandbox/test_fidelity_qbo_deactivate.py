@@ -39,22 +39,23 @@ def _query(api: Api, statement: str) -> list[dict[str, Any]]:
     return response.json()["QueryResponse"].get("Customer", [])
 
 
-def test_real_bodies_rename_the_name_and_keep_print_on_check_name() -> None:
-    """What the sandbox copies: DisplayName (Account: Name, FullyQualifiedName) gets the suffix, nothing else."""
+def _real_suffix() -> str:
+    """What a real deactivation appends (Employee, Vendor and Account bodies agree), from the fixtures."""
     employee = fixture("deactivate__employee__1_post_200.json")["Employee"]
-    assert (employee["DisplayName"], employee["PrintOnCheckName"]) == ("Emily Platt (deleted)", "Emily Platt")
+    suffix = employee["DisplayName"].removeprefix(employee["PrintOnCheckName"])
     vendors = fixture("get__inactive_vendors__0_get_200.json")["QueryResponse"]["Vendor"]
-    inactive = [v for v in vendors if v["Active"] is False]
-    assert inactive and all(v["DisplayName"] == f"{v['PrintOnCheckName']} (deleted)" for v in inactive)
+    assert all(v["DisplayName"] == v["PrintOnCheckName"] + suffix for v in vendors if v["Active"] is False)
     account = fixture("deactivate__account__0_get_200.json")["Account"]
-    assert account["Name"] == account["FullyQualifiedName"] == "Fees Billed (deleted)"
+    assert account["Name"].endswith(suffix) and account["FullyQualifiedName"] == account["Name"]
+    return suffix
 
 
 def test_deactivation_renames_the_customer_and_frees_its_name(qbo) -> None:
     api, _ = connected_api(qbo)
     created = _write(api, {"DisplayName": "Harbor Lights", "GivenName": "Ann", "FamilyName": "Lee"})
     gone = _deactivate(api, created)
-    assert (gone["DisplayName"], gone["FullyQualifiedName"]) == ("Harbor Lights (deleted)",) * 2
+    # The sandbox renames as the real bodies do: the suffix on the name, PrintOnCheckName kept.
+    assert (gone["DisplayName"], gone["FullyQualifiedName"]) == ("Harbor Lights" + _real_suffix(),) * 2
     assert (gone["PrintOnCheckName"], gone["Active"], gone["SyncToken"]) == ("Harbor Lights", False, "1")
     assert (gone["GivenName"], gone["FamilyName"]) == ("Ann", "Lee")
     assert _customer(api, created["Id"]) == gone

@@ -19,6 +19,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CLIENT_ID, CLIENT_SECRET = DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 
+def ok(response: requests.Response) -> Any:
+    """The JSON of a 200 answer (anything else fails the test with the body)."""
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def fixture_json(name: str) -> Any:
     """A copied documentation example."""
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))

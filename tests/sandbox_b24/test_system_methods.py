@@ -12,57 +12,52 @@ import re
 import requests
 
 from sandbox.bitrix24.registry import METHODS
-from sandbox_b24.conftest import Portal, fixture_json, same_shape
-
-
-def _ok(response: requests.Response) -> dict:
-    assert response.status_code == 200, response.text
-    return response.json()
+from sandbox_b24.conftest import Portal, fixture_json, ok, same_shape
 
 
 def test_server_time(portal: Portal) -> None:
     """`YYYY-MM-DDThh:mm:ss±hh:mm`."""
-    body = _ok(portal.call("server.time"))
+    body = ok(portal.call("server.time"))
     assert same_shape(body, fixture_json("api-reference__common__system__server-time__01.json")) == []
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", body["result"])
 
 
 def test_scope_lists_the_callers_scopes_or_all(portal: Portal) -> None:
     """The app token's scopes; a webhook's own; `full=true` the documented complete list."""
-    body = _ok(portal.call("scope"))
+    body = ok(portal.call("scope"))
     assert same_shape(body, fixture_json("api-reference__common__system__scope__01.json")) == []
     assert body["result"] == ["crm", "placement", "user_brief"]
     hook = portal.control("webhooks", {"user_id": 1, "scope": "crm,task"}).json()["url"]
-    assert _ok(requests.post(f"{hook}scope.json", json={}, timeout=10))["result"] == ["crm", "task"]
-    full = _ok(portal.call("scope", {"full": True}))["result"]
+    assert ok(requests.post(f"{hook}scope.json", json={}, timeout=10))["result"] == ["crm", "task"]
+    full = ok(portal.call("scope", {"full": True}))["result"]
     assert {"crm", "user", "userfieldconfig", "placement", "entity", "task"} <= set(full) and len(full) > 40
 
 
 def test_methods_reflect_the_registry_and_the_callers_scope(portal: Portal) -> None:
     """Names of registered methods only; a webhook without app context does not see app-only ones."""
-    body = _ok(portal.call("methods"))
+    body = ok(portal.call("methods"))
     assert same_shape(body, fixture_json("api-reference__common__system__methods__01.json")) == []
     mine = set(body["result"])
     assert {"crm.item.list", "crm.currency.list", "app.info", "event.bind", "server.time"} <= mine
     assert "userfieldconfig.add" not in mine and mine <= set(METHODS)
-    assert set(_ok(portal.call("methods", {"full": True}))["result"]) == set(METHODS)
-    crm_only = set(_ok(portal.call("methods", {"scope": "crm"}))["result"])
+    assert set(ok(portal.call("methods", {"full": True}))["result"]) == set(METHODS)
+    crm_only = set(ok(portal.call("methods", {"scope": "crm"}))["result"])
     assert "crm.item.add" in crm_only and "server.time" not in crm_only and "user.current" not in crm_only
-    common = set(_ok(portal.call("methods", {"scope": ""}))["result"])
+    common = set(ok(portal.call("methods", {"scope": ""}))["result"])
     assert {"server.time", "scope", "methods", "batch"} <= common and "crm.item.add" not in common
     hook = portal.control("webhooks", {"user_id": 1, "scope": "crm"}).json()["url"]
-    via_hook = set(_ok(requests.post(f"{hook}methods.json", json={}, timeout=10))["result"])
+    via_hook = set(ok(requests.post(f"{hook}methods.json", json={}, timeout=10))["result"])
     assert "crm.item.add" in via_hook and "app.info" not in via_hook and "event.bind" not in via_hook
 
 
 def test_user_current(portal: Portal) -> None:
     """The calling user (the token's or the webhook's); needs user, user_brief or user_basic."""
-    body = _ok(portal.call("user.current"))
+    body = ok(portal.call("user.current"))
     assert same_shape(body, fixture_json("api-reference__user__user-current__01.json")) == []
     assert body["result"]["ID"] == "1" and body["result"]["ACTIVE"] is True
     clerk = portal.control("users", {"admin": False, "name": "Clara"}).json()
     hook = portal.control("webhooks", {"user_id": clerk["id"], "scope": "crm,user_basic"}).json()["url"]
-    assert _ok(requests.post(f"{hook}user.current.json", json={}, timeout=10))["result"]["NAME"] == "Clara"
+    assert ok(requests.post(f"{hook}user.current.json", json={}, timeout=10))["result"]["NAME"] == "Clara"
     crm_only = portal.control("webhooks", {"user_id": 1, "scope": "crm"}).json()["url"]
     refused = requests.post(f"{crm_only}user.current.json", json={}, timeout=10)
     assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import requests
 
-from sandbox_b24.conftest import Portal, fixture_json, same_shape
+from sandbox_b24.conftest import Portal, fixture_json, ok, same_shape
 
 UFC = "api-reference__crm__universal__userfieldconfig__userfieldconfig-{}.json"
 QBO_FIELD = {"entityId": "CRM_SMART_INVOICE", "fieldName": "UF_CRM_SMART_INVOICE_QBO_ID", "userTypeId": "string",
@@ -18,11 +18,6 @@ QBO_FIELD = {"entityId": "CRM_SMART_INVOICE", "fieldName": "UF_CRM_SMART_INVOICE
 
 
 OTHER_LANGUAGES = lambda key: key in ("ru", "de")  # noqa: E731 - the doc portals had more languages than "en"
-
-
-def _ok(response: requests.Response) -> dict:
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _hook(portal: Portal, scope: str = "crm,userfieldconfig", user_id: int = 1) -> str:
@@ -44,23 +39,23 @@ def test_userfieldconfig_lifecycle_matches_the_documented_shapes(portal: Portal)
     enum_field = {"entityId": "CRM_SMART_INVOICE", "fieldName": "UF_CRM_SMART_INVOICE_KIND", "userTypeId": "enumeration",
                   "multiple": "Y", "showInList": "N", "editFormLabel": {"en": "Kind"},
                   "enum": [{"value": "Service", "def": "N", "sort": 100}, {"value": "Goods", "def": "Y", "sort": 200}]}
-    added = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": enum_field}))
+    added = ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": enum_field}))
     assert same_shape(added, fixture_json(UFC.format("add__01")), ignore=OTHER_LANGUAGES) == []
     field = added["result"]["field"]
     assert (field["fieldName"], field["multiple"], field["showInList"]) == ("UF_CRM_SMART_INVOICE_KIND", "Y", "Y")
     assert [e["value"] for e in field["enum"]] == ["Service", "Goods"] and field["enum"][0]["userFieldId"] == field["id"]
-    got = _ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": field["id"]}))
+    got = ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": field["id"]}))
     assert same_shape(got, fixture_json(UFC.format("get__01")), ignore=OTHER_LANGUAGES) == [] and got["result"]["field"] == field
-    listed = _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "filter": {"entityId": "CRM_SMART_INVOICE"},
+    listed = ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "filter": {"entityId": "CRM_SMART_INVOICE"},
                                                        "select": {"0": "*", "language": "en"}}))
     assert same_shape(listed, fixture_json(UFC.format("list__01")), ignore=lambda k: k == "next" or OTHER_LANGUAGES(k)) == []
     assert [f["id"] for f in listed["result"]["fields"]] == [field["id"]] and listed["total"] == 1
-    updated = _ok(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field["id"], "field": {
+    updated = ok(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field["id"], "field": {
         "mandatory": "Y", "multiple": "N", "editFormLabel": {"en": "Kind (updated)"}}}))
     assert same_shape(updated, fixture_json(UFC.format("update__01")), ignore=OTHER_LANGUAGES) == []
     changed = updated["result"]["field"]
     assert (changed["mandatory"], changed["multiple"], changed["editFormLabel"]["en"]) == ("Y", "Y", "Kind (updated)")
-    deleted = _ok(_call(hook, "userfieldconfig.delete", {"moduleId": "crm", "id": field["id"]}))
+    deleted = ok(_call(hook, "userfieldconfig.delete", {"moduleId": "crm", "id": field["id"]}))
     assert same_shape(deleted, fixture_json(UFC.format("delete__01"))) == [] and deleted["result"] is None
     _refused(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": field["id"]}),
              fixture_json(UFC.format("get__02"))["error_description"])
@@ -69,19 +64,19 @@ def test_userfieldconfig_lifecycle_matches_the_documented_shapes(portal: Portal)
 def test_mandatory_field_made_by_userfieldconfig_is_enforced_with_the_option_on(portal: Portal) -> None:
     """A UF from userfieldconfig.add is a crm.item field (camelCase) and the required check covers it."""
     hook = _hook(portal)
-    field = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {**QBO_FIELD, "mandatory": "Y"}}))
+    field = ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {**QBO_FIELD, "mandatory": "Y"}}))
     assert field["result"]["field"]["mandatory"] == "Y"
-    fields = _ok(portal.call("crm.item.fields", {"entityTypeId": 31}))["result"]["fields"]
+    fields = ok(portal.call("crm.item.fields", {"entityTypeId": 31}))["result"]["fields"]
     assert fields["ufCrmSmartInvoiceQboId"]["isRequired"] is True
-    assert _ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "Off"}}))  # option off by default
+    assert ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "Off"}}))  # option off by default
     portal.control("settings", {"req_uf_check": True})
     refused = portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "On"}})
     assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"
-    item = _ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "On", "ufCrmSmartInvoiceQboId": "7"}}))
+    item = ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "On", "ufCrmSmartInvoiceQboId": "7"}}))
     assert item["result"]["item"]["ufCrmSmartInvoiceQboId"] == "7"
-    _ok(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field["result"]["field"]["id"],
+    ok(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field["result"]["field"]["id"],
                                                "field": {"mandatory": "N"}}))
-    assert _ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "Optional again"}}))
+    assert ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "Optional again"}}))
 
 
 def test_userfieldconfig_add_refusals(portal: Portal) -> None:
@@ -93,7 +88,7 @@ def test_userfieldconfig_add_refusals(portal: Portal) -> None:
              "The 'USER_TYPE_ID' field is not found.")
     _refused(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {**QBO_FIELD, "fieldName": "UF_CRM_QBO"}}),
              "You cannot create custom fields")
-    _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": QBO_FIELD}))
+    ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": QBO_FIELD}))
     _refused(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": QBO_FIELD}),
              "Field UF_CRM_SMART_INVOICE_QBO_ID already exists")
     _refused(_call(hook, "userfieldconfig.add", {"moduleId": "rpa", "field": QBO_FIELD}), "No settings for UserFieldAccess")
@@ -108,8 +103,8 @@ def test_userfieldconfig_needs_both_scopes_and_the_settings_right(portal: Portal
     clerk = portal.control("users", {"admin": False}).json()["id"]
     hook = _hook(portal, user_id=clerk)
     _refused(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": QBO_FIELD}), "Access denied")
-    field_id = _ok(_call(_hook(portal), "userfieldconfig.add", {"moduleId": "crm", "field": QBO_FIELD}))["result"]["field"]["id"]
-    assert _ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": field_id}))  # reading is allowed
+    field_id = ok(_call(_hook(portal), "userfieldconfig.add", {"moduleId": "crm", "field": QBO_FIELD}))["result"]["field"]["id"]
+    assert ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": field_id}))  # reading is allowed
     _refused(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field_id, "field": {"mandatory": "Y"}}),
              fixture_json(UFC.format("update__02"))["error_description"])
     _refused(_call(hook, "userfieldconfig.delete", {"moduleId": "crm", "id": field_id}),
@@ -118,14 +113,14 @@ def test_userfieldconfig_needs_both_scopes_and_the_settings_right(portal: Portal
 
 def test_contact_and_company_userfield_list(portal: Portal) -> None:
     """The documented shapes; labels come only with filter[LANG]; a non-object filter is the classic 400."""
-    _ok(portal.call("crm.contact.userfield.add", {"fields": {"USER_TYPE_ID": "string", "FIELD_NAME": "QBO_ID",
+    ok(portal.call("crm.contact.userfield.add", {"fields": {"USER_TYPE_ID": "string", "FIELD_NAME": "QBO_ID",
                                                              "LABEL": "QuickBooks id", "MANDATORY": "Y"}}))
-    _ok(portal.call("crm.company.userfield.add", {"fields": {"USER_TYPE_ID": "double", "FIELD_NAME": "BALANCE"}}))
-    contact = _ok(portal.call("crm.contact.userfield.list", {"filter": {"MANDATORY": "Y", "LANG": "en"}}))
+    ok(portal.call("crm.company.userfield.add", {"fields": {"USER_TYPE_ID": "double", "FIELD_NAME": "BALANCE"}}))
+    contact = ok(portal.call("crm.contact.userfield.list", {"filter": {"MANDATORY": "Y", "LANG": "en"}}))
     doc = fixture_json("api-reference__crm__contacts__userfield__crm-contact-userfield-list__02.json")
     assert same_shape(contact, doc, ignore=lambda k: k == "SETTINGS") == []
     assert [(f["FIELD_NAME"], f["EDIT_FORM_LABEL"]) for f in contact["result"]] == [("UF_CRM_QBO_ID", "QuickBooks id")]
-    company = _ok(portal.call("crm.company.userfield.list", {"order": {"ID": "DESC"}}))
+    company = ok(portal.call("crm.company.userfield.list", {"order": {"ID": "DESC"}}))
     doc = fixture_json("api-reference__crm__companies__userfields__crm-company-userfield-list__01.json")
     assert same_shape(company, doc, ignore=lambda k: k in ("SETTINGS", "LIST") or k.endswith(("_LABEL", "_MESSAGE"))) == []
     assert [f["FIELD_NAME"] for f in company["result"]] == ["UF_CRM_BALANCE"] and "EDIT_FORM_LABEL" not in company["result"][0]
@@ -141,19 +136,19 @@ def test_userfieldconfig_list_rows_are_the_documented_list_rows(portal: Portal) 
     hook = _hook(portal)
     kind = {"entityId": "CRM_SMART_INVOICE", "fieldName": "UF_CRM_SMART_INVOICE_KIND", "userTypeId": "enumeration",
             "multiple": "Y", "editFormLabel": {"de": "Liste der Merkmale"}, "enum": [{"value": "A"}]}
-    first = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": kind}))["result"]["field"]["id"]
-    second = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {**QBO_FIELD, "sort": 50}}))
-    listed = _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"0": "*", "language": "de"},
+    first = ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": kind}))["result"]["field"]["id"]
+    second = ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {**QBO_FIELD, "sort": 50}}))
+    listed = ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"0": "*", "language": "de"},
                                                        "filter": {"multiple": "Y"}}))
     assert same_shape(listed, fixture_json(UFC.format("list__01")), ignore=lambda k: k == "next") == []
     [row] = listed["result"]["fields"]
     assert "enum" not in row and row["languageId"] == {"de": "de"}
     assert (row["editFormLabel"], row["listColumnLabel"], row["helpMessage"]) == ({"de": "Liste der Merkmale"}, None, None)
-    ids = [f["id"] for f in _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm"}))["result"]["fields"]]
+    ids = [f["id"] for f in ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm"}))["result"]["fields"]]
     assert ids == [second["result"]["field"]["id"], first]  # sort 50 before sort 100
-    odd = _ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"language": ["de"]}}))
+    odd = ok(_call(hook, "userfieldconfig.list", {"moduleId": "crm", "select": {"language": ["de"]}}))
     assert [f["id"] for f in odd["result"]["fields"]] == ids
-    assert _ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": first}))["result"]["field"]["enum"]
+    assert ok(_call(hook, "userfieldconfig.get", {"moduleId": "crm", "id": first}))["result"]["field"]["enum"]
 
 
 def test_flags_are_stored_as_y_or_n_by_bitrix24s_own_rules(portal: Portal) -> None:
@@ -162,21 +157,21 @@ def test_flags_are_stored_as_y_or_n_by_bitrix24s_own_rules(portal: Portal) -> No
     Main\\Controller\\UserFieldConfig::prepareFields turns showFilter "Y" into "E"; the classic
     crm.<kind>.userfield.add (rest UserFieldProxy::add) compares case-insensitively and maps SHOW_FILTER Y to E."""
     hook = _hook(portal)
-    added = _ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {
+    added = ok(_call(hook, "userfieldconfig.add", {"moduleId": "crm", "field": {
         **QBO_FIELD, "mandatory": True, "multiple": "y", "isSearchable": 1, "showFilter": "Y", "sort": "abc"}}))
     field = added["result"]["field"]
     flags = ("mandatory", "multiple", "isSearchable", "showFilter", "showInList", "editInList", "sort")
     assert [field[k] for k in flags] == ["N", "N", "N", "E", "Y", "Y", "100"]
-    updated = _ok(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field["id"], "field": {
+    updated = ok(_call(hook, "userfieldconfig.update", {"moduleId": "crm", "id": field["id"], "field": {
         "mandatory": "Y", "showFilter": "S", "isSearchable": False, "settings": "not an object"}}))["result"]["field"]
     assert [updated[k] for k in ("mandatory", "showFilter", "isSearchable")] == ["Y", "S", "N"]
     assert updated["settings"] == field["settings"]
     portal.control("settings", {"req_uf_check": True})
     refused = portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "No QBO id"}})
     assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"
-    _ok(portal.call("crm.contact.userfield.add", {"fields": {"USER_TYPE_ID": "string", "FIELD_NAME": "TAX",
+    ok(portal.call("crm.contact.userfield.add", {"fields": {"USER_TYPE_ID": "string", "FIELD_NAME": "TAX",
                                                              "MANDATORY": "y", "MULTIPLE": True, "SHOW_FILTER": "Y"}}))
-    [tax] = _ok(portal.call("crm.contact.userfield.list", {}))["result"]
+    [tax] = ok(portal.call("crm.contact.userfield.list", {}))["result"]
     assert (tax["MANDATORY"], tax["MULTIPLE"], tax["SHOW_FILTER"]) == ("Y", "N", "E")
     refused = portal.call("crm.contact.add", {"fields": {"NAME": "No tax id"}})
     assert refused.status_code == 400 and refused.json()["error"] == "CRM_FIELD_ERROR_REQUIRED"

@@ -90,7 +90,7 @@ def test_a_dead_frame_token_costs_bitrix24_little(tmp_path, browser, caplog, mon
     """Polling /status asks nothing; a "could not tell" stands UNKNOWN_SECONDS; a refused frame
     token is forgotten, so the next check asks once (the portal's tokens), not twice."""
     monkeypatch.setattr(admins, "RECHECK_SECONDS", 1)
-    monkeypatch.setattr(admins, "UNKNOWN_SECONDS", 3, raising=False)
+    monkeypatch.setattr(admins, "UNKNOWN_SECONDS", 3)
     with running_stack(kind, tmp_path) as stack:
         install_app(stack, browser, stack.b24.default_member_id)
         _open_as(stack, browser, 1)

@@ -105,7 +105,7 @@ def _until_read_only(stack, browser: requests.Session) -> None:
 @pytest.fixture
 def short_window(monkeypatch):
     """A one-second verdict window, so "after the window" needs no minute-long wait."""
-    monkeypatch.setattr(admins, "RECHECK_SECONDS", 1, raising=False)
+    monkeypatch.setattr(admins, "RECHECK_SECONDS", 1)
 
 
 def test_a_demoted_admin_cannot_link_a_company_even_within_the_window(dual_stack, browser):

@@ -4,7 +4,6 @@ POST shapes (reference §1.1: the captured one without APPLICATION_TOKEN, the do
 with ONAPPINSTALL arriving late (reference §1.2: "may arrive with a delay")."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import requests
 from sqlalchemy import select
 
 from qb24.sandboxes import B24_SANDBOX_CLIENT_ID
-from qb24.stack import Stack, start_stack
+from qb24.stack import Stack
 from store.crypto import TokenCipher
 from store.models import Portal, ReceivedEvent
 from tests.support import chromium, wait_for
@@ -20,13 +19,6 @@ from tests.support import chromium, wait_for
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "install_shapes"
 LATE_S = 6.0  # long enough that the app page is rendered before ONAPPINSTALL arrives
-
-
-@pytest.fixture
-def stack(tmp_path) -> Iterator[Stack]:
-    running = start_stack(f"sqlite:///{tmp_path / 'qb24.db'}")
-    yield running
-    running.stop()
 
 
 def _portal_row(stack: Stack) -> Portal | None:
