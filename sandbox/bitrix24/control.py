@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from flask import Blueprint, Response, request
 
 from sandbox.bitrix24 import lifecycle, staff
-from sandbox.bitrix24.control_records import (add_outgoing_webhook, bad_input, seed, update_record, user_id_of,
-                                              whole)
+from sandbox.bitrix24.control_records import (add_outgoing_webhook, bad_input, integer_of, seed, update_record,
+                                              user_id_of)
 from sandbox.bitrix24.currency import set_currencies
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.rest import json_response
@@ -39,14 +39,6 @@ def text(body: dict, key: str, default: str | None = "") -> str | None:
     value = body.get(key, default)
     if value is not None and not isinstance(value, str):
         raise bad_input(f"{key} must be a string")
-    return value
-
-
-def _integer(body: dict, key: str, default: int) -> int:
-    """An integer setting of a control call, or a 400."""
-    value = whole(body.get(key, default))
-    if value is None:
-        raise bad_input(f"{key} must be an integer")
     return value
 
 
@@ -109,7 +101,7 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/portals")
     def create_portal(body: dict) -> dict:
         return sb.create_portal(text(body, "plan", "basic"), text(body, "member_id", None),
-                                _integer(body, "invoice_category_id", 5)).__dict__
+                                integer_of(body, "invoice_category_id", 5)).__dict__
 
     @route("/apps")
     def register_app(body: dict) -> dict:
@@ -117,7 +109,7 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
         if unknown or not text(body, "client_id") or not text(body, "client_secret"):
             raise bad_input(f"client_id and client_secret are required; known keys: {', '.join(_APP_KEYS)}")
         app = sb.register_app(**{k: text(body, k) for k in _APP_KEYS if k != "version" and body.get(k) is not None},
-                              version=_integer(body, "version", 1))
+                              version=integer_of(body, "version", 1))
         return {"client_id": app.client_id, "scope": app.scope}
 
     @route("/apps/<client_id>/switches", methods=("GET", "POST"))
@@ -127,7 +119,7 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     @route("/settings")
     def settings(body: dict) -> dict:
         if "token_lifetime" in body:
-            sb.state.token_lifetime = _integer(body, "token_lifetime", 3600)
+            sb.state.token_lifetime = integer_of(body, "token_lifetime", 3600)
         return {"token_lifetime": sb.state.token_lifetime}
 
     @route("/portals/<member_id>/settings")

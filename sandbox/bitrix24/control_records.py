@@ -54,8 +54,8 @@ def origin_of(body: dict) -> str:
     return origin
 
 
-def _integer(entry: dict, key: str, default: int) -> int:
-    """An optional integer setting of a seed entry."""
+def integer_of(entry: dict, key: str, default: int) -> int:
+    """An optional integer of a control call or seed entry, or a 400."""
     value = whole(entry.get(key, default))
     if value is None:
         raise bad_input(f"{key} must be an integer")
@@ -69,14 +69,14 @@ def _check_entry(key: str, entry: Any) -> None:
     if key == "userfields" and (entry.get("entity") not in userfields.CRM_ENTITIES
                                 or not isinstance(entry.get("FIELD_NAME"), str) or not entry["FIELD_NAME"]):
         raise bad_input(f"a userfield needs FIELD_NAME and entity, one of {', '.join(userfields.CRM_ENTITIES)}")
-    if key == "categories" and _integer(entry, "entity_type_id", 0) not in _PIPELINE_TYPES:
+    if key == "categories" and integer_of(entry, "entity_type_id", 0) not in _PIPELINE_TYPES:
         raise bad_input("a category's entity_type_id must be 2 (deals) or 31 (Smart Invoices)")
     if key == "stages" and (not isinstance(entry.get("code"), str) or not entry["code"]
                             or entry.get("semantics") not in (None, "S", "F")):
         raise bad_input("a stage needs a code; semantics is S, F or absent")
     for number in {"categories": ("sort",), "stages": ("sort", "category_id")}.get(key, ()):
         if entry.get(number) is not None:
-            _integer(entry, number, 0)
+            integer_of(entry, number, 0)
 
 
 def check_seed(body: dict) -> None:
@@ -99,12 +99,12 @@ def _apply_seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
     for entry in body.get("userfields", []):
         userfields.add(portal, entry["entity"], entry)
     out: dict[str, list] = {"categories": [
-        add_category(portal, int(c["entity_type_id"]), str(c.get("name", "Pipeline")), _integer(c, "sort", 200))["id"]
+        add_category(portal, int(c["entity_type_id"]), str(c.get("name", "Pipeline")), integer_of(c, "sort", 200))["id"]
         for c in body.get("categories", [])]}
     for stage in body.get("stages", []):
-        category = _integer(stage, "category_id", 0) or smart_invoice.default_category(portal)
+        category = integer_of(stage, "category_id", 0) or smart_invoice.default_category(portal)
         add_smart_invoice_stage(portal, category, stage["code"], str(stage.get("name", stage["code"])),
-                                _integer(stage, "sort", 100), stage.get("semantics"))
+                                integer_of(stage, "sort", 100), stage.get("semantics"))
     for key, kind in CLASSIC.items():
         out[key] = [classic.create(sb.state, sb.sender, portal, kind, f, user_id, origin) for f in body.get(key, [])]
     names = TYPES[smart_invoice.ENTITY_TYPE_ID].names(portal)

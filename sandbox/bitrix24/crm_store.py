@@ -9,7 +9,7 @@ from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.state import Portal
 
 PAGE_SIZE = 50
-_PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$", re.DOTALL)  # a key may hold a newline
+OPERATOR_PREFIX = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$", re.DOTALL)  # a key may hold a newline
 
 
 def now_iso() -> str:
@@ -65,7 +65,7 @@ def matches(row: dict, filter_: dict, value_of: Callable[[dict, str], Any]) -> b
         if isinstance(want, dict) and key.isdigit():
             results.append(matches(row, want, value_of))
             continue
-        op, field = _PREFIX.match(key).groups()
+        op, field = OPERATOR_PREFIX.match(key).groups()
         results.append(_compare(op or "", value_of(row, field), want))
     if str(filter_.get("logic", "AND")).upper() == "OR":
         return any(results) if results else True

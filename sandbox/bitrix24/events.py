@@ -80,8 +80,7 @@ class EventSender:
     def _release(self, record: SentEvent, generation: int) -> None:
         """A delay is over: hand the event to the delivery thread unless it was cancelled meanwhile."""
         with self._lock:
-            current = threading.current_thread()
-            self._timers = {t for t in self._timers if t is not current}
+            self._timers.discard(threading.current_thread())
             if generation == self._generation:
                 self._queue.put(record)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from sandbox.bitrix24.crm_store import OPERATOR_PREFIX
 from sandbox.bitrix24.errors import RestError
 
-OPERATOR = re.compile(r"^(>=|<=|!=|!@|=%|%=|>|<|@|%|=|!)?(.*)$", re.DOTALL)
 # CORE Converter::isSpecialDecodeWayFromUpperToCamel: only these UF shapes convert "regularly".
 _REGULAR_UPPER = (re.compile(r"^[A-Z_]+$"), re.compile(r"^UF_CRM_\d{1,4}_[\d_]+$"),
                   re.compile(r"^UF_CRM_\d{1,4}_[A-Z_]+$"))
@@ -92,10 +92,10 @@ class FieldNames:
             if name.upper() == "LOGIC":
                 out["logic"] = value
                 continue
-            if isinstance(value, dict) and (name.isdigit() or not OPERATOR.match(name).group(2)):
+            if isinstance(value, dict) and (name.isdigit() or not OPERATOR_PREFIX.match(name).group(2)):
                 out[name] = self.filter(value)
                 continue
-            op, field = OPERATOR.match(name).groups()
+            op, field = OPERATOR_PREFIX.match(name).groups()
             key = self.key(field)
             if key is None:
                 raise RestError(400, "INVALID_ARG_VALUE", f"Invalid filter: field '{field}' is not allowed in filter")
