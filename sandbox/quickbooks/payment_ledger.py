@@ -60,12 +60,13 @@ def shift_invoices(realm: Realm, payment: dict[str, Any], before: dict[str, floa
 def _link(invoice: dict[str, Any], payment_id: str, wanted: bool) -> bool:
     """Add or drop the invoice's LinkedTxn to the payment; whether that changed anything."""
     links = invoice.setdefault("LinkedTxn", [])
-    mine = [link for link in links
-            if link.get("TxnType") == "Payment" and str(link.get("TxnId")) == payment_id]
-    if wanted and not mine:
+    others = [link for link in links
+              if not (link.get("TxnType") == "Payment" and str(link.get("TxnId")) == payment_id)]
+    linked = len(others) < len(links)
+    if wanted and not linked:
         links.append({"TxnId": payment_id, "TxnType": "Payment"})
         return True
-    if not wanted and mine:
-        invoice["LinkedTxn"] = [link for link in links if not any(link is own for own in mine)]
+    if not wanted and linked:
+        invoice["LinkedTxn"] = others
         return True
     return False

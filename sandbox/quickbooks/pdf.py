@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 MAX_LINES = 30  # one Letter page at 16 pt leading; further invoice lines are summarised
+ITEM_ROWS = MAX_LINES - 10  # what the header, totals and footer leave for invoice lines
 LEADING = 16
 
 
@@ -28,11 +29,11 @@ def invoice_text(invoice: dict[str, Any], company_name: str) -> list[str]:
             f"Date: {invoice.get('TxnDate', '')}    Due: {invoice.get('DueDate', '')}",
             f"Bill to: {(invoice.get('CustomerRef') or {}).get('name', '')}", ""]
     items = [line for line in invoice.get("Line") or [] if line.get("DetailType") == "SalesItemLineDetail"]
-    for line in items[:MAX_LINES - 10]:
+    for line in items[:ITEM_ROWS]:
         name = (line["SalesItemLineDetail"].get("ItemRef") or {}).get("name", "")
         rows.append(f"{line.get('Description') or name}    {_amount(line.get('Amount'))}")
-    if len(items) > MAX_LINES - 10:
-        rows.append(f"... and {len(items) - (MAX_LINES - 10)} more lines")
+    if len(items) > ITEM_ROWS:
+        rows.append(f"... and {len(items) - ITEM_ROWS} more lines")
     rows += ["", f"Total: {_amount(invoice.get('TotalAmt'))} {currency}",
              f"Balance due: {_amount(invoice.get('Balance'))} {currency}"]
     return rows
