@@ -148,11 +148,16 @@ def test_after_the_window_a_terminated_admin_changes_nothing(dual_stack, browser
     their tokens then do (sandbox switch fired_user_tokens): an empty profile, or 401."""
     stack = dual_stack
     stack.b24.set_app_switches(stack.settings.b24_client_id, fired_user_tokens=reading)
+    _terminated_admin_cannot_save(stack, browser, integrations="disable")
+
+
+def _terminated_admin_cannot_save(stack, browser, integrations: str) -> None:
+    """An admin opens the app, is terminated in Bitrix24, and once the window is over cannot save."""
     install_app(stack, browser, stack.b24.default_member_id)
     second = _new_user(stack)
     with requests.Session() as fired:
         page = _open_as(stack, fired, second)
-        _change_user(stack, second, active=False, integrations="disable")
+        _change_user(stack, second, active=False, integrations=integrations)
         _until_read_only(stack, fired)
         refused = _save(stack, fired, page)
     assert refused.status_code == 403 and _stored_settings(stack) == {}
@@ -162,14 +167,7 @@ def test_a_terminated_admin_whose_app_moved_to_a_system_user_changes_nothing(tmp
     """Integrations preserved: a Market app's tokens now act as a system-user clone with the same
     rights (DOCS settings/system-user.md), so user.admin would still say true; profile's ID does not."""
     with running_stack("sqlite", tmp_path, B24_CLIENT_ID="app.5f0e1b.qb24test") as stack:
-        install_app(stack, browser, stack.b24.default_member_id)
-        second = _new_user(stack)
-        with requests.Session() as fired:
-            page = _open_as(stack, fired, second)
-            _change_user(stack, second, active=False, integrations="preserve")
-            _until_read_only(stack, fired)
-            refused = _save(stack, fired, page)
-        assert refused.status_code == 403 and _stored_settings(stack) == {}
+        _terminated_admin_cannot_save(stack, browser, integrations="preserve")
 
 
 def test_within_the_window_actions_ask_bitrix24_nothing_and_linking_asks_once(dual_stack, browser, caplog):
