@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from quickbooks import QuickBooks
 from quickbooks.objects.customer import Customer
 
-from tests.sandbox.qbo_app_support import FIXTURES, Api, assert_fault, connect, connected_api, fixture, quickbooks
+from tests.sandbox.qbo_app_support import FIXTURES, Api, assert_fault, connected_api, fixture
 
 
 def _customer(api: Api, customer_id: str) -> dict[str, Any]:
@@ -120,11 +121,8 @@ def test_a_second_inactive_namesake_still_deactivates(qbo) -> None:
     assert second["DisplayName"] != first["DisplayName"]
 
 
-def test_python_quickbooks_full_update_deactivation_renames(qbo) -> None:
+def test_python_quickbooks_full_update_deactivation_renames(qb: QuickBooks) -> None:
     """python-quickbooks saves the whole object (full update); the rename applies to it too."""
-    realm_id = qbo.reset()
-    client, _ = connect(qbo.url)
-    qb = quickbooks(qbo.url, client, realm_id)
     customer = Customer()
     customer.DisplayName = "Pelican Point"
     created = customer.save(qb=qb)

@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from quickbooks import exceptions
+from quickbooks import QuickBooks, exceptions
 from quickbooks.objects.customer import Customer
 
-from tests.sandbox.qbo_app_support import Api, assert_fault, connect, connected_api, quickbooks
+from tests.sandbox.qbo_app_support import Api, assert_fault, connected_api
 
 NAME_FIELDS = ("DisplayName", "Title", "GivenName", "MiddleName", "FamilyName", "Suffix", "PrintOnCheckName")
 
@@ -148,11 +148,8 @@ def test_colon_tab_and_newline_are_refused_in_every_name_field(qbo, field: str, 
     assert assert_fault(api.call("POST", "customer", body=sparse), 400, "2170")["element"] == field
 
 
-def test_python_quickbooks_raises_validation_exception_for_a_bad_name_part(qbo) -> None:
+def test_python_quickbooks_raises_validation_exception_for_a_bad_name_part(qb: QuickBooks) -> None:
     """python-quickbooks maps codes 2000-4999 to ValidationException (client.py handle_exceptions)."""
-    realm_id = qbo.reset()
-    client, _ = connect(qbo.url)
-    qb = quickbooks(qbo.url, client, realm_id)
     customer = Customer()
     customer.DisplayName = "Colon Test"
     customer.MiddleName = "J:R"

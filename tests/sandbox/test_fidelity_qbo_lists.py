@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from quickbooks import QuickBooks
 from quickbooks.objects.account import Account
 from quickbooks.objects.term import Term
 
-from tests.sandbox.qbo_app_support import Api, assert_fault, connect, connected_api, fixture, quickbooks
+from tests.sandbox.qbo_app_support import Api, assert_fault, connected_api, fixture
 
 TERM_KEYS = ["Name", "Active", "Type", "DiscountPercent", "DueDays", "DiscountDays", "domain", "sparse", "Id",
              "SyncToken", "MetaData"]
@@ -140,11 +141,8 @@ def test_sample_generated_and_empty_companies_reference_records_that_exist(qbo) 
     assert _get(api, "account/1")["Name"] == "Services"
 
 
-def test_python_quickbooks_reads_terms_and_accounts(qbo) -> None:
+def test_python_quickbooks_reads_terms_and_accounts(qb: QuickBooks) -> None:
     """Term.all / Term.get / Account.get / Account.filter as an unmodified python-quickbooks client calls them."""
-    realm_id = qbo.reset()
-    client, _ = connect(qbo.url)
-    qb = quickbooks(qbo.url, client, realm_id)
     assert [t.Name for t in Term.all(qb=qb)] == ["Due on receipt", "Net 15", "Net 30", "Net 60"]
     assert Term.get(3, qb=qb).DueDays == 30
     fees = Account.get(5, qb=qb)

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from quickbooks import exceptions
+from quickbooks import QuickBooks, exceptions
 from quickbooks.objects.base import Ref
 from quickbooks.objects.customer import Customer
 
-from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connect, connected_api, quickbooks
+from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api
 
 PARENT_REQUIRED = "ParentRef is either required or not if Job is true or false."
 
@@ -109,12 +109,9 @@ def test_a_batch_item_is_refused_alone(api: Api) -> None:
     assert answers["fine"]["Customer"]["FullyQualifiedName"] == "Amy's Bird Sanctuary:Batch Child"
 
 
-def test_python_quickbooks_raises_for_a_parent_without_the_job_flag(qbo: Sandbox) -> None:
+def test_python_quickbooks_raises_for_a_parent_without_the_job_flag(qb: QuickBooks) -> None:
     """The python-quickbooks#139 call: ParentRef = parent.to_ref(), Job left False → an exception naming
     "ParentRef Required Error" (codes 6000+ are QuickbooksException, client.py handle_exceptions)."""
-    realm_id = qbo.reset()
-    client, _ = connect(qbo.url)
-    qb = quickbooks(qbo.url, client, realm_id)
     child = Customer()
     child.DisplayName = "Project Child"
     child.ParentRef = Customer.get(1, qb=qb).to_ref()
