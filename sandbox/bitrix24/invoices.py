@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, list_param, matches, now_iso,
-                                        ordered, page, start_of)
+from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, list_param, now_iso, ordered,
+                                        page, select_rows, start_of)
 from sandbox.bitrix24.directory import PAY_SYSTEMS, PERSON_TYPES
 from sandbox.bitrix24.errors import classic
 from sandbox.bitrix24.events import EventSender, fire
@@ -140,7 +140,7 @@ def invoice_list(ctx: CallContext, params: dict) -> dict:
     """Filter/order/select with 50-row pages; no PRODUCT_ROWS in lists."""
     filter_ = dict_param(params, "filter", True)
     value_of = lambda row, f: row.get(f.upper())  # noqa: E731
-    rows = [r for r in ctx.portal.entities.get(KIND, {}).values() if matches(r, filter_, value_of)]
+    rows = select_rows(ctx.portal.entities.get(KIND, {}), filter_, value_of, "ID")
     rows = ordered(rows, dict_param(params, "order", True), value_of, "ID")
     chunk, total, following = page(rows, start_of(params))
     select = [str(s).upper() for s in list_param(params, "select", True)]
