@@ -18,12 +18,16 @@ def now_iso() -> str:
 
 
 def check_required_userfields(portal: Portal, entity: str, record: dict) -> None:
-    """With the portal's "check required custom fields" option on, a mandatory UF must have a value."""
+    """With the portal's "check required custom fields" option on (reference §6, rest_enable_req_uf_check,
+    default off), a mandatory UF must have a value. The body follows DOCS crm-item-batch-import.md:
+    `CRM_FIELD_ERROR_REQUIRED`, `The "Name" field is required` (the field's title: its edit-form label)."""
     if not portal.req_uf_check:
         return
+    from sandbox.bitrix24.userfields import label  # userfields -> item_keys -> crm_store: import here
     for uf in portal.userfields.get(entity, []):
-        if uf["MANDATORY"] == "Y" and record.get(uf["FIELD_NAME"]) in (None, "", []):
-            raise RestError(400, "CRM_FIELD_ERROR_REQUIRED", f"Field \"{uf['FIELD_NAME']}\" is required.")
+        if uf["MANDATORY"] == "Y" and record.get(uf["FIELD_NAME"]) in (None, "", [], {}):
+            title = label(uf, "EDIT_FORM_LABEL") or uf["FIELD_NAME"]
+            raise RestError(400, "CRM_FIELD_ERROR_REQUIRED", f"The \"{title}\" field is required")
 
 
 def _num(value: Any) -> float | None:
