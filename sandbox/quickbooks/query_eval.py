@@ -70,6 +70,9 @@ def _lookup(record: dict[str, Any], path: str) -> Any:
     for segment in path.split("."):
         if not isinstance(value, dict):
             return _MISSING
+        if segment in value:  # the usual spelling: no scan of every key (paging 15,000 invoices)
+            value = value[segment]
+            continue
         wanted = segment.lower()
         value = next((item for key, item in value.items() if key.lower() == wanted), _MISSING)
         if value is _MISSING:
@@ -89,9 +92,13 @@ def sort_key(value: Any, naive_timezone: tzinfo = timezone.utc) -> tuple:
         return (0,)
     if isinstance(value, bool):
         return (1, value)
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, int):
+        return (2, value)  # an int compares exactly with a Decimal: no conversion needed
+    if isinstance(value, (float, Decimal)):
         return (2, Decimal(str(value)))
     text = str(value)
+    if text.isascii() and text.isdigit():
+        return (2, int(text))  # an Id: the common ORDERBY key, without a regex and a Decimal per record
     if _NUMBER.fullmatch(text):
         # Ids are strings ("10" after "9"); numeric text orders and compares as a number.
         return (2, Decimal(text))
