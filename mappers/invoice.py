@@ -98,8 +98,9 @@ def _currency(invoice: dict[str, Any], facts: PortalFacts) -> str:
                            "set a base currency in Bitrix24 (CRM > Settings > Currencies) and sync again.")
     # An empty set means the engine could not read the list: then Bitrix24 itself has the last word.
     if facts.currencies and currency not in facts.currencies:
-        raise MappingError(f"The portal has no currency {currency}, used by invoice {invoice.get('DocNumber') or invoice['Id']}; "
-                           f"add {currency} in Bitrix24 (CRM > Settings > Currencies) and sync again.")
+        number = invoice.get("DocNumber") or invoice["Id"]
+        raise MappingError(f"The portal has no currency {currency}, used by invoice {number}; add {currency} in "
+                           "Bitrix24 (CRM > Settings > Currencies) and sync again.")
     return currency
 
 
