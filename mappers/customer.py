@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mappers.comm import Comm
-from mappers.customer_kind import DELETED_SUFFIX, CustomerKind, customer_kind, job_name, parent_id, top_level_id
+from mappers.customer_kind import (DELETED_SUFFIX, CustomerKind, customer_kind, job_name, parent_id,
+                                   top_level_id)
 from mappers.digest import content_hash
 from mappers.errors import MappingError
 from mappers.origin import origin_id, originator_id
@@ -47,8 +48,8 @@ def map_customer(customer: dict[str, Any], *, realm_id: str, rule: str) -> Custo
         raise MappingError(f"Unknown customer rule {rule!r}; choose one of {', '.join(CUSTOMER_RULES)} "
                            "in the app's settings.")
     if is_sub_customer(customer):
-        raise MappingError(f"Customer {customer['Id']} is a sub-customer (job or project); its invoices go to "
-                           "its top-level customer and it has no CRM record of its own.")
+        raise MappingError(f"Customer {customer['Id']} is a sub-customer (job or project): it has no CRM record "
+                           "of its own, its invoices go to its top-level customer.")
     entity = _entity(customer, rule)
     markers = {"ORIGINATOR_ID": originator_id(realm_id), "ORIGIN_ID": origin_id("Customer", customer["Id"])}
     main = _company_fields(customer) if entity == "company" else _contact_fields(customer)
@@ -125,13 +126,14 @@ def _address(addr: dict[str, Any] | None) -> dict[str, str]:
         return {}
     rest = ", ".join(str(addr[k]).strip() for k in ("Line2", "Line3", "Line4", "Line5") if addr.get(k))
     pairs = {"ADDRESS": addr.get("Line1"), "ADDRESS_2": rest, "ADDRESS_CITY": addr.get("City"),
-             "ADDRESS_POSTAL_CODE": addr.get("PostalCode"), "ADDRESS_PROVINCE": addr.get("CountrySubDivisionCode"),
-             "ADDRESS_COUNTRY": addr.get("Country")}
+             "ADDRESS_POSTAL_CODE": addr.get("PostalCode"),
+             "ADDRESS_PROVINCE": addr.get("CountrySubDivisionCode"), "ADDRESS_COUNTRY": addr.get("Country")}
     return {key: str(value).strip() for key, value in pairs.items() if value and str(value).strip()}
 
 
 def _one_line(addr: dict[str, Any] | None) -> str:
-    keys = ("Line1", "Line2", "Line3", "Line4", "Line5", "City", "CountrySubDivisionCode", "PostalCode", "Country")
+    keys = ("Line1", "Line2", "Line3", "Line4", "Line5", "City", "CountrySubDivisionCode", "PostalCode",
+            "Country")
     return ", ".join(str(addr[k]).strip() for k in keys if addr and addr.get(k) and str(addr[k]).strip())
 
 
@@ -157,8 +159,9 @@ def _emails(customer: dict[str, Any]) -> tuple[Comm, ...]:
 
 
 def _phones(customer: dict[str, Any]) -> tuple[Comm, ...]:
-    found = ((str((customer.get(key) or {}).get("FreeFormNumber") or "").strip(), kind) for key, kind in _PHONES)
-    return tuple(Comm(number, kind) for number, kind in found if number)
+    numbers = ((str((customer.get(key) or {}).get("FreeFormNumber") or "").strip(), kind)
+               for key, kind in _PHONES)
+    return tuple(Comm(number, kind) for number, kind in numbers if number)
 
 
 def _webs(customer: dict[str, Any]) -> tuple[Comm, ...]:
