@@ -100,23 +100,38 @@ def _rows(view: View, invoice: dict, who: str) -> list[str]:
         return [f"{who}: {len(view.rows)} product rows for {len(lines)} lines"]
     problems = []
     percent = _tax_percent(invoice)
+    discounted = any(line["DetailType"] == "DiscountLineDetail" and line["Amount"] for line in invoice["Line"])
     for row, line in zip(view.rows, lines):
         detail = line["SalesItemLineDetail"]
         names = {detail.get("ItemRef", {}).get("name"), line.get("Description")}
         if row.name not in names:
             problems.append(f"{who}: row {row.name!r} not in {names}")
-        if abs(row.quantity - float(detail.get("Qty", 1))) > 1e-9:
+        if not _same_quantity(row, line):
             problems.append(f"{who}: row {row.name!r} quantity {row.quantity} != {detail.get('Qty')}")
         taxed = detail.get("TaxCodeRef", {}).get("value") not in (None, "NON") and percent
-        if taxed and row.tax_rate not in (percent, percent / 100):
-            problems.append(f"{who}: row {row.name!r} tax rate {row.tax_rate} != {percent} %")
+        # With a discount QuickBooks may have taxed the undiscounted amount (ApplyTaxAfterDiscount false):
+        # then only an effective rate reproduces its tax, and the rows' total below is what must hold.
+        wanted = (percent, percent / 100) if taxed and not discounted else None
+        if wanted and row.tax_rate not in wanted or taxed and not row.tax_rate:
+            problems.append(f"{who}: row {row.name!r} tax rate {row.tax_rate}, QuickBooks charged {percent} %")
+        if not taxed and row.tax_rate:
+            problems.append(f"{who}: untaxed row {row.name!r} has tax rate {row.tax_rate}")
     total = sum(r.price * r.quantity for r in view.rows)
     if abs(total - float(invoice["TotalAmt"])) > CENT * (len(view.rows) + 1):
         problems.append(f"{who}: rows add up to {total:.2f}, not {invoice['TotalAmt']}")
-    if any(line["DetailType"] == "DiscountLineDetail" and line["Amount"] for line in invoice["Line"]) \
-            and not any(r.discount for r in view.rows):
+    if discounted and not any(r.discount for r in view.rows):
         problems.append(f"{who}: the QuickBooks discount shows on no product row")
     return problems
+
+
+def _same_quantity(row: Row, line: dict) -> bool:
+    """Qty as QuickBooks has it, or one unit at the line's amount where Qty × UnitPrice is not the amount
+    (a voided invoice's Qty 0, a rounded unit price): the amount is what must survive."""
+    detail = line["SalesItemLineDetail"]
+    qty, price = float(detail.get("Qty") or 0), float(detail.get("UnitPrice") or 0)
+    if qty and abs(qty * price - float(line["Amount"])) < 0.005:
+        return abs(row.quantity - qty) < 1e-9
+    return row.quantity == 1
 
 
 def _tax_percent(invoice: dict) -> float | None:
