@@ -15,24 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from clients.bitrix24 import Bitrix24Client
-from clients.bitrix24_auth import AppCredentials
-from clients.coordination import locks_for
 from clients.quickbooks import QuickBooksClient
-from clients.quickbooks_auth import QboApp, QboOAuth
-from clients.quickbooks_limits import QboGate
-from clients.ratelimit import make_limiter
 from qb24.demo import b24_control, connect_quickbooks, install_app, open_app_page
 from qb24.stack import Stack
-from store.crypto import TokenCipher
 from store.models import Portal, QboConnection, SyncRun
-from store.tokens import SqlPortalTokens, SqlRealmTokens
 from tests.webhooks.stack_support import running_stack
+from webhooks import services
 
 SMART, OLD = "smart_invoice", "invoice"
 WRITE_VERBS = ("add", "update", "set", "delete")
-# The tests need no rate-limit realism (the bench does): a fast portal, and a client bucket to match.
-FAST_PORTAL = {"speedup": 20, "reset_bucket": True}
-CLIENT_RATE, CLIENT_BURST = 200.0, 2000
+FAST_PORTAL = {"speedup": 20, "reset_bucket": True}  # rate-limit realism is the bench's job, not these tests'
 
 
 class CountingSession(requests.Session):
@@ -101,27 +93,11 @@ def _world(stack: Stack, kind: str, target: str, member_id: str) -> World:
         realm_id = session.scalar(select(QboConnection.realm_id).where(QboConnection.portal_id == portal.id))
         portal_id = portal.id
     counter = CountingSession()
-    return World(stack, kind, target, member_id, realm_id, portal_id, qbo_client(stack, realm_id),
-                 b24_client(stack, member_id, counter), counter, b24_client(stack, member_id))
-
-
-def qbo_client(stack: Stack, realm_id: str) -> QuickBooksClient:
-    """The realm's client on the stored tokens, as the worker builds it."""
-    settings, runtime = stack.settings, stack.app.extensions["qb24"]
-    oauth = QboOAuth(QboApp(settings.qbo_client_id, settings.qbo_client_secret, settings.qbo_redirect_uri,
-                            settings.qbo_environment))
-    tokens = SqlRealmTokens(runtime.sessions, TokenCipher(settings.token_encryption_key))
-    return QuickBooksClient(realm_id, tokens=tokens, oauth=oauth, locks=locks_for(runtime.redis),
-                            api_base=settings.qbo_api_base, gate=QboGate(runtime.redis))
-
-
-def b24_client(stack: Stack, member_id: str, session: requests.Session | None = None) -> Bitrix24Client:
-    """The portal's client on the stored tokens (Redis-shared locks and bucket when the stack has Redis)."""
-    settings, runtime = stack.settings, stack.app.extensions["qb24"]
-    tokens = SqlPortalTokens(runtime.sessions, TokenCipher(settings.token_encryption_key))
-    return Bitrix24Client(member_id, tokens, AppCredentials(settings.b24_client_id, settings.b24_client_secret),
-                          locks_for(runtime.redis), make_limiter(runtime.redis, CLIENT_RATE, CLIENT_BURST),
-                          session=session)
+    with stack.app.app_context():  # the service's own builders, on the stored tokens
+        qbo, b24, reader = (services.quickbooks_client(realm_id), services.bitrix24_client(member_id),
+                            services.bitrix24_client(member_id))
+    b24.session = counter
+    return World(stack, kind, target, member_id, realm_id, portal_id, qbo, b24, counter, reader)
 
 
 def run_sync(world: World, *, today: date | None = None) -> SyncRun:
