@@ -21,6 +21,7 @@ from qb24.stack import Stack
 from store.models import Portal, QboConnection, SyncRun
 from tests.webhooks.stack_support import running_stack
 from webhooks import services
+from workers.full_sync import run_full_sync
 
 SMART, OLD = "smart_invoice", "invoice"
 WRITE_VERBS = ("add", "update", "set", "delete")
@@ -102,8 +103,6 @@ def _world(stack: Stack, kind: str, target: str, member_id: str) -> World:
 
 def run_sync(world: World, *, today: date | None = None) -> SyncRun:
     """A new full run for the portal, driven to its end by the engine; the run row as it ended."""
-    from workers.full_sync import run_full_sync  # the engine (sync-engine's branch)
-
     with world.sessions.begin() as session:
         run = SyncRun(portal_id=world.portal_id, kind="full", status="pending")
         session.add(run)
