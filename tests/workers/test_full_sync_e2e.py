@@ -1,8 +1,8 @@
 """Issue 9's "done means", end to end: the QuickBooks sample company, every invoice status made through the
 QuickBooks sandbox's API, synced by `run_full_sync` into the Bitrix24 sandbox portal, read back over REST.
 
-One first sync per case (Smart Invoices on PostgreSQL + Redis, old invoices on SQLite), shared by the
-checks below; the resync test continues from it (its own runs, on the same portal).
+One first sync per case (each invoice kind on SQLite and on PostgreSQL + Redis), shared by the checks
+below; the resync test continues from it (its own runs, on the same portal).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.workers.e2e_qbo import Company, bring_into_every_status, change_conta
 from tests.workers.e2e_support import OLD, SMART, World, run_sync, synced_world
 
 TODAY = date.today()
-CASES = [(SMART, "postgresql+redis"), (OLD, "sqlite")]
+CASES = [(SMART, "postgresql+redis"), (OLD, "sqlite"), (SMART, "sqlite"), (OLD, "postgresql+redis")]
 # The portal lacks GBP (a new portal has USD and EUR; CAD is added): GBP invoices must fail, the run go on.
 PORTAL_CURRENCIES = [{"CURRENCY": "USD", "BASE": "Y"}, {"CURRENCY": "EUR", "AMOUNT": 1.08},
                      {"CURRENCY": "CAD", "AMOUNT": 0.73}]
@@ -159,6 +159,7 @@ def test_resync_writes_nothing_unchanged_then_changes_multifields_in_place(first
     world = first.world
     again = run_sync(world)
     assert world.counter.writes() == {}, world.counter.writes()
+    assert read_crm(world.reader, world.target) == first.crm  # what the portal holds, not only what we sent
     assert again.report["customers"]["imported"] == again.report["customers"]["updated"] == 0
     assert again.report["invoices"]["imported"] == again.report["invoices"]["updated"] == 0
 
