@@ -7,10 +7,7 @@ every mismatch as a sentence, so one failing run shows them all.
 from __future__ import annotations
 
 import re
-from datetime import date
-from typing import Any
-
-from mappers.invoice_status import InvoiceStatus, invoice_status
+from mappers.invoice_status import InvoiceStatus
 from tests.workers.e2e_b24 import Crm
 
 DELETED_SUFFIX = " (deleted)"
@@ -58,8 +55,9 @@ def check_customer(crm: Crm, customer: dict, realm_id: str, record: dict) -> lis
     """Problems of one top-level customer's CRM record (contact or company)."""
     who = f"Customer {customer['Id']} {customer['DisplayName']!r}"
     problems = _names(customer, record, who) + _comms(customer, record, who) + _address(customer, record, who)
-    if record.get("ORIGINATOR_ID") != f"qb24:{realm_id}" or record.get("ORIGIN_ID") != f"Customer:{customer['Id']}":
-        problems.append(f"{who}: origin {record.get('ORIGINATOR_ID')!r}/{record.get('ORIGIN_ID')!r}")
+    origin = (record.get("ORIGINATOR_ID"), record.get("ORIGIN_ID"))
+    if origin != (f"qb24:{realm_id}", f"Customer:{customer['Id']}"):
+        problems.append(f"{who}: origin {origin}")
     if customer.get("Active") is False and "Inactive in QuickBooks" not in (record.get("COMMENTS") or ""):
         problems.append(f"{who}: inactive, but COMMENTS does not say so: {record.get('COMMENTS')!r}")
     return problems
@@ -68,11 +66,13 @@ def check_customer(crm: Crm, customer: dict, realm_id: str, record: dict) -> lis
 def _names(customer: dict, record: dict, who: str) -> list[str]:
     if is_company(customer):
         titles = {plain_name(customer["CompanyName"]), plain_name(customer["DisplayName"])}
-        return [] if record.get("TITLE") in titles else [f"{who}: TITLE {record.get('TITLE')!r} not in {titles}"]
+        title = record.get("TITLE")
+        return [] if title in titles else [f"{who}: TITLE {title!r} not in {titles}"]
     given, family = customer.get("GivenName"), customer.get("FamilyName")
     got = (record.get("NAME") or "", record.get("LAST_NAME") or "")
     if given or family:
-        return [] if got == (given or "", family or "") else [f"{who}: NAME/LAST_NAME {got} != {(given, family)}"]
+        wanted = (given or "", family or "")
+        return [] if got == wanted else [f"{who}: NAME/LAST_NAME {got} != {wanted}"]
     # No structured name: the display name is split; whatever the split, every word must land once.
     words = sorted(re.findall(r"[^\s,]+", plain_name(customer["DisplayName"])))
     return [] if sorted(" ".join(got).split()) == words else [f"{who}: name {got} is not a split of {words}"]
@@ -114,16 +114,16 @@ def person_contact(crm: Crm, customer: dict) -> dict | None:
 def check_person(crm: Crm, customer: dict, company: dict) -> list[str]:
     """A company customer with a person's name also has that person as a contact linked to the company."""
     who = f"Customer {customer['Id']} {customer['DisplayName']!r}"
-    if not (customer.get("GivenName") or customer.get("FamilyName")):
-        return [] if not crm.by_origin("contact", f"Customer:{customer['Id']}:person") else [f"{who}: a person out of nothing"]
     person = crm.by_origin("contact", f"Customer:{customer['Id']}:person")
+    if not (customer.get("GivenName") or customer.get("FamilyName")):
+        return [f"{who}: a person contact out of no person's name"] if person else []
     if len(person) != 1:
         return [f"{who}: {len(person)} person contacts"]
     got = (person[0].get("NAME") or "", person[0].get("LAST_NAME") or "")
     problems = [] if got == (customer.get("GivenName") or "", customer.get("FamilyName") or "") else [
         f"{who}: person {got}"]
     if str(person[0].get("COMPANY_ID")) != str(company["ID"]):
-        problems.append(f"{who}: person contact's COMPANY_ID {person[0].get('COMPANY_ID')} != {company['ID']}")
+        problems.append(f"{who}: the person's COMPANY_ID {person[0].get('COMPANY_ID')} != {company['ID']}")
     return problems
 
 
@@ -134,9 +134,10 @@ def expected_stages(stages: list[dict]) -> dict[InvoiceStatus, str]:
     open_stages = [s for s in stages if not s.get("SEMANTICS")]
     success = next(s for s in stages if s.get("SEMANTICS") == "S")
     failure = next(s for s in stages if s.get("SEMANTICS") == "F")
-    return {InvoiceStatus.UNSENT: open_stages[0]["STATUS_ID"], InvoiceStatus.SENT: stages[1]["STATUS_ID"],
-            InvoiceStatus.OVERDUE: stages[1]["STATUS_ID"], InvoiceStatus.PARTIALLY_PAID: open_stages[-1]["STATUS_ID"],
-            InvoiceStatus.PAID: success["STATUS_ID"], InvoiceStatus.VOIDED: failure["STATUS_ID"]}
+    chosen = {InvoiceStatus.UNSENT: open_stages[0], InvoiceStatus.SENT: stages[1],
+              InvoiceStatus.OVERDUE: stages[1], InvoiceStatus.PARTIALLY_PAID: open_stages[-1],
+              InvoiceStatus.PAID: success, InvoiceStatus.VOIDED: failure}
+    return {status: stage["STATUS_ID"] for status, stage in chosen.items()}
 
 
 def sales_lines(invoice: dict) -> list[dict]:

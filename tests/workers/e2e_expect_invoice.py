@@ -1,4 +1,4 @@
-"""An invoice in Bitrix24 (Smart or old, seen through one neutral view) checked against its QuickBooks JSON."""
+"""An invoice in Bitrix24 (Smart or old, through one neutral view) checked against its QuickBooks JSON."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,15 +44,17 @@ def view_of(invoice: dict, target: str) -> View:
     """The meaningful fields of a crm.item (Smart) or crm.invoice.get (old) answer."""
     if target == "smart_invoice":
         rows = tuple(Row(r["productName"], _number(r["quantity"]), _number(r["price"]), r.get("taxRate"),
-                         _number(r.get("discountSum")) or _number(r.get("discountRate"))) for r in invoice["productRows"])
+                         _number(r.get("discountSum")) or _number(r.get("discountRate")))
+                     for r in invoice["productRows"])
         contacts = {_id(invoice.get("contactId"))} | {_id(c) for c in invoice.get("contactIds") or []}
         return View(invoice["title"], _number(invoice["opportunity"]), invoice["currencyId"],
-                    str(invoice["begindate"])[:10], str(invoice["closedate"])[:10], _id(invoice.get("companyId")),
+                    str(invoice["begindate"])[:10], str(invoice["closedate"])[:10],
+                    _id(invoice.get("companyId")),
                     frozenset(contacts - {""}), invoice["stageId"],
                     f"{invoice['title']}\n{invoice.get('comments') or ''}", rows)
     rows = tuple(Row(r["PRODUCT_NAME"], _number(r["QUANTITY"]), _number(r["PRICE"]),
-                     None if r.get("VAT_RATE") in (None, "") else float(r["VAT_RATE"]), _number(r.get("DISCOUNT_PRICE")))
-                 for r in invoice["PRODUCT_ROWS"])
+                     None if r.get("VAT_RATE") in (None, "") else float(r["VAT_RATE"]),
+                     _number(r.get("DISCOUNT_PRICE"))) for r in invoice["PRODUCT_ROWS"])
     text = "\n".join(str(invoice.get(k) or "") for k in ("ORDER_TOPIC", "COMMENTS", "USER_DESCRIPTION"))
     return View(invoice["ORDER_TOPIC"], _number(invoice["PRICE"]), invoice["CURRENCY"],
                 str(invoice.get("DATE_BILL") or "")[:10], str(invoice.get("DATE_PAY_BEFORE") or "")[:10],
@@ -72,8 +74,9 @@ def check_invoice(view: View, invoice: dict, *, today: date, stage_for: dict[Inv
     currency = invoice.get("CurrencyRef", {}).get("value", "USD")
     if view.currency != currency:
         problems.append(f"{who}: currency {view.currency} != {currency}")
-    if (view.begin, view.due) != (invoice["TxnDate"], invoice.get("DueDate", "")):
-        problems.append(f"{who}: dates {(view.begin, view.due)} != {(invoice['TxnDate'], invoice.get('DueDate'))}")
+    dates = (invoice["TxnDate"], invoice.get("DueDate", ""))
+    if (view.begin, view.due) != dates:
+        problems.append(f"{who}: dates {(view.begin, view.due)} != {dates}")
     problems += _links(view, who, company_id, contact_id)
     status = invoice_status(invoice, today)
     if view.stage != stage_for[status]:
@@ -100,7 +103,7 @@ def _rows(view: View, invoice: dict, who: str) -> list[str]:
         return [f"{who}: {len(view.rows)} product rows for {len(lines)} lines"]
     problems = []
     percent = _tax_percent(invoice)
-    discounted = any(line["DetailType"] == "DiscountLineDetail" and line["Amount"] for line in invoice["Line"])
+    discounted = any(ln["DetailType"] == "DiscountLineDetail" and ln["Amount"] for ln in invoice["Line"])
     for row, line in zip(view.rows, lines):
         detail = line["SalesItemLineDetail"]
         names = {detail.get("ItemRef", {}).get("name"), line.get("Description")}
@@ -113,7 +116,7 @@ def _rows(view: View, invoice: dict, who: str) -> list[str]:
         # then only an effective rate reproduces its tax, and the rows' total below is what must hold.
         wanted = (percent, percent / 100) if taxed and not discounted else None
         if wanted and row.tax_rate not in wanted or taxed and not row.tax_rate:
-            problems.append(f"{who}: row {row.name!r} tax rate {row.tax_rate}, QuickBooks charged {percent} %")
+            problems.append(f"{who}: row {row.name!r} tax rate {row.tax_rate}, QuickBooks charged {percent}%")
         if not taxed and row.tax_rate:
             problems.append(f"{who}: untaxed row {row.name!r} has tax rate {row.tax_rate}")
     total = sum(r.price * r.quantity for r in view.rows)

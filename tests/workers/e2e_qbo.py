@@ -66,5 +66,5 @@ def pay(qbo: QuickBooksClient, invoice: dict[str, Any], amount: float) -> dict[s
 def change_contact_details(qbo: QuickBooksClient, customer_id: str, email: str, phone: str) -> dict[str, Any]:
     """A customer's primary email and phone changed in QuickBooks (sparse, so nothing else moves)."""
     customer = qbo.get("Customer", customer_id)
-    return qbo.sparse_update("Customer", customer_id, customer["SyncToken"],
-                             {"PrimaryEmailAddr": {"Address": email}, "PrimaryPhone": {"FreeFormNumber": phone}})
+    changes = {"PrimaryEmailAddr": {"Address": email}, "PrimaryPhone": {"FreeFormNumber": phone}}
+    return qbo.sparse_update("Customer", customer_id, customer["SyncToken"], changes)

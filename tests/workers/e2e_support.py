@@ -76,7 +76,7 @@ class World:
 
 @contextmanager
 def synced_world(kind: str, tmp_path: Path, target: str) -> Iterator[World]:
-    """Install the app into the sandbox portal, connect the QuickBooks sample company, pick the invoice kind."""
+    """Install the app in the sandbox portal, connect the QuickBooks sample company, pick the invoice kind."""
     with running_stack(kind, tmp_path) as stack:
         browser = requests.Session()
         member_id = stack.b24.default_member_id

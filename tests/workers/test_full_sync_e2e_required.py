@@ -13,14 +13,14 @@ from tests.workers.e2e_support import OLD, SMART, run_sync, synced_world
 
 ALL_CURRENCIES = [{"CURRENCY": c, "BASE": "Y" if c == "USD" else "N"} for c in ("USD", "EUR", "CAD", "GBP")]
 ADVICE = "Check required custom fields"
+MANDATORY_FIELD = {"FIELD_NAME": "QB24_REGION", "MANDATORY": "Y", "USER_TYPE_ID": "string", "EDIT_FORM_LABEL": "Region"}
 
 
 @pytest.mark.parametrize("target, kind", [(SMART, "sqlite"), (OLD, "postgresql+redis")])
 def test_required_custom_field_fails_the_records_it_blocks_and_imports_the_rest(tmp_path, target, kind):
     with synced_world(kind, tmp_path, target) as world:
         world.control("currencies", {"currencies": ALL_CURRENCIES})
-        world.reader.call("crm.contact.userfield.add", {"fields": {
-            "FIELD_NAME": "QB24_REGION", "USER_TYPE_ID": "string", "MANDATORY": "Y", "EDIT_FORM_LABEL": "Region"}})
+        world.reader.call("crm.contact.userfield.add", {"fields": MANDATORY_FIELD})
         world.control("settings", {"req_uf_check": True})
         customers, invoices = read_company(world.qbo)
         run = run_sync(world, today=date.today())
@@ -33,7 +33,8 @@ def test_required_custom_field_fails_the_records_it_blocks_and_imports_the_rest(
             assert len(crm.by_origin("company", f"Customer:{customer['Id']}")) == 1, customer["DisplayName"]
             continue
         failure = failures[("Customer", customer["Id"])]
-        assert ("UF_CRM_QB24_REGION" in failure["reason"] or "Region" in failure["reason"]) and ADVICE in failure["reason"], failure
+        reason = failure["reason"]
+        assert ("UF_CRM_QB24_REGION" in reason or "Region" in reason) and ADVICE in reason, failure
         assert failure["name"] and not crm.by_origin("contact", f"Customer:{customer['Id']}")
     for invoice in invoices.values():
         landed = crm.invoices_by_xml_id(f"qb24:{world.realm_id}:Invoice:{invoice['Id']}")
