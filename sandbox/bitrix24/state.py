@@ -241,6 +241,9 @@ class Portal:
     next_ids: dict[str, int] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=first_users)
     outgoing_webhooks: dict[int, OutgoingWebhook] = field(default_factory=dict)
+    # comm_index.py: (type, normalized value) -> kind -> ids, and (kind, id) -> that record's keys.
+    comm_index: dict[tuple[str, str], dict[str, set[int]]] = field(default_factory=dict)
+    comm_keys: dict[tuple[str, int], set[tuple[str, str]]] = field(default_factory=dict)
 
     def next_id(self, kind: str, start: int = 1) -> int:
         """Allocate the next id in a sequence (per entity kind)."""
