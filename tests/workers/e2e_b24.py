@@ -52,7 +52,11 @@ def old_invoices(reader: Bitrix24Client) -> dict[str, dict[str, Any]]:
     ids = [row["ID"] for row in reader.list_all("crm.invoice.list", {"select": ["ID"]})]
     answers = reader.batch({f"i{i}": ("crm.invoice.get", {"id": i}) for i in ids})
     assert not answers.errors, answers.errors
-    return {i: answers.results[f"i{i}"] for i in ids}
+    # crm.persontype.list names the payer kinds CRM_COMPANY / CRM_CONTACT (reference §6).
+    kinds = {p["ID"]: p["NAME"].removeprefix("CRM_").lower()
+             for p in reader.call("crm.persontype.list").result}
+    invoices = {i: answers.results[f"i{i}"] for i in ids}
+    return {i: {**row, "_payer": kinds.get(row["PERSON_TYPE_ID"], "?")} for i, row in invoices.items()}
 
 
 def stages(reader: Bitrix24Client, target: str) -> list[dict[str, Any]]:

@@ -65,9 +65,12 @@ def check_customer(crm: Crm, customer: dict, realm_id: str, record: dict) -> lis
 
 def _names(customer: dict, record: dict, who: str) -> list[str]:
     if is_company(customer):
-        titles = {plain_name(customer["CompanyName"]), plain_name(customer["DisplayName"])}
-        title = record.get("TITLE")
-        return [] if title in titles else [f"{who}: TITLE {title!r} not in {titles}"]
+        title, wanted = record.get("TITLE"), plain_name(customer["CompanyName"])
+        problems = [] if title == wanted else [f"{who}: TITLE {title!r} != {wanted!r}"]
+        currency = (customer.get("CurrencyRef") or {}).get("value")
+        if currency and record.get("CURRENCY_ID") != currency:
+            problems.append(f"{who}: CURRENCY_ID {record.get('CURRENCY_ID')!r} != {currency!r}")
+        return problems
     given, family = customer.get("GivenName"), customer.get("FamilyName")
     got = (record.get("NAME") or "", record.get("LAST_NAME") or "")
     if given or family:
@@ -100,7 +103,8 @@ def _address(customer: dict, record: dict, who: str) -> list[str]:
     """The billing address's parts are somewhere in the record's address fields (legacy or legal)."""
     bill = customer.get("BillAddr") or {}
     text = " | ".join(str(v) for k, v in record.items() if "ADDRESS" in k and isinstance(v, str))
-    parts = [bill.get(k) for k in ("Line1", "City", "PostalCode") if bill.get(k)]
+    keys = ("Line1", "City", "PostalCode", "CountrySubDivisionCode", "Country")
+    parts = [bill[k] for k in keys if bill.get(k)]
     missing = [p for p in parts if p not in text]
     return [f"{who}: address parts {missing} missing from {text!r}"] if missing else []
 
@@ -122,6 +126,8 @@ def check_person(crm: Crm, customer: dict, company: dict) -> list[str]:
     got = (person[0].get("NAME") or "", person[0].get("LAST_NAME") or "")
     problems = [] if got == (customer.get("GivenName") or "", customer.get("FamilyName") or "") else [
         f"{who}: person {got}"]
+    if person[0].get("EMAIL") or person[0].get("PHONE"):  # the set is the company's: matching would find two
+        problems.append(f"{who}: the person contact repeats the company's email or phone")
     if str(person[0].get("COMPANY_ID")) != str(company["ID"]):
         problems.append(f"{who}: the person's COMPANY_ID {person[0].get('COMPANY_ID')} != {company['ID']}")
     return problems

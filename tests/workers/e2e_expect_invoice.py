@@ -28,8 +28,10 @@ class View:
     company_id: str
     contact_ids: frozenset[str]
     stage: str
-    text: str               # title and comments: where a job's name must show
+    text: str               # title and comments: where a job's name, the notes and the memo must show
     rows: tuple[Row, ...]
+    tax: float | None       # Smart: taxValue; old invoices compute theirs from the rows
+    payer: str              # old: "company" | "contact" (the PERSON_TYPE_ID's kind); Smart: ""
 
 
 def _number(value: Any) -> float:
@@ -51,7 +53,8 @@ def view_of(invoice: dict, target: str) -> View:
                     str(invoice["begindate"])[:10], str(invoice["closedate"])[:10],
                     _id(invoice.get("companyId")),
                     frozenset(contacts - {""}), invoice["stageId"],
-                    f"{invoice['title']}\n{invoice.get('comments') or ''}", rows)
+                    f"{invoice['title']}\n{invoice.get('comments') or ''}", rows,
+                    _number(invoice.get("taxValue")), "")
     rows = tuple(Row(r["PRODUCT_NAME"], _number(r["QUANTITY"]), _number(r["PRICE"]),
                      None if r.get("VAT_RATE") in (None, "") else float(r["VAT_RATE"]),
                      _number(r.get("DISCOUNT_PRICE"))) for r in invoice["PRODUCT_ROWS"])
@@ -59,7 +62,7 @@ def view_of(invoice: dict, target: str) -> View:
     return View(invoice["ORDER_TOPIC"], _number(invoice["PRICE"]), invoice["CURRENCY"],
                 str(invoice.get("DATE_BILL") or "")[:10], str(invoice.get("DATE_PAY_BEFORE") or "")[:10],
                 _id(invoice.get("UF_COMPANY_ID")), frozenset({_id(invoice.get("UF_CONTACT_ID"))} - {""}),
-                invoice["STATUS_ID"], text, rows)
+                invoice["STATUS_ID"], text, rows, None, invoice.get("_payer", ""))
 
 
 def check_invoice(view: View, invoice: dict, *, today: date, stage_for: dict[InvoiceStatus, str],
@@ -81,8 +84,13 @@ def check_invoice(view: View, invoice: dict, *, today: date, stage_for: dict[Inv
     status = invoice_status(invoice, today)
     if view.stage != stage_for[status]:
         problems.append(f"{who}: {status.value} in stage {view.stage}, expected {stage_for[status]}")
-    if job_name and job_name not in view.text:
-        problems.append(f"{who}: the job {job_name!r} is named nowhere in {view.text!r}")
+    notes = [job_name, invoice.get("PrivateNote"), (invoice.get("CustomerMemo") or {}).get("value")]
+    problems += [f"{who}: {n!r} is nowhere in {view.text!r}" for n in notes if n and n not in view.text]
+    tax = float((invoice.get("TxnTaxDetail") or {}).get("TotalTax") or 0)
+    if view.tax is not None and abs(view.tax - tax) > CENT:
+        problems.append(f"{who}: tax {view.tax} != {tax}")
+    if view.payer and view.payer != ("company" if company_id else "contact"):
+        problems.append(f"{who}: payer type {view.payer} for a {'company' if company_id else 'person'}")
     return problems + _rows(view, invoice, who)
 
 

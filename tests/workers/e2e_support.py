@@ -78,7 +78,8 @@ def run_sync(world: World, *, today: date | None = None) -> SyncRun:
     """A new full run for the portal, driven to its end by the engine; the run row as it ended."""
     run_id = world.rig.new_run()
     world.counter.methods.clear()
-    status = run_full_sync(world.rig.sessions, run_id, qbo=world.qbo, b24=world.b24, today=today or date.today())
+    status = run_full_sync(world.rig.sessions, run_id, qbo=world.qbo, b24=world.b24,
+                           today=today or date.today())
     ended = world.rig.run(run_id)
     assert ended.status == status == "done", (status, ended.error, ended.report)
     return ended

@@ -13,7 +13,8 @@ from tests.workers.e2e_support import OLD, SMART, run_sync, synced_world
 
 ALL_CURRENCIES = [{"CURRENCY": c, "BASE": "Y" if c == "USD" else "N"} for c in ("USD", "EUR", "CAD", "GBP")]
 ADVICE = "Check required custom fields"
-MANDATORY_FIELD = {"FIELD_NAME": "QB24_REGION", "MANDATORY": "Y", "USER_TYPE_ID": "string", "EDIT_FORM_LABEL": "Region"}
+MANDATORY_FIELD = {"FIELD_NAME": "QB24_REGION", "MANDATORY": "Y", "USER_TYPE_ID": "string",
+                   "EDIT_FORM_LABEL": "Region"}
 
 
 @pytest.mark.parametrize("target, kind", [(SMART, "sqlite"), (OLD, "postgresql+redis")])
