@@ -15,6 +15,7 @@ import requests
 
 from clients.bitrix24 import Bitrix24Client
 from clients.quickbooks import QuickBooksClient
+from qb24.demo import b24_control
 from store.models import SyncRun
 from tests.workers.sync_support import Rig, connected_rig
 from workers.full_sync import run_full_sync
@@ -42,7 +43,11 @@ class CountingSession(requests.Session):
 
     def writes(self) -> Counter[str]:
         """Methods that change CRM data (…add, …update, …set, …delete), with their counts."""
-        return Counter({m: n for m, n in self.methods.items() if m.rsplit(".", 1)[-1] in WRITE_VERBS})
+        return writes_of(self.methods)
+
+
+def writes_of(methods: dict[str, int]) -> Counter[str]:
+    return Counter({m: n for m, n in methods.items() if m.rsplit(".", 1)[-1] in WRITE_VERBS and n})
 
 
 @dataclass
@@ -61,6 +66,11 @@ class World:
         """The Bitrix24 sandbox's control API for this portal."""
         return self.rig.control(path, payload)
 
+    def portal_writes(self) -> Counter[str]:
+        """Write methods the portal ran since the last run began (its own count, batch commands included)."""
+        counts = b24_control(self.rig.stack, f"portals/{self.rig.member_id}/requests", method="GET")
+        return writes_of(counts["commands"])
+
 
 @contextmanager
 def synced_world(kind: str, tmp_path: Path, target: str) -> Iterator[World]:
@@ -78,6 +88,7 @@ def run_sync(world: World, *, today: date | None = None) -> SyncRun:
     """A new full run for the portal, driven to its end by the engine; the run row as it ended."""
     run_id = world.rig.new_run()
     world.counter.methods.clear()
+    world.control("requests/reset")
     status = run_full_sync(world.rig.sessions, run_id, qbo=world.qbo, b24=world.b24,
                            today=today or date.today())
     ended = world.rig.run(run_id)
