@@ -67,11 +67,14 @@ def web(host: str, port: int) -> None:
     """Serve the app for development with settings from the environment (production: gunicorn)."""
     from config.settings import ConfigError
     from webhooks import create_app
+    from workers.embedded import ensure_embedded_worker
 
     try:
         app = create_app()  # reads and validates the environment
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    # Without REDIS_URL the queue is in this process: so is the worker (with Redis, run `celery worker`).
+    ensure_embedded_worker(app.extensions["qb24"].celery)
     click.echo(f"qb24 web on http://{host}:{port} (APP_BASE_URL {app.extensions['qb24'].settings.app_base_url})")
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
 

@@ -34,10 +34,9 @@ def start_run(session: Session, portal_id: int, *, dry_run: bool = False) -> Syn
     if existing is not None:
         raise RunActive(existing.id)
     run = SyncRun(portal_id=portal_id, kind=KINDS[dry_run], status="pending")
+    session.add(run)
     try:
-        with session.begin_nested():
-            session.add(run)
-    except IntegrityError:
-        winner = active_run(session, portal_id)
-        raise RunActive(winner.id if winner else None) from None
+        session.flush()
+    except IntegrityError:  # the transaction is spoiled: the caller's rollback ends it
+        raise RunActive(None) from None
     return run

@@ -14,7 +14,6 @@ from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from workers.celery_app import FULL_SYNC
 from workers.context import Services
-from workers.embedded import ensure_embedded_worker
 from workers.runs import ACTIVE_RUNS
 
 log = logging.getLogger("qb24.worker.tasks")
@@ -66,11 +65,12 @@ def run_sync(services: Services, run_id: int) -> str:
 
 
 def enqueue_full_sync(services: Services, run_id: int) -> None:
-    """Queue a committed run; on a broker failure the run is marked failed and EnqueueFailed raised."""
-    celery = services.celery
+    """Queue a committed run; on a broker failure the run is marked failed and EnqueueFailed raised.
+
+    In the embedded mode the process's own worker thread consumes it (`workers.embedded`, started
+    by whoever serves the app: `qb24 web`, `make demo`, the test stack)."""
     try:
-        ensure_embedded_worker(celery)
-        celery.send_task(FULL_SYNC, args=(run_id,))
+        services.celery.send_task(FULL_SYNC, args=(run_id,))
     except Exception as error:
         log.exception("sync.enqueue_failed", extra={"run_id": run_id})
         reason = f"The sync could not be queued ({_describe(error)}); start it again."
