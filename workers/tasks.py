@@ -4,22 +4,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-import requests
 from celery import Task, shared_task
 from sqlalchemy import select
 
-from clients import bitrix24_errors as b24e
-from clients import quickbooks_errors as qboe
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from workers.celery_app import FULL_SYNC
 from workers.context import Services
+from workers.full_sync import TRANSIENT, run_full_sync
 from workers.runs import ACTIVE_RUNS
 
 log = logging.getLogger("qb24.worker.tasks")
-# Worth waiting out: the engine resumes from the run's cursor, so a retry repeats at most a page.
-TRANSIENT = (b24e.QueryLimitExceeded, b24e.OverloadLimit, b24e.OperationTimeLimit, b24e.ServerError,
-             qboe.Throttled, qboe.ServiceUnavailable, requests.ConnectionError, requests.Timeout)
+# The engine's TRANSIENT errors leave the run "running": the retry resumes it from its cursor.
 RETRY_DELAY_S, MAX_RETRIES = 30, 20
 
 
@@ -51,14 +47,12 @@ def run_sync(services: Services, run_id: int) -> str:
     if connection is None:
         fail_run(services, run_id, "This portal has no QuickBooks company; log in with QuickBooks and start again.")
         return "failed"
-    from workers.full_sync import run_full_sync  # TODO: top-level once sync-engine is merged
-
     try:
         return run_full_sync(services.sessions, run_id, qbo=services.quickbooks_client(connection.realm_id),
                              b24=services.bitrix24_client(portal.member_id))
     except TRANSIENT:
         raise
-    except Exception as error:  # never leave a run "running" that no worker will touch again
+    except Exception as error:  # the engine fails its own run; this catches what comes before it
         log.exception("sync.crashed", extra={"run_id": run_id})
         fail_run(services, run_id, f"The sync stopped on an unexpected error: {_describe(error)}")
         return "failed"
