@@ -35,8 +35,9 @@ def create_run(services: Services, member_id: str, dry_run: bool) -> int:
         try:
             return start_run(session, portal.id, dry_run=dry_run).id
         except RunActive as active:
-            raise click.ClickException(f"A sync is already queued or running for portal {member_id} "
-                                       f"(run {active.run_id}); wait for it to finish, then run resync again.") from None
+            message = (f"A sync is already queued or running for portal {member_id} (run {active.run_id}); "
+                       "wait for it to finish, then run resync again.")
+            raise click.ClickException(message) from None
 
 
 def execute(services: Services, run_id: int) -> None:

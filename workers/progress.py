@@ -9,7 +9,8 @@ from workers.runs import ACTIVE_RUNS
 
 COUNTERS = ("imported", "updated", "skipped", "failed")
 REPORT_COUNTERS = (*COUNTERS, "matched")
-LABELS = {"imported": "created", "updated": "updated", "skipped": "unchanged", "failed": "failed", "matched": "matched"}
+LABELS = {"imported": "created", "updated": "updated", "skipped": "unchanged", "failed": "failed",
+          "matched": "matched"}
 DRY_LABELS = {**LABELS, "imported": "would create", "updated": "would update"}
 FINISHED = ("done", "failed", "cancelled")
 
@@ -72,7 +73,8 @@ def report_lines(run: SyncRun) -> list[str]:
                                                    if row[c] is not None))
     if view.failures:
         lines.append(f"Failures ({len(view.failures) + view.failures_truncated}):")
-        lines += [f"  {f.get('qbo_type')} {f.get('qbo_id')} {f.get('name')!r}: {f.get('reason')}" for f in view.failures]
+        lines += [f"  {f.get('qbo_type')} {f.get('qbo_id')} {f.get('name')!r}: {f.get('reason')}"
+                  for f in view.failures]
         if view.failures_truncated:
             lines.append(f"  … and {view.failures_truncated} more")
     if view.stage_moves:
@@ -84,7 +86,8 @@ def report_lines(run: SyncRun) -> list[str]:
 
 def _row(values: dict[str, Any]) -> dict[str, int | None]:
     # "matched" exists for customers only; None leaves its cell empty rather than a false 0.
-    return {c: None if values.get(c) is None and c == "matched" else int(values.get(c) or 0) for c in REPORT_COUNTERS}
+    return {c: None if values.get(c) is None and c == "matched" else int(values.get(c) or 0)
+            for c in REPORT_COUNTERS}
 
 
 def _number(value: Any) -> float | None:
