@@ -17,6 +17,7 @@ from workers.runs import ACTIVE_RUNS
 log = logging.getLogger("qb24.worker.tasks")
 # The engine's TRANSIENT errors leave the run "running": the retry resumes it from its cursor.
 RETRY_DELAY_S, MAX_RETRIES = 30, 20
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 
 class EnqueueFailed(RuntimeError):
@@ -64,7 +65,8 @@ def enqueue_full_sync(services: Services, run_id: int) -> None:
     In the embedded mode the process's own worker thread consumes it (`workers.embedded`, started
     by whoever serves the app: `qb24 web`, `make demo`, the test stack)."""
     try:
-        services.celery.send_task(FULL_SYNC, args=(run_id,))
+        # A click waits for this: a few quick retries, then the page says the broker is down.
+        services.celery.send_task(FULL_SYNC, args=(run_id,), retry_policy=PUBLISH_RETRY)
     except Exception as error:
         log.exception("sync.enqueue_failed", extra={"run_id": run_id})
         reason = f"The sync could not be queued ({_describe(error)}); start it again."
