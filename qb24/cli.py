@@ -1,4 +1,4 @@
-"""The `qb24` command: sandboxes, demo, the development web server, migrations (later: worker, sync)."""
+"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations."""
 from __future__ import annotations
 
 import logging
@@ -67,13 +67,39 @@ def web(host: str, port: int) -> None:
     """Serve the app for development with settings from the environment (production: gunicorn)."""
     from config.settings import ConfigError
     from webhooks import create_app
+    from workers.embedded import ensure_embedded_worker
 
     try:
         app = create_app()  # reads and validates the environment
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    # Without REDIS_URL the queue is in this process: so is the worker (with Redis, run `celery worker`).
+    ensure_embedded_worker(app.extensions["qb24"].celery)
     click.echo(f"qb24 web on http://{host}:{port} (APP_BASE_URL {app.extensions['qb24'].settings.app_base_url})")
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+@main.command()
+@click.option("--portal", "member_id", required=True, help="The portal's member_id.")
+@click.option("--dry-run", is_flag=True, help="Report what would be created, updated and moved; write nothing.")
+def resync(member_id: str, dry_run: bool) -> None:
+    """Run a full sync of a portal's QuickBooks company now, in this process, with progress and report."""
+    import sys
+
+    from config.settings import ConfigError, load_settings
+    from qb24.resync import resync as run_resync
+    from workers.context import Services
+
+    try:
+        services = Services.from_settings(load_settings())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        run = run_resync(services, member_id, dry_run=dry_run, echo=click.echo, tty=sys.stdout.isatty())
+    finally:
+        services.close()
+    if run.status != "done":
+        sys.exit(1)
 
 
 @main.command()

@@ -4,8 +4,9 @@ It serves the app on loopback beside both sandboxes, installs it into the Bitrix
 default portal through the portal's own install flow (installer POST → our /bitrix24/install →
 BX24.installFinish), opens the app page the same way, logs in to QuickBooks through
 /quickbooks/connect → consent → /quickbooks/callback → /quickbooks/connect/finish (as the framed
-page does with the callback's ticket), then reads the whole company through the service's
-QuickBooks client with the stored tokens, and keeps serving until Ctrl-C.
+page does with the callback's ticket), reads the whole company through the service's QuickBooks
+client with the stored tokens, presses Start sync (the full_sync task runs on the app's embedded
+worker), prints its progress and report, and keeps serving until Ctrl-C.
 """
 from __future__ import annotations
 
@@ -29,24 +30,35 @@ from clients.quickbooks_auth import QboApp, QboOAuth
 from clients.quickbooks_limits import QboGate
 from mappers.customer_kind import customer_kind
 from mappers.invoice_status import InvoiceStatus, invoice_status
+from qb24.resync import describe
 from qb24.stack import Stack, start_stack
 from store.crypto import TokenCipher
 from store.db import make_engine, make_session_factory
-from store.models import QboConnection
+from store.models import QboConnection, SyncRun
 from store.tokens import SqlRealmTokens
+from workers.progress import report_lines
+from workers.runs import ACTIVE_RUNS
 
 Echo = Callable[[str], None]
 DEADLINE_S = 15.0
+SYNC_DEADLINE_S = 300.0
+PROGRESS_POLL_S = 0.5  # the page polls every 2 s; the terminal can follow a little closer
 
 
 def run_demo(database_url: str, echo: Echo = print, *, serve: bool = True, host: str = "127.0.0.1",
-             port: int = 0, qbo_port: int = 0, b24_port: int = 0) -> dict[str, object]:
-    """Install, open, connect and read; print the summary; serve until Ctrl-C unless `serve` is False."""
+             port: int = 0, qbo_port: int = 0, b24_port: int = 0,
+             visit: Callable[[Stack], object] | None = None) -> dict[str, object]:
+    """Install, open, connect, read, run the first sync; print all; serve until Ctrl-C unless `serve` is False."""
     _fresh_sqlite(database_url)
     stack = start_stack(database_url, host=host, port=port, qbo_port=qbo_port, b24_port=b24_port)
     try:
-        summary = walk_admin_flow(stack)
-        print_summary(summary, echo)
+        browser = requests.Session()
+        summary = walk_admin_flow(stack, browser)
+        print_company(summary, echo)
+        summary["sync"] = first_sync(stack, browser, echo)
+        print_where_to_look(summary, echo)
+        if visit is not None:  # a look at the running stack before it stops (tests)
+            summary["visit"] = visit(stack)
         if serve:
             echo("Serving until Ctrl-C.")
             _wait_for_interrupt()
@@ -55,9 +67,8 @@ def run_demo(database_url: str, echo: Echo = print, *, serve: bool = True, host:
     return summary
 
 
-def walk_admin_flow(stack: Stack) -> dict[str, object]:
+def walk_admin_flow(stack: Stack, browser: requests.Session) -> dict[str, object]:
     """What an admin does, over HTTP as a browser would: install, open the app, log in to QuickBooks."""
-    browser = requests.Session()
     member_id = stack.b24.default_member_id
     install_app(stack, browser, member_id)
     page = open_app_page(stack, browser, member_id)
@@ -177,7 +188,43 @@ def summarize(company: dict, realm_id: str, customers: list[dict], invoices: lis
     }
 
 
-def print_summary(summary: dict, echo: Echo) -> None:
+def first_sync(stack: Stack, browser: requests.Session, echo: Echo) -> dict[str, Any]:
+    """Press Start sync on the app page, follow its progress endpoint as the page does, print the report.
+
+    The real path: the page queues the full_sync task, the app's embedded worker runs the engine."""
+    page = browser.get(stack.url + "/bitrix24/app", timeout=30).text
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    started = browser.post(stack.url + "/bitrix24/app/sync", timeout=30,
+                           data={"csrf_token": unescape(csrf.group(1)) if csrf else "", "mode": "full"})
+    if started.status_code != 200 or "Sync queued." not in started.text:
+        raise RuntimeError(f"Start sync was not accepted (HTTP {started.status_code})")
+    echo("First sync started from the app page (Start sync → full_sync task → embedded worker):")
+    progress = _follow_progress(stack, browser, echo)
+    engine = make_engine(stack.settings.database_url)
+    with make_session_factory(engine)() as session:
+        run = session.get(SyncRun, progress["run_id"])
+    engine.dispose()
+    for line in report_lines(run):
+        echo(line)
+    return {"status": run.status, "report": run.report}
+
+
+def _follow_progress(stack: Stack, browser: requests.Session, echo: Echo) -> dict[str, Any]:
+    """Poll /bitrix24/app/progress until the run is over, echoing each change."""
+    deadline, last = time.monotonic() + SYNC_DEADLINE_S, None
+    while time.monotonic() < deadline:
+        progress = browser.get(stack.url + "/bitrix24/app/progress", timeout=30).json()
+        line = "  " + describe(progress)
+        if line != last:
+            echo(line)
+            last = line
+        if progress["status"] not in ACTIVE_RUNS:
+            return progress
+        time.sleep(PROGRESS_POLL_S)
+    raise RuntimeError(f"the first sync did not finish within {SYNC_DEADLINE_S:.0f} s")
+
+
+def print_company(summary: dict, echo: Echo) -> None:
     echo(f"Connected QuickBooks company {summary['company']!r} (realm {summary['realm_id']}) over OAuth "
          "through the app's /quickbooks/connect")
     echo(f"  customers: {summary['customers']}  " + _pairs(summary["customer_kinds"])
@@ -188,6 +235,12 @@ def print_summary(summary: dict, echo: Echo) -> None:
         note = "  (CDC tombstones)" if status is InvoiceStatus.DELETED else ""
         echo(f"    {status.value:<15} {statuses.get(status.value, 0):>4}{note}")
     echo("  currencies: " + _pairs(summary["currencies"]))
+
+
+def print_where_to_look(summary: dict, echo: Echo) -> None:
+    portal = summary["b24_portal"]
+    echo(f"Bitrix24 CRM pages: contacts {portal}crm/contact/list/  companies {portal}crm/company/list/  "
+         f"invoice kanban {portal}crm/type/31/kanban/")
     echo(f"App served at {summary['app_url']} (installed into the Bitrix24 sandbox, QuickBooks connected)")
     echo(f"Bitrix24 sandbox portal: {summary['b24_portal']}")
     echo(f"Open the app page in a browser: {summary['app_page']}")

@@ -13,6 +13,7 @@ from qb24.sandboxes import (B24_SANDBOX_CLIENT_ID, B24_SANDBOX_CLIENT_SECRET, QB
 from sandbox.server import RunningServer, serve_in_thread
 from store.crypto import TokenCipher
 from store.db import migrate
+from workers.embedded import ensure_embedded_worker
 
 
 class LateApp:
@@ -45,6 +46,7 @@ class Stack:
     def stop(self) -> None:
         for part in (self.server, self.qbo, self.b24):
             part.stop()
+        self.app.extensions["qb24"].close()  # its embedded worker, if a sync started one
 
 
 def stack_settings(qbo: QboSandbox, b24: Any, database_url: str, app_url: str, **overrides: str) -> Settings:
@@ -72,8 +74,10 @@ def register_apps(stack_qbo: QboSandbox, b24: Any, settings: Settings) -> None:
 
 
 def start_stack(database_url: str, *, host: str = "127.0.0.1", port: int = 0, qbo_port: int = 0,
-                b24_port: int = 0, auto_approve: bool = True, **overrides: str) -> Stack:
-    """Start the QuickBooks and Bitrix24 sandboxes and the app, migrated and registered."""
+                b24_port: int = 0, auto_approve: bool = True, worker: bool = True, **overrides: str) -> Stack:
+    """Start the QuickBooks and Bitrix24 sandboxes and the app, migrated and registered; embedded
+    (no REDIS_URL), the app's in-process Celery worker too unless `worker` is False (then queued
+    syncs stay pending: tests of the page alone)."""
     from webhooks import create_app
 
     qbo = start_qbo_sandbox(host, qbo_port, auto_approve=auto_approve)
@@ -85,6 +89,8 @@ def start_stack(database_url: str, *, host: str = "127.0.0.1", port: int = 0, qb
         migrate(settings.database_url)
         late.app = create_app(settings)
         register_apps(qbo, b24, settings)
+        if worker:
+            ensure_embedded_worker(late.app.extensions["qb24"].celery)
     except Exception:
         for part in (server, qbo, b24):
             part.stop()

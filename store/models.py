@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint, false
+from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint,
+                        false, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -108,6 +109,10 @@ class SyncRun(Base):
     """A full sync, resync, dry run or reconciliation sweep, with its cursor and counters."""
 
     __tablename__ = "sync_runs"
+    # One pending or running run per portal (migration 0006): two Start sync clicks cannot both queue.
+    __table_args__ = (Index("uq_sync_runs_active", "portal_id", unique=True,
+                            postgresql_where=text("status IN ('pending', 'running')"),
+                            sqlite_where=text("status IN ('pending', 'running')")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), index=True)

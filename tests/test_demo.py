@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from html import unescape
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 from mappers.invoice_status import InvoiceStatus
@@ -22,11 +24,22 @@ class DemoRun:
     lines: list[str]
 
 
+def _portal_pages(stack) -> dict[str, str]:
+    """The sandbox portal's CRM pages as a person opens them, and its records through REST, while it runs."""
+    portal = stack.b24.default_portal.url
+    pages = {name: requests.get(f"{portal}{path}", timeout=30).text for name, path in (
+        ("contacts", "/crm/contact/list/"), ("companies", "/crm/company/list/"), ("kanban", "/crm/type/31/kanban/"))}
+    client = stack.app.extensions["qb24"].bitrix24_client(stack.b24.default_member_id)
+    items = list(client.list_all("crm.item.list", {"entityTypeId": 31, "select": ["id", "title", "stageId"]}))
+    companies = list(client.list_all("crm.company.list", {"select": ["ID", "TITLE"]}))
+    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies}
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> DemoRun:
     """One demo run (two sandboxes and the app) serves every assertion below."""
     database, lines = tmp_path_factory.mktemp("demo") / "demo.db", []
-    summary = run_demo(f"sqlite:///{database}", echo=lines.append, serve=False)
+    summary = run_demo(f"sqlite:///{database}", echo=lines.append, serve=False, visit=_portal_pages)
     return DemoRun(database, summary, lines)
 
 
@@ -63,3 +76,29 @@ def test_demo_leaves_an_installed_portal_and_a_connected_company(demo):
     assert connection.company_name == summary["company"] and connection.refresh_token_enc
     assert states == 0  # the consent's state was used up
     assert pending == 0  # the callback's ticket was claimed through /quickbooks/connect/finish
+
+
+def test_demo_runs_the_first_sync_through_start_sync_and_prints_the_report(demo):
+    lines, sync = demo.lines, demo.summary["sync"]
+    start = lines.index("First sync started from the app page (Start sync → full_sync task → embedded worker):")
+    assert lines[0].startswith("Connected QuickBooks company") and start > 0
+    assert any(line.startswith("  customers ") or line.startswith("  invoices ") for line in lines[start + 1:])
+    assert sync["status"] == "done"
+    assert "Sync run 1 (full): done" in lines
+    report = sync["report"]
+    created = report["invoices"]["imported"]
+    assert f"  invoices   created {created}  updated 0  unchanged 0  failed {report['invoices']['failed']}" in lines
+    with create_engine(f"sqlite:///{demo.database}").connect() as db:
+        assert db.execute(text("SELECT status FROM sync_runs")).scalars().all() == ["done"]
+
+
+def test_demo_leaves_contacts_companies_and_the_invoice_kanban_in_the_portal(demo):
+    visit = demo.summary["visit"]
+    items, companies = visit["items"], visit["companies"]
+    assert len(items) == demo.summary["sync"]["report"]["invoices"]["imported"] > 0
+    assert companies and all(company["TITLE"] in unescape(visit["companies_page"]) for company in companies)
+    assert all(f"#{item['id']} " in visit["kanban"] for item in items)
+    stages = {item["stageId"] for item in items}
+    assert len(stages) >= 3  # statuses spread over the kanban's columns
+    assert "<table" in visit["contacts"] and visit["contacts"].count("<tr") > 1
+    assert any("Bitrix24 CRM pages: contacts" in line and "/crm/type/31/kanban/" in line for line in demo.lines)

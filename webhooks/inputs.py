@@ -59,7 +59,7 @@ FIELDS: dict[str, re.Pattern[str]] = {
     "code": TOKEN, "state": URLSAFE, "realmId": re.compile(r"[0-9]{1,32}"),
     "error": re.compile(r"[A-Za-z0-9_.-]{1,64}"),
     # Our own forms.
-    "t": SIGNED, "ticket": URLSAFE, "csrf_token": URLSAFE,
+    "t": SIGNED, "ticket": URLSAFE, "csrf_token": URLSAFE, "mode": WORD,
 }
 HEADERS = {"X-CSRF-Token": URLSAFE}
 COOKIES = {"qb24_qbo_state": URLSAFE}

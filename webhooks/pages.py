@@ -23,13 +23,14 @@ from webhooks.portal_settings import (STATUSES, effective_settings, field_errors
                                       load_settings_form, portal_crm)
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
+from workers.progress import report_view, run_progress
+from workers.runs import RunActive, start_run
+from workers.tasks import EnqueueFailed, enqueue_full_sync
 from webhooks.session import PortalSession, csrf_token, link_token, origin, require_session, start_session
 
 log = logging.getLogger("qb24.web.pages")
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                   static_url_path="/app-static")
-ACTIVE_RUNS = ("pending", "running")
-COUNTERS = ("imported", "updated", "skipped", "failed")
 REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
 
 
@@ -105,19 +106,27 @@ def save_settings() -> Response | tuple[str, int]:
 
 @pages.post("/bitrix24/app/sync")
 def start_sync() -> Response:
-    """Queue a full sync unless one is already pending or running."""
+    """Queue a full sync (or a dry run) unless one is already pending or running."""
     who = admin_action()
-    with transaction(runtime().sessions) as session:
-        # The portal row lock serializes two clicks on PostgreSQL; SQLite ignores it (embedded mode only).
-        session.get(Portal, who.portal_id, with_for_update=True)
-        connection = _connection(session, who.portal_id)
-        if connection is None or connection.status != "connected":
-            raise PageError(409, "Log in with QuickBooks before starting a sync.")
-        active = session.scalar(select(SyncRun).where(SyncRun.portal_id == who.portal_id,
-                                                      SyncRun.status.in_(ACTIVE_RUNS)))
-        if active is None:
-            session.add(SyncRun(portal_id=who.portal_id, kind="full", status="pending"))
-    flash("A sync is already queued." if active else "Sync queued.", "ok")
+    dry_run = request.form.get("mode") == "dry_run"
+    rt = runtime()
+    try:
+        with transaction(rt.sessions) as session:
+            connection = _connection(session, who.portal_id)
+            if connection is None or connection.status != "connected":
+                raise PageError(409, "Log in with QuickBooks before starting a sync.")
+            run = start_run(session, who.portal_id, dry_run=dry_run)
+    except RunActive:
+        flash("A sync is already queued or running for this portal: its progress is below. "
+              "Start another when it has finished.", "error")
+        return redirect(url_for("pages.app_page"), 303)
+    try:
+        enqueue_full_sync(rt, run.id)  # only now: the worker must find the committed row
+    except EnqueueFailed as error:
+        flash(str(error), "error")
+        return redirect(url_for("pages.app_page"), 303)
+    log.info("app.sync.queued", extra={"member_id": who.member_id, "run_id": run.id, "dry_run": dry_run})
+    flash("Dry run queued: nothing is written to Bitrix24." if dry_run else "Sync queued.", "ok")
     return redirect(url_for("pages.app_page"), 303)
 
 
@@ -156,22 +165,6 @@ def frame_headers(response: Response) -> Response:
     return response
 
 
-def run_progress(run: SyncRun | None) -> dict[str, Any]:
-    """JSON-ready progress: status, the four counters, total and a percentage when known."""
-    if run is None:
-        return {"status": "none", "counters": {name: 0 for name in COUNTERS}, "total": None, "percent": 0}
-    counters = {name: int((run.counters or {}).get(name) or 0) for name in COUNTERS}
-    total = (run.counters or {}).get("total")
-    done = sum(counters.values())
-    percent = 100 if run.status == "done" else min(100, round(100 * done / int(total))) if total else None
-    if percent is None and run.status not in ACTIVE_RUNS:
-        percent = 0  # a finished run without a total must not show a busy (indeterminate) bar
-    return {"run_id": run.id, "kind": run.kind, "status": run.status, "counters": counters,
-            "total": None if total is None else int(total), "percent": percent,
-            "started_at": run.started_at.isoformat() if run.started_at else None,
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None}
-
-
 def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any = None) -> str:
     rt = runtime()
     with rt.sessions() as session:
@@ -184,7 +177,7 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
                 "csrf_token": csrf_token(), "b24_js_url": rt.settings.b24_js_url,
                 "signup_url": rt.settings.qbo_signup_url,
                 "connect_token": _connect_token(who) if who.admin else None,
-                "report_rows": report_rows(run), "run_failed_on_required": _failed_on_required(run),
+                "report": report_view(run), "run_failed_on_required": _failed_on_required(run),
                 "awaiting_install_event": portal.application_token_enc is None}
         stored = dict(portal.settings or {})
     if view["connected"] and who.admin:  # the read-only page shows no settings: no CRM reads for it
@@ -204,15 +197,6 @@ def _crm_view(member_id: str, stored: dict[str, Any]) -> dict[str, Any]:
                 "crm_error": code}
     return {"stages": stages, "settings": effective_settings(stored, stages), "required_fields": required,
             "crm_error": None}
-
-
-def report_rows(run: SyncRun | None) -> list[tuple[str, dict[str, int]]]:
-    """The report as (entity, counters) rows; a flat report is one 'all' row."""
-    report = (run.report if run else None) or {}
-    rows = [(str(name), {c: int(v.get(c) or 0) for c in COUNTERS}) for name, v in report.items() if isinstance(v, dict)]
-    if not rows and run is not None and run.status in ("done", "failed", "cancelled"):
-        rows = [("all", {c: int((run.counters or {}).get(c) or 0) for c in COUNTERS})]
-    return rows
 
 
 def _failed_on_required(run: SyncRun | None) -> bool:

@@ -2,33 +2,73 @@
 
 `celery -A workers.celery_app worker` finds `app` through the module `__getattr__`, so the
 settings are read when a worker starts, never at import (STYLE: no import-time configuration).
+A worker consumes both queues unless told otherwise (`-Q bulk` runs only full syncs).
 """
 from __future__ import annotations
 
+import secrets
+from functools import cached_property
 from typing import Any
 
 from celery import Celery
+from kombu import Queue
 
 from config.logging import quiet_secret_loggers
 from config.settings import Settings, load_settings
+from workers.context import Services
 
 # Tasks must finish (or re-queue themselves) well inside the broker's redelivery window.
 VISIBILITY_TIMEOUT_S = 3600
+DEFAULT_QUEUE, BULK_QUEUE = "celery", "bulk"
+FULL_SYNC = "qb24.full_sync"
 
 
-def make_celery(settings: Settings) -> Celery:
+class Qb24Celery(Celery):
+    """A Celery app that knows the settings its tasks build their services from."""
+
+    def __init__(self, settings: Settings, services: Services | None = None, **options: Any) -> None:
+        super().__init__("qb24", **options)
+        self.settings = settings
+        self._services = services
+        self.embedded_worker: Any = None  # workers.embedded.EmbeddedWorker once started
+        self.queue_suffix = ""
+
+    @cached_property
+    def services(self) -> Services:
+        """The web app's own services when it made this app, else built once for this worker process."""
+        return self._services or Services.from_settings(self.settings)
+
+    def queue_names(self) -> list[str]:
+        return [DEFAULT_QUEUE + self.queue_suffix, BULK_QUEUE + self.queue_suffix]
+
+    def stop_embedded_worker(self) -> None:
+        if self.embedded_worker is not None:
+            self.embedded_worker.stop()
+            self.embedded_worker = None
+
+
+def make_celery(settings: Settings, services: Services | None = None) -> Qb24Celery:
     """A Celery app for these settings; tasks ack late so a crashed worker's task is redelivered."""
     quiet_secret_loggers()  # Celery configures logging itself; keep request URLs out of DEBUG logs
     broker = settings.redis_url or "memory://"
-    celery = Celery("qb24", broker=broker, include=[])
+    celery = Qb24Celery(settings, services, broker=broker, include=["workers.tasks"])
+    # kombu's in-memory queues are one set per process: two embedded apps in one process (tests,
+    # a CLI beside a web app) get queue names of their own, or one's worker would take the other's tasks.
+    suffix = "" if settings.redis_url else "." + secrets.token_hex(4)
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        # The in-memory transport is polled: a fifth of a second keeps Start sync responsive.
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S,
+                                  **({} if settings.redis_url else {"polling_interval": 0.2})},
         broker_connection_retry_on_startup=True,
+        task_default_queue=DEFAULT_QUEUE + suffix,
+        task_queues=(Queue(DEFAULT_QUEUE + suffix), Queue(BULK_QUEUE + suffix)),
+        task_routes={FULL_SYNC: {"queue": BULK_QUEUE + suffix}},
     )
+    celery.queue_suffix = suffix
     return celery
 
 

@@ -12,7 +12,7 @@ from tests.webhooks.stack_support import running_stack
 
 @pytest.fixture
 def stack(tmp_path) -> Iterator[Stack]:
-    running = start_stack(f"sqlite:///{tmp_path / 'web.db'}")
+    running = start_stack(f"sqlite:///{tmp_path / 'web.db'}", worker=False)  # runs stay pending
     yield running
     running.stop()
 

@@ -22,7 +22,7 @@ from tests.support import wait_for
 def running_stack(kind: str, tmp_path: Path, **overrides: str) -> Iterator[Stack]:
     """A stack on "sqlite" (embedded: in-process locks and caches) or "postgresql+redis" (as deployed)."""
     if kind == "sqlite":
-        running = start_stack(f"sqlite:///{tmp_path / 'web.db'}", **overrides)
+        running = start_stack(f"sqlite:///{tmp_path / 'web.db'}", worker=False, **overrides)  # runs stay pending
         try:
             yield running
         finally:

@@ -55,7 +55,7 @@ class Stack:
 @pytest.fixture
 def stack(tmp_path) -> Iterator[Stack]:
     # auto_approve off: the test clicks the QuickBooks consent page like a person.
-    running = start_stack(f"sqlite:///{tmp_path / 'qb24.db'}", auto_approve=False)
+    running = start_stack(f"sqlite:///{tmp_path / 'qb24.db'}", auto_approve=False, worker=False)
     portal = running.b24.default_portal
     yield Stack(running, portal.member_id, portal.url)
     running.stop()

@@ -104,7 +104,7 @@ def world(sandboxes, database_url) -> Iterator[World]:
         ensure_portal(session, member_id=portal.member_id, domain=portal.domain,
                       client_endpoint=portal.url + "/rest/", server_endpoint=b24.oauth_url + "/rest/")
     yield world
-    world.sessions.kw["bind"].dispose()  # before the PostgreSQL schema is dropped
+    app.extensions["qb24"].close()  # the embedded worker, then the engine: before the schema is dropped
 
 
 def stage_selects(html: str) -> dict[str, tuple[list[tuple[str, str]], str | None]]:
@@ -259,30 +259,75 @@ def test_switching_to_old_invoices_maps_their_own_stages(world):
     assert [value for value, _ in options] == ["N", "S", "P", "D"]
 
 
+def _click(world, mode: str = "full") -> str:
+    """Press Start sync (or Dry run) and return the page the redirect lands on."""
+    response = world.client.post("/bitrix24/app/sync", data={"csrf_token": world.csrf(), "mode": mode},
+                                 follow_redirects=True)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
 def test_start_sync_queues_one_run_and_progress_follows_it(world):
+    # This app has no worker (tests/workers cover the embedded one): queued runs stay pending.
     world.open_app()
     assert world.client.post("/bitrix24/app/sync", data={"csrf_token": world.csrf()}).status_code == 409
     world.connect_quickbooks()
     assert world.client.get("/bitrix24/app/progress").get_json()["status"] == "none"
-    for _ in range(2):
-        assert world.client.post("/bitrix24/app/sync", data={"csrf_token": world.csrf()}).status_code == 303
+    assert "Sync queued." in _click(world)
+    for mode in ("full", "dry_run"):  # a second click while one is queued queues nothing
+        assert "A sync is already queued or running for this portal" in _click(world, mode)
     with transaction(world.sessions) as session:
         runs = session.scalars(select(SyncRun)).all()
         assert [(r.kind, r.status) for r in runs] == [("full", "pending")]
-        runs[0].status, runs[0].counters = "running", {"imported": 30, "updated": 5, "skipped": 3,
-                                                       "failed": 2, "total": 80}
+        runs[0].status, runs[0].counters = "running", {"phase": "invoices", "total": 80, "done": 40, "imported": 30,
+                                                       "updated": 5, "skipped": 3, "failed": 2, "rate": 12.46,
+                                                       "eta_s": 3.2}
     assert world.client.get("/bitrix24/app/progress").get_json() | {"started_at": None} == {
-        "run_id": runs[0].id, "kind": "full", "status": "running", "total": 80, "percent": 50,
+        "run_id": runs[0].id, "kind": "full", "status": "running", "total": 80, "done": 40, "percent": 50,
+        "phase": "invoices", "rate": 12.5, "eta_s": 3.2, "error": None,
         "counters": {"imported": 30, "updated": 5, "skipped": 3, "failed": 2},
         "started_at": None, "finished_at": None}
-    assert 'id="start-sync"\n      disabled' in world.client.get("/bitrix24/app").get_data(as_text=True)
+    page = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert 'id="start-sync"\n      disabled' in page and re.search(r'id="dry-run"[^>]*disabled', page)
+    assert re.search(r'id="progress-phase">invoices<.*id="progress-done">40 of 80<.*id="progress-rate">12.5 records/s<'
+                     r'.*id="progress-eta">about 3 s left<', page, re.S)
+    assert 'id="report"' not in page  # no report while a run is active
     with transaction(world.sessions) as session:
         run = session.scalar(select(SyncRun))
-        run.status, run.report = "done", {"customers": {"imported": 20, "updated": 1, "skipped": 0, "failed": 0},
-                                          "invoices": {"imported": 10, "updated": 4, "skipped": 3, "failed": 2}}
+        run.status, run.report = "done", {
+            "customers": {"imported": 20, "updated": 1, "skipped": 0, "failed": 1, "matched": 2},
+            "invoices": {"imported": 10, "updated": 4, "skipped": 3, "failed": 2},
+            "failures": [{"qbo_type": "Invoice", "qbo_id": "130", "name": "1037 <Amy's>",
+                          "reason": "Currency EUR is not in this portal; add it in CRM settings."}],
+            "failures_truncated": 2, "dry_run": False}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
-    assert re.search(r'<th scope="row">invoices</th><td>10</td><td>4</td><td>3</td><td>2</td>', page)
+    assert re.search(r'<th scope="row">customers</th><td>20</td><td>1</td><td>0</td><td>1</td><td>2</td>', page)
+    assert re.search(r'<th scope="row">invoices</th><td>10</td><td>4</td><td>3</td><td>2</td><td></td>', page)
+    assert re.search(r'<th scope="col">Created</th><th scope="col">Updated</th><th scope="col">Unchanged</th>', page)
+    assert re.search(r'Records that failed \(3\)', page)
+    assert ('<tr><th scope="row">Invoice 130</th><td>1037 &lt;Amy&#39;s&gt;</td>'
+            '<td>Currency EUR is not in this portal; add it in CRM settings.</td></tr>') in page
     assert world.client.get("/bitrix24/app/progress").get_json()["percent"] == 100
+    assert 'id="start-sync"\n       name="mode"' in page  # enabled again
+
+
+def test_dry_run_queues_a_dry_run_and_reports_what_would_change(world):
+    world.open_app()
+    world.connect_quickbooks()
+    assert "Dry run queued: nothing is written to Bitrix24." in _click(world, "dry_run")
+    with transaction(world.sessions) as session:
+        run = session.scalar(select(SyncRun))
+        assert (run.kind, run.status) == ("dry_run", "pending")
+        run.status, run.report = "done", {
+            "customers": {"imported": 29, "updated": 0, "skipped": 0, "failed": 0, "matched": 1},
+            "invoices": {"imported": 40, "updated": 2, "skipped": 0, "failed": 0}, "failures": [],
+            "failures_truncated": 0, "dry_run": True,
+            "stage_moves": [{"qbo_id": "12", "doc_number": "1004", "from": "DT31_1:N", "to": "DT31_1:P"}]}
+    page = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert "Last run's report (dry run: nothing was written)</h3>" in page
+    assert re.search(r'<th scope="col">Would create</th><th scope="col">Would update</th>', page)
+    assert '<tr><th scope="row">1004</th><td>DT31_1:N</td><td>DT31_1:P</td></tr>' in page
+    assert 'id="failures"' not in page
 
 
 def test_required_custom_fields_notice(world):

@@ -78,6 +78,15 @@
       var cell = document.querySelector('[data-counter="' + name + '"]');
       if (cell) { cell.textContent = p.counters[name]; }
     });
+    setText('progress-phase', p.phase || '');
+    setText('progress-done', p.total ? p.done + ' of ' + p.total : '');
+    setText('progress-rate', p.rate ? p.rate + ' records/s' : '');
+    setText('progress-eta', p.eta_s === null || p.eta_s === undefined ? '' : 'about ' + Math.round(p.eta_s) + ' s left');
+  }
+
+  function setText(id, text) {
+    var node = document.getElementById(id);
+    if (node) { node.textContent = text; }
   }
 
   function watchProgress() {

@@ -1,0 +1,58 @@
+"""`qb24 resync --portal <member_id> [--dry-run]`: the same run row and engine as Start sync, in this
+process, its progress and report on the terminal; refused while a run is active."""
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from qb24.cli import main
+from store.db import transaction
+from store.models import SyncRun
+from tests.workers.entry_support import Connected, connected_stack, settings_env
+
+REPORT_ROW = re.compile(r"^  (customers|invoices) +created (\d+)  updated (\d+)  unchanged (\d+)  failed (\d+)", re.M)
+
+
+def _resync(app: Connected, *args: str):
+    env = settings_env(app.stack.settings)
+    return CliRunner().invoke(main, ["resync", "--portal", app.stack.b24.default_member_id, *args], env=env)
+
+
+def test_resync_prints_progress_and_the_report_and_a_second_run_changes_nothing(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        first = _resync(app)
+        assert first.exit_code == 0, first.output
+        lines = first.output.splitlines()
+        assert lines[0].startswith("Sync run 1 for portal ")
+        assert re.search(r"^Sync run 1 \(full\): done$", first.output, re.M)
+        rows = {kind: tuple(map(int, counts)) for kind, *counts in REPORT_ROW.findall(first.output)}
+        assert rows["customers"][0] > 0 and rows["invoices"][0] > 0
+        assert re.search(r"^Failures \(\d+\):\n  Invoice \d+ 'Invoice \d+': The portal has no currency", first.output, re.M)
+        created = len(app.b24_ids("crm.item.list"))
+        assert created == rows["invoices"][0]  # what the report says was created is what Bitrix24 holds
+        second = _resync(app)
+        again = {kind: tuple(map(int, counts)) for kind, *counts in REPORT_ROW.findall(second.output)}
+        assert again["invoices"][:2] == (0, 0) and again["invoices"][2] == rows["invoices"][0]
+        assert len(app.b24_ids("crm.item.list")) == created
+
+
+def test_resync_dry_run_writes_nothing_and_says_what_it_would_do(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        result = _resync(app, "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert "(dry run: nothing is written to Bitrix24)" in result.output.splitlines()[0]
+        assert re.search(r"^  invoices +would create [1-9]\d*  would update 0", result.output, re.M)
+        assert app.b24_ids("crm.item.list") == set() and app.links() == []
+
+
+def test_resync_is_refused_while_a_run_is_active(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        assert "Sync queued." in app.start()  # no worker here: it stays pending
+        result = _resync(app)
+        assert result.exit_code == 1
+        assert "A sync is already queued or running for portal" in result.output and "(run 1)" in result.output
+        with transaction(app.services.sessions) as session:
+            assert [r.status for r in session.query(SyncRun)] == ["pending"]
+        unknown = CliRunner().invoke(main, ["resync", "--portal", "nope"], env=settings_env(app.stack.settings))
+        assert unknown.exit_code == 1 and "No installed portal with member_id nope." in unknown.output

@@ -1,0 +1,71 @@
+"""The embedded mode's worker: a Celery worker in a thread of the web (or demo) process.
+
+Without REDIS_URL the broker is kombu's in-memory transport, which only this process can reach,
+so the process that enqueues must also consume. It is a real `WorkController` on the same Celery
+app, queues and tasks as `celery worker`, so the engine runs the same way in both modes.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery.worker import WorkController
+
+from workers.celery_app import Qb24Celery
+
+log = logging.getLogger("qb24.worker.embedded")
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
+
+
+class _Controller(WorkController):
+    """A WorkController that says when its consumer is ready (no signal handlers: not the main thread)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.ready = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def on_consumer_ready(self, consumer: object) -> None:
+        self.ready.set()
+
+
+class EmbeddedWorker:
+    """One worker thread consuming the app's queues; `stop` shuts it down warm."""
+
+    def __init__(self, celery: Qb24Celery) -> None:
+        # The solo pool runs tasks in this thread, where `celery` is made the current app: Celery's
+        # pools look the task up in the *current* app, which is thread-local and would otherwise be
+        # the process default (a thread pool's threads would need it set too).
+        self.celery = celery
+        self.controller = _Controller(app=celery, pool="solo", concurrency=1,
+                                      queues=celery.queue_names(), hostname=f"embedded{celery.queue_suffix}@qb24",
+                                      without_heartbeat=True, without_mingle=True, without_gossip=True,
+                                      loglevel=logging.WARNING, ready_callback=None)
+        self.thread = threading.Thread(target=self._run, name="qb24-embedded-worker", daemon=True)
+
+    def _run(self) -> None:
+        self.celery.set_current()
+        self.controller.start()
+
+    def start(self) -> EmbeddedWorker:
+        self.thread.start()
+        if not self.controller.ready.wait(START_TIMEOUT_S):
+            raise RuntimeError(f"the embedded Celery worker did not start within {START_TIMEOUT_S:.0f} s")
+        log.info("worker.embedded.started")
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.thread.join(STOP_TIMEOUT_S)
+
+
+_start_lock = threading.Lock()
+
+
+def ensure_embedded_worker(celery: Qb24Celery) -> None:
+    """Start the app's in-process worker once (embedded mode only; production runs `celery worker`)."""
+    if not celery.settings.embedded or celery.embedded_worker is not None:
+        return
+    with _start_lock:
+        if celery.embedded_worker is None:
+            celery.embedded_worker = EmbeddedWorker(celery).start()

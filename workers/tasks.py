@@ -1,0 +1,86 @@
+"""Celery tasks (ids only in, everything else read from the store) and how the web and CLI queue them."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from celery import Task, shared_task
+from sqlalchemy import select
+
+from store.db import transaction
+from store.models import Portal, QboConnection, SyncRun
+from workers.celery_app import FULL_SYNC
+from workers.context import Services
+from workers.full_sync import TRANSIENT, run_full_sync
+from workers.runs import ACTIVE_RUNS
+
+log = logging.getLogger("qb24.worker.tasks")
+# The engine's TRANSIENT errors leave the run "running": the retry resumes it from its cursor.
+RETRY_DELAY_S, MAX_RETRIES = 30, 20
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
+class EnqueueFailed(RuntimeError):
+    """The broker did not take the task; the run was marked failed with the reason."""
+
+
+@shared_task(name=FULL_SYNC, bind=True, max_retries=MAX_RETRIES)
+def full_sync(self: Task, run_id: int) -> str:
+    """Run (or resume) a full sync or dry run; the final status."""
+    try:
+        return run_sync(self.app.services, run_id)
+    except TRANSIENT as error:
+        log.warning("sync.retry", extra={"run_id": run_id, "error": type(error).__name__})
+        if self.request.retries >= MAX_RETRIES:
+            fail_run(self.app.services, run_id, f"Gave up after {MAX_RETRIES} retries: {_describe(error)}")
+            return "failed"
+        raise self.retry(countdown=RETRY_DELAY_S) from None
+
+
+def run_sync(services: Services, run_id: int) -> str:
+    """Build the run's clients from the store and run the engine (task and `qb24 resync` alike)."""
+    with services.sessions() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None:
+            return "missing"  # deleted with its portal's data (uninstall CLEAN)
+        portal = session.get(Portal, run.portal_id)
+        connection = session.scalar(select(QboConnection).where(QboConnection.portal_id == run.portal_id))
+    if connection is None:
+        fail_run(services, run_id, "This portal has no QuickBooks company; log in with QuickBooks and start again.")
+        return "failed"
+    try:
+        return run_full_sync(services.sessions, run_id, qbo=services.quickbooks_client(connection.realm_id),
+                             b24=services.bitrix24_client(portal.member_id))
+    except TRANSIENT:
+        raise
+    except Exception as error:  # the engine fails its own run; this catches what comes before it
+        log.exception("sync.crashed", extra={"run_id": run_id})
+        fail_run(services, run_id, f"The sync stopped on an unexpected error: {_describe(error)}")
+        return "failed"
+
+
+def enqueue_full_sync(services: Services, run_id: int) -> None:
+    """Queue a committed run; on a broker failure the run is marked failed and EnqueueFailed raised.
+
+    In the embedded mode the process's own worker thread consumes it (`workers.embedded`, started
+    by whoever serves the app: `qb24 web`, `make demo`, the test stack)."""
+    try:
+        # A click waits for this: a few quick retries, then the page says the broker is down.
+        services.celery.send_task(FULL_SYNC, args=(run_id,), retry_policy=PUBLISH_RETRY)
+    except Exception as error:
+        log.exception("sync.enqueue_failed", extra={"run_id": run_id})
+        reason = f"The sync could not be queued ({_describe(error)}); start it again."
+        fail_run(services, run_id, reason)
+        raise EnqueueFailed(reason) from error
+
+
+def fail_run(services: Services, run_id: int, reason: str) -> None:
+    """Mark a still-active run failed with `reason` (a finished one keeps its outcome)."""
+    with transaction(services.sessions) as session:
+        run = session.get(SyncRun, run_id)
+        if run is not None and run.status in ACTIVE_RUNS:
+            run.status, run.error, run.finished_at = "failed", reason, datetime.now(timezone.utc)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
