@@ -9,11 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from clients.bitrix24 import Bitrix24Client
+from mappers.customer import CUSTOMER_RULES
 from mappers.invoice_status import InvoiceStatus
 from mappers.stages import default_stage_map, ordered_stages
 
 STATUSES = tuple(status.value for status in InvoiceStatus)
-CUSTOMER_RULES = ("by_company_name", "always_contacts", "always_companies")
+__all__ = ["CUSTOMER_RULES", "DEFAULTS", "SMART_INVOICE", "STATUSES", "default_category", "effective_settings",
+           "invoice_stages", "stage_source", "stages_from"]
 SMART_INVOICE = 31  # entityTypeId of Smart Invoices (reference §6)
 DEFAULTS: dict[str, Any] = {"use_new_invoice": True, "customer_rule": "by_company_name", "stage_map": {},
                             "export_new_contacts": False}

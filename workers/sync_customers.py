@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clients.bitrix24_batch import Command
-from mappers.customer import CustomerRecord, is_sub_customer, map_customer
+from mappers.customer import CustomerRecord, is_sub_customer, job_name, map_customer, parent_id
 from mappers.errors import MappingError
 from mappers.multifield import multifield_changes, multifield_new
 from mappers.qbo_time import parse_qbo_time
@@ -65,8 +65,7 @@ def _map_page(ctx: SyncContext, page: list[dict]) -> list[CustomerRecord]:
         qbo_id, name = str(customer["Id"]), _name(customer)
         if is_sub_customer(customer):
             # a job has no CRM record of its own (docs/mapping.md); kept so invoices find its ancestor
-            ctx.cursor["subs"][qbo_id] = [str((customer.get("ParentRef") or {}).get("value") or ""),
-                                          str(customer.get("FullyQualifiedName") or name)]
+            ctx.cursor["subs"][qbo_id] = [parent_id(customer) or "", job_name(customer) or name]
             ctx.count("customers", "skipped")
             continue
         try:

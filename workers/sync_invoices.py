@@ -1,10 +1,12 @@
 """One page of QuickBooks invoices into Smart Invoices (crm.item 31 + product rows) or old invoices (crm.invoice)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from clients.bitrix24_batch import Command
+from mappers.customer_kind import top_level_id
 from mappers.errors import MappingError
 from mappers.invoice import InvoiceRecord, PortalFacts, map_invoice
 from mappers.qbo_time import parse_qbo_time
@@ -59,19 +61,22 @@ def sync_invoice_page(ctx: SyncContext, target: InvoiceTarget, page: list[dict],
     return [b for b in bindings if b is not None], cancelled
 
 
-def top_customer(ctx: SyncContext, qbo_id: str) -> tuple[str, str | None]:
-    """The top-level ancestor of a (sub-)customer and, for a job, its full name (for the invoice's title)."""
-    subs, job, seen = ctx.cursor["subs"], None, set()
-    while qbo_id in subs and qbo_id not in seen:
-        seen.add(qbo_id)
-        parent, full_name = subs[qbo_id]
-        job = job or full_name
-        qbo_id = parent
-    return qbo_id, job
+def top_customer(ctx: SyncContext, qbo_id: str, parents: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """The top-level ancestor of a (sub-)customer and, for a job, its full name (for the invoice's title).
+
+    `ctx.cursor["subs"]` holds [parent id, job name] per sub-customer (sync_customers); `parents` is its
+    id -> parent view, built once per page by the caller.
+    """
+    subs = ctx.cursor["subs"]
+    parents = parents if parents is not None else {key: value[0] for key, value in subs.items()}
+    job = subs[qbo_id][1] if qbo_id in subs else None
+    return top_level_id(qbo_id, parents), job
 
 
 def _map_page(ctx: SyncContext, target: InvoiceTarget, page: list[dict]) -> list[InvoiceRecord]:
-    owners = {str(i["Id"]): top_customer(ctx, str((i.get("CustomerRef") or {}).get("value") or "")) for i in page}
+    parents = {key: value[0] for key, value in ctx.cursor["subs"].items()}
+    owners = {str(i["Id"]): top_customer(ctx, str((i.get("CustomerRef") or {}).get("value") or ""), parents)
+              for i in page}
     tops = [owner for owner, _ in owners.values()]
     with ctx.sessions() as session:
         customers = links_for_qbo_ids(session, ctx.portal_id, CUSTOMER, tops)

@@ -78,6 +78,19 @@ def test_a_currency_the_portal_lacks_fails_with_what_to_add():
     assert "categoryId" not in smart(euro, facts=unknown).fields
 
 
+def test_an_old_invoice_in_a_foreign_currency_fails_instead_of_changing_its_money():
+    # crm.invoice.fields marks CURRENCY read-only: an old invoice is always in the portal's invoice
+    # currency, so a EUR invoice written there would show its EUR amounts as USD.
+    euro = {**INVOICE, "CurrencyRef": {"value": "EUR", "name": "Euro"}}
+    with pytest.raises(MappingError) as error:
+        old(euro)
+    assert "EUR" in error.value.reason and "USD" in error.value.reason and "Use new invoice" in error.value.reason
+    assert smart(euro).fields["currencyId"] == "EUR"  # Smart Invoices keep their own currency
+    assert old(INVOICE).fields["CURRENCY"] == "USD"
+    unread = PortalFacts(frozenset(), None, None, {"company": "2", "contact": "1"}, "4")  # base unknown
+    assert old(euro, facts=unread).fields["CURRENCY"] == "EUR"
+
+
 def test_old_invoices_need_a_payer_type_and_pay_system():
     bare = PortalFacts(frozenset({"USD"}), "USD", 3, {"contact": "1"}, "4")
     with pytest.raises(MappingError, match="Payment systems"):
