@@ -7,7 +7,8 @@ from typing import Any
 from clients.bitrix24_batch import Command
 from mappers.customer import CustomerRecord, is_sub_customer, map_customer
 from mappers.errors import MappingError
-from mappers.multifield import multifield_changes, multifield_new
+from mappers.comm import Comm
+from mappers.multifield import multifield_changes, multifield_new, normalized
 from mappers.qbo_time import parse_qbo_time
 from store.links import links_for_qbo_ids
 from store.models import Link
@@ -139,12 +140,11 @@ def _create(record: CustomerRecord) -> Write:
 
 def _update(update: Update, stored: dict[str, Any]) -> Write:
     record = update.record
-    fields = dict(record.fields)
-    if update.how == "matched":
-        for key in MARKERS:  # the portal's own record keeps its origin; the link binds it to us
-            fields.pop(key, None)
+    matched = update.how == "matched"
+    fields = _matched_fields(record.fields) if matched else dict(record.fields)
     for key, attr in MULTI:
-        changes = multifield_changes(stored.get(key) or [], getattr(record, attr, ()))
+        plan = _additions if matched else multifield_changes
+        changes = plan(stored.get(key) or [], getattr(record, attr, ()))
         if changes:
             fields[key] = changes
     commands: dict[str, Command] = {f"u{record.qbo_id}": (f"crm.{record.entity}.update",
@@ -154,6 +154,21 @@ def _update(update: Update, stored: dict[str, Any]) -> Write:
     elif record.person:
         commands[f"p{record.qbo_id}"] = ("crm.contact.add", {"fields": {**record.person, "COMPANY_ID": update.b24_id}})
     return Write(record.qbo_id, commands)
+
+
+def _matched_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A matched record is the portal user's own: QuickBooks adds its values but never blanks theirs.
+
+    Its origin markers stay the portal's too; the link binds it to us.
+    """
+    return {key: value for key, value in fields.items() if key not in MARKERS and value not in ("", None)}
+
+
+def _additions(stored: list[dict], desired: tuple[Comm, ...]) -> list[dict]:
+    """Only the QuickBooks values the matched record lacks: its own emails and phones are neither overwritten
+    nor deleted."""
+    held = {normalized(str(row.get("VALUE") or "")) for row in stored}
+    return multifield_new([comm for comm in desired if normalized(comm.value) not in held])
 
 
 def _settle_create(ctx: SyncContext, record: CustomerRecord, outcome: WriteOutcome) -> list[Binding]:

@@ -139,3 +139,24 @@ def test_resumes_from_its_checkpoint_after_a_transient_failure(tmp_path: Path) -
         report = rig.run(run_id).report
         assert report["customers"]["failed"] == 0
         assert report["customers"]["imported"] == sum(1 for l in rig.links() if l.qbo_type == "Customer")
+
+
+def test_matched_contact_keeps_the_portal_data_quickbooks_lacks(tmp_path: Path) -> None:
+    """Matching links a portal user's own contact: QuickBooks' values are added, the user's are not blanked."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        customer = person_customer(rig)
+        email = customer["PrimaryEmailAddr"]["Address"]
+        _, b24 = rig.clients()
+        existing = str(b24.call("crm.contact.add", {"fields": {
+            "NAME": "Already", "SECOND_NAME": "Quincy", "POST": "Buyer", "COMMENTS": "Met at the fair", "EMAIL": [{"VALUE": email, "VALUE_TYPE": "WORK"}],
+            "PHONE": [{"VALUE": "+1 555 777 0000", "VALUE_TYPE": "HOME"}]}}).result)
+        assert not customer.get("MiddleName") and not customer.get("Notes") and customer.get("Active", True)
+
+        status, run = sync(rig)
+        assert status == "done" and run.report["customers"]["matched"] == 1
+        after = b24.call("crm.contact.get", {"id": existing}).result
+        assert after["SECOND_NAME"] == "Quincy" and after["POST"] == "Buyer"
+        assert after["COMMENTS"] == "Met at the fair"
+        phones = {p["VALUE"] for p in after["PHONE"]}
+        assert "+1 555 777 0000" in phones and customer["PrimaryPhone"]["FreeFormNumber"] in phones
+        assert [e["VALUE"] for e in after["EMAIL"]] == [email]
