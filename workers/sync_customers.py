@@ -39,10 +39,12 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
         links = links_for_qbo_ids(session, ctx.portal_id, CUSTOMER, [r.qbo_id for r in records])
         persons = links_for_qbo_ids(session, ctx.portal_id, PERSON, [r.qbo_id for r in records])
     creates, updates = _split(ctx, records, links, persons)
+    found: dict[str, str] = {}
     if resumed and not ctx.dry_run:
-        creates, updates = _recover(ctx, creates, updates)
+        creates, updates, found = _recover(ctx, creates, updates)
     matched, stored = match_existing(ctx, creates) if creates else ({}, {})
-    updates += [Update(r, matched[r.qbo_id], None, "matched") for r in creates if r.qbo_id in matched]
+    updates += [Update(r, matched[r.qbo_id], found.get(_person_marker(r)), "matched")
+                for r in creates if r.qbo_id in matched]
     creates = [r for r in creates if r.qbo_id not in matched]
     ctx.count("customers", "matched", len(matched))
     if ctx.dry_run:
@@ -99,18 +101,27 @@ def _split(ctx: SyncContext, records: list[CustomerRecord], links: dict[str, Lin
 
 
 def _recover(ctx: SyncContext, creates: list[CustomerRecord],
-             updates: list[Update]) -> tuple[list[CustomerRecord], list[Update]]:
-    """Creates the interrupted page already made become updates of those records."""
+             updates: list[Update]) -> tuple[list[CustomerRecord], list[Update], dict[str, str]]:
+    """Creates the interrupted page already made become updates of those records; person contacts it added
+    (to new, linked or matched companies) are found too. Also the {ORIGIN_ID: id} found."""
     found: dict[str, str] = {}
     for entity in ("contact", "company"):
         markers = [r.fields["ORIGIN_ID"] for r in creates if r.entity == entity]
-        markers += [r.person["ORIGIN_ID"] for r in creates if r.person and entity == "contact"]
+        if entity == "contact":  # any person the page may have added: a create's, or an update's that had none
+            markers += [_person_marker(r) for r in creates if r.person]
+            markers += [_person_marker(u.record) for u in updates if u.record.person and not u.person_id]
         if markers:
             found.update(recover_by_origin(ctx, entity, markers))
+    for update in updates:
+        update.person_id = update.person_id or found.get(_person_marker(update.record))
     still = [r for r in creates if r.fields["ORIGIN_ID"] not in found]
-    updates += [Update(r, found[r.fields["ORIGIN_ID"]], found.get((r.person or {}).get("ORIGIN_ID", "")), "recovered")
+    updates += [Update(r, found[r.fields["ORIGIN_ID"]], found.get(_person_marker(r)), "recovered")
                 for r in creates if r.fields["ORIGIN_ID"] in found]
-    return still, updates
+    return still, updates, found
+
+
+def _person_marker(record: CustomerRecord) -> str:
+    return str((record.person or {}).get("ORIGIN_ID") or "")
 
 
 def read_multifields(ctx: SyncContext, updates: list[Update]) -> dict[str, dict]:

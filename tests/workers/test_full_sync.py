@@ -160,3 +160,34 @@ def test_matched_contact_keeps_the_portal_data_quickbooks_lacks(tmp_path: Path) 
         phones = {p["VALUE"] for p in after["PHONE"]}
         assert "+1 555 777 0000" in phones and customer["PrimaryPhone"]["FreeFormNumber"] in phones
         assert [e["VALUE"] for e in after["EMAIL"]] == [email]
+
+
+def test_resumed_page_adds_a_matched_company_person_once(tmp_path: Path) -> None:
+    """The answer to the batch that matched a company and added its person is lost; the resumed page finds
+    that person by its origin marker instead of adding a second one."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        qbo, b24 = rig.clients()
+        customer = next(c for _, page in qbo.query_pages("Customer") for c in page
+                        if not is_sub_customer(c) and c.get("CompanyName") and c.get("GivenName")
+                        and c.get("PrimaryEmailAddr"))
+        b24.call("crm.company.add", {"fields": {"TITLE": "Theirs", "EMAIL": [
+            {"VALUE": customer["PrimaryEmailAddr"]["Address"], "VALUE_TYPE": "WORK"}]}})
+        run_id, real_batch, lost = rig.new_run(), b24.batch, []
+
+        def batch_then_drop(commands, halt=False):
+            answer = real_batch(commands, halt)
+            if not lost and any(method == "crm.company.update" for method, _ in dict(commands).values()):
+                lost.append(1)
+                raise requests.ConnectionError("connection reset")  # Bitrix24 did the writes
+            return answer
+
+        b24.batch = batch_then_drop
+        with pytest.raises(requests.ConnectionError):
+            run_full_sync(rig.sessions, run_id, qbo=qbo, b24=b24)
+        _, healthy = rig.clients()
+        assert run_full_sync(rig.sessions, run_id, qbo=qbo, b24=healthy) == "done"
+        marker = f"Customer:{customer['Id']}:person"
+        people = [r for r in b24_rows(healthy, "contact", ["ID", "ORIGIN_ID"]) if r["ORIGIN_ID"] == marker]
+        assert len(people) == 1
+        link = next(l for l in rig.links() if l.qbo_type == "CustomerPerson" and l.qbo_id == customer["Id"])
+        assert link.b24_id == people[0]["ID"]
