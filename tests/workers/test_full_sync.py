@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from mappers.customer import is_sub_customer
+from clients.bitrix24_errors import OverloadLimit
 from store.db import transaction
 from store.models import SyncRun
 from tests.workers.sync_support import Rig, b24_rows, connected_rig
@@ -191,3 +192,29 @@ def test_resumed_page_adds_a_matched_company_person_once(tmp_path: Path) -> None
         assert len(people) == 1
         link = next(l for l in rig.links() if l.qbo_type == "CustomerPerson" and l.qbo_id == customer["Id"])
         assert link.b24_id == people[0]["ID"]
+
+
+def test_a_run_after_one_that_failed_mid_page_finds_its_writes_instead_of_duplicating(tmp_path: Path) -> None:
+    """A fatal answer after a page's batch was written fails the run with that page unbound; the next run
+    (a new one: a failed run does not resume) must find those records by their markers, not create them again."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        qbo, b24 = rig.clients()
+        run_id, real_batch, writes = rig.new_run(), b24.batch, []
+
+        def batch_then_blocked(commands, halt=False):
+            answer = real_batch(commands, halt)
+            if any(method.endswith(".add") for method, _ in dict(commands).values()):
+                writes.append(1)
+                if len(writes) == 2:  # Bitrix24 did the writes, then the portal is blocked
+                    raise OverloadLimit("OVERLOAD_LIMIT", "REST API is blocked due to overload.", 503)
+            return answer
+
+        b24.batch = batch_then_blocked
+        assert run_full_sync(rig.sessions, run_id, qbo=qbo, b24=b24, page_size=20) == "failed"
+        _, healthy = rig.clients()
+        status, run = sync(rig, b24=healthy, page_size=20)
+        assert status == "done" and run.report["customers"]["failed"] == 0
+        rows = b24_rows(healthy, "contact", ["ID", "ORIGIN_ID"]) + b24_rows(healthy, "company", ["ID", "ORIGIN_ID"])
+        origins = [r["ORIGIN_ID"] for r in rows]
+        assert sorted(o for o in set(origins) if origins.count(o) > 1) == []
+        assert len([l for l in rig.links() if l.qbo_type in ("Customer", "CustomerPerson")]) == len(origins)
