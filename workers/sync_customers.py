@@ -54,6 +54,8 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
     stored.update(read_multifields(ctx, [u for u in updates if u.b24_id not in stored]))
     writes = [_create(r) for r in creates] + [_update(u, stored.get(u.b24_id, {})) for u in updates]
     outcomes, cancelled = send_writes(ctx, writes)
+    if not cancelled:
+        cancelled = _add_persons(ctx, creates, outcomes)
     stamps = {c["Id"]: _stamp(c) for c in page}
     bindings = [b for r in creates if r.qbo_id in outcomes for b in _settle_create(ctx, r, outcomes[r.qbo_id])]
     bindings += [b for u in updates if u.record.qbo_id in outcomes for b in _settle_update(ctx, u, outcomes[u.record.qbo_id])]
@@ -141,12 +143,28 @@ def read_multifields(ctx: SyncContext, updates: list[Update]) -> dict[str, dict]
 def _create(record: CustomerRecord) -> Write:
     fields = {**record.fields, **{key: multifield_new(getattr(record, attr)) for key, attr in MULTI
                                   if getattr(record, attr, ())}}
-    commands: dict[str, Command] = {f"c{record.qbo_id}": (f"crm.{record.entity}.add", {"fields": fields})}
-    if record.person:
-        # the new company's id, resolved by Bitrix24 inside the same batch request
-        commands[f"p{record.qbo_id}"] = ("crm.contact.add", {
-            "fields": {**record.person, "COMPANY_ID": f"$result[c{record.qbo_id}]"}})
-    return Write(record.qbo_id, commands)
+    return Write(record.qbo_id, {f"c{record.qbo_id}": (f"crm.{record.entity}.add", {"fields": fields})})
+
+
+def _add_persons(ctx: SyncContext, creates: list[CustomerRecord], outcomes: dict[str, WriteOutcome]) -> bool:
+    """The person contacts of the companies just created, in a second round (whether the run was cancelled).
+
+    Not through `$result[...]` in the company's request: a reference to a refused add resolves to ''
+    and Bitrix24 would create the person with no company, once more on every run. At most one request
+    more a page; a crash between the rounds is recovered (the company by marker, then its person added).
+    """
+    writes = []
+    for record in creates:
+        outcome = outcomes.get(record.qbo_id)
+        company = created_id(outcome.results.get(f"c{record.qbo_id}")) if outcome else None
+        if record.person and company and f"c{record.qbo_id}" not in outcome.errors:
+            writes.append(Write(record.qbo_id, {f"p{record.qbo_id}": (
+                "crm.contact.add", {"fields": {**record.person, "COMPANY_ID": company}})}))
+    more, cancelled = send_writes(ctx, writes)
+    for key, outcome in more.items():
+        outcomes[key].results.update(outcome.results)
+        outcomes[key].errors.update(outcome.errors)
+    return cancelled
 
 
 def _update(update: Update, stored: dict[str, Any]) -> Write:
@@ -209,17 +227,20 @@ def _settle_update(ctx: SyncContext, update: Update, outcome: WriteOutcome) -> l
 def _bindings(ctx: SyncContext, record: CustomerRecord, b24_id: str, outcome: WriteOutcome, how: str,
               action: str, person_known: str | None = None) -> list[Binding]:
     """The customer's link (hash only when every command succeeded) and its person contact's."""
-    person_error = outcome.errors.get(f"p{record.qbo_id}")
-    person_id = person_known or (created_id(outcome.results.get(f"p{record.qbo_id}")) if person_error is None else None)
-    complete = person_error is None
+    name = f"p{record.qbo_id}"
+    person_error = outcome.errors.get(name)
+    person_id = person_known or (created_id(outcome.results.get(name)) if person_error is None else None)
+    complete = not record.person or bool(person_id)
     bindings = [Binding(CUSTOMER, record.qbo_id, record.entity, b24_id, record.content_hash if complete else None)]
     if person_id:
         bindings.append(Binding(PERSON, record.qbo_id, "contact", person_id, None))
     if complete:
         ctx.count("customers", how)
-    else:
+    elif person_error is not None or name in outcome.results:
         ctx.fail("customers", CUSTOMER, record.qbo_id, _record_name(record),
-                 command_reason(person_error, action, "company's contact person"))
+                 command_reason(person_error, action, "company's contact person") if person_error
+                 else "Bitrix24 answered no id for the company's contact person.")
+    # else the person was never sent (the run was cancelled): bound without a hash, so the next run adds it
     return bindings
 
 

@@ -218,3 +218,18 @@ def test_a_run_after_one_that_failed_mid_page_finds_its_writes_instead_of_duplic
         origins = [r["ORIGIN_ID"] for r in rows]
         assert sorted(o for o in set(origins) if origins.count(o) > 1) == []
         assert len([l for l in rig.links() if l.qbo_type in ("Customer", "CustomerPerson")]) == len(origins)
+
+
+def test_a_company_bitrix24_refuses_leaves_no_person_contact_behind(tmp_path: Path) -> None:
+    """A mandatory company field refuses every company; the person contacts of those companies must not be
+    created anyway (with no company), once per run."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        _, b24 = rig.clients()
+        b24.call("crm.company.userfield.add", {"fields": {
+            "FIELD_NAME": "QB24_REGION", "MANDATORY": "Y", "USER_TYPE_ID": "string", "EDIT_FORM_LABEL": "Region"}})
+        rig.control("settings", {"req_uf_check": True})
+        for _ in range(2):
+            status, run = sync(rig)
+            assert status == "done" and run.report["customers"]["failed"] > 0
+        people = b24_rows(b24, "contact", ["ID", "ORIGIN_ID", "COMPANY_ID"])
+        assert [p for p in people if str(p["ORIGIN_ID"]).endswith(":person")] == []
