@@ -149,7 +149,8 @@ def test_matched_contact_keeps_the_portal_data_quickbooks_lacks(tmp_path: Path) 
         email = customer["PrimaryEmailAddr"]["Address"]
         _, b24 = rig.clients()
         existing = str(b24.call("crm.contact.add", {"fields": {
-            "NAME": "Already", "SECOND_NAME": "Quincy", "POST": "Buyer", "COMMENTS": "Met at the fair", "EMAIL": [{"VALUE": email, "VALUE_TYPE": "WORK"}],
+            "NAME": "Already", "SECOND_NAME": "Quincy", "POST": "Buyer", "COMMENTS": "Met at the fair",
+            "EMAIL": [{"VALUE": email, "VALUE_TYPE": "WORK"}],
             "PHONE": [{"VALUE": "+1 555 777 0000", "VALUE_TYPE": "HOME"}]}}).result)
         assert not customer.get("MiddleName") and not customer.get("Notes") and customer.get("Active", True)
 
