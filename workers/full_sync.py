@@ -28,6 +28,7 @@ from workers.sync_customers import sync_customer_page
 from workers.sync_invoices import InvoiceTarget, sync_invoice_page
 from workers.sync_state import (
     Binding, Cancelled, SyncContext, commit_page, empty_report, finish, save_progress, still_wanted,
+    unbound_phases,
 )
 
 log = logging.getLogger("qb24.sync")
@@ -72,13 +73,14 @@ def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, 
         portal = session.get(Portal, run.portal_id)
         connection = session.query(QboConnection).filter_by(portal_id=run.portal_id).one()
         run.status = "running"
+        recover = unbound_phases(session, run)
         ctx = SyncContext(sessions=sessions, run_id=run_id, portal_id=portal.id, member_id=portal.member_id,
                           realm_id=connection.realm_id, qbo=qbo, b24=b24, dry_run=run.kind == "dry_run",
                           today=today, page_size=min(page_size, 1000), stored_settings=dict(portal.settings or {}),
                           cursor=dict(run.cursor or {}), counters=dict(run.counters or {}))
     if not ctx.cursor:
         ctx.cursor = {"phase": PHASES[0], "start": 1, "in_flight": None, "subs": {}, "failed_customers": {},
-                      "report": empty_report(ctx.dry_run)}
+                      "report": empty_report(ctx.dry_run), "recover": [] if ctx.dry_run else recover}
     ctx.done_at_start = ctx.counters.get("done", 0)
     if "total" not in ctx.counters:
         ctx.counters = {"phase": ctx.cursor["phase"], "total": _total(qbo), "done": 0, "imported": 0, "updated": 0,
@@ -118,7 +120,8 @@ def _pages(ctx: SyncContext, phase: str, handler: PageHandler) -> None:
         start = ctx.cursor["start"]
         page = ctx.qbo.query(f"SELECT * FROM {entity}{clause} ORDERBY Id STARTPOSITION {start} "
                              f"MAXRESULTS {ctx.page_size}")
-        resumed = ctx.cursor.get("in_flight") == start
+        # a page this run left in flight, or any page of a phase an earlier run stopped in mid-page
+        resumed = ctx.cursor.get("in_flight") == start or phase in ctx.cursor.get("recover", [])
         if not ctx.dry_run:
             ctx.cursor["in_flight"] = start
             save_progress(ctx)

@@ -7,7 +7,8 @@ from typing import Any
 from clients.bitrix24_batch import Command
 from mappers.customer import CustomerRecord, is_sub_customer, job_name, map_customer, parent_id
 from mappers.errors import MappingError
-from mappers.multifield import multifield_changes, multifield_new
+from mappers.comm import Comm
+from mappers.multifield import multifield_changes, multifield_new, normalized
 from mappers.qbo_time import parse_qbo_time
 from store.links import links_for_qbo_ids
 from store.models import Link
@@ -38,10 +39,12 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
         links = links_for_qbo_ids(session, ctx.portal_id, CUSTOMER, [r.qbo_id for r in records])
         persons = links_for_qbo_ids(session, ctx.portal_id, PERSON, [r.qbo_id for r in records])
     creates, updates = _split(ctx, records, links, persons)
+    found: dict[str, str] = {}
     if resumed and not ctx.dry_run:
-        creates, updates = _recover(ctx, creates, updates)
+        creates, updates, found = _recover(ctx, creates, updates)
     matched, stored = match_existing(ctx, creates) if creates else ({}, {})
-    updates += [Update(r, matched[r.qbo_id], None, "matched") for r in creates if r.qbo_id in matched]
+    updates += [Update(r, matched[r.qbo_id], found.get(_person_marker(r)), "matched")
+                for r in creates if r.qbo_id in matched]
     creates = [r for r in creates if r.qbo_id not in matched]
     ctx.count("customers", "matched", len(matched))
     if ctx.dry_run:
@@ -51,6 +54,8 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
     stored.update(read_multifields(ctx, [u for u in updates if u.b24_id not in stored]))
     writes = [_create(r) for r in creates] + [_update(u, stored.get(u.b24_id, {})) for u in updates]
     outcomes, cancelled = send_writes(ctx, writes)
+    if not cancelled:
+        cancelled = _add_persons(ctx, creates, outcomes)
     stamps = {c["Id"]: _stamp(c) for c in page}
     bindings = [b for r in creates if r.qbo_id in outcomes for b in _settle_create(ctx, r, outcomes[r.qbo_id])]
     bindings += [b for u in updates if u.record.qbo_id in outcomes for b in _settle_update(ctx, u, outcomes[u.record.qbo_id])]
@@ -97,18 +102,27 @@ def _split(ctx: SyncContext, records: list[CustomerRecord], links: dict[str, Lin
 
 
 def _recover(ctx: SyncContext, creates: list[CustomerRecord],
-             updates: list[Update]) -> tuple[list[CustomerRecord], list[Update]]:
-    """Creates the interrupted page already made become updates of those records."""
+             updates: list[Update]) -> tuple[list[CustomerRecord], list[Update], dict[str, str]]:
+    """Creates the interrupted page already made become updates of those records; person contacts it added
+    (to new, linked or matched companies) are found too. Also the {ORIGIN_ID: id} found."""
     found: dict[str, str] = {}
     for entity in ("contact", "company"):
         markers = [r.fields["ORIGIN_ID"] for r in creates if r.entity == entity]
-        markers += [r.person["ORIGIN_ID"] for r in creates if r.person and entity == "contact"]
+        if entity == "contact":  # any person the page may have added: a create's, or an update's that had none
+            markers += [_person_marker(r) for r in creates if r.person]
+            markers += [_person_marker(u.record) for u in updates if u.record.person and not u.person_id]
         if markers:
             found.update(recover_by_origin(ctx, entity, markers))
+    for update in updates:
+        update.person_id = update.person_id or found.get(_person_marker(update.record))
     still = [r for r in creates if r.fields["ORIGIN_ID"] not in found]
-    updates += [Update(r, found[r.fields["ORIGIN_ID"]], found.get((r.person or {}).get("ORIGIN_ID", "")), "recovered")
+    updates += [Update(r, found[r.fields["ORIGIN_ID"]], found.get(_person_marker(r)), "recovered")
                 for r in creates if r.fields["ORIGIN_ID"] in found]
-    return still, updates
+    return still, updates, found
+
+
+def _person_marker(record: CustomerRecord) -> str:
+    return str((record.person or {}).get("ORIGIN_ID") or "")
 
 
 def read_multifields(ctx: SyncContext, updates: list[Update]) -> dict[str, dict]:
@@ -128,22 +142,37 @@ def read_multifields(ctx: SyncContext, updates: list[Update]) -> dict[str, dict]
 def _create(record: CustomerRecord) -> Write:
     fields = {**record.fields, **{key: multifield_new(getattr(record, attr)) for key, attr in MULTI
                                   if getattr(record, attr, ())}}
-    commands: dict[str, Command] = {f"c{record.qbo_id}": (f"crm.{record.entity}.add", {"fields": fields})}
-    if record.person:
-        # the new company's id, resolved by Bitrix24 inside the same batch request
-        commands[f"p{record.qbo_id}"] = ("crm.contact.add", {
-            "fields": {**record.person, "COMPANY_ID": f"$result[c{record.qbo_id}]"}})
-    return Write(record.qbo_id, commands)
+    return Write(record.qbo_id, {f"c{record.qbo_id}": (f"crm.{record.entity}.add", {"fields": fields})})
+
+
+def _add_persons(ctx: SyncContext, creates: list[CustomerRecord], outcomes: dict[str, WriteOutcome]) -> bool:
+    """The person contacts of the companies just created, in a second round (whether the run was cancelled).
+
+    Not through `$result[...]` in the company's request: a reference to a refused add resolves to ''
+    and Bitrix24 would create the person with no company, once more on every run. At most one request
+    more a page; a crash between the rounds is recovered (the company by marker, then its person added).
+    """
+    writes = []
+    for record in creates:
+        outcome = outcomes.get(record.qbo_id)
+        company = created_id(outcome.results.get(f"c{record.qbo_id}")) if outcome else None
+        if record.person and company and f"c{record.qbo_id}" not in outcome.errors:
+            writes.append(Write(record.qbo_id, {f"p{record.qbo_id}": (
+                "crm.contact.add", {"fields": {**record.person, "COMPANY_ID": company}})}))
+    more, cancelled = send_writes(ctx, writes)
+    for key, outcome in more.items():
+        outcomes[key].results.update(outcome.results)
+        outcomes[key].errors.update(outcome.errors)
+    return cancelled
 
 
 def _update(update: Update, stored: dict[str, Any]) -> Write:
     record = update.record
-    fields = dict(record.fields)
-    if update.how == "matched":
-        for key in MARKERS:  # the portal's own record keeps its origin; the link binds it to us
-            fields.pop(key, None)
+    matched = update.how == "matched"
+    fields = _matched_fields(record.fields) if matched else dict(record.fields)
     for key, attr in MULTI:
-        changes = multifield_changes(stored.get(key) or [], getattr(record, attr, ()))
+        plan = _additions if matched else multifield_changes
+        changes = plan(stored.get(key) or [], getattr(record, attr, ()))
         if changes:
             fields[key] = changes
     commands: dict[str, Command] = {f"u{record.qbo_id}": (f"crm.{record.entity}.update",
@@ -153,6 +182,21 @@ def _update(update: Update, stored: dict[str, Any]) -> Write:
     elif record.person:
         commands[f"p{record.qbo_id}"] = ("crm.contact.add", {"fields": {**record.person, "COMPANY_ID": update.b24_id}})
     return Write(record.qbo_id, commands)
+
+
+def _matched_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A matched record is the portal user's own: QuickBooks adds its values but never blanks theirs.
+
+    Its origin markers stay the portal's too; the link binds it to us.
+    """
+    return {key: value for key, value in fields.items() if key not in MARKERS and value not in ("", None)}
+
+
+def _additions(stored: list[dict], desired: tuple[Comm, ...]) -> list[dict]:
+    """Only the QuickBooks values the matched record lacks: its own emails and phones are neither overwritten
+    nor deleted."""
+    held = {normalized(str(row.get("VALUE") or "")) for row in stored}
+    return multifield_new([comm for comm in desired if normalized(comm.value) not in held])
 
 
 def _settle_create(ctx: SyncContext, record: CustomerRecord, outcome: WriteOutcome) -> list[Binding]:
@@ -182,17 +226,20 @@ def _settle_update(ctx: SyncContext, update: Update, outcome: WriteOutcome) -> l
 def _bindings(ctx: SyncContext, record: CustomerRecord, b24_id: str, outcome: WriteOutcome, how: str,
               action: str, person_known: str | None = None) -> list[Binding]:
     """The customer's link (hash only when every command succeeded) and its person contact's."""
-    person_error = outcome.errors.get(f"p{record.qbo_id}")
-    person_id = person_known or (created_id(outcome.results.get(f"p{record.qbo_id}")) if person_error is None else None)
-    complete = person_error is None
+    name = f"p{record.qbo_id}"
+    person_error = outcome.errors.get(name)
+    person_id = person_known or (created_id(outcome.results.get(name)) if person_error is None else None)
+    complete = not record.person or bool(person_id)
     bindings = [Binding(CUSTOMER, record.qbo_id, record.entity, b24_id, record.content_hash if complete else None)]
     if person_id:
         bindings.append(Binding(PERSON, record.qbo_id, "contact", person_id, None))
     if complete:
         ctx.count("customers", how)
-    else:
+    elif person_error is not None or name in outcome.results:
         ctx.fail("customers", CUSTOMER, record.qbo_id, _record_name(record),
-                 command_reason(person_error, action, "company's contact person"))
+                 command_reason(person_error, action, "company's contact person") if person_error
+                 else "Bitrix24 answered no id for the company's contact person.")
+    # else the person was never sent (the run was cancelled): bound without a hash, so the next run adds it
     return bindings
 
 

@@ -45,8 +45,8 @@ def recover_invoices(ctx: SyncContext, records: list[InvoiceRecord]) -> dict[str
     smart = records[0].entity == "smart_invoice"
     found = _invoice_lookup(ctx, smart, sorted(by_marker), in_filter=True)
     if found is None:
-        # Whether crm.invoice.list accepts `@XML_ID` is not documented; if it refuses, ask one marker
-        # at a time with the plain equality filter every list method takes.
+        # Whether crm.invoice.list accepts `@XML_ID` is not documented; if it refuses (or ignores) it, ask
+        # one marker at a time with the plain equality filter every list method takes.
         found = _invoice_lookup(ctx, smart, sorted(by_marker), in_filter=False) or {}
     return {by_marker[marker]: b24_id for marker, b24_id in found.items() if marker in by_marker}
 
@@ -69,6 +69,8 @@ def _invoice_lookup(ctx: SyncContext, smart: bool, markers: list[str], *, in_fil
         for row in rows:
             marker, b24_id = (row.get("xmlId"), row.get("id")) if smart else (row.get("XML_ID"), row.get("ID"))
             found.setdefault(str(marker), str(b24_id))
+    if in_filter and not set(found) <= set(markers):
+        return None  # the filter was ignored, not refused: these rows are any invoices, not the ones asked
     return found
 
 

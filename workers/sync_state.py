@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from clients.bitrix24 import Bitrix24Client
@@ -121,6 +122,25 @@ def still_wanted(session: Session, run_id: int, portal_id: int) -> bool:
     connection = session.query(QboConnection).filter_by(portal_id=portal_id).one_or_none()
     return (run is not None and run.status != "cancelled" and portal is not None and portal.status == "installed"
             and connection is not None and connection.status == "connected")
+
+
+def unbound_phases(session: Session, run: SyncRun) -> list[str]:
+    """The phases in which the portal's previous full run may have left writes unbound.
+
+    A run that failed or was cancelled with a page in flight (a fatal answer mid-page, or a crash and
+    then Log out) never resumes; a new run starts from the first page, so it must look up its creates by
+    origin marker through that whole phase, or it would create those records again. Until a run ends "done".
+    """
+    earlier = select(SyncRun).where(SyncRun.portal_id == run.portal_id, SyncRun.kind == "full", SyncRun.id < run.id)
+    last_done = session.scalar(select(func.max(SyncRun.id)).where(
+        SyncRun.portal_id == run.portal_id, SyncRun.kind == "full", SyncRun.id < run.id, SyncRun.status == "done"))
+    phases: set[str] = set()
+    # every run since the last one that finished (one cancelled before it began must not hide an older one)
+    for previous in session.scalars(earlier.where(SyncRun.id > (last_done or 0))):
+        cursor = previous.cursor or {}
+        if cursor.get("in_flight") is not None:
+            phases.add(str(cursor.get("phase")))
+    return sorted(phases)
 
 
 def save_progress(ctx: SyncContext) -> None:

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from mappers.customer import is_sub_customer
+from clients.bitrix24_errors import OverloadLimit
 from store.db import transaction
 from store.models import SyncRun
 from tests.workers.sync_support import Rig, b24_rows, connected_rig
@@ -139,3 +140,97 @@ def test_resumes_from_its_checkpoint_after_a_transient_failure(tmp_path: Path) -
         report = rig.run(run_id).report
         assert report["customers"]["failed"] == 0
         assert report["customers"]["imported"] == sum(1 for l in rig.links() if l.qbo_type == "Customer")
+
+
+def test_matched_contact_keeps_the_portal_data_quickbooks_lacks(tmp_path: Path) -> None:
+    """Matching links a portal user's own contact: QuickBooks' values are added, the user's are not blanked."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        customer = person_customer(rig)
+        email = customer["PrimaryEmailAddr"]["Address"]
+        _, b24 = rig.clients()
+        existing = str(b24.call("crm.contact.add", {"fields": {
+            "NAME": "Already", "SECOND_NAME": "Quincy", "POST": "Buyer", "COMMENTS": "Met at the fair",
+            "EMAIL": [{"VALUE": email, "VALUE_TYPE": "WORK"}],
+            "PHONE": [{"VALUE": "+1 555 777 0000", "VALUE_TYPE": "HOME"}]}}).result)
+        assert not customer.get("MiddleName") and not customer.get("Notes") and customer.get("Active", True)
+
+        status, run = sync(rig)
+        assert status == "done" and run.report["customers"]["matched"] == 1
+        after = b24.call("crm.contact.get", {"id": existing}).result
+        assert after["SECOND_NAME"] == "Quincy" and after["POST"] == "Buyer"
+        assert after["COMMENTS"] == "Met at the fair"
+        phones = {p["VALUE"] for p in after["PHONE"]}
+        assert "+1 555 777 0000" in phones and customer["PrimaryPhone"]["FreeFormNumber"] in phones
+        assert [e["VALUE"] for e in after["EMAIL"]] == [email]
+
+
+def test_resumed_page_adds_a_matched_company_person_once(tmp_path: Path) -> None:
+    """The answer to the batch that matched a company and added its person is lost; the resumed page finds
+    that person by its origin marker instead of adding a second one."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        qbo, b24 = rig.clients()
+        customer = next(c for _, page in qbo.query_pages("Customer") for c in page
+                        if not is_sub_customer(c) and c.get("CompanyName") and c.get("GivenName")
+                        and c.get("PrimaryEmailAddr"))
+        b24.call("crm.company.add", {"fields": {"TITLE": "Theirs", "EMAIL": [
+            {"VALUE": customer["PrimaryEmailAddr"]["Address"], "VALUE_TYPE": "WORK"}]}})
+        run_id, real_batch, lost = rig.new_run(), b24.batch, []
+
+        def batch_then_drop(commands, halt=False):
+            answer = real_batch(commands, halt)
+            if not lost and any(method == "crm.company.update" for method, _ in dict(commands).values()):
+                lost.append(1)
+                raise requests.ConnectionError("connection reset")  # Bitrix24 did the writes
+            return answer
+
+        b24.batch = batch_then_drop
+        with pytest.raises(requests.ConnectionError):
+            run_full_sync(rig.sessions, run_id, qbo=qbo, b24=b24)
+        _, healthy = rig.clients()
+        assert run_full_sync(rig.sessions, run_id, qbo=qbo, b24=healthy) == "done"
+        marker = f"Customer:{customer['Id']}:person"
+        people = [r for r in b24_rows(healthy, "contact", ["ID", "ORIGIN_ID"]) if r["ORIGIN_ID"] == marker]
+        assert len(people) == 1
+        link = next(l for l in rig.links() if l.qbo_type == "CustomerPerson" and l.qbo_id == customer["Id"])
+        assert link.b24_id == people[0]["ID"]
+
+
+def test_a_run_after_one_that_failed_mid_page_finds_its_writes_instead_of_duplicating(tmp_path: Path) -> None:
+    """A fatal answer after a page's batch was written fails the run with that page unbound; the next run
+    (a new one: a failed run does not resume) must find those records by their markers, not create them again."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        qbo, b24 = rig.clients()
+        run_id, real_batch, writes = rig.new_run(), b24.batch, []
+
+        def batch_then_blocked(commands, halt=False):
+            answer = real_batch(commands, halt)
+            if any(method.endswith(".add") for method, _ in dict(commands).values()):
+                writes.append(1)
+                if len(writes) == 2:  # Bitrix24 did the writes, then the portal is blocked
+                    raise OverloadLimit("OVERLOAD_LIMIT", "REST API is blocked due to overload.", 503)
+            return answer
+
+        b24.batch = batch_then_blocked
+        assert run_full_sync(rig.sessions, run_id, qbo=qbo, b24=b24, page_size=20) == "failed"
+        _, healthy = rig.clients()
+        status, run = sync(rig, b24=healthy, page_size=20)
+        assert status == "done" and run.report["customers"]["failed"] == 0
+        rows = b24_rows(healthy, "contact", ["ID", "ORIGIN_ID"]) + b24_rows(healthy, "company", ["ID", "ORIGIN_ID"])
+        origins = [r["ORIGIN_ID"] for r in rows]
+        assert sorted(o for o in set(origins) if origins.count(o) > 1) == []
+        assert len([l for l in rig.links() if l.qbo_type in ("Customer", "CustomerPerson")]) == len(origins)
+
+
+def test_a_company_bitrix24_refuses_leaves_no_person_contact_behind(tmp_path: Path) -> None:
+    """A mandatory company field refuses every company; the person contacts of those companies must not be
+    created anyway (with no company), once per run."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        _, b24 = rig.clients()
+        b24.call("crm.company.userfield.add", {"fields": {
+            "FIELD_NAME": "QB24_REGION", "MANDATORY": "Y", "USER_TYPE_ID": "string", "EDIT_FORM_LABEL": "Region"}})
+        rig.control("settings", {"req_uf_check": True})
+        for _ in range(2):
+            status, run = sync(rig)
+            assert status == "done" and run.report["customers"]["failed"] > 0
+        people = b24_rows(b24, "contact", ["ID", "ORIGIN_ID", "COMPANY_ID"])
+        assert [p for p in people if str(p["ORIGIN_ID"]).endswith(":person")] == []
