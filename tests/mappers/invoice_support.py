@@ -12,7 +12,7 @@ REALM = "9130354"
 TODAY = date(2023, 3, 1)
 STAGES = {status.value: f"DT31_3:{status.value[:2].upper()}" for status in InvoiceStatus}
 FACTS = PortalFacts(currencies=frozenset({"USD", "EUR"}), base_currency="USD", category_id=3,
-                    person_type_ids={"company": "2", "contact": "1"}, pay_system_id="4")
+                    person_type_ids={"company": "2", "contact": "1"}, pay_system_ids={"company": "4", "contact": "5"})
 
 
 def smart(invoice: dict, **kwargs) -> InvoiceRecord:
