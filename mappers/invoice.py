@@ -7,7 +7,7 @@ from typing import Any
 
 from mappers.digest import content_hash
 from mappers.errors import MappingError
-from mappers.invoice_lines import Row, invoice_rows
+from mappers.invoice_lines import Row, exact_row, invoice_rows
 from mappers.invoice_tax import apply_tax
 from mappers.invoice_status import invoice_status
 from mappers.origin import invoice_xml_id
@@ -54,7 +54,7 @@ def map_invoice(invoice: dict[str, Any], *, realm_id: str, target: str, stage_ma
     if not stage:
         raise MappingError(f"No stage is chosen for QuickBooks status {status!r}; choose one in the app's "
                            "settings (Invoice stages) and sync again.")
-    rows = apply_tax(invoice, invoice_rows(invoice))
+    rows = [exact_row(row) for row in apply_tax(invoice, invoice_rows(invoice))]
     common = _Common(invoice, realm_id, currency, stage, company_id, contact_id, job_name)
     if target == SMART_INVOICE:
         fields = _smart(common, facts)
