@@ -121,3 +121,12 @@ def test_old_invoice_currency_is_read_only(portal: Portal) -> None:
     invoice_id = ok(portal.call("crm.invoice.add", {"fields": {**OLD_BASE, "CURRENCY": "EUR"}}))["result"]
     ok(portal.call("crm.invoice.update", {"id": invoice_id, "fields": {"CURRENCY": "EUR"}}))
     assert ok(portal.call("crm.invoice.get", {"id": invoice_id}))["result"]["CURRENCY"] == "USD"
+
+
+def test_productrow_set_needs_product_rows_and_empties_with_an_empty_list(portal: Portal) -> None:
+    """DOCS crm-item-productrow-set.md: productRows is required; it "will overwrite all existing product rows"."""
+    item = ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "Invoice 1"}}))["result"]["item"]
+    owner = {"ownerType": "SI", "ownerId": item["id"]}
+    ok(portal.call("crm.item.productrow.set", {**owner, "productRows": [{"productName": "A", "price": 1}]}))
+    assert portal.call("crm.item.productrow.set", owner).status_code == 400
+    assert ok(portal.call("crm.item.productrow.set", {**owner, "productRows": []}))["result"]["productRows"] == []
