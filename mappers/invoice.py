@@ -7,7 +7,7 @@ from typing import Any
 
 from mappers.digest import content_hash
 from mappers.errors import MappingError
-from mappers.invoice_lines import Row, invoice_rows
+from mappers.invoice_lines import Row, exact_row, invoice_rows
 from mappers.invoice_tax import apply_tax
 from mappers.invoice_status import invoice_status
 from mappers.origin import invoice_xml_id
@@ -25,7 +25,7 @@ class PortalFacts:
     base_currency: str | None
     category_id: int | None             # Smart Invoice default category
     person_type_ids: dict[str, str]     # old invoices: {"company": id, "contact": id}
-    pay_system_id: str | None           # old invoices: a pay system for that person type
+    pay_system_ids: dict[str, str]      # old invoices: {"company": id, "contact": id} (crm.paysystem.list)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def map_invoice(invoice: dict[str, Any], *, realm_id: str, target: str, stage_ma
     if not stage:
         raise MappingError(f"No stage is chosen for QuickBooks status {status!r}; choose one in the app's "
                            "settings (Invoice stages) and sync again.")
-    rows = apply_tax(invoice, invoice_rows(invoice))
+    rows = [exact_row(row) for row in apply_tax(invoice, invoice_rows(invoice))]
     common = _Common(invoice, realm_id, currency, stage, company_id, contact_id, job_name)
     if target == SMART_INVOICE:
         fields = _smart(common, facts)
@@ -139,14 +139,14 @@ def _smart_row(row: Row, index: int) -> dict[str, Any]:
 def _old(c: _Common, rows: list[Row], facts: PortalFacts) -> dict[str, Any]:
     inv = c.invoice
     payer = "company" if c.company_id else "contact"
-    person_type = facts.person_type_ids.get(payer)
-    if not person_type or not facts.pay_system_id:
+    person_type, pay_system = facts.person_type_ids.get(payer), facts.pay_system_ids.get(payer)
+    if not person_type or not pay_system:
         raise MappingError("The portal has no payer type or payment system for old invoices; set up invoices in "
                            "Bitrix24 (CRM > Settings > Payment systems) or switch on Use new invoice.")
     _old_currency(c, facts)
     return {
         "ORDER_TOPIC": c.title, "XML_ID": invoice_xml_id(c.realm_id, str(inv["Id"])), "CURRENCY": c.currency,
-        "PERSON_TYPE_ID": person_type, "PAY_SYSTEM_ID": facts.pay_system_id, "STATUS_ID": c.stage,
+        "PERSON_TYPE_ID": person_type, "PAY_SYSTEM_ID": pay_system, "STATUS_ID": c.stage,
         "DATE_BILL": inv.get("TxnDate"), "DATE_PAY_BEFORE": inv.get("DueDate") or inv.get("TxnDate"),
         "UF_COMPANY_ID": _ref(c.company_id) or 0, "UF_CONTACT_ID": _ref(c.contact_id) or 0,
         "COMMENTS": c.comments, "USER_DESCRIPTION": c.memo,

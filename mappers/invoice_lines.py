@@ -45,10 +45,31 @@ class Row:
         return round(float(self.discount / gross * 100), 4) if gross else 0.0
 
     @property
+    def total(self) -> Decimal:
+        """The row's amount after discount and with tax, to the cent."""
+        return (self.net * (1 + Decimal(str(self.tax_rate)) / 100)).quantize(CENT, ROUND_HALF_UP)
+
+    @property
     def final_price(self) -> float:
-        """Per unit, after discount and with tax: what Bitrix24 calls `price`."""
+        """Per unit, after discount and with tax, to the cent: what Bitrix24 calls `price` (and keeps so)."""
         net = self.unit_price - (self.discount / self.quantity if self.quantity else 0)
-        return round(float(net) * (1 + self.tax_rate / 100), 6)
+        return float((net * (1 + Decimal(str(self.tax_rate)) / 100)).quantize(CENT, ROUND_HALF_UP))
+
+
+def exact_row(row: Row) -> Row:
+    """`row`, or one unit at its total when a cent-rounded unit price times the quantity misses that total."""
+    # Bitrix24 multiplies a unit price kept to the cent (3 x 10.825 -> 3 x 10.83 = 32.49, not 32.48): the
+    # total wins, and the name keeps the quantity and unit price QuickBooks had.
+    if (Decimal(str(row.final_price)) * row.quantity).quantize(CENT, ROUND_HALF_UP) == row.total:
+        return row
+    name = f"{row.name} ({_plain(row.quantity)} × {_plain(row.unit_price, cents=True)})"
+    return replace(row, name=name, unit_price=row.gross, quantity=Decimal(1))
+
+
+def _plain(number: Decimal, cents: bool = False) -> str:
+    """A number as a person writes it: 3, 2.5; a price with at least its cents: 10.00, 3.333333."""
+    text = format(number.normalize(), "f")
+    return format(number.quantize(CENT), "f") if cents and len(text.partition(".")[2]) <= 2 else text
 
 
 def invoice_rows(invoice: dict[str, Any]) -> list[Row]:

@@ -31,7 +31,7 @@ def read_portal_facts(client: Bitrix24Client, stored_settings: dict[str, Any]) -
         base_currency=next((str(c["CURRENCY"]) for c in results.get("currencies") or [] if c.get("BASE") == "Y"), None),
         category_id=int(category["id"]) if category else None,
         person_type_ids=person_types,
-        pay_system_id=_pay_system(results.get("pay_systems") or [], person_types))
+        pay_system_ids=pay_systems(results.get("pay_systems") or [], person_types))
     return facts, effective_settings(stored_settings, stages)["stage_map"]
 
 
@@ -42,9 +42,16 @@ def _person_types(rows: list[dict[str, Any]]) -> dict[str, str]:
     return found
 
 
-def _pay_system(rows: list[dict[str, Any]], person_types: dict[str, str]) -> str | None:
-    """An active pay system, preferably the legal-entity payer's (invoices to companies are the common case)."""
+def pay_systems(rows: list[dict[str, Any]], person_types: dict[str, str]) -> dict[str, str]:
+    """An active pay system per payer kind: its own person type's first, else the first active one."""
+    # A pay system belongs to one person type (crm.paysystem.list PERSON_TYPE_ID); whether Bitrix24 refuses
+    # an invoice whose pay system is another type's is not documented (UNCERTAIN), so a kind without one of
+    # its own still gets a working pay system rather than failing every invoice.
     active = [r for r in rows if r.get("ACTIVE", "Y") == "Y"]
-    preferred = [r for r in active if str(r.get("PERSON_TYPE_ID")) == person_types.get("company")]
-    chosen = (preferred or active or [None])[0]
-    return str(chosen["ID"]) if chosen else None
+    if not active:
+        return {}
+    chosen = {}
+    for kind, type_id in person_types.items():
+        own = [r for r in active if str(r.get("PERSON_TYPE_ID")) == type_id]
+        chosen[kind] = str((own or active)[0]["ID"])
+    return chosen

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from clients.bitrix24_errors import Bitrix24Error
 from clients.bitrix24_batch import Command
 from mappers.customer_kind import top_level_id
 from mappers.errors import MappingError
@@ -55,6 +56,7 @@ def sync_invoice_page(ctx: SyncContext, target: InvoiceTarget, page: list[dict],
         return [], False
     writes = [_create(r) for r in creates] + [_update(u) for u in updates]
     outcomes, cancelled = send_writes(ctx, writes)
+    _clear_rows(ctx, updates, outcomes)
     stamps = {str(i["Id"]): _stamp(i) for i in page}
     bindings = [_settle(ctx, r.record if isinstance(r, Update) else r, r, outcomes[_key(r)], stamps)
                 for r in [*creates, *updates] if _key(r) in outcomes]
@@ -151,6 +153,20 @@ def _update(update: Update) -> Write:
         commands[f"r{record.qbo_id}"] = ("crm.item.productrow.set", {
             "ownerType": "SI", "ownerId": update.b24_id, "productRows": list(record.product_rows)})
     return Write(record.qbo_id, commands)
+
+
+def _clear_rows(ctx: SyncContext, updates: list[Update], outcomes: dict[str, WriteOutcome]) -> None:
+    """Empty the rows of a Smart Invoice whose QuickBooks lines all went away (productrow.set replaces all)."""
+    # Outside the batch: a batch command is a query string, where an empty productRows vanishes, and
+    # crm-item-productrow-set.md marks productRows required. A JSON call can say "no rows".
+    for update in updates:
+        record, outcome = update.record, outcomes.get(update.record.qbo_id)
+        if record.entity != "smart_invoice" or record.product_rows or outcome is None or outcome.errors:
+            continue
+        try:
+            ctx.b24.call("crm.item.productrow.set", {"ownerType": "SI", "ownerId": update.b24_id, "productRows": []})
+        except Bitrix24Error as error:
+            outcome.errors[f"r{record.qbo_id}"] = error
 
 
 def _settle(ctx: SyncContext, record: InvoiceRecord, item: InvoiceRecord | Update, outcome: WriteOutcome,

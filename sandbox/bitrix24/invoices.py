@@ -22,6 +22,13 @@ SCALARS = ["ACCOUNT_NUMBER", "ORDER_TOPIC", "STATUS_ID", "PAY_SYSTEM_ID", "PERSO
            "DATE_STATUS", "DATE_MARKED", "REASON_MARKED"]
 _ROW_KEYS = ("PRICE", "DISCOUNT_PRICE", "PRODUCT_ID", "PRODUCT_NAME", "VAT_RATE", "VAT_INCLUDED",
              "MEASURE_CODE", "MEASURE_NAME", "QUANTITY")
+# DOCS crm-invoice-fields.md: CURRENCY is read-only (an old invoice is kept in the portal's invoice currency).
+_READ_ONLY = {"ID", "PRICE", "CURRENCY", "DATE_INSERT", "DATE_UPDATE", "DATE_STATUS"}
+
+
+def _currency(portal: Portal) -> str:
+    """The portal's invoice currency: its base currency stands in (the setting itself is not modelled)."""
+    return next((c["CURRENCY"] for c in portal.currencies if c["BASE"] == "Y"), "USD")
 
 
 def _str(value: Any) -> Any:
@@ -42,7 +49,7 @@ def _apply(portal: Portal, record: dict, fields: dict) -> None:
     """Write known fields, product rows and properties; recompute PRICE."""
     ufs = {uf["FIELD_NAME"] for uf in portal.userfields.get(UF_ENTITY, [])}
     for key, value in fields.items():
-        if key in SCALARS and key not in ("PRICE", "DATE_INSERT", "DATE_UPDATE"):
+        if key in SCALARS and key not in _READ_ONLY:  # read-only fields written are ignored, not refused
             record[key] = _str(value)
         elif key in ufs:
             record[key] = value
@@ -75,7 +82,7 @@ def create(state: State, sender: EventSender, portal: Portal, fields: dict, user
            origin: str = "user") -> int:
     """Add an invoice, fire ONCRMINVOICEADD and return its id."""
     now = now_iso()
-    record = {k: None for k in SCALARS} | {"STATUS_ID": "N", "CURRENCY": "USD", "PAYED": "N",
+    record = {k: None for k in SCALARS} | {"STATUS_ID": "N", "CURRENCY": _currency(portal), "PAYED": "N",
                                           "DATE_INSERT": now, "DATE_UPDATE": now, "DATE_BILL": now,
                                           "RESPONSIBLE_ID": str(user_id), "PRODUCT_ROWS": [],
                                           "INVOICE_PROPERTIES": {}}
@@ -161,7 +168,6 @@ _FIELD_TYPES = {"ID": "integer", "PRICE": "double", "TAX_VALUE": "double", "STAT
                 "RESPONSIBLE_ID": "integer", "DATE_BILL": "date", "DATE_PAY_BEFORE": "date",
                 "DATE_INSERT": "datetime", "DATE_UPDATE": "datetime", "DATE_STATUS": "datetime",
                 "DATE_MARKED": "datetime", "PRODUCT_ROWS": "product_rows", "INVOICE_PROPERTIES": "object"}
-_READ_ONLY = {"ID", "PRICE", "DATE_INSERT", "DATE_UPDATE", "DATE_STATUS"}
 
 
 def _field(name: str) -> dict:

@@ -60,7 +60,9 @@ def _row(ctx: CallContext, owner_id: int, raw: dict, sort: int) -> dict:
 def productrow_set(ctx: CallContext, params: dict) -> dict:
     """Replace all rows; totals are recalculated (DOCS product-rows)."""
     item = _owner(ctx, params)
-    raw_rows = params.get("productRows", [])
+    if "productRows" not in params:  # required (crm-item-productrow-set.md); a query string cannot send []
+        raise RestError(400, "INVALID_ARG_VALUE", "Required parameter 'productRows' is missing")
+    raw_rows = params["productRows"]
     raw_rows = list(raw_rows.values()) if isinstance(raw_rows, dict) else raw_rows
     if not isinstance(raw_rows, list) or not all(isinstance(r, dict) for r in raw_rows):
         raise RestError(400, "INVALID_ARG_VALUE", "Parameter 'productRows' must be an array of objects")

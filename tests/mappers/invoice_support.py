@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import copy
+from decimal import ROUND_HALF_UP, Decimal
 from datetime import date
 
 from mappers.invoice import InvoiceRecord, PortalFacts, map_invoice
+from mappers.invoice_lines import CENT
 from mappers.invoice_status import InvoiceStatus
 from tests.mappers.qbo_records import invoices_2023
 
@@ -12,7 +14,7 @@ REALM = "9130354"
 TODAY = date(2023, 3, 1)
 STAGES = {status.value: f"DT31_3:{status.value[:2].upper()}" for status in InvoiceStatus}
 FACTS = PortalFacts(currencies=frozenset({"USD", "EUR"}), base_currency="USD", category_id=3,
-                    person_type_ids={"company": "2", "contact": "1"}, pay_system_id="4")
+                    person_type_ids={"company": "2", "contact": "1"}, pay_system_ids={"company": "4", "contact": "5"})
 
 
 def smart(invoice: dict, **kwargs) -> InvoiceRecord:
@@ -58,9 +60,16 @@ def invoice_with(lines: list[dict], total: float, tax: float = 0, tax_lines: lis
     return invoice
 
 
+def b24_row_total(price: float, quantity: float) -> float:
+    """A row's total as Bitrix24 shows it: it keeps the unit price to the cent, then multiplies (PHP's round:
+    half away from zero, so 2.5 x 33.65 = 84.125 is 84.13)."""
+    unit = Decimal(str(price)).quantize(CENT, ROUND_HALF_UP)
+    return float((unit * Decimal(str(quantity))).quantize(CENT, ROUND_HALF_UP))
+
+
 def smart_total(record: InvoiceRecord) -> float:
-    return round(sum(row["price"] * row["quantity"] for row in record.product_rows), 2)
+    return round(sum(b24_row_total(row["price"], row["quantity"]) for row in record.product_rows), 2)
 
 
 def old_total(record: InvoiceRecord) -> float:
-    return round(sum(row["PRICE"] * row["QUANTITY"] for row in record.fields["PRODUCT_ROWS"]), 2)
+    return round(sum(b24_row_total(row["PRICE"], row["QUANTITY"]) for row in record.fields["PRODUCT_ROWS"]), 2)

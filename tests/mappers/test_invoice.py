@@ -34,7 +34,7 @@ def test_the_same_invoice_as_an_old_invoice():
     assert record.entity == "invoice" and record.product_rows == ()
     assert (fields["ORDER_TOPIC"], fields["XML_ID"], fields["CURRENCY"]) == (
         "Invoice 1035", f"qb24:{REALM}:Invoice:119", "USD")
-    assert (fields["PERSON_TYPE_ID"], fields["PAY_SYSTEM_ID"], fields["STATUS_ID"]) == ("1", "4", STAGES["unsent"])
+    assert (fields["PERSON_TYPE_ID"], fields["PAY_SYSTEM_ID"], fields["STATUS_ID"]) == ("1", "5", STAGES["unsent"])
     assert (fields["DATE_BILL"], fields["DATE_PAY_BEFORE"]) == ("2023-02-18", "2023-03-20")
     assert (fields["UF_COMPANY_ID"], fields["UF_CONTACT_ID"]) == (0, 40)
     assert fields["USER_DESCRIPTION"] == "Thank you for your business and have a great day!"
@@ -42,7 +42,7 @@ def test_the_same_invoice_as_an_old_invoice():
             for r in fields["PRODUCT_ROWS"]] == [("Rock Fountain", 1.0, 297.0, 0.08, "Y"),
                                                   ("Sprinkler Pipes", 4.0, 4.32, 0.08, "Y")]
     assert old_total(record) == INVOICE["TotalAmt"]
-    assert old(INVOICE).fields["PERSON_TYPE_ID"] == "2"  # a company payer
+    assert (old(INVOICE).fields["PERSON_TYPE_ID"], old(INVOICE).fields["PAY_SYSTEM_ID"]) == ("2", "4")  # a company payer
 
 
 def test_a_jobs_invoice_names_the_job():
@@ -73,7 +73,7 @@ def test_a_currency_the_portal_lacks_fails_with_what_to_add():
         smart(euro)
     assert "GBP" in error.value.reason and "Currencies" in error.value.reason
     assert smart({**INVOICE, "CurrencyRef": {"value": "EUR"}}).fields["currencyId"] == "EUR"
-    unknown = PortalFacts(frozenset(), "USD", None, {}, None)  # list unreadable: Bitrix24 decides
+    unknown = PortalFacts(frozenset(), "USD", None, {}, {})  # list unreadable: Bitrix24 decides
     assert smart(euro, facts=unknown).fields["currencyId"] == "GBP"
     assert "categoryId" not in smart(euro, facts=unknown).fields
 
@@ -87,15 +87,18 @@ def test_an_old_invoice_in_a_foreign_currency_fails_instead_of_changing_its_mone
     assert "EUR" in error.value.reason and "USD" in error.value.reason and "Use new invoice" in error.value.reason
     assert smart(euro).fields["currencyId"] == "EUR"  # Smart Invoices keep their own currency
     assert old(INVOICE).fields["CURRENCY"] == "USD"
-    unread = PortalFacts(frozenset(), None, None, {"company": "2", "contact": "1"}, "4")  # base unknown
+    unread = PortalFacts(frozenset(), None, None, {"company": "2", "contact": "1"}, {"company": "4"})  # base unknown
     assert old(euro, facts=unread).fields["CURRENCY"] == "EUR"
 
 
 def test_old_invoices_need_a_payer_type_and_pay_system():
-    bare = PortalFacts(frozenset({"USD"}), "USD", 3, {"contact": "1"}, "4")
+    bare = PortalFacts(frozenset({"USD"}), "USD", 3, {"contact": "1"}, {"company": "4", "contact": "4"})
     with pytest.raises(MappingError, match="Payment systems"):
         old(INVOICE, facts=bare)  # a company payer, no company payer type
     assert old(INVOICE, facts=bare, company_id=None).fields["PERSON_TYPE_ID"] == "1"
+    no_pay_system = PortalFacts(frozenset({"USD"}), "USD", 3, {"company": "2", "contact": "1"}, {"company": "4"})
+    with pytest.raises(MappingError, match="Payment systems"):
+        old(INVOICE, facts=no_pay_system, company_id=None)  # a contact payer, no pay system for it
 
 
 def test_batch_references_pass_through_as_ids():

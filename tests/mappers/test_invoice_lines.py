@@ -108,10 +108,33 @@ def test_a_line_whose_amount_is_not_qty_times_price_keeps_its_amount():
     record = smart(invoice_with([sale(10.0, "Hours", qty=3, price=3.3)], 10.0))  # amount typed over
     assert rows(record) == [("Hours", 1.0, 10.0, 0.0, 0.0)]
     rounded = smart(invoice_with([sale(10.0, "Hours", qty=3, price=3.333)], 10.0))  # QuickBooks rounds to cents
-    assert rows(rounded) == [("Hours", 3.0, 3.333, 0.0, 0.0)] and smart_total(rounded) == 10.0
+    # 3 x 3.333 is 10.00 in QuickBooks, but a unit price kept to the cent gives 9.99: one unit at 10.00
+    assert rows(rounded) == [("Hours (3 × 3.333)", 1.0, 10.0, 0.0, 0.0)] and smart_total(rounded) == 10.0
 
 
 def test_a_percent_discount_without_an_amount_is_computed_from_its_subtotal():
     line = {"DetailType": "DiscountLineDetail", "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 15}}
     record = smart(invoice_with([sale(40.0, "A"), sale(20.0, "B"), line], 51.0))
     assert [r["discountSum"] for r in record.product_rows] == [6.0, 3.0] and smart_total(record) == 51.0
+
+
+@pytest.mark.parametrize("line, tax, total, name, old_price", [
+    (sale(30.0, "Gardening", qty=3, price=10), 2.48, 32.48, "Gardening (3 × 10.00)", 32.48),  # 10.825 a unit
+    (sale(99.0, "Seeds", qty=100, price=0.99), 8.17, 107.17, "Seeds (100 × 0.99)", 107.17),  # 1.071675 a unit
+    (sale(10.0, "Hours", qty=3, price=3.333333, tax="NON"), 0, 10.0, "Hours (3 × 3.333333)", 10.0)])
+def test_a_unit_price_the_cent_cannot_hold_becomes_one_unit_at_the_rows_total(line, tax, total, name, old_price):
+    tax_lines = [tax_line(8.25, line["Amount"], tax)] if tax else []
+    invoice = invoice_with([line], total, tax=tax, tax_lines=tax_lines)
+    record, legacy = smart(invoice), old(invoice)
+    assert [(r["productName"], r["quantity"], r["price"]) for r in record.product_rows] == [(name, 1.0, total)]
+    assert [(r["PRODUCT_NAME"], r["QUANTITY"], r["PRICE"]) for r in legacy.fields["PRODUCT_ROWS"]] == [
+        (name, 1.0, old_price)]
+    assert smart_total(record) == old_total(legacy) == total
+
+
+def test_a_unit_price_the_cent_holds_keeps_its_quantity():
+    invoice = invoice_with([sale(80.0, "Gardening", qty=4, price=20)], 86.6, tax=6.6,
+                           tax_lines=[tax_line(8.25, 80.0, 6.6)])  # 21.65 a unit, 86.60 either way
+    record = smart(invoice)
+    assert [(r["productName"], r["quantity"], r["price"]) for r in record.product_rows] == [("Gardening", 4.0, 21.65)]
+    assert smart_total(record) == old_total(old(invoice)) == 86.6

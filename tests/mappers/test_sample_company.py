@@ -18,7 +18,8 @@ from sandbox.quickbooks.company_sample import sample_company
 from tests.mappers.invoice_support import STAGES, old, old_total, smart, smart_total
 
 TODAY = date(2026, 1, 15)
-FACTS = PortalFacts(frozenset({"USD", "EUR", "GBP", "CAD"}), "USD", 3, {"company": "2", "contact": "1"}, "4")
+FACTS = PortalFacts(frozenset({"USD", "EUR", "GBP", "CAD"}), "USD", 3, {"company": "2", "contact": "1"},
+                    {"company": "4", "contact": "4"})
 COMPANIES = {"sample": lambda: sample_company(TODAY),
              "generated": lambda: generate_company(200, 600, seed=11, today=TODAY)}
 

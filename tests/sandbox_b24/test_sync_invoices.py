@@ -30,7 +30,8 @@ def test_old_invoice_add_with_everything_the_sync_sends(portal: Portal) -> None:
     got = ok(portal.call("crm.invoice.get", {"id": invoice_id}))["result"]
     assert (got["UF_COMPANY_ID"], got["UF_CONTACT_ID"], got["PERSON_TYPE_ID"], got["PAY_SYSTEM_ID"]) == (
         str(company), str(contact), "1", "1")
-    assert (got["STATUS_ID"], got["XML_ID"], got["CURRENCY"], got["PRICE"]) == ("S", "qb24:9130:Invoice:12", "EUR", "21.00")
+    # CURRENCY is read-only (crm-invoice-fields.md): the invoice stays in the portal's currency (USD here).
+    assert (got["STATUS_ID"], got["XML_ID"], got["CURRENCY"], got["PRICE"]) == ("S", "qb24:9130:Invoice:12", "USD", "21.00")
     [row] = got["PRODUCT_ROWS"]
     assert (row["PRODUCT_NAME"], row["PRICE"], row["QUANTITY"]) == ("Design", "10.5", "2")
 
@@ -110,3 +111,22 @@ def test_product_row_derived_prices_and_tax(portal: Portal) -> None:
     assert (row["priceExclusive"], row["priceNetto"], row["priceBrutto"], row["discountSum"]) == (90.0, 100.0, 110.0, 10.0)
     got = ok(portal.call("crm.item.get", {"entityTypeId": 31, "id": item["id"]}))["result"]["item"]
     assert (got["opportunity"], got["taxValue"]) == (198.0, 18.0)
+
+
+def test_old_invoice_currency_is_read_only(portal: Portal) -> None:
+    """DOCS crm/outdated/invoice/crm-invoice-fields.md marks CURRENCY "Read-only"; the docs do not say a written
+    one is refused, so (like Bitrix24's other read-only fields) it is ignored: add and update both succeed."""
+    described = ok(portal.call("crm.invoice.fields", {}))["result"]["CURRENCY"]
+    assert described["isReadOnly"] is True
+    invoice_id = ok(portal.call("crm.invoice.add", {"fields": {**OLD_BASE, "CURRENCY": "EUR"}}))["result"]
+    ok(portal.call("crm.invoice.update", {"id": invoice_id, "fields": {"CURRENCY": "EUR"}}))
+    assert ok(portal.call("crm.invoice.get", {"id": invoice_id}))["result"]["CURRENCY"] == "USD"
+
+
+def test_productrow_set_needs_product_rows_and_empties_with_an_empty_list(portal: Portal) -> None:
+    """DOCS crm-item-productrow-set.md: productRows is required; it "will overwrite all existing product rows"."""
+    item = ok(portal.call("crm.item.add", {"entityTypeId": 31, "fields": {"title": "Invoice 1"}}))["result"]["item"]
+    owner = {"ownerType": "SI", "ownerId": item["id"]}
+    ok(portal.call("crm.item.productrow.set", {**owner, "productRows": [{"productName": "A", "price": 1}]}))
+    assert portal.call("crm.item.productrow.set", owner).status_code == 400
+    assert ok(portal.call("crm.item.productrow.set", {**owner, "productRows": []}))["result"]["productRows"] == []
