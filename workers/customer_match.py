@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from clients.bitrix24_batch import Command
+from clients.bitrix24_errors import Bitrix24Error, OperationTimeLimit, QueryLimitExceeded, ServerError
 from mappers.customer import CustomerRecord
 from mappers.multifield import normalized
 from mappers.origin import originator_id
@@ -19,6 +20,8 @@ from workers.sync_state import SyncContext
 
 FINDBYCOMM_VALUES = 20  # crm.duplicate.findbycomm takes at most 20 values (reference §5)
 LIST_IDS = 50  # one list page
+# A command refused for one of these is worth another attempt: raised, the run stops "running" and resumes.
+TRANSIENT_COMMAND = (QueryLimitExceeded, OperationTimeLimit, ServerError)
 
 
 def chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
@@ -46,41 +49,79 @@ def foreign_entities(ctx: SyncContext, entities: set[str]) -> set[str]:
     return found
 
 
-def match_existing(ctx: SyncContext, creates: list[CustomerRecord]) -> tuple[dict[str, str], dict[str, dict]]:
-    """{qbo_id: b24_id} for creates that match an unlinked CRM record of another origin, and its stored rows."""
+def match_existing(ctx: SyncContext, creates: list[CustomerRecord]
+                   ) -> tuple[dict[str, str], dict[str, dict], dict[str, str]]:
+    """{qbo_id: b24_id} for creates that match an unlinked CRM record of another origin, and its stored rows;
+    also {qbo_id: reason} for creates whose duplicate search Bitrix24 refused (not to be created blind)."""
     wanted = [r for r in creates if r.emails or r.phones]
     if not wanted:
-        return {}, {}
+        return {}, {}, {}
     foreign = foreign_entities(ctx, {r.entity for r in wanted})
     wanted = [r for r in wanted if r.entity in foreign]
     if not wanted:
-        return {}, {}
-    candidates = _candidates(ctx, wanted)
-    rows = _candidate_rows(ctx, candidates)
-    return _assign(wanted, rows), {b24_id: row for entity_rows in rows.values() for b24_id, row in entity_rows.items()}
+        return {}, {}, {}
+    candidates, refused = _candidates(ctx, wanted)
+    rows, refused_entities = _candidate_rows(ctx, candidates)
+    for record in wanted:
+        if record.entity in refused_entities:
+            refused.setdefault(record.qbo_id, refused_entities[record.entity])
+    stored = {b24_id: row for entity_rows in rows.values() for b24_id, row in entity_rows.items()}
+    return _assign([r for r in wanted if r.qbo_id not in refused], rows), stored, refused
 
 
-def _candidates(ctx: SyncContext, records: list[CustomerRecord]) -> dict[str, set[str]]:
-    """Candidate ids per entity from findbycomm, batched (≤ 20 values a command)."""
-    commands: dict[str, Command] = {}
-    for entity in sorted({r.entity for r in records}):
-        of_entity = [r for r in records if r.entity == entity]
-        for kind, values in (("EMAIL", sorted({c.value for r in of_entity for c in r.emails})),
-                             ("PHONE", sorted({c.value for r in of_entity for c in r.phones}))):
-            for index, part in enumerate(chunks(values, FINDBYCOMM_VALUES)):
-                commands[f"{entity}_{kind}_{index}"] = ("crm.duplicate.findbycomm",
-                                                        {"type": kind, "values": part, "entity_type": entity.upper()})
+def _candidates(ctx: SyncContext,
+                records: list[CustomerRecord]) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """Candidate ids per entity from findbycomm, batched (≤ 20 values a command); and the records whose
+    search Bitrix24 refused, with a reason (a refused search is not "no match": creating would duplicate)."""
+    commands, searched = _searches(records)
     answer = read_batch(ctx, commands)
     found: dict[str, set[str]] = {}
     for name, result in answer.results.items():
         entity = name.split("_", 1)[0]
         ids = result.get(entity.upper(), []) if isinstance(result, dict) else []  # [] when nothing matched
         found.setdefault(entity, set()).update(str(i) for i in ids)
-    return found
+    refused: dict[str, str] = {}
+    for name, error in answer.errors.items():
+        entity, attr, part = searched[name]
+        reason = search_refused(error, entity)
+        refused.update({r.qbo_id: reason for r in records if r.entity == entity
+                        and part & {c.value for c in getattr(r, attr)}})
+    return found, refused
 
 
-def _candidate_rows(ctx: SyncContext, candidates: dict[str, set[str]]) -> dict[str, dict[str, dict]]:
-    """The candidates not yet linked and not ours, with their EMAIL/PHONE/WEB rows, per entity."""
+def _searches(records: list[CustomerRecord]
+              ) -> tuple[dict[str, Command], dict[str, tuple[str, str, set[str]]]]:
+    """The findbycomm commands; per command, the entity, the record attribute and the values it searches."""
+    commands: dict[str, Command] = {}
+    searched: dict[str, tuple[str, str, set[str]]] = {}
+    for entity in sorted({r.entity for r in records}):
+        of_entity = [r for r in records if r.entity == entity]
+        for kind, attr in (("EMAIL", "emails"), ("PHONE", "phones")):
+            values = sorted({c.value for r in of_entity for c in getattr(r, attr)})
+            for index, part in enumerate(chunks(values, FINDBYCOMM_VALUES)):
+                name = f"{entity}_{kind}_{index}"
+                commands[name] = ("crm.duplicate.findbycomm", {"type": kind, "values": part,
+                                                                "entity_type": entity.upper()})
+                searched[name] = (entity, attr, set(part))
+    return commands, searched
+
+
+def search_refused(error: Bitrix24Error, entity: str) -> str:
+    """The reason for a record whose duplicate search was refused; a transient refusal is raised instead."""
+    if isinstance(error, TRANSIENT_COMMAND):
+        raise error
+    text = (error.description or "no reason given").strip().rstrip(".")
+    code = f" ({error.code})" if error.code else ""
+    return (f"Bitrix24 refused the search for an existing {entity} with this customer's email or phone: "
+            f"{text}{code}. It was not created, so as not to duplicate a {entity} already in the portal; "
+            "check the email and phone in QuickBooks and the app's access in the portal, "
+            "then start the sync again.")
+
+
+def _candidate_rows(ctx: SyncContext, candidates: dict[str, set[str]]
+                    ) -> tuple[dict[str, dict[str, dict]], dict[str, str]]:
+    """The candidates not yet linked and not ours, with their EMAIL/PHONE/WEB rows, per entity; and the
+    entities whose candidates Bitrix24 refused to list (findbycomm does not say whose), with a reason."""
     commands: dict[str, Command] = {}
     for entity, ids in candidates.items():
         free = sorted(ids - linked_ids(ctx, entity, ids), key=int)
@@ -95,7 +136,9 @@ def _candidate_rows(ctx: SyncContext, candidates: dict[str, set[str]]) -> dict[s
         for row in result or []:
             if row.get("ORIGINATOR_ID") != ours:  # ours but unlinked is a crash leftover: recovery's, not a match
                 rows.setdefault(entity, {})[str(row["ID"])] = row
-    return rows
+    refused = {name.split("_", 1)[0]: search_refused(error, name.split("_", 1)[0])
+               for name, error in answer.errors.items()}
+    return rows, refused
 
 
 def linked_ids(ctx: SyncContext, entity: str, ids: set[str]) -> set[str]:

@@ -42,7 +42,8 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
     found: dict[str, str] = {}
     if resumed and not ctx.dry_run:
         creates, updates, found = _recover(ctx, creates, updates)
-    matched, stored = match_existing(ctx, creates) if creates else ({}, {})
+    matched, stored, refused = match_existing(ctx, creates) if creates else ({}, {}, {})
+    creates = _drop_refused(ctx, creates, refused)
     updates += [Update(r, matched[r.qbo_id], found.get(_person_marker(r)), "matched")
                 for r in creates if r.qbo_id in matched]
     creates = [r for r in creates if r.qbo_id not in matched]
@@ -60,6 +61,17 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
     bindings = [b for r in creates if r.qbo_id in outcomes for b in _settle_create(ctx, r, outcomes[r.qbo_id])]
     bindings += [b for u in updates if u.record.qbo_id in outcomes for b in _settle_update(ctx, u, outcomes[u.record.qbo_id])]
     return [_with_stamp(b, stamps) for b in bindings], cancelled
+
+
+def _drop_refused(ctx: SyncContext, creates: list[CustomerRecord],
+                  refused: dict[str, str]) -> list[CustomerRecord]:
+    """Creates whose duplicate search was refused fail (their invoices too): created blind, they could
+    duplicate a record already in the portal."""
+    for record in creates:
+        if record.qbo_id in refused:
+            ctx.cursor["failed_customers"][record.qbo_id] = _record_name(record)
+            ctx.fail("customers", CUSTOMER, record.qbo_id, _record_name(record), refused[record.qbo_id])
+    return [r for r in creates if r.qbo_id not in refused]
 
 
 def _map_page(ctx: SyncContext, page: list[dict]) -> list[CustomerRecord]:

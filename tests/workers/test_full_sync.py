@@ -234,3 +234,40 @@ def test_a_company_bitrix24_refuses_leaves_no_person_contact_behind(tmp_path: Pa
             assert status == "done" and run.report["customers"]["failed"] > 0
         people = b24_rows(b24, "contact", ["ID", "ORIGIN_ID", "COMPANY_ID"])
         assert [p for p in people if str(p["ORIGIN_ID"]).endswith(":person")] == []
+
+
+def test_a_refused_duplicate_search_fails_the_customer_instead_of_creating_a_duplicate(tmp_path: Path) -> None:
+    """crm.duplicate.findbycomm refused (here: the sandbox refuses an unsupported communication type): "no
+    match" is unknown, so the customer is reported failed, not created next to the portal's own contact."""
+    with connected_rig(tmp_path, "sqlite") as rig:
+        customer = person_customer(rig)
+        email = customer["PrimaryEmailAddr"]["Address"]
+        qbo, b24 = rig.clients()
+        existing = str(b24.call("crm.contact.add", {"fields": {
+            "NAME": "Already", "EMAIL": [{"VALUE": email, "VALUE_TYPE": "WORK"}]}}).result)
+        real_batch = b24.batch
+
+        def batch_refusing_findbycomm(commands, halt=False):
+            commands = {name: (method, {**params, "type": "FAX"} if method == "crm.duplicate.findbycomm"
+                               else params) for name, (method, params) in dict(commands).items()}
+            return real_batch(commands, halt)
+
+        b24.batch = batch_refusing_findbycomm
+        run_id = rig.new_run()
+        assert run_full_sync(rig.sessions, run_id, qbo=qbo, b24=b24) == "done"
+        run = rig.run(run_id)
+        failure = next(f for f in run.report["failures"] if f["qbo_id"] == customer["Id"])
+        assert "duplicate" in failure["reason"] and "start the sync again" in failure["reason"]
+        _, reader = rig.clients()
+        holders = [c["ID"] for c in b24_rows(reader, "contact")
+                   if any(e["VALUE"].casefold() == email.casefold() for e in c.get("EMAIL") or [])]
+        assert holders == [existing]  # not created next to the portal's contact
+        assert customer["Id"] not in {l.qbo_id for l in rig.links() if l.qbo_type == "Customer"}
+        failed_ids = [(f["qbo_type"], f["qbo_id"]) for f in run.report["failures"]]
+        assert len(failed_ids) == len(set(failed_ids)) == run.report["customers"]["failed"] + run.report[
+            "invoices"]["failed"]
+
+        status, again = sync(rig)  # the search answers again: the customer is matched, not duplicated
+        assert status == "done" and again.report["customers"]["matched"] == 1
+        link = next(l for l in rig.links() if l.qbo_type == "Customer" and l.qbo_id == customer["Id"])
+        assert link.b24_id == existing
