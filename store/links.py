@@ -1,6 +1,7 @@
 """The binder: QuickBooks id ↔ Bitrix24 id per portal, written only by idempotent upserts."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -32,3 +33,22 @@ def bind(session: Session, *, portal_id: int, qbo_type: str, qbo_id: str, b24_ty
                                                   "synced_at")},
     )
     session.execute(statement)
+
+
+def links_for_qbo_ids(session: Session, portal_id: int, qbo_type: str, qbo_ids: Iterable[str]) -> dict[str, Link]:
+    """The links of many QuickBooks records of one type at once, by QuickBooks id."""
+    wanted = sorted(set(qbo_ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(select(Link).where(Link.portal_id == portal_id, Link.qbo_type == qbo_type,
+                                              Link.qbo_id.in_(wanted)))
+    return {row.qbo_id: row for row in rows}
+
+
+def linked_b24_ids(session: Session, portal_id: int, b24_type: str, b24_ids: Iterable[str]) -> set[str]:
+    """Which of these Bitrix24 records are already bound to some QuickBooks record."""
+    wanted = sorted({str(i) for i in b24_ids})
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Link.b24_id).where(Link.portal_id == portal_id, Link.b24_type == b24_type,
+                                                         Link.b24_id.in_(wanted))))

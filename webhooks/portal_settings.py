@@ -8,15 +8,13 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from clients.bitrix24 import Bitrix24Client
-from mappers.invoice_status import InvoiceStatus
-from mappers.stages import default_stage_map, ordered_stages
+from mappers.stages import default_stage_map
+# The pure settings code lives in workers/ (the sync engine must not import webhooks); re-exported here.
+from workers.portal_settings import (  # noqa: F401
+    CUSTOMER_RULES, DEFAULTS, SMART_INVOICE, STATUSES, effective_settings, invoice_stages, stage_source, stages_from,
+)
 
 log = logging.getLogger("qb24.web.settings")
-STATUSES = tuple(status.value for status in InvoiceStatus)
-CUSTOMER_RULES = ("by_company_name", "always_contacts", "always_companies")
-SMART_INVOICE = 31  # entityTypeId of Smart Invoices (reference §6)
-DEFAULTS: dict[str, Any] = {"use_new_invoice": True, "customer_rule": "by_company_name", "stage_map": {},
-                            "export_new_contacts": False}
 
 
 class PortalSettingsSchema(Schema):
@@ -39,17 +37,6 @@ class PortalSettingsSchema(Schema):
         problems.update({key: ["Not a QuickBooks invoice status."] for key in stage_map if key not in STATUSES})
         if problems:
             raise ValidationError({"stage_map": problems})
-
-
-def effective_settings(stored: Mapping[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The stored settings over the defaults; a stage that no longer exists falls back to its default."""
-    settings = {key: stored.get(key, default) for key, default in DEFAULTS.items()}
-    stage_ids = {str(s["STATUS_ID"]) for s in stages}
-    defaults = default_stage_map(stages) if stages else {}
-    stored_map = stored.get("stage_map") or {}
-    settings["stage_map"] = {status: stored_map[status] if stored_map.get(status) in stage_ids
-                             else defaults.get(status, "") for status in STATUSES}
-    return settings
 
 
 def form_input(form: Mapping[str, str]) -> dict[str, Any]:
@@ -86,11 +73,6 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return flat
 
 
-def invoice_stages(client: Bitrix24Client, use_new_invoice: bool) -> list[dict[str, Any]]:
-    """The portal's real invoice stages in kanban order: the default Smart Invoice pipeline or INVOICE_STATUS."""
-    return _stages_from(client, use_new_invoice, client.call(*_stage_source(use_new_invoice)).result)
-
-
 def portal_crm(client: Bitrix24Client, use_new_invoice: bool) -> tuple[list[dict[str, Any]], list[str]]:
     """The invoice stages and the mandatory custom fields, read in one batch (plus the Smart Invoice stages).
 
@@ -103,34 +85,14 @@ def portal_crm(client: Bitrix24Client, use_new_invoice: bool) -> tuple[list[dict
     fields_of = {"contact": ("crm.contact.fields", {}), "company": ("crm.company.fields", {}),
                  "invoice": ("crm.item.fields", {"entityTypeId": SMART_INVOICE}) if use_new_invoice
                  else ("crm.invoice.fields", {})}
-    outcome = client.batch({"stages": _stage_source(use_new_invoice), **fields_of})
+    outcome = client.batch({"stages": stage_source(use_new_invoice), **fields_of})
     if "stages" in outcome.errors:
         raise outcome.errors["stages"]
-    stages = _stages_from(client, use_new_invoice, outcome.results.get("stages"))
+    stages = stages_from(client, use_new_invoice, outcome.results.get("stages"))
     for entity, error in outcome.errors.items():  # the notice is then incomplete, not wrong
         log.warning("app.fields_read_failed", extra={"member_id": client.member_id, "entity": entity,
                                                       "code": error.code})
     return stages, [found for entity in fields_of for found in _required(entity, outcome.results.get(entity))]
-
-
-def _stage_source(use_new_invoice: bool) -> tuple[str, dict[str, Any]]:
-    """The Smart Invoice categories (their default names the stage list) or the classic stage list itself."""
-    if use_new_invoice:
-        return "crm.category.list", {"entityTypeId": SMART_INVOICE}
-    return "crm.status.list", {"filter": {"ENTITY_ID": "INVOICE_STATUS"}, "order": {"SORT": "ASC"}}
-
-
-def _stages_from(client: Bitrix24Client, use_new_invoice: bool, answer: Any) -> list[dict[str, Any]]:
-    if not use_new_invoice:
-        return ordered_stages(answer or [])
-    # The Smart Invoice category id differs between portals (docs show 13 and 5; reference §6).
-    rows = (answer or {}).get("categories") or []
-    category = next((c for c in rows if c.get("isDefault") == "Y"), rows[0] if rows else None)
-    if category is None:
-        return []
-    entity = f"SMART_INVOICE_STAGE_{category['id']}"
-    rows = client.call("crm.status.list", {"filter": {"ENTITY_ID": entity}, "order": {"SORT": "ASC"}}).result
-    return ordered_stages(rows or [])
 
 
 def _required(entity: str, described: Any) -> list[str]:

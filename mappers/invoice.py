@@ -1,0 +1,160 @@
+"""QuickBooks Invoice -> Bitrix24 Smart Invoice (crm.item 31) or old invoice (crm.invoice) (contract §5)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from mappers.digest import content_hash
+from mappers.errors import MappingError
+from mappers.invoice_lines import Row, invoice_rows
+from mappers.invoice_tax import apply_tax
+from mappers.invoice_status import invoice_status
+from mappers.origin import invoice_xml_id
+from mappers.schemas import InvoiceSchema, checked
+
+SMART_INVOICE, OLD_INVOICE = "smart_invoice", "invoice"
+_SCHEMA = InvoiceSchema()
+
+
+@dataclass(frozen=True)
+class PortalFacts:
+    """What the mapping needs to know about the portal (read once per run by the engine)."""
+
+    currencies: frozenset[str]          # crm.currency.list CURRENCY values
+    base_currency: str | None
+    category_id: int | None             # Smart Invoice default category
+    person_type_ids: dict[str, str]     # old invoices: {"company": id, "contact": id}
+    pay_system_id: str | None           # old invoices: a pay system for that person type
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    """What one QuickBooks invoice becomes in the CRM."""
+
+    qbo_id: str
+    entity: str                         # "smart_invoice" | "invoice" (Link.b24_type)
+    fields: dict[str, Any]
+    product_rows: tuple[dict[str, Any], ...]
+    status: str
+    content_hash: str
+
+
+def map_invoice(invoice: dict[str, Any], *, realm_id: str, target: str, stage_map: dict[str, str], today: date,
+                company_id: str | None, contact_id: str | None, facts: PortalFacts,
+                job_name: str | None = None) -> InvoiceRecord:
+    """The CRM invoice for a QuickBooks invoice; raises MappingError when the portal cannot hold it."""
+    checked(_SCHEMA, invoice, "invoice")
+    if target not in (SMART_INVOICE, OLD_INVOICE):
+        raise MappingError(f"Unknown invoice target {target!r}: expected {SMART_INVOICE!r} or {OLD_INVOICE!r}.")
+    currency = _currency(invoice, facts)
+    status = invoice_status(invoice, today).value
+    stage = stage_map.get(status)
+    if not stage:
+        raise MappingError(f"No stage is chosen for QuickBooks status {status!r}; choose one in the app's "
+                           "settings (Invoice stages) and sync again.")
+    rows = apply_tax(invoice, invoice_rows(invoice))
+    common = _Common(invoice, realm_id, currency, stage, company_id, contact_id, job_name)
+    if target == SMART_INVOICE:
+        fields, product_rows = _smart(common, rows, facts), tuple(_smart_row(r, i) for i, r in enumerate(rows))
+    else:
+        fields, product_rows = _old(common, rows, facts), ()
+    digest = content_hash({"entity": target, "fields": fields, "rows": product_rows})
+    return InvoiceRecord(qbo_id=str(invoice["Id"]), entity=target, fields=fields, product_rows=product_rows,
+                         status=status, content_hash=digest)
+
+
+@dataclass(frozen=True)
+class _Common:
+    invoice: dict[str, Any]
+    realm_id: str
+    currency: str
+    stage: str
+    company_id: str | None
+    contact_id: str | None
+    job_name: str | None
+
+    @property
+    def title(self) -> str:
+        doc = str(self.invoice.get("DocNumber") or "").strip()
+        base = f"Invoice {doc}" if doc else f"Invoice (QuickBooks #{self.invoice['Id']})"
+        return f"{base} · {self.job_name}" if self.job_name else base
+
+    @property
+    def comments(self) -> str:
+        lines = [f"Job: {self.job_name}"] if self.job_name else []
+        note = str(self.invoice.get("PrivateNote") or "").strip()
+        return "\n".join(lines + ([note] if note else []))
+
+    @property
+    def memo(self) -> str:
+        return str((self.invoice.get("CustomerMemo") or {}).get("value") or "").strip()
+
+
+def _currency(invoice: dict[str, Any], facts: PortalFacts) -> str:
+    currency = str((invoice.get("CurrencyRef") or {}).get("value") or facts.base_currency or "").strip()
+    if not currency:
+        raise MappingError(f"Invoice {invoice['Id']} has no currency and the portal has no base currency; "
+                           "set a base currency in Bitrix24 (CRM > Settings > Currencies) and sync again.")
+    # An empty set means the engine could not read the list: then Bitrix24 itself has the last word.
+    if facts.currencies and currency not in facts.currencies:
+        raise MappingError(f"The portal has no currency {currency}, used by invoice {invoice.get('DocNumber') or invoice['Id']}; "
+                           f"add {currency} in Bitrix24 (CRM > Settings > Currencies) and sync again.")
+    return currency
+
+
+def _ref(value: str | None) -> int | str | None:
+    # Ids are ints in crm.item; a batch reference ("$result[c1]") passes through as text.
+    if value is None or value == "":
+        return None
+    return int(value) if str(value).isdigit() else str(value)
+
+
+def _smart(c: _Common, rows: list[Row], facts: PortalFacts) -> dict[str, Any]:
+    inv = c.invoice
+    fields: dict[str, Any] = {
+        "title": c.title, "xmlId": invoice_xml_id(c.realm_id, str(inv["Id"])), "currencyId": c.currency,
+        # Manual: Bitrix24 would otherwise recompute the amount from rounded rows; QuickBooks' TotalAmt is the truth.
+        "opportunity": _money(inv.get("TotalAmt")), "isManualOpportunity": "Y",
+        "taxValue": _money((inv.get("TxnTaxDetail") or {}).get("TotalTax")),
+        "begindate": inv.get("TxnDate"), "closedate": inv.get("DueDate") or inv.get("TxnDate"),
+        "stageId": c.stage, "companyId": _ref(c.company_id) or 0,
+        "contactIds": [_ref(c.contact_id)] if c.contact_id else [],
+        "comments": "\n".join(part for part in (c.comments, c.memo) if part),
+    }
+    if facts.category_id is not None:
+        fields["categoryId"] = facts.category_id
+    return fields
+
+
+def _smart_row(row: Row, index: int) -> dict[str, Any]:
+    return {"productName": row.name, "price": row.final_price, "quantity": float(row.quantity),
+            "discountTypeId": 1, "discountRate": row.discount_rate, "discountSum": row.unit_discount,
+            "taxRate": row.tax_rate, "taxIncluded": "N", "sort": (index + 1) * 10}
+
+
+def _old(c: _Common, rows: list[Row], facts: PortalFacts) -> dict[str, Any]:
+    inv = c.invoice
+    payer = "company" if c.company_id else "contact"
+    person_type = facts.person_type_ids.get(payer)
+    if not person_type or not facts.pay_system_id:
+        raise MappingError("The portal has no payer type or payment system for old invoices; set up invoices in "
+                           "Bitrix24 (CRM > Settings > Payment systems) or switch on Use new invoice.")
+    return {
+        "ORDER_TOPIC": c.title, "XML_ID": invoice_xml_id(c.realm_id, str(inv["Id"])), "CURRENCY": c.currency,
+        "PERSON_TYPE_ID": person_type, "PAY_SYSTEM_ID": facts.pay_system_id, "STATUS_ID": c.stage,
+        "DATE_BILL": inv.get("TxnDate"), "DATE_PAY_BEFORE": inv.get("DueDate") or inv.get("TxnDate"),
+        "UF_COMPANY_ID": _ref(c.company_id) or 0, "UF_CONTACT_ID": _ref(c.contact_id) or 0,
+        "COMMENTS": c.comments, "USER_DESCRIPTION": c.memo,
+        "PRODUCT_ROWS": [_old_row(row) for row in rows],
+    }
+
+
+def _old_row(row: Row) -> dict[str, Any]:
+    return {"PRODUCT_ID": 0, "PRODUCT_NAME": row.name, "PRICE": row.final_price, "QUANTITY": float(row.quantity),
+            "DISCOUNT_PRICE": row.unit_discount, "VAT_RATE": round(row.tax_rate / 100, 6), "VAT_INCLUDED": "N",
+            "MEASURE_CODE": 796, "MEASURE_NAME": "pcs"}
+
+
+def _money(value: Any) -> float:
+    return round(float(value or 0), 2)

@@ -1,0 +1,77 @@
+"""Tax rates for product rows from an invoice's TxnTaxDetail (docs/mapping.md, "Tax").
+
+Bitrix24 holds tax as a percent rate per row. QuickBooks holds TaxLines (a rate and the net amount it
+was charged on) and TaxCodeRef per line; US automated sales tax gives TAX/NON codes and one or more
+TaxLines over the same taxable amount (state + county + city rates add up). A rate per tax code is
+found by matching each code's net amount with the TaxLines charged on it; the rows' tax must then add
+up to TotalTax within rounding, else the tax cannot be expressed and the invoice fails.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from mappers.errors import MappingError
+from mappers.invoice_lines import CENT, Row
+
+NON = "NON"
+
+
+def apply_tax(invoice: dict[str, Any], rows: list[Row]) -> list[Row]:
+    """`rows` with their tax rates; raises MappingError when no per-row rates give QuickBooks' TotalTax."""
+    detail = invoice.get("TxnTaxDetail") or {}
+    total_tax = Decimal(str(detail.get("TotalTax") or 0))
+    if total_tax == 0:
+        return rows
+    rates = _rates_by_code(invoice, rows, detail.get("TaxLine") or [])
+    taxed = [replace(r, tax_rate=rates.get(r.tax_code, 0.0)) for r in rows]
+    if _fits(taxed, total_tax):
+        return taxed
+    # Tax charged before the discount (ApplyTaxAfterDiscount false) or a rounded QuickBooks figure:
+    # one effective rate over the discounted taxable rows still reproduces the total.
+    effective = _effective(rows, total_tax)
+    if effective is not None:
+        return [replace(r, tax_rate=effective if r.tax_code in rates else 0.0) for r in rows]
+    raise _inexpressible(invoice, "the rows' tax rates do not add up to its total tax")
+
+
+def _rates_by_code(invoice: dict[str, Any], rows: list[Row], tax_lines: list[dict[str, Any]]) -> dict[str, float]:
+    codes: dict[str, tuple[Decimal, Decimal]] = {}
+    for r in rows:
+        if r.tax_code.upper() != NON:
+            gross, net = codes.get(r.tax_code, (Decimal(0), Decimal(0)))
+            codes[r.tax_code] = (gross + r.gross, net + r.net)
+    lines = [t.get("TaxLineDetail") or {} for t in tax_lines]
+    if not codes or any(not d.get("PercentBased", True) or d.get("TaxPercent") is None for d in lines):
+        raise _inexpressible(invoice, "its tax is a fixed amount, not a percent of taxable lines")
+    if len(codes) == 1:  # one code (US: TAX): every TaxLine applies to it, the rates add up
+        return {next(iter(codes)): float(sum(Decimal(str(d["TaxPercent"])) for d in lines))}
+    rates: dict[str, Decimal] = {}
+    for d in lines:
+        base = Decimal(str(d.get("NetAmountTaxable") or 0)).quantize(CENT)
+        owners = [code for code, amounts in codes.items() if base in (a.quantize(CENT) for a in amounts)]
+        if len(owners) != 1:
+            raise _inexpressible(invoice, "its tax lines cannot be matched to the tax codes of its lines")
+        rates[owners[0]] = rates.get(owners[0], Decimal(0)) + Decimal(str(d["TaxPercent"]))
+    return {code: float(rate) for code, rate in rates.items()}
+
+
+def _fits(rows: list[Row], total_tax: Decimal) -> bool:
+    tax = sum((r.net * Decimal(str(r.tax_rate)) / 100 for r in rows), Decimal(0))
+    return abs(tax - total_tax) <= CENT * max(1, len(rows)) / 2
+
+
+def _effective(rows: list[Row], total_tax: Decimal) -> float | None:
+    base = sum((r.net for r in rows if r.tax_code.upper() != NON), Decimal(0))
+    if base <= 0:
+        return None
+    rate = round(float(total_tax / base * 100), 4)
+    taxed = [replace(r, tax_rate=rate if r.tax_code.upper() != NON else 0.0) for r in rows]
+    return rate if _fits(taxed, total_tax) else None
+
+
+def _inexpressible(invoice: dict[str, Any], why: str) -> MappingError:
+    number = invoice.get("DocNumber") or invoice.get("Id")
+    return MappingError(f"Invoice {number}'s tax cannot be shown as Bitrix24 row tax rates: {why}. "
+                        "Check the invoice's tax in QuickBooks (tax codes and rates per line) and sync again.")

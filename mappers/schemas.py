@@ -1,0 +1,99 @@
+"""Marshmallow schemas for the QuickBooks records the mappers consume (the edge of mappers/).
+
+They check only what the mappers read, leave every other key alone (`unknown = INCLUDE`), and turn a
+malformed record into a MappingError that names the fields at fault.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+
+from mappers.errors import MappingError
+
+
+class _Open(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+
+class RefSchema(_Open):
+    value = fields.String(required=True, validate=validate.Length(min=1))
+    name = fields.String(allow_none=True)
+
+
+class EmailSchema(_Open):
+    Address = fields.String(allow_none=True)
+
+
+class PhoneSchema(_Open):
+    FreeFormNumber = fields.String(allow_none=True)
+
+
+class WebSchema(_Open):
+    URI = fields.String(allow_none=True)
+
+
+class AddressSchema(_Open):
+    Line1, Line2, Line3, Line4, Line5 = (fields.String(allow_none=True) for _ in range(5))
+    City = fields.String(allow_none=True)
+    CountrySubDivisionCode = fields.String(allow_none=True)
+    Country = fields.String(allow_none=True)
+    PostalCode = fields.String(allow_none=True)
+
+
+class CustomerSchema(_Open):
+    Id = fields.String(required=True, validate=validate.Length(min=1))
+    DisplayName = fields.String(required=True, validate=validate.Length(min=1))
+    GivenName, MiddleName, FamilyName = (fields.String(allow_none=True) for _ in range(3))
+    CompanyName = fields.String(allow_none=True)
+    Notes = fields.String(allow_none=True)
+    Active = fields.Boolean(load_default=True)
+    PrimaryEmailAddr = fields.Nested(EmailSchema, allow_none=True)
+    PrimaryPhone, Mobile, AlternatePhone, Fax = (fields.Nested(PhoneSchema, allow_none=True) for _ in range(4))
+    WebAddr = fields.Nested(WebSchema, allow_none=True)
+    BillAddr = fields.Nested(AddressSchema, allow_none=True)
+    ShipAddr = fields.Nested(AddressSchema, allow_none=True)
+    CurrencyRef = fields.Nested(RefSchema, allow_none=True)
+
+
+def checked(schema: Schema, record: Any, what: str) -> dict[str, Any]:
+    """`record` unchanged when the schema accepts it; else a MappingError naming every bad field."""
+    if not isinstance(record, dict):
+        raise MappingError(f"The QuickBooks {what} is not an object ({type(record).__name__}); "
+                           "re-read it from QuickBooks or report it as a bug.")
+    try:
+        schema.load(record)
+    except ValidationError as error:
+        raise MappingError(f"The QuickBooks {what} {record.get('Id', '?')} is malformed: "
+                           f"{_describe(error.messages)}. Fix it in QuickBooks and sync again.") from None
+    return record
+
+
+def _describe(messages: Any, path: str = "") -> str:
+    if isinstance(messages, dict):
+        return "; ".join(_describe(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items())
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return f"{path}: {' '.join(messages)}"
+    if isinstance(messages, list):
+        return "; ".join(_describe(m, path) for m in messages)
+    return f"{path}: {messages}"
+
+
+class LineSchema(_Open):
+    DetailType = fields.String(required=True)
+    Amount = fields.Float(allow_none=True)
+    Description = fields.String(allow_none=True)
+
+
+class InvoiceSchema(_Open):
+    Id = fields.String(required=True, validate=validate.Length(min=1))
+    DocNumber = fields.String(allow_none=True)
+    TxnDate = fields.Date(required=True)
+    DueDate = fields.Date(allow_none=True)
+    TotalAmt = fields.Float(required=True)
+    Balance = fields.Float(load_default=0)
+    CustomerRef = fields.Nested(RefSchema, required=True)
+    CurrencyRef = fields.Nested(RefSchema, allow_none=True)
+    Line = fields.List(fields.Nested(LineSchema), load_default=list)
+    PrivateNote = fields.String(allow_none=True)

@@ -1,0 +1,100 @@
+"""Bitrix24 writes of a page: commands packed into as few `batch` requests as possible, per-record outcomes.
+
+A record's commands (e.g. a Smart Invoice's crm.item.add and its crm.item.productrow.set, which refers
+to the new id through `$result[name][item][id]`) must travel in one request, so a record's commands are
+a group that is never split; groups are packed greedily into requests of at most 50 commands.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from clients.bitrix24_batch import MAX_COMMANDS, BatchResult, Command
+from clients.bitrix24_errors import Bitrix24Error
+from workers.sync_state import Cancelled, SyncContext
+
+REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
+REQUIRED_FIELD_ADVICE = ("This portal makes a custom field mandatory and checks it for REST writes: fill it in, "
+                         "or switch off CRM settings → Other → Market → Check required custom fields, "
+                         "then start the sync again.")
+
+
+@dataclass
+class Write:
+    """One record's commands; later commands may refer to earlier ones by name."""
+
+    key: str
+    commands: dict[str, Command]
+
+
+@dataclass
+class WriteOutcome:
+    """What Bitrix24 answered to one record's commands."""
+
+    results: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, Bitrix24Error] = field(default_factory=dict)
+
+    def first_error(self) -> Bitrix24Error | None:
+        return next(iter(self.errors.values()), None)
+
+
+def pack(writes: list[Write]) -> Iterator[list[Write]]:
+    """Writes grouped into requests of at most 50 commands, a record's commands never split."""
+    chunk: list[Write] = []
+    size = 0
+    for write in writes:
+        if size + len(write.commands) > MAX_COMMANDS and chunk:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(write)
+        size += len(write.commands)
+    if chunk:
+        yield chunk
+
+
+def send_writes(ctx: SyncContext, writes: list[Write]) -> tuple[dict[str, WriteOutcome], bool]:
+    """Send the writes; the outcomes by key, and whether the run was cancelled before all were sent."""
+    outcomes: dict[str, WriteOutcome] = {}
+    for chunk in pack(writes):
+        try:
+            ctx.check_cancelled()
+        except Cancelled:
+            return outcomes, True
+        answer = ctx.b24.batch({name: command for write in chunk for name, command in write.commands.items()})
+        for write in chunk:
+            outcomes[write.key] = outcome_of(write.commands, answer)
+    return outcomes, False
+
+
+def outcome_of(commands: Mapping[str, Command], answer: BatchResult) -> WriteOutcome:
+    """One record's share of a batch answer."""
+    return WriteOutcome(results={n: answer.results[n] for n in commands if n in answer.results},
+                        errors={n: answer.errors[n] for n in commands if n in answer.errors})
+
+
+def read_batch(ctx: SyncContext, commands: dict[str, Command]) -> BatchResult:
+    """Read-only commands in as few requests as possible (reads are allowed in dry runs)."""
+    if not commands:
+        return BatchResult()
+    return ctx.b24.batch(commands)
+
+
+def command_reason(error: Bitrix24Error, action: str, what: str) -> str:
+    """A sentence a person can act on for a refused command."""
+    text = (error.description or "no reason given").strip().rstrip(".")
+    code = f" ({error.code})" if error.code else ""
+    reason = f"Bitrix24 refused to {action} the {what}: {text}{code}."
+    if error.code == REQUIRED_FIELD_ERROR:
+        return f"{reason} {REQUIRED_FIELD_ADVICE}"
+    return f"{reason} Correct the record in QuickBooks or the portal, then start the sync again."
+
+
+def created_id(result: Any) -> str | None:
+    """The new record's id from an add answer: an int (classic) or {"item": {"id": ...}} (crm.item)."""
+    if isinstance(result, Mapping):
+        item = result.get("item") or {}
+        return str(item["id"]) if item.get("id") else None
+    if result in (None, False, ""):
+        return None
+    return str(result)

@@ -1,0 +1,159 @@
+"""What a full-sync run carries between pages: its context, its tally (counters and report) and its checkpoints.
+
+Everything needed to resume lives in `SyncRun.cursor` (position, in-flight page, sub-customer parents,
+failed customers, the report so far) and `SyncRun.counters`; both are committed with every page.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from clients.bitrix24 import Bitrix24Client
+from clients.quickbooks import QuickBooksClient
+from store.db import transaction
+from store.links import bind
+from store.models import Portal, QboConnection, SyncRun, utcnow
+
+MAX_FAILURES = 500  # failures kept in the report; the rest are counted in failures_truncated
+MAX_STAGE_MOVES = 500
+KINDS = ("customers", "invoices")
+
+
+class Cancelled(Exception):
+    """The run was cancelled, or its portal or QuickBooks connection went away."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A link to write when the page commits."""
+
+    qbo_type: str
+    qbo_id: str
+    b24_type: str
+    b24_id: str
+    content_hash: str | None
+    source_updated_at: datetime | None = None
+
+
+def empty_report(dry_run: bool) -> dict[str, Any]:
+    """The report's shape before anything happened (contract §7)."""
+    report: dict[str, Any] = {
+        "customers": {"imported": 0, "updated": 0, "skipped": 0, "failed": 0, "matched": 0},
+        "invoices": {"imported": 0, "updated": 0, "skipped": 0, "failed": 0},
+        "failures": [], "failures_truncated": 0, "dry_run": dry_run}
+    if dry_run:
+        report.update(stage_moves=[], stage_moves_truncated=0)
+    return report
+
+
+@dataclass
+class SyncContext:
+    """One run's clients, identity and mutable progress (the cursor is the source of truth on resume)."""
+
+    sessions: sessionmaker[Session]
+    run_id: int
+    portal_id: int
+    member_id: str
+    realm_id: str
+    qbo: QuickBooksClient
+    b24: Bitrix24Client
+    dry_run: bool
+    today: date
+    page_size: int
+    stored_settings: dict[str, Any]
+    cursor: dict[str, Any]
+    counters: dict[str, Any]
+    started: float = field(default_factory=time.monotonic)
+    done_at_start: int = 0
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return self.cursor["report"]
+
+    def count(self, kind: str, outcome: str, n: int = 1) -> None:
+        """Tally `n` records of `kind` as imported, updated, skipped, failed or matched."""
+        if n <= 0:
+            return
+        self.report[kind][outcome] += n
+        if outcome != "matched":
+            self.counters[outcome] = self.counters.get(outcome, 0) + n
+            self.counters["done"] = self.counters.get("done", 0) + n
+
+    def fail(self, kind: str, qbo_type: str, qbo_id: str, name: str, reason: str) -> None:
+        """One record failed; the run goes on."""
+        self.count(kind, "failed")
+        failures = self.report["failures"]
+        if len(failures) < MAX_FAILURES:
+            failures.append({"qbo_type": qbo_type, "qbo_id": qbo_id, "name": name, "reason": reason})
+        else:
+            self.report["failures_truncated"] += 1
+
+    def stage_move(self, qbo_id: str, doc_number: str | None, old: str | None, new: str) -> None:
+        moves = self.report.setdefault("stage_moves", [])
+        if len(moves) < MAX_STAGE_MOVES:
+            moves.append({"qbo_id": qbo_id, "doc_number": doc_number, "from": old, "to": new})
+        else:
+            self.report["stage_moves_truncated"] = self.report.get("stage_moves_truncated", 0) + 1
+
+    def progress(self) -> None:
+        """Refresh rate and ETA from the records done by this process."""
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = (self.counters.get("done", 0) - self.done_at_start) / elapsed
+        remaining = max(self.counters.get("total", 0) - self.counters.get("done", 0), 0)
+        self.counters["rate"] = round(rate, 2)
+        self.counters["eta_s"] = round(remaining / rate, 1) if rate > 0 else None
+
+    def check_cancelled(self) -> None:
+        """Raise Cancelled when the run, its portal or its QuickBooks connection says stop."""
+        with self.sessions() as session:
+            if not still_wanted(session, self.run_id, self.portal_id):
+                raise Cancelled()
+
+
+def still_wanted(session: Session, run_id: int, portal_id: int) -> bool:
+    """The run is not cancelled, the portal installed and the realm connected."""
+    run, portal = session.get(SyncRun, run_id), session.get(Portal, portal_id)
+    connection = session.query(QboConnection).filter_by(portal_id=portal_id).one_or_none()
+    return (run is not None and run.status != "cancelled" and portal is not None and portal.status == "installed"
+            and connection is not None and connection.status == "connected")
+
+
+def save_progress(ctx: SyncContext) -> None:
+    """Commit the cursor and counters alone (marking a page in flight, phase changes)."""
+    with transaction(ctx.sessions) as session:
+        _store(session, ctx)
+
+
+def commit_page(ctx: SyncContext, bindings: list[Binding]) -> None:
+    """Bind every link of the page AND move the cursor on, in one transaction (exactly once across crashes)."""
+    with transaction(ctx.sessions) as session:
+        for item in bindings:
+            bind(session, portal_id=ctx.portal_id, qbo_type=item.qbo_type, qbo_id=item.qbo_id,
+                 b24_type=item.b24_type, b24_id=item.b24_id, source_updated_at=item.source_updated_at,
+                 content_hash=item.content_hash)
+        _store(session, ctx)
+
+
+def _store(session: Session, ctx: SyncContext) -> None:
+    ctx.progress()
+    run = session.get(SyncRun, ctx.run_id, with_for_update=True)
+    # A copy, so later in-place changes of the context never alias what the session saw.
+    run.cursor, run.counters = json.loads(json.dumps(ctx.cursor)), dict(ctx.counters)
+
+
+def finish(ctx: SyncContext, status: str, error: str | None = None) -> None:
+    """Write the final status, report and counters."""
+    with transaction(ctx.sessions) as session:
+        run = session.get(SyncRun, ctx.run_id, with_for_update=True)
+        ctx.counters["phase"] = "finished" if status == "done" else ctx.counters.get("phase")
+        ctx.progress()
+        run.counters, run.cursor = dict(ctx.counters), json.loads(json.dumps(ctx.cursor))
+        run.report = json.loads(json.dumps(ctx.report))
+        if run.status != "cancelled":
+            run.status = status
+        run.error, run.finished_at = error, utcnow()
