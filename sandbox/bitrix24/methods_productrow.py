@@ -26,18 +26,32 @@ def _number(raw: dict, key: str, default: float | None) -> float | None:
     return float(number)
 
 
+def _prices(price: float, tax_rate: float | None, discount_type: int, rate: float, amount: float) -> dict:
+    """The derived unit prices (DOCS crm/data-types.md § product row): `price` includes discount and tax."""
+    exclusive = price / (1 + (tax_rate or 0.0) / 100)
+    if discount_type == 1:
+        netto = exclusive + amount
+    else:
+        netto = exclusive / (1 - rate / 100) if rate < 100 else exclusive
+    brutto = netto * (1 + (tax_rate or 0.0) / 100)
+    return {"priceExclusive": round(exclusive, 2), "priceNetto": round(netto, 2), "priceBrutto": round(brutto, 2),
+            "discountSum": round(netto - exclusive, 2) if discount_type == 2 else amount}
+
+
 def _row(ctx: CallContext, owner_id: int, raw: dict, sort: int) -> dict:
     """A stored product row with the computed prices."""
     num = lambda key, default: _number(raw, key, default)  # noqa: E731
     price, qty = num("price", 0.0), num("quantity", 1.0)
     whole = {k: int(num(k, d)) for k, d in (("productId", 0), ("discountTypeId", 2), ("measureCode", 796),
                                              ("sort", sort))}
+    tax_rate, rate = num("taxRate", None), num("discountRate", 0.0)
+    prices = _prices(price, tax_rate, whole["discountTypeId"], rate, num("discountSum", 0.0))
     return {"id": ctx.portal.next_id("product_row", 1), "ownerId": owner_id, "ownerType": "SI",
             "productId": whole["productId"], "productName": str(raw.get("productName") or ""),
-            "price": price, "priceAccount": price, "priceExclusive": price, "priceNetto": price,
-            "priceBrutto": price, "quantity": qty, "discountTypeId": whole["discountTypeId"],
-            "discountRate": num("discountRate", 0.0), "discountSum": num("discountSum", 0.0),
-            "taxRate": num("taxRate", None), "taxIncluded": str(raw.get("taxIncluded") or "N"), "customized": "Y",
+            "price": price, "priceAccount": price, "priceExclusive": prices["priceExclusive"],
+            "priceNetto": prices["priceNetto"], "priceBrutto": prices["priceBrutto"], "quantity": qty,
+            "discountTypeId": whole["discountTypeId"], "discountRate": rate, "discountSum": prices["discountSum"],
+            "taxRate": tax_rate, "taxIncluded": str(raw.get("taxIncluded") or "N"), "customized": "Y",
             "measureCode": whole["measureCode"], "measureName": str(raw.get("measureName") or "pcs"),
             "sort": whole["sort"], "type": 1}
 
@@ -53,8 +67,11 @@ def productrow_set(ctx: CallContext, params: dict) -> dict:
     rows = [_row(ctx, item["id"], r, (i + 1) * 10) for i, r in enumerate(raw_rows)]
     ctx.portal.entities.setdefault("product_rows", {})[item["id"]] = rows
     if item["isManualOpportunity"] != "Y":
+        # isManualOpportunity N ("automatic", crm-item-add.md): the amount and tax follow the rows.
         total = round(sum(r["price"] * r["quantity"] for r in rows), 2)
-        store.update(ctx.state, ctx.sender, ctx.portal, item["id"], {"opportunity": total}, ctx.user_id)
+        tax = round(sum((r["price"] - r["priceExclusive"]) * r["quantity"] for r in rows), 2)
+        store.update(ctx.state, ctx.sender, ctx.portal, item["id"], {"opportunity": total, "taxValue": tax},
+                     ctx.user_id)
     return ok({"productRows": rows})
 
 

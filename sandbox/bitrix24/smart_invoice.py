@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ _TEXT_FIELDS = {"title", "xmlId", "accountNumber", "currencyId", "stageId", "sou
 _NUM_FIELDS = {"opportunity", "taxValue"}
 _LIST_FIELDS = {"contactIds", "observers"}
 WRITABLE = _INT_FIELDS | _TEXT_FIELDS | _NUM_FIELDS | _LIST_FIELDS
+_DATE_FIELDS = {"begindate", "closedate"}
+_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])")
 
 
 def categories(portal: Portal) -> list[dict]:
@@ -60,6 +63,10 @@ def _coerce(field: str, value: Any) -> Any:
     if field in _LIST_FIELDS:
         values = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
         return [item_int(v, field) for v in values if v not in (None, "")]
+    if field in _DATE_FIELDS and _DAY.match(str(value or "")):
+        # DOCS crm-item-get.md answers a date field as a date-time ("2024-06-18T02:00:00+02:00"), however
+        # it was written; the sandbox's portal clock is UTC, as the defaults in _new_item.
+        return f"{_DAY.match(str(value)).group(1)}T00:00:00+00:00"
     return None if value is None else str(value)
 
 
