@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -27,6 +28,10 @@ from store.models import Portal, QboConnection
 PLAN = "basic"  # reference §8: every plan but Enterprise drains 2 requests/s with a bucket of 50
 QBO_RATE_PER_MINUTE = 500  # reference (QuickBooks) §6, per realm
 QBO_BATCH_PER_MINUTE = 40
+# The generated company bills in these (sandbox.quickbooks.company_generator); a new sandbox portal
+# has only USD and EUR. The admin adds the rest first, so no invoice fails on a currency.
+CURRENCIES = [{"CURRENCY": "USD", "BASE": "Y", "SORT": 100}, {"CURRENCY": "EUR", "AMOUNT": 1.08, "SORT": 200},
+              {"CURRENCY": "GBP", "AMOUNT": 1.27, "SORT": 300}, {"CURRENCY": "CAD", "AMOUNT": 0.73, "SORT": 400}]
 
 
 @dataclass
@@ -87,6 +92,7 @@ def add_portal(harness: Harness, member_id: str | None = None, browser: requests
         member_id = b24_control(stack, "portals", {"plan": PLAN})["member_id"]
     b24_control(stack, f"portals/{member_id}/settings",
                 {"plan": PLAN, "speedup": harness.speedup, "reset_bucket": True})
+    b24_control(stack, f"portals/{member_id}/currencies", {"currencies": CURRENCIES})
     install_app(stack, browser or requests.Session(), member_id)
     # The sandbox keeps one listener per portal; counting wraps that listener's Flask app.
     server = stack.b24._portal_servers[member_id]  # noqa: SLF001 - the bench's measuring tap
@@ -120,7 +126,8 @@ def portal_ids(harness: Harness, member_id: str) -> tuple[int, int | None]:
 
 def run_worker(config: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run bench.full_sync_worker in its own process; its last stdout line is its JSON report."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
+    root = str(Path(__file__).resolve().parents[1])  # the checkout this bench belongs to
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-m", "bench.full_sync_worker"], input=json.dumps(config),
                           capture_output=True, text=True, timeout=timeout, env=env)
     lines = done.stdout.strip().splitlines()
