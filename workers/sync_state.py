@@ -157,3 +157,12 @@ def finish(ctx: SyncContext, status: str, error: str | None = None) -> None:
         if run.status != "cancelled":
             run.status = status
         run.error, run.finished_at = error, utcnow()
+
+
+def mapping_reason(error: Exception) -> str:
+    """A MappingError's own reason; anything else a mapper raised is a record the sync could not read."""
+    reason = getattr(error, "reason", None)
+    if reason:
+        return str(reason)
+    return (f"The sync could not read this record ({type(error).__name__}: {error}); correct it in QuickBooks "
+            "or report the problem, then start the sync again.")

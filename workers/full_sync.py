@@ -1,0 +1,152 @@
+"""The full sync: every QuickBooks customer, then every invoice, into the portal's CRM, a page at a time.
+
+Exactly once across crashes: before a page writes, the cursor marks it in flight (committed); after
+the writes, every link is bound AND the cursor moves on in one transaction (`commit_page`). A run
+resuming an in-flight page first finds what it already created by origin markers (sync_recover).
+A record's failure never fails the run; only a fatal error (authorization gone) does.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+
+import requests
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from clients.bitrix24 import Bitrix24Client
+from clients.bitrix24_errors import Bitrix24Error, OperationTimeLimit, QueryLimitExceeded, ServerError
+from clients.coordination import LockTimeout
+from clients.quickbooks import QuickBooksClient
+from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled, Unauthorized
+from store.db import transaction
+from store.models import Portal, QboConnection, SyncRun
+from workers.portal_facts import read_portal_facts
+from workers.portal_settings import effective_settings
+from workers.sync_customers import sync_customer_page
+from workers.sync_invoices import InvoiceTarget, sync_invoice_page
+from workers.sync_state import (
+    Binding, Cancelled, SyncContext, commit_page, empty_report, finish, save_progress, still_wanted,
+)
+
+log = logging.getLogger("qb24.sync")
+FINAL = ("done", "failed", "cancelled")
+PHASES = ("customers", "invoices")
+# Worth another attempt later: the task leaves the run "running" and a redelivery resumes it.
+TRANSIENT = (requests.RequestException, QueryLimitExceeded, OperationTimeLimit, ServerError, Throttled,
+             ServiceUnavailable, LockTimeout, OperationalError)
+QUERIES = {"customers": ("Customer", "Active IN (true, false)"), "invoices": ("Invoice", "")}
+PageHandler = Callable[[SyncContext, list[dict], bool], tuple[list[Binding], bool]]
+
+
+def run_full_sync(sessions: sessionmaker[Session], run_id: int, *, qbo: QuickBooksClient, b24: Bitrix24Client,
+                  today: date | None = None, page_size: int = 1000) -> str:
+    """Run (or resume) the sync run `run_id` to its end; its final status."""
+    ctx = _begin(sessions, run_id, qbo, b24, today or date.today(), page_size)
+    if isinstance(ctx, str):
+        return ctx
+    try:
+        _run(ctx)
+    except Cancelled:
+        return _end(ctx, "cancelled")
+    except TRANSIENT:
+        log.warning("sync.interrupted", extra={"run_id": run_id, "member_id": ctx.member_id}, exc_info=True)
+        raise
+    except Exception as error:  # noqa: BLE001 - a run must never stay "running" after an unexpected error
+        log.exception("sync.failed", extra={"run_id": run_id, "member_id": ctx.member_id})
+        return _end(ctx, "failed", fatal_reason(error))
+    return _end(ctx, "done")
+
+
+def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, b24: Bitrix24Client,
+           today: date, page_size: int) -> SyncContext | str:
+    """The run's context with status "running", or its status when it is already over or no longer wanted."""
+    with transaction(sessions) as session:
+        run = session.get(SyncRun, run_id, with_for_update=True)
+        if run is None or run.status in FINAL:
+            return run.status if run else "failed"
+        if not still_wanted(session, run_id, run.portal_id):
+            run.status = "cancelled"
+            return "cancelled"
+        portal = session.get(Portal, run.portal_id)
+        connection = session.query(QboConnection).filter_by(portal_id=run.portal_id).one()
+        run.status = "running"
+        ctx = SyncContext(sessions=sessions, run_id=run_id, portal_id=portal.id, member_id=portal.member_id,
+                          realm_id=connection.realm_id, qbo=qbo, b24=b24, dry_run=run.kind == "dry_run",
+                          today=today, page_size=min(page_size, 1000), stored_settings=dict(portal.settings or {}),
+                          cursor=dict(run.cursor or {}), counters=dict(run.counters or {}))
+    if not ctx.cursor:
+        ctx.cursor = {"phase": PHASES[0], "start": 1, "in_flight": None, "subs": {}, "failed_customers": {},
+                      "report": empty_report(ctx.dry_run)}
+    ctx.done_at_start = ctx.counters.get("done", 0)
+    if "total" not in ctx.counters:
+        ctx.counters = {"phase": ctx.cursor["phase"], "total": _total(qbo), "done": 0, "imported": 0, "updated": 0,
+                        "skipped": 0, "failed": 0, "rate": 0.0, "eta_s": None}
+        save_progress(ctx)
+    return ctx
+
+
+def _total(qbo: QuickBooksClient) -> int:
+    return sum(qbo.count(entity, where) for entity, where in QUERIES.values())
+
+
+def _run(ctx: SyncContext) -> None:
+    for phase in PHASES[PHASES.index(ctx.cursor["phase"]):]:
+        if ctx.cursor["phase"] != phase:
+            ctx.cursor.update(phase=phase, start=1, in_flight=None)
+        ctx.counters["phase"] = phase
+        _pages(ctx, phase, _handler(ctx, phase))
+    ctx.cursor.update(phase="finished", in_flight=None)
+
+
+def _handler(ctx: SyncContext, phase: str) -> PageHandler:
+    if phase == "customers":
+        return sync_customer_page
+    facts, stage_map = read_portal_facts(ctx.b24, ctx.stored_settings)
+    use_new = bool(effective_settings(ctx.stored_settings, []).get("use_new_invoice"))
+    target = InvoiceTarget("smart_invoice" if use_new else "invoice", facts, stage_map)
+    return lambda c, page, resumed: sync_invoice_page(c, target, page, resumed)
+
+
+def _pages(ctx: SyncContext, phase: str, handler: PageHandler) -> None:
+    """Every page of the phase from the cursor on, each checkpointed."""
+    entity, where = QUERIES[phase]
+    clause = f" WHERE {where}" if where else ""
+    while True:
+        ctx.check_cancelled()
+        start = ctx.cursor["start"]
+        page = ctx.qbo.query(f"SELECT * FROM {entity}{clause} ORDERBY Id STARTPOSITION {start} "
+                             f"MAXRESULTS {ctx.page_size}")
+        resumed = ctx.cursor.get("in_flight") == start
+        if not ctx.dry_run:
+            ctx.cursor["in_flight"] = start
+            save_progress(ctx)
+        bindings, cancelled = handler(ctx, page, resumed)
+        if cancelled:
+            commit_page(ctx, bindings)  # bind what was written; the page stays in flight
+            raise Cancelled()
+        ctx.cursor.update(start=start + len(page), in_flight=None)
+        commit_page(ctx, bindings)
+        log.info("sync.page", extra={"run_id": ctx.run_id, "phase": phase, "start": start, "records": len(page)})
+        if len(page) < ctx.page_size:
+            return
+
+
+def _end(ctx: SyncContext, status: str, error: str | None = None) -> str:
+    finish(ctx, status, error)
+    with ctx.sessions() as session:
+        return session.get(SyncRun, ctx.run_id).status
+
+
+def fatal_reason(error: Exception) -> str:
+    """What stopped the run, for the app page and the CLI."""
+    if isinstance(error, (Unauthorized, AuthorizationRevoked)):
+        return ("QuickBooks no longer accepts this connection's authorization; log in to QuickBooks again from "
+                "the app page, then start the sync again.")
+    if isinstance(error, QuickBooksError):
+        return f"QuickBooks refused a request ({type(error).__name__}: {error}); start the sync again later."
+    if isinstance(error, Bitrix24Error):
+        return (f"Bitrix24 refused a request ({error.code or type(error).__name__}: {error.description}); "
+                "check the app's access in the portal, then start the sync again.")
+    return f"The sync stopped on an unexpected error ({type(error).__name__}: {error})."

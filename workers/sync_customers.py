@@ -1,0 +1,218 @@
+"""One page of QuickBooks customers into CRM contacts and companies: map, split, match, write, bind."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clients.bitrix24_batch import Command
+from mappers.customer import CustomerRecord, is_sub_customer, map_customer
+from mappers.errors import MappingError
+from mappers.multifield import multifield_changes, multifield_new
+from mappers.qbo_time import parse_qbo_time
+from store.links import links_for_qbo_ids
+from store.models import Link
+from workers.b24_writes import Write, WriteOutcome, command_reason, created_id, read_batch, send_writes
+from workers.customer_match import LIST_IDS, chunks, match_existing
+from workers.sync_recover import recover_by_origin
+from workers.sync_state import Binding, SyncContext, mapping_reason
+
+CUSTOMER, PERSON = "Customer", "CustomerPerson"  # Link.qbo_type of a customer and of its person contact
+MULTI = (("EMAIL", "emails"), ("PHONE", "phones"), ("WEB", "webs"))
+MARKERS = ("ORIGINATOR_ID", "ORIGIN_ID")
+
+
+@dataclass
+class Update:
+    """A customer already in the CRM: linked, recovered after a crash, or matched by email/phone."""
+
+    record: CustomerRecord
+    b24_id: str
+    person_id: str | None
+    how: str  # "linked" | "recovered" | "matched"
+
+
+def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tuple[list[Binding], bool]:
+    """Write one page; the links to bind with the checkpoint, and whether the run was cancelled meanwhile."""
+    records = _map_page(ctx, page)
+    with ctx.sessions() as session:
+        links = links_for_qbo_ids(session, ctx.portal_id, CUSTOMER, [r.qbo_id for r in records])
+        persons = links_for_qbo_ids(session, ctx.portal_id, PERSON, [r.qbo_id for r in records])
+    creates, updates = _split(ctx, records, links, persons)
+    if resumed and not ctx.dry_run:
+        creates, updates = _recover(ctx, creates, updates)
+    matched, stored = match_existing(ctx, creates) if creates else ({}, {})
+    updates += [Update(r, matched[r.qbo_id], None, "matched") for r in creates if r.qbo_id in matched]
+    creates = [r for r in creates if r.qbo_id not in matched]
+    ctx.count("customers", "matched", len(matched))
+    if ctx.dry_run:
+        ctx.count("customers", "imported", len(creates))
+        ctx.count("customers", "updated", len(updates))
+        return [], False
+    stored.update(read_multifields(ctx, [u for u in updates if u.b24_id not in stored]))
+    writes = [_create(r) for r in creates] + [_update(u, stored.get(u.b24_id, {})) for u in updates]
+    outcomes, cancelled = send_writes(ctx, writes)
+    stamps = {c["Id"]: _stamp(c) for c in page}
+    bindings = [b for r in creates if r.qbo_id in outcomes for b in _settle_create(ctx, r, outcomes[r.qbo_id])]
+    bindings += [b for u in updates if u.record.qbo_id in outcomes for b in _settle_update(ctx, u, outcomes[u.record.qbo_id])]
+    return [_with_stamp(b, stamps) for b in bindings], cancelled
+
+
+def _map_page(ctx: SyncContext, page: list[dict]) -> list[CustomerRecord]:
+    """Top-level customers mapped; sub-customers remembered (their invoices go to the ancestor); failures noted."""
+    rule = ctx.stored_settings.get("customer_rule", "by_company_name")
+    records = []
+    for customer in page:
+        qbo_id, name = str(customer["Id"]), _name(customer)
+        if is_sub_customer(customer):
+            # a job has no CRM record of its own (docs/mapping.md); kept so invoices find its ancestor
+            ctx.cursor["subs"][qbo_id] = [str((customer.get("ParentRef") or {}).get("value") or ""),
+                                          str(customer.get("FullyQualifiedName") or name)]
+            ctx.count("customers", "skipped")
+            continue
+        try:
+            records.append(map_customer(customer, realm_id=ctx.realm_id, rule=rule))
+        except (MappingError, KeyError, TypeError, ValueError) as error:
+            ctx.cursor["failed_customers"][qbo_id] = name
+            ctx.fail("customers", CUSTOMER, qbo_id, name, mapping_reason(error))
+    return records
+
+
+def _name(customer: dict) -> str:
+    return str(customer.get("DisplayName") or customer.get("CompanyName") or customer.get("Id"))
+
+
+def _split(ctx: SyncContext, records: list[CustomerRecord], links: dict[str, Link],
+           persons: dict[str, Link]) -> tuple[list[CustomerRecord], list[Update]]:
+    """Creates and updates; records whose link holds the same content hash are unchanged (no Bitrix24 call)."""
+    creates, updates = [], []
+    for record in records:
+        link = links.get(record.qbo_id)
+        if link is None or link.b24_type != record.entity:
+            creates.append(record)
+        elif link.content_hash == record.content_hash:
+            ctx.count("customers", "skipped")
+        else:
+            person = persons.get(record.qbo_id)
+            updates.append(Update(record, link.b24_id, person.b24_id if person else None, "linked"))
+    return creates, updates
+
+
+def _recover(ctx: SyncContext, creates: list[CustomerRecord],
+             updates: list[Update]) -> tuple[list[CustomerRecord], list[Update]]:
+    """Creates the interrupted page already made become updates of those records."""
+    found: dict[str, str] = {}
+    for entity in ("contact", "company"):
+        markers = [r.fields["ORIGIN_ID"] for r in creates if r.entity == entity]
+        markers += [r.person["ORIGIN_ID"] for r in creates if r.person and entity == "contact"]
+        if markers:
+            found.update(recover_by_origin(ctx, entity, markers))
+    still = [r for r in creates if r.fields["ORIGIN_ID"] not in found]
+    updates += [Update(r, found[r.fields["ORIGIN_ID"]], found.get((r.person or {}).get("ORIGIN_ID", "")), "recovered")
+                for r in creates if r.fields["ORIGIN_ID"] in found]
+    return still, updates
+
+
+def read_multifields(ctx: SyncContext, updates: list[Update]) -> dict[str, dict]:
+    """The stored EMAIL/PHONE/WEB rows of the records to update: one list command per 50 records."""
+    commands: dict[str, Command] = {}
+    for entity in ("contact", "company"):
+        ids = sorted({u.b24_id for u in updates if u.record.entity == entity}, key=int)
+        for index, part in enumerate(chunks(ids, LIST_IDS)):
+            commands[f"{entity}_{index}"] = (f"crm.{entity}.list", {
+                "filter": {"@ID": part}, "select": ["ID", "EMAIL", "PHONE", "WEB"], "start": -1})
+    answer = read_batch(ctx, commands)
+    if answer.errors:
+        raise next(iter(answer.errors.values()))  # updating blind would append duplicate emails
+    return {str(row["ID"]): row for result in answer.results.values() for row in result or []}
+
+
+def _create(record: CustomerRecord) -> Write:
+    fields = {**record.fields, **{key: multifield_new(getattr(record, attr)) for key, attr in MULTI
+                                  if getattr(record, attr, ())}}
+    commands: dict[str, Command] = {f"c{record.qbo_id}": (f"crm.{record.entity}.add", {"fields": fields})}
+    if record.person:
+        # the new company's id, resolved by Bitrix24 inside the same batch request
+        commands[f"p{record.qbo_id}"] = ("crm.contact.add", {
+            "fields": {**record.person, "COMPANY_ID": f"$result[c{record.qbo_id}]"}})
+    return Write(record.qbo_id, commands)
+
+
+def _update(update: Update, stored: dict[str, Any]) -> Write:
+    record = update.record
+    fields = dict(record.fields)
+    if update.how == "matched":
+        for key in MARKERS:  # the portal's own record keeps its origin; the link binds it to us
+            fields.pop(key, None)
+    for key, attr in MULTI:
+        changes = multifield_changes(stored.get(key) or [], getattr(record, attr, ()))
+        if changes:
+            fields[key] = changes
+    commands: dict[str, Command] = {f"u{record.qbo_id}": (f"crm.{record.entity}.update",
+                                                          {"id": update.b24_id, "fields": fields})}
+    if record.person and update.person_id:
+        commands[f"p{record.qbo_id}"] = ("crm.contact.update", {"id": update.person_id, "fields": record.person})
+    elif record.person:
+        commands[f"p{record.qbo_id}"] = ("crm.contact.add", {"fields": {**record.person, "COMPANY_ID": update.b24_id}})
+    return Write(record.qbo_id, commands)
+
+
+def _settle_create(ctx: SyncContext, record: CustomerRecord, outcome: WriteOutcome) -> list[Binding]:
+    name = _record_name(record)
+    error = outcome.errors.get(f"c{record.qbo_id}")
+    b24_id = None if error else created_id(outcome.results.get(f"c{record.qbo_id}"))
+    if b24_id is None:
+        ctx.cursor["failed_customers"][record.qbo_id] = name
+        ctx.fail("customers", CUSTOMER, record.qbo_id, name,
+                 command_reason(error, "create", record.entity) if error else "Bitrix24 answered no id.")
+        return []
+    return _bindings(ctx, record, b24_id, outcome, "imported", "create")
+
+
+def _settle_update(ctx: SyncContext, update: Update, outcome: WriteOutcome) -> list[Binding]:
+    record = update.record
+    error = outcome.errors.get(f"u{record.qbo_id}")
+    if error is not None:
+        name = _record_name(record)
+        ctx.fail("customers", CUSTOMER, record.qbo_id, name, command_reason(error, "update", record.entity))
+        keep = [] if update.how == "linked" else [Binding(CUSTOMER, record.qbo_id, record.entity, update.b24_id, None)]
+        return keep  # a recovered or matched record is still ours: bind it, so the next run updates it
+    how = "imported" if update.how == "recovered" else "updated"
+    return _bindings(ctx, record, update.b24_id, outcome, how, "update", update.person_id)
+
+
+def _bindings(ctx: SyncContext, record: CustomerRecord, b24_id: str, outcome: WriteOutcome, how: str,
+              action: str, person_known: str | None = None) -> list[Binding]:
+    """The customer's link (hash only when every command succeeded) and its person contact's."""
+    person_error = outcome.errors.get(f"p{record.qbo_id}")
+    person_id = person_known or (created_id(outcome.results.get(f"p{record.qbo_id}")) if person_error is None else None)
+    complete = person_error is None
+    bindings = [Binding(CUSTOMER, record.qbo_id, record.entity, b24_id, record.content_hash if complete else None)]
+    if person_id:
+        bindings.append(Binding(PERSON, record.qbo_id, "contact", person_id, None))
+    if complete:
+        ctx.count("customers", how)
+    else:
+        ctx.fail("customers", CUSTOMER, record.qbo_id, _record_name(record),
+                 command_reason(person_error, action, "company's contact person"))
+    return bindings
+
+
+def _record_name(record: CustomerRecord) -> str:
+    fields = record.fields
+    return str(fields.get("TITLE") or " ".join(p for p in (fields.get("NAME"), fields.get("LAST_NAME")) if p)
+               or record.qbo_id)
+
+
+def _stamp(customer: dict) -> Any:
+    text = (customer.get("MetaData") or {}).get("LastUpdatedTime")
+    try:
+        return parse_qbo_time(text) if text else None
+    except ValueError:
+        return None
+
+
+def _with_stamp(binding: Binding, stamps: dict[str, Any]) -> Binding:
+    if binding.qbo_type != CUSTOMER:
+        return binding
+    return Binding(binding.qbo_type, binding.qbo_id, binding.b24_type, binding.b24_id, binding.content_hash,
+                   stamps.get(binding.qbo_id))
