@@ -62,7 +62,7 @@ def run_bench(args: argparse.Namespace, database_url: str) -> dict:
         runs = []
         for _ in range(2):
             config = {"mode": "engine", "run_id": create_run(harness, member_id)}
-            runs.append(measure(harness, member_id, config, args.customers, args.invoices, args.timeout))
+            runs.append(measure(harness, member_id, config, harness.customers, harness.invoices, args.timeout))
         baseline_member = add_portal(harness)
         set_invoice_kind(harness, baseline_member)
         config = {"mode": "baseline", "max_customer_id": max(1, round(args.customers * args.baseline_share)),

@@ -65,6 +65,8 @@ def run_figures(run: Measured, invoice_kind: str, speedup: float) -> dict[str, A
         "cpu_ms_per_record": _ratio(run.worker["cpu_s"] * 1000, run.records),
         "peak_rss_mb": run.worker["peak_rss_mb"],
         "s_per_record": _ratio(elapsed, run.records),
+        # time spent inside the sandboxes answering: what the worker waited on besides the limiters
+        "b24_sandbox_s": round(sum(run.b24.seconds.values()), 1), "qbo_sandbox_s": round(sum(run.qbo.seconds.values()), 1),
     }
 
 
@@ -97,7 +99,8 @@ ROWS = (("records (customers + invoices)", "records", None), ("final status", "s
         ("  same, bucket burst credited", "bound_fraction_burst", None),
         ("rate-limit answers received", "limit_answers", None),
         ("rate-limit errors surfaced", "limit_errors_surfaced", "limit_errors"),
-        ("records failed", "failures", None), ("worker CPU ms per record", "cpu_ms_per_record", None),
+        ("records failed", "failures", None), ("Bitrix24 sandbox busy, s", "b24_sandbox_s", None),
+        ("QuickBooks sandbox busy, s", "qbo_sandbox_s", None), ("worker CPU ms per record", "cpu_ms_per_record", None),
         ("worker peak RSS MB", "peak_rss_mb", "peak_rss_mb"))
 
 

@@ -43,6 +43,8 @@ class Harness:
     speedup: float
     invoice_kind: str
     qbo_traffic: Counting
+    customers: int = 0   # what the company really holds (the generator may fall short of the asked invoices)
+    invoices: int = 0
     b24_traffic: dict[str, Counting] = field(default_factory=dict)  # by member_id
 
     def stop(self) -> None:
@@ -65,8 +67,8 @@ def start_harness(database_url: str, *, customers: int, invoices: int, seed: int
     stack = start_stack(database_url)
     try:
         qbo_traffic = count_app(stack.qbo.server.server.app, qbo_label)
-        realm_id = seed_company(stack, customers, invoices, seed, speedup)
-        harness = Harness(stack, realm_id, speedup, invoice_kind, qbo_traffic)
+        realm_id, counts = seed_company(stack, customers, invoices, seed, speedup)
+        harness = Harness(stack, realm_id, speedup, invoice_kind, qbo_traffic, counts["Customer"], counts["Invoice"])
         browser = requests.Session()
         add_portal(harness, stack.b24.default_member_id, browser)
         connect_quickbooks(browser, stack.url, open_app_page(stack, browser, stack.b24.default_member_id))
@@ -77,12 +79,12 @@ def start_harness(database_url: str, *, customers: int, invoices: int, seed: int
     return harness
 
 
-def seed_company(stack: Stack, customers: int, invoices: int, seed: int, speedup: float) -> str:
+def seed_company(stack: Stack, customers: int, invoices: int, seed: int, speedup: float) -> tuple[str, dict]:
     """The sandbox's generated company in the realm the consent screen approves; its limits sped up."""
     stack.qbo.control("settings", {"rate_per_minute": int(QBO_RATE_PER_MINUTE * speedup),
                                    "batch_rate_per_minute": int(QBO_BATCH_PER_MINUTE * speedup)})
     answer = stack.qbo.control("seed", {"customers": customers, "invoices": invoices, "seed": seed})
-    return answer["realm_id"]
+    return answer["realm_id"], answer["counts"]
 
 
 def add_portal(harness: Harness, member_id: str | None = None, browser: requests.Session | None = None) -> str:

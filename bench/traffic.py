@@ -9,6 +9,7 @@ import io
 import json
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,11 +30,12 @@ class Tally:
     requests: Counter = field(default_factory=Counter)   # HTTP requests by method label
     commands: Counter = field(default_factory=Counter)   # Bitrix24: batch commands unpacked, by method
     statuses: Counter = field(default_factory=Counter)   # HTTP status codes
+    seconds: Counter = field(default_factory=Counter)    # time the sandbox spent answering, by label
 
     def minus(self, earlier: "Tally") -> "Tally":
         """What arrived since `earlier` (a snapshot of this tally)."""
         return Tally(self.requests - earlier.requests, self.commands - earlier.commands,
-                     self.statuses - earlier.statuses)
+                     self.statuses - earlier.statuses, self.seconds - earlier.seconds)
 
     @property
     def total(self) -> int:
@@ -53,7 +55,8 @@ class Tally:
 
     def as_dict(self) -> dict[str, Any]:
         return {"requests": dict(self.requests), "commands": dict(self.commands),
-                "statuses": {str(k): v for k, v in self.statuses.items()}}
+                "statuses": {str(k): v for k, v in self.statuses.items()},
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
 class Counting:
@@ -76,11 +79,16 @@ class Counting:
         with self.lock:
             self.tally.requests[name] += 1
             self.tally.commands.update(commands)
-        return self.wsgi_app(environ, counted_start)
+        started = time.perf_counter()
+        answer = list(self.wsgi_app(environ, counted_start))  # the sandboxes answer small bodies at once
+        with self.lock:
+            self.tally.seconds[name] += time.perf_counter() - started
+        return answer
 
     def snapshot(self) -> Tally:
         with self.lock:
-            return Tally(Counter(self.tally.requests), Counter(self.tally.commands), Counter(self.tally.statuses))
+            t = self.tally
+            return Tally(Counter(t.requests), Counter(t.commands), Counter(t.statuses), Counter(t.seconds))
 
 
 def b24_label(environ: dict, body: bytes) -> tuple[str, list[str]]:
