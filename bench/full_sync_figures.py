@@ -67,6 +67,8 @@ def run_figures(run: Measured, invoice_kind: str, speedup: float) -> dict[str, A
         "s_per_record": _ratio(elapsed, run.records),
         # time spent inside the sandboxes answering: what the worker waited on besides the limiters
         "b24_sandbox_s": round(sum(run.b24.seconds.values()), 1), "qbo_sandbox_s": round(sum(run.qbo.seconds.values()), 1),
+        "b24_sandbox_s_by_request": {k: round(v, 2) for k, v in run.b24.seconds.items()},
+        "b24_requests_by_label": dict(run.b24.requests), "qbo_requests_by_label": dict(run.qbo.requests),
     }
 
 
