@@ -6,17 +6,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mappers.comm import Comm
-from mappers.customer_kind import CustomerKind, customer_kind
+from mappers.customer_kind import DELETED_SUFFIX, CustomerKind, customer_kind, job_name, parent_id, top_level_id
 from mappers.digest import content_hash
 from mappers.errors import MappingError
 from mappers.origin import origin_id, originator_id
 from mappers.schemas import CustomerSchema, checked
 
-__all__ = ["Comm", "CustomerRecord", "map_customer", "is_sub_customer", "CUSTOMER_RULES"]
+__all__ = ["Comm", "CustomerRecord", "map_customer", "is_sub_customer", "clean_name", "job_name", "parent_id",
+           "top_level_id", "CUSTOMER_RULES"]
 
 CUSTOMER_RULES = ("by_company_name", "always_contacts", "always_companies")
 INACTIVE_NOTE = "Inactive in QuickBooks"
-_DELETED = re.compile(r"\s*\(deleted\)\s*$", re.IGNORECASE)
 _PHONES = (("PrimaryPhone", "WORK"), ("Mobile", "MOBILE"), ("AlternatePhone", "OTHER"), ("Fax", "FAX"))
 _SCHEMA = CustomerSchema()
 
@@ -67,7 +67,7 @@ def map_customer(customer: dict[str, Any], *, realm_id: str, rule: str) -> Custo
 
 def clean_name(name: str | None) -> str:
     """A QuickBooks name without the " (deleted)" QuickBooks appends to inactive records."""
-    return _DELETED.sub("", (name or "").strip()).strip()
+    return DELETED_SUFFIX.sub("", (name or "").strip()).strip()
 
 
 def _entity(customer: dict[str, Any], rule: str) -> str:
@@ -91,8 +91,16 @@ def _contact_fields(customer: dict[str, Any]) -> dict[str, Any]:
     display = clean_name(customer["DisplayName"])
     if str(customer.get("CompanyName") or "").strip():
         return {"NAME": display}  # a business name under "always contacts": never split it into first/last
+    return _split_display(display)
+
+
+def _split_display(display: str) -> dict[str, str]:
+    """"Doe, Jack" (QuickBooks' last-name-first habit) or "Jack Doe"; one word is a first name."""
+    last, comma, first = display.partition(",")
+    if comma and first.strip() and last.strip() and "," not in first:
+        return {"NAME": first.strip(), "LAST_NAME": last.strip()}
     first, _, last = display.rpartition(" ")
-    return {"NAME": first, "LAST_NAME": last} if first else {"NAME": last}
+    return {"NAME": first.strip(), "LAST_NAME": last} if first.strip() else {"NAME": last}
 
 
 def _company_fields(customer: dict[str, Any]) -> dict[str, Any]:

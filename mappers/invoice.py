@@ -151,8 +151,10 @@ def _old(c: _Common, rows: list[Row], facts: PortalFacts) -> dict[str, Any]:
 
 
 def _old_row(row: Row) -> dict[str, Any]:
+    # PRICE carries the tax (VAT_INCLUDED Y): whether a "N" price is read before or after VAT is not
+    # documented, and with tax included both readings give the same invoice total.
     return {"PRODUCT_ID": 0, "PRODUCT_NAME": row.name, "PRICE": row.final_price, "QUANTITY": float(row.quantity),
-            "DISCOUNT_PRICE": row.unit_discount, "VAT_RATE": round(row.tax_rate / 100, 6), "VAT_INCLUDED": "N",
+            "DISCOUNT_PRICE": row.unit_discount, "VAT_RATE": round(row.tax_rate / 100, 6), "VAT_INCLUDED": "Y",
             "MEASURE_CODE": 796, "MEASURE_NAME": "pcs"}
 
 

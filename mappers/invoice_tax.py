@@ -24,27 +24,38 @@ def apply_tax(invoice: dict[str, Any], rows: list[Row]) -> list[Row]:
     total_tax = Decimal(str(detail.get("TotalTax") or 0))
     if total_tax == 0:
         return rows
-    rates = _rates_by_code(invoice, rows, detail.get("TaxLine") or [])
-    taxed = [replace(r, tax_rate=rates.get(r.tax_code, 0.0)) for r in rows]
-    if _fits(taxed, total_tax):
-        return taxed
-    # Tax charged before the discount (ApplyTaxAfterDiscount false) or a rounded QuickBooks figure:
-    # one effective rate over the discounted taxable rows still reproduces the total.
-    effective = _effective(rows, total_tax)
-    if effective is not None:
-        return [replace(r, tax_rate=effective if r.tax_code in rates else 0.0) for r in rows]
-    raise _inexpressible(invoice, "the rows' tax rates do not add up to its total tax")
+    codes = _taxable_amounts(rows)
+    if not codes:
+        raise _inexpressible(invoice, "it charges tax but none of its lines is taxable")
+    rates = _rates_by_code(codes, [t.get("TaxLineDetail") or {} for t in detail.get("TaxLine") or []])
+    if rates is not None:
+        taxed = [replace(r, tax_rate=rates.get(r.tax_code, 0.0)) for r in rows]
+        if _fits(taxed, total_tax):
+            return taxed
+    if len(codes) == 1:
+        # Tax charged before the discount (ApplyTaxAfterDiscount false), a TaxLine without a percent or an
+        # overridden TotalTax: one effective rate over the taxable rows still reproduces the total.
+        taxed = _effective(rows, total_tax)
+        if taxed is not None:
+            return taxed
+    raise _inexpressible(invoice, "no percent rate per tax code adds up to its total tax")
 
 
-def _rates_by_code(invoice: dict[str, Any], rows: list[Row], tax_lines: list[dict[str, Any]]) -> dict[str, float]:
+def _taxable_amounts(rows: list[Row]) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per taxable tax code: the rows' amounts before and after discount."""
     codes: dict[str, tuple[Decimal, Decimal]] = {}
     for r in rows:
         if r.tax_code.upper() != NON:
             gross, net = codes.get(r.tax_code, (Decimal(0), Decimal(0)))
             codes[r.tax_code] = (gross + r.gross, net + r.net)
-    lines = [t.get("TaxLineDetail") or {} for t in tax_lines]
-    if not codes or any(not d.get("PercentBased", True) or d.get("TaxPercent") is None for d in lines):
-        raise _inexpressible(invoice, "its tax is a fixed amount, not a percent of taxable lines")
+    return codes
+
+
+def _rates_by_code(codes: dict[str, tuple[Decimal, Decimal]],
+                   lines: list[dict[str, Any]]) -> dict[str, float] | None:
+    """A percent per tax code, or None when the TaxLines do not say (no percent, no unique match)."""
+    if not lines or any(d.get("PercentBased") is False or d.get("TaxPercent") is None for d in lines):
+        return None
     if len(codes) == 1:  # one code (US: TAX): every TaxLine applies to it, the rates add up
         return {next(iter(codes)): float(sum(Decimal(str(d["TaxPercent"])) for d in lines))}
     rates: dict[str, Decimal] = {}
@@ -52,7 +63,7 @@ def _rates_by_code(invoice: dict[str, Any], rows: list[Row], tax_lines: list[dic
         base = Decimal(str(d.get("NetAmountTaxable") or 0)).quantize(CENT)
         owners = [code for code, amounts in codes.items() if base in (a.quantize(CENT) for a in amounts)]
         if len(owners) != 1:
-            raise _inexpressible(invoice, "its tax lines cannot be matched to the tax codes of its lines")
+            return None
         rates[owners[0]] = rates.get(owners[0], Decimal(0)) + Decimal(str(d["TaxPercent"]))
     return {code: float(rate) for code, rate in rates.items()}
 
@@ -62,13 +73,13 @@ def _fits(rows: list[Row], total_tax: Decimal) -> bool:
     return abs(tax - total_tax) <= CENT * max(1, len(rows)) / 2
 
 
-def _effective(rows: list[Row], total_tax: Decimal) -> float | None:
+def _effective(rows: list[Row], total_tax: Decimal) -> list[Row] | None:
     base = sum((r.net for r in rows if r.tax_code.upper() != NON), Decimal(0))
     if base <= 0:
         return None
     rate = round(float(total_tax / base * 100), 4)
     taxed = [replace(r, tax_rate=rate if r.tax_code.upper() != NON else 0.0) for r in rows]
-    return rate if _fits(taxed, total_tax) else None
+    return taxed if _fits(taxed, total_tax) else None
 
 
 def _inexpressible(invoice: dict[str, Any], why: str) -> MappingError:

@@ -74,7 +74,7 @@ def _describe(messages: Any, path: str = "") -> str:
     if isinstance(messages, dict):
         return "; ".join(_describe(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items())
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return f"{path}: {' '.join(messages)}"
+        return f"{path}: {' '.join(m.rstrip('.') for m in messages)}"
     if isinstance(messages, list):
         return "; ".join(_describe(m, path) for m in messages)
     return f"{path}: {messages}"

@@ -19,6 +19,7 @@ from clients.quickbooks import QuickBooksClient
 from clients.quickbooks_auth import QboApp, QboOAuth
 from clients.quickbooks_limits import QboGate
 from clients.ratelimit import make_limiter
+from config.settings import Settings
 from qb24.demo import connect_quickbooks, install_app, open_app_page
 from qb24.stack import Stack
 from store.crypto import TokenCipher
@@ -41,8 +42,9 @@ class Rig:
         return self.stack.b24.default_member_id
 
     def clients(self) -> tuple[QuickBooksClient, Bitrix24Client]:
-        return quickbooks_client(self.stack, self.sessions, self.redis_url), bitrix24_client(
-            self.stack, self.sessions, self.redis_url)
+        settings = self.stack.settings
+        return (quickbooks_client(settings, self.sessions, self.redis_url),
+                bitrix24_client(settings, self.member_id, self.sessions, self.redis_url))
 
     def portal(self) -> Portal:
         with self.sessions() as session:
@@ -93,17 +95,18 @@ def _redis(url: str | None) -> redis.Redis | None:
     return redis.Redis.from_url(url) if url else None
 
 
-def bitrix24_client(stack: Stack, sessions: sessionmaker[Session], redis_url: str | None) -> Bitrix24Client:
-    settings, client = stack.settings, _redis(redis_url)
+def bitrix24_client(settings: Settings, member_id: str, sessions: sessionmaker[Session],
+                    redis_url: str | None) -> Bitrix24Client:
+    client = _redis(redis_url)
     tokens = SqlPortalTokens(sessions, TokenCipher(settings.token_encryption_key))
     # the sandbox's own limits are what this exercises; a generous local bucket keeps tests quick
-    return Bitrix24Client(stack.b24.default_member_id, tokens,
+    return Bitrix24Client(member_id, tokens,
                           AppCredentials(settings.b24_client_id, settings.b24_client_secret),
                           locks_for(client), make_limiter(client, 50.0, 500), timeout=(5, 60))
 
 
-def quickbooks_client(stack: Stack, sessions: sessionmaker[Session], redis_url: str | None) -> QuickBooksClient:
-    settings, client = stack.settings, _redis(redis_url)
+def quickbooks_client(settings: Settings, sessions: sessionmaker[Session], redis_url: str | None) -> QuickBooksClient:
+    client = _redis(redis_url)
     with sessions() as session:
         realm_id = session.scalar(select(QboConnection.realm_id))
     oauth = QboOAuth(QboApp(settings.qbo_client_id, settings.qbo_client_secret, settings.qbo_redirect_uri,
