@@ -6,6 +6,7 @@ import re
 from importlib import resources
 from typing import Any
 
+from sandbox.bitrix24 import comm_index
 from sandbox.bitrix24.crm_store import check_required_userfields, now_iso
 from sandbox.bitrix24.errors import RestError, classic
 from sandbox.bitrix24.events import EventSender, fire
@@ -168,6 +169,7 @@ def create(state: State, sender: EventSender, portal: Portal, kind: str, fields:
     if kind == "deal" and not record.get("TITLE"):
         record["TITLE"] = f"Deal #{new_id}"
     portal.entities.setdefault(kind, {})[new_id] = record
+    comm_index.put(portal, kind, new_id, record)
     fire(state, sender, portal, f"ONCRM{kind.upper()}ADD", {"FIELDS": {"ID": str(new_id)}}, user_id, origin)
     return new_id
 
@@ -184,6 +186,7 @@ def update(state: State, sender: EventSender, portal: Portal, kind: str, entity_
     candidate.update({"DATE_MODIFY": now_iso(), "MODIFY_BY_ID": str(user_id)})
     record.clear()
     record.update(candidate)
+    comm_index.put(portal, kind, entity_id, record)
     fire(state, sender, portal, f"ONCRM{kind.upper()}UPDATE", {"FIELDS": {"ID": str(entity_id)}}, user_id,
          origin)
 
@@ -193,4 +196,5 @@ def delete(state: State, sender: EventSender, portal: Portal, kind: str, entity_
     """Remove a record and fire ON CRM <KIND> DELETE."""
     if portal.entities.get(kind, {}).pop(entity_id, None) is None:
         raise classic("Not found")
+    comm_index.drop(portal, kind, entity_id)
     fire(state, sender, portal, f"ONCRM{kind.upper()}DELETE", {"FIELDS": {"ID": str(entity_id)}}, user_id)

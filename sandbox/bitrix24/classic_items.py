@@ -71,14 +71,24 @@ def fm_of(record: dict) -> list[dict]:
             for e in sorted(entries, key=lambda e: int(e["ID"]))]
 
 
-def view(portal: Portal, kind: str, record: dict, entity_type_id: int) -> dict:
+def contacts_by_company(portal: Portal) -> dict[int, list[int]]:
+    """Company id -> its contacts' ids (COMPANY_ID or COMPANY_IDS), built once for a whole list."""
+    links: dict[int, list[int]] = {}
+    for contact in portal.entities.get("contact", {}).values():
+        companies = {int(contact["COMPANY_ID"])} if contact.get("COMPANY_ID") else set()
+        for company_id in sorted(companies | set(contact.get("COMPANY_IDS") or [])):
+            links.setdefault(company_id, []).append(int(contact["ID"]))
+    return links
+
+
+def view(portal: Portal, kind: str, record: dict, entity_type_id: int,
+         links: dict[int, list[int]] | None = None) -> dict:
     """One classic record as crm.item shows it (user fields keep their UPPER storage key)."""
     item = {name: _typed(name, record.get(column)) for name, column in _columns(kind).items()}
     item.update({"categoryId": 0, "observers": [], "entityTypeId": entity_type_id, "fm": fm_of(record)})
     if kind == "company":
-        contacts = portal.entities.get("contact", {}).values()
-        item["contactIds"] = [int(c["ID"]) for c in contacts if c.get("COMPANY_ID") == record["ID"]
-                              or int(record["ID"]) in (c.get("COMPANY_IDS") or [])]
+        links = contacts_by_company(portal) if links is None else links
+        item["contactIds"] = sorted(links.get(int(record["ID"]), []))
     for uf in portal.userfields.get(classic.UF_ENTITY[kind], []):
         item[uf["FIELD_NAME"]] = record.get(uf["FIELD_NAME"])
     return item

@@ -46,6 +46,8 @@ def apply_settings(portal: Portal, body: dict) -> None:
     """Plan (sets the bucket), limits, speed-up, faults and the required-UF option."""
     limits = {k: _number(body, k) for k in _LIMIT_KEYS if k in body}
     if "plan" in body:
+        if text(body, "plan") not in PLANS:
+            raise bad_input(f"plan must be one of {', '.join(PLANS)}")
         portal.plan = text(body, "plan")
         portal.limits.drain_rate, portal.limits.bucket_size = PLANS.get(portal.plan, PLANS["basic"])
     for key, value in limits.items():
@@ -100,6 +102,8 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
 
     @route("/portals")
     def create_portal(body: dict) -> dict:
+        if text(body, "plan", "basic") not in PLANS:
+            raise bad_input(f"plan must be one of {', '.join(PLANS)}")
         return sb.create_portal(text(body, "plan", "basic"), text(body, "member_id", None),
                                 integer_of(body, "invoice_category_id", 5)).__dict__
 
@@ -126,6 +130,18 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     def portal_settings(body: dict, portal: Portal) -> dict:
         apply_settings(portal, body)
         return {"plan": portal.plan, "req_uf_check": portal.req_uf_check, **portal.limits.__dict__}
+
+    @route("/portals/<member_id>/requests", methods=("GET",))
+    def request_counts(body: dict, portal: Portal) -> dict:
+        # So a test can count Bitrix24 writes: "requests" are HTTP requests by method (a batch is one),
+        # "commands" every method run, batch commands included; "refused_503" the leaky bucket's refusals.
+        return {"requests": dict(portal.requests), "commands": dict(portal.commands),
+                "refused_503": portal.refused_503}
+
+    @route("/portals/<member_id>/requests/reset")
+    def reset_request_counts(body: dict, portal: Portal) -> dict:
+        portal.requests, portal.commands, portal.refused_503 = {}, {}, 0
+        return {"requests": {}, "commands": {}, "refused_503": 0}
 
     @route("/portals/<member_id>/install")
     def install(body: dict, portal: Portal) -> dict:

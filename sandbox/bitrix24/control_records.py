@@ -22,6 +22,8 @@ ORIGINS = ("user", "robot", "workflow", "agent")
 CLASSIC = {"contacts": "contact", "companies": "company", "leads": "lead", "deals": "deal"}
 _RECORDS = (*CLASSIC, "smart_invoices", "invoices")
 _SEED_LISTS = ("userfields", "categories", "stages", *_RECORDS)
+# Old invoices' user fields (crm.invoice.userfield.*) are not modelled as methods; tests seed them.
+_UF_ENTITIES = (*userfields.CRM_ENTITIES, "CRM_INVOICE")
 _PIPELINE_TYPES = (2, 31)  # the types crm.category.list serves here (directory.category_list)
 
 
@@ -66,9 +68,9 @@ def _check_entry(key: str, entry: Any) -> None:
     """One seed entry's shape: an object, with what its kind needs."""
     if not isinstance(entry, dict):
         raise bad_input(f"every {key} entry must be an object")
-    if key == "userfields" and (entry.get("entity") not in userfields.CRM_ENTITIES
+    if key == "userfields" and (entry.get("entity") not in _UF_ENTITIES
                                 or not isinstance(entry.get("FIELD_NAME"), str) or not entry["FIELD_NAME"]):
-        raise bad_input(f"a userfield needs FIELD_NAME and entity, one of {', '.join(userfields.CRM_ENTITIES)}")
+        raise bad_input(f"a userfield needs FIELD_NAME and entity, one of {', '.join(_UF_ENTITIES)}")
     if key == "categories" and integer_of(entry, "entity_type_id", 0) not in _PIPELINE_TYPES:
         raise bad_input("a category's entity_type_id must be 2 (deals) or 31 (Smart Invoices)")
     if key == "stages" and (not isinstance(entry.get("code"), str) or not entry["code"]
@@ -115,14 +117,27 @@ def _apply_seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
     return out
 
 
+def _trial_copy(portal: Portal) -> Portal:
+    """A throw-away copy for a seed's dry run: records are shared (seeding only adds records, it never
+    changes one), so a portal of 20,000 records is not deep-copied for every seed call."""
+    records, index, keys = portal.entities, portal.comm_index, portal.comm_keys
+    portal.entities, portal.comm_index, portal.comm_keys = {}, {}, {}
+    try:
+        trial = copy.deepcopy(portal)
+    finally:
+        portal.entities, portal.comm_index, portal.comm_keys = records, index, keys
+    trial.entities = {kind: dict(rows) for kind, rows in records.items()}
+    trial.installs, trial.outgoing_webhooks = {}, {}
+    return trial
+
+
 def seed(sb: "Bitrix24Sandbox", portal: Portal, body: dict) -> dict:
     """Create records/stages/user fields directly; all or nothing (events fire as for any change, and
     `origin` robot, workflow or agent makes them changes without a user)."""
     check_seed(body)
     # A dry run on a copy without installs or outgoing webhooks (so no event, no token) finds what only
     # creating finds (an invalid email, a stage that does not exist) before the portal is touched.
-    trial = copy.deepcopy(portal)
-    trial.installs, trial.outgoing_webhooks = {}, {}
+    trial = _trial_copy(portal)
     _apply_seed(sb, trial, body)
     return _apply_seed(sb, portal, body)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, list_param, matches, now_iso,
-                                        ordered, page, start_of)
+from sandbox.bitrix24.crm_store import (check_required_userfields, classic_fields, classic_id, dict_param, list_param, now_iso, ordered,
+                                        page, select_rows, start_of)
 from sandbox.bitrix24.directory import PAY_SYSTEMS, PERSON_TYPES
 from sandbox.bitrix24.errors import classic
 from sandbox.bitrix24.events import EventSender, fire
@@ -13,6 +13,7 @@ from sandbox.bitrix24.state import Portal, State
 from sandbox.bitrix24.values import php_float
 
 KIND = "invoice"
+UF_ENTITY = "CRM_INVOICE"  # DOCS crm/outdated/invoice/crm-invoice-user-field-add.md: old invoices' own UFs
 REQUIRED = ("ORDER_TOPIC", "PAY_SYSTEM_ID", "PERSON_TYPE_ID")
 SCALARS = ["ACCOUNT_NUMBER", "ORDER_TOPIC", "STATUS_ID", "PAY_SYSTEM_ID", "PERSON_TYPE_ID",
            "UF_COMPANY_ID", "UF_CONTACT_ID", "UF_MYCOMPANY_ID", "UF_DEAL_ID", "DATE_BILL",
@@ -39,9 +40,12 @@ def _rows(portal: Portal, raw: Any) -> list[dict]:
 
 def _apply(portal: Portal, record: dict, fields: dict) -> None:
     """Write known fields, product rows and properties; recompute PRICE."""
+    ufs = {uf["FIELD_NAME"] for uf in portal.userfields.get(UF_ENTITY, [])}
     for key, value in fields.items():
         if key in SCALARS and key not in ("PRICE", "DATE_INSERT", "DATE_UPDATE"):
             record[key] = _str(value)
+        elif key in ufs:
+            record[key] = value
     if "PRODUCT_ROWS" in fields:
         record["PRODUCT_ROWS"] = _rows(portal, fields["PRODUCT_ROWS"])
     if isinstance(fields.get("INVOICE_PROPERTIES"), dict):
@@ -57,6 +61,8 @@ def _apply(portal: Portal, record: dict, fields: dict) -> None:
         raise classic("Invalid PERSON_TYPE_ID.")
     if record["PAY_SYSTEM_ID"] not in {p["ID"] for p in PAY_SYSTEMS}:
         raise classic("Invalid PAY_SYSTEM_ID.")
+    # Reference §6: the old crm.invoice REST code skips the required-UF check unless the option is on.
+    check_required_userfields(portal, UF_ENTITY, record)
 
 
 def _fire(state: State, sender: EventSender, portal: Portal, name: str, invoice_id: int, user_id: int,
@@ -140,7 +146,7 @@ def invoice_list(ctx: CallContext, params: dict) -> dict:
     """Filter/order/select with 50-row pages; no PRODUCT_ROWS in lists."""
     filter_ = dict_param(params, "filter", True)
     value_of = lambda row, f: row.get(f.upper())  # noqa: E731
-    rows = [r for r in ctx.portal.entities.get(KIND, {}).values() if matches(r, filter_, value_of)]
+    rows = select_rows(ctx.portal.entities.get(KIND, {}), filter_, value_of, "ID")
     rows = ordered(rows, dict_param(params, "order", True), value_of, "ID")
     chunk, total, following = page(rows, start_of(params))
     select = [str(s).upper() for s in list_param(params, "select", True)]

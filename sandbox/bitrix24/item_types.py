@@ -4,10 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sandbox.bitrix24 import classic, classic_items, smart_invoice
+from sandbox.bitrix24.crm_store import compile_filter, id_candidates, select_rows
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.events import EventSender
 from sandbox.bitrix24.item_keys import FieldNames
 from sandbox.bitrix24.state import Portal, State
+
+def _get(row: dict, field: str) -> object:
+    """A stored or shown field's value for filtering."""
+    return row.get(field)
+
 
 # Types a real portal serves through crm.item that this sandbox does not model.
 _UNMODELLED = {1, 2, 7}
@@ -24,9 +30,10 @@ class SmartInvoiceType:
         """Field names of this type on this portal."""
         return FieldNames(smart_invoice.STANDARD, smart_invoice.userfield_names(portal))
 
-    def rows(self, portal: Portal) -> list[dict]:
-        """Every record as crm.item shows it."""
-        return [smart_invoice.view(portal, r) for r in portal.entities.get(smart_invoice.KIND, {}).values()]
+    def rows(self, portal: Portal, filter_: dict) -> list[dict]:
+        """The records passing a storage-keyed filter, as crm.item shows them (only those are built)."""
+        stored = portal.entities.get(smart_invoice.KIND, {})
+        return [smart_invoice.view(portal, r) for r in select_rows(stored, filter_, _get, "id")]
 
     def get(self, portal: Portal, item_id: int) -> dict:
         """One record or NOT_FOUND."""
@@ -67,10 +74,13 @@ class ClassicType:
         ufs = [uf["FIELD_NAME"] for uf in portal.userfields.get(self.uf_entity, [])]
         return FieldNames(classic_items.standard(self.kind), ufs)
 
-    def rows(self, portal: Portal) -> list[dict]:
-        """Every record as crm.item shows it."""
-        return [classic_items.view(portal, self.kind, r, self.entity_type_id)
-                for r in portal.entities.get(self.kind, {}).values()]
+    def rows(self, portal: Portal, filter_: dict) -> list[dict]:
+        """The records passing a storage-keyed filter, as crm.item shows them."""
+        links = classic_items.contacts_by_company(portal) if self.kind == "company" else None
+        keep = compile_filter(filter_, _get)
+        views = (classic_items.view(portal, self.kind, r, self.entity_type_id, links)
+                 for r in id_candidates(portal.entities.get(self.kind, {}), filter_, "id"))
+        return [v for v in views if keep(v)]
 
     def get(self, portal: Portal, item_id: int) -> dict:
         """One record or NOT_FOUND."""

@@ -15,6 +15,7 @@ def take_request(portal: Portal) -> None:
     portal.bucket_level = max(0.0, portal.bucket_level - drained)
     portal.bucket_at = now
     if portal.bucket_level + 1 > limits.bucket_size:
+        portal.refused_503 += 1
         raise RestError(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
     portal.bucket_level += 1
 

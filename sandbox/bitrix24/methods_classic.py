@@ -1,12 +1,12 @@
 """REST methods crm.contact.*, crm.company.*, crm.lead.*, crm.deal.*, crm.duplicate.findbycomm."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sandbox.bitrix24 import classic as store
-from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, list_param, matches, ordered,
-                                        page, start_of)
+from sandbox.bitrix24 import comm_index
+from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, list_param, ordered, page,
+                                        select_rows, start_of)
 from sandbox.bitrix24.errors import classic
 from sandbox.bitrix24.registry import CallContext, method, ok
 
@@ -45,7 +45,7 @@ def _list(ctx: CallContext, kind: str, params: dict) -> dict:
     """`crm.<kind>.list`: filter, order, select, fixed 50-row pages."""
     filter_ = dict_param(params, "filter", True)
     order = dict_param(params, "order", True)
-    rows = [r for r in ctx.portal.entities.get(kind, {}).values() if matches(r, filter_, _value)]
+    rows = select_rows(ctx.portal.entities.get(kind, {}), filter_, _value, "ID")
     rows = ordered(rows, {k.upper(): v for k, v in order.items()}, _value, "ID")
     start = start_of(params)
     chunk, total, following = page(rows, start)
@@ -83,29 +83,53 @@ for _kind in ("contact", "company", "lead", "deal"):
     _register(_kind)
 
 
-def _digits(value: str) -> str:
-    """Phone digits, extension ignored (reference §5)."""
-    return re.sub(r"\D", "", re.split(r"(?i)ext|#|,", value)[0])
+def _comm_values(params: dict) -> list[str]:
+    """`values`: an array (a string is refused, DOCS tutorials search-by-phone-and-email.md); the first 20
+    distinct non-empty strings are searched, the rest ignored without an error (CORE CCrmDuplicateRestProxy
+    breaks its loop at 20; the docs say "Maximum number of values — 20" and list no error for more)."""
+    raw = params.get("values")
+    raw = list(raw.values()) if isinstance(raw, dict) else raw
+    if not isinstance(raw, list) or not raw:
+        raise classic("Communication values is not defined.")
+    return [v for v in raw if isinstance(v, str) and v != ""]
+
+
+def _entity_types(params: dict) -> tuple[str, ...]:
+    """`entity_type` (LEAD, CONTACT, COMPANY); anything else unknown searches all three."""
+    wanted = str(params.get("entity_type") or params.get("ENTITY_TYPE") or "").upper()
+    if wanted == "DEAL":
+        raise classic("Deal is not supported in current context.")
+    return (wanted,) if wanted in ("LEAD", "CONTACT", "COMPANY") else ("LEAD", "CONTACT", "COMPANY")
+
+
+def _one_value(ctx: CallContext, comm_type: str, value: str, types: tuple[str, ...]) -> list[tuple[str, int]]:
+    """Up to 20 records holding one value, leads before contacts before companies (DOCS: "If 20 or more
+    duplicates are found for one object, the other types are not returned")."""
+    found = comm_index.holders(ctx.portal, comm_type, value)
+    hits = [(t, i) for t in types for i in sorted(found.get(t.lower(), ()))]
+    return hits[:20]
 
 
 @method("crm.duplicate.findbycomm")
 def duplicate_findbycomm(ctx: CallContext, params: dict) -> dict:
     """Ids per entity type with a matching EMAIL/PHONE; `[]` when none (a PHP empty array)."""
-    kind = str(params.get("type") or params.get("TYPE") or "").upper()
-    if kind not in ("EMAIL", "PHONE"):
-        raise classic("Communication type is not defined.")
-    values = list_param(params, "values", True)
-    if not values:
-        raise classic("Communication values is not defined.")
-    if len(values) > 20:
-        raise classic("Too many communication values.")
-    norm = (lambda v: str(v).strip().lower()) if kind == "EMAIL" else _digits
-    wanted = {norm(v) for v in values}
-    types = [str(params.get("entity_type")).upper()] if params.get("entity_type") else ["LEAD", "CONTACT", "COMPANY"]
-    result: dict = {}
-    for entity_type in types:
-        rows = ctx.portal.entities.get(entity_type.lower(), {})
-        hits = [i for i, r in sorted(rows.items()) if any(norm(e["VALUE"]) in wanted for e in r.get(kind) or [])]
-        if hits:
-            result[entity_type] = hits[:20]
+    comm_type = str(params.get("type") or params.get("TYPE") or "").upper()
+    if comm_type not in ("EMAIL", "PHONE"):
+        if not comm_type:
+            raise classic("Communication type is not defined.")
+        raise classic(f"Communication type '{comm_type}' is not supported in current context.")
+    values, types = _comm_values(params), _entity_types(params)
+    seen: list[str] = []
+    for value in values:
+        key = comm_index.normalized(comm_type, value)
+        if key not in seen:
+            seen.append(key)
+        if len(seen) >= 20:
+            break
+    result: dict[str, list[int]] = {}
+    for key in seen:
+        for entity_type, record_id in _one_value(ctx, comm_type, key, types):
+            ids = result.setdefault(entity_type, [])
+            if record_id not in ids:
+                ids.append(record_id)
     return ok(result or [])

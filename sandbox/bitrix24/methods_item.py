@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from sandbox.bitrix24 import classic_items, smart_invoice
-from sandbox.bitrix24.crm_store import dict_param, list_param, matches, ordered, page, start_of
+from sandbox.bitrix24.crm_store import dict_param, list_param, ordered, page, start_of
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.item_keys import FieldNames, wants_original_uf_names
 from sandbox.bitrix24.item_types import ClassicType, ItemType, item_type
@@ -121,7 +121,7 @@ def item_list(ctx: CallContext, params: dict) -> dict:
     names = type_.names(ctx.portal)
     filter_ = names.filter(dict_param(params, "filter", False))
     order = names.order(dict_param(params, "order", False))
-    rows = [r for r in type_.rows(ctx.portal) if matches(r, filter_, _value)]
+    rows = type_.rows(ctx.portal, filter_)
     rows = ordered(rows, order, _value, "id")
     chunk, total, following = page(rows, start_of(params))
     select, original = names.select(list_param(params, "select", False)), wants_original_uf_names(params)

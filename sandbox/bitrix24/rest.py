@@ -110,6 +110,7 @@ def call_method(ctx: CallContext, name: str, params: dict) -> tuple[dict, dict]:
     if not spec.allows(ctx.scope):
         raise RestError(403, "insufficient_scope",
                         "The request requires higher privileges than provided by the access token")
+    ctx.portal.commands[name] = ctx.portal.commands.get(name, 0) + 1
     limits.check_operating(ctx.portal, ctx.caller, name)
     start = time.time()
     envelope = spec.func(ctx, params)
@@ -120,12 +121,22 @@ def call_method(ctx: CallContext, name: str, params: dict) -> tuple[dict, dict]:
     return envelope, time_block(start, finish, total, reset_at)
 
 
+def _count_request(portal: Portal, path: str) -> None:
+    """Count one HTTP request under its method name (a path that names none under "?")."""
+    try:
+        name = split_path(path)[0]
+    except RestError:
+        name = "?"
+    portal.requests[name] = portal.requests.get(name, 0) + 1
+
+
 def handle(sb: "Bitrix24Sandbox", portal: Portal, path: str, request: Request) -> Response:
     """The whole REST request: faults, bucket, parsing, auth, dispatch."""
     try:
         if portal.limits.latency:
             time.sleep(portal.limits.latency)  # injected fault: a slow portal
         with sb.state.lock:
+            _count_request(portal, path)
             limits.take_request(portal)
             if portal.limits.error_rate and random.random() < portal.limits.error_rate:
                 raise RestError(500, "INTERNAL_SERVER_ERROR", "Internal server error")

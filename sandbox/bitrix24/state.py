@@ -9,7 +9,9 @@ from typing import Any
 
 from sandbox.bitrix24.errors import RestError
 
-PLANS = {"basic": (2.0, 50), "professional": (2.0, 50), "enterprise": (5.0, 250)}
+# Reference §8 (DOCS limits.md): Enterprise drains 5/s with a bucket of 250; "all others" 2/s and 50.
+PLANS = {"free": (2.0, 50), "basic": (2.0, 50), "standard": (2.0, 50), "professional": (2.0, 50),
+         "enterprise": (5.0, 250)}
 INSTALLER_SHAPES = ("captured", "documented")
 DEFAULT_CLIENT_ID = "local.qb24sandbox.0000"
 DEFAULT_CLIENT_SECRET = "qb24-b24-sandbox-secret"
@@ -241,6 +243,14 @@ class Portal:
     next_ids: dict[str, int] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=first_users)
     outgoing_webhooks: dict[int, OutgoingWebhook] = field(default_factory=dict)
+    # comm_index.py: (type, normalized value) -> kind -> ids, and (kind, id) -> that record's keys.
+    comm_index: dict[tuple[str, str], dict[str, set[int]]] = field(default_factory=dict)
+    comm_keys: dict[tuple[str, int], set[tuple[str, str]]] = field(default_factory=dict)
+    # What tests and benchmarks count (control API /requests): HTTP requests by method (a batch is one
+    # "batch"), methods run by name (each batch command too), and requests refused by the leaky bucket.
+    requests: dict[str, int] = field(default_factory=dict)
+    commands: dict[str, int] = field(default_factory=dict)
+    refused_503: int = 0
 
     def next_id(self, kind: str, start: int = 1) -> int:
         """Allocate the next id in a sequence (per entity kind)."""

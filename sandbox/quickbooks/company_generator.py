@@ -17,6 +17,7 @@ from sandbox.quickbooks.company_records import (ITEM_CATALOG, CompanyData, disco
 from sandbox.quickbooks.company_time import MonotonicClock, at, stamp
 from sandbox.quickbooks.company_totals import money
 from sandbox.quickbooks.currencies import exchange_rate
+from sandbox.quickbooks.customers import DELETED_SUFFIX
 
 GIVEN = ("Amy", "Bill", "Grace", "Diego", "Kirby", "Sasha", "Geeta", "Lisa", "Jeff", "John", "Kate", "Karen",
          "Mark", "Kathy", "Jeff", "Stephanie", "Shara", "Russ", "Travis", "Dan", "Whitney", "Nicola", "Jürgen",
@@ -76,11 +77,24 @@ def _customer(rng: random.Random, customer_id: int, created: str, used: set[str]
         company = rng.choice(CJK) if rng.random() < 0.03 else rng.choice(FORMS).format(
             f=family, g=given, t=rng.choice(TRADE))
         display = _unique(company, used, rng)
-        return make_customer(customer_id, created, display, given=given, family=family, company=company,
-                             email=email, phone=phone, address=address, currency=currency, active=active)
+        # Every fifth company names no person (a company-only customer); the rest have a contact person.
+        person = {} if customer_id % 5 == 0 else {"given": given, "family": family}
+        return _renamed_if_inactive(make_customer(customer_id, created, display, **person, company=company,
+                                                  email=email, phone=phone, address=address, currency=currency,
+                                                  active=active))
     display = _unique(f"{given} {family}", used, rng)
-    return make_customer(customer_id, created, display, given=given, family=family, email=email, phone=phone,
-                         address=address if rng.random() < 0.7 else None, currency=currency, active=active)
+    return _renamed_if_inactive(make_customer(
+        customer_id, created, display, given=given, family=family, email=email, phone=phone,
+        address=address if rng.random() < 0.7 else None, currency=currency, active=active))
+
+
+def _renamed_if_inactive(customer: dict) -> dict:
+    """Half the inactive customers read "<name> (deleted)", as the sample's do (QuickBooks renames a customer
+    made inactive, UNCERTAIN: company_sample_people.py), so a client meets both; no random draw is taken."""
+    if not customer["Active"] and int(customer["Id"]) % 2 == 0:
+        customer["DisplayName"] += DELETED_SUFFIX
+        customer["FullyQualifiedName"] += DELETED_SUFFIX
+    return customer
 
 
 def _customers(rng: random.Random, count: int, today: date) -> list[dict]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -52,9 +52,23 @@ def run(
         matches.sort(key=lambda record: str(record.get(name) or ""))
     for field, descending in reversed(query.order_by):
         # Successive stable sorts, last key first, give a stable multi-key order.
-        matches.sort(key=lambda record: sort_key(_lookup(record, field), naive_timezone), reverse=descending)
+        matches.sort(key=_sort_key_of(field, naive_timezone), reverse=descending)
     first = query.start_position - 1
     return matches[first:first + query.max_results]
+
+
+def _sort_key_of(field: str, naive_timezone: tzinfo) -> Callable[[dict[str, Any]], tuple]:
+    """The ORDERBY key of a field; `Id` (what the sync pages by) straight from the record when it is digits."""
+    def any_field(record: dict[str, Any]) -> tuple:
+        return sort_key(_lookup(record, field), naive_timezone)
+
+    def by_id(record: dict[str, Any]) -> tuple:
+        value = record.get("Id")
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            return (2, int(value))  # what sort_key gives a digits-only text
+        return any_field(record)
+
+    return by_id if field.lower() == "id" else any_field
 
 
 def _hides_inactive(query: Query) -> bool:
@@ -70,6 +84,9 @@ def _lookup(record: dict[str, Any], path: str) -> Any:
     for segment in path.split("."):
         if not isinstance(value, dict):
             return _MISSING
+        if segment in value:  # the usual spelling: no scan of every key (paging 15,000 invoices)
+            value = value[segment]
+            continue
         wanted = segment.lower()
         value = next((item for key, item in value.items() if key.lower() == wanted), _MISSING)
         if value is _MISSING:
@@ -89,9 +106,13 @@ def sort_key(value: Any, naive_timezone: tzinfo = timezone.utc) -> tuple:
         return (0,)
     if isinstance(value, bool):
         return (1, value)
-    if isinstance(value, (int, float, Decimal)):
+    if isinstance(value, int):
+        return (2, value)  # an int compares exactly with a Decimal: no conversion needed
+    if isinstance(value, (float, Decimal)):
         return (2, Decimal(str(value)))
     text = str(value)
+    if text.isascii() and text.isdigit():
+        return (2, int(text))  # an Id: the common ORDERBY key, without a regex and a Decimal per record
     if _NUMBER.fullmatch(text):
         # Ids are strings ("10" after "9"); numeric text orders and compares as a number.
         return (2, Decimal(text))

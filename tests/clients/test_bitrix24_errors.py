@@ -51,7 +51,7 @@ CASES: list[tuple[str, dict, type[Bitrix24Error]]] = [
     ("crm.item.productrow.set", {"ownerType": "SI", "ownerId": 987654, "productRows": []}, NotFound),
     ("crm.duplicate.findbycomm", {}, InvalidArgument),
     ("crm.duplicate.findbycomm", {"type": "EMAIL"}, InvalidArgument),
-    ("crm.duplicate.findbycomm", {"type": "EMAIL", "values": [f"{i}@x.io" for i in range(21)]}, InvalidArgument),
+    ("crm.duplicate.findbycomm", {"type": "EMAIL", "values": "a@x.io"}, InvalidArgument),  # a string, not an array
     ("crm.invoice.add", {"fields": {"ORDER_TOPIC": "x"}}, RequiredFieldError),
     ("crm.invoice.get", {"id": "abc"}, InvalidArgument),
     ("crm.invoice.get", {"id": 987654}, NotFound),

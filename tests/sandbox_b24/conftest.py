@@ -88,6 +88,10 @@ class Portal:
         """POST to this portal's control API."""
         return requests.post(f"{self.sb.control_url}/portals/{self.member_id}/{path}", json=body or {}, timeout=10)
 
+    def control_get(self, path: str) -> Any:
+        """GET this portal's control API (the JSON of a 200)."""
+        return ok(requests.get(f"{self.sb.control_url}/portals/{self.member_id}/{path}", timeout=10))
+
     @property
     def application_token(self) -> str:
         """The install's application token (the captured installer POST does not carry it)."""

@@ -65,7 +65,8 @@ CASES = [
     ("crm.category.list", {"entityTypeId": 999}, 400, "NOT_FOUND"),
     ("crm.duplicate.findbycomm", {"type": "FAX", "values": ["1"]}, 400, ""),
     ("crm.duplicate.findbycomm", {"type": "EMAIL"}, 400, ""),
-    ("crm.duplicate.findbycomm", {"type": "EMAIL", "values": [f"{i}@x.io" for i in range(21)]}, 400, ""),
+    ("crm.duplicate.findbycomm", {"type": "EMAIL", "values": "a@x.io"}, 400, ""),  # a string, not an array
+    ("crm.duplicate.findbycomm", {"type": "EMAIL", "values": ["a@x.io"], "entity_type": "DEAL"}, 400, ""),
     ("crm.contact.userfield.add", {"fields": {"FIELD_NAME": "X"}}, 400, ""),
     ("crm.contact.userfield.add", {"fields": {"USER_TYPE_ID": "string", "FIELD_NAME": "bad name!"}}, 400, ""),
     ("crm.nonexistent.method", {}, 404, "ERROR_METHOD_NOT_FOUND"),
