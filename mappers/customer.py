@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mappers.comm import Comm
-from mappers.customer_kind import DELETED_SUFFIX, CustomerKind, customer_kind, job_name, parent_id, top_level_id
+from mappers.customer_kind import (DELETED_SUFFIX, CustomerKind, customer_kind, job_name, parent_id,
+                                   top_level_id)
 from mappers.digest import content_hash
 from mappers.errors import MappingError
 from mappers.origin import origin_id, originator_id
@@ -47,15 +48,14 @@ def map_customer(customer: dict[str, Any], *, realm_id: str, rule: str) -> Custo
         raise MappingError(f"Unknown customer rule {rule!r}; choose one of {', '.join(CUSTOMER_RULES)} "
                            "in the app's settings.")
     if is_sub_customer(customer):
-        raise MappingError(f"Customer {customer['Id']} is a sub-customer (job or project); its invoices go to "
-                           "its top-level customer and it has no CRM record of its own.")
+        raise MappingError(f"Customer {customer['Id']} is a sub-customer (job or project): it has no CRM record "
+                           "of its own, its invoices go to its top-level customer.")
     entity = _entity(customer, rule)
     markers = {"ORIGINATOR_ID": originator_id(realm_id), "ORIGIN_ID": origin_id("Customer", customer["Id"])}
     main = _company_fields(customer) if entity == "company" else _contact_fields(customer)
-    fields_ = {**main, **_address(customer.get("BillAddr")), **markers}
-    comments = _comments(customer, entity)
-    if comments:
-        fields_["COMMENTS"] = comments
+    # Every field we own is present, blank when QuickBooks has no value, so that an update clears a
+    # value removed in QuickBooks instead of leaving the old one behind.
+    fields_ = {**main, **_address(customer.get("BillAddr")), "COMMENTS": _comments(customer, entity), **markers}
     person = _person(customer, realm_id) if entity == "company" else None
     emails, phones, webs = _emails(customer), _phones(customer), _webs(customer)
     digest = content_hash({"entity": entity, "fields": fields_, "emails": [asdict(c) for c in emails],
@@ -79,19 +79,19 @@ def _entity(customer: dict[str, Any], rule: str) -> str:
 
 
 def _name_parts(customer: dict[str, Any]) -> dict[str, str]:
-    parts = {"NAME": customer.get("GivenName"), "SECOND_NAME": customer.get("MiddleName"),
-             "LAST_NAME": customer.get("FamilyName")}
-    return {key: clean_name(value) for key, value in parts.items() if clean_name(value)}
+    return {"NAME": clean_name(customer.get("GivenName")), "SECOND_NAME": clean_name(customer.get("MiddleName")),
+            "LAST_NAME": clean_name(customer.get("FamilyName"))}
 
 
 def _contact_fields(customer: dict[str, Any]) -> dict[str, Any]:
     parts = _name_parts(customer)
-    if parts.get("NAME") or parts.get("LAST_NAME"):
+    if parts["NAME"] or parts["LAST_NAME"]:
         return parts
     display = clean_name(customer["DisplayName"])
     if str(customer.get("CompanyName") or "").strip():
-        return {"NAME": display}  # a business name under "always contacts": never split it into first/last
-    return _split_display(display)
+        # a business name under "always contacts": never split it into first/last
+        return {**parts, "NAME": display}
+    return {**parts, **_split_display(display)}
 
 
 def _split_display(display: str) -> dict[str, str]:
@@ -114,24 +114,24 @@ def _company_fields(customer: dict[str, Any]) -> dict[str, Any]:
 
 def _person(customer: dict[str, Any], realm_id: str) -> dict[str, Any] | None:
     parts = _name_parts(customer)
-    if not (parts.get("NAME") or parts.get("LAST_NAME")):
+    if not (parts["NAME"] or parts["LAST_NAME"]):
         return None
     return {**parts, "ORIGINATOR_ID": originator_id(realm_id),
             "ORIGIN_ID": origin_id("Customer", customer["Id"], "person")}
 
 
 def _address(addr: dict[str, Any] | None) -> dict[str, str]:
-    if not addr:
-        return {}
+    addr = addr or {}
     rest = ", ".join(str(addr[k]).strip() for k in ("Line2", "Line3", "Line4", "Line5") if addr.get(k))
     pairs = {"ADDRESS": addr.get("Line1"), "ADDRESS_2": rest, "ADDRESS_CITY": addr.get("City"),
-             "ADDRESS_POSTAL_CODE": addr.get("PostalCode"), "ADDRESS_PROVINCE": addr.get("CountrySubDivisionCode"),
-             "ADDRESS_COUNTRY": addr.get("Country")}
-    return {key: str(value).strip() for key, value in pairs.items() if value and str(value).strip()}
+             "ADDRESS_POSTAL_CODE": addr.get("PostalCode"),
+             "ADDRESS_PROVINCE": addr.get("CountrySubDivisionCode"), "ADDRESS_COUNTRY": addr.get("Country")}
+    return {key: str(value or "").strip() for key, value in pairs.items()}
 
 
 def _one_line(addr: dict[str, Any] | None) -> str:
-    keys = ("Line1", "Line2", "Line3", "Line4", "Line5", "City", "CountrySubDivisionCode", "PostalCode", "Country")
+    keys = ("Line1", "Line2", "Line3", "Line4", "Line5", "City", "CountrySubDivisionCode", "PostalCode",
+            "Country")
     return ", ".join(str(addr[k]).strip() for k in keys if addr and addr.get(k) and str(addr[k]).strip())
 
 
@@ -157,8 +157,9 @@ def _emails(customer: dict[str, Any]) -> tuple[Comm, ...]:
 
 
 def _phones(customer: dict[str, Any]) -> tuple[Comm, ...]:
-    found = ((str((customer.get(key) or {}).get("FreeFormNumber") or "").strip(), kind) for key, kind in _PHONES)
-    return tuple(Comm(number, kind) for number, kind in found if number)
+    numbers = ((str((customer.get(key) or {}).get("FreeFormNumber") or "").strip(), kind)
+               for key, kind in _PHONES)
+    return tuple(Comm(number, kind) for number, kind in numbers if number)
 
 
 def _webs(customer: dict[str, Any]) -> tuple[Comm, ...]:

@@ -40,13 +40,14 @@ class InvoiceRecord:
     content_hash: str
 
 
-def map_invoice(invoice: dict[str, Any], *, realm_id: str, target: str, stage_map: dict[str, str], today: date,
-                company_id: str | None, contact_id: str | None, facts: PortalFacts,
+def map_invoice(invoice: dict[str, Any], *, realm_id: str, target: str, stage_map: dict[str, str],
+                today: date, company_id: str | None, contact_id: str | None, facts: PortalFacts,
                 job_name: str | None = None) -> InvoiceRecord:
     """The CRM invoice for a QuickBooks invoice; raises MappingError when the portal cannot hold it."""
     checked(_SCHEMA, invoice, "invoice")
     if target not in (SMART_INVOICE, OLD_INVOICE):
-        raise MappingError(f"Unknown invoice target {target!r}: expected {SMART_INVOICE!r} or {OLD_INVOICE!r}.")
+        raise MappingError(f"Unknown invoice target {target!r}: expected {SMART_INVOICE!r} or {OLD_INVOICE!r}; "
+                           "check the portal's Use new invoice setting.")
     currency = _currency(invoice, facts)
     status = invoice_status(invoice, today).value
     stage = stage_map.get(status)
@@ -56,7 +57,8 @@ def map_invoice(invoice: dict[str, Any], *, realm_id: str, target: str, stage_ma
     rows = apply_tax(invoice, invoice_rows(invoice))
     common = _Common(invoice, realm_id, currency, stage, company_id, contact_id, job_name)
     if target == SMART_INVOICE:
-        fields, product_rows = _smart(common, rows, facts), tuple(_smart_row(r, i) for i, r in enumerate(rows))
+        fields = _smart(common, facts)
+        product_rows = tuple(_smart_row(row, index) for index, row in enumerate(rows))
     else:
         fields, product_rows = _old(common, rows, facts), ()
     digest = content_hash({"entity": target, "fields": fields, "rows": product_rows})
@@ -98,8 +100,9 @@ def _currency(invoice: dict[str, Any], facts: PortalFacts) -> str:
                            "set a base currency in Bitrix24 (CRM > Settings > Currencies) and sync again.")
     # An empty set means the engine could not read the list: then Bitrix24 itself has the last word.
     if facts.currencies and currency not in facts.currencies:
-        raise MappingError(f"The portal has no currency {currency}, used by invoice {invoice.get('DocNumber') or invoice['Id']}; "
-                           f"add {currency} in Bitrix24 (CRM > Settings > Currencies) and sync again.")
+        number = invoice.get("DocNumber") or invoice["Id"]
+        raise MappingError(f"The portal has no currency {currency}, used by invoice {number}; add {currency} in "
+                           "Bitrix24 (CRM > Settings > Currencies) and sync again.")
     return currency
 
 
@@ -110,11 +113,11 @@ def _ref(value: str | None) -> int | str | None:
     return int(value) if str(value).isdigit() else str(value)
 
 
-def _smart(c: _Common, rows: list[Row], facts: PortalFacts) -> dict[str, Any]:
+def _smart(c: _Common, facts: PortalFacts) -> dict[str, Any]:
     inv = c.invoice
     fields: dict[str, Any] = {
         "title": c.title, "xmlId": invoice_xml_id(c.realm_id, str(inv["Id"])), "currencyId": c.currency,
-        # Manual: Bitrix24 would otherwise recompute the amount from rounded rows; QuickBooks' TotalAmt is the truth.
+        # Manual: Bitrix24 would otherwise recompute the amount from rounded rows; TotalAmt is the truth.
         "opportunity": _money(inv.get("TotalAmt")), "isManualOpportunity": "Y",
         "taxValue": _money((inv.get("TxnTaxDetail") or {}).get("TotalTax")),
         "begindate": inv.get("TxnDate"), "closedate": inv.get("DueDate") or inv.get("TxnDate"),
@@ -153,9 +156,9 @@ def _old(c: _Common, rows: list[Row], facts: PortalFacts) -> dict[str, Any]:
 def _old_row(row: Row) -> dict[str, Any]:
     # PRICE carries the tax (VAT_INCLUDED Y): whether a "N" price is read before or after VAT is not
     # documented, and with tax included both readings give the same invoice total.
-    return {"PRODUCT_ID": 0, "PRODUCT_NAME": row.name, "PRICE": row.final_price, "QUANTITY": float(row.quantity),
-            "DISCOUNT_PRICE": row.unit_discount, "VAT_RATE": round(row.tax_rate / 100, 6), "VAT_INCLUDED": "Y",
-            "MEASURE_CODE": 796, "MEASURE_NAME": "pcs"}
+    return {"PRODUCT_ID": 0, "PRODUCT_NAME": row.name, "PRICE": row.final_price,
+            "QUANTITY": float(row.quantity), "DISCOUNT_PRICE": row.unit_discount,
+            "VAT_RATE": round(row.tax_rate / 100, 6), "VAT_INCLUDED": "Y", "MEASURE_CODE": 796, "MEASURE_NAME": "pcs"}
 
 
 def _money(value: Any) -> float:

@@ -6,7 +6,7 @@ DescriptionOnly (a zero row only when it has text), SubTotalLineDetail (skipped:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -85,7 +85,8 @@ def _spread_discount(rows: list[Row], line: dict[str, Any]) -> list[Row]:
     subtotal = sum((r.unit_price * r.quantity - r.discount for r in rows), Decimal(0))
     detail = line.get("DiscountLineDetail") or {}
     amount = _dec(line.get("Amount"))
-    if detail.get("PercentBased") and detail.get("DiscountPercent") is not None:
+    if line.get("Amount") in (None, "") and detail.get("PercentBased") and detail.get("DiscountPercent") is not None:
+        # Amount is what TotalAmt was computed from; the percent only stands in when Amount is absent.
         amount = (subtotal * _dec(detail["DiscountPercent"]) / 100).quantize(CENT, ROUND_HALF_UP)
     if amount <= 0:
         return rows
@@ -96,7 +97,7 @@ def _spread_discount(rows: list[Row], line: dict[str, Any]) -> list[Row]:
     cents = [s.quantize(CENT, ROUND_HALF_UP) for s in shares]
     biggest = max(range(len(rows)), key=lambda i: shares[i])
     cents[biggest] += amount - sum(cents)  # the rounding remainder on the largest row: the sum is exact
-    return [Row(r.name, r.unit_price, r.quantity, r.discount + c, r.tax_rate, r.tax_code) for r, c in zip(rows, cents)]
+    return [replace(r, discount=r.discount + c) for r, c in zip(rows, cents)]
 
 
 def _dec(value: Any) -> Decimal:

@@ -84,5 +84,5 @@ def _effective(rows: list[Row], total_tax: Decimal) -> list[Row] | None:
 
 def _inexpressible(invoice: dict[str, Any], why: str) -> MappingError:
     number = invoice.get("DocNumber") or invoice.get("Id")
-    return MappingError(f"Invoice {number}'s tax cannot be shown as Bitrix24 row tax rates: {why}. "
-                        "Check the invoice's tax in QuickBooks (tax codes and rates per line) and sync again.")
+    return MappingError(f"Invoice {number}'s tax cannot be shown as Bitrix24 row tax rates: {why}. Check the "
+                        "invoice's tax in QuickBooks (tax codes and rates per line) and sync again.")

@@ -35,7 +35,11 @@ class WebSchema(_Open):
 
 
 class AddressSchema(_Open):
-    Line1, Line2, Line3, Line4, Line5 = (fields.String(allow_none=True) for _ in range(5))
+    Line1 = fields.String(allow_none=True)
+    Line2 = fields.String(allow_none=True)
+    Line3 = fields.String(allow_none=True)
+    Line4 = fields.String(allow_none=True)
+    Line5 = fields.String(allow_none=True)
     City = fields.String(allow_none=True)
     CountrySubDivisionCode = fields.String(allow_none=True)
     Country = fields.String(allow_none=True)
@@ -45,12 +49,17 @@ class AddressSchema(_Open):
 class CustomerSchema(_Open):
     Id = fields.String(required=True, validate=validate.Length(min=1))
     DisplayName = fields.String(required=True, validate=validate.Length(min=1))
-    GivenName, MiddleName, FamilyName = (fields.String(allow_none=True) for _ in range(3))
+    GivenName = fields.String(allow_none=True)
+    MiddleName = fields.String(allow_none=True)
+    FamilyName = fields.String(allow_none=True)
     CompanyName = fields.String(allow_none=True)
     Notes = fields.String(allow_none=True)
     Active = fields.Boolean(load_default=True)
     PrimaryEmailAddr = fields.Nested(EmailSchema, allow_none=True)
-    PrimaryPhone, Mobile, AlternatePhone, Fax = (fields.Nested(PhoneSchema, allow_none=True) for _ in range(4))
+    PrimaryPhone = fields.Nested(PhoneSchema, allow_none=True)
+    Mobile = fields.Nested(PhoneSchema, allow_none=True)
+    AlternatePhone = fields.Nested(PhoneSchema, allow_none=True)
+    Fax = fields.Nested(PhoneSchema, allow_none=True)
     WebAddr = fields.Nested(WebSchema, allow_none=True)
     BillAddr = fields.Nested(AddressSchema, allow_none=True)
     ShipAddr = fields.Nested(AddressSchema, allow_none=True)
@@ -72,7 +81,8 @@ def checked(schema: Schema, record: Any, what: str) -> dict[str, Any]:
 
 def _describe(messages: Any, path: str = "") -> str:
     if isinstance(messages, dict):
-        return "; ".join(_describe(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items())
+        return "; ".join(_describe(value, f"{path}.{key}" if path else str(key))
+                         for key, value in messages.items())
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         return f"{path}: {' '.join(m.rstrip('.') for m in messages)}"
     if isinstance(messages, list):

@@ -61,7 +61,7 @@ def test_several_addresses_in_one_email_field_become_several_emails():
 def test_names_are_split_from_display_name_when_qbo_has_no_parts(display, expected):
     customer = next(c for c in CUSTOMERS.values() if c["DisplayName"] == display)
     fields = mapped(customer).fields
-    assert {k: fields[k] for k in ("NAME", "LAST_NAME") if k in fields} == expected
+    assert {k: fields[k] for k in ("NAME", "LAST_NAME") if fields[k]} == expected
 
 
 def test_rules_override_the_company_name_test():
@@ -76,7 +76,7 @@ def test_rules_override_the_company_name_test():
 def test_a_business_name_under_always_contacts_is_not_split():
     customer = {**CUSTOMERS["1"], "GivenName": None, "MiddleName": None, "FamilyName": None}
     fields = mapped(customer, "always_contacts").fields
-    assert fields["NAME"] == "Amy's Bird Sanctuary" and "LAST_NAME" not in fields
+    assert fields["NAME"] == "Amy's Bird Sanctuary" and fields["LAST_NAME"] == ""
 
 
 def test_an_inactive_customer_is_marked_and_loses_the_deleted_suffix():
@@ -140,3 +140,10 @@ def test_every_real_customer_maps():
     for record in records:
         title = record.fields.get("TITLE") or record.fields.get("NAME") or record.fields.get("LAST_NAME")
         assert title and "(deleted)" not in title
+
+
+def test_values_removed_in_quickbooks_are_written_blank_so_updates_clear_them():
+    fields = mapped({**CUSTOMERS["4"], "BillAddr": None, "MiddleName": None, "Notes": None}).fields
+    assert fields["COMMENTS"] == "" and fields["SECOND_NAME"] == ""
+    assert all(fields[key] == "" for key in ("ADDRESS", "ADDRESS_2", "ADDRESS_CITY", "ADDRESS_POSTAL_CODE",
+                                             "ADDRESS_PROVINCE", "ADDRESS_COUNTRY"))

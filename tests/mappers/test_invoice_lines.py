@@ -109,3 +109,9 @@ def test_a_line_whose_amount_is_not_qty_times_price_keeps_its_amount():
     assert rows(record) == [("Hours", 1.0, 10.0, 0.0, 0.0)]
     rounded = smart(invoice_with([sale(10.0, "Hours", qty=3, price=3.333)], 10.0))  # QuickBooks rounds to cents
     assert rows(rounded) == [("Hours", 3.0, 3.333, 0.0, 0.0)] and smart_total(rounded) == 10.0
+
+
+def test_a_percent_discount_without_an_amount_is_computed_from_its_subtotal():
+    line = {"DetailType": "DiscountLineDetail", "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 15}}
+    record = smart(invoice_with([sale(40.0, "A"), sale(20.0, "B"), line], 51.0))
+    assert [r["discountSum"] for r in record.product_rows] == [6.0, 3.0] and smart_total(record) == 51.0
