@@ -19,8 +19,7 @@ from pathlib import Path
 
 
 from bench.full_sync_figures import Measured, all_figures, json_line, table
-from bench.full_sync_harness import (Harness, add_portal, portal_ids, run_worker, set_invoice_kind,
-                                     start_harness)
+from bench.full_sync_harness import Harness, portal_ids, run_worker, start_harness
 from store.db import make_engine, make_session_factory
 from store.models import SyncRun
 
@@ -63,11 +62,9 @@ def run_bench(args: argparse.Namespace, database_url: str) -> dict:
         for _ in range(2):
             config = {"mode": "engine", "run_id": create_run(harness, member_id)}
             runs.append(measure(harness, member_id, config, harness.customers, harness.invoices, args.timeout))
-        baseline_member = add_portal(harness)
-        set_invoice_kind(harness, baseline_member)
         config = {"mode": "baseline", "max_customer_id": max(1, round(args.customers * args.baseline_share)),
                   "invoice_kind": args.invoice_kind}
-        baseline = measure(harness, baseline_member, config, 0, 0, args.timeout)
+        baseline = measure(harness, harness.baseline_member_id, config, 0, 0, args.timeout)
     finally:
         harness.stop()
     return all_figures(runs[0], runs[1], baseline, args.invoice_kind, args.speedup)
