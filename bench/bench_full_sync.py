@@ -48,7 +48,8 @@ def measure(harness: Harness, member_id: str, config: dict, customers: int, invo
     b24 = harness.b24_traffic[member_id].snapshot().minus(b24_before)
     qbo = harness.qbo_traffic.snapshot().minus(qbo_before)
     if worker.get("counts"):  # the baseline says how many records it copied
-        customers, invoices = worker["counts"].get("customers_seen", 0), worker["counts"].get("invoices_seen", 0)
+        counts = worker["counts"]
+        customers, invoices = counts.get("customers_seen", 0), counts.get("invoices_seen", 0)
     return Measured(worker, b24, qbo, customers, invoices)
 
 
@@ -82,7 +83,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="the share of the customers (by Id, with all their invoices) the baseline copies")
     parser.add_argument("--database-url", help="default: a fresh SQLite file, as `make demo` uses")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per worker run")
-    parser.add_argument("--smoke", action="store_true", help="a tiny company: checks the bench runs, in seconds")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny company: checks the bench runs, in seconds")
     args = parser.parse_args(argv)
     if args.smoke:
         for name, value in SMOKE.items():

@@ -31,7 +31,8 @@ QBO_BATCH_PER_MINUTE = 40
 # The generated company bills in these (sandbox.quickbooks.company_generator); a new sandbox portal
 # has only USD and EUR. The admin adds the rest first, so no invoice fails on a currency.
 CURRENCIES = [{"CURRENCY": "USD", "BASE": "Y", "SORT": 100}, {"CURRENCY": "EUR", "AMOUNT": 1.08, "SORT": 200},
-              {"CURRENCY": "GBP", "AMOUNT": 1.27, "SORT": 300}, {"CURRENCY": "CAD", "AMOUNT": 0.73, "SORT": 400}]
+              {"CURRENCY": "GBP", "AMOUNT": 1.27, "SORT": 300},
+              {"CURRENCY": "CAD", "AMOUNT": 0.73, "SORT": 400}]
 
 
 @dataclass
@@ -71,7 +72,8 @@ def start_harness(database_url: str, *, customers: int, invoices: int, seed: int
     try:
         qbo_traffic = count_app(stack.qbo.server.server.app, qbo_label)
         realm_id, counts = seed_company(stack, customers, invoices, seed, speedup)
-        harness = Harness(stack, realm_id, speedup, invoice_kind, qbo_traffic, counts["Customer"], counts["Invoice"])
+        harness = Harness(stack, realm_id, speedup, invoice_kind, qbo_traffic,
+                          customers=counts["Customer"], invoices=counts["Invoice"])
         browser = requests.Session()
         add_portal(harness, stack.b24.default_member_id, browser)
         connect_quickbooks(browser, stack.url, open_app_page(stack, browser, stack.b24.default_member_id))

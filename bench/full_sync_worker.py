@@ -43,7 +43,8 @@ class RateLimitLog(logging.Handler):
             self.retries += 1
 
 
-def build_clients(config: dict[str, Any], sessions: sessionmaker[Session]) -> tuple[QuickBooksClient, Bitrix24Client]:
+def build_clients(config: dict[str, Any],
+                  sessions: sessionmaker[Session]) -> tuple[QuickBooksClient, Bitrix24Client]:
     """The service's two clients on the stored tokens, limiters at the plan's rate × speed-up."""
     speedup, cipher = float(config["speedup"]), TokenCipher(config["token_key"])
     q = config["qbo"]
@@ -68,7 +69,8 @@ def run_engine(config: dict[str, Any], sessions: sessionmaker[Session], qbo: Qui
     status = run_full_sync(sessions, int(config["run_id"]), qbo=qbo, b24=b24)
     with sessions() as session:
         run = session.get(SyncRun, int(config["run_id"]))
-        return {"status": status, "counters": run.counters, "report": _short_report(run.report), "error": run.error}
+        return {"status": status, "counters": run.counters, "report": _short_report(run.report),
+                "error": run.error}
 
 
 def _short_report(report: dict[str, Any]) -> dict[str, Any]:

@@ -131,10 +131,12 @@ def qbo_label(environ: dict, body: bytes) -> tuple[str, list[str]]:
         return "other " + environ.get("PATH_INFO", ""), []
     operation, tail = match.groups()
     if operation == "query":
-        query = unquote(parse_qs(environ.get("QUERY_STRING", "")).get("query", [""])[0]) or body.decode("utf-8", "replace")
+        query = (unquote(parse_qs(environ.get("QUERY_STRING", "")).get("query", [""])[0])
+                 or body.decode("utf-8", "replace"))
         found = _FROM.search(query)
         return "query " + (found.group(1) if found else "?"), []
-    verb = "read" if environ.get("REQUEST_METHOD") == "GET" and tail else environ.get("REQUEST_METHOD", "").lower()
+    http_method = environ.get("REQUEST_METHOD", "")
+    verb = "read" if http_method == "GET" and tail else http_method.lower()
     return f"{verb} {operation}", []
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from bench.full_sync_harness import Harness, add_portal, run_worker, set_invoice_kind, start_harness
 from bench.traffic import Tally
+from qb24.demo import b24_control
 from clients.bitrix24 import Bitrix24Client
 from clients.bitrix24_auth import AppCredentials
 from clients.coordination import locks_for
@@ -22,7 +23,8 @@ CUSTOMERS, INVOICES = 12, 30
 def harness(tmp_path_factory) -> Harness:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     url = f"sqlite:///{tmp_path_factory.mktemp('bench') / 'bench.db'}"
-    world = start_harness(url, customers=CUSTOMERS, invoices=INVOICES, seed=3, speedup=25.0, invoice_kind="smart")
+    world = start_harness(url, customers=CUSTOMERS, invoices=INVOICES, seed=3, speedup=25.0,
+                          invoice_kind="smart")
     yield world
     world.stop()
 
@@ -39,13 +41,17 @@ def b24_client(harness: Harness, member_id: str) -> Bitrix24Client:
 def test_a_batch_counts_as_one_request_and_each_of_its_commands(harness):
     member_id = add_portal(harness)
     client = b24_client(harness, member_id)
+    b24_control(harness.stack, f"portals/{member_id}/requests/reset")
     before = harness.b24_traffic[member_id].snapshot()
-    client.batch([("crm.contact.add", {"fields": {"NAME": "A"}}), ("crm.contact.add", {"fields": {"NAME": "B"}}),
+    client.batch([("crm.contact.add", {"fields": {"NAME": "A"}}),
+                  ("crm.contact.add", {"fields": {"NAME": "B"}}),
                   ("crm.contact.list", {"select": ["ID"]})])
     tally: Tally = harness.b24_traffic[member_id].snapshot().minus(before)
     assert tally.requests == {"batch:customers": 1}
     assert tally.commands == {"crm.contact.add": 2, "crm.contact.list": 1}
     assert tally.writes == 2
+    own = b24_control(harness.stack, f"portals/{member_id}/requests", method="GET")  # the sandbox's count agrees
+    assert own["requests"] == {"batch": 1} and own["commands"]["crm.contact.add"] == 2
     assert len(list(client.list_all("crm.contact.list", {"select": ["ID"]}))) == 2
 
 
@@ -64,7 +70,8 @@ def test_the_baseline_writes_each_record_with_calls_of_its_own(harness):
     companies = list(client.list_all("crm.company.list", {"select": ["ID", "ORIGIN_ID"]}))
     items = list(client.list_all("crm.item.list", {"entityTypeId": 31, "select": ["id", "xmlId"]}))
     # what Bitrix24 holds is exactly one add request per record: no batch, nothing extra
-    assert tally.requests["crm.contact.add"] == len(contacts) and tally.requests["crm.company.add"] == len(companies)
+    assert tally.requests["crm.contact.add"] == len(contacts)
+    assert tally.requests["crm.company.add"] == len(companies)
     assert tally.requests["crm.item.add"] == len(items) == counts["invoices"]
     assert tally.requests["crm.item.productrow.set"] == len(items)
     assert "batch:customers" not in tally.requests and "batch:invoices" not in tally.requests
