@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from celery.utils.timer2 import Timer
 from celery.worker import WorkController
 
 from workers.celery_app import Qb24Celery
@@ -29,6 +30,21 @@ class _Controller(WorkController):
         self.ready.set()
 
 
+def _timer_of(celery: Qb24Celery) -> type[Timer]:
+    """The worker's timer thread with `celery` as its current app.
+
+    Without a hub (the in-memory transport has none) a countdown task - a retry, a deferred run -
+    is run by the pool from this timer's own thread, where the current app would be the process
+    default: the task would run without this app's services and fail, leaving its run "running".
+    """
+    class AppTimer(Timer):
+        def run(self) -> None:
+            celery.set_current()
+            super().run()
+
+    return AppTimer
+
+
 class EmbeddedWorker:
     """One worker thread consuming the app's queues; `stop` shuts it down warm."""
 
@@ -40,7 +56,7 @@ class EmbeddedWorker:
         self.controller = _Controller(app=celery, pool="solo", concurrency=1,
                                       queues=celery.queue_names(), hostname=f"embedded{celery.queue_suffix}@qb24",
                                       without_heartbeat=True, without_mingle=True, without_gossip=True,
-                                      loglevel=logging.WARNING, ready_callback=None)
+                                      loglevel=logging.WARNING, ready_callback=None, timer_cls=_timer_of(celery))
         self.thread = threading.Thread(target=self._run, name="qb24-embedded-worker", daemon=True)
 
     def _run(self) -> None:
