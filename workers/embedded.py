@@ -11,8 +11,12 @@ import threading
 
 from celery.utils.timer2 import Timer
 from celery.worker import WorkController
+from sqlalchemy import select
 
+from store.models import SyncRun
 from workers.celery_app import Qb24Celery
+from workers.runs import ACTIVE_RUNS
+from workers.tasks import enqueue_full_sync
 
 log = logging.getLogger("qb24.worker.embedded")
 START_TIMEOUT_S = 30.0
@@ -85,3 +89,22 @@ def ensure_embedded_worker(celery: Qb24Celery) -> None:
     with _start_lock:
         if celery.embedded_worker is None:
             celery.embedded_worker = EmbeddedWorker(celery).start()
+            resume_active_runs(celery)
+
+
+def resume_active_runs(celery: Qb24Celery) -> list[int]:
+    """Queue the database's pending and running runs again; their ids.
+
+    The in-memory queue died with the process that last served this database: a run it had queued
+    or was running would stay active for ever (and Start sync refused for its portal). Only the
+    embedded mode does this: its worker is the only consumer of its queue. With Redis the queue
+    outlives the process and acks_late redelivers a task whose worker died; re-queueing there at
+    every worker start would multiply messages. A run another process still runs is not run twice:
+    the task defers while that process holds the run's lease (workers/lease.py).
+    """
+    with celery.services.sessions() as session:
+        run_ids = list(session.scalars(select(SyncRun.id).where(SyncRun.status.in_(ACTIVE_RUNS)).order_by(SyncRun.id)))
+    for run_id in run_ids:
+        log.info("worker.embedded.resume", extra={"run_id": run_id})
+        enqueue_full_sync(celery.services, run_id)
+    return run_ids

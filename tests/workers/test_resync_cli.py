@@ -46,13 +46,14 @@ def test_resync_dry_run_writes_nothing_and_says_what_it_would_do(tmp_path):
         assert app.b24_ids("crm.item.list") == set() and app.links() == []
 
 
-def test_resync_is_refused_while_a_run_is_active(tmp_path):
+def test_resync_runs_a_queued_run_no_worker_took_and_refuses_unknown_portals(tmp_path):
+    # Refused only while another process runs the sync (tests/workers/test_sync_lease.py).
     with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
         assert "Sync queued." in app.start()  # no worker here: it stays pending
         result = _resync(app)
-        assert result.exit_code == 1
-        assert "A sync is already queued or running for portal" in result.output and "(run 1)" in result.output
+        assert result.exit_code == 0, result.output
+        assert "Run 1 (sync, pending) was left unfinished with no process running it" in result.output
         with transaction(app.services.sessions) as session:
-            assert [r.status for r in session.query(SyncRun)] == ["pending"]
+            assert [(r.id, r.status) for r in session.query(SyncRun)] == [(1, "done")]
         unknown = CliRunner().invoke(main, ["resync", "--portal", "nope"], env=settings_env(app.stack.settings))
         assert unknown.exit_code == 1 and "No installed portal with member_id nope." in unknown.output
