@@ -67,7 +67,7 @@ def _map_page(ctx: SyncContext, page: list[dict]) -> list[CustomerRecord]:
             # a job has no CRM record of its own (docs/mapping.md); kept so invoices find its ancestor
             ctx.cursor["subs"][qbo_id] = [str((customer.get("ParentRef") or {}).get("value") or ""),
                                           str(customer.get("FullyQualifiedName") or name)]
-            ctx.count("customers", "skipped")
+            ctx.count("customers", "placed")  # not "unchanged": nothing of it was ever written
             continue
         try:
             records.append(map_customer(customer, realm_id=ctx.realm_id, rule=rule))
