@@ -18,32 +18,50 @@ from store.portals import portal_by_member_id
 from workers.context import Services
 from workers.full_sync import TRANSIENT
 from workers.progress import report_lines, run_progress
-from workers.runs import ACTIVE_RUNS, RunActive, start_run
-from workers.tasks import fail_run, run_sync
+from workers.lease import lease_free
+from workers.runs import ACTIVE_RUNS, RunActive, active_run, start_run
+from workers.tasks import BUSY, fail_run, run_sync
 
 Echo = Callable[[str], None]
 POLL_S = 0.5
 PLAIN_EVERY_S = 2.0
 
 
-def create_run(services: Services, member_id: str, dry_run: bool) -> int:
-    """A committed pending run for the portal; ClickException when it cannot start."""
-    with transaction(services.sessions) as session:
-        portal = portal_by_member_id(session, member_id)
-        if portal is None or portal.status != "installed":
-            raise click.ClickException(f"No installed portal with member_id {member_id}.")
-        try:
-            return start_run(session, portal.id, dry_run=dry_run).id
-        except RunActive as active:
-            message = (f"A sync is already queued or running for portal {member_id} (run {active.run_id}); "
-                       "wait for it to finish, then run resync again.")
-            raise click.ClickException(message) from None
+def create_run(services: Services, member_id: str, dry_run: bool, echo: Echo) -> int:
+    """A committed pending run for the portal, or its stuck active run to resume; ClickException when
+    another process is running the portal's sync."""
+    portal_id = None
+    try:
+        with transaction(services.sessions) as session:
+            portal = portal_by_member_id(session, member_id)
+            if portal is None or portal.status != "installed":
+                raise click.ClickException(f"No installed portal with member_id {member_id}.")
+            portal_id, active = portal.id, active_run(session, portal.id)
+            if active is None:
+                return start_run(session, portal.id, dry_run=dry_run).id
+    except RunActive:  # another process started one since the read (the index refused ours)
+        with services.sessions() as session:
+            active = active_run(session, portal_id)
+    return _resumable(active, member_id, echo)
 
 
-def execute(services: Services, run_id: int) -> None:
+def _resumable(active: SyncRun | None, member_id: str, echo: Echo) -> int:
+    """The active run's id when no process is running it (a process that died mid-run, a lost queue)."""
+    if active is None or not lease_free(active.heartbeat_at):
+        which = f" (run {active.id})" if active else ""
+        raise click.ClickException(f"A sync is already running for portal {member_id}{which}; wait for it to "
+                                   "finish, then run resync again.")
+    kind = "dry run" if active.kind == "dry_run" else "sync"
+    echo(f"Run {active.id} ({kind}, {active.status}) was left unfinished with no process running it; "
+         "resuming it from where it stopped.")
+    return active.id
+
+
+def execute(services: Services, run_id: int, echo: Echo) -> None:
     """Run the engine; an interruption with no worker to resume it fails the run with the reason."""
     try:
-        run_sync(services, run_id)
+        if run_sync(services, run_id) == BUSY:
+            echo(f"Another process took run {run_id} over first; its progress is on the app page.")
     except TRANSIENT as error:
         fail_run(services, run_id, f"Interrupted ({type(error).__name__}: {error}); run qb24 resync again "
                                    "(records already written are linked and will not be written twice).")
@@ -51,9 +69,10 @@ def execute(services: Services, run_id: int) -> None:
 
 def resync(services: Services, member_id: str, *, dry_run: bool, echo: Echo, tty: bool) -> SyncRun:
     """Create and run the sync, show its progress, print its report; the finished run."""
-    run_id = create_run(services, member_id, dry_run)
-    echo(f"Sync run {run_id} {'(dry run: nothing is written to Bitrix24) ' if dry_run else ''}for portal {member_id}")
-    worker = threading.Thread(target=execute, args=(services, run_id), name="qb24-resync", daemon=True)
+    run_id = create_run(services, member_id, dry_run, echo)
+    dry = _read(services, run_id).kind == "dry_run"  # a resumed run keeps its own kind
+    echo(f"Sync run {run_id} {'(dry run: nothing is written to Bitrix24) ' if dry else ''}for portal {member_id}")
+    worker = threading.Thread(target=execute, args=(services, run_id, echo), name="qb24-resync", daemon=True)
     worker.start()
     (_bar_progress if tty else _plain_progress)(services, run_id, worker, echo)
     worker.join()

@@ -124,6 +124,9 @@ class SyncRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # The lease of the process running it (workers/lease.py), renewed while it runs: a redelivered
+    # task or `qb24 resync` takes over a run only once the lease has lapsed.
+    heartbeat_at: Mapped[datetime | None]
 
 
 class ReceivedEvent(Base):

@@ -7,10 +7,12 @@ from typing import Any
 from store.models import SyncRun
 from workers.runs import ACTIVE_RUNS
 
-COUNTERS = ("imported", "updated", "skipped", "failed")
-REPORT_COUNTERS = (*COUNTERS, "matched")
+# done = the sum of COUNTERS; "placed": sub-customers (jobs), on their top-level customer's CRM record
+COUNTERS = ("imported", "updated", "skipped", "failed", "placed")
+REPORT_COUNTERS = ("imported", "updated", "skipped", "failed", "matched", "placed")
+CUSTOMERS_ONLY = ("matched", "placed")
 LABELS = {"imported": "created", "updated": "updated", "skipped": "unchanged", "failed": "failed",
-          "matched": "matched"}
+          "matched": "matched", "placed": "placed on parent"}
 DRY_LABELS = {**LABELS, "imported": "would create", "updated": "would update"}
 FINISHED = ("done", "failed", "cancelled")
 
@@ -71,6 +73,8 @@ def report_lines(run: SyncRun) -> list[str]:
     for name, row in view.rows:
         lines.append(f"  {name:<10} " + "  ".join(f"{view.labels[c]} {row[c]}" for c in REPORT_COUNTERS
                                                    if row[c] is not None))
+    if any(row.get("placed") for _, row in view.rows):
+        lines.append("  (placed on parent: QuickBooks sub-customers; their invoices are on the top-level customer's record)")
     if view.failures:
         lines.append(f"Failures ({len(view.failures) + view.failures_truncated}):")
         lines += [f"  {f.get('qbo_type')} {f.get('qbo_id')} {f.get('name')!r}: {f.get('reason')}"
@@ -85,8 +89,8 @@ def report_lines(run: SyncRun) -> list[str]:
 
 
 def _row(values: dict[str, Any]) -> dict[str, int | None]:
-    # "matched" exists for customers only; None leaves its cell empty rather than a false 0.
-    return {c: None if values.get(c) is None and c == "matched" else int(values.get(c) or 0)
+    # "matched" and "placed" exist for customers only; None leaves the cell empty rather than a false 0.
+    return {c: None if values.get(c) is None and c in CUSTOMERS_ONLY else int(values.get(c) or 0)
             for c in REPORT_COUNTERS}
 
 

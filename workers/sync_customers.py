@@ -83,7 +83,7 @@ def _map_page(ctx: SyncContext, page: list[dict]) -> list[CustomerRecord]:
         if is_sub_customer(customer):
             # a job has no CRM record of its own (docs/mapping.md); kept so invoices find its ancestor
             ctx.cursor["subs"][qbo_id] = [parent_id(customer) or "", job_name(customer) or name]
-            ctx.count("customers", "skipped")
+            ctx.count("customers", "placed")  # not "unchanged": nothing of it was ever written
             continue
         try:
             records.append(map_customer(customer, realm_id=ctx.realm_id, rule=rule))

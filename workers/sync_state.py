@@ -44,7 +44,8 @@ class Binding:
 def empty_report(dry_run: bool) -> dict[str, Any]:
     """The report's shape before anything happened (contract §7)."""
     report: dict[str, Any] = {
-        "customers": {"imported": 0, "updated": 0, "skipped": 0, "failed": 0, "matched": 0},
+        # placed: sub-customers (jobs), whose invoices go on their top-level customer's CRM record
+        "customers": {"imported": 0, "updated": 0, "skipped": 0, "failed": 0, "matched": 0, "placed": 0},
         "invoices": {"imported": 0, "updated": 0, "skipped": 0, "failed": 0},
         "failures": [], "failures_truncated": 0, "dry_run": dry_run}
     if dry_run:
@@ -77,10 +78,10 @@ class SyncContext:
         return self.cursor["report"]
 
     def count(self, kind: str, outcome: str, n: int = 1) -> None:
-        """Tally `n` records of `kind` as imported, updated, skipped, failed or matched."""
+        """Tally `n` records of `kind` as imported, updated, skipped, placed, failed or matched."""
         if n <= 0:
             return
-        self.report[kind][outcome] += n
+        self.report[kind][outcome] = self.report[kind].get(outcome, 0) + n  # a report begun before "placed"
         if outcome != "matched":
             self.counters[outcome] = self.counters.get(outcome, 0) + n
             self.counters["done"] = self.counters.get("done", 0) + n

@@ -12,12 +12,15 @@ from store.models import Portal, QboConnection, SyncRun
 from workers.celery_app import FULL_SYNC
 from workers.context import Services
 from workers.full_sync import TRANSIENT, run_full_sync
+from workers import lease
+from workers.lease import held
 from workers.runs import ACTIVE_RUNS
 
 log = logging.getLogger("qb24.worker.tasks")
 # The engine's TRANSIENT errors leave the run "running": the retry resumes it from its cursor.
 RETRY_DELAY_S, MAX_RETRIES = 30, 20
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+BUSY = "busy"  # another process holds the run's lease (workers/lease.py)
 
 
 class EnqueueFailed(RuntimeError):
@@ -28,21 +31,35 @@ class EnqueueFailed(RuntimeError):
 def full_sync(self: Task, run_id: int) -> str:
     """Run (or resume) a full sync or dry run; the final status."""
     try:
-        return run_sync(self.app.services, run_id)
+        status = run_sync(self.app.services, run_id)
     except TRANSIENT as error:
         log.warning("sync.retry", extra={"run_id": run_id, "error": type(error).__name__})
         if self.request.retries >= MAX_RETRIES:
             fail_run(self.app.services, run_id, f"Gave up after {MAX_RETRIES} retries: {_describe(error)}")
             return "failed"
         raise self.retry(countdown=RETRY_DELAY_S) from None
+    if status == BUSY:
+        # Delivered while another process runs it (Redis redelivers after the visibility timeout; a
+        # restarted embedded worker re-queues it). Dropping this copy could lose the run if that
+        # process then dies (its own message is the one we got), so look again once its lease could
+        # have lapsed; if it finished meanwhile, that look ends at once. Not a retry: no limit applies.
+        self.app.send_task(FULL_SYNC, args=(run_id,), countdown=lease.LEASE_S, retry_policy=PUBLISH_RETRY)
+    return status
 
 
 def run_sync(services: Services, run_id: int) -> str:
-    """Build the run's clients from the store and run the engine (task and `qb24 resync` alike)."""
+    """Run the engine on the run if no other process does (task and `qb24 resync` alike); BUSY if one does."""
+    with services.sessions() as session:
+        if session.get(SyncRun, run_id) is None:
+            return "missing"  # deleted with its portal's data (uninstall CLEAN)
+    with held(services.sessions, run_id) as mine:
+        return _run_engine(services, run_id) if mine else BUSY
+
+
+def _run_engine(services: Services, run_id: int) -> str:
+    """Build the run's clients from the store and run the engine."""
     with services.sessions() as session:
         run = session.get(SyncRun, run_id)
-        if run is None:
-            return "missing"  # deleted with its portal's data (uninstall CLEAN)
         portal = session.get(Portal, run.portal_id)
         connection = session.scalar(select(QboConnection).where(QboConnection.portal_id == run.portal_id))
     if connection is None:

@@ -285,7 +285,7 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
     assert world.client.get("/bitrix24/app/progress").get_json() | {"started_at": None} == {
         "run_id": runs[0].id, "kind": "full", "status": "running", "total": 80, "done": 40, "percent": 50,
         "phase": "invoices", "rate": 12.5, "eta_s": 3.2, "error": None,
-        "counters": {"imported": 30, "updated": 5, "skipped": 3, "failed": 2},
+        "counters": {"imported": 30, "updated": 5, "skipped": 3, "failed": 2, "placed": 0},
         "started_at": None, "finished_at": None}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
     assert 'id="start-sync"\n      disabled' in page and re.search(r'id="dry-run"[^>]*disabled', page)
@@ -295,14 +295,15 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
     with transaction(world.sessions) as session:
         run = session.scalar(select(SyncRun))
         run.status, run.report = "done", {
-            "customers": {"imported": 20, "updated": 1, "skipped": 0, "failed": 1, "matched": 2},
+            "customers": {"imported": 20, "updated": 1, "skipped": 0, "failed": 1, "matched": 2, "placed": 4},
             "invoices": {"imported": 10, "updated": 4, "skipped": 3, "failed": 2},
             "failures": [{"qbo_type": "Invoice", "qbo_id": "130", "name": "1037 <Amy's>",
                           "reason": "Currency EUR is not in this portal; add it in CRM settings."}],
             "failures_truncated": 2, "dry_run": False}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
-    assert re.search(r'<th scope="row">customers</th><td>20</td><td>1</td><td>0</td><td>1</td><td>2</td>', page)
-    assert re.search(r'<th scope="row">invoices</th><td>10</td><td>4</td><td>3</td><td>2</td><td></td>', page)
+    assert re.search(r'<th scope="row">customers</th><td>20</td><td>1</td><td>0</td><td>1</td><td>2</td><td>4</td>', page)
+    assert re.search(r'<th scope="row">invoices</th><td>10</td><td>4</td><td>3</td><td>2</td><td></td><td></td>', page)
+    assert '<th scope="col">Placed on parent</th>' in page and 'id="placed-note"' in page
     assert re.search(r'<th scope="col">Created</th><th scope="col">Updated</th><th scope="col">Unchanged</th>', page)
     assert re.search(r'Records that failed \(3\)', page)
     assert ('<tr><th scope="row">Invoice 130</th><td>1037 &lt;Amy&#39;s&gt;</td>'

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 from click.testing import CliRunner
+from sqlalchemy import select
 
+from mappers.customer import is_sub_customer
 from qb24.cli import main
 from store.db import transaction
-from store.models import SyncRun
+from store.models import QboConnection, SyncRun
 from tests.workers.entry_support import Connected, connected_stack, settings_env
 
 REPORT_ROW = re.compile(r"^  (customers|invoices) +created (\d+)  updated (\d+)  unchanged (\d+)  failed (\d+)", re.M)
@@ -37,6 +39,27 @@ def test_resync_prints_progress_and_the_report_and_a_second_run_changes_nothing(
         assert len(app.b24_ids("crm.item.list")) == created
 
 
+def test_a_first_run_reports_sub_customers_as_placed_on_their_parent_not_unchanged(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        result = _resync(app)
+        assert result.exit_code == 0, result.output
+        run = app.runs()[-1]
+        with app.services.sessions() as session:
+            realm_id = session.scalar(select(QboConnection.realm_id))
+        qbo = app.services.quickbooks_client(realm_id)
+        subs = sum(is_sub_customer(c) for _, page in qbo.query_pages("Customer", "Active IN (true, false)")
+                   for c in page)
+        assert subs > 0  # the sample company has jobs
+        customers = run.report["customers"]
+        assert (customers["skipped"], customers["placed"]) == (0, subs)  # nothing was there to be unchanged
+        counters = run.counters
+        outcomes = sum(counters[c] for c in ("imported", "updated", "skipped", "failed", "placed"))
+        assert counters["done"] == outcomes == counters["total"]
+        assert re.search(rf"^  customers +created \d+  updated 0  unchanged 0  failed \d+  matched \d+  "
+                         rf"placed on parent {subs}$", result.output, re.M)
+        assert re.search(r"^  invoices +created \d+  updated 0  unchanged 0  failed \d+$", result.output, re.M)
+
+
 def test_resync_dry_run_writes_nothing_and_says_what_it_would_do(tmp_path):
     with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
         result = _resync(app, "--dry-run")
@@ -46,13 +69,14 @@ def test_resync_dry_run_writes_nothing_and_says_what_it_would_do(tmp_path):
         assert app.b24_ids("crm.item.list") == set() and app.links() == []
 
 
-def test_resync_is_refused_while_a_run_is_active(tmp_path):
+def test_resync_runs_a_queued_run_no_worker_took_and_refuses_unknown_portals(tmp_path):
+    # Refused only while another process runs the sync (tests/workers/test_sync_lease.py).
     with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
         assert "Sync queued." in app.start()  # no worker here: it stays pending
         result = _resync(app)
-        assert result.exit_code == 1
-        assert "A sync is already queued or running for portal" in result.output and "(run 1)" in result.output
+        assert result.exit_code == 0, result.output
+        assert "Run 1 (sync, pending) was left unfinished with no process running it" in result.output
         with transaction(app.services.sessions) as session:
-            assert [r.status for r in session.query(SyncRun)] == ["pending"]
+            assert [(r.id, r.status) for r in session.query(SyncRun)] == [(1, "done")]
         unknown = CliRunner().invoke(main, ["resync", "--portal", "nope"], env=settings_env(app.stack.settings))
         assert unknown.exit_code == 1 and "No installed portal with member_id nope." in unknown.output

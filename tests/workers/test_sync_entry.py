@@ -13,6 +13,7 @@ from store.db import transaction
 from store.models import QboConnection, SyncRun
 from tests.services import REDIS_URL, postgres_schema, redis_client
 from tests.workers.entry_support import ROOT, connected_stack, settings_env
+from workers.full_sync import run_full_sync
 from workers.tasks import enqueue_full_sync, run_sync
 
 
@@ -95,3 +96,24 @@ def test_a_redelivered_task_of_a_finished_run_writes_nothing(tmp_path):
         links, invoices = len(app.links()), app.b24_ids("crm.item.list")
         assert run_sync(app.services, run_id) == "done"  # acks late: a task may arrive twice
         assert (len(app.links()), app.b24_ids("crm.item.list")) == (links, invoices)
+
+
+def test_an_interrupted_run_is_retried_on_the_embedded_worker_and_finishes(tmp_path, monkeypatch):
+    import requests
+
+    import workers.tasks
+
+    calls = []
+
+    def flaky(*args, **kwargs):  # the first attempt loses its connection (a TRANSIENT error)
+        calls.append(1)
+        if len(calls) == 1:
+            raise requests.ConnectionError("connection reset")
+        return run_full_sync(*args, **kwargs)
+
+    monkeypatch.setattr(workers.tasks, "RETRY_DELAY_S", 0.5)
+    monkeypatch.setattr(workers.tasks, "run_full_sync", flaky)
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}") as app:
+        assert "Sync queued." in app.start()
+        run = app.finished()  # the retry is a countdown task: it runs from the worker's timer thread
+        assert (len(calls), run.status, run.error) == (2, "done", None)

@@ -1,0 +1,110 @@
+"""One process at a time runs a sync run (workers/lease.py), and a run whose process died is resumed:
+by a restarted embedded worker (its in-memory queue died with the process) or by `qb24 resync`."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from qb24.cli import main
+from store.db import transaction
+from store.models import QboConnection, SyncRun, utcnow
+from tests.support import wait_for
+from tests.workers.entry_support import Connected, connected_stack, settings_env
+from tests.workers.test_runs import _portal_id
+from workers import lease
+from workers.embedded import ensure_embedded_worker
+from workers.runs import start_run
+from workers.tasks import BUSY, enqueue_full_sync, run_sync
+
+
+def _stuck_run(app: Connected, *, heartbeat_age_s: float | None, kind: str = "full") -> int:
+    """A run left "running" by a process that is gone (its queue message with it); last heartbeat that old."""
+    with transaction(app.services.sessions) as session:
+        portal_id = session.scalar(select(QboConnection)).portal_id
+        beat = None if heartbeat_age_s is None else utcnow() - timedelta(seconds=heartbeat_age_s)
+        run = SyncRun(portal_id=portal_id, kind=kind, status="running", heartbeat_at=beat)
+        session.add(run)
+    return run.id
+
+
+def _status(app: Connected, run_id: int) -> SyncRun:
+    with app.services.sessions() as session:
+        return session.get(SyncRun, run_id)
+
+
+def test_the_lease_is_held_renewed_and_released(sessions, monkeypatch):
+    monkeypatch.setattr(lease, "BEAT_S", 0.05)
+    with transaction(sessions) as session:
+        run_id = start_run(session, _portal_id(sessions)).id
+
+    def heartbeat():
+        with sessions() as session:
+            return session.get(SyncRun, run_id).heartbeat_at
+
+    with lease.held(sessions, run_id) as mine:
+        assert mine
+        first = heartbeat()
+        assert not lease.claim(sessions, run_id)  # a second process is refused while it is held
+        with lease.held(sessions, run_id) as theirs:
+            assert not theirs
+        wait_for(lambda: heartbeat() > first, "a heartbeat", timeout=10)
+    assert heartbeat() is None
+    assert lease.claim(sessions, run_id)
+
+
+def test_a_run_another_process_holds_is_not_run_again_until_its_lease_lapses(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        run_id = _stuck_run(app, heartbeat_age_s=1)  # its worker is alive (Redis redelivered its task)
+        assert run_sync(app.services, run_id) == BUSY
+        assert (_status(app, run_id).status, app.links(), app.b24_ids("crm.item.list")) == ("running", [], set())
+        with transaction(app.services.sessions) as session:  # that worker died: no heartbeat since
+            session.get(SyncRun, run_id).heartbeat_at = utcnow() - timedelta(seconds=lease.LEASE_S + 1)
+        assert run_sync(app.services, run_id) == "done"
+        assert _status(app, run_id).heartbeat_at is None
+
+
+def test_a_busy_task_looks_again_and_takes_the_run_over_once_the_lease_lapses(tmp_path, monkeypatch):
+    monkeypatch.setattr(lease, "LEASE_S", 2.0)
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}") as app:
+        run_id = _stuck_run(app, heartbeat_age_s=0)
+        enqueue_full_sync(app.services, run_id)
+        run = app.finished(timeout=120)
+        assert (run.id, run.status, run.error) == (run_id, "done", None)
+        assert {l.b24_id for l in app.links() if l.b24_type == "smart_invoice"} == app.b24_ids("crm.item.list")
+
+
+def test_a_restarted_embedded_worker_resumes_the_runs_its_lost_queue_held(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        run_id = _stuck_run(app, heartbeat_age_s=None)  # the process died; its in-memory queue with it
+        assert app.services.celery.embedded_worker is None
+        ensure_embedded_worker(app.services.celery)  # the web process starts again
+        run = app.finished(timeout=120)
+        assert (run.id, run.status, run.error) == (run_id, "done", None)
+        assert {l.b24_id for l in app.links() if l.b24_type == "smart_invoice"} == app.b24_ids("crm.item.list")
+        assert "Start sync" in app.page() and "Sync queued." in app.start()  # the portal is not blocked
+
+
+def _resync(app: Connected, *args: str):
+    return CliRunner().invoke(main, ["resync", "--portal", app.stack.b24.default_member_id, *args],
+                              env=settings_env(app.stack.settings))
+
+
+def test_resync_resumes_a_run_no_process_is_running(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        run_id = _stuck_run(app, heartbeat_age_s=lease.LEASE_S + 60, kind="dry_run")
+        result = _resync(app)
+        assert result.exit_code == 0, result.output
+        assert f"Run {run_id} (dry run, running) was left unfinished" in result.output
+        assert f"Sync run {run_id} (dry run: nothing is written to Bitrix24) for portal" in result.output
+        assert [(r.id, r.status) for r in app.runs()] == [(run_id, "done")]
+
+
+def test_resync_is_refused_while_another_process_runs_the_portals_sync(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        run_id = _stuck_run(app, heartbeat_age_s=5)
+        result = _resync(app)
+        assert result.exit_code == 1
+        assert f"A sync is already running for portal {app.stack.b24.default_member_id} (run {run_id})" in result.output
+        assert [(r.id, r.status) for r in app.runs()] == [(run_id, "running")] and app.links() == []
