@@ -18,7 +18,9 @@ def test_smoke_run_prints_a_table_and_one_json_line(kind, capsys):
     assert any(line.startswith("worker peak RSS MB") for line in out[:-1])
     assert figures["invoice_kind"] == kind
     assert first["status"] == second["status"] == "done"
-    assert first["failures"] == second["failures"] == baseline["failures"] == 0
+    # old invoices cannot hold a foreign currency (CURRENCY is read-only): those fail alike in every run
+    assert first["failures"] == second["failures"] == baseline["failures"]
+    assert first["failures"] == 0 if kind == "smart" else first["failures"] > 0
     # the first run wrote the company; the unchanged second run wrote nothing
     assert first["b24_writes"] >= first["customers"] and second["b24_writes"] == 0
     # the baseline copied the same company with one request per write (and a few setup reads)
