@@ -125,8 +125,10 @@ class SyncRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     # The lease of the process running it (workers/lease.py), renewed while it runs: a redelivered
-    # task or `qb24 resync` takes over a run only once the lease has lapsed.
+    # task or `qb24 resync` takes over a run only once the lease has lapsed. lease_owner is the
+    # holder's random token: only it renews, releases or checkpoints the run.
     heartbeat_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(32))
 
 
 class ReceivedEvent(Base):

@@ -24,7 +24,8 @@ from webhooks.portal_settings import (STATUSES, effective_settings, field_errors
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
 from workers.progress import report_view, run_progress
-from workers.runs import RunActive, start_run
+from workers.lease import orphaned
+from workers.runs import RunActive, active_run, start_run
 from workers.tasks import EnqueueFailed, enqueue_full_sync
 from webhooks.session import PortalSession, csrf_token, link_token, origin, require_session, start_session
 
@@ -106,7 +107,8 @@ def save_settings() -> Response | tuple[str, int]:
 
 @pages.post("/bitrix24/app/sync")
 def start_sync() -> Response:
-    """Queue a full sync (or a dry run) unless one is already pending or running."""
+    """Queue a full sync (or a dry run) unless one is already pending or running; one no process
+    holds (its worker died, or its message was never queued) is queued again instead."""
     who = admin_action()
     dry_run = request.form.get("mode") == "dry_run"
     rt = runtime()
@@ -117,9 +119,7 @@ def start_sync() -> Response:
                 raise PageError(409, "Log in with QuickBooks before starting a sync.")
             run = start_run(session, who.portal_id, dry_run=dry_run)
     except RunActive:
-        flash("A sync is already queued or running for this portal: its progress is below. "
-              "Start another when it has finished.", "error")
-        return redirect(url_for("pages.app_page"), 303)
+        return _resume_orphan(who)
     try:
         enqueue_full_sync(rt, run.id)  # only now: the worker must find the committed row
     except EnqueueFailed as error:
@@ -127,6 +127,28 @@ def start_sync() -> Response:
         return redirect(url_for("pages.app_page"), 303)
     log.info("app.sync.queued", extra={"member_id": who.member_id, "run_id": run.id, "dry_run": dry_run})
     flash("Dry run queued: nothing is written to Bitrix24." if dry_run else "Sync queued.", "ok")
+    return redirect(url_for("pages.app_page"), 303)
+
+
+def _resume_orphan(who: PortalSession) -> Response:
+    """The portal's active run blocks a new one: queue it again if no process holds it, else refuse."""
+    rt = runtime()
+    with rt.sessions() as session:
+        run = active_run(session, who.portal_id)
+    if run is None or not orphaned(run):
+        flash("A sync is already queued or running for this portal: its progress is below. "
+              "Start another when it has finished.", "error")
+        return redirect(url_for("pages.app_page"), 303)
+    # Redis would hand a killed worker's task back only after the visibility timeout (an hour), and a
+    # run whose message was never queued never. A second delivery is harmless: the lease (workers/lease.py).
+    try:
+        enqueue_full_sync(rt, run.id)
+    except EnqueueFailed as error:
+        flash(str(error), "error")
+        return redirect(url_for("pages.app_page"), 303)
+    log.info("app.sync.requeued", extra={"member_id": who.member_id, "run_id": run.id})
+    flash(f"The sync started earlier (run {run.id}) was left unfinished: it was queued again and resumes "
+          "where it stopped.", "ok")
     return redirect(url_for("pages.app_page"), 303)
 
 

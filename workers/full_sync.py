@@ -22,6 +22,7 @@ from clients.quickbooks import QuickBooksClient
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled, Unauthorized
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
+from workers.lease import LOST, Lease, LeaseLost, still_ours
 from workers.portal_facts import read_portal_facts
 from workers.portal_settings import effective_settings
 from workers.sync_customers import sync_customer_page
@@ -50,15 +51,27 @@ PageHandler = Callable[[SyncContext, list[dict], bool], tuple[list[Binding], boo
 
 
 def run_full_sync(sessions: sessionmaker[Session], run_id: int, *, qbo: QuickBooksClient, b24: Bitrix24Client,
-                  today: date | None = None, page_size: int = 1000) -> str:
-    """Run (or resume) the sync run `run_id` to its end; its final status."""
-    ctx = _begin(sessions, run_id, qbo, b24, today or date.today(), page_size)
+                  today: date | None = None, page_size: int = 1000, lease: Lease | None = None) -> str:
+    """Run (or resume) the sync run `run_id` to its end under `lease` (workers/lease.py); its final status,
+    or LOST when another process took the run over (it stays with that process, untouched by this one)."""
+    try:
+        return _run_to_end(sessions, run_id, qbo, b24, today or date.today(), page_size, lease)
+    except LeaseLost:
+        log.warning("sync.lease_lost", extra={"run_id": run_id})
+        return LOST
+
+
+def _run_to_end(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, b24: Bitrix24Client,
+                today: date, page_size: int, lease: Lease | None) -> str:
+    ctx = _begin(sessions, run_id, qbo, b24, today, page_size, lease)
     if isinstance(ctx, str):
         return ctx
     try:
         _run(ctx)
     except Cancelled:
         return _end(ctx, "cancelled")
+    except LeaseLost:
+        raise
     except TRANSIENT:
         log.warning("sync.interrupted", extra={"run_id": run_id, "member_id": ctx.member_id}, exc_info=True)
         raise
@@ -69,12 +82,14 @@ def run_full_sync(sessions: sessionmaker[Session], run_id: int, *, qbo: QuickBoo
 
 
 def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, b24: Bitrix24Client,
-           today: date, page_size: int) -> SyncContext | str:
+           today: date, page_size: int, lease: Lease | None) -> SyncContext | str:
     """The run's context with status "running", or its status when it is already over or no longer wanted."""
     with transaction(sessions) as session:
         run = session.get(SyncRun, run_id, with_for_update=True)
         if run is None or run.status in FINAL:
             return run.status if run else "failed"
+        if not still_ours(session, lease):
+            raise LeaseLost()
         if not still_wanted(session, run_id, run.portal_id):
             run.status = "cancelled"
             return "cancelled"
@@ -85,7 +100,7 @@ def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, 
         ctx = SyncContext(sessions=sessions, run_id=run_id, portal_id=portal.id, member_id=portal.member_id,
                           realm_id=connection.realm_id, qbo=qbo, b24=b24, dry_run=run.kind == "dry_run",
                           today=today, page_size=min(page_size, 1000), stored_settings=dict(portal.settings or {}),
-                          cursor=dict(run.cursor or {}), counters=dict(run.counters or {}))
+                          cursor=dict(run.cursor or {}), counters=dict(run.counters or {}), lease=lease)
     if not ctx.cursor:
         ctx.cursor = {"phase": PHASES[0], "start": 1, "in_flight": None, "tail": [], "subs": {},
                       "failed_customers": {}, "report": empty_report(ctx.dry_run), "recover": [] if ctx.dry_run else recover}

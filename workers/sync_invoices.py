@@ -156,17 +156,27 @@ def _update(update: Update) -> Write:
 
 
 def _clear_rows(ctx: SyncContext, updates: list[Update], outcomes: dict[str, WriteOutcome]) -> None:
-    """Empty the rows of a Smart Invoice whose QuickBooks lines all went away (productrow.set replaces all)."""
-    # Outside the batch: a batch command is a query string, where an empty productRows vanishes, and
+    """Empty the rows of an invoice whose QuickBooks lines all went away (both kinds replace every row)."""
+    # Outside the batch: a batch command is a query string, where an empty list vanishes (PHP's
+    # http_build_query; clients/bitrix24_batch.php_query), so the batch update left the rows as they were;
     # crm-item-productrow-set.md marks productRows required. A JSON call can say "no rows".
     for update in updates:
         record, outcome = update.record, outcomes.get(update.record.qbo_id)
-        if record.entity != "smart_invoice" or record.product_rows or outcome is None or outcome.errors:
+        if outcome is None or outcome.errors or not _rowless(record):
             continue
         try:
-            ctx.b24.call("crm.item.productrow.set", {"ownerType": "SI", "ownerId": update.b24_id, "productRows": []})
+            if record.entity == "smart_invoice":
+                ctx.b24.call("crm.item.productrow.set", {"ownerType": "SI", "ownerId": update.b24_id, "productRows": []})
+            else:  # crm-invoice-update.md: PRODUCT_ROWS given replaces the invoice's rows
+                ctx.b24.call("crm.invoice.update", {"id": update.b24_id, "fields": {"PRODUCT_ROWS": []}})
         except Bitrix24Error as error:
             outcome.errors[f"r{record.qbo_id}"] = error
+
+
+def _rowless(record: InvoiceRecord) -> bool:
+    if record.entity == "smart_invoice":
+        return not record.product_rows
+    return record.fields.get("PRODUCT_ROWS") == []
 
 
 def _settle(ctx: SyncContext, record: InvoiceRecord, item: InvoiceRecord | Update, outcome: WriteOutcome,

@@ -19,6 +19,7 @@ from clients.quickbooks import QuickBooksClient
 from store.db import transaction
 from store.links import bind
 from store.models import Portal, QboConnection, SyncRun, utcnow
+from workers.lease import Lease, LeaseLost, still_ours
 
 MAX_FAILURES = 500  # failures kept in the report; the rest are counted in failures_truncated
 MAX_STAGE_MOVES = 500
@@ -72,6 +73,7 @@ class SyncContext:
     counters: dict[str, Any]
     started: float = field(default_factory=time.monotonic)
     done_at_start: int = 0
+    lease: Lease | None = None  # None: the caller holds no lease (engine tests)
 
     @property
     def report(self) -> dict[str, Any]:
@@ -111,8 +113,13 @@ class SyncContext:
         self.counters["eta_s"] = round(remaining / rate, 1) if rate > 0 else None
 
     def check_cancelled(self) -> None:
-        """Raise Cancelled when the run, its portal or its QuickBooks connection says stop."""
+        """Raise Cancelled when the run, its portal or its QuickBooks connection says stop; LeaseLost
+        when another process took the run over."""
+        if self.lease is not None and self.lease.lost.is_set():
+            raise LeaseLost()
         with self.sessions() as session:
+            if not still_ours(session, self.lease):
+                raise LeaseLost()
             if not still_wanted(session, self.run_id, self.portal_id):
                 raise Cancelled()
 
@@ -162,15 +169,24 @@ def commit_page(ctx: SyncContext, bindings: list[Binding]) -> None:
 
 def _store(session: Session, ctx: SyncContext) -> None:
     ctx.progress()
-    run = session.get(SyncRun, ctx.run_id, with_for_update=True)
+    run = _locked_run(session, ctx)
     # A copy, so later in-place changes of the context never alias what the session saw.
     run.cursor, run.counters = json.loads(json.dumps(ctx.cursor)), dict(ctx.counters)
+
+
+def _locked_run(session: Session, ctx: SyncContext) -> SyncRun:
+    """The run's row, locked; LeaseLost (rolling the transaction back) when the lease is no longer ours,
+    so a holder whose lease lapsed never moves the cursor or ends a run another process now runs."""
+    run = session.get(SyncRun, ctx.run_id, with_for_update=True)
+    if not still_ours(session, ctx.lease):
+        raise LeaseLost()
+    return run
 
 
 def finish(ctx: SyncContext, status: str, error: str | None = None) -> None:
     """Write the final status, report and counters."""
     with transaction(ctx.sessions) as session:
-        run = session.get(SyncRun, ctx.run_id, with_for_update=True)
+        run = _locked_run(session, ctx)
         ctx.counters["phase"] = "finished" if status == "done" else ctx.counters.get("phase")
         ctx.progress()
         run.counters, run.cursor = dict(ctx.counters), json.loads(json.dumps(ctx.cursor))

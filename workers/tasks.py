@@ -13,7 +13,7 @@ from workers.celery_app import FULL_SYNC
 from workers.context import Services
 from workers.full_sync import TRANSIENT, run_full_sync
 from workers import lease
-from workers.lease import held
+from workers.lease import Lease, held
 from workers.runs import ACTIVE_RUNS
 
 log = logging.getLogger("qb24.worker.tasks")
@@ -53,10 +53,10 @@ def run_sync(services: Services, run_id: int) -> str:
         if session.get(SyncRun, run_id) is None:
             return "missing"  # deleted with its portal's data (uninstall CLEAN)
     with held(services.sessions, run_id) as mine:
-        return _run_engine(services, run_id) if mine else BUSY
+        return _run_engine(services, run_id, mine) if mine else BUSY
 
 
-def _run_engine(services: Services, run_id: int) -> str:
+def _run_engine(services: Services, run_id: int, mine: Lease) -> str:
     """Build the run's clients from the store and run the engine."""
     with services.sessions() as session:
         run = session.get(SyncRun, run_id)
@@ -67,7 +67,7 @@ def _run_engine(services: Services, run_id: int) -> str:
         return "failed"
     try:
         return run_full_sync(services.sessions, run_id, qbo=services.quickbooks_client(connection.realm_id),
-                             b24=services.bitrix24_client(portal.member_id))
+                             b24=services.bitrix24_client(portal.member_id), lease=mine)
     except TRANSIENT:
         raise
     except Exception as error:  # the engine fails its own run; this catches what comes before it

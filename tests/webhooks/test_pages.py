@@ -5,6 +5,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from html import unescape
 from urllib.parse import urlencode, urlsplit
 
@@ -18,9 +19,11 @@ from qb24.sandboxes import B24_SANDBOX_CLIENT_ID, start_b24_sandbox, start_qbo_s
 from qb24.stack import stack_settings
 from store.crypto import TokenCipher
 from store.db import migrate, transaction
-from store.models import Portal, QboConnection, SyncRun
+from store.models import Portal, QboConnection, SyncRun, utcnow
 from store.portals import ensure_portal
 from webhooks import create_app
+from workers.celery_app import BULK_QUEUE
+from workers.lease import LEASE_S
 
 STAGE_SELECT = re.compile(r'<select id="stage_(\w+)" name="stage_\w+"[^>]*>(.*?)</select>', re.S)
 OPTION = re.compile(r'<option value="([^"]+)"\s*(selected)?>([^<]*)</option>')
@@ -310,6 +313,58 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
             '<td>Currency EUR is not in this portal; add it in CRM settings.</td></tr>') in page
     assert world.client.get("/bitrix24/app/progress").get_json()["percent"] == 100
     assert 'id="start-sync"\n       name="mode"' in page  # enabled again
+
+
+def _active_run(world, status: str, *, age_s: float, heartbeat_age_s: float | None) -> int:
+    """A run left active that long ago, its lease last renewed that long ago (None: never claimed)."""
+    now = utcnow()
+    with transaction(world.sessions) as session:
+        run = SyncRun(portal_id=world.portal(session).id, kind="full", status=status,
+                      started_at=now - timedelta(seconds=age_s),
+                      heartbeat_at=None if heartbeat_age_s is None else now - timedelta(seconds=heartbeat_age_s))
+        session.add(run)
+    return run.id
+
+
+def _queued_runs(world) -> list[int]:
+    """The run ids waiting in the app's (in-memory) sync queue, taken off it: this app runs no worker."""
+    celery = world.app.extensions["qb24"].celery
+    ids = []
+    with celery.connection_for_read() as connection:
+        queue = connection.SimpleQueue(BULK_QUEUE + celery.queue_suffix, no_ack=True)
+        while True:
+            try:
+                message = queue.get(block=False)
+                ids.append(message.decode()[0][0])  # protocol 2: (args, kwargs, embed)
+            except queue.Empty:
+                return ids
+
+
+@pytest.mark.parametrize("status, age_s, heartbeat_age_s", [
+    ("running", 3600, LEASE_S + 5),   # its worker was killed: the lease lapsed, Redis redelivers in an hour
+    ("pending", 120, None),           # the web process died between committing the run and queueing it
+])
+def test_start_sync_queues_again_a_run_no_process_holds(world, status, age_s, heartbeat_age_s):
+    world.open_app()
+    world.connect_quickbooks()
+    run_id = _active_run(world, status, age_s=age_s, heartbeat_age_s=heartbeat_age_s)
+    page = _click(world)
+    assert "was left unfinished: it was queued again and resumes where it stopped" in page
+    assert _queued_runs(world) == [run_id]
+    with world.sessions() as session:
+        assert [(r.id, r.status) for r in session.scalars(select(SyncRun))] == [(run_id, status)]
+
+
+@pytest.mark.parametrize("status, age_s, heartbeat_age_s", [
+    ("running", 3600, 5),    # a worker holds its lease
+    ("pending", 5, None),    # just queued: its worker has not claimed it yet
+])
+def test_start_sync_refuses_while_a_run_is_live(world, status, age_s, heartbeat_age_s):
+    world.open_app()
+    world.connect_quickbooks()
+    _active_run(world, status, age_s=age_s, heartbeat_age_s=heartbeat_age_s)
+    assert "A sync is already queued or running for this portal" in _click(world)
+    assert _queued_runs(world) == []
 
 
 def test_dry_run_queues_a_dry_run_and_reports_what_would_change(world):

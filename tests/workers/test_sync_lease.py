@@ -16,6 +16,7 @@ from tests.workers.test_runs import _portal_id
 from workers import lease
 from workers.embedded import ensure_embedded_worker
 from workers.runs import start_run
+from workers.full_sync import run_full_sync
 from workers.tasks import BUSY, enqueue_full_sync, run_sync
 
 
@@ -108,3 +109,68 @@ def test_resync_is_refused_while_another_process_runs_the_portals_sync(tmp_path)
         assert result.exit_code == 1
         assert f"A sync is already running for portal {app.stack.b24.default_member_id} (run {run_id})" in result.output
         assert [(r.id, r.status) for r in app.runs()] == [(run_id, "running")] and app.links() == []
+
+
+def _take_over(sessions, run_id: int) -> str:
+    """Another process claims the run once this one's lease has lapsed (it was paused or cut off)."""
+    with transaction(sessions) as session:
+        session.get(SyncRun, run_id).heartbeat_at = utcnow() - timedelta(seconds=lease.LEASE_S + 1)
+    owner = lease.claim(sessions, run_id)
+    assert owner
+    return owner
+
+
+def _lease_of(sessions, run_id: int) -> tuple[str | None, bool]:
+    with sessions() as session:
+        run = session.get(SyncRun, run_id)
+        return run.lease_owner, run.heartbeat_at is not None
+
+
+def test_a_lapsed_holder_neither_renews_nor_releases_the_new_holders_lease(sessions, monkeypatch):
+    monkeypatch.setattr(lease, "BEAT_S", 0.05)
+    with transaction(sessions) as session:
+        run_id = start_run(session, _portal_id(sessions)).id
+    with lease.held(sessions, run_id) as mine:
+        assert mine and _lease_of(sessions, run_id) == (mine.owner, True)
+        theirs = _take_over(sessions, run_id)
+        wait_for(mine.lost.is_set, "the heartbeat to find the lease taken", timeout=10)
+        assert _lease_of(sessions, run_id) == (theirs, True)
+    assert _lease_of(sessions, run_id) == (theirs, True)  # leaving the block released nothing of theirs
+
+
+def test_a_stale_holder_stops_at_its_next_checkpoint_and_never_moves_the_cursor(tmp_path):
+    with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}", worker=False) as app:
+        sessions, services = app.services.sessions, app.services
+        with transaction(sessions) as session:
+            run_id = start_run(session, session.scalar(select(QboConnection)).portal_id).id
+        b24 = services.bitrix24_client(app.stack.b24.default_member_id)
+        batches: list[int] = []
+        taken: list[str] = []
+        real_batch = b24.batch
+
+        def batch(commands, *args, **kwargs):  # the first write goes out; then the lease lapses and is taken
+            answer = real_batch(commands, *args, **kwargs)
+            if any(method.endswith(".add") for method, _ in commands.values()):
+                batches.append(len(commands))
+                taken.append(taken[0] if taken else _take_over(sessions, run_id))
+            return answer
+
+        b24.batch = batch
+        with lease.held(sessions, run_id) as mine:
+            realm_id = session_realm(sessions)
+            status = run_full_sync(sessions, run_id, qbo=services.quickbooks_client(realm_id), b24=b24,
+                                   page_size=5, lease=mine)
+        assert status == lease.LOST and len(batches) == 1  # no write after the checkpoint that saw it
+        run = _status(app, run_id)
+        assert (run.status, run.cursor["start"], run.cursor["in_flight"]) == ("running", 1, 1)  # page 1 not committed
+        assert (run.lease_owner, app.links()) == (taken[0], [])
+        with transaction(sessions) as session:  # the new holder dies too; the run resumes and recovers page 1
+            session.get(SyncRun, run_id).heartbeat_at = None
+        assert run_sync(services, run_id) == "done"
+        customers = {l.b24_id for l in app.links() if l.b24_type in ("contact", "company")}
+        assert customers == app.b24_ids("crm.contact.list") | app.b24_ids("crm.company.list")
+
+
+def session_realm(sessions) -> str:
+    with sessions() as session:
+        return session.scalar(select(QboConnection)).realm_id
