@@ -21,12 +21,17 @@ CUSTOMERS, INVOICES = 12, 30
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory) -> Harness:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    werkzeug = logging.getLogger("werkzeug")
+    saved = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)  # put back after: later tests read werkzeug's access log
     url = f"sqlite:///{tmp_path_factory.mktemp('bench') / 'bench.db'}"
     world = start_harness(url, customers=CUSTOMERS, invoices=INVOICES, seed=3, speedup=25.0,
                           invoice_kind="smart")
-    yield world
-    world.stop()
+    try:
+        yield world
+    finally:
+        world.stop()
+        werkzeug.setLevel(saved)
 
 
 def b24_client(harness: Harness, member_id: str) -> Bitrix24Client:
