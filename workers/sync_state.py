@@ -71,6 +71,7 @@ class SyncContext:
     counters: dict[str, Any]
     started: float = field(default_factory=time.monotonic)
     done_at_start: int = 0
+    prefetched: tuple[int, list[dict[str, Any]]] | None = None  # (STARTPOSITION, window) read with the counts
 
     @property
     def report(self) -> dict[str, Any]:
