@@ -13,6 +13,8 @@ TARGETS = {"b24_per_customer": 1.1 / BATCH, "qbo_per_record": 1 / 900, "bound_fr
            "limit_errors": 0, "peak_rss_mb": 300, "second_writes_per_record": 0.01,
            "request_ratio": 20, "time_ratio": 10}
 
+CRM_CUSTOMER_WRITES = ("crm.contact.add", "crm.contact.update", "crm.company.add", "crm.company.update")
+
 
 @dataclass
 class Measured:
@@ -43,6 +45,12 @@ def bound_seconds(run: Measured, invoice_kind: str, speedup: float, burst: bool 
     return requests / (PLAN_RATE * speedup)
 
 
+def crm_records_written(tally: Tally) -> int:
+    """Contacts and companies added or updated, batched or not: a company customer with a person's name is
+    two (the company and its person contact), a job none (its invoices go to its ancestor's record)."""
+    return sum(n for method, n in tally.commands.items() if method in CRM_CUSTOMER_WRITES)
+
+
 def run_figures(run: Measured, invoice_kind: str, speedup: float) -> dict[str, Any]:
     """Per-record figures of one run."""
     fam, elapsed = run.b24.by_family(), run.worker["elapsed_s"]
@@ -53,6 +61,8 @@ def run_figures(run: Measured, invoice_kind: str, speedup: float) -> dict[str, A
         "status": run.worker.get("status"), "elapsed_s": elapsed,
         "b24_requests": run.b24.total, "b24_per_record": _ratio(run.b24.total, run.records),
         "b24_per_customer": _ratio(fam["customers"], run.customers),
+        "crm_customer_records_written": crm_records_written(run.b24),
+        "b24_per_crm_customer_record": _ratio(fam["customers"], crm_records_written(run.b24)),
         "b24_per_invoice": _ratio(fam["invoices"], run.invoices), "b24_other_requests": fam["other"],
         "b24_writes": run.b24.writes, "b24_writes_per_record": _ratio(run.b24.writes, run.records),
         "qbo_requests": run.qbo.total, "qbo_per_record": _ratio(run.qbo.total, run.records),
@@ -95,7 +105,10 @@ def _ratio(a: float, b: float) -> float:
 
 ROWS = (("records (customers + invoices)", "records", None), ("final status", "status", None),
         ("wall seconds", "elapsed_s", None), ("Bitrix24 requests", "b24_requests", None),
-        ("  per record", "b24_per_record", None), ("  per customer", "b24_per_customer", "b24_per_customer"),
+        ("  per record", "b24_per_record", None),
+        ("  per QuickBooks customer", "b24_per_customer", "b24_per_customer"),
+        ("  per CRM contact/company written", "b24_per_crm_customer_record", None),
+        ("  CRM contacts/companies written", "crm_customer_records_written", None),
         ("  per invoice", "b24_per_invoice", "b24_per_invoice"),
         ("  setup/other requests", "b24_other_requests", None),
         ("Bitrix24 writes per record", "b24_writes_per_record", "second_writes_per_record"),

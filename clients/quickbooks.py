@@ -16,10 +16,12 @@ from typing import Any
 
 import requests
 from quickbooks import exceptions as qb_exc
+from quickbooks.client import QuickBooks
 
 from clients.coordination import Locks
 from clients.quickbooks_auth import QboOAuth, RealmTokens, TokenKeeper
-from clients.quickbooks_errors import Unauthorized, translate
+from clients.quickbooks_errors import (QuickBooksError, ServiceUnavailable, Unauthorized, ValidationFailed,
+                                       translate)
 from clients.quickbooks_transport import QboTransport
 
 PAGE_MAX = 1000  # QuickBooks' MAXRESULTS ceiling (reference §3)
@@ -84,13 +86,23 @@ class QuickBooksClient:
     def query(self, statement: str) -> list[dict[str, Any]]:
         """Run one query statement and return its page of records."""
         body = self._request(lambda: self.transport.query(statement))
-        # One entity per query, so the page is the response's only list; an empty result is {}.
-        return next((v for v in body.get("QueryResponse", {}).values() if isinstance(v, list)), [])
+        return query_records(body.get("QueryResponse", {}))
 
     def count(self, entity: str, where: str = "") -> int:
         statement = f"SELECT COUNT(*) FROM {entity}" + (f" WHERE {where}" if where else "")
         body = self._request(lambda: self.transport.query(statement))
         return int(body.get("QueryResponse", {}).get("totalCount", 0))
+
+    def batch_query(self, statements: list[str]) -> list[dict[str, Any] | QuickBooksError]:
+        """Run up to 30 query statements in one batch request; per statement its QueryResponse or its error.
+
+        A Fault inside one item fails only that item (batch reference): it comes back as that item's
+        typed error, not raised; a failure of the whole request (401, 429, a Fault at the top) raises.
+        """
+        items = [{"bId": str(index), "Query": statement} for index, statement in enumerate(statements)]
+        body = self._request(lambda: self.transport.batch_operation(json.dumps({"BatchItemRequest": items})))
+        answers = {str(a.get("bId")): a for a in body.get("BatchItemResponse", []) if isinstance(a, dict)}
+        return [_batch_item(answers.get(item["bId"])) for item in items]
 
     def query_pages(self, entity: str, where: str = "", *, page_size: int = PAGE_MAX,
                     order_by: str = "Id", start: int = 1) -> Iterator[tuple[int, list[dict[str, Any]]]]:
@@ -148,6 +160,24 @@ class QuickBooksClient:
         body = self._request(lambda: self.transport.post(url, "", content_type="application/octet-stream",
                                                          params=dict(params)))
         return body["Invoice"]
+
+
+def _batch_item(answer: dict[str, Any] | None) -> dict[str, Any] | QuickBooksError:
+    """One BatchItemResponse entry as its QueryResponse, or its Fault as our typed error."""
+    if answer is None:
+        return ServiceUnavailable("QuickBooks answered the batch without this item")
+    if "Fault" in answer:
+        try:
+            QuickBooks.handle_exceptions(answer["Fault"])  # the library's code ranges, as for a single request
+        except qb_exc.QuickbooksException as exc:
+            return translate(exc)
+        return ValidationFailed("QuickBooks faulted the batch item without an error")
+    return answer.get("QueryResponse", {})
+
+
+def query_records(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """A QueryResponse's page: one entity per query, so its only list; an empty result is {}."""
+    return next((v for v in response.values() if isinstance(v, list)), [])
 
 
 def _cdc_changes(body: dict[str, Any], entities: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clients.bitrix24 import Bitrix24Client
 from clients.bitrix24_errors import Bitrix24Error, OperationTimeLimit, QueryLimitExceeded, ServerError
 from clients.coordination import LockTimeout
-from clients.quickbooks import QuickBooksClient
+from clients.quickbooks import QuickBooksClient, query_records
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled, Unauthorized
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
@@ -106,14 +106,25 @@ def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, 
                       "failed_customers": {}, "report": empty_report(ctx.dry_run), "recover": [] if ctx.dry_run else recover}
     ctx.done_at_start = ctx.counters.get("done", 0)
     if "total" not in ctx.counters:
-        ctx.counters = {"phase": ctx.cursor["phase"], "total": _total(qbo), "done": 0, "imported": 0, "updated": 0,
-                        "skipped": 0, "failed": 0, "rate": 0.0, "eta_s": None}
+        ctx.cursor["counts"] = _count_and_read(ctx)
+        ctx.counters = {"phase": ctx.cursor["phase"], "total": sum(ctx.cursor["counts"].values()), "done": 0,
+                        "imported": 0, "updated": 0, "skipped": 0, "failed": 0, "rate": 0.0, "eta_s": None}
         save_progress(ctx)
     return ctx
 
 
-def _total(qbo: QuickBooksClient) -> int:
-    return sum(qbo.count(entity, where) for entity, where in QUERIES.values())
+def _count_and_read(ctx: SyncContext) -> dict[str, int]:
+    """Every phase's count AND the cursor's first window in one batch request; the window waits in ctx."""
+    phase = ctx.cursor["phase"] if ctx.cursor["phase"] in PHASES else PHASES[0]
+    first, statement = _window_statement(ctx, phase)
+    counts = [f"SELECT COUNT(*) FROM {entity}" + (f" WHERE {where}" if where else "")
+              for entity, where in QUERIES.values()]
+    answers = ctx.qbo.batch_query([*counts, statement])
+    for answer in answers:
+        if isinstance(answer, QuickBooksError):
+            raise answer  # as the single requests would have: typed, so transient ones resume
+    ctx.prefetched = (first, query_records(answers[-1]))
+    return {name: int(answer.get("totalCount", 0)) for name, answer in zip(QUERIES, answers)}
 
 
 def _run(ctx: SyncContext) -> None:
@@ -155,7 +166,7 @@ def _pages(ctx: SyncContext, phase: str, handler: PageHandler) -> None:
                           tail=[str(r["Id"]) for r in window[len(window) - overlap:]] if overlap else [])
         commit_page(ctx, bindings)
         log.info("sync.page", extra={"run_id": ctx.run_id, "phase": phase, "start": start, "records": len(page)})
-        if len(window) < ctx.page_size:
+        if not _more(ctx, phase, first, window):
             return
 
 
@@ -163,18 +174,42 @@ def _overlap(page_size: int) -> int:
     return min(OVERLAP, page_size // 4)  # a small page (tests) must still move on, mostly with new records
 
 
-def _read_window(ctx: SyncContext, phase: str) -> tuple[int, list[dict]]:
-    """The page from the cursor, read from OVERLAP positions earlier once a page was handled (one request)."""
+def _more(ctx: SyncContext, phase: str, first: int, window: list[dict]) -> bool:
+    """Whether another page may hold records: the window was full AND ends before the phase's count.
+
+    The count is taken when the run starts. A window that is not full reached the end of the list as it
+    stands now, records added since included. A full window that reaches the count leaves out only records
+    created during the run (net of deletions), and the full sync never promised those: a record created
+    during the run may as well sort into a range already read, which no run re-reads. They are changes
+    after the run's start, for the change feed; reading one more page would cost a request on every
+    company whose size falls on a page boundary and still catch only some of them. A run resumed from a
+    cursor without counts (an older run) keeps the plain rule: stop at the first window that is not full.
+    """
+    if len(window) < ctx.page_size:
+        return False
+    counted = (ctx.cursor.get("counts") or {}).get(phase)
+    return counted is None or first + len(window) - 1 < counted
+
+
+def _window_statement(ctx: SyncContext, phase: str) -> tuple[int, str]:
+    """The STARTPOSITION and query of the page from the cursor: OVERLAP positions earlier once a page was handled."""
     entity, where = QUERIES[phase]
     clause = f" WHERE {where}" if where else ""
     start, tail = ctx.cursor["start"], ctx.cursor.get("tail") or []
     first = max(1, start - _overlap(ctx.page_size)) if tail else start
-    window = ctx.qbo.query(f"SELECT * FROM {entity}{clause} ORDERBY Id STARTPOSITION {first} "
-                           f"MAXRESULTS {ctx.page_size}")
+    return first, f"SELECT * FROM {entity}{clause} ORDERBY Id STARTPOSITION {first} MAXRESULTS {ctx.page_size}"
+
+
+def _read_window(ctx: SyncContext, phase: str) -> tuple[int, list[dict]]:
+    """The page from the cursor (one request, or the window read with the counts)."""
+    first, statement = _window_statement(ctx, phase)
+    prefetched, ctx.prefetched = ctx.prefetched, None
+    window = prefetched[1] if prefetched and prefetched[0] == first else ctx.qbo.query(statement)
+    tail = ctx.cursor.get("tail") or []
     if tail and window and not set(tail) & {str(r["Id"]) for r in window}:
         # at least OVERLAP records vanished before this position (or the whole tail did): records that
         # slid further down than the overlap are not read by this run; the next run finds them
-        log.warning("sync.page_gap", extra={"run_id": ctx.run_id, "phase": phase, "start": start})
+        log.warning("sync.page_gap", extra={"run_id": ctx.run_id, "phase": phase, "start": ctx.cursor["start"]})
     return first, window
 
 

@@ -74,6 +74,7 @@ class SyncContext:
     started: float = field(default_factory=time.monotonic)
     done_at_start: int = 0
     lease: Lease | None = None  # None: the caller holds no lease (engine tests)
+    prefetched: tuple[int, list[dict[str, Any]]] | None = None  # (STARTPOSITION, window) read with the counts
 
     @property
     def report(self) -> dict[str, Any]:

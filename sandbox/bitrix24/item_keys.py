@@ -9,6 +9,7 @@ type's real field names (`preprocessUpperFieldNames`), so `TITLE` and `title`, `
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterable
 
 from sandbox.bitrix24.crm_store import OPERATOR_PREFIX
@@ -21,6 +22,7 @@ _REGULAR_CAMEL = (re.compile(r"^[A-Za-z_]+$"), re.compile(r"^ufCrm\d{1,4}_[\d_]+
                   re.compile(r"^ufCrm\d{1,4}[A-Za-z_]+$"))
 
 
+@lru_cache(maxsize=4096)  # pure; every crm.item command converts its type's ~40 names (profiled hot spot)
 def upper_to_camel(name: str) -> str:
     """`UF_CRM_10_5186744711` -> `ufCrm10_5186744711`; mixed UF names keep their tail (`ufCrm_3_DIGIT10`)."""
     if name.upper().startswith("UF_") and not any(p.match(name) for p in _REGULAR_UPPER):
@@ -34,6 +36,7 @@ def upper_to_camel(name: str) -> str:
     return camel.replace("~", "_")
 
 
+@lru_cache(maxsize=4096)  # pure, as above
 def camel_to_upper(name: str) -> str:
     """`xmlId` -> `XML_ID`, `parentId2` -> `PARENT_ID_2`, `ufCrm_1747309879` -> `UF_CRM_1747309879`."""
     if name.lower().startswith("uf") and not any(p.match(name) for p in _REGULAR_CAMEL):

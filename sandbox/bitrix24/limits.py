@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from sandbox.bitrix24.errors import RestError
-from sandbox.bitrix24.state import Portal
+from sandbox.bitrix24.state import Portal, SpentTime
 
 
 def take_request(portal: Portal) -> None:
@@ -28,11 +28,14 @@ def _window(portal: Portal) -> float:
 def operating(portal: Portal, caller: str, method: str) -> tuple[float, int]:
     """The method's accumulated seconds in the window and when that window resets."""
     now = time.time()
-    entries = [e for e in portal.operating.get((caller, method), []) if e[0] > now - _window(portal)]
-    portal.operating[(caller, method)] = entries
-    total = sum(cost for _, cost in entries)
+    spent = portal.operating.setdefault((caller, method), SpentTime())
+    entries = spent.entries
+    while entries and entries[0][0] <= now - _window(portal):
+        spent.total -= entries.popleft()[1]
+    if not entries:
+        spent.total = 0.0  # no float drift carried past an empty window
     reset_at = int(entries[0][0] + _window(portal)) if entries else int(now)
-    return total, reset_at
+    return max(0.0, spent.total), reset_at
 
 
 def check_operating(portal: Portal, caller: str, method: str) -> None:
@@ -45,4 +48,6 @@ def check_operating(portal: Portal, caller: str, method: str) -> None:
 def charge(portal: Portal, caller: str, method: str, elapsed: float) -> None:
     """Add a call's cost (the simulated cost when set, else the real time)."""
     cost = portal.limits.operating_cost if portal.limits.operating_cost is not None else elapsed
-    portal.operating.setdefault((caller, method), []).append((time.time(), cost))
+    spent = portal.operating.setdefault((caller, method), SpentTime())
+    spent.entries.append((time.time(), cost))
+    spent.total += cost

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -219,6 +220,18 @@ class Limits:
 
 
 @dataclass
+class SpentTime:
+    """One caller's charges for one method inside the operating-time window, oldest first, and their sum.
+
+    Kept as a running sum so a check costs O(expired entries), not O(window): a bulk run charges
+    thousands of commands per window and used to rescan them all for every command.
+    """
+
+    entries: deque[tuple[float, float]] = field(default_factory=deque)  # (time.time(), cost)
+    total: float = 0.0
+
+
+@dataclass
 class Portal:
     """A Bitrix24 cloud portal: its CRM data, installs and limits."""
 
@@ -238,7 +251,7 @@ class Portal:
     req_uf_check: bool = False
     bucket_level: float = 0.0
     bucket_at: float = field(default_factory=time.monotonic)
-    operating: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    operating: dict[tuple[str, str], SpentTime] = field(default_factory=dict)
     sessions: dict[str, dict] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=first_users)

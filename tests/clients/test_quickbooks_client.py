@@ -261,3 +261,22 @@ def test_multicurrency_invoice_round_trips_through_the_client(connected):
         client.create("Invoice", {"CustomerRef": {"value": customer["Id"]}, "Line": [line],
                                   "CurrencyRef": {"value": "USD"}})
     assert mismatch.value.code == "6000" and "same currency" in mismatch.value.detail
+
+
+def test_batch_query_answers_each_statement_and_returns_an_items_fault_as_its_error(qbo, connected):
+    qbo.control("seed", {"customers": 40, "invoices": 30, "seed": 7, "realm_id": connected.realm_id})
+    client = connected.client()
+    sent: list[str] = []
+    client.transport.http.hooks["response"].append(lambda response, *a, **k: sent.append(response.request.url))
+    counted, page, broken = client.batch_query([
+        "SELECT COUNT(*) FROM Customer WHERE Active IN (true, false)",
+        "SELECT * FROM Invoice ORDERBY Id STARTPOSITION 1 MAXRESULTS 10",
+        "SELECT * FROM NoSuchEntity"])
+    assert len(sent) == 1 and "/batch" in sent[0]
+    assert counted["totalCount"] == client.count("Customer", "Active IN (true, false)") == 40
+    assert [i["Id"] for i in page["Invoice"]] == [i["Id"] for i in client.query(
+        "SELECT * FROM Invoice ORDERBY Id STARTPOSITION 1 MAXRESULTS 10")]
+    # the bad statement fails alone, typed as a single query's Fault would be
+    with pytest.raises(ValidationFailed) as single:
+        client.query("SELECT * FROM NoSuchEntity")
+    assert isinstance(broken, ValidationFailed) and broken.code == single.value.code
