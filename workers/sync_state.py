@@ -75,6 +75,7 @@ class SyncContext:
     done_at_start: int = 0
     lease: Lease | None = None  # None: the caller holds no lease (engine tests)
     prefetched: tuple[int, list[dict[str, Any]]] | None = None  # (STARTPOSITION, window) read with the counts
+    foreign_verdicts: dict[str, tuple[bool, float]] = field(default_factory=dict)  # customer_match.py
 
     @property
     def report(self) -> dict[str, Any]:
