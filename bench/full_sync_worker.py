@@ -76,7 +76,8 @@ def run_engine(config: dict[str, Any], sessions: sessionmaker[Session], qbo: Qui
 def _short_report(report: dict[str, Any]) -> dict[str, Any]:
     """The report without the long failure list (its first few reasons stay, for the reader)."""
     failures = report.get("failures") or []
-    return {**report, "failures": failures[:5], "failure_count": len(failures)}
+    # the report keeps the first 500 failures and counts the rest in failures_truncated
+    return {**report, "failures": failures[:5], "failure_count": len(failures) + int(report.get("failures_truncated") or 0)}
 
 
 def run_baseline_mode(config: dict[str, Any], sessions: sessionmaker[Session], qbo: QuickBooksClient,
