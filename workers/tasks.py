@@ -106,6 +106,9 @@ def fail_run(services: Services, run_id: int, reason: str, *, owner: str | None 
             log.warning("sync.fail_skipped_held", extra={"run_id": run_id})
             return
         run.status, run.error, run.finished_at = "failed", reason, datetime.now(timezone.utc)
+        # a holder whose lease lapsed (paused, cut off) and that wakes up must not go on writing, nor
+        # turn "failed" back into "done": with the lease gone it stops at its next checkpoint
+        run.heartbeat_at = run.lease_owner = None
 
 
 def _describe(error: BaseException) -> str:

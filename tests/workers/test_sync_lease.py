@@ -198,8 +198,10 @@ def test_failing_a_run_leaves_it_to_the_process_that_holds_its_lease(sessions):
 
     with transaction(sessions) as session:
         run_id = start_run(session, _portal_id(sessions)).id
-    lease.claim(sessions, run_id)
-    with transaction(sessions) as session:  # that holder died: its lease lapsed
+    paused = lease.Lease(run_id, lease.claim(sessions, run_id))
+    with transaction(sessions) as session:  # that holder died, or was paused: its lease lapsed
         session.get(SyncRun, run_id).heartbeat_at = utcnow() - timedelta(seconds=lease.LEASE_S + 1)
     fail_run(services, run_id, "Gave up after 20 retries.")
     assert status() == "failed"
+    with sessions() as session:  # a paused holder that wakes up stops at its next checkpoint
+        assert not lease.still_ours(session, paused)
