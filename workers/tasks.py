@@ -63,7 +63,8 @@ def _run_engine(services: Services, run_id: int, mine: Lease) -> str:
         portal = session.get(Portal, run.portal_id)
         connection = session.scalar(select(QboConnection).where(QboConnection.portal_id == run.portal_id))
     if connection is None:
-        fail_run(services, run_id, "This portal has no QuickBooks company; log in with QuickBooks and start again.")
+        fail_run(services, run_id, "This portal has no QuickBooks company; log in with QuickBooks and start again.",
+                 owner=mine.owner)
         return "failed"
     try:
         return run_full_sync(services.sessions, run_id, qbo=services.quickbooks_client(connection.realm_id),
@@ -72,7 +73,7 @@ def _run_engine(services: Services, run_id: int, mine: Lease) -> str:
         raise
     except Exception as error:  # the engine fails its own run; this catches what comes before it
         log.exception("sync.crashed", extra={"run_id": run_id})
-        fail_run(services, run_id, f"The sync stopped on an unexpected error: {_describe(error)}")
+        fail_run(services, run_id, f"The sync stopped on an unexpected error: {_describe(error)}", owner=mine.owner)
         return "failed"
 
 
@@ -91,12 +92,23 @@ def enqueue_full_sync(services: Services, run_id: int) -> None:
         raise EnqueueFailed(reason) from error
 
 
-def fail_run(services: Services, run_id: int, reason: str) -> None:
-    """Mark a still-active run failed with `reason` (a finished one keeps its outcome)."""
+def fail_run(services: Services, run_id: int, reason: str, *, owner: str | None = None) -> None:
+    """Mark a still-active run failed with `reason` (a finished one keeps its outcome), unless a process
+    other than the lease `owner` (None: the caller holds none) holds its lease: that process ends it.
+
+    Failing it under a live holder would free the portal for a second run while the first engine still
+    writes (the engine goes on through a "failed" status), and both would create the same records."""
     with transaction(services.sessions) as session:
-        run = session.get(SyncRun, run_id)
-        if run is not None and run.status in ACTIVE_RUNS:
-            run.status, run.error, run.finished_at = "failed", reason, datetime.now(timezone.utc)
+        run = session.get(SyncRun, run_id, with_for_update=True)
+        if run is None or run.status not in ACTIVE_RUNS:
+            return
+        if run.lease_owner not in (None, owner) and not lease.lease_free(run.heartbeat_at):
+            log.warning("sync.fail_skipped_held", extra={"run_id": run_id})
+            return
+        run.status, run.error, run.finished_at = "failed", reason, datetime.now(timezone.utc)
+        # a holder whose lease lapsed (paused, cut off) and that wakes up must not go on writing, nor
+        # turn "failed" back into "done": with the lease gone it stops at its next checkpoint
+        run.heartbeat_at = run.lease_owner = None
 
 
 def _describe(error: BaseException) -> str:

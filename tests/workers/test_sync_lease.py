@@ -3,6 +3,7 @@ by a restarted embedded worker (its in-memory queue died with the process) or by
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from workers import lease
 from workers.embedded import ensure_embedded_worker
 from workers.runs import start_run
 from workers.full_sync import run_full_sync
-from workers.tasks import BUSY, enqueue_full_sync, run_sync
+from workers.tasks import BUSY, enqueue_full_sync, fail_run, run_sync
 
 
 def _stuck_run(app: Connected, *, heartbeat_age_s: float | None, kind: str = "full") -> int:
@@ -174,3 +175,33 @@ def test_a_stale_holder_stops_at_its_next_checkpoint_and_never_moves_the_cursor(
 def session_realm(sessions) -> str:
     with sessions() as session:
         return session.scalar(select(QboConnection)).realm_id
+
+
+def test_failing_a_run_leaves_it_to_the_process_that_holds_its_lease(sessions):
+    """fail_run is called outside the lease (Start sync's re-queue when the broker refuses it, a task's last
+    retry, a CLI resync's interruption): a run another process claimed meanwhile must stay active, or the
+    portal is unblocked while that engine still writes, and a second run would write the same records."""
+    def status() -> str:
+        with sessions() as session:
+            return session.get(SyncRun, run_id).status
+
+    with transaction(sessions) as session:
+        run_id = start_run(session, _portal_id(sessions)).id
+    services = SimpleNamespace(sessions=sessions)
+    theirs = lease.claim(sessions, run_id)
+    fail_run(services, run_id, "The sync could not be queued; start it again.")
+    assert status() == "pending"
+    fail_run(services, run_id, "The sync stopped on an unexpected error.", owner="someone else")
+    assert status() == "pending"
+    fail_run(services, run_id, "The sync stopped on an unexpected error.", owner=theirs)  # its holder may
+    assert status() == "failed"
+
+    with transaction(sessions) as session:
+        run_id = start_run(session, _portal_id(sessions)).id
+    paused = lease.Lease(run_id, lease.claim(sessions, run_id))
+    with transaction(sessions) as session:  # that holder died, or was paused: its lease lapsed
+        session.get(SyncRun, run_id).heartbeat_at = utcnow() - timedelta(seconds=lease.LEASE_S + 1)
+    fail_run(services, run_id, "Gave up after 20 retries.")
+    assert status() == "failed"
+    with sessions() as session:  # a paused holder that wakes up stops at its next checkpoint
+        assert not lease.still_ours(session, paused)
