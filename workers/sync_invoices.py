@@ -14,7 +14,7 @@ from mappers.qbo_time import parse_qbo_time
 from store.links import links_for_qbo_ids
 from store.models import Link
 from workers.b24_writes import Write, WriteOutcome, command_reason, created_id, read_batch, send_writes
-from workers.customer_match import LIST_IDS, chunks
+from workers.customer_match import LIST_IDS, TRANSIENT_COMMAND, chunks
 from workers.portal_settings import SMART_INVOICE
 from workers.sync_customers import CUSTOMER, PERSON
 from workers.sync_recover import recover_invoices
@@ -169,6 +169,8 @@ def _clear_rows(ctx: SyncContext, updates: list[Update], outcomes: dict[str, Wri
                 ctx.b24.call("crm.item.productrow.set", {"ownerType": "SI", "ownerId": update.b24_id, "productRows": []})
             else:  # crm-invoice-update.md: PRODUCT_ROWS given replaces the invoice's rows
                 ctx.b24.call("crm.invoice.update", {"id": update.b24_id, "fields": {"PRODUCT_ROWS": []}})
+        except TRANSIENT_COMMAND:
+            raise  # the page stays in flight: the retry re-sends the update and this call
         except Bitrix24Error as error:
             outcome.errors[f"r{record.qbo_id}"] = error
 
