@@ -8,6 +8,7 @@ from kombu import Connection
 from sqlalchemy import text
 
 from webhooks.runtime import runtime
+from workers.celery_app import EMBEDDED_BROKER
 
 health = Blueprint("health", __name__)
 log = logging.getLogger("qb24.health")
@@ -36,7 +37,7 @@ def _redis_ok() -> bool | None:
 
 def _broker_ok() -> bool:
     # The broker URL the workers use (workers.celery_app): Redis, or the in-memory transport.
-    url = runtime().settings.redis_url or "memory://"
+    url = runtime().settings.redis_url or EMBEDDED_BROKER
     try:
         with Connection(url, connect_timeout=2, transport_options={"max_retries": 0}) as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)

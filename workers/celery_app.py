@@ -20,6 +20,8 @@ from workers.context import Services
 # Tasks must finish (or re-queue themselves) well inside the broker's redelivery window.
 VISIBILITY_TIMEOUT_S = 3600
 DEFAULT_QUEUE, BULK_QUEUE = "celery", "bulk"
+# The embedded mode's broker; with a host named, kombu does not warn "No hostname was supplied" on every connect.
+EMBEDDED_BROKER = "memory://localhost//"
 FULL_SYNC = "qb24.full_sync"
 
 
@@ -50,7 +52,7 @@ class Qb24Celery(Celery):
 def make_celery(settings: Settings, services: Services | None = None) -> Qb24Celery:
     """A Celery app for these settings; tasks ack late so a crashed worker's task is redelivered."""
     quiet_secret_loggers()  # Celery configures logging itself; keep request URLs out of DEBUG logs
-    broker = settings.redis_url or "memory://"
+    broker = settings.redis_url or EMBEDDED_BROKER
     celery = Qb24Celery(settings, services, broker=broker, include=["workers.tasks"])
     # kombu's in-memory queues are one set per process: two embedded apps in one process (tests,
     # a CLI beside a web app) get queue names of their own, or one's worker would take the other's tasks.

@@ -8,7 +8,7 @@ from workers.celery_app import make_celery
 
 def test_broker_follows_settings():
     embedded = make_celery(load_settings(VALID))
-    assert embedded.conf.broker_url == "memory://"
+    assert embedded.conf.broker_url == "memory://localhost//"
     production = make_celery(load_settings({**VALID, "REDIS_URL": "redis://127.0.0.1:6379/0"}))
     assert production.conf.broker_url == "redis://127.0.0.1:6379/0"
     assert production.conf.task_acks_late and production.conf.worker_prefetch_multiplier == 1
