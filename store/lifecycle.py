@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
-from store.models import Link, OAuthState, PendingConnection, Portal, QboConnection, ReceivedEvent, SyncRun
+from store.models import (CustomerParent, Link, OAuthState, PaymentInvoices, PendingConnection, Portal, QboConnection,
+                          ReceivedEvent, SyncFailure, SyncRun)
 from store.portals import drop_uninstall_claim
 from store.tokens import realm_tokens
 
@@ -43,8 +44,9 @@ def drop_portal_tokens(portal: Portal) -> None:
 
 
 def delete_portal_data(session: Session, portal: Portal) -> None:
-    """Uninstall with CLEAN: links, runs, events, the QuickBooks connection, states and settings go."""
-    for model in (Link, SyncRun, ReceivedEvent, OAuthState, PendingConnection, QboConnection):
+    """Uninstall with CLEAN: links, runs, events, the sync log, the QuickBooks connection, states and settings go."""
+    for model in (Link, SyncRun, ReceivedEvent, OAuthState, PendingConnection, SyncFailure, CustomerParent,
+                  PaymentInvoices, QboConnection):
         session.execute(delete(model).where(model.portal_id == portal.id))
     portal.settings = {}
     session.flush()

@@ -79,6 +79,16 @@ class QboConnection(Base):
     refresh_expires_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default="connected")  # connected | disconnected | revoked
     cdc_watermark: Mapped[str | None] = mapped_column(String(40))
+    # The change pull's lease (workers/changes.py): one pull per realm at a time; pull_again asks the
+    # holder for one more pull (events came while it ran); last_pull_at is when the last pull began.
+    pull_owner: Mapped[str | None] = mapped_column(String(32))
+    pull_heartbeat_at: Mapped[datetime | None]
+    pull_again: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_pull_at: Mapped[datetime | None]
+    # The last change applied ({entity, qbo_id, what, at, ...}) and running totals of changes by outcome,
+    # kept here so the app page and /metrics see what every worker process did.
+    last_change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    change_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -148,6 +158,8 @@ class ReceivedEvent(Base):
     occurred_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    deleted_id: Mapped[str | None] = mapped_column(String(32))  # Merge: the record merged away
+    handled_at: Mapped[datetime | None]  # set once a worker acted on an event that needs more than a pull (Merge)
 
 
 class OAuthState(Base):
@@ -180,4 +192,64 @@ class PendingConnection(Base):
     access_expires_at: Mapped[datetime | None]
     refresh_expires_at: Mapped[datetime | None]
     expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncFailure(Base):
+    """The sync log: a record the sync could not write, with why; cleared when it is written."""
+
+    __tablename__ = "sync_failures"
+    __table_args__ = (UniqueConstraint("portal_id", "qbo_type", "qbo_id", name="uq_sync_failures_record"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), index=True)
+    qbo_type: Mapped[str] = mapped_column(String(32))
+    qbo_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerParent(Base):
+    """A sub-customer (job) and its parent: its invoices go on its top-level ancestor's CRM record."""
+
+    __tablename__ = "customer_parents"
+    __table_args__ = (UniqueConstraint("portal_id", "qbo_id", name="uq_customer_parents_customer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
+    qbo_id: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[str] = mapped_column(String(32))
+    job_name: Mapped[str | None] = mapped_column(String(512))
+
+
+class PaymentInvoices(Base):
+    """The invoices a QuickBooks payment applied to, remembered: a deleted payment's tombstone names none."""
+
+    __tablename__ = "payment_invoices"
+    __table_args__ = (UniqueConstraint("portal_id", "payment_id", name="uq_payment_invoices_payment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
+    payment_id: Mapped[str] = mapped_column(String(32))
+    invoice_ids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class QboRevocation(Base):
+    """QuickBooks tokens to revoke (uninstall, log out, an unclaimed grant), revoked by a retried task.
+
+    Kept apart from the connection: the connection forgets its tokens at once; these live only until
+    Intuit confirmed the revoke (or the task gave up)."""
+
+    __tablename__ = "qbo_revocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str | None] = mapped_column(String(32))
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_enc: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(32))  # uninstall | logout | expired_grant | stray
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

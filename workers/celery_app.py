@@ -19,10 +19,13 @@ from workers.context import Services
 
 # Tasks must finish (or re-queue themselves) well inside the broker's redelivery window.
 VISIBILITY_TIMEOUT_S = 3600
-DEFAULT_QUEUE, BULK_QUEUE = "celery", "bulk"
+# realtime: QuickBooks change pulls and record retries, consumed ahead of (and apart from) bulk full syncs.
+DEFAULT_QUEUE, BULK_QUEUE, REALTIME_QUEUE = "celery", "bulk", "realtime"
 # The embedded mode's broker; with a host named, kombu does not warn "No hostname was supplied" on every connect.
 EMBEDDED_BROKER = "memory://localhost//"
 FULL_SYNC = "qb24.full_sync"
+PULL_CHANGES = "qb24.pull_changes"  # args (realm_id, noticed_at: epoch seconds of the newest event it answers)
+RETRY_RECORD = "qb24.retry_record"  # args (portal_id, qbo_type, qbo_id)
 
 
 class Qb24Celery(Celery):
@@ -41,7 +44,7 @@ class Qb24Celery(Celery):
         return self._services or Services.from_settings(self.settings)
 
     def queue_names(self) -> list[str]:
-        return [DEFAULT_QUEUE + self.queue_suffix, BULK_QUEUE + self.queue_suffix]
+        return [REALTIME_QUEUE + self.queue_suffix, DEFAULT_QUEUE + self.queue_suffix, BULK_QUEUE + self.queue_suffix]
 
     def stop_embedded_worker(self) -> None:
         if self.embedded_worker is not None:
@@ -67,8 +70,9 @@ def make_celery(settings: Settings, services: Services | None = None) -> Qb24Cel
                                   **({} if settings.redis_url else {"polling_interval": 0.2})},
         broker_connection_retry_on_startup=True,
         task_default_queue=DEFAULT_QUEUE + suffix,
-        task_queues=(Queue(DEFAULT_QUEUE + suffix), Queue(BULK_QUEUE + suffix)),
-        task_routes={FULL_SYNC: {"queue": BULK_QUEUE + suffix}},
+        task_queues=(Queue(REALTIME_QUEUE + suffix), Queue(DEFAULT_QUEUE + suffix), Queue(BULK_QUEUE + suffix)),
+        task_routes={FULL_SYNC: {"queue": BULK_QUEUE + suffix}, PULL_CHANGES: {"queue": REALTIME_QUEUE + suffix},
+                     RETRY_RECORD: {"queue": REALTIME_QUEUE + suffix}},
     )
     celery.queue_suffix = suffix
     return celery

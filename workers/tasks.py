@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
-from workers.celery_app import FULL_SYNC
+from workers.celery_app import FULL_SYNC, PULL_CHANGES
 from workers.context import Services
 from workers.full_sync import TRANSIENT, run_full_sync
 from workers import lease
@@ -90,6 +90,17 @@ def enqueue_full_sync(services: Services, run_id: int) -> None:
         reason = f"The sync could not be queued ({_describe(error)}); start it again."
         fail_run(services, run_id, reason)
         raise EnqueueFailed(reason) from error
+
+
+def enqueue_pull(services: Services, realm_id: str, noticed_at: float) -> None:
+    """Queue a change pull for the realm (the webhook's path); EnqueueFailed when the broker did not take it,
+    so the webhook answers 503 and Intuit redelivers. `noticed_at` (epoch seconds) lets a pull that began
+    after it skip the QuickBooks call (workers/changes.py)."""
+    try:
+        services.celery.send_task(PULL_CHANGES, args=(realm_id, noticed_at), retry_policy=PUBLISH_RETRY)
+    except Exception as error:
+        log.warning("changes.enqueue_failed", extra={"realm_id": realm_id, "error": type(error).__name__})
+        raise EnqueueFailed(f"the change pull could not be queued ({_describe(error)})") from error
 
 
 def fail_run(services: Services, run_id: int, reason: str, *, owner: str | None = None) -> None:
