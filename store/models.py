@@ -84,6 +84,9 @@ class QboConnection(Base):
     pull_owner: Mapped[str | None] = mapped_column(String(32))
     pull_heartbeat_at: Mapped[datetime | None]
     pull_again: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A pull began writing to Bitrix24 and has not bound its links yet: the next pull first finds its
+    # creates by origin markers (as a resumed full-sync page does), so a crash never duplicates.
+    pull_in_flight: Mapped[bool] = mapped_column(default=False, server_default=false())
     last_pull_at: Mapped[datetime | None]
     # The last change applied ({entity, qbo_id, what, at, ...}) and running totals of changes by outcome,
     # kept here so the app page and /metrics see what every worker process did.

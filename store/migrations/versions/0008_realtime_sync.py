@@ -22,6 +22,8 @@ def upgrade() -> None:
     op.add_column('qbo_connections', sa.Column('pull_heartbeat_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('qbo_connections', sa.Column('pull_again', sa.Boolean(), nullable=False,
                                                server_default=sa.false()))
+    op.add_column('qbo_connections', sa.Column('pull_in_flight', sa.Boolean(), nullable=False,
+                                               server_default=sa.false()))
     op.add_column('qbo_connections', sa.Column('last_pull_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('qbo_connections', sa.Column('last_change', sa.JSON(), nullable=True))
     op.add_column('qbo_connections', sa.Column('change_counts', sa.JSON(), nullable=True))
@@ -75,7 +77,7 @@ def downgrade() -> None:
     op.drop_index('ix_sync_failures_portal_id', 'sync_failures')
     op.drop_table('sync_failures')
     with op.batch_alter_table('qbo_connections') as batch:
-        for column in ('change_counts', 'last_change', 'last_pull_at', 'pull_again', 'pull_heartbeat_at',
+        for column in ('change_counts', 'last_change', 'last_pull_at', 'pull_in_flight', 'pull_again', 'pull_heartbeat_at',
                        'pull_owner'):
             batch.drop_column(column)
     with op.batch_alter_table('received_events') as batch:
