@@ -10,7 +10,7 @@ from .timefmt import legacy_webhook_time, parse_timestamp
 from .writes import Change
 
 SETTING_NAMES = ("url", "verifier_token", "format", "aggregation_seconds", "retry_scale", "max_attempts",
-                 "timeout_seconds", "duplicate", "out_of_order")
+                 "timeout_seconds", "copies", "duplicate", "out_of_order")
 
 
 class WebhookHub:
