@@ -50,7 +50,7 @@ class WebhookHub:
             last_updated = legacy_webhook_time(moment, utc_millis)
             for sender in targets:
                 sender.notify(realm_id, change.entity, change.entity_id, change.operation, last_updated,
-                              changed_at=moment)
+                              deleted_id=change.deleted_id, changed_at=moment)
 
     def stop(self) -> None:
         """Stop every sender thread."""
