@@ -112,7 +112,7 @@ class LiveDemo:
 def live_changes(stack: Stack, realm_id: str, echo: Echo) -> list[Landed]:
     """New customer, an invoice for it emailed, another paid in two payments, one voided, one deleted."""
     demo = LiveDemo(stack, realm_id)
-    unpaid, voidable, deletable = _open_invoices(demo.qbo)
+    unpaid, voidable, deletable = open_invoices(demo.qbo)
     echo("Live changes made in QuickBooks now (its API, the app's tokens) and where they landed in Bitrix24:")
     results: list[Landed] = []
 
@@ -143,7 +143,7 @@ def live_changes(stack: Stack, realm_id: str, echo: Echo) -> list[Landed]:
     return results
 
 
-def _open_invoices(qbo: QuickBooksClient) -> tuple[dict, dict, dict]:
+def open_invoices(qbo: QuickBooksClient) -> tuple[dict, dict, dict]:
     """Three unsent invoices of the sample company with nothing paid yet (paying one in two steps moves it
     New → partly paid → paid; voiding or deleting one moves it too)."""
     today = date.today()
