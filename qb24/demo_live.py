@@ -41,7 +41,7 @@ class Landed:
     latency_s: float
 
     def line(self) -> str:
-        return f"  {self.what:<44} → {self.where:<40} {self.latency_s:5.2f} s"
+        return f"  {self.what:<44} → {self.where:<40} in {self.latency_s:.2f} s"
 
 
 class LiveDemo:
@@ -121,7 +121,7 @@ def live_changes(stack: Stack, realm_id: str, echo: Echo) -> list[Landed]:
         results.append(result)
 
     customer: dict[str, Any] = {}
-    name = f"Live Demo Customer {int(time.time()) % 100000}"
+    name = "Live Demo Customer"  # each demo starts from a fresh sandbox company
     show(demo.watch(f"new customer {name!r}", lambda: customer.update(demo.qbo.create(
         "Customer", {"DisplayName": name, "CompanyName": name})), lambda: demo.customer_where(customer["Id"])))
     invoice: dict[str, Any] = {}
