@@ -6,11 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store.models import ReceivedEvent
+from store.models import ReceivedEvent, utcnow
 from store.upsert import insert_for
 
 KEY_MAX = 255  # ReceivedEvent.dedupe_key
-ROWS_PER_INSERT = 500  # 9 columns each: well under SQLite's 32766 bound parameters, PostgreSQL's 65535
 
 
 def record_event(session: Session, *, source: str, dedupe_key: str, portal_id: int | None = None,
@@ -30,12 +29,14 @@ def record_events(session: Session, source: str, rows: list[dict[str, Any]]) -> 
     occurred_at, deleted_id."""
     columns = ("portal_id", "realm_id", "entity", "entity_id", "operation", "occurred_at", "deleted_id")
     values = {row["dedupe_key"][:KEY_MAX]: {"source": source, "dedupe_key": row["dedupe_key"][:KEY_MAX],
+                                            "received_at": utcnow(), "attempts": 0,
                                             **{name: row.get(name) for name in columns}} for row in rows}
-    batch, new = list(values.values()), set()
-    for start in range(0, len(batch), ROWS_PER_INSERT):
-        statement = insert_for(session, ReceivedEvent).values(batch[start:start + ROWS_PER_INSERT])
-        # rowcount is unreliable for ON CONFLICT DO NOTHING under psycopg; RETURNING is exact on both dialects.
-        statement = statement.on_conflict_do_nothing(index_elements=["source", "dedupe_key"]).returning(
-            ReceivedEvent.dedupe_key)
-        new.update(session.scalars(statement))
-    return new
+    if not values:
+        return set()
+    # Core, many parameter sets: SQLAlchemy sends them as multi-row INSERTs ("insertmanyvalues") from one
+    # cached compiled statement; rowcount is unreliable for ON CONFLICT DO NOTHING under psycopg, RETURNING
+    # is exact on both dialects.
+    table = ReceivedEvent.__table__
+    statement = insert_for(session, table).on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
+    result = session.connection().execute(statement.returning(table.c.dedupe_key), list(values.values()))
+    return set(result.scalars())
