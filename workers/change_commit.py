@@ -35,7 +35,8 @@ def pull_context(sessions: sessionmaker[Session], portal: Portal, realm_id: str,
     return SyncContext(sessions=sessions, run_id=None, portal_id=portal.id, member_id=portal.member_id,
                        realm_id=realm_id, qbo=qbo, b24=b24, dry_run=False, today=date.today(), page_size=1000,
                        stored_settings=dict(portal.settings or {}), cursor=cursor, counters={},
-                       pull_lost=lease.lost if lease else None)
+                       pull_lost=lease.lost if lease else None,
+                       subs_stored={k: list(v) for k, v in subs.items()})  # stored already: not rewritten
 
 
 def set_in_flight(sessions: sessionmaker[Session], realm_id: str, mine: PullLease | None) -> None:
