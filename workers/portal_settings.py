@@ -18,7 +18,7 @@ __all__ = ["CUSTOMER_RULES", "DEFAULTS", "SMART_INVOICE", "STATUSES", "default_c
            "invoice_stages", "stage_source", "stages_from"]
 SMART_INVOICE = 31  # entityTypeId of Smart Invoices (reference §6)
 DEFAULTS: dict[str, Any] = {"use_new_invoice": True, "customer_rule": "by_company_name", "stage_map": {},
-                            "export_new_contacts": False}
+                            "export_new_contacts": False, "on_invoice_delete": "stage"}
 
 
 def effective_settings(stored: Mapping[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
