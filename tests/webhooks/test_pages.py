@@ -238,6 +238,23 @@ def test_bad_settings_are_refused_with_field_errors_and_nothing_saved(world):
         assert world.portal(session).settings == {}
 
 
+def test_on_invoice_delete_is_stored_kept_and_validated(world):
+    world.open_app()
+    world.connect_quickbooks()
+    assert world.client.post("/bitrix24/app/settings", data=valid_form(
+        world.csrf(), on_invoice_delete="remove")).status_code == 303
+    # a form without the choice keeps the stored one
+    assert world.client.post("/bitrix24/app/settings", data=valid_form(world.csrf())).status_code == 303
+    with world.sessions() as session:
+        assert world.portal(session).settings["on_invoice_delete"] == "remove"
+    response = world.client.post("/bitrix24/app/settings", data=valid_form(
+        world.csrf(), on_invoice_delete="shred", customer_rule="by_company_name"))
+    assert response.status_code == 400 and "Nothing was saved" in response.get_data(as_text=True)
+    with world.sessions() as session:
+        saved = world.portal(session).settings
+    assert saved["on_invoice_delete"] == "remove" and saved["customer_rule"] == "always_companies"
+
+
 def test_settings_need_the_csrf_token(world):
     world.open_app()
     world.connect_quickbooks()
