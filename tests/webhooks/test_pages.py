@@ -346,16 +346,21 @@ def _active_run(world, status: str, *, age_s: float, heartbeat_age_s: float | No
 
 def _queued_runs(world) -> list[int]:
     """The run ids waiting in the app's (in-memory) sync queue, taken off it: this app runs no worker."""
+    return [args[0] for _, args in queued_tasks(world, BULK_QUEUE)]
+
+
+def queued_tasks(world, queue_name: str) -> list[tuple[str, list]]:
+    """(task name, args) of every message waiting in one of the app's (in-memory) queues, taken off it."""
     celery = world.app.extensions["qb24"].celery
-    ids = []
+    found = []
     with celery.connection_for_read() as connection:
-        queue = connection.SimpleQueue(BULK_QUEUE + celery.queue_suffix, no_ack=True)
+        queue = connection.SimpleQueue(queue_name + celery.queue_suffix, no_ack=True)
         while True:
             try:
                 message = queue.get(block=False)
-                ids.append(message.decode()[0][0])  # protocol 2: (args, kwargs, embed)
             except queue.Empty:
-                return ids
+                return found
+            found.append((message.headers["task"], list(message.decode()[0])))  # protocol 2: (args, kwargs, embed)
 
 
 @pytest.mark.parametrize("status, age_s, heartbeat_age_s", [

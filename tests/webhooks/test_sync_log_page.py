@@ -14,24 +14,15 @@ from store.db import transaction
 from store.models import QboConnection, SyncFailure, utcnow
 from store.portals import ensure_portal
 from store.sync_log import record_failure
-from tests.webhooks.test_pages import sandboxes, valid_form, world  # noqa: F401 - fixtures
+from tests.webhooks.test_pages import queued_tasks, sandboxes, valid_form, world  # noqa: F401 - fixtures
 from workers.celery_app import RETRY_RECORD, REALTIME_QUEUE
 
 REASON = "Currency EUR is not in this portal; add it in CRM settings, then retry."
 
 
 def queued_retries(world) -> list[tuple[str, list]]:
-    """(task name, args) of every message waiting in the app's realtime queue, taken off it (no worker runs)."""
-    celery = world.app.extensions["qb24"].celery
-    found = []
-    with celery.connection_for_read() as connection:
-        queue = connection.SimpleQueue(REALTIME_QUEUE + celery.queue_suffix, no_ack=True)
-        while True:
-            try:
-                message = queue.get(block=False)
-            except queue.Empty:
-                return found
-            found.append((message.headers["task"], list(message.decode()[0])))
+    """What waits in the app's realtime queue (no worker runs), taken off it."""
+    return queued_tasks(world, REALTIME_QUEUE)
 
 
 def log_failures(world) -> tuple[int, int]:
