@@ -18,10 +18,12 @@ from store.sync_log import failure_count, failures
 SYNC_LOG_ROWS = 50
 RETRYABLE = ("Customer", "Invoice")  # what workers/change_apply.apply_record re-reads and re-applies
 QBO_ID = re.compile(r"\d{1,32}", re.ASCII)  # QuickBooks ids are decimal digits (reference §1); the column holds 32
-WHAT = {"created": "was created in Bitrix24", "updated": "was updated in Bitrix24",
-        "stage": "moved to its new stage in Bitrix24", "deleted": "was deleted in QuickBooks and moved to the "
-        "Deleted stage in Bitrix24", "removed": "was deleted in QuickBooks and removed from Bitrix24",
-        "merged": "was merged into another QuickBooks customer; its Bitrix24 record now belongs to the survivor",
+WHAT = {"created": "was created in Bitrix24",
+        "updated": "was updated in Bitrix24",
+        "stage": "was updated in Bitrix24, in the stage of its QuickBooks status",
+        "deleted": "was deleted in QuickBooks and moved to the Deleted stage in Bitrix24",
+        "removed": "was deleted in QuickBooks and removed from Bitrix24",
+        "merged": "took over a customer merged into it in QuickBooks; Bitrix24 follows the merge",
         "unchanged": "was checked: Bitrix24 already matched it"}
 KIND = {"Customer": "customer", "Invoice": "invoice", "Payment": "payment"}
 

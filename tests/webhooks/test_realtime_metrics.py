@@ -1,10 +1,11 @@
 """/metrics' real-time sync families come from the store: what one process (a worker) wrote, another
-(any gunicorn worker) reports, on SQLite and on PostgreSQL."""
+(any gunicorn worker) reports, on SQLite and on PostgreSQL. And the app page's sentence for the last change."""
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import load_settings
@@ -13,6 +14,7 @@ from store.models import QboConnection, ReceivedEvent
 from store.portals import ensure_portal
 from tests.config.test_settings import VALID
 from webhooks import create_app
+from webhooks.sync_log_view import last_change
 
 
 def make_app(database_url: str):
@@ -81,3 +83,24 @@ def test_a_store_failure_at_scrape_drops_those_families_not_the_scrape(tmp_path)
     # counted (the error counter is collected before the store families, so the next scrape shows it)
     assert samples(app)[("qb24_errors_total", (("kind", "metrics_store"),))] >= 1
     app.extensions["qb24"].close()
+
+
+@pytest.mark.parametrize("change, sentence", [
+    ({"entity": "Invoice", "qbo_id": "68", "name": "Invoice 1106", "what": "created"},
+     "QuickBooks invoice 68 (Invoice 1106) was created in Bitrix24."),
+    ({"entity": "Invoice", "qbo_id": "68", "what": "removed"},
+     "QuickBooks invoice 68 was deleted in QuickBooks and removed from Bitrix24."),
+    ({"entity": "Invoice", "qbo_id": "68", "what": "deleted"},
+     "QuickBooks invoice 68 was deleted in QuickBooks and moved to the Deleted stage in Bitrix24."),
+    ({"entity": "Customer", "qbo_id": "58", "name": "Amy", "what": "deleted"},
+     "QuickBooks customer 58 (Amy) was deleted in QuickBooks; its Bitrix24 record is kept, no longer synced."),
+    ({"entity": "Customer", "qbo_id": "58", "what": "merged"},
+     "QuickBooks customer 58 took over a customer merged into it in QuickBooks; Bitrix24 follows the merge."),
+    ({"entity": "Customer", "qbo_id": "58", "what": "teleported"}, "QuickBooks customer 58 was changed in Bitrix24."),
+])
+def test_the_last_change_reads_as_a_sentence(change, sentence):
+    at = {"at": "2026-12-01T02:15:29.5-08:00"}
+    shown = last_change(QboConnection(last_change={**change, **at}))
+    assert (shown.sentence, shown.at) == (sentence, "2026-12-01 10:15:29 UTC")
+    assert last_change(QboConnection(last_change=None)) is None
+    assert last_change(QboConnection(last_change={**change, "at": "yesterday"})).at is None

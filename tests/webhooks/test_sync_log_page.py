@@ -68,7 +68,7 @@ def test_the_page_shows_the_last_change_and_the_portals_sync_log_newest_first(wo
             "at": "2026-12-01T10:15:30.250000+00:00", "changed_at": "2026-12-01T02:15:29-08:00"}
     html = world.client.get("/bitrix24/app").get_data(as_text=True)
     last = " ".join(unescape(re.search(r'<p id="last-change">(.*?)</p>', html, re.S).group(1)).split())
-    assert last == ('<b>Last change:</b> QuickBooks invoice 130 (1037) moved to its new stage in Bitrix24. '
+    assert last == ('<b>Last change:</b> QuickBooks invoice 130 (1037) was updated in Bitrix24, in the stage of its QuickBooks status. '
                     '<span class="meta">(2026-12-01 10:15:30 UTC)</span>')
     assert "3 QuickBooks records could not be written to Bitrix24." in " ".join(html.split())
     rows = re.findall(r'<tr data-record="([^"]+)"><th scope="row">([^<]+)</th>\s*<td>([^<]*)</td><td>([^<]*)</td>'
