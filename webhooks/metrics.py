@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, has_app_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from sqlalchemy.orm import Session, sessionmaker
+
+from webhooks.store_metrics import StoreCollector
 
 metrics_bp = Blueprint("metrics", __name__)
 
@@ -10,7 +13,7 @@ metrics_bp = Blueprint("metrics", __name__)
 class Metrics:
     """The service's counters in their own registry."""
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("qb24_http_requests", "HTTP requests answered", ["endpoint", "status"],
                                 registry=self.registry)
@@ -19,6 +22,8 @@ class Metrics:
         self.tasks = Counter("qb24_tasks", "Background tasks by outcome", ["name", "outcome"],
                              registry=self.registry)
         self.errors = Counter("qb24_errors", "Errors and refusals by kind", ["kind"], registry=self.registry)
+        # per-realm lag and change counts, read from the store at scrape time (every process writes there)
+        self.registry.register(StoreCollector(sessions, self.errors))
 
 
 def metrics() -> Metrics:
@@ -48,6 +53,6 @@ def prometheus() -> Response:
 
 def init_app(app: Flask) -> None:
     """Give the app its registry, count every response, serve /metrics."""
-    app.extensions["qb24_metrics"] = Metrics()
+    app.extensions["qb24_metrics"] = Metrics(app.extensions["qb24"].sessions)
     app.after_request(_count_request)
     app.register_blueprint(metrics_bp)

@@ -15,6 +15,7 @@ from config.settings import Settings
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from store.portals import portal_by_member_id
+from store.sync_log import failure_of
 from store.tokens import PortalMissing
 from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening
 from webhooks.errors import PageError
@@ -26,7 +27,8 @@ from webhooks.services import bitrix24_client, portal_tokens
 from workers.progress import report_view, run_progress
 from workers.lease import orphaned
 from workers.runs import RunActive, active_run, start_run
-from workers.tasks import EnqueueFailed, enqueue_full_sync
+from workers.tasks import EnqueueFailed, enqueue_full_sync, enqueue_retry
+from webhooks.sync_log_view import retry_target, sync_log_view
 from webhooks.session import PortalSession, csrf_token, link_token, origin, require_session, start_session
 
 log = logging.getLogger("qb24.web.pages")
@@ -130,6 +132,32 @@ def start_sync() -> Response:
     return redirect(url_for("pages.app_page"), 303)
 
 
+@pages.post("/bitrix24/app/sync/retry")
+def retry_record() -> Response | tuple[str, int]:
+    """Queue a re-apply of one record of the portal's sync log (its Retry button)."""
+    who = admin_action()
+    target = retry_target(request.form)
+    if target is None:
+        raise PageError(400, "Only a QuickBooks customer or invoice of the sync log can be retried.")
+    rt = runtime()
+    with rt.sessions() as session:
+        connection = _connection(session, who.portal_id)
+        if connection is None or connection.status != "connected":
+            raise PageError(409, "Log in with QuickBooks before retrying a record.")
+        if failure_of(session, who.portal_id, *target) is None:  # only this portal's rows: another's is a 404
+            raise PageError(404, "This record is not in the sync log any more: it may have been written since. "
+                                 "Reload the app to see the current log.")
+    try:
+        enqueue_retry(rt, who.portal_id, *target)
+    except EnqueueFailed as error:
+        flash(str(error), "error")
+        return _render(who), 503
+    log.info("app.retry.queued", extra={"member_id": who.member_id, "qbo_type": target[0], "qbo_id": target[1]})
+    flash(f"Retry queued: QuickBooks {target[0].lower()} {target[1]} is applied again in a few seconds; "
+          "it leaves the sync log once it is in Bitrix24.", "ok")
+    return redirect(url_for("pages.app_page"), 303)
+
+
 def _resume_orphan(who: PortalSession) -> Response:
     """The portal's active run blocks a new one: queue it again if no process holds it, else refuse."""
     rt = runtime()
@@ -201,6 +229,8 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
                 "connect_token": _connect_token(who) if who.admin else None,
                 "report": report_view(run), "run_failed_on_required": _failed_on_required(run),
                 "awaiting_install_event": portal.application_token_enc is None}
+        if view["connected"]:
+            view.update(sync_log_view(session, connection))
         stored = dict(portal.settings or {})
     if view["connected"] and who.admin:  # the read-only page shows no settings: no CRM reads for it
         view.update(_crm_view(who.member_id, stored))

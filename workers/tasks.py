@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
-from workers.celery_app import FULL_SYNC, PULL_CHANGES
+from workers.celery_app import FULL_SYNC, PULL_CHANGES, RETRY_RECORD
 from workers.context import Services
 from workers.full_sync import TRANSIENT, run_full_sync
 from workers import lease
@@ -109,6 +109,18 @@ def enqueue_pull(services: Services, realm_id: str, noticed_at: float) -> None:
     except Exception as error:
         log.warning("changes.enqueue_failed", extra={"realm_id": realm_id, "error": type(error).__name__})
         raise EnqueueFailed(f"the change pull could not be queued ({_describe(error)})") from error
+
+
+def enqueue_retry(services: Services, portal_id: int, qbo_type: str, qbo_id: str) -> None:
+    """Queue a re-apply of one record of the sync log (the app page's Retry); EnqueueFailed when the broker
+    did not take it (the row stays in the log, so nothing is lost: the admin clicks again)."""
+    try:
+        services.celery.send_task(RETRY_RECORD, args=(portal_id, qbo_type, qbo_id), retry_policy=PUBLISH_RETRY)
+    except Exception as error:
+        log.warning("changes.retry_enqueue_failed", extra={"portal_id": portal_id, "qbo_type": qbo_type,
+                                                           "error": type(error).__name__})
+        raise EnqueueFailed("The retry could not be queued: the task queue did not answer. "
+                            "Nothing was changed; try again in a minute.") from error
 
 
 def pull_after_run(services: Services, run_id: int) -> None:

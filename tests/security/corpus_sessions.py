@@ -5,7 +5,8 @@ from __future__ import annotations
 from tests.security.cases import JSON, Case, form, headers
 
 READS = ("/bitrix24/app", "/bitrix24/app/status", "/bitrix24/app/progress")
-WRITES = ("/bitrix24/app/settings", "/bitrix24/app/sync", "/quickbooks/disconnect")
+RETRY = "/bitrix24/app/sync/retry"
+WRITES = ("/bitrix24/app/settings", "/bitrix24/app/sync", RETRY, "/quickbooks/disconnect")
 SETTINGS = {"use_new_invoice": "true", "customer_rule": "by_company_name", "stage_unsent": "DT31_5:N",
             "stage_sent": "DT31_5:S", "stage_partially_paid": "DT31_5:S", "stage_paid": "DT31_5:P",
             "stage_overdue": "DT31_5:S", "stage_voided": "DT31_5:D", "stage_deleted": "DT31_5:D"}
@@ -15,6 +16,8 @@ GARBAGE_COOKIE = headers(Cookie="qb24_session=eyJhZG1pbiI6dHJ1ZX0.ZZZZZZ.forgeds
 
 def _write_form(route: str, csrf: str | None, **extra: str) -> tuple[tuple[str, str], ...]:
     fields = dict(SETTINGS) if route.endswith("/settings") else {}
+    if route == RETRY:  # a row of A's sync log (tests/security/world_setup.py)
+        fields = {"qbo_type": "Invoice", "qbo_id": "130"}
     return form(**fields, csrf_token=csrf, **extra)
 
 
@@ -73,6 +76,17 @@ def malformed_settings() -> list[Case]:
                  checks=(f"not_reflected:{script}",)) for name, changes, item in bad]
 
 
+def malformed_retries() -> list[Case]:
+    """A genuine administrator's Retry of what is not a row of the portal's own sync log: 404 or 400, nothing queued."""
+    bad = [("B's failure", {"qbo_id": "4242"}), ("not in the log", {"qbo_id": "131"}),
+           ("a vendor", {"qbo_type": "Vendor"}), ("a payment", {"qbo_type": "Payment"}),
+           ("id with SQL", {"qbo_id": "130' OR '1'='1"}), ("id with NUL", {"qbo_id": "130\x00"}),
+           ("id 5000 digits", {"qbo_id": "1" * 5000}), ("no record named", {"qbo_type": None, "qbo_id": None})]
+    return [Case(f"retry {name}", "POST", RETRY, as_="A.admin",
+                 form=form(**{"qbo_type": "Invoice", "qbo_id": "130", **changes}, csrf_token="${A.admin.csrf}"))
+            for name, changes in bad]
+
+
 def stale_session() -> list[Case]:
     """Item 4: a session from before an uninstall does not come back with the reinstall."""
     return [Case(f"C's pre-reinstall session {route}", "POST", route, as_="C.stale", item=4,
@@ -83,7 +97,7 @@ def demoted_admin() -> list[Case]:
     """Item 3: Bitrix24 took user "demoted"'s admin right after their session began; disconnect last."""
     return [Case(f"demoted admin {route}", "POST", route, as_="B.demoted", item=3,
                  form=_write_form(route, "${B.demoted.csrf}"))
-            for route in ("/bitrix24/app/settings", "/bitrix24/app/sync")]
+            for route in ("/bitrix24/app/settings", "/bitrix24/app/sync", RETRY)]
 
 
 def demoted_disconnect() -> list[Case]:
@@ -92,4 +106,4 @@ def demoted_disconnect() -> list[Case]:
 
 
 def session_cases() -> list[Case]:
-    return forged_reads() + forged_writes() + malformed_settings()
+    return forged_reads() + forged_writes() + malformed_settings() + malformed_retries()

@@ -13,6 +13,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from qb24.stack import Stack
 from store.db import make_engine, make_session_factory, transaction
 from store.models import Link, SyncRun
+from store.sync_log import record_failure
 from tests.security.observe import AppLogs, instrument
 from tests.security.secrets_scan import harvest
 from tests.security.world import World
@@ -91,9 +92,11 @@ def _save_settings(world: World, who: str) -> None:
 
 
 def _store_data(world: World, member_id: str) -> None:
-    """A link and a finished run, as the sync engine leaves them (the data an uninstall may delete)."""
+    """A link, a finished run and a sync-log failure, as the sync engine leaves them (the data an uninstall
+    may delete; the failure is what Retry names)."""
     portal_id = read_portal(world.stack, member_id).id
     with transaction(make_session_factory(world.engine)) as session:
+        record_failure(session, portal_id, "Invoice", "130", "1037", "Currency EUR is not in this portal.")
         session.add(Link(portal_id=portal_id, qbo_type="Customer", qbo_id="58", b24_type="contact", b24_id="12"))
         session.add(SyncRun(portal_id=portal_id, kind="full", status="done",
                             counters={"imported": 1, "updated": 0, "skipped": 0, "failed": 0, "total": 1}))
@@ -128,6 +131,8 @@ def _portal_b(world: World) -> None:
     _open(world, "B.demoted", b, demoted)
     world.values["B.demoted.ticket"] = world.ticket("B.demoted", "R3")
     _connect(world, "B.admin", "R2")
+    with transaction(make_session_factory(world.engine)) as session:  # B's own sync log: A's Retry cannot name it
+        record_failure(session, read_portal(world.stack, b).id, "Invoice", "4242", "B's", "Refused.")
     world.remember_page("B.admin", world.jar("B.admin").get(world.url + "/bitrix24/app", timeout=15).text)
     world.values["B.app_token"] = application_token(world.stack, b)
     _fields(world, "B.admin", b)

@@ -216,7 +216,7 @@ def test_saving_valid_settings_stores_them(world):
     with world.sessions() as session:
         assert world.portal(session).settings == {
             "use_new_invoice": True, "customer_rule": "always_companies", "export_new_contacts": True,
-            "on_invoice_delete": "stage",  # the form has no choice yet: the default is stored
+            "on_invoice_delete": "stage",  # the form has no choice: the saved one (the default) stays
             "stage_map": {"unsent": "DT31_5:N", "sent": "DT31_5:S", "partially_paid": "DT31_5:S",
                           "paid": "DT31_5:P", "overdue": "DT31_5:N", "voided": "DT31_5:D", "deleted": "DT31_5:D"}}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
@@ -347,7 +347,12 @@ def _active_run(world, status: str, *, age_s: float, heartbeat_age_s: float | No
 
 def _queued_runs(world) -> list[int]:
     """The run ids waiting in the app's (in-memory) sync queue, taken off it: this app runs no worker."""
-    return [args[0] for _, args in take_queued(world.app.extensions["qb24"].celery, BULK_QUEUE)]
+    return [args[0] for _, args in queued_tasks(world, BULK_QUEUE)]
+
+
+def queued_tasks(world, queue_name: str) -> list[tuple[str, tuple]]:
+    """(task name, args) of every message waiting in one of the app's (in-memory) queues, taken off it."""
+    return take_queued(world.app.extensions["qb24"].celery, queue_name)
 
 
 @pytest.mark.parametrize("status, age_s, heartbeat_age_s", [

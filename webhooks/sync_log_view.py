@@ -1,0 +1,82 @@
+"""What the app page shows of the real-time sync: the last change applied and the sync log (failures).
+
+Words stored by the workers (connection.last_change["what"], workers/changes.py) become sentences here;
+records are named by what an admin knows (the name, the QuickBooks kind and number).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from store.models import QboConnection
+from store.sync_log import failure_count, failures
+
+SYNC_LOG_ROWS = 50
+RETRYABLE = ("Customer", "Invoice")  # what workers/change_apply.apply_record re-reads and re-applies
+QBO_ID = re.compile(r"\d{1,32}", re.ASCII)  # QuickBooks ids are decimal digits (reference §1); the column holds 32
+WHAT = {"created": "was created in Bitrix24",
+        "updated": "was updated in Bitrix24",
+        "stage": "was updated in Bitrix24, in the stage of its QuickBooks status",
+        "deleted": "was deleted in QuickBooks and moved to the Deleted stage in Bitrix24",
+        "removed": "was deleted in QuickBooks and removed from Bitrix24",
+        "merged": "took over a customer merged into it in QuickBooks; Bitrix24 follows the merge",
+        "unchanged": "was checked: Bitrix24 already matched it"}
+KIND = {"Customer": "customer", "Invoice": "invoice", "Payment": "payment"}
+
+
+@dataclass(frozen=True)
+class LastChange:
+    """One sentence about the newest change applied, and when."""
+
+    sentence: str
+    at: str | None
+
+
+def last_change(connection: QboConnection) -> LastChange | None:
+    """The connection's last applied change as a sentence; None before the first one."""
+    change = connection.last_change if isinstance(connection.last_change, dict) else None
+    if not change:
+        return None
+    entity = str(change.get("entity") or "record")
+    record = f"QuickBooks {KIND.get(entity, entity.lower())} {change.get('qbo_id') or ''}".rstrip()
+    if change.get("name"):
+        record += f" ({change['name']})"
+    if entity == "Customer" and change.get("what") == "deleted":
+        what = "was deleted in QuickBooks; its Bitrix24 record is kept, no longer synced"
+    else:
+        what = WHAT.get(str(change.get("what")), "was changed in Bitrix24")
+    return LastChange(f"{record} {what}.", when(change.get("at")))
+
+
+def when(value: Any) -> str | None:
+    """An instant as the page writes it (UTC, to the second); None when missing or unreadable."""
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    if value.tzinfo is not None:  # the store's instants are UTC; a naive one is taken as UTC too
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def sync_log_view(session: Session, connection: QboConnection) -> dict[str, Any]:
+    """The page's part for a connected portal: last change, the newest failures and their count."""
+    rows = failures(session, connection.portal_id, limit=SYNC_LOG_ROWS)
+    return {"last_change": last_change(connection), "sync_log_total": failure_count(session, connection.portal_id),
+            "sync_log": [{"qbo_type": row.qbo_type, "qbo_id": row.qbo_id, "name": row.name,
+                          "kind": KIND.get(row.qbo_type, row.qbo_type), "reason": row.reason,
+                          "attempts": row.attempts, "last_at": when(row.last_at),
+                          "retryable": row.qbo_type in RETRYABLE} for row in rows]}
+
+
+def retry_target(form: Any) -> tuple[str, str] | None:
+    """(qbo_type, qbo_id) of a Retry form, or None when either is not one we retry."""
+    qbo_type, qbo_id = form.get("qbo_type", ""), form.get("qbo_id", "")
+    if qbo_type not in RETRYABLE or QBO_ID.fullmatch(qbo_id) is None:
+        return None
+    return qbo_type, qbo_id
