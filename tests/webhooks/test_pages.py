@@ -350,9 +350,9 @@ def _queued_runs(world) -> list[int]:
     return [args[0] for _, args in queued_tasks(world, BULK_QUEUE)]
 
 
-def queued_tasks(world, queue_name: str) -> list[tuple[str, tuple]]:
+def queued_tasks(world, queue_name: str) -> list[tuple[str, list]]:
     """(task name, args) of every message waiting in one of the app's (in-memory) queues, taken off it."""
-    return take_queued(world.app.extensions["qb24"].celery, queue_name)
+    return [(name, list(args)) for name, args in take_queued(world.app.extensions["qb24"].celery, queue_name)]
 
 
 @pytest.mark.parametrize("status, age_s, heartbeat_age_s", [
