@@ -35,11 +35,9 @@ def emails(changed: Changed, customer: dict) -> list[str]:
     return [v for _, v, _ in multi_values(record, "EMAIL")]
 
 
-def test_a_pull_asked_for_while_another_runs_is_pulled_by_the_holder(changed, monkeypatch):
-    """The race, made deterministic: the holder is held just after its CDC call answered; a change and a
-    second pull come then. The second finds the lease taken, sets pull_again; the holder pulls once more."""
-    answered, go_on, real = threading.Event(), threading.Event(), changes.read_changes
-    calls = []
+def hold_after_cdc(monkeypatch) -> tuple[threading.Event, threading.Event, list]:
+    """The pull's first CDC call answers, then waits for `go_on`: (answered, go_on, the `since` of each call)."""
+    answered, go_on, real, calls = threading.Event(), threading.Event(), changes.read_changes, []
 
     def held_read(qbo, since):
         found = real(qbo, since)
@@ -50,9 +48,26 @@ def test_a_pull_asked_for_while_another_runs_is_pulled_by_the_holder(changed, mo
         return found
 
     monkeypatch.setattr(changes, "read_changes", held_read)
-    outcome: list[str] = []
+    return answered, go_on, calls
+
+
+def pull_in_thread(changed: Changed, outcome: list[str]) -> threading.Thread:
     holder = threading.Thread(target=lambda: outcome.append(changed.pull()))
     holder.start()
+    return holder
+
+
+def cancel(changed: Changed, run_id: int) -> None:
+    with transaction(changed.world.rig.sessions) as session:
+        session.get(SyncRun, run_id).status = "cancelled"
+
+
+def test_a_pull_asked_for_while_another_runs_is_pulled_by_the_holder(changed, monkeypatch):
+    """The race, made deterministic: the holder is held just after its CDC call answered; a change and a
+    second pull come then. The second finds the lease taken, sets pull_again; the holder pulls once more."""
+    answered, go_on, calls = hold_after_cdc(monkeypatch)
+    outcome: list[str] = []
+    holder = pull_in_thread(changed, outcome)
     assert answered.wait(30)
     customer = new_customer(changed.qbo, "Late Comer", "late@example.com")  # after the holder's CDC call
     assert changed.pull(noticed_at=time.time()) == "busy"
@@ -168,3 +183,59 @@ def test_an_overflowing_cdc_window_is_read_in_parts_and_nothing_is_missed(change
     crm = changed.crm()
     for customer in customers:
         changed.customer_record(crm, customer)
+
+
+def test_a_full_run_waits_while_a_pull_holds_the_realm(changed, monkeypatch):
+    """A pull already past its check for runs when a full run's task starts: the run's task defers (re-queued
+    shortly) instead of writing alongside it."""
+    answered, go_on, _ = hold_after_cdc(monkeypatch)
+    outcome: list[str] = []
+    holder = pull_in_thread(changed, outcome)
+    run_id = None
+    try:
+        assert answered.wait(30)
+        run_id = changed.world.rig.new_run()
+        sent = []
+        monkeypatch.setattr(changed.services.celery, "send_task",
+                            lambda name, **kw: sent.append((name, kw["args"], kw.get("countdown"))))
+        changed.services.celery.set_current()
+        assert tasks.full_sync.apply(args=(run_id,)).get() == tasks.PULLING
+        assert sent == [(tasks.FULL_SYNC, (run_id,), tasks.PULL_WAIT_S)]
+        run = changed.world.rig.run(run_id)
+        assert run.status == "pending" and run.lease_owner is None and not run.counters
+    finally:
+        go_on.set()
+        holder.join(30)
+        if run_id is not None:
+            cancel(changed, run_id)
+    assert outcome and outcome[0] in ("pulled", "deferred")
+
+
+def test_a_pull_that_finds_a_full_run_started_before_its_writes_defers(changed, monkeypatch):
+    """A full run queued after the pull's check for runs but before its first Bitrix24 write: the pull writes
+    nothing, keeps its watermark and leaves pull_again for the run's end."""
+    customer = new_customer(changed.qbo, "Run Racer", "racer@example.com")
+    watermark = changed.connection().cdc_watermark
+    answered, go_on, _ = hold_after_cdc(monkeypatch)
+    outcome: list[str] = []
+    holder = pull_in_thread(changed, outcome)
+    run_id = None
+    try:
+        assert answered.wait(30)
+        run_id = changed.world.rig.new_run()
+        go_on.set()
+        holder.join(30)
+        assert outcome == ["deferred"]
+        assert changed.crm().by_origin("contact", f"Customer:{customer['Id']}") == []
+        connection = changed.connection()
+        assert connection.pull_again and connection.pull_owner is None and not connection.pull_in_flight
+        assert connection.cdc_watermark == watermark
+    finally:
+        go_on.set()
+        holder.join(30)
+        if run_id is not None:
+            cancel(changed, run_id)
+    monkeypatch.undo()
+    assert changed.pull() == "pulled"
+    assert emails(changed, customer) == ["racer@example.com"]
+
