@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from store.db import transaction
 from store.models import Link, SyncRun
-from tests.workers.changes_support import Changed, new_customer, sync_log
+from tests.workers.changes_support import Changed, new_customer, new_invoice, sync_log
 from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import change_contact_details
 from tests.workers.e2e_support import SMART, run_sync, synced_world
@@ -239,3 +239,24 @@ def test_a_pull_that_finds_a_full_run_started_before_its_writes_defers(changed, 
     assert changed.pull() == "pulled"
     assert emails(changed, customer) == ["racer@example.com"]
 
+
+def test_a_full_run_after_a_pull_died_mid_write_finds_its_writes(changed, monkeypatch):
+    """A pull wrote to Bitrix24 and died before its commit (pull_in_flight stays set); a full run comes next:
+    it must look the pull's creates up by origin marker, not create them again."""
+    owner = new_customer(changed.qbo, "Orphan Owner", "orphan@example.com")
+    invoice = new_invoice(changed.qbo, owner["Id"], 77.0)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed after the Bitrix24 writes")
+
+    monkeypatch.setattr(changes, "commit_changes", crash)
+    with pytest.raises(RuntimeError):
+        changed.pull()
+    monkeypatch.undo()
+    assert changed.connection().pull_in_flight
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1  # written, not bound
+    run_sync(changed.world)
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+    assert len(changed.crm().by_origin("contact", f"Customer:{owner['Id']}")) == 1
+    assert changed.pull() == "pulled"
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
