@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
@@ -85,6 +85,12 @@ def release_asking_again(sessions: sessionmaker[Session], mine: PullLease) -> No
         session.execute(update(QboConnection).where(QboConnection.realm_id == mine.realm_id,
                                                     QboConnection.pull_owner == mine.owner)
                         .values(pull_owner=None, pull_heartbeat_at=None, pull_again=True))
+
+
+def pull_live(session: Session, portal_id: int) -> bool:
+    """Whether a pull holds the lease of the portal's realm (a full run's task waits for it to end)."""
+    return session.scalar(select(QboConnection.id).where(QboConnection.portal_id == portal_id,
+                                                         QboConnection.pull_owner.is_not(None), ~_lapsed())) is not None
 
 
 def still_held(session: Session, mine: PullLease) -> bool:
