@@ -17,7 +17,7 @@ from tests.workers.changes_support import Changed, new_customer, new_invoice, sy
 from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import change_contact_details
 from tests.workers.e2e_support import SMART, run_sync, synced_world
-from workers import changes, tasks
+from workers import change_retry, changes, tasks
 from workers.change_retry import apply_record
 
 
@@ -260,3 +260,36 @@ def test_a_full_run_after_a_pull_died_mid_write_finds_its_writes(changed, monkey
     assert len(changed.crm().by_origin("contact", f"Customer:{owner['Id']}")) == 1
     assert changed.pull() == "pulled"
     assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+
+
+def test_retry_waits_while_a_full_run_or_a_pull_may_write_the_record(changed, monkeypatch):
+    """A Retry writes like a pull: never alongside a full run or a pull of the realm (both could create it)."""
+    customer = new_customer(changed.qbo, "Retry Waiter", "waiter@example.com")  # not in Bitrix24 yet
+    portal_id, args = changed.world.rig.portal().id, (changed.world.rig.portal().id, "Customer", customer["Id"])
+    run_id = changed.world.rig.new_run()
+    try:
+        assert apply_record(changed.services, *args) == "deferred"
+        sent = []
+        monkeypatch.setattr(changed.services.celery, "send_task",
+                            lambda name, **kw: sent.append((name, kw["args"], kw.get("countdown"))))
+        changed.services.celery.set_current()
+        assert change_retry.retry_record.apply(args=args).get() == "deferred"
+        assert sent == [(change_retry.RETRY_RECORD, args, change_retry.RUN_WAIT_S)]
+    finally:
+        cancel(changed, run_id)
+    assert changed.crm().by_origin("contact", f"Customer:{customer['Id']}") == []
+    answered, go_on, _ = hold_after_cdc(monkeypatch)
+    outcome: list[str] = []
+    holder = pull_in_thread(changed, outcome)
+    try:
+        assert answered.wait(30)
+        assert apply_record(changed.services, portal_id, "Customer", customer["Id"]) == "busy"
+        assert not changed.connection().pull_again  # the holder is not asked for another pull
+    finally:
+        go_on.set()
+        holder.join(30)
+    assert outcome == ["pulled"]  # the pull brought the customer
+    monkeypatch.undo()
+    assert apply_record(changed.services, *args) == "applied"
+    assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
+    assert changed.connection().pull_owner is None
