@@ -20,7 +20,7 @@ from workers.full_sync import TRANSIENT
 from workers.progress import report_lines, run_progress
 from workers.lease import lease_free
 from workers.runs import ACTIVE_RUNS, RunActive, active_run, start_run
-from workers.tasks import BUSY, fail_run, run_sync
+from workers.tasks import BUSY, PULL_WAIT_S, PULLING, fail_run, run_sync
 
 Echo = Callable[[str], None]
 POLL_S = 0.5
@@ -60,7 +60,11 @@ def _resumable(active: SyncRun | None, member_id: str, echo: Echo) -> int:
 def execute(services: Services, run_id: int, echo: Echo) -> None:
     """Run the engine; an interruption with no worker to resume it fails the run with the reason."""
     try:
-        if run_sync(services, run_id) == BUSY:
+        status = run_sync(services, run_id)
+        while status == PULLING:  # a change pull holds the realm: the run starts when it ends
+            time.sleep(PULL_WAIT_S)
+            status = run_sync(services, run_id)
+        if status == BUSY:
             echo(f"Another process took run {run_id} over first; its progress is on the app page.")
     except TRANSIENT as error:
         fail_run(services, run_id, f"Interrupted ({type(error).__name__}: {error}); run qb24 resync again "

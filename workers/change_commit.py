@@ -21,6 +21,7 @@ from workers.change_payments import invoices_of_payments
 from workers.customer_parents import known_subs
 from workers.lease import LeaseLost
 from workers.pull_lease import PullLease, still_held
+from workers.runs import writing_run
 from workers.sync_state import Binding, SyncContext, bind_all, empty_report, flush_sync_log
 
 COUNTS = ("applied", "skipped", "failed", "pulls", "qbo_calls")
@@ -38,11 +39,16 @@ def pull_context(sessions: sessionmaker[Session], portal: Portal, realm_id: str,
                        pull_lost=lease.lost if lease else None, subs_stored={k: list(v) for k, v in subs.items()})
 
 
-def set_in_flight(sessions: sessionmaker[Session], realm_id: str, mine: PullLease | None) -> None:
-    """Committed before the pull's first Bitrix24 write."""
+def set_in_flight(sessions: sessionmaker[Session], realm_id: str, mine: PullLease | None) -> bool:
+    """Committed before the pull's first Bitrix24 write; False (nothing set) when a full run of the portal was
+    queued since the pull looked (the run's task waits while the pull's lease is live; this covers a lease
+    that lapsed unnoticed, and the pull does not write alongside a run either way)."""
     with transaction(sessions) as session:
         connection = _connection(session, realm_id, mine)
+        if writing_run(session, connection.portal_id) is not None:
+            return False
         connection.pull_in_flight = True
+        return True
 
 
 def commit_links(ctx: SyncContext, mine: PullLease | None, bindings: list[Binding]) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.db import transaction
-from store.models import Portal, QboConnection, SyncRun, utcnow
+from store.models import Portal, QboConnection, utcnow
 from workers.celery_app import PULL_CHANGES
 from workers.change_apply import ApplyResult, apply_changes
 from workers.change_commit import commit_changes, commit_links, pull_context, set_in_flight
@@ -32,7 +32,7 @@ from workers.full_sync import TRANSIENT
 from workers.lease import BEAT_S, LEASE_S, LeaseLost
 from workers.sync_state import SyncContext
 from workers.pull_lease import PullLease, beating, claim_or_ask_again, release_asking_again, release_unless_again
-from workers.runs import ACTIVE_RUNS, RunActive, start_run
+from workers.runs import RunActive, start_run, writing_run
 from workers.tasks import PUBLISH_RETRY, enqueue_full_sync
 from workers.watermark import CDC_WINDOW, OVERLAP, RESYNC_MARGIN, too_old, watermark_of
 
@@ -130,8 +130,9 @@ def pull_once(services: Services, mine: PullLease, lookback: timedelta | None = 
     paid, calls = _invoices_of(ctx, payments, invoices)
     invoices += paid
     calls += changes.calls
-    if customers or invoices:
-        set_in_flight(services.sessions, mine.realm_id, mine)
+    if (customers or invoices) and not set_in_flight(services.sessions, mine.realm_id, mine):
+        log.info("changes.deferred", extra={"realm_id": mine.realm_id})
+        return "deferred"  # a full run was queued since the plan: it writes alone, its end pulls again
     checkpoint = partial(commit_links, ctx, mine)
     result = (apply_changes(ctx, customers, invoices, resumed=plan.resumed, checkpoint=checkpoint)
               if customers or invoices else ApplyResult())
@@ -156,9 +157,7 @@ def _plan(services: Services, mine: PullLease, lookback: timedelta | None) -> Pl
         if connection.status != "connected" or portal is None or portal.status != "installed":
             return Plan("disconnected")
         connection.last_pull_at = now
-        active = session.scalar(select(SyncRun).where(SyncRun.portal_id == portal.id,
-                                                      SyncRun.status.in_(ACTIVE_RUNS), SyncRun.kind != "dry_run"))
-        if active is not None:
+        if writing_run(session, portal.id) is not None:
             return Plan("deferred")
         watermark = watermark_of(connection)
         if watermark is None:

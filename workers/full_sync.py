@@ -100,6 +100,8 @@ def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, 
         if run.kind != "dry_run" and not run.cursor:
             mark_full_run_start(connection, utcnow())  # changes during the run are the change feed's
         recover = unbound_phases(session, run)
+        if connection.pull_in_flight:  # a change pull died between its Bitrix24 writes and its commit
+            recover = list(PHASES)     # its creates are unbound: find them by origin marker, never create twice
         ctx = SyncContext(sessions=sessions, run_id=run_id, portal_id=portal.id, member_id=portal.member_id,
                           realm_id=connection.realm_id, qbo=qbo, b24=b24, dry_run=run.kind == "dry_run",
                           today=today, page_size=min(page_size, 1000), stored_settings=dict(portal.settings or {}),

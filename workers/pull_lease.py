@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
@@ -52,9 +52,7 @@ def claim_or_ask_again(sessions: sessionmaker[Session], realm_id: str) -> tuple[
     owner = secrets.token_hex(16)
     for _ in range(5):  # bounded: a connection deleted meanwhile matches neither statement
         with transaction(sessions) as session:
-            taken = session.execute(update(QboConnection).where(QboConnection.realm_id == realm_id, _lapsed())
-                                    .values(pull_owner=owner, pull_heartbeat_at=utcnow(), pull_again=False))
-            if taken.rowcount == 1:
+            if _take(session, realm_id, owner, pull_again=False):
                 return owner, False
             held = and_(QboConnection.realm_id == realm_id, ~_lapsed())
             first = session.execute(update(QboConnection).where(held, QboConnection.pull_again.is_(False))
@@ -63,6 +61,19 @@ def claim_or_ask_again(sessions: sessionmaker[Session], realm_id: str) -> tuple[
                 return None, first
         # the holder released between the statements: try to claim again
     return None, False
+
+
+def claim(sessions: sessionmaker[Session], realm_id: str) -> str | None:
+    """Take the lease if nobody holds it, asking nothing of a holder (a Retry, which waits instead); the
+    owner token or None. pull_again is left as it is: a pull owed is still owed when this releases."""
+    owner = secrets.token_hex(16)
+    with transaction(sessions) as session:
+        return owner if _take(session, realm_id, owner) else None
+
+
+def _take(session: Session, realm_id: str, owner: str, **values: bool) -> bool:
+    return session.execute(update(QboConnection).where(QboConnection.realm_id == realm_id, _lapsed())
+                           .values(pull_owner=owner, pull_heartbeat_at=utcnow(), **values)).rowcount == 1
 
 
 def release_unless_again(sessions: sessionmaker[Session], mine: PullLease) -> bool:
@@ -85,6 +96,12 @@ def release_asking_again(sessions: sessionmaker[Session], mine: PullLease) -> No
         session.execute(update(QboConnection).where(QboConnection.realm_id == mine.realm_id,
                                                     QboConnection.pull_owner == mine.owner)
                         .values(pull_owner=None, pull_heartbeat_at=None, pull_again=True))
+
+
+def pull_live(session: Session, portal_id: int) -> bool:
+    """Whether a pull holds the lease of the portal's realm (a full run's task waits for it to end)."""
+    return session.scalar(select(QboConnection.id).where(QboConnection.portal_id == portal_id,
+                                                         QboConnection.pull_owner.is_not(None), ~_lapsed())) is not None
 
 
 def still_held(session: Session, mine: PullLease) -> bool:

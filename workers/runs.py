@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from store.lifecycle import ACTIVE_RUNS, cancel_runs
 from store.models import SyncRun
 
-__all__ = ["ACTIVE_RUNS", "RunActive", "active_run", "cancel_runs", "start_run"]
+__all__ = ["ACTIVE_RUNS", "RunActive", "active_run", "cancel_runs", "start_run", "writing_run"]
 KINDS = {False: "full", True: "dry_run"}
 
 
@@ -22,6 +22,13 @@ class RunActive(Exception):
 
 def active_run(session: Session, portal_id: int) -> SyncRun | None:
     return session.scalar(select(SyncRun).where(SyncRun.portal_id == portal_id, SyncRun.status.in_(ACTIVE_RUNS)))
+
+
+def writing_run(session: Session, portal_id: int) -> SyncRun | None:
+    """The portal's pending or running run that writes to Bitrix24 (a full run or resync, not a dry run):
+    change pulls and it never write at once (workers/changes.py, workers/tasks.run_sync)."""
+    return session.scalar(select(SyncRun).where(SyncRun.portal_id == portal_id, SyncRun.status.in_(ACTIVE_RUNS),
+                                                SyncRun.kind != "dry_run"))
 
 
 def start_run(session: Session, portal_id: int, *, dry_run: bool = False) -> SyncRun:

@@ -14,6 +14,7 @@ from workers.context import Services
 from workers.full_sync import TRANSIENT, run_full_sync
 from workers import lease
 from workers.lease import Lease, held
+from workers.pull_lease import pull_live
 from workers.runs import ACTIVE_RUNS
 
 log = logging.getLogger("qb24.worker.tasks")
@@ -21,6 +22,9 @@ log = logging.getLogger("qb24.worker.tasks")
 RETRY_DELAY_S, MAX_RETRIES = 30, 20
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 BUSY = "busy"  # another process holds the run's lease (workers/lease.py)
+# A change pull holds the realm (workers/pull_lease.py): the run waits for it rather than writing alongside it
+# (both could create the same new record). Pulls last about a second; the task looks again shortly.
+PULLING, PULL_WAIT_S = "pulling", 2.0
 
 
 class EnqueueFailed(RuntimeError):
@@ -46,16 +50,31 @@ def full_sync(self: Task, run_id: int) -> str:
         # process then dies (its own message is the one we got), so look again once its lease could
         # have lapsed; if it finished meanwhile, that look ends at once. Not a retry: no limit applies.
         self.app.send_task(FULL_SYNC, args=(run_id,), countdown=lease.LEASE_S, retry_policy=PUBLISH_RETRY)
+    if status == PULLING:
+        self.app.send_task(FULL_SYNC, args=(run_id,), countdown=PULL_WAIT_S, retry_policy=PUBLISH_RETRY)
     return status
 
 
 def run_sync(services: Services, run_id: int) -> str:
-    """Run the engine on the run if no other process does (task and `qb24 resync` alike); BUSY if one does."""
+    """Run the engine on the run if no other process does (task and `qb24 resync` alike); BUSY if one does,
+    PULLING if a change pull holds the portal's realm.
+
+    A pull and a writing run are exclusive per portal: the run is active (committed) before this looks at
+    the pull lease, and a pull takes its lease (committed) before it looks for active runs
+    (workers/changes.py, before every pull and again before its first Bitrix24 write), so of two that
+    overlap at least one sees the other and stands back."""
     with services.sessions() as session:
-        if session.get(SyncRun, run_id) is None:
+        run = session.get(SyncRun, run_id)
+        if run is None:
             return "missing"  # deleted with its portal's data (uninstall CLEAN)
+        portal_id, writes = run.portal_id, run.kind != "dry_run"
     with held(services.sessions, run_id) as mine:
-        return _run_engine(services, run_id, mine) if mine else BUSY
+        if mine is None:
+            return BUSY
+        with services.sessions() as session:
+            if writes and pull_live(session, portal_id):
+                return PULLING
+        return _run_engine(services, run_id, mine)
 
 
 def _run_engine(services: Services, run_id: int, mine: Lease) -> str:

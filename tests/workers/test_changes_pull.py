@@ -13,11 +13,11 @@ from sqlalchemy import update
 
 from store.db import transaction
 from store.models import Link, SyncRun
-from tests.workers.changes_support import Changed, new_customer, sync_log
+from tests.workers.changes_support import Changed, new_customer, new_invoice, sync_log
 from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import change_contact_details
 from tests.workers.e2e_support import SMART, run_sync, synced_world
-from workers import changes, tasks
+from workers import change_retry, changes, tasks
 from workers.change_retry import apply_record
 
 
@@ -35,11 +35,9 @@ def emails(changed: Changed, customer: dict) -> list[str]:
     return [v for _, v, _ in multi_values(record, "EMAIL")]
 
 
-def test_a_pull_asked_for_while_another_runs_is_pulled_by_the_holder(changed, monkeypatch):
-    """The race, made deterministic: the holder is held just after its CDC call answered; a change and a
-    second pull come then. The second finds the lease taken, sets pull_again; the holder pulls once more."""
-    answered, go_on, real = threading.Event(), threading.Event(), changes.read_changes
-    calls = []
+def hold_after_cdc(monkeypatch) -> tuple[threading.Event, threading.Event, list]:
+    """The pull's first CDC call answers, then waits for `go_on`: (answered, go_on, the `since` of each call)."""
+    answered, go_on, real, calls = threading.Event(), threading.Event(), changes.read_changes, []
 
     def held_read(qbo, since):
         found = real(qbo, since)
@@ -50,9 +48,26 @@ def test_a_pull_asked_for_while_another_runs_is_pulled_by_the_holder(changed, mo
         return found
 
     monkeypatch.setattr(changes, "read_changes", held_read)
-    outcome: list[str] = []
+    return answered, go_on, calls
+
+
+def pull_in_thread(changed: Changed, outcome: list[str]) -> threading.Thread:
     holder = threading.Thread(target=lambda: outcome.append(changed.pull()))
     holder.start()
+    return holder
+
+
+def cancel(changed: Changed, run_id: int) -> None:
+    with transaction(changed.world.rig.sessions) as session:
+        session.get(SyncRun, run_id).status = "cancelled"
+
+
+def test_a_pull_asked_for_while_another_runs_is_pulled_by_the_holder(changed, monkeypatch):
+    """The race, made deterministic: the holder is held just after its CDC call answered; a change and a
+    second pull come then. The second finds the lease taken, sets pull_again; the holder pulls once more."""
+    answered, go_on, calls = hold_after_cdc(monkeypatch)
+    outcome: list[str] = []
+    holder = pull_in_thread(changed, outcome)
     assert answered.wait(30)
     customer = new_customer(changed.qbo, "Late Comer", "late@example.com")  # after the holder's CDC call
     assert changed.pull(noticed_at=time.time()) == "busy"
@@ -168,3 +183,113 @@ def test_an_overflowing_cdc_window_is_read_in_parts_and_nothing_is_missed(change
     crm = changed.crm()
     for customer in customers:
         changed.customer_record(crm, customer)
+
+
+def test_a_full_run_waits_while_a_pull_holds_the_realm(changed, monkeypatch):
+    """A pull already past its check for runs when a full run's task starts: the run's task defers (re-queued
+    shortly) instead of writing alongside it."""
+    answered, go_on, _ = hold_after_cdc(monkeypatch)
+    outcome: list[str] = []
+    holder = pull_in_thread(changed, outcome)
+    run_id = None
+    try:
+        assert answered.wait(30)
+        run_id = changed.world.rig.new_run()
+        sent = []
+        monkeypatch.setattr(changed.services.celery, "send_task",
+                            lambda name, **kw: sent.append((name, kw["args"], kw.get("countdown"))))
+        changed.services.celery.set_current()
+        assert tasks.full_sync.apply(args=(run_id,)).get() == tasks.PULLING
+        assert sent == [(tasks.FULL_SYNC, (run_id,), tasks.PULL_WAIT_S)]
+        run = changed.world.rig.run(run_id)
+        assert run.status == "pending" and run.lease_owner is None and not run.counters
+    finally:
+        go_on.set()
+        holder.join(30)
+        if run_id is not None:
+            cancel(changed, run_id)
+    assert outcome and outcome[0] in ("pulled", "deferred")
+
+
+def test_a_pull_that_finds_a_full_run_started_before_its_writes_defers(changed, monkeypatch):
+    """A full run queued after the pull's check for runs but before its first Bitrix24 write: the pull writes
+    nothing, keeps its watermark and leaves pull_again for the run's end."""
+    customer = new_customer(changed.qbo, "Run Racer", "racer@example.com")
+    watermark = changed.connection().cdc_watermark
+    answered, go_on, _ = hold_after_cdc(monkeypatch)
+    outcome: list[str] = []
+    holder = pull_in_thread(changed, outcome)
+    run_id = None
+    try:
+        assert answered.wait(30)
+        run_id = changed.world.rig.new_run()
+        go_on.set()
+        holder.join(30)
+        assert outcome == ["deferred"]
+        assert changed.crm().by_origin("contact", f"Customer:{customer['Id']}") == []
+        connection = changed.connection()
+        assert connection.pull_again and connection.pull_owner is None and not connection.pull_in_flight
+        assert connection.cdc_watermark == watermark
+    finally:
+        go_on.set()
+        holder.join(30)
+        if run_id is not None:
+            cancel(changed, run_id)
+    monkeypatch.undo()
+    assert changed.pull() == "pulled"
+    assert emails(changed, customer) == ["racer@example.com"]
+
+
+def test_a_full_run_after_a_pull_died_mid_write_finds_its_writes(changed, monkeypatch):
+    """A pull wrote to Bitrix24 and died before its commit (pull_in_flight stays set); a full run comes next:
+    it must look the pull's creates up by origin marker, not create them again."""
+    owner = new_customer(changed.qbo, "Orphan Owner", "orphan@example.com")
+    invoice = new_invoice(changed.qbo, owner["Id"], 77.0)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed after the Bitrix24 writes")
+
+    monkeypatch.setattr(changes, "commit_changes", crash)
+    with pytest.raises(RuntimeError):
+        changed.pull()
+    monkeypatch.undo()
+    assert changed.connection().pull_in_flight
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1  # written, not bound
+    run_sync(changed.world)
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+    assert len(changed.crm().by_origin("contact", f"Customer:{owner['Id']}")) == 1
+    assert changed.pull() == "pulled"
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+
+
+def test_retry_waits_while_a_full_run_or_a_pull_may_write_the_record(changed, monkeypatch):
+    """A Retry writes like a pull: never alongside a full run or a pull of the realm (both could create it)."""
+    customer = new_customer(changed.qbo, "Retry Waiter", "waiter@example.com")  # not in Bitrix24 yet
+    portal_id, args = changed.world.rig.portal().id, (changed.world.rig.portal().id, "Customer", customer["Id"])
+    run_id = changed.world.rig.new_run()
+    try:
+        assert apply_record(changed.services, *args) == "deferred"
+        sent = []
+        monkeypatch.setattr(changed.services.celery, "send_task",
+                            lambda name, **kw: sent.append((name, kw["args"], kw.get("countdown"))))
+        changed.services.celery.set_current()
+        assert change_retry.retry_record.apply(args=args).get() == "deferred"
+        assert sent == [(change_retry.RETRY_RECORD, args, change_retry.RUN_WAIT_S)]
+    finally:
+        cancel(changed, run_id)
+    assert changed.crm().by_origin("contact", f"Customer:{customer['Id']}") == []
+    answered, go_on, _ = hold_after_cdc(monkeypatch)
+    outcome: list[str] = []
+    holder = pull_in_thread(changed, outcome)
+    try:
+        assert answered.wait(30)
+        assert apply_record(changed.services, portal_id, "Customer", customer["Id"]) == "busy"
+        assert not changed.connection().pull_again  # the holder is not asked for another pull
+    finally:
+        go_on.set()
+        holder.join(30)
+    assert outcome == ["pulled"]  # the pull brought the customer
+    monkeypatch.undo()
+    assert apply_record(changed.services, *args) == "applied"
+    assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
+    assert changed.connection().pull_owner is None
