@@ -39,7 +39,7 @@ CONTENT_TYPES = ("application/json", "application/cloudevents+json")
 
 
 class NotificationRefused(PageError):
-    """A notification refused before anything is read from it; `kind` names the check for the metrics."""
+    """A notification refused with nothing stored or queued; `kind` names the check for the metrics."""
 
     def __init__(self, status: int, kind: str, message: str) -> None:
         super().__init__(status, message)
