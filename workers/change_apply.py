@@ -182,6 +182,8 @@ def _last_change(ctx: SyncContext, result: ApplyResult, customers: list[dict], c
 
 def _what(ctx: SyncContext, entity: str, record: dict, link: Any, bound: bool, merged: bool) -> str:
     if _deleted(record):
+        if link is None:
+            return "unchanged"  # never in Bitrix24 (CDC reports deletes of records never seen): nothing moved
         remove = entity == INVOICE and ctx.stored_settings.get("on_invoice_delete") == "remove"
         return "removed" if remove else "deleted"
     if merged:

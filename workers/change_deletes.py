@@ -30,6 +30,10 @@ def apply_invoice_tombstones(ctx: SyncContext, target: InvoiceTarget, qbo_ids: l
     """Deleted invoices: the bindings to commit (stage moves), removals already unlinked."""
     with ctx.sessions() as session:
         links = links_for_qbo_ids(session, ctx.portal_id, INVOICE, [str(i) for i in qbo_ids])
+    unlinked = [str(i) for i in qbo_ids if str(i) not in links]
+    if unlinked:  # never written (e.g. it failed): gone from QuickBooks, nothing left to retry
+        with transaction(ctx.sessions) as session:
+            clear_failures(session, ctx.portal_id, INVOICE, unlinked)
     if not links:
         return []
     if effective_settings(ctx.stored_settings, [])["on_invoice_delete"] == "remove":

@@ -19,8 +19,11 @@ from store.db import transaction
 from store.events import record_event
 from store.links import link_for_qbo, links_for_qbo_ids
 from store.models import CustomerParent, PaymentInvoices, ReceivedEvent, SyncFailure
+from store.sync_log import record_failure
+from tests.workers.changes_support import new_invoice
 from tests.workers.e2e_qbo import pay, read_company
 from tests.workers.e2e_support import SMART, World, run_sync, synced_world
+from workers.change_apply import apply_changes
 from workers.change_deletes import apply_customer_tombstones, apply_invoice_tombstones
 from workers.change_merge import apply_merges
 from workers.change_payments import invoices_of_payments
@@ -211,6 +214,25 @@ def test_a_deleted_invoice_moves_to_the_deleted_stage(synced):
     item = synced.world.reader.call("crm.item.get", {"entityTypeId": 31, "id": link.b24_id}).result["item"]
     assert item["stageId"] == target.stage_map["deleted"]
     assert synced.link("Invoice", invoice["Id"]).content_hash == f"deleted:{target.stage_map['deleted']}"
+
+
+def test_a_failed_invoice_deleted_in_quickbooks_leaves_the_sync_log(synced):
+    # never written to Bitrix24 (it failed), then deleted in QuickBooks: nothing is left to retry
+    customer = next(c for c in synced.customers.values() if synced.link("Customer", c["Id"]) is not None)
+    invoice = new_invoice(synced.world.qbo, customer["Id"], 12.5)
+    ctx = synced.ctx()
+    with transaction(synced.world.rig.sessions) as session:
+        record_failure(session, ctx.portal_id, "Invoice", invoice["Id"], "Invoice x", "Refused.")
+    qbo = synced.world.qbo
+    qbo.delete_invoice(qbo.get("Invoice", invoice["Id"]))
+    assert apply_invoice_tombstones(ctx, synced.target(ctx), [invoice["Id"]]) == []
+    assert ("Invoice", invoice["Id"]) not in synced.sync_log()
+
+
+def test_the_tombstone_of_an_invoice_never_in_bitrix24_is_not_the_last_change(synced):
+    # CDC reports deletes of records never seen (reference §2): the page must not say one moved in Bitrix24
+    tombstone = {"Id": "777777", "status": "Deleted", "MetaData": {"LastUpdatedTime": "2026-12-01T02:15:29-08:00"}}
+    assert apply_changes(synced.ctx(), [], [tombstone], resumed=False).last_change is None
 
 
 def test_a_deleted_invoice_is_removed_when_the_portal_says_so(synced):
