@@ -68,3 +68,26 @@ def test_the_flush_logs_failures_clears_written_records_and_stores_jobs(tmp_path
         assert {r.qbo_id: r.parent_id for r in session.scalars(select(CustomerParent))} == {"6": "5"}
     assert ctx.noted_failures == [] and "5" not in ctx.cursor["subs"]
     engine.dispose()
+
+
+def test_a_dry_run_predicts_failures_without_logging_them(tmp_path):
+    """A dry run writes nothing: its failures are in its report, never in the sync log (whose Retry writes)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        portal = Portal(member_id="m", domain="m.example", client_endpoint="https://m.example/rest/",
+                        server_endpoint="https://oauth.example/rest/", status="installed")
+        session.add(portal)
+        session.flush()
+        portal_id = portal.id
+    ctx = _ctx(sessions, portal_id)
+    ctx.dry_run = True
+    ctx.fail("invoices", "Invoice", "1", "Invoice 1001", "no GBP")
+    with transaction(sessions) as session:
+        flush_sync_log(session, ctx, [])
+    with sessions() as session:
+        assert list(session.scalars(select(SyncFailure))) == []
+    assert ctx.report["failures"][0]["qbo_id"] == "1" and ctx.noted_failures == []
+    engine.dispose()
