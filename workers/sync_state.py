@@ -190,6 +190,8 @@ def flush_sync_log(session: Session, ctx: SyncContext, bindings: list[Binding]) 
     for qbo_type in sorted({t for t, _ in written}):
         clear_failures(session, ctx.portal_id, qbo_type, [i for t, i in written if t == qbo_type])
     noted, ctx.noted_failures = ctx.noted_failures, []
+    if ctx.dry_run:
+        noted = []  # predictions, in the dry run's report; the log's Retry would write the record
     for failure in noted:
         if (failure["qbo_type"], failure["qbo_id"]) not in written:  # failed, then written in the same commit
             record_failure(session, ctx.portal_id, failure["qbo_type"], failure["qbo_id"], failure["name"],
