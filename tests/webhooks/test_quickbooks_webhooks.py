@@ -89,6 +89,10 @@ def test_the_pull_carries_the_realm_and_when_the_event_was_noticed(hook):
 TOO_BIG = 2 * 1024 * 1024 + 1
 
 
+def _multipart(size: int) -> bytes:
+    return b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n' + b"x" * size + b"\r\n--b--\r\n"
+
+
 def _refusals() -> dict[str, tuple[int, dict]]:
     """name -> (status, keywords for Hook.post); each is a request that must change nothing."""
     good = legacy(REALM, {"name": "Customer", "id": "7", "operation": "Update"})
@@ -108,6 +112,11 @@ def _refusals() -> dict[str, tuple[int, dict]]:
         "text/plain": (415, {"body": good, "content_type": "text/plain"}),
         "form encoded": (415, {"body": b"eventNotifications=1", "content_type": "application/x-www-form-urlencoded"}),
         "no content type": (415, {"body": good, "content_type": ""}),
+        # The signature comes before anything reads the body: no form parse of unsigned bytes (inputs.py)
+        "unsigned form with a bad field": (401, {"body": b"code=%00", "signature": "",
+                                                 "content_type": "application/x-www-form-urlencoded"}),
+        "unsigned multipart over the form limit": (401, {"body": _multipart(600_000), "signature": "x",
+                                                         "content_type": "multipart/form-data; boundary=b"}),
         "not JSON": (400, {"body": b"{eventNotifications: [}"}),
         "not UTF-8": (400, {"body": b'{"eventNotifications": "\xff\xfe"}'}),
         "JSON scalar": (400, {"body": b"42"}),
