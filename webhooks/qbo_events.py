@@ -6,6 +6,7 @@ the store's columns hold; every other key is left alone (Intuit adds fields, `un
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -61,6 +62,7 @@ class QboEvent:
     occurred_at: datetime | None
     deleted_id: str | None  # Merge: the record merged away
     event_id: str | None  # CloudEvents `id`; legacy notifications carry none
+    time_text: str | None = None  # legacy `lastUpdated` as sent: the key's time when it is unreadable
 
     @property
     def handled(self) -> bool:
@@ -69,11 +71,16 @@ class QboEvent:
     @property
     def dedupe_key(self) -> str:
         """Intuit re-sends a failed batch with the same ids (reference §1.2); a legacy entity is
-        the same change when realm, record, operation and time all match."""
+        the same change when realm, record, operation, time and (Merge) the merged-away record all match.
+        An unreadable time stands as a digest of its text (any characters; the redelivery's bytes are
+        the same): were it left out, every later change of the record would be dropped as a duplicate.
+        At most 32+32+32+16+32+32 characters and separators: within the column's 255."""
         if self.event_id:
             return self.event_id
-        at = self.occurred_at.isoformat() if self.occurred_at else ""
-        return f"{self.realm_id}:{self.entity}:{self.entity_id}:{self.operation}:{at}"
+        at = (self.occurred_at.isoformat() if self.occurred_at
+              else _digest(self.time_text) if self.time_text else "")
+        merged = f":{self.deleted_id}" if self.operation == "Merge" and self.deleted_id else ""
+        return f"{self.realm_id}:{self.entity}:{self.entity_id}:{self.operation}:{at}{merged}"
 
 
 class _Open(Schema):
@@ -133,7 +140,7 @@ def parse_notification(body: bytes) -> list[QboEvent]:
 def from_legacy(realm_id: str, entity: dict[str, Any]) -> QboEvent:
     return QboEvent(realm_id=realm_id, entity=_entity(entity["name"]), entity_id=entity["id"],
                     operation=_operation(entity["operation"]), occurred_at=_moment(entity["lastUpdated"]),
-                    deleted_id=entity["deletedId"], event_id=None)
+                    deleted_id=entity["deletedId"], event_id=None, time_text=entity["lastUpdated"])
 
 
 def from_cloudevent(entry: dict[str, Any]) -> QboEvent | None:
@@ -167,6 +174,10 @@ def _moment(text: str | None) -> datetime | None:
         return parse_qbo_time(text) if text else None
     except ValueError:
         return None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _refuse(message: str) -> None:

@@ -47,22 +47,23 @@ class NotificationRefused(PageError):
 
 
 def read_notification() -> None:
-    """Read this route's body, up to 2 MB, before inputs.check_request looks at any form in it (app-wide
-    hooks run in order; this one is registered first): a form parse would consume the raw bytes the
-    signature is over. A declared length over the limit is refused without reading."""
+    """Read this route's body, up to 2 MB, and check its signature before inputs.check_request looks at
+    any query or form (app-wide hooks run in order; this one is registered first): unsigned bytes are
+    never parsed (issue 10: the signature before anything else), and a form parse would consume the raw
+    bytes the signature is over. A declared length over the limit is refused without reading."""
     if request.endpoint != ENDPOINT:
         return
     request.max_content_length = MAX_NOTIFICATION_BYTES
     try:
-        request.get_data(cache=True)  # a chunked body is cut at the limit by werkzeug
+        body = request.get_data(cache=True)  # a chunked body is cut at the limit by werkzeug
     except RequestEntityTooLarge:
         raise NotificationRefused(413, "qbo_too_large", "The notification is larger than 2 MB.") from None
+    check_signature(body, request.headers.get("intuit-signature", ""), runtime().settings.qbo_verifier_token)
 
 
 @quickbooks.post("/webhooks/quickbooks")
 def notification() -> Response:
-    body = request.get_data(cache=True)  # read by read_notification
-    check_signature(body, request.headers.get("intuit-signature", ""), runtime().settings.qbo_verifier_token)
+    body = request.get_data(cache=True)  # read and its signature checked by read_notification
     if request.mimetype not in CONTENT_TYPES:
         raise NotificationRefused(415, "qbo_content_type",
                                   "A notification is application/json or application/cloudevents+json.")

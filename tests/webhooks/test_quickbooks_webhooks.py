@@ -89,6 +89,10 @@ def test_the_pull_carries_the_realm_and_when_the_event_was_noticed(hook):
 TOO_BIG = 2 * 1024 * 1024 + 1
 
 
+def _multipart(size: int) -> bytes:
+    return b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n' + b"x" * size + b"\r\n--b--\r\n"
+
+
 def _refusals() -> dict[str, tuple[int, dict]]:
     """name -> (status, keywords for Hook.post); each is a request that must change nothing."""
     good = legacy(REALM, {"name": "Customer", "id": "7", "operation": "Update"})
@@ -108,6 +112,11 @@ def _refusals() -> dict[str, tuple[int, dict]]:
         "text/plain": (415, {"body": good, "content_type": "text/plain"}),
         "form encoded": (415, {"body": b"eventNotifications=1", "content_type": "application/x-www-form-urlencoded"}),
         "no content type": (415, {"body": good, "content_type": ""}),
+        # The signature comes before anything reads the body: no form parse of unsigned bytes (inputs.py)
+        "unsigned form with a bad field": (401, {"body": b"code=%00", "signature": "",
+                                                 "content_type": "application/x-www-form-urlencoded"}),
+        "unsigned multipart over the form limit": (401, {"body": _multipart(600_000), "signature": "x",
+                                                         "content_type": "multipart/form-data; boundary=b"}),
         "not JSON": (400, {"body": b"{eventNotifications: [}"}),
         "not UTF-8": (400, {"body": b'{"eventNotifications": "\xff\xfe"}'}),
         "JSON scalar": (400, {"body": b"42"}),
@@ -241,3 +250,26 @@ def test_a_batch_mixing_seen_and_new_events_records_only_the_new(dual_hook):
     assert [r.entity_id for r in dual_hook.events()] == ["21", "22", "23", "24"]
     assert len(dual_hook.pulls()) == 1
     assert dual_hook.counted("Invoice.Update", "duplicate") == 1
+
+
+def test_changes_with_unreadable_times_are_not_taken_for_one_another(hook):
+    """Two changes of one record whose `lastUpdated` the parser does not read (an ISO 8601 variant
+    QuickBooks has not been seen sending: hours-only offset) are two events, each pulled; a redelivery is
+    still a duplicate."""
+    first, second = ({"name": "Invoice", "id": "12", "operation": "Update", "lastUpdated": at}
+                     for at in ("2025-09-10T21:31:25+00", "2025-09-10T21:40:02+00"))
+    assert hook.post(legacy(REALM, first)).status_code == 200
+    assert len(hook.pulls()) == 1
+    assert hook.post(legacy(REALM, second)).status_code == 200
+    assert len(hook.events()) == 2 and len(hook.pulls()) == 1
+    assert hook.post(legacy(REALM, second)).status_code == 200
+    assert len(hook.events()) == 2 and hook.pulls() == []
+
+
+def test_two_legacy_merges_into_one_survivor_in_the_same_second_keep_both_merged_away_ids(hook):
+    """Second-precision `lastUpdated` (Java SDK sample): realm, record, operation and time are equal."""
+    merges = [{"name": "Customer", "id": "5", "operation": "Merge", "lastUpdated": "2015-10-05T14:42:19-0700",
+               "deletedId": deleted} for deleted in ("27", "28")]
+    assert hook.post(legacy(REALM, merges[0])).status_code == 200
+    assert hook.post(legacy(REALM, merges[1])).status_code == 200
+    assert sorted(r.deleted_id for r in hook.events()) == ["27", "28"]
