@@ -19,6 +19,8 @@ from store.db import transaction
 from store.events import record_event
 from store.links import link_for_qbo, links_for_qbo_ids
 from store.models import CustomerParent, PaymentInvoices, ReceivedEvent, SyncFailure
+from tests.workers.changes_support import Changed
+from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import pay, read_company
 from tests.workers.e2e_support import SMART, World, run_sync, synced_world
 from workers.change_deletes import apply_customer_tombstones, apply_invoice_tombstones
@@ -258,6 +260,25 @@ def test_a_merge_into_an_unlinked_survivor_moves_the_crm_record(synced):
     assert (moved.b24_type, moved.b24_id, moved.content_hash) == (before.b24_type, before.b24_id, None)
     assert synced.link("Customer", merged["Id"]) is None
     assert apply_merges(synced.ctx()) == set()  # handled once
+
+
+def test_a_merge_stays_pending_until_the_pull_that_applies_its_survivor_commits(synced):
+    """A pull moves the merged-away customer's CRM record to the survivor, then dies before its commit: the
+    next pull (whose change window no longer holds the survivor) must still write the survivor's data."""
+    (merged,) = _linked_customers(synced, 1, USED)
+    before = synced.link("Customer", merged["Id"])
+    shape = {"CompanyName": "Ops Heir"} if before.b24_type == "company" else {"GivenName": "Ops", "FamilyName": "Heir"}
+    survivor = synced.world.qbo.create("Customer", {"DisplayName": "Ops Heir", **shape,
+                                                    "PrimaryEmailAddr": {"Address": "heir@example.com"}})
+    _merge_event(synced, survivor["Id"], merged["Id"])
+    assert apply_merges(synced.ctx()) == {survivor["Id"]}  # the dying pull's merge: links moved, nothing written
+    pull = Changed(synced.world)
+    pull.update_connection(cdc_watermark=(datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat())
+    assert pull.pull() == "pulled"  # its CDC window holds no change of the survivor: only the merge brings it
+    record = synced.world.reader.call(f"crm.{before.b24_type}.get", {"id": before.b24_id}).result
+    assert "heir@example.com" in [value for _, value, _ in multi_values(record, "EMAIL")]
+    assert synced.link("Customer", survivor["Id"]).b24_id == before.b24_id
+    assert apply_merges(synced.ctx()) == set()  # handled by that pull's commit
 
 
 def test_a_merge_of_two_linked_customers_drops_the_merged_away_link_only(synced):
