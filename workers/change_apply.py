@@ -44,6 +44,7 @@ class ApplyResult:
     skipped: int = 0
     failed: int = 0
     cancelled: bool = False
+    merges: list[int] = field(default_factory=list)  # Merge events whose survivors were applied
 
 
 def stamp(record: dict[str, Any]) -> datetime:
@@ -94,7 +95,7 @@ def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict],
     CRM record through the link store, as in the full sync's second phase); committing links early is safe:
     the pull stays in flight until its final commit, so a crash after it resumes with them bound."""
     result, before = ApplyResult(), _tally(ctx)
-    survivors = apply_merges(ctx)
+    survivors, merges = apply_merges(ctx)
     customers = latest(customers + _missing(ctx, "Customer", survivors, customers))
     customers, customer_links, older = newer_only(ctx, CUSTOMER, customers)
     result.skipped += older
@@ -108,6 +109,7 @@ def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict],
         if cancelled:
             result.cancelled = True
             return _finish(ctx, result, before)
+    result.merges = merges  # the survivors are written: the commit marks their merges handled
     if checkpoint is not None and result.bindings and invoices:
         checkpoint(result.bindings)
     invoices, invoice_links, older = newer_only(ctx, INVOICE, latest(invoices))

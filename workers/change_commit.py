@@ -17,6 +17,7 @@ from clients.quickbooks import QuickBooksClient
 from store.db import transaction
 from store.models import Portal, QboConnection
 from workers.change_apply import ApplyResult
+from workers.change_merge import mark_handled
 from workers.change_payments import invoices_of_payments
 from workers.customer_parents import known_subs
 from workers.lease import LeaseLost
@@ -61,14 +62,15 @@ def commit_links(ctx: SyncContext, mine: PullLease | None, bindings: list[Bindin
 
 def commit_changes(ctx: SyncContext, result: ApplyResult, *, mine: PullLease | None, watermark: str | None,
                    payments: list[dict[str, Any]], calls: int, pulls: int = 1) -> None:
-    """Bind the links, log the failures, remember the payments' invoices, move the watermark (None: keep it)
-    and add the tallies: one transaction. LeaseLost (rolled back) when another process took the pull over."""
+    """Bind the links, log the failures, remember the payments' invoices, mark the applied merges handled,
+    move the watermark (None: keep it) and add the tallies: one transaction. LeaseLost (rolled back) when another process took the pull over."""
     with transaction(ctx.sessions) as session:
         connection = _connection(session, ctx.realm_id, mine)
         bind_all(session, ctx.portal_id, result.bindings)
         flush_sync_log(session, ctx, result.bindings)
         if payments:
             invoices_of_payments(session, ctx.portal_id, payments)
+        mark_handled(session, result.merges)
         if watermark is not None:
             connection.cdc_watermark = watermark
             connection.pull_in_flight = False
