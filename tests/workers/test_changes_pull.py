@@ -138,6 +138,24 @@ def test_retry_reapplies_a_failed_record_and_clears_its_log_row(changed):
     assert emails(changed, customer) == ["refused@example.com"]
 
 
+def test_a_retry_dying_between_its_write_and_its_commit_duplicates_nothing(changed, monkeypatch):
+    """A Retry writes like a pull, so it is in flight like one: the next pull finds its create by origin marker."""
+    customer = new_customer(changed.qbo, "Retry Crash", "retrycrash@example.com")  # not pulled yet
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed after the Bitrix24 writes")
+
+    monkeypatch.setattr(change_retry, "commit_changes", crash)
+    with pytest.raises(RuntimeError):
+        apply_record(changed.services, changed.world.rig.portal().id, "Customer", customer["Id"])
+    monkeypatch.undo()
+    assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1  # written, not bound
+    assert changed.connection().pull_in_flight
+    assert changed.pull() == "pulled"  # its window re-reads the customer: resumed, found, not created again
+    assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
+    assert not changed.connection().pull_in_flight
+
+
 def test_a_pull_during_a_full_run_defers_and_the_run_end_pulls(changed, monkeypatch):
     run_id = changed.world.rig.new_run()
     before = changed.qbo_requests()
