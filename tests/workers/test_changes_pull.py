@@ -17,7 +17,7 @@ from tests.workers.changes_support import Changed, new_customer, new_invoice, sy
 from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import change_contact_details
 from tests.workers.e2e_support import SMART, run_sync, synced_world
-from workers import change_retry, changes, tasks
+from workers import change_retry, changes, full_sync, tasks
 from workers.change_retry import apply_record
 
 
@@ -185,6 +185,20 @@ def test_a_watermark_older_than_the_cdc_window_starts_a_resync(changed, monkeypa
     with transaction(changed.world.rig.sessions) as session:
         session.get(SyncRun, queued[0]).status = "cancelled"
     changed.update_connection(cdc_watermark=kept)  # as the resync's start would have (later tests pull on)
+
+
+def test_a_first_sync_starts_the_watermark_on_quickbooks_clock_not_ours(changed, monkeypatch):
+    """Our clock 10 minutes ahead of QuickBooks' (more than the overlap): a change made after the first sync
+    began must still reach the pull after it."""
+    changed.update_connection(cdc_watermark=None)  # a first sync: the run's start sets the watermark
+    ours = full_sync.utcnow
+    monkeypatch.setattr(full_sync, "utcnow", lambda: ours() + timedelta(minutes=10))
+    run_sync(changed.world)
+    monkeypatch.undo()
+    assert changed.connection().cdc_watermark
+    customer = new_customer(changed.qbo, "Slow Clock", "slowclock@example.com")
+    assert changed.pull() == "pulled"
+    assert emails(changed, customer) == ["slowclock@example.com"]
 
 
 def test_an_overflowing_cdc_window_is_read_in_parts_and_nothing_is_missed(changed):
