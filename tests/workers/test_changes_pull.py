@@ -19,6 +19,7 @@ from tests.workers.e2e_qbo import change_contact_details
 from tests.workers.e2e_support import SMART, run_sync, synced_world
 from workers import change_retry, changes, full_sync, tasks
 from workers.change_retry import apply_record
+from workers.lease import LEASE_S
 
 
 @pytest.fixture(scope="module", params=["postgresql+redis", "sqlite"])
@@ -122,6 +123,32 @@ def test_a_crash_between_the_writes_and_the_commit_duplicates_nothing(changed, m
     assert changed.pull() == "pulled"  # resumed: the record is found by its origin marker
     assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
     assert not changed.connection().pull_in_flight
+
+
+def test_a_pull_whose_holder_was_killed_is_taken_over_once_its_lease_lapses(changed, monkeypatch):
+    """SIGKILL between the writes and the commit, made deterministic: the dead holder's row as it leaves it
+    (pull_owner set, its last beat, pull_in_flight). Until the lease lapses another pull waits; then it takes
+    over and runs resumed, finding the dead pull's create by origin marker."""
+    customer = new_customer(changed.qbo, "Killed Holder", "killed@example.com")
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("SIGKILL after the Bitrix24 writes")
+
+    monkeypatch.setattr(changes, "commit_changes", killed)
+    with pytest.raises(RuntimeError):
+        changed.pull()
+    monkeypatch.undo()
+    with transaction(changed.world.rig.sessions) as session:  # its customer link never committed
+        session.execute(Link.__table__.delete().where(Link.qbo_id == customer["Id"], Link.qbo_type == "Customer"))
+    last_beat = datetime.now(timezone.utc) - timedelta(seconds=LEASE_S / 2)
+    changed.update_connection(pull_owner="killed-worker", pull_heartbeat_at=last_beat, pull_in_flight=True)
+    assert changed.pull() == "busy"  # the lease has not lapsed yet
+    changed.update_connection(pull_heartbeat_at=datetime.now(timezone.utc) - timedelta(seconds=LEASE_S + 1))
+    assert changed.pull() == "pulled"
+    assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
+    assert emails(changed, customer) == ["killed@example.com"]
+    connection = changed.connection()
+    assert connection.pull_owner is None and not connection.pull_in_flight and not connection.pull_again
 
 
 def test_retry_reapplies_a_failed_record_and_clears_its_log_row(changed):
