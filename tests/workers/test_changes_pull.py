@@ -58,6 +58,14 @@ def pull_in_thread(changed: Changed, outcome: list[str]) -> threading.Thread:
     return holder
 
 
+def dies_before_commit(monkeypatch, module) -> None:
+    """The module's commit_changes raises, as a worker killed after its Bitrix24 writes would stop."""
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed after the Bitrix24 writes")
+
+    monkeypatch.setattr(module, "commit_changes", killed)
+
+
 def cancel(changed: Changed, run_id: int) -> None:
     with transaction(changed.world.rig.sessions) as session:
         session.get(SyncRun, run_id).status = "cancelled"
@@ -109,10 +117,7 @@ def test_a_crash_between_the_writes_and_the_commit_duplicates_nothing(changed, m
     customer = new_customer(changed.qbo, "Crash Test", "crash@example.com")
     watermark = changed.connection().cdc_watermark
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed after the Bitrix24 writes")
-
-    monkeypatch.setattr(changes, "commit_changes", crash)
+    dies_before_commit(monkeypatch, changes)
     with pytest.raises(RuntimeError):
         changed.pull()
     connection = changed.connection()
@@ -131,10 +136,7 @@ def test_a_pull_whose_holder_was_killed_is_taken_over_once_its_lease_lapses(chan
     over and runs resumed, finding the dead pull's create by origin marker."""
     customer = new_customer(changed.qbo, "Killed Holder", "killed@example.com")
 
-    def killed(*args, **kwargs):
-        raise RuntimeError("SIGKILL after the Bitrix24 writes")
-
-    monkeypatch.setattr(changes, "commit_changes", killed)
+    dies_before_commit(monkeypatch, changes)
     with pytest.raises(RuntimeError):
         changed.pull()
     monkeypatch.undo()
@@ -169,10 +171,7 @@ def test_a_retry_dying_between_its_write_and_its_commit_duplicates_nothing(chang
     """A Retry writes like a pull, so it is in flight like one: the next pull finds its create by origin marker."""
     customer = new_customer(changed.qbo, "Retry Crash", "retrycrash@example.com")  # not pulled yet
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed after the Bitrix24 writes")
-
-    monkeypatch.setattr(change_retry, "commit_changes", crash)
+    dies_before_commit(monkeypatch, change_retry)
     with pytest.raises(RuntimeError):
         apply_record(changed.services, changed.world.rig.portal().id, "Customer", customer["Id"])
     monkeypatch.undo()
@@ -305,10 +304,7 @@ def test_a_full_run_after_a_pull_died_mid_write_finds_its_writes(changed, monkey
     owner = new_customer(changed.qbo, "Orphan Owner", "orphan@example.com")
     invoice = new_invoice(changed.qbo, owner["Id"], 77.0)
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed after the Bitrix24 writes")
-
-    monkeypatch.setattr(changes, "commit_changes", crash)
+    dies_before_commit(monkeypatch, changes)
     with pytest.raises(RuntimeError):
         changed.pull()
     monkeypatch.undo()
