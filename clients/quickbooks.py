@@ -99,10 +99,16 @@ class QuickBooksClient:
         A Fault inside one item fails only that item (batch reference): it comes back as that item's
         typed error, not raised; a failure of the whole request (401, 429, a Fault at the top) raises.
         """
+        return self.batch_query_at(statements)[0]
+
+    def batch_query_at(self, statements: list[str]) -> tuple[list[dict[str, Any] | QuickBooksError], str]:
+        """batch_query, and the server's clock when it answered: the envelope's `time`, as in every answer
+        (a real batch answer: fixtures/quickbooks/faults/batch_response_with_610_object_not_found_and_5010_
+        stale_object.json), "" when absent."""
         items = [{"bId": str(index), "Query": statement} for index, statement in enumerate(statements)]
         body = self._request(lambda: self.transport.batch_operation(json.dumps({"BatchItemRequest": items})))
         answers = {str(a.get("bId")): a for a in body.get("BatchItemResponse", []) if isinstance(a, dict)}
-        return [_batch_item(answers.get(item["bId"])) for item in items]
+        return [_batch_item(answers.get(item["bId"])) for item in items], str(body.get("time") or "")
 
     def query_pages(self, entity: str, where: str = "", *, page_size: int = PAGE_MAX,
                     order_by: str = "Id", start: int = 1) -> Iterator[tuple[int, list[dict[str, Any]]]]:

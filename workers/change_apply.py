@@ -4,7 +4,7 @@ A pull (workers/changes.py) or a Retry (workers/change_retry.py) hands over chan
 (tombstones included); they go through `sync_customer_page` and `sync_invoice_page` with a run-less
 SyncContext, customers first (an invoice needs its customer's CRM record), each in LastUpdatedTime order.
 A record whose link holds a newer LastUpdatedTime than the change is skipped: an older change (a late
-overlap, a slow Retry) never overwrites a newer one. Nothing here commits: the caller binds the returned
+overlap, a slow Retry) never overwrites a newer one; so is a tombstone the link store shows applied. Nothing here commits: the caller binds the returned
 links with its watermark in one transaction.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mappers.qbo_time import parse_qbo_time
 from store.links import links_for_qbo_ids
 from store.models import utcnow
 from workers.change_read import read_by_ids
-from workers.change_deletes import apply_customer_tombstones, apply_invoice_tombstones
+from workers.change_deletes import apply_customer_tombstones, apply_invoice_tombstones, tombstone_applied
 from workers.change_merge import apply_merges
 from workers.customer_match import chunks
 from workers.customer_parents import resolve_owners
@@ -44,6 +44,7 @@ class ApplyResult:
     skipped: int = 0
     failed: int = 0
     cancelled: bool = False
+    merges: list[int] = field(default_factory=list)  # Merge events whose survivors were applied
 
 
 def stamp(record: dict[str, Any]) -> datetime:
@@ -77,13 +78,16 @@ def newer_only(ctx: SyncContext, qbo_type: str, records: list[dict[str, Any]]) -
     """The records not older than what their link holds, the links, and how many were older."""
     with ctx.sessions() as session:
         links = links_for_qbo_ids(session, ctx.portal_id, qbo_type, [str(r["Id"]) for r in records])
-    kept = [r for r in records if not _older(r, links.get(str(r["Id"])))]
+    kept = [r for r in records if not _older(qbo_type, r, links.get(str(r["Id"])))]
     return kept, links, len(records) - len(kept)
 
 
-def _older(record: dict[str, Any], link: Any) -> bool:
+def _older(qbo_type: str, record: dict[str, Any], link: Any) -> bool:
+    """Skipped: a change older than the link's, or a tombstone applied already (no Bitrix24 call again)."""
+    if _deleted(record):
+        return tombstone_applied(qbo_type, link)
     held = _aware(link.source_updated_at) if link is not None else None
-    return held is not None and not _deleted(record) and stamp(record) < held
+    return held is not None and stamp(record) < held
 
 
 def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict], *, resumed: bool,
@@ -94,7 +98,7 @@ def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict],
     CRM record through the link store, as in the full sync's second phase); committing links early is safe:
     the pull stays in flight until its final commit, so a crash after it resumes with them bound."""
     result, before = ApplyResult(), _tally(ctx)
-    survivors = apply_merges(ctx)
+    survivors, merges = apply_merges(ctx)
     customers = latest(customers + _missing(ctx, "Customer", survivors, customers))
     customers, customer_links, older = newer_only(ctx, CUSTOMER, customers)
     result.skipped += older
@@ -108,6 +112,7 @@ def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict],
         if cancelled:
             result.cancelled = True
             return _finish(ctx, result, before)
+    result.merges = merges  # the survivors are written: the commit marks their merges handled
     if checkpoint is not None and result.bindings and invoices:
         checkpoint(result.bindings)
     invoices, invoice_links, older = newer_only(ctx, INVOICE, latest(invoices))
@@ -183,7 +188,7 @@ def _last_change(ctx: SyncContext, result: ApplyResult, customers: list[dict], c
 def _what(ctx: SyncContext, entity: str, record: dict, link: Any, bound: bool, merged: bool) -> str:
     if _deleted(record):
         if link is None:
-            return "unchanged"  # never in Bitrix24 (CDC reports deletes of records never seen): nothing moved
+            return "unchanged"  # unlinked already (or never linked): nothing changed in Bitrix24
         remove = entity == INVOICE and ctx.stored_settings.get("on_invoice_delete") == "remove"
         return "removed" if remove else "deleted"
     if merged:

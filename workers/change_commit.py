@@ -1,8 +1,8 @@
 """A change pull's run-less SyncContext and its one commit: links, sync log, watermark and tallies together.
 
 Exactly once across crashes, as a full-sync page is: `pull_in_flight` is committed before the first
-Bitrix24 write of a pull, and cleared in the transaction that binds its links and moves the watermark.
-A pull that finds it set (its predecessor died between writing and committing) runs its handlers as a
+Bitrix24 write of a pull (or a Retry), and cleared in the transaction that binds its links and moves the
+watermark (a Retry's commit clears it unless a dead pull had left it set). A pull or full run that finds it set (its predecessor died between writing and committing) runs its handlers as a
 resumed page, finding what was created by origin markers instead of creating it again.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from clients.quickbooks import QuickBooksClient
 from store.db import transaction
 from store.models import Portal, QboConnection
 from workers.change_apply import ApplyResult
+from workers.change_merge import mark_handled
 from workers.change_payments import invoices_of_payments
 from workers.customer_parents import known_subs
 from workers.lease import LeaseLost
@@ -60,17 +61,20 @@ def commit_links(ctx: SyncContext, mine: PullLease | None, bindings: list[Bindin
 
 
 def commit_changes(ctx: SyncContext, result: ApplyResult, *, mine: PullLease | None, watermark: str | None,
-                   payments: list[dict[str, Any]], calls: int, pulls: int = 1) -> None:
-    """Bind the links, log the failures, remember the payments' invoices, move the watermark (None: keep it)
-    and add the tallies: one transaction. LeaseLost (rolled back) when another process took the pull over."""
+                   payments: list[dict[str, Any]], calls: int, pulls: int = 1, clear_in_flight: bool = False) -> None:
+    """Bind the links, log the failures, remember the payments' invoices, mark the applied merges handled,
+    move the watermark (None: keep it, and the pull in flight unless `clear_in_flight`) and add the tallies:
+    one transaction. LeaseLost (rolled back) when another process took the pull over."""
     with transaction(ctx.sessions) as session:
         connection = _connection(session, ctx.realm_id, mine)
         bind_all(session, ctx.portal_id, result.bindings)
         flush_sync_log(session, ctx, result.bindings)
         if payments:
             invoices_of_payments(session, ctx.portal_id, payments)
+        mark_handled(session, result.merges)
         if watermark is not None:
             connection.cdc_watermark = watermark
+        if watermark is not None or clear_in_flight:  # a Retry's commit (it set the flag itself)
             connection.pull_in_flight = False
         if result.last_change is not None:
             connection.last_change = result.last_change

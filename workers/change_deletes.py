@@ -24,6 +24,7 @@ from workers.sync_invoices import INVOICE, WHAT, InvoiceTarget
 from workers.sync_state import Binding, SyncContext
 
 DELETED_STAGE = "deleted"  # the stage map's key (mappers/invoice_status.InvoiceStatus.DELETED)
+DELETED_HASH = "deleted:"  # a moved invoice's link hash: "deleted:<stage>", which no mapped invoice has
 
 
 def apply_invoice_tombstones(ctx: SyncContext, target: InvoiceTarget, qbo_ids: list[str]) -> list[Binding]:
@@ -60,10 +61,21 @@ def _to_deleted_stage(ctx: SyncContext, target: InvoiceTarget, links: list[Link]
         else:
             ctx.count("invoices", "updated")
             # a hash no mapped invoice has: written in full (the sync log forgets it), never "unchanged"
-            bindings.append(Binding(INVOICE, link.qbo_id, link.b24_type, link.b24_id, f"deleted:{stage}",
+            bindings.append(Binding(INVOICE, link.qbo_id, link.b24_type, link.b24_id, f"{DELETED_HASH}{stage}",
                                     link.source_updated_at))
     _unlink(ctx, INVOICE, gone)
     return bindings
+
+
+def tombstone_applied(qbo_type: str, link: Link | None) -> bool:
+    """Whether the link store shows this tombstone applied already (a later pull's overlap reads it again):
+    an invoice moved to the deleted stage (its link's hash says so), or removed or never linked (no link:
+    nothing to do). A deleted invoice is never live again in QuickBooks, so no later change is lost. A
+    customer's tombstone always goes through: unlinking is free, and a deleted job (never linked) still
+    has its stored parent to forget."""
+    if qbo_type != INVOICE:
+        return False
+    return link is None or (link.content_hash or "").startswith(DELETED_HASH)
 
 
 def _stage_command(link: Link, stage: str) -> tuple[str, dict]:

@@ -6,12 +6,13 @@ and payments as updated (moved to the survivor); only the webhook says which rec
   survivor's, so the CRM keeps one record with its history instead of gaining a duplicate;
 - both linked: the merged-away link goes; its CRM record stays (the portal's own history);
 - merged-away never linked: nothing moves.
-The survivors are returned so the caller re-applies them (their links carry no hash: written in full).
+The survivors are returned so the caller re-applies them (their links carry no hash: written in full); the
+events are marked handled only in the caller's final commit.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
 from store.links import bind, links_for_qbo_ids
@@ -23,23 +24,44 @@ from workers.sync_customers import CUSTOMER, PERSON
 from workers.sync_state import SyncContext
 
 
-def apply_merges(ctx: SyncContext) -> set[str]:
-    """Handle the portal's pending Merge events, oldest first (a chain A→B, B→C ends on C); the survivors."""
+def apply_merges(ctx: SyncContext) -> tuple[set[str], list[int]]:
+    """Apply the portal's pending Merge events, oldest first (a chain A→B, B→C ends on C): the survivors, and
+    the events' ids for the caller's final commit to mark handled (mark_handled). Marked here, a pull dying
+    before it wrote the survivor would leave the survivor's CRM record holding the merged-away customer's data;
+    left pending, the next pull applies the merge again, which is harmless (the links have moved already: the
+    merged-away id holds none, the survivor's is kept) and re-applies the survivor."""
     survivors: set[str] = set()
     with transaction(ctx.sessions) as session:
-        events = list(session.scalars(select(ReceivedEvent).where(
-            ReceivedEvent.portal_id == ctx.portal_id, ReceivedEvent.source == "qbo",
-            ReceivedEvent.entity == CUSTOMER, ReceivedEvent.operation == "Merge",
-            ReceivedEvent.deleted_id.is_not(None), ReceivedEvent.handled_at.is_(None))
-            .order_by(ReceivedEvent.occurred_at.asc().nulls_last(), ReceivedEvent.id).with_for_update()))
+        events = list(session.scalars(select(ReceivedEvent).where(*_pending(ctx.portal_id)).order_by(
+            ReceivedEvent.occurred_at.asc().nulls_last(), ReceivedEvent.id).with_for_update()))
         for event in events:
             survivor, merged = str(event.entity_id), str(event.deleted_id)
             if survivor and merged != survivor:
                 _merge(session, ctx.portal_id, survivor, merged)
                 survivors.add(survivor)
-            event.handled_at = utcnow()
+        handled = [event.id for event in events]
     ctx.count("customers", "merged", len(survivors))
-    return survivors
+    return survivors, handled
+
+
+def merges_pending(sessions: sessionmaker[Session], portal_id: int) -> bool:
+    """Whether a Merge event waits: a pull applies it even when its change window is empty (the event came
+    after the survivor's change was pulled, or a pull that applied it died before its commit)."""
+    with sessions() as session:
+        return session.scalar(select(ReceivedEvent.id).where(*_pending(portal_id)).limit(1)) is not None
+
+
+def _pending(portal_id: int) -> tuple:
+    return (ReceivedEvent.portal_id == portal_id, ReceivedEvent.source == "qbo", ReceivedEvent.entity == CUSTOMER,
+            ReceivedEvent.operation == "Merge", ReceivedEvent.deleted_id.is_not(None),
+            ReceivedEvent.handled_at.is_(None))
+
+
+def mark_handled(session: Session, event_ids: list[int]) -> None:
+    """In the transaction that commits the survivors' links: these Merge events are done."""
+    if event_ids:
+        session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids),
+                                                    ReceivedEvent.handled_at.is_(None)).values(handled_at=utcnow()))
 
 
 def _merge(session: Session, portal_id: int, survivor: str, merged: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from clients.quickbooks import QuickBooksClient
 from clients.quickbooks_errors import ValidationFailed
 from mappers.qbo_time import parse_qbo_time
+from workers.watermark import CLOCK_MARGIN
 
 log = logging.getLogger("qb24.changes")
 ENTITIES = ("Customer", "Invoice", "Payment")
@@ -81,8 +82,9 @@ def _read_entity(qbo: QuickBooksClient, entity: str, since: datetime, changes: C
         log.warning("changes.tombstones_unread", extra={"realm_id": qbo.realm_id, "entity": entity,
                                                          "since": since.isoformat(), "read_from": start.isoformat()})
         return
-    # not even the narrowest window fits: live records only, watermark from our own clock
-    changes.time = _earliest(changes.time, now.isoformat())
+    # not even the narrowest window fits: live records only, watermark from our own clock (less the margin
+    # by which it may run ahead of QuickBooks', watermark.CLOCK_MARGIN: no refusal carries QuickBooks' time)
+    changes.time = _earliest(changes.time, (now - CLOCK_MARGIN).isoformat())
     changes.records[entity] = _live_since(qbo, entity, since, changes)
     log.warning("changes.tombstones_unread", extra={"realm_id": qbo.realm_id, "entity": entity,
                                                      "since": since.isoformat(), "read_from": None})

@@ -25,7 +25,7 @@ from store.models import Link, Portal, QboConnection
 from store.sync_log import clear_failures, failure_of
 from workers.celery_app import PULL_CHANGES, RETRY_RECORD
 from workers.change_apply import apply_changes
-from workers.change_commit import commit_changes, commit_links, pull_context
+from workers.change_commit import commit_changes, commit_links, pull_context, set_in_flight
 from workers.context import Services
 from workers.full_sync import TRANSIENT
 from workers.pull_lease import PullLease, beating, claim, release_asking_again, release_unless_again
@@ -69,15 +69,22 @@ def apply_record(services: Services, portal_id: int, qbo_type: str, qbo_id: str)
     with beating(services.sessions, connection.realm_id, owner) as mine:
         try:
             with services.sessions() as session:
+                # read under the lease: only a pull or a Retry (both hold it) changes the flag
                 if writing_run(session, portal_id) is not None:
                     return "deferred"
-            return _apply_held(services, portal, mine, qbo_type, str(qbo_id))
+                resuming = bool(session.get(QboConnection, connection.id).pull_in_flight)
+            if not set_in_flight(services.sessions, mine.realm_id, mine):
+                return "deferred"
+            return _apply_held(services, portal, mine, qbo_type, str(qbo_id), clear_in_flight=not resuming)
         finally:
             _release(services, mine)
 
 
-def _apply_held(services: Services, portal: Portal, mine: PullLease, qbo_type: str, qbo_id: str) -> str:
-    """The Retry itself, under the realm's pull lease."""
+def _apply_held(services: Services, portal: Portal, mine: PullLease, qbo_type: str, qbo_id: str, *,
+                clear_in_flight: bool) -> str:
+    """The Retry itself, under the realm's pull lease and in flight like a pull (change_commit): dying between
+    a create and its commit, the next pull or full run finds the record by origin marker. The commit clears
+    the flag unless a dead pull had set it (that pull's writes are still unbound: the next pull resumes)."""
     portal_id = portal.id
     qbo = services.quickbooks_client(mine.realm_id)
     ctx = pull_context(services.sessions, portal, mine.realm_id, qbo=qbo,
@@ -89,7 +96,8 @@ def _apply_held(services: Services, portal: Portal, mine: PullLease, qbo_type: s
     _forget_hash(services, portal_id, qbo_type, str(qbo_id))
     customers, invoices = ([record], []) if qbo_type == CUSTOMER else ([], [record])
     result = apply_changes(ctx, customers, invoices, resumed=True, checkpoint=partial(commit_links, ctx, mine))
-    commit_changes(ctx, result, mine=mine, watermark=None, payments=[], calls=1, pulls=0)
+    commit_changes(ctx, result, mine=mine, watermark=None, payments=[], calls=1, pulls=0,
+                   clear_in_flight=clear_in_flight)
     if record.get("status") == "Deleted":
         with transaction(services.sessions) as session:
             clear_failures(session, portal_id, qbo_type, [str(qbo_id)])

@@ -25,6 +25,7 @@ from store.models import Portal, QboConnection, utcnow
 from workers.celery_app import PULL_CHANGES
 from workers.change_apply import ApplyResult, apply_changes
 from workers.change_commit import commit_changes, commit_links, pull_context, set_in_flight
+from workers.change_merge import merges_pending
 from workers.change_payments import invoices_of_payments
 from workers.change_read import read_by_ids, read_changes
 from workers.context import Services
@@ -130,12 +131,13 @@ def pull_once(services: Services, mine: PullLease, lookback: timedelta | None = 
     paid, calls = _invoices_of(ctx, payments, invoices)
     invoices += paid
     calls += changes.calls
-    if (customers or invoices) and not set_in_flight(services.sessions, mine.realm_id, mine):
+    work = bool(customers or invoices) or merges_pending(services.sessions, plan.portal.id)
+    if work and not set_in_flight(services.sessions, mine.realm_id, mine):
         log.info("changes.deferred", extra={"realm_id": mine.realm_id})
         return "deferred"  # a full run was queued since the plan: it writes alone, its end pulls again
     checkpoint = partial(commit_links, ctx, mine)
     result = (apply_changes(ctx, customers, invoices, resumed=plan.resumed, checkpoint=checkpoint)
-              if customers or invoices else ApplyResult())
+              if work else ApplyResult())
     if result.cancelled:
         commit_changes(ctx, result, mine=mine, watermark=None, payments=[], calls=calls)
         return "disconnected"

@@ -97,8 +97,7 @@ def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, 
         portal = session.get(Portal, run.portal_id)
         connection = session.query(QboConnection).filter_by(portal_id=run.portal_id).one()
         run.status = "running"
-        if run.kind != "dry_run" and not run.cursor:
-            mark_full_run_start(connection, utcnow())  # changes during the run are the change feed's
+        fresh = run.kind != "dry_run" and not run.cursor
         recover = unbound_phases(session, run)
         if connection.pull_in_flight:  # a change pull died between its Bitrix24 writes and its commit
             recover = list(PHASES)     # its creates are unbound: find them by origin marker, never create twice
@@ -111,25 +110,35 @@ def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, 
                       "failed_customers": {}, "report": empty_report(ctx.dry_run), "recover": [] if ctx.dry_run else recover}
     ctx.done_at_start = ctx.counters.get("done", 0)
     if "total" not in ctx.counters:
-        ctx.cursor["counts"] = _count_and_read(ctx)
+        ctx.cursor["counts"], server_time = _count_and_read(ctx)
+        if fresh:  # changes from the run's first read on are the change feed's
+            _mark_start(sessions, portal.id, server_time)
         ctx.counters = {"phase": ctx.cursor["phase"], "total": sum(ctx.cursor["counts"].values()), "done": 0,
                         "imported": 0, "updated": 0, "skipped": 0, "failed": 0, "rate": 0.0, "eta_s": None}
         save_progress(ctx)
     return ctx
 
 
-def _count_and_read(ctx: SyncContext) -> dict[str, int]:
-    """Every phase's count AND the cursor's first window in one batch request; the window waits in ctx."""
+def _mark_start(sessions: sessionmaker[Session], portal_id: int, server_time: str) -> None:
+    """Before the run's progress is saved (a crash before it starts the run afresh, marking again)."""
+    with transaction(sessions) as session:
+        connection = session.query(QboConnection).filter_by(portal_id=portal_id).with_for_update().one()
+        mark_full_run_start(connection, server_time, utcnow())
+
+
+def _count_and_read(ctx: SyncContext) -> tuple[dict[str, int], str]:
+    """Every phase's count AND the cursor's first window in one batch request; the window waits in ctx.
+    With the counts, QuickBooks' clock when it answered (the change feed's watermark starts there)."""
     phase = ctx.cursor["phase"] if ctx.cursor["phase"] in PHASES else PHASES[0]
     first, statement = _window_statement(ctx, phase)
     counts = [f"SELECT COUNT(*) FROM {entity}" + (f" WHERE {where}" if where else "")
               for entity, where in QUERIES.values()]
-    answers = ctx.qbo.batch_query([*counts, statement])
+    answers, server_time = ctx.qbo.batch_query_at([*counts, statement])
     for answer in answers:
         if isinstance(answer, QuickBooksError):
             raise answer  # as the single requests would have: typed, so transient ones resume
     ctx.prefetched = (first, query_records(answers[-1]))
-    return {name: int(answer.get("totalCount", 0)) for name, answer in zip(QUERIES, answers)}
+    return {name: int(answer.get("totalCount", 0)) for name, answer in zip(QUERIES, answers)}, server_time
 
 
 def _run(ctx: SyncContext) -> None:

@@ -1,9 +1,9 @@
 """The change feed's watermark: the QuickBooks server time up to which every change has been applied.
 
 Stored as QuickBooks wrote it (the CDC answer's `time`, reference §2: "store the response time as the next
-changedSince"); the next pull asks for changes since it minus OVERLAP. The overlap covers a change that
-QuickBooks stamped just before `time` but made visible just after, and clock skew between our clock (which
-sets the watermark when a full run starts) and Intuit's. Re-read records cost no Bitrix24 call: their link
+changedSince"), or when a full run starts, QuickBooks' `time` of the run's first answer; the next pull asks
+for changes since it minus OVERLAP. The overlap covers a change that QuickBooks stamped just before `time`
+but made visible just after; our own clock never sets it (unless QuickBooks sent no time). Re-read records cost no Bitrix24 call: their link
 holds the same LastUpdatedTime and content hash. Kept short so that under a sustained 5 changes/s a pull
 re-reads tens of records, not hundreds (a CDC answer holds at most 1,000 objects).
 """
@@ -19,6 +19,7 @@ CDC_WINDOW = timedelta(days=30)  # "CDC operations can track changes within the 
 # A watermark this close to the window's edge starts a full resync instead: the pull's own overlap, a
 # lookback and the time the pull takes must still fall inside the window.
 RESYNC_MARGIN = timedelta(hours=1)
+CLOCK_MARGIN = timedelta(minutes=5)  # our clock's possible lead on QuickBooks', when its own is unknown
 
 
 def watermark_of(connection: QboConnection) -> datetime | None:
@@ -35,12 +36,22 @@ def too_old(watermark: datetime, now: datetime | None = None) -> bool:
     return watermark - OVERLAP < now - CDC_WINDOW + RESYNC_MARGIN
 
 
-def mark_full_run_start(connection: QboConnection, started: datetime) -> None:
-    """A full run starts: changes from its start on are the change feed's, so the watermark is set to the
-    start minus the overlap when there is none (the first sync) or CDC could not read from it any more.
+def mark_full_run_start(connection: QboConnection, server_time: str, now: datetime) -> None:
+    """A full run starts: changes from its first read on are the change feed's, so the watermark is set to
+    QuickBooks' clock when that read answered (`server_time`, the batch answer's `time`) minus the overlap,
+    when there is none (the first sync) or CDC could not read from it any more. QuickBooks' clock, not ours:
+    ours running ahead by more than the overlap would put the watermark past changes QuickBooks stamps
+    meanwhile, and the pages the run already read would never get them. Without a readable `time` (not seen
+    in any capture, but the field is QuickBooks' to send): our clock minus CLOCK_MARGIN, since re-reading
+    a few minutes of changes costs only skipped records.
     A usable older watermark is kept: moving it forward would skip the deletions in between, which a full
     run never sees (it reads live records only); the pull after the run reads them, at worst re-reading
     records the run just wrote (skipped by their content hash)."""
     current = watermark_of(connection)
-    if current is None or too_old(current, started):
-        connection.cdc_watermark = (started.astimezone(timezone.utc) - OVERLAP).isoformat()
+    if current is not None and not too_old(current, now):
+        return
+    try:
+        started = parse_qbo_time(server_time)
+    except ValueError:
+        started = now - CLOCK_MARGIN
+    connection.cdc_watermark = (started.astimezone(timezone.utc) - OVERLAP).isoformat()

@@ -20,10 +20,12 @@ from store.events import record_event
 from store.links import link_for_qbo, links_for_qbo_ids
 from store.models import CustomerParent, PaymentInvoices, ReceivedEvent, SyncFailure
 from store.sync_log import record_failure
-from tests.workers.changes_support import new_invoice
+from tests.workers.changes_support import Changed, new_invoice
+from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import pay, read_company
 from tests.workers.e2e_support import SMART, World, run_sync, synced_world
-from workers.change_apply import apply_changes
+from workers.change_apply import ApplyResult, apply_changes
+from workers.change_commit import commit_changes
 from workers.change_deletes import apply_customer_tombstones, apply_invoice_tombstones
 from workers.change_merge import apply_merges
 from workers.change_payments import invoices_of_payments
@@ -275,18 +277,43 @@ def test_a_merge_into_an_unlinked_survivor_moves_the_crm_record(synced):
     ctx = synced.ctx()
     apply_customer_tombstones(ctx, [merged["Id"]])  # the tombstone first: the pending merge keeps the link
     assert synced.link("Customer", merged["Id"]) is not None
-    assert apply_merges(ctx) == {survivor["Id"]}
+    survivors, handled = apply_merges(ctx)
+    assert survivors == {survivor["Id"]} and len(handled) == 1
     moved = synced.link("Customer", survivor["Id"])
     assert (moved.b24_type, moved.b24_id, moved.content_hash) == (before.b24_type, before.b24_id, None)
     assert synced.link("Customer", merged["Id"]) is None
-    assert apply_merges(synced.ctx()) == set()  # handled once
+    # pending until a pull's commit marks it: applying it again (a pull died first) changes no link
+    assert apply_merges(synced.ctx()) == ({survivor["Id"]}, handled)
+    assert synced.link("Customer", survivor["Id"]).b24_id == before.b24_id
+    assert synced.link("Customer", merged["Id"]) is None
+    commit_changes(ctx, ApplyResult(merges=handled), mine=None, watermark=None, payments=[], calls=0, pulls=0)
+    assert apply_merges(synced.ctx()) == (set(), [])  # handled once committed
+
+
+def test_a_merge_stays_pending_until_the_pull_that_applies_its_survivor_commits(synced):
+    """A pull moves the merged-away customer's CRM record to the survivor, then dies before its commit: the
+    next pull (whose change window no longer holds the survivor) must still write the survivor's data."""
+    (merged,) = _linked_customers(synced, 1, USED)
+    before = synced.link("Customer", merged["Id"])
+    shape = {"CompanyName": "Ops Heir"} if before.b24_type == "company" else {"GivenName": "Ops", "FamilyName": "Heir"}
+    survivor = synced.world.qbo.create("Customer", {"DisplayName": "Ops Heir", **shape,
+                                                    "PrimaryEmailAddr": {"Address": "heir@example.com"}})
+    _merge_event(synced, survivor["Id"], merged["Id"])
+    assert apply_merges(synced.ctx())[0] == {survivor["Id"]}  # the dying pull's merge: links moved, nothing written
+    pull = Changed(synced.world)
+    pull.update_connection(cdc_watermark=(datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat())
+    assert pull.pull() == "pulled"  # its CDC window holds no change of the survivor: only the merge brings it
+    record = synced.world.reader.call(f"crm.{before.b24_type}.get", {"id": before.b24_id}).result
+    assert "heir@example.com" in [value for _, value, _ in multi_values(record, "EMAIL")]
+    assert synced.link("Customer", survivor["Id"]).b24_id == before.b24_id
+    assert apply_merges(synced.ctx()) == (set(), [])  # handled by that pull's commit
 
 
 def test_a_merge_of_two_linked_customers_drops_the_merged_away_link_only(synced):
     survivor, merged = _linked_customers(synced, 2, USED)
     kept, dropped = synced.link("Customer", survivor["Id"]), synced.link("Customer", merged["Id"])
     _merge_event(synced, survivor["Id"], merged["Id"])
-    assert apply_merges(synced.ctx()) == {survivor["Id"]}
+    assert apply_merges(synced.ctx())[0] == {survivor["Id"]}
     assert synced.link("Customer", merged["Id"]) is None
     assert synced.link("Customer", survivor["Id"]).b24_id == kept.b24_id
     entity = dropped.b24_type

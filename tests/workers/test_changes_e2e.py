@@ -6,6 +6,8 @@ over REST. Both invoice kinds, on PostgreSQL + Redis and on SQLite.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+
 import pytest
 
 from mappers.invoice_status import InvoiceStatus
@@ -115,3 +117,34 @@ def test_a_burst_of_changes_costs_one_quickbooks_call(changed):
     for customer in customers:
         changed.customer_record(crm, customer)
     assert changed.connection().change_counts["qbo_calls"] >= 1
+
+
+def test_a_tombstone_read_again_writes_nothing(changed):
+    """The next pull's window re-reads a deleted invoice (moved to the deleted stage, or removed): it is
+    skipped, with no Bitrix24 write and no new "last change"."""
+    qbo = changed.qbo
+    customer = new_customer(qbo, "Pebbles Flintstone", "pebbles@example.com")
+    moved, removed = new_invoice(qbo, customer["Id"], 60.0), new_invoice(qbo, customer["Id"], 70.0)
+    assert changed.pull() == "pulled"
+    qbo.delete_invoice(qbo.get("Invoice", moved["Id"]))
+    assert changed.pull() == "pulled"
+    assert repulled_quietly(changed) >= 1
+    changed.world.rig.set_settings(on_invoice_delete="remove")
+    try:
+        qbo.delete_invoice(qbo.get("Invoice", removed["Id"]))
+        assert changed.pull() == "pulled"
+        assert changed.connection().last_change["what"] == "removed"  # removal itself: test_change_ops
+        assert repulled_quietly(changed) >= 2  # the removed one and the one moved before: neither sent again
+    finally:
+        changed.world.rig.set_settings(on_invoice_delete="stage")
+
+
+def repulled_quietly(changed: Changed) -> int:
+    """Pull again over the last minutes: no Bitrix24 write and the same last change; how many were skipped."""
+    last, writes = changed.connection().last_change, changed.world.portal_writes()
+    skipped = changed.connection().change_counts["skipped"]
+    assert changed.pull(lookback=timedelta(minutes=5)) == "pulled"
+    assert changed.world.portal_writes() == writes
+    connection = changed.connection()
+    assert connection.last_change == last
+    return connection.change_counts["skipped"] - skipped

@@ -17,8 +17,9 @@ from tests.workers.changes_support import Changed, new_customer, new_invoice, sy
 from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import change_contact_details
 from tests.workers.e2e_support import SMART, run_sync, synced_world
-from workers import change_retry, changes, tasks
+from workers import change_retry, changes, full_sync, tasks
 from workers.change_retry import apply_record
+from workers.lease import LEASE_S
 
 
 @pytest.fixture(scope="module", params=["postgresql+redis", "sqlite"])
@@ -55,6 +56,14 @@ def pull_in_thread(changed: Changed, outcome: list[str]) -> threading.Thread:
     holder = threading.Thread(target=lambda: outcome.append(changed.pull()))
     holder.start()
     return holder
+
+
+def dies_before_commit(monkeypatch, module) -> None:
+    """The module's commit_changes raises, as a worker killed after its Bitrix24 writes would stop."""
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed after the Bitrix24 writes")
+
+    monkeypatch.setattr(module, "commit_changes", killed)
 
 
 def cancel(changed: Changed, run_id: int) -> None:
@@ -108,10 +117,7 @@ def test_a_crash_between_the_writes_and_the_commit_duplicates_nothing(changed, m
     customer = new_customer(changed.qbo, "Crash Test", "crash@example.com")
     watermark = changed.connection().cdc_watermark
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed after the Bitrix24 writes")
-
-    monkeypatch.setattr(changes, "commit_changes", crash)
+    dies_before_commit(monkeypatch, changes)
     with pytest.raises(RuntimeError):
         changed.pull()
     connection = changed.connection()
@@ -122,6 +128,29 @@ def test_a_crash_between_the_writes_and_the_commit_duplicates_nothing(changed, m
     assert changed.pull() == "pulled"  # resumed: the record is found by its origin marker
     assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
     assert not changed.connection().pull_in_flight
+
+
+def test_a_pull_whose_holder_was_killed_is_taken_over_once_its_lease_lapses(changed, monkeypatch):
+    """SIGKILL between the writes and the commit, made deterministic: the dead holder's row as it leaves it
+    (pull_owner set, its last beat, pull_in_flight). Until the lease lapses another pull waits; then it takes
+    over and runs resumed, finding the dead pull's create by origin marker."""
+    customer = new_customer(changed.qbo, "Killed Holder", "killed@example.com")
+
+    dies_before_commit(monkeypatch, changes)
+    with pytest.raises(RuntimeError):
+        changed.pull()
+    monkeypatch.undo()
+    with transaction(changed.world.rig.sessions) as session:  # its customer link never committed
+        session.execute(Link.__table__.delete().where(Link.qbo_id == customer["Id"], Link.qbo_type == "Customer"))
+    last_beat = datetime.now(timezone.utc) - timedelta(seconds=LEASE_S / 2)
+    changed.update_connection(pull_owner="killed-worker", pull_heartbeat_at=last_beat, pull_in_flight=True)
+    assert changed.pull() == "busy"  # the lease has not lapsed yet
+    changed.update_connection(pull_heartbeat_at=datetime.now(timezone.utc) - timedelta(seconds=LEASE_S + 1))
+    assert changed.pull() == "pulled"
+    assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
+    assert emails(changed, customer) == ["killed@example.com"]
+    connection = changed.connection()
+    assert connection.pull_owner is None and not connection.pull_in_flight and not connection.pull_again
 
 
 def test_retry_reapplies_a_failed_record_and_clears_its_log_row(changed):
@@ -136,6 +165,21 @@ def test_retry_reapplies_a_failed_record_and_clears_its_log_row(changed):
     assert apply_record(changed.services, portal_id, "Customer", customer["Id"]) == "applied"
     assert not any(row[1] == customer["Id"] for row in sync_log(changed))
     assert emails(changed, customer) == ["refused@example.com"]
+
+
+def test_a_retry_dying_between_its_write_and_its_commit_duplicates_nothing(changed, monkeypatch):
+    """A Retry writes like a pull, so it is in flight like one: the next pull finds its create by origin marker."""
+    customer = new_customer(changed.qbo, "Retry Crash", "retrycrash@example.com")  # not pulled yet
+
+    dies_before_commit(monkeypatch, change_retry)
+    with pytest.raises(RuntimeError):
+        apply_record(changed.services, changed.world.rig.portal().id, "Customer", customer["Id"])
+    monkeypatch.undo()
+    assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1  # written, not bound
+    assert changed.connection().pull_in_flight
+    assert changed.pull() == "pulled"  # its window re-reads the customer: resumed, found, not created again
+    assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
+    assert not changed.connection().pull_in_flight
 
 
 def test_a_pull_during_a_full_run_defers_and_the_run_end_pulls(changed, monkeypatch):
@@ -167,6 +211,20 @@ def test_a_watermark_older_than_the_cdc_window_starts_a_resync(changed, monkeypa
     with transaction(changed.world.rig.sessions) as session:
         session.get(SyncRun, queued[0]).status = "cancelled"
     changed.update_connection(cdc_watermark=kept)  # as the resync's start would have (later tests pull on)
+
+
+def test_a_first_sync_starts_the_watermark_on_quickbooks_clock_not_ours(changed, monkeypatch):
+    """Our clock 10 minutes ahead of QuickBooks' (more than the overlap): a change made after the first sync
+    began must still reach the pull after it."""
+    changed.update_connection(cdc_watermark=None)  # a first sync: the run's start sets the watermark
+    ours = full_sync.utcnow
+    monkeypatch.setattr(full_sync, "utcnow", lambda: ours() + timedelta(minutes=10))
+    run_sync(changed.world)
+    monkeypatch.undo()
+    assert changed.connection().cdc_watermark
+    customer = new_customer(changed.qbo, "Slow Clock", "slowclock@example.com")
+    assert changed.pull() == "pulled"
+    assert emails(changed, customer) == ["slowclock@example.com"]
 
 
 def test_an_overflowing_cdc_window_is_read_in_parts_and_nothing_is_missed(changed):
@@ -246,10 +304,7 @@ def test_a_full_run_after_a_pull_died_mid_write_finds_its_writes(changed, monkey
     owner = new_customer(changed.qbo, "Orphan Owner", "orphan@example.com")
     invoice = new_invoice(changed.qbo, owner["Id"], 77.0)
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed after the Bitrix24 writes")
-
-    monkeypatch.setattr(changes, "commit_changes", crash)
+    dies_before_commit(monkeypatch, changes)
     with pytest.raises(RuntimeError):
         changed.pull()
     monkeypatch.undo()
