@@ -93,3 +93,10 @@ def take_due_claim(session: Session, asked_before: datetime) -> tuple[str, str |
                                                  Portal.uninstall_checked_at == row.uninstall_checked_at)
                             .values(uninstall_checked_at=utcnow()))
     return (row.member_id, row.refresh_token_enc) if taken.rowcount == 1 else None
+
+
+def portals_of_realms(session: Session, realm_ids: set[str]) -> dict[str, int]:
+    """realm_id -> portal id, for those of `realm_ids` connected to a portal that is installed (one query)."""
+    rows = session.execute(select(QboConnection.realm_id, QboConnection.portal_id).join(Portal).where(
+        QboConnection.realm_id.in_(realm_ids), QboConnection.status == "connected", Portal.status == "installed"))
+    return {realm_id: portal_id for realm_id, portal_id in rows}

@@ -5,7 +5,7 @@ from flask import Flask
 
 from config.logging import quiet_secret_loggers
 from config.settings import Settings, load_settings
-from webhooks import edge, errors, inputs, metrics, session
+from webhooks import edge, errors, inputs, metrics, quickbooks, session
 from webhooks.bitrix24 import bitrix24
 from webhooks.connect import connect
 from webhooks.health import health
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["qb24"] = Runtime.from_settings(settings)
     edge.init_app(app, settings)  # first: its hook turns routing redirects into relative ones
+    quickbooks.init_app(app)  # its body limit (2 MB, not 1) must be set before anything reads the body
     inputs.init_app(app)  # then every request's values are checked before any route reads them
     session.init_app(app)
     metrics.init_app(app)

@@ -25,8 +25,8 @@ def metrics() -> Metrics:
     return current_app.extensions["qb24_metrics"]
 
 
-def count_event(source: str, event: str, outcome: str) -> None:
-    metrics().events.labels(source=source, event=event[:64], outcome=outcome).inc()
+def count_event(source: str, event: str, outcome: str, amount: int = 1) -> None:
+    metrics().events.labels(source=source, event=event[:64], outcome=outcome).inc(amount)
 
 
 def count_error(kind: str) -> None:
