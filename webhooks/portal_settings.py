@@ -11,7 +11,8 @@ from clients.bitrix24 import Bitrix24Client
 from mappers.stages import default_stage_map
 # The pure settings code lives in workers/ (the sync engine must not import webhooks); re-exported here.
 from workers.portal_settings import (  # noqa: F401
-    CUSTOMER_RULES, DEFAULTS, SMART_INVOICE, STATUSES, effective_settings, invoice_stages, stage_source, stages_from,
+    CUSTOMER_RULES, DEFAULTS, ON_INVOICE_DELETE, SMART_INVOICE, STATUSES, effective_settings, invoice_stages,
+    stage_source, stages_from,
 )
 
 log = logging.getLogger("qb24.web.settings")
@@ -24,6 +25,7 @@ class PortalSettingsSchema(Schema):
     customer_rule = fields.String(load_default="by_company_name", validate=validate.OneOf(CUSTOMER_RULES))
     stage_map = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     export_new_contacts = fields.Boolean(load_default=False)
+    on_invoice_delete = fields.String(load_default="stage", validate=validate.OneOf(ON_INVOICE_DELETE))
 
     def __init__(self, stage_ids: set[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -46,6 +48,7 @@ def form_input(form: Mapping[str, str]) -> dict[str, Any]:
         "customer_rule": form.get("customer_rule", ""),
         "stage_map": {status: form.get(f"stage_{status}", "") for status in STATUSES},
         "export_new_contacts": form.get("export_new_contacts", "off"),
+        "on_invoice_delete": form.get("on_invoice_delete", ""),
     }
 
 
@@ -53,6 +56,8 @@ def load_settings_form(form: Mapping[str, str], current: Mapping[str, Any],
                        stages_for: Callable[[bool], list[dict[str, Any]]]) -> dict[str, Any]:
     """Validated settings from the form; raises ValidationError with the field messages."""
     raw = form_input(form)
+    if "on_invoice_delete" not in form:  # a form without the choice keeps the stored one
+        raw["on_invoice_delete"] = current.get("on_invoice_delete", DEFAULTS["on_invoice_delete"])
     try:
         use_new_invoice = fields.Boolean().deserialize(raw["use_new_invoice"])
     except ValidationError:

@@ -14,16 +14,20 @@ from mappers.invoice_status import InvoiceStatus
 from mappers.stages import default_stage_map, ordered_stages
 
 STATUSES = tuple(status.value for status in InvoiceStatus)
-__all__ = ["CUSTOMER_RULES", "DEFAULTS", "SMART_INVOICE", "STATUSES", "default_category", "effective_settings",
-           "invoice_stages", "stage_source", "stages_from"]
+__all__ = ["CUSTOMER_RULES", "DEFAULTS", "ON_INVOICE_DELETE", "SMART_INVOICE", "STATUSES", "default_category",
+           "effective_settings", "invoice_stages", "stage_source", "stages_from"]
 SMART_INVOICE = 31  # entityTypeId of Smart Invoices (reference §6)
+# An invoice deleted in QuickBooks: moved to the stage map's "deleted" stage, or removed from Bitrix24.
+ON_INVOICE_DELETE = ("stage", "remove")
 DEFAULTS: dict[str, Any] = {"use_new_invoice": True, "customer_rule": "by_company_name", "stage_map": {},
-                            "export_new_contacts": False}
+                            "export_new_contacts": False, "on_invoice_delete": "stage"}
 
 
 def effective_settings(stored: Mapping[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
     """The stored settings over the defaults; a stage that no longer exists falls back to its default."""
     settings = {key: stored.get(key, default) for key, default in DEFAULTS.items()}
+    if settings["on_invoice_delete"] not in ON_INVOICE_DELETE:  # saved through the schema; never act on junk
+        settings["on_invoice_delete"] = DEFAULTS["on_invoice_delete"]
     stage_ids = {str(s["STATUS_ID"]) for s in stages}
     defaults = default_stage_map(stages) if stages else {}
     stored_map = stored.get("stage_map") or {}

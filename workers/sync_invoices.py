@@ -13,6 +13,7 @@ from mappers.invoice import InvoiceRecord, PortalFacts, map_invoice
 from mappers.qbo_time import parse_qbo_time
 from store.links import links_for_qbo_ids
 from store.models import Link
+from workers.change_payments import note_invoice_payments
 from workers.b24_writes import Write, WriteOutcome, command_reason, created_id, read_batch, send_writes
 from workers.customer_match import LIST_IDS, TRANSIENT_COMMAND, chunks
 from workers.portal_settings import SMART_INVOICE
@@ -43,6 +44,8 @@ class Update:
 def sync_invoice_page(ctx: SyncContext, target: InvoiceTarget, page: list[dict],
                       resumed: bool) -> tuple[list[Binding], bool]:
     """Write one page; the links to bind with the checkpoint, and whether the run was cancelled meanwhile."""
+    if not ctx.dry_run:
+        note_invoice_payments(ctx.seen_payments, page)  # saved with the page (a payment's delete names none)
     records = _map_page(ctx, target, page)
     with ctx.sessions() as session:
         links = links_for_qbo_ids(session, ctx.portal_id, INVOICE, [r.qbo_id for r in records])

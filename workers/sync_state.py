@@ -19,6 +19,9 @@ from clients.quickbooks import QuickBooksClient
 from store.db import transaction
 from store.links import bind
 from store.models import Portal, QboConnection, SyncRun, utcnow
+from store.sync_log import clear_failures, record_failure
+from workers.change_payments import remember_payments
+from workers.customer_parents import remember_new_subs
 from workers.lease import Lease, LeaseLost, still_ours
 
 MAX_FAILURES = 500  # failures kept in the report; the rest are counted in failures_truncated
@@ -76,6 +79,13 @@ class SyncContext:
     lease: Lease | None = None  # None: the caller holds no lease (engine tests)
     prefetched: tuple[int, list[dict[str, Any]]] | None = None  # (STARTPOSITION, window) read with the counts
     foreign_verdicts: dict[str, tuple[bool, float]] = field(default_factory=dict)  # customer_match.py
+    # Failures noted since the last commit, for the sync log (flush_sync_log drains them); the report keeps
+    # at most MAX_FAILURES, the log gets every one.
+    noted_failures: list[dict[str, str]] = field(default_factory=list)
+    # What pages learnt that the real-time path needs later: payments applied to the invoices read
+    # (payment id -> invoice ids) and the sub-customers already stored (flush_sync_log saves both).
+    seen_payments: dict[str, set[str]] = field(default_factory=dict)
+    subs_stored: dict[str, list] = field(default_factory=dict)
 
     @property
     def report(self) -> dict[str, Any]:
@@ -93,6 +103,7 @@ class SyncContext:
     def fail(self, kind: str, qbo_type: str, qbo_id: str, name: str, reason: str) -> None:
         """One record failed; the run goes on."""
         self.count(kind, "failed")
+        self.noted_failures.append({"qbo_type": qbo_type, "qbo_id": str(qbo_id), "name": name, "reason": reason})
         failures = self.report["failures"]
         if len(failures) < MAX_FAILURES:
             failures.append({"qbo_type": qbo_type, "qbo_id": qbo_id, "name": name, "reason": reason})
@@ -166,7 +177,26 @@ def commit_page(ctx: SyncContext, bindings: list[Binding]) -> None:
             bind(session, portal_id=ctx.portal_id, qbo_type=item.qbo_type, qbo_id=item.qbo_id,
                  b24_type=item.b24_type, b24_id=item.b24_id, source_updated_at=item.source_updated_at,
                  content_hash=item.content_hash)
+        flush_sync_log(session, ctx, bindings)
         _store(session, ctx)
+
+
+def flush_sync_log(session: Session, ctx: SyncContext, bindings: list[Binding]) -> None:
+    """In the page's (or pull's) commit: the failures noted since the last flush go into the sync log, the
+    records bound with a content hash (written in full) leave it; the sub-customers and the payments'
+    invoices the pages met are remembered for the real-time path (workers/customer_parents, change_payments).
+    """
+    written = {(b.qbo_type, b.qbo_id) for b in bindings if b.content_hash}
+    for qbo_type in sorted({t for t, _ in written}):
+        clear_failures(session, ctx.portal_id, qbo_type, [i for t, i in written if t == qbo_type])
+    noted, ctx.noted_failures = ctx.noted_failures, []
+    for failure in noted:
+        if (failure["qbo_type"], failure["qbo_id"]) not in written:  # failed, then written in the same commit
+            record_failure(session, ctx.portal_id, failure["qbo_type"], failure["qbo_id"], failure["name"],
+                           failure["reason"])
+    remember_new_subs(session, ctx, [b.qbo_id for b in bindings if b.qbo_type == "Customer"])
+    remember_payments(session, ctx.portal_id, ctx.seen_payments)
+    ctx.seen_payments = {}
 
 
 def _store(session: Session, ctx: SyncContext) -> None:
