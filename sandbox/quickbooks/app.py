@@ -18,6 +18,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import control_grants  # noqa: F401  (registers GET /_sandbox/grants on `control`)
+from . import control_merge  # noqa: F401  (registers POST /_sandbox/realms/<id>/customers/merge)
 from . import control_webhooks  # noqa: F401  (registers the /_sandbox/webhooks routes on `control`)
 from . import name_lists  # noqa: F401  (registers /term and /account on `api`)
 from . import faults

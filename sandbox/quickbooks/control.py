@@ -55,7 +55,7 @@ def index() -> Response:
         "POST webhooks",
         "GET webhooks/deliveries", "POST webhooks/flush", "POST tokens/expire", "POST clock", "GET stats",
         "GET grants",
-        "GET realms/<id>/entities/<Entity>", "POST realms/<id>/names",
+        "GET realms/<id>/entities/<Entity>", "POST realms/<id>/names", "POST realms/<id>/customers/merge",
         "GET realms/<id>/switches", "POST realms/<id>/switches"]})
 
 

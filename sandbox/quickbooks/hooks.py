@@ -10,7 +10,7 @@ from .timefmt import legacy_webhook_time, parse_timestamp
 from .writes import Change
 
 SETTING_NAMES = ("url", "verifier_token", "format", "aggregation_seconds", "retry_scale", "max_attempts",
-                 "timeout_seconds", "duplicate", "out_of_order")
+                 "timeout_seconds", "copies", "duplicate", "out_of_order")
 
 
 class WebhookHub:
@@ -50,7 +50,7 @@ class WebhookHub:
             last_updated = legacy_webhook_time(moment, utc_millis)
             for sender in targets:
                 sender.notify(realm_id, change.entity, change.entity_id, change.operation, last_updated,
-                              changed_at=moment)
+                              deleted_id=change.deleted_id, changed_at=moment)
 
     def stop(self) -> None:
         """Stop every sender thread."""

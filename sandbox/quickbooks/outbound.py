@@ -30,8 +30,19 @@ class WebhookConfig:
     retry_scale: float = 1.0
     max_attempts: int = 10
     timeout_seconds: float = 3.0
+    # Each acknowledged delivery is posted this many times in all, same bytes and event ids, as Intuit's
+    # gateway re-sends a batch it already delivered (reference §1.2: "When our gateway retries a failed
+    # batch, the same event id will be sent again"). `duplicate` is the older spelling of copies=2.
+    copies: int = 1
     duplicate: bool = False
+    # Events out of sequence (reference §1.4, WHB: "It's possible to receive events out of sequence"):
+    # each batch is sent newer half first, and every body lists its events newest first.
     out_of_order: bool = False
+
+    @property
+    def total_copies(self) -> int:
+        """How many times an acknowledged delivery is posted in all."""
+        return max(self.copies, 2 if self.duplicate else 1)
 
 
 def utc_now() -> datetime:
@@ -200,22 +211,23 @@ class WebhookSender:
         """POST the delivery from its own daemon thread so stop() never waits on the network."""
         delivery.in_flight = True
         config = self._config
-        args = (delivery, config.url, config.timeout_seconds, config.duplicate)
+        args = (delivery, config.url, config.timeout_seconds, config.total_copies)
         threading.Thread(target=self._attempt, args=args, name="qbo-webhook-post", daemon=True).start()
 
-    def _attempt(self, delivery: Delivery, url: str, timeout: float, duplicate: bool) -> None:
-        """POST once (twice in duplicate mode, after an acknowledgement) and record the outcome."""
+    def _attempt(self, delivery: Delivery, url: str, timeout: float, copies: int) -> None:
+        """POST once; once acknowledged, post the same bytes `copies - 1` more times; record it all."""
         at = self._clock().isoformat()
         status, error = post_delivery(url, delivery, timeout)
-        echo = None
-        if status == 200 and duplicate:
+        echoes = []
+        if status == 200:
             # Intuit's gateway may re-send a batch it already delivered, same ids (reference §1.2).
-            echo = (self._clock().isoformat(), *post_delivery(url, delivery, timeout))
+            echoes = [(self._clock().isoformat(), *post_delivery(url, delivery, timeout))
+                      for _ in range(copies - 1)]
         with self._cond:
             if self._stopped:
                 return
             self._record(delivery, at, status, error)
-            if echo is not None:
+            for echo in echoes:
                 self._log_attempt(delivery, echo[0], echo[1], echo[2], duplicate=True)
             self._cond.notify_all()
 

@@ -58,11 +58,8 @@ def legacy_deliveries(ready: dict[str, list[ChangeEvent]], token: str) -> list[D
     ]
 
 
-def cloudevents_deliveries(ready: dict[str, list[ChangeEvent]], token: str, reverse: bool) -> list[Delivery]:
-    """CloudEvents arrays of at most 100 events; one array may span realms (reference §1.2)."""
-    events = sorted((event for batch in ready.values() for event in batch), key=lambda event: event.sequence)
-    if reverse:
-        events.reverse()
+def cloudevents_deliveries(events: list[ChangeEvent], token: str) -> list[Delivery]:
+    """CloudEvents arrays of at most 100 events, in the given order; one array may span realms (§1.2)."""
     deliveries = []
     for chunk in cloudevents_chunks(events):
         realm_ids = list(dict.fromkeys(entry["intuitaccountid"] for entry in chunk))
@@ -70,15 +67,33 @@ def cloudevents_deliveries(ready: dict[str, list[ChangeEvent]], token: str, reve
     return deliveries
 
 
+def _halves(ready: dict[str, list[ChangeEvent]]) -> list[dict[str, list[ChangeEvent]]]:
+    """Every realm's newer half of events, then the older half (out-of-order sending)."""
+    newer = {realm_id: events[len(events) // 2:] for realm_id, events in ready.items()}
+    older = {realm_id: events[:len(events) // 2] for realm_id, events in ready.items() if len(events) > 1}
+    return [newer, older] if older else [newer]
+
+
 def build_deliveries(
     ready: dict[str, list[ChangeEvent]], format: str, token: str, reverse: bool
 ) -> list[Delivery]:
-    """Deliveries for the realms whose queued changes are due, in sending order."""
-    if format == "cloudevents":
-        return cloudevents_deliveries(ready, token, reverse)
-    if reverse:
-        ready = {realm_id: list(reversed(events)) for realm_id, events in reversed(ready.items())}
-    return legacy_deliveries(ready, token)
+    """Deliveries for the realms whose queued changes are due, in sending order.
+
+    `reverse` (out-of-order mode) sends each batch's newer half before its older half, and lists the
+    events of every body newest first, so order is broken both across deliveries and within one (the
+    realm's next delivery still waits for the acknowledgement of the one before, reference §1.4).
+    """
+    deliveries = []
+    for part in _halves(ready) if reverse else [ready]:
+        if format == "cloudevents":
+            events = sorted((event for batch in part.values() for event in batch),
+                            key=lambda event: event.sequence, reverse=reverse)
+            deliveries += cloudevents_deliveries(events, token)
+        else:
+            if reverse:
+                part = {realm_id: list(reversed(events)) for realm_id, events in reversed(part.items())}
+            deliveries += legacy_deliveries(part, token)
+    return deliveries
 
 
 def post_delivery(url: str, delivery: Delivery, timeout: float) -> tuple[int | None, str | None]:

@@ -19,6 +19,7 @@ class Change:
     entity_id: str
     operation: str
     last_updated: str
+    deleted_id: str | None = None  # Merge: the record merged away (legacy deletedId, CloudEvents deletedid)
 
 
 def parse_body(raw: bytes, entity: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 
+import requests
 from quickbooks import QuickBooks
 
 from tests.sandbox.qbo_app_support import Api, Sandbox, connect
@@ -88,3 +89,14 @@ def test_cloudevents_format_and_only_connected_realms(qbo: Sandbox, receiver) ->
     assert all(e["specversion"] == "1.0" for e in events)
     with hook.lock:
         assert not any(other_realm.encode() in raw for raw, _ in hook.received)
+
+
+def test_webhook_settings_are_checked_before_anything_changes(qbo: Sandbox) -> None:
+    before = qbo.control("POST", "webhooks", copies=1)
+    for bad in ({"copies": 0}, {"copies": 11}, {"copies": "3"}, {"copies": True}, {"out_of_order": "yes"},
+                {"format": "xml"}, {"copied": 2}):
+        response = requests.post(f"{qbo.url}/_sandbox/webhooks", json=bad, timeout=10)
+        assert response.status_code == 400 and response.json()["error"], bad
+    assert qbo.control("POST", "webhooks") == before
+    assert qbo.control("POST", "webhooks", copies=3)["copies"] == 3
+    assert qbo.control("POST", "webhooks", copies=1)["copies"] == 1

@@ -300,19 +300,39 @@ def test_duplicate_mode_delivers_each_body_twice(receiver, make_sender):
     assert [entity_ids(body) for body in endpoint.bodies()] == [["1"], ["1"], ["2"], ["2"]]
 
 
-def test_out_of_order_mode_reverses_events_and_deliveries(receiver, make_sender):
+def test_copies_posts_each_acknowledged_body_that_many_times(receiver, make_sender):
+    """Reference §1.2: the gateway re-sends a batch with the same event ids; copies=3 is three POSTs in all,
+    the echoes only after the acknowledgement (a refused attempt is retried, not echoed)."""
+    endpoint, _ = receiver
+    endpoint.plan = lambda n, body: (500 if n == 1 else 200, 0.0)
+    sender = make_sender(format="cloudevents", copies=3)
+    sender.notify("A", "Customer", "1", "Update", CHANGED_AT)
+    assert sender.flush(10)
+    bodies = endpoint.bodies()
+    assert len(bodies) == 4 and len(set(bodies)) == 1  # refused, acknowledged, two echoes: same bytes
+    assert len({json.loads(body)[0]["id"] for body in bodies}) == 1
+    assert [entry["duplicate"] for entry in sender.deliveries()] == [False, False, True, True]
+    sender.configure(copies=1, duplicate=True)  # duplicate stays the spelling of copies=2
+    sender.notify("A", "Customer", "2", "Update", CHANGED_AT)
+    assert sender.flush(10)
+    assert [entity_ids(body) for body in endpoint.bodies()[4:]] == [["2"], ["2"]]
+
+
+def test_out_of_order_mode_reorders_within_and_across_deliveries(receiver, make_sender):
+    """Reference §1.4 (WHB): "It's possible to receive events out of sequence": a batch's newer half is
+    delivered first, and each body lists its events newest first."""
     endpoint, _ = receiver
     sender = make_sender(aggregation_seconds=0.3, out_of_order=True)
     for record_id in ["1", "2", "3"]:
         sender.notify("A", "Customer", record_id, "Update", CHANGED_AT)
     assert sender.flush(10)
-    assert entity_ids(endpoint.bodies()[0]) == ["3", "2", "1"]
+    assert [entity_ids(body) for body in endpoint.bodies()] == [["3", "2"], ["1"]]
     sender.configure(format="cloudevents")
     for number in range(1, 151):
         sender.notify("A", "Customer", str(number), "Update", CHANGED_AT)
     assert sender.flush(10)
-    chunks = [entity_ids(body) for body in endpoint.bodies()[1:]]
-    assert chunks == [[str(n) for n in range(150, 50, -1)], [str(n) for n in range(50, 0, -1)]]
+    chunks = [entity_ids(body) for body in endpoint.bodies()[2:]]
+    assert chunks == [[str(n) for n in range(150, 75, -1)], [str(n) for n in range(75, 0, -1)]]
 
 
 def test_cloudevents_batches_over_100_are_split_in_order(receiver, make_sender):
