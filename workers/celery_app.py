@@ -56,7 +56,8 @@ def make_celery(settings: Settings, services: Services | None = None) -> Qb24Cel
     """A Celery app for these settings; tasks ack late so a crashed worker's task is redelivered."""
     quiet_secret_loggers()  # Celery configures logging itself; keep request URLs out of DEBUG logs
     broker = settings.redis_url or EMBEDDED_BROKER
-    celery = Qb24Celery(settings, services, broker=broker, include=["workers.tasks"])
+    celery = Qb24Celery(settings, services, broker=broker,
+                        include=["workers.tasks", "workers.changes", "workers.change_retry"])
     # kombu's in-memory queues are one set per process: two embedded apps in one process (tests,
     # a CLI beside a web app) get queue names of their own, or one's worker would take the other's tasks.
     suffix = "" if settings.redis_url else "." + secrets.token_hex(4)

@@ -21,12 +21,13 @@ from clients.coordination import LockTimeout
 from clients.quickbooks import QuickBooksClient, query_records
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled, Unauthorized
 from store.db import transaction
-from store.models import Portal, QboConnection, SyncRun
+from store.models import Portal, QboConnection, SyncRun, utcnow
 from workers.lease import LOST, Lease, LeaseLost, still_ours
 from workers.portal_facts import read_portal_facts
 from workers.portal_settings import effective_settings
 from workers.sync_customers import sync_customer_page
 from workers.sync_invoices import InvoiceTarget, sync_invoice_page
+from workers.watermark import mark_full_run_start
 from workers.sync_state import (
     Binding, Cancelled, SyncContext, commit_page, empty_report, finish, save_progress, still_wanted,
     unbound_phases,
@@ -96,6 +97,8 @@ def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, 
         portal = session.get(Portal, run.portal_id)
         connection = session.query(QboConnection).filter_by(portal_id=run.portal_id).one()
         run.status = "running"
+        if run.kind != "dry_run" and not run.cursor:
+            mark_full_run_start(connection, utcnow())  # changes during the run are the change feed's
         recover = unbound_phases(session, run)
         ctx = SyncContext(sessions=sessions, run_id=run_id, portal_id=portal.id, member_id=portal.member_id,
                           realm_id=connection.realm_id, qbo=qbo, b24=b24, dry_run=run.kind == "dry_run",

@@ -6,6 +6,7 @@ failed customers, the report so far) and `SyncRun.counters`; both are committed 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -62,7 +63,7 @@ class SyncContext:
     """One run's clients, identity and mutable progress (the cursor is the source of truth on resume)."""
 
     sessions: sessionmaker[Session]
-    run_id: int
+    run_id: int | None  # None: a change pull (workers/changes.py), which has no run; its cursor lives in memory
     portal_id: int
     member_id: str
     realm_id: str
@@ -79,6 +80,7 @@ class SyncContext:
     lease: Lease | None = None  # None: the caller holds no lease (engine tests)
     prefetched: tuple[int, list[dict[str, Any]]] | None = None  # (STARTPOSITION, window) read with the counts
     foreign_verdicts: dict[str, tuple[bool, float]] = field(default_factory=dict)  # customer_match.py
+    pull_lost: threading.Event | None = None  # a change pull's lease was taken over (workers/pull_lease.py)
     # Failures noted since the last commit, for the sync log (flush_sync_log drains them); the report keeps
     # at most MAX_FAILURES, the log gets every one.
     noted_failures: list[dict[str, str]] = field(default_factory=list)
@@ -128,7 +130,7 @@ class SyncContext:
     def check_cancelled(self) -> None:
         """Raise Cancelled when the run, its portal or its QuickBooks connection says stop; LeaseLost
         when another process took the run over."""
-        if self.lease is not None and self.lease.lost.is_set():
+        if (self.lease is not None and self.lease.lost.is_set()) or (self.pull_lost and self.pull_lost.is_set()):
             raise LeaseLost()
         with self.sessions() as session:
             if not still_ours(session, self.lease):
@@ -137,11 +139,12 @@ class SyncContext:
                 raise Cancelled()
 
 
-def still_wanted(session: Session, run_id: int, portal_id: int) -> bool:
-    """The run is not cancelled, the portal installed and the realm connected."""
-    run, portal = session.get(SyncRun, run_id), session.get(Portal, portal_id)
+def still_wanted(session: Session, run_id: int | None, portal_id: int) -> bool:
+    """The run is not cancelled (no run: a change pull), the portal installed and the realm connected."""
+    run, portal = (session.get(SyncRun, run_id) if run_id is not None else None), session.get(Portal, portal_id)
     connection = session.query(QboConnection).filter_by(portal_id=portal_id).one_or_none()
-    return (run is not None and run.status != "cancelled" and portal is not None and portal.status == "installed"
+    run_on = run_id is None or (run is not None and run.status != "cancelled")
+    return (run_on and portal is not None and portal.status == "installed"
             and connection is not None and connection.status == "connected")
 
 
@@ -173,10 +176,7 @@ def save_progress(ctx: SyncContext) -> None:
 def commit_page(ctx: SyncContext, bindings: list[Binding]) -> None:
     """Bind every link of the page AND move the cursor on, in one transaction (exactly once across crashes)."""
     with transaction(ctx.sessions) as session:
-        for item in bindings:
-            bind(session, portal_id=ctx.portal_id, qbo_type=item.qbo_type, qbo_id=item.qbo_id,
-                 b24_type=item.b24_type, b24_id=item.b24_id, source_updated_at=item.source_updated_at,
-                 content_hash=item.content_hash)
+        bind_all(session, ctx.portal_id, bindings)
         flush_sync_log(session, ctx, bindings)
         _store(session, ctx)
 
@@ -197,6 +197,13 @@ def flush_sync_log(session: Session, ctx: SyncContext, bindings: list[Binding]) 
     remember_new_subs(session, ctx, [b.qbo_id for b in bindings if b.qbo_type == "Customer"])
     remember_payments(session, ctx.portal_id, ctx.seen_payments)
     ctx.seen_payments = {}
+
+
+def bind_all(session: Session, portal_id: int, bindings: list[Binding]) -> None:
+    """Write the links (a page's, or a change pull's)."""
+    for item in bindings:
+        bind(session, portal_id=portal_id, qbo_type=item.qbo_type, qbo_id=item.qbo_id, b24_type=item.b24_type,
+             b24_id=item.b24_id, source_updated_at=item.source_updated_at, content_hash=item.content_hash)
 
 
 def _store(session: Session, ctx: SyncContext) -> None:

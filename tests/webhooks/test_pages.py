@@ -215,6 +215,7 @@ def test_saving_valid_settings_stores_them(world):
     with world.sessions() as session:
         assert world.portal(session).settings == {
             "use_new_invoice": True, "customer_rule": "always_companies", "export_new_contacts": True,
+            "on_invoice_delete": "stage",  # the form has no choice yet: the default is stored
             "stage_map": {"unsent": "DT31_5:N", "sent": "DT31_5:S", "partially_paid": "DT31_5:S",
                           "paid": "DT31_5:P", "overdue": "DT31_5:N", "voided": "DT31_5:D", "deleted": "DT31_5:D"}}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
@@ -235,6 +236,23 @@ def test_bad_settings_are_refused_with_field_errors_and_nothing_saved(world):
     assert "Nothing was saved" in html
     with world.sessions() as session:
         assert world.portal(session).settings == {}
+
+
+def test_on_invoice_delete_is_stored_kept_and_validated(world):
+    world.open_app()
+    world.connect_quickbooks()
+    assert world.client.post("/bitrix24/app/settings", data=valid_form(
+        world.csrf(), on_invoice_delete="remove")).status_code == 303
+    # a form without the choice keeps the stored one
+    assert world.client.post("/bitrix24/app/settings", data=valid_form(world.csrf())).status_code == 303
+    with world.sessions() as session:
+        assert world.portal(session).settings["on_invoice_delete"] == "remove"
+    response = world.client.post("/bitrix24/app/settings", data=valid_form(
+        world.csrf(), on_invoice_delete="shred", customer_rule="by_company_name"))
+    assert response.status_code == 400 and "Nothing was saved" in response.get_data(as_text=True)
+    with world.sessions() as session:
+        saved = world.portal(session).settings
+    assert saved["on_invoice_delete"] == "remove" and saved["customer_rule"] == "always_companies"
 
 
 def test_settings_need_the_csrf_token(world):

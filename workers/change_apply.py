@@ -1,0 +1,190 @@
+"""Applying QuickBooks changes through the full sync's own page handlers: one apply path for both.
+
+A pull (workers/changes.py) or a Retry (workers/change_retry.py) hands over changed customers and invoices
+(tombstones included); they go through `sync_customer_page` and `sync_invoice_page` with a run-less
+SyncContext, customers first (an invoice needs its customer's CRM record), each in LastUpdatedTime order.
+A record whose link holds a newer LastUpdatedTime than the change is skipped: an older change (a late
+overlap, a slow Retry) never overwrites a newer one. Nothing here commits: the caller binds the returned
+links with its watermark in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from mappers.invoice_status import InvoiceStatus, invoice_status
+from mappers.qbo_time import parse_qbo_time
+from store.links import links_for_qbo_ids
+from store.models import utcnow
+from workers.change_read import read_by_ids
+from workers.change_deletes import apply_customer_tombstones, apply_invoice_tombstones
+from workers.change_merge import apply_merges
+from workers.customer_match import chunks
+from workers.customer_parents import resolve_owners
+from workers.portal_facts import read_portal_facts
+from workers.portal_settings import effective_settings
+from workers.sync_customers import CUSTOMER, sync_customer_page
+from workers.sync_invoices import INVOICE, InvoiceTarget, sync_invoice_page
+from workers.sync_state import KINDS, Binding, SyncContext
+
+EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+STAGE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.VOIDED, InvoiceStatus.SENT)
+
+
+@dataclass
+class ApplyResult:
+    """The links to bind, what the last applied change was, and the tallies of this apply."""
+
+    bindings: list[Binding] = field(default_factory=list)
+    last_change: dict[str, Any] | None = None
+    applied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    cancelled: bool = False
+
+
+def stamp(record: dict[str, Any]) -> datetime:
+    """The record's MetaData.LastUpdatedTime (aware UTC); unreadable: the epoch (sorts first, never skips)."""
+    try:
+        return parse_qbo_time(str((record.get("MetaData") or {}).get("LastUpdatedTime")))
+    except ValueError:
+        return EPOCH
+
+
+def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One version per Id (the newest; a tombstone over a live copy of the same instant), oldest first."""
+    newest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        key, held = str(record["Id"]), newest.get(str(record["Id"]))
+        if held is None or (stamp(record), _deleted(record)) >= (stamp(held), _deleted(held)):
+            newest[key] = record
+    return sorted(newest.values(), key=lambda r: (stamp(r), str(r["Id"])))
+
+
+def _deleted(record: dict[str, Any]) -> bool:
+    return record.get("status") == "Deleted"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; every stored one is UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def newer_only(ctx: SyncContext, qbo_type: str, records: list[dict[str, Any]]) -> tuple[list[dict], dict, int]:
+    """The records not older than what their link holds, the links, and how many were older."""
+    with ctx.sessions() as session:
+        links = links_for_qbo_ids(session, ctx.portal_id, qbo_type, [str(r["Id"]) for r in records])
+    kept = [r for r in records if not _older(r, links.get(str(r["Id"])))]
+    return kept, links, len(records) - len(kept)
+
+
+def _older(record: dict[str, Any], link: Any) -> bool:
+    held = _aware(link.source_updated_at) if link is not None else None
+    return held is not None and not _deleted(record) and stamp(record) < held
+
+
+def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict], *, resumed: bool) -> ApplyResult:
+    """Apply the changes (customers, then invoices, each oldest first); the links to bind and the tallies."""
+    result, before = ApplyResult(), _tally(ctx)
+    survivors = apply_merges(ctx)
+    customers = latest(customers + _missing(ctx, "Customer", survivors, customers))
+    customers, customer_links, older = newer_only(ctx, CUSTOMER, customers)
+    result.skipped += older
+    gone = [str(c["Id"]) for c in customers if _deleted(c)]
+    if gone:
+        apply_customer_tombstones(ctx, gone)
+    live = [c for c in customers if not _deleted(c)]
+    for page in chunks(live, ctx.page_size):
+        bindings, cancelled = sync_customer_page(ctx, page, resumed)
+        result.bindings += bindings
+        if cancelled:
+            result.cancelled = True
+            return _finish(ctx, result, before)
+    invoices, invoice_links, older = newer_only(ctx, INVOICE, latest(invoices))
+    result.skipped += older
+    if invoices:
+        _apply_invoices(ctx, invoices, resumed, result)
+    _last_change(ctx, result, customers, customer_links, invoices, invoice_links, survivors)
+    return _finish(ctx, result, before)
+
+
+def _apply_invoices(ctx: SyncContext, invoices: list[dict], resumed: bool, result: ApplyResult) -> None:
+    target = invoice_target(ctx)
+    gone = [str(i["Id"]) for i in invoices if _deleted(i)]
+    if gone:
+        result.bindings += apply_invoice_tombstones(ctx, target, gone)
+    live = [i for i in invoices if not _deleted(i)]
+    resolve_owners(ctx, {str((i.get("CustomerRef") or {}).get("value") or "") for i in live} - {""})
+    for page in chunks(live, ctx.page_size):
+        bindings, cancelled = sync_invoice_page(ctx, target, page, resumed)
+        result.bindings += bindings
+        if cancelled:
+            result.cancelled = True
+            return
+
+
+def invoice_target(ctx: SyncContext) -> InvoiceTarget:
+    """Where invoices go, as the full sync decides it (workers/full_sync._handler)."""
+    facts, stage_map = read_portal_facts(ctx.b24, ctx.stored_settings)
+    use_new = bool(effective_settings(ctx.stored_settings, []).get("use_new_invoice"))
+    return InvoiceTarget("smart_invoice" if use_new else "invoice", facts, stage_map)
+
+
+def _missing(ctx: SyncContext, entity: str, ids: set[str], have: list[dict]) -> list[dict]:
+    """Records to (re)apply that the changes did not bring (merge survivors), read from QuickBooks."""
+    wanted = set(ids) - {str(r["Id"]) for r in have}
+    return read_by_ids(ctx.qbo, entity, wanted) if wanted else []
+
+
+def _tally(ctx: SyncContext) -> dict[str, int]:
+    report = ctx.report
+    return {outcome: sum(report[kind].get(outcome, 0) for kind in KINDS)
+            for outcome in ("imported", "updated", "placed", "skipped", "failed")}
+
+
+def _finish(ctx: SyncContext, result: ApplyResult, before: dict[str, int]) -> ApplyResult:
+    after = _tally(ctx)
+    delta = {key: after[key] - before[key] for key in after}
+    result.applied += delta["imported"] + delta["updated"] + delta["placed"]
+    result.skipped += delta["skipped"]
+    result.failed += delta["failed"]
+    return result
+
+
+def _last_change(ctx: SyncContext, result: ApplyResult, customers: list[dict], customer_links: dict,
+                 invoices: list[dict], invoice_links: dict, survivors: set[str]) -> None:
+    """The newest change applied (not failed): what happened to it, for the app page."""
+    failed = {(f["qbo_type"], str(f["qbo_id"])) for f in ctx.report["failures"]}
+    bound = {(b.qbo_type, b.qbo_id) for b in result.bindings}
+    candidates = [(stamp(r), CUSTOMER, r, customer_links) for r in customers]
+    candidates += [(stamp(r), INVOICE, r, invoice_links) for r in invoices]
+    for moment, entity, record, links in sorted(candidates, key=lambda c: c[0], reverse=True):
+        qbo_id = str(record["Id"])
+        if (entity, qbo_id) in failed:
+            continue
+        what = _what(ctx, entity, record, links.get(qbo_id), (entity, qbo_id) in bound, qbo_id in survivors)
+        result.last_change = {"entity": entity, "qbo_id": qbo_id, "name": _name(entity, record), "what": what,
+                              "at": utcnow().isoformat(), "changed_at": moment.isoformat()}
+        return
+
+
+def _what(ctx: SyncContext, entity: str, record: dict, link: Any, bound: bool, merged: bool) -> str:
+    if _deleted(record):
+        remove = entity == INVOICE and ctx.stored_settings.get("on_invoice_delete") == "remove"
+        return "removed" if remove else "deleted"
+    if merged:
+        return "merged"
+    if not bound:
+        return "unchanged" if link is not None else "updated"  # a sub-customer: placed, never written
+    if link is None:
+        return "created"
+    if entity == INVOICE and invoice_status(record, ctx.today) in STAGE_STATUSES:
+        return "stage"
+    return "updated"
+
+
+def _name(entity: str, record: dict) -> str:
+    if entity == INVOICE:
+        return f"Invoice {record.get('DocNumber') or record['Id']}"
+    return str(record.get("DisplayName") or record.get("CompanyName") or record["Id"])
