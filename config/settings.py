@@ -55,6 +55,9 @@ class Settings:
     # Reverse proxies in front of the app whose X-Forwarded-For entry names the client (None:
     # one when APP_BASE_URL is https, since the app serves plain http; webhooks/edge.py).
     proxy_hops: int | None = None
+    # Seconds between two reconciliation pulls of every connected realm (Celery beat, workers/reconcile.py):
+    # the bound on how late a change whose webhook was lost reaches Bitrix24.
+    reconcile_interval_s: float = 300.0
 
     @property
     def embedded(self) -> bool:
@@ -140,6 +143,14 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return seconds
 
 
+def _interval(env: Mapping[str, str], name: str, default: float) -> float:
+    """A period in seconds: above 0 (a beat entry of 0 s would fire without pause), at most a day."""
+    seconds = _seconds(env, name, default)
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be more than 0 seconds, got {env[name]!r}")
+    return seconds
+
+
 def _database_url(env: Mapping[str, str]) -> str:
     value = _optional(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
     if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
@@ -187,4 +198,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         b24_uninstall_retry_s=_seconds(env, "B24_UNINSTALL_RETRY_S", Settings.b24_uninstall_retry_s),
         pull_gather_s=_seconds(env, "PULL_GATHER_S", Settings.pull_gather_s),
         proxy_hops=_proxy_hops(env),
+        reconcile_interval_s=_interval(env, "RECONCILE_INTERVAL_S", Settings.reconcile_interval_s),
     )

@@ -76,8 +76,9 @@ def register_apps(stack_qbo: QboSandbox, b24: Any, settings: Settings) -> None:
 def start_stack(database_url: str, *, host: str = "127.0.0.1", port: int = 0, qbo_port: int = 0,
                 b24_port: int = 0, auto_approve: bool = True, worker: bool = True, **overrides: str) -> Stack:
     """Start the QuickBooks and Bitrix24 sandboxes and the app, migrated and registered; embedded
-    (no REDIS_URL), the app's in-process Celery worker too unless `worker` is False (then queued
-    syncs stay pending: tests of the page alone)."""
+    (no REDIS_URL), the app's in-process Celery workers and beat too. With `worker` False the bulk
+    worker is left out: queued full syncs stay pending (tests of the page alone), while change pulls
+    and QuickBooks revocations still run."""
     from webhooks import create_app
 
     qbo = start_qbo_sandbox(host, qbo_port, auto_approve=auto_approve)
@@ -89,8 +90,7 @@ def start_stack(database_url: str, *, host: str = "127.0.0.1", port: int = 0, qb
         migrate(settings.database_url)
         late.app = create_app(settings)
         register_apps(qbo, b24, settings)
-        if worker:
-            ensure_embedded_worker(late.app.extensions["qb24"].celery)
+        ensure_embedded_worker(late.app.extensions["qb24"].celery, bulk=worker)
     except Exception:
         for part in (server, qbo, b24):
             part.stop()

@@ -18,11 +18,13 @@ from store.lifecycle import cancel_runs, end_install
 from store.models import Portal
 from store.pending_connections import drop_pending_of, revocable
 from store.portals import ensure_portal, portal_by_member_id
+from store.revocations import add_revocation
 from webhooks.admins import user_is_admin
 from webhooks.errors import PageError
 from webhooks.frame_auth import TrustedToken, confirm_token
 from webhooks.runtime import runtime
-from webhooks.services import portal_tokens, qbo_oauth, token_cipher
+from webhooks.services import portal_tokens, token_cipher
+from workers.revocations import enqueue_revocations
 
 log = logging.getLogger("qb24.b24.events")
 # Zulip style: events we are not subscribed to are logged here, answered 200, nothing else.
@@ -133,7 +135,7 @@ def stop_portal(session: Session, portal: Portal) -> str:
     end_install(portal)
     cancel_runs(session, portal.id)
     for grant in revocable(session, drop_pending_of(session, portal.id, token_cipher())):
-        revoke_later(session, grant)  # a consent nobody can finish: its session ended with the install
+        revoke_later(session, grant, "uninstall")  # a consent nobody can finish: its session ended with the install
     log.info("b24.uninstalled", extra={"member_id": portal.member_id})
     return "uninstalled"
 
@@ -146,19 +148,17 @@ def section(payload: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def revoke_later(session: Session, tokens: QboTokens | None) -> None:
-    """Revoke the QuickBooks grant once the transaction has committed (no network inside it)."""
+def revoke_later(session: Session, tokens: QboTokens | None, reason: str) -> None:
+    """Store the QuickBooks grant to be revoked in this transaction; revoke_pending queues it once committed.
+
+    No network here, nor in the request: the worker revokes it with retries (workers/revocations.py)."""
     if tokens is not None:
-        session.info.setdefault("qbo_revoke", []).append(tokens)
+        session.info.setdefault("qbo_revoke", []).append(add_revocation(session, tokens, reason, token_cipher()))
 
 
 def revoke_pending(session: Session) -> None:
-    """Revoke what revoke_later queued; a failure is logged, never fatal (the tokens are gone anyway)."""
-    for tokens in session.info.pop("qbo_revoke", []):
-        try:
-            qbo_oauth().revoke(tokens)
-        except Exception as exc:  # network, 4xx, 5xx: the grant lapses on its own in 100 days
-            log.warning("qbo.revoke.failed", extra={"realm_id": tokens.realm_id, "error": type(exc).__name__})
+    """Queue what revoke_later stored, after the commit; a broker failure is logged and left to beat's sweep."""
+    enqueue_revocations(runtime(), session.info.pop("qbo_revoke", []))
 
 
 def on_crm_add(entity: str) -> Handler:

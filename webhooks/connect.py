@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from html import escape
 
 from flask import Blueprint, Response, redirect, request
@@ -35,6 +36,7 @@ from webhooks.runtime import runtime
 from webhooks.services import qbo_oauth, token_cipher
 from webhooks.session import (PortalSession, check_csrf, non_admin_session, origin, read_link_token,
                               require_session)
+from workers.tasks import EnqueueFailed, enqueue_pull
 
 connect = Blueprint("connect", __name__)
 log = logging.getLogger("qb24.qbo.connect")
@@ -91,8 +93,9 @@ REALM_TAKEN = ("This QuickBooks company is already connected to another Bitrix24
                "Disconnect it there first, or choose another company.")
 
 
-def _link(portal_id: int, tokens: QboTokens, company_name: str | None) -> Portal:
-    """Store the connection unless the realm (or this portal's links) belong elsewhere."""
+def _link(portal_id: int, tokens: QboTokens, company_name: str | None) -> tuple[Portal, bool]:
+    """Store the connection unless the realm (or this portal's links) belong elsewhere; the portal, and
+    whether the connection had synced before (a reconnect: it has changes to catch up on)."""
     try:
         return _link_once(portal_id, tokens, company_name)
     except IntegrityError:
@@ -117,11 +120,20 @@ def _check_linkable(session: Session, portal_id: int, realm_id: str) -> Portal:
     return portal
 
 
-def _link_once(portal_id: int, tokens: QboTokens, company_name: str | None) -> Portal:
+def _link_once(portal_id: int, tokens: QboTokens, company_name: str | None) -> tuple[Portal, bool]:
     with transaction(runtime().sessions) as session:
         portal = _check_linkable(session, portal_id, tokens.realm_id)
-        connect_realm(session, portal, tokens, token_cipher(), company_name)
-        return portal
+        connection = connect_realm(session, portal, tokens, token_cipher(), company_name)
+        return portal, connection.cdc_watermark is not None
+
+
+def _catch_up(realm_id: str) -> None:
+    """After a reconnect, pull what changed in QuickBooks meanwhile (its webhooks found the realm
+    disconnected). A broker that refuses it does not fail the connect: beat's reconciliation pulls it."""
+    try:
+        enqueue_pull(runtime(), realm_id, noticed_at=time.time())
+    except EnqueueFailed:
+        log.warning("qbo.connect.catch_up_not_queued", extra={"realm_id": realm_id})
 
 
 @connect.get("/quickbooks/callback")
@@ -158,7 +170,7 @@ def _hold(owner: StateOwner, tokens: QboTokens, company_name: str | None) -> str
     with transaction(runtime().sessions) as session:
         ticket = hold_connection(session, owner.portal_id, owner.user_id, tokens, company_name, token_cipher())
         for stale in revocable(session, sweep_expired(session, token_cipher())):
-            revoke_later(session, stale)
+            revoke_later(session, stale, "expired_grant")
     revoke_pending(session)
     return ticket
 
@@ -195,10 +207,12 @@ def finish() -> Response:
         log.info("qbo.connect.refused", extra={"member_id": who.member_id, "status": refused.status})
         raise refused
     try:
-        portal = _link(grant.portal_id, grant.tokens, grant.company_name)
+        portal, synced_before = _link(grant.portal_id, grant.tokens, grant.company_name)
     except ConsentError:
         _revoke_stray(grant.tokens)
         raise
+    if synced_before:
+        _catch_up(grant.tokens.realm_id)
     log.info("qbo.connected", extra={"member_id": portal.member_id, "realm_id": grant.tokens.realm_id})
     return Response('{"connected": true}', mimetype="application/json")
 
@@ -207,7 +221,7 @@ def _revoke_stray(tokens: QboTokens) -> None:
     """Revoke a grant that will not be linked (unless its realm is live elsewhere)."""
     with transaction(runtime().sessions) as session:
         for stray in revocable(session, [tokens]):
-            revoke_later(session, stray)
+            revoke_later(session, stray, "stray")
     revoke_pending(session)
 
 
@@ -231,7 +245,7 @@ def disconnect() -> Response:
     with transaction(runtime().sessions) as session:
         connection = connection_of(session, who.portal_id)
         if connection is not None and connection.status == "connected":
-            revoke_later(session, connection_tokens(connection, token_cipher()))
+            revoke_later(session, connection_tokens(connection, token_cipher()), "logout")
             drop_connection_tokens(connection, "disconnected")
         cancel_runs(session, who.portal_id)
     revoke_pending(session)

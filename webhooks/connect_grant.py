@@ -16,7 +16,10 @@ from flask import request
 
 from clients.quickbooks_auth import QboTokens
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled
+from store.db import transaction
+from webhooks.bitrix24_events import revoke_later, revoke_pending
 from webhooks.errors import PageError
+from webhooks.runtime import runtime
 from webhooks.services import qbo_oauth, quickbooks_client
 
 log = logging.getLogger("qb24.qbo.connect")
@@ -120,8 +123,7 @@ def unavailable(portal_id: int, exc: QuickBooksError) -> IntuitUnavailable:
 
 
 def revoke_unknown(tokens: QboTokens) -> None:
-    """Revoke a grant whose company is unknown; a failure is logged (the grant lapses on its own)."""
-    try:
-        qbo_oauth().revoke(tokens)
-    except QuickBooksError as exc:
-        log.warning("qbo.revoke.failed", extra={"error": type(exc).__name__, "status": exc.status})
+    """Revoke a grant whose company is unknown, by the worker (workers/revocations.py), with its retries."""
+    with transaction(runtime().sessions) as session:
+        revoke_later(session, tokens, "stray")
+    revoke_pending(session)

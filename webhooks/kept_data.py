@@ -74,9 +74,9 @@ def forget_earlier_data(member_id: str) -> None:
             return
         connection = connection_of(session, portal.id)
         if connection is not None:
-            revoke_later(session, connection_tokens(connection, token_cipher()))
+            revoke_later(session, connection_tokens(connection, token_cipher()), "uninstall")
         for grant in revocable(session, drop_pending_of(session, portal.id, token_cipher())):
-            revoke_later(session, grant)  # consents nobody can finish any more
+            revoke_later(session, grant, "uninstall")  # consents nobody can finish any more
         delete_portal_data(session, portal)
     revoke_pending(session)
     log.info("b24.install.earlier_data_deleted", extra={"member_id": member_id})

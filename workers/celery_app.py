@@ -2,7 +2,10 @@
 
 `celery -A workers.celery_app worker` finds `app` through the module `__getattr__`, so the
 settings are read when a worker starts, never at import (STYLE: no import-time configuration).
-A worker consumes both queues unless told otherwise (`-Q bulk` runs only full syncs).
+A worker consumes every queue unless told otherwise: production runs `-Q realtime,celery` (change
+pulls, revocations, beat's tasks) apart from `-Q bulk` (full syncs), so a long full sync never holds
+up a change pull. Beat's schedule (reconciliation pulls, the grant sweep) is on the app, so
+`celery beat` and the embedded mode's in-process beat (workers/embedded.py) fire the same entries.
 """
 from __future__ import annotations
 
@@ -26,6 +29,12 @@ EMBEDDED_BROKER = "memory://localhost//"
 FULL_SYNC = "qb24.full_sync"
 PULL_CHANGES = "qb24.pull_changes"  # args (realm_id, noticed_at: epoch seconds of the newest event it answers)
 RETRY_RECORD = "qb24.retry_record"  # args (portal_id, qbo_type, qbo_id)
+RECONCILE_ALL = "qb24.reconcile_all"  # kwargs (lookback_s=None): a pull for every connected realm
+SWEEP_GRANTS = "qb24.sweep_grants"  # expired pending grants to revocations, stale revocations queued again
+REVOKE_TOKENS = "qb24.revoke_tokens"  # args (revocation_id)
+TASK_MODULES = ["workers.tasks", "workers.changes", "workers.change_retry", "workers.reconcile", "workers.revocations"]
+# The daily reconciliation looks back a whole day past the watermark (a change QuickBooks stamped late).
+DAILY_S = 86400
 
 
 class Qb24Celery(Celery):
@@ -35,7 +44,7 @@ class Qb24Celery(Celery):
         super().__init__("qb24", **options)
         self.settings = settings
         self._services = services
-        self.embedded_worker: Any = None  # workers.embedded.EmbeddedWorker once started
+        self.embedded: Any = None  # workers.embedded.Embedded (its workers and beat) once started
         self.queue_suffix = ""
 
     @cached_property
@@ -43,21 +52,21 @@ class Qb24Celery(Celery):
         """The web app's own services when it made this app, else built once for this worker process."""
         return self._services or Services.from_settings(self.settings)
 
-    def queue_names(self) -> list[str]:
-        return [REALTIME_QUEUE + self.queue_suffix, DEFAULT_QUEUE + self.queue_suffix, BULK_QUEUE + self.queue_suffix]
+    def queue_names(self, *queues: str) -> list[str]:
+        """These queues' names in this app (all three when none is named)."""
+        return [queue + self.queue_suffix for queue in queues or (REALTIME_QUEUE, DEFAULT_QUEUE, BULK_QUEUE)]
 
     def stop_embedded_worker(self) -> None:
-        if self.embedded_worker is not None:
-            self.embedded_worker.stop()
-            self.embedded_worker = None
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
 
 
 def make_celery(settings: Settings, services: Services | None = None) -> Qb24Celery:
     """A Celery app for these settings; tasks ack late so a crashed worker's task is redelivered."""
     quiet_secret_loggers()  # Celery configures logging itself; keep request URLs out of DEBUG logs
     broker = settings.redis_url or EMBEDDED_BROKER
-    celery = Qb24Celery(settings, services, broker=broker,
-                        include=["workers.tasks", "workers.changes", "workers.change_retry"])
+    celery = Qb24Celery(settings, services, broker=broker, include=TASK_MODULES)
     # kombu's in-memory queues are one set per process: two embedded apps in one process (tests,
     # a CLI beside a web app) get queue names of their own, or one's worker would take the other's tasks.
     suffix = "" if settings.redis_url else "." + secrets.token_hex(4)
@@ -73,10 +82,26 @@ def make_celery(settings: Settings, services: Services | None = None) -> Qb24Cel
         task_default_queue=DEFAULT_QUEUE + suffix,
         task_queues=(Queue(REALTIME_QUEUE + suffix), Queue(DEFAULT_QUEUE + suffix), Queue(BULK_QUEUE + suffix)),
         task_routes={FULL_SYNC: {"queue": BULK_QUEUE + suffix}, PULL_CHANGES: {"queue": REALTIME_QUEUE + suffix},
-                     RETRY_RECORD: {"queue": REALTIME_QUEUE + suffix}},
+                     RETRY_RECORD: {"queue": REALTIME_QUEUE + suffix}, RECONCILE_ALL: {"queue": DEFAULT_QUEUE + suffix},
+                     SWEEP_GRANTS: {"queue": DEFAULT_QUEUE + suffix}, REVOKE_TOKENS: {"queue": DEFAULT_QUEUE + suffix}},
+        beat_schedule=beat_schedule(settings),
     )
     celery.queue_suffix = suffix
     return celery
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Reconciliation every RECONCILE_INTERVAL_S and daily (a lost webhook is caught), the grant sweep.
+
+    An entry's message expires after its period: beat keeps firing while the workers are down, and
+    one reconciliation after they are back covers every missed one."""
+    every = settings.reconcile_interval_s
+    return {
+        "reconcile": {"task": RECONCILE_ALL, "schedule": every, "options": {"expires": every}},
+        "reconcile-daily": {"task": RECONCILE_ALL, "schedule": float(DAILY_S), "kwargs": {"lookback_s": DAILY_S},
+                            "options": {"expires": float(DAILY_S)}},
+        "sweep-grants": {"task": SWEEP_GRANTS, "schedule": every, "options": {"expires": every}},
+    }
 
 
 def __getattr__(name: str) -> Any:

@@ -56,6 +56,10 @@ def test_each_required_variable_is_named_when_missing(name):
     ("PROXY_HOPS", "one"),
     ("PROXY_HOPS", "-1"),
     ("PROXY_HOPS", "9"),
+    ("RECONCILE_INTERVAL_S", "0"),
+    ("RECONCILE_INTERVAL_S", "-300"),
+    ("RECONCILE_INTERVAL_S", "often"),
+    ("RECONCILE_INTERVAL_S", "172800"),
 ])
 def test_malformed_values_are_refused_by_name(name, value):
     with pytest.raises(ConfigError, match=name) as info:
@@ -71,6 +75,11 @@ def test_discovery_url_environment_and_overrides():
     assert settings.qbo_api_base == "http://127.0.0.1:9000/v3"
     assert settings.database_url.startswith("postgresql+psycopg://")
     assert not settings.embedded
+
+
+def test_reconcile_interval_defaults_to_five_minutes_and_takes_fractions():
+    assert load_settings(VALID).reconcile_interval_s == 300
+    assert load_settings({**VALID, "RECONCILE_INTERVAL_S": "0.5"}).reconcile_interval_s == 0.5
 
 
 def test_secrets_stay_out_of_repr():

@@ -19,8 +19,8 @@ from workers.tasks import enqueue_full_sync, run_sync
 
 def test_start_sync_runs_on_the_embedded_worker_and_fills_bitrix24(tmp_path):
     with connected_stack(f"sqlite:///{tmp_path / 'qb24.db'}") as app:
-        worker = app.services.celery.embedded_worker
-        assert worker is not None and worker.thread.is_alive()
+        worker = app.services.celery.embedded.workers["bulk"]  # full syncs: the bulk queue's worker
+        assert worker.thread.is_alive()
         assert "Sync queued." in app.start()
         run = app.finished()
         assert (run.kind, run.status, run.error) == ("full", "done", None)
@@ -70,7 +70,7 @@ def test_start_sync_runs_on_a_celery_worker_process_on_redis_and_postgresql(tmp_
     # A Redis database of its own: other tests' queued tasks (their run ids, their schemas) stay theirs.
     redis_url = REDIS_URL.rsplit("/", 1)[0] + "/13"
     with postgres_schema() as url, connected_stack(url, REDIS_URL=redis_url) as app:
-        assert app.services.celery.embedded_worker is None  # with Redis the web process only enqueues
+        assert app.services.celery.embedded is None  # with Redis the web process only enqueues
         worker, lines = _worker(settings_env(app.stack.settings)), []
         reader = threading.Thread(target=lambda: lines.extend(worker.stdout), daemon=True)
         reader.start()
