@@ -32,7 +32,8 @@ RETRY_RECORD = "qb24.retry_record"  # args (portal_id, qbo_type, qbo_id)
 RECONCILE_ALL = "qb24.reconcile_all"  # kwargs (lookback_s=None): a pull for every connected realm
 SWEEP_GRANTS = "qb24.sweep_grants"  # expired pending grants to revocations, stale revocations queued again
 REVOKE_TOKENS = "qb24.revoke_tokens"  # args (revocation_id)
-TASK_MODULES = ["workers.tasks", "workers.changes", "workers.change_retry", "workers.reconcile", "workers.revocations"]
+TASK_MODULES = ["workers.tasks", "workers.changes", "workers.change_retry", "workers.reconcile",
+                "workers.revocations"]
 # The daily reconciliation looks back a whole day past the watermark (a change QuickBooks stamped late).
 DAILY_S = 86400
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bench.realtime_changes import Editor
 from bench.realtime_world import RealtimeWorld, Tenant
 from qb24.demo import b24_control
-from store.models import ReceivedEvent
+from store.models import ReceivedEvent, SyncFailure
 from tests.support import wait_for
 from tests.workers.realtime_expect import projection_problems
 from tests.workers.realtime_support import (Script, chaos_script, first_synced, lapse_pull_lease, realtime_world,
@@ -59,7 +59,9 @@ def assert_projection(world: RealtimeWorld, tenant: Tenant, script: Script) -> N
     problems = projection_problems(world.b24(tenant.member_id), world.qbo(tenant.realm_id),
                                    deleted_invoices=script.deleted_invoices,
                                    gone_customers=script.gone_customers, today=date.today())
-    assert problems == [], "\n".join(problems)
+    with world.sessions() as session:
+        failures = [(f.qbo_type, f.qbo_id, f.reason) for f in session.scalars(select(SyncFailure))]
+    assert problems == [], "\n".join([*problems, f"sync log: {failures}", world.worker_logs()])
 
 
 @pytest.mark.timeout(240)
