@@ -21,6 +21,13 @@ from webhooks.errors import PageError
 log = logging.getLogger("qb24.qbo.webhook")
 # The entities the sync follows (issue 10); any other is counted `ignored` and goes no further.
 HANDLED = {"customer": "Customer", "invoice": "Invoice", "payment": "Payment"}
+# Intuit's webhook entities (reference §1.5, WH table): CloudEvents types write them in lower case, so their
+# names are restored here, so that one change is counted under one label whichever format brought it.
+INTUIT_ENTITIES = {name.lower(): name for name in (
+    "Account", "Bill", "BillPayment", "Budget", "Class", "CreditMemo", "Currency", "Customer", "Department",
+    "Deposit", "Employee", "Estimate", "Invoice", "Item", "JournalCode", "JournalEntry", "Payment",
+    "PaymentMethod", "Preferences", "Purchase", "PurchaseOrder", "RefundReceipt", "SalesReceipt", "TaxAgency",
+    "Term", "TimeActivity", "Transfer", "Vendor", "VendorCredit")}
 # Legacy operations (WH table: Create, Update, Delete, Merge, Void, Emailed) and CloudEvents' past-tense
 # verbs. Only "created" and "merged" are Intuit-documented; the void verb is UNCERTAIN (reference §1.2:
 # most third-party code has "voided", one connector "void"), so both are read as Void.
@@ -118,7 +125,7 @@ def parse_notification(body: bytes) -> list[QboEvent]:
         if isinstance(payload, dict) and "eventNotifications" in payload:
             return [from_legacy(note["realmId"], entity) for note in LEGACY.load(payload)["eventNotifications"]
                     for entity in note["dataChangeEvent"]["entities"]]
-    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, ValidationError
+    except (ValueError, ValidationError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError too
         raise MalformedNotification(400, _describe(error)) from None
     raise MalformedNotification(400, "The body is neither an eventNotifications object nor a CloudEvents array.")
 
@@ -147,7 +154,7 @@ def from_cloudevent(entry: dict[str, Any]) -> QboEvent | None:
 
 
 def _entity(name: str) -> str:
-    return HANDLED.get(name.lower()) or name[:1].upper() + name[1:]
+    return INTUIT_ENTITIES.get(name.lower()) or name[:1].upper() + name[1:]
 
 
 def _operation(word: str) -> str:

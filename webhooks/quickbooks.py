@@ -47,22 +47,22 @@ class NotificationRefused(PageError):
         self.kind = kind
 
 
-def allow_notification_size() -> None:
-    """Raise this route's body limit before inputs.check_request reads the stream (app-wide hooks run
-    in order; this one is registered first), and refuse a declared length over it without reading."""
+def read_notification() -> None:
+    """Read this route's body, up to 2 MB, before inputs.check_request looks at any form in it (app-wide
+    hooks run in order; this one is registered first): a form parse would consume the raw bytes the
+    signature is over. A declared length over the limit is refused without reading."""
     if request.endpoint != ENDPOINT:
         return
     request.max_content_length = MAX_NOTIFICATION_BYTES
-    if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
-        raise NotificationRefused(413, "qbo_too_large", "The notification is larger than 2 MB.")
+    try:
+        request.get_data(cache=True)  # a chunked body is cut at the limit by werkzeug
+    except RequestEntityTooLarge:
+        raise NotificationRefused(413, "qbo_too_large", "The notification is larger than 2 MB.") from None
 
 
 @quickbooks.post("/webhooks/quickbooks")
 def notification() -> Response:
-    try:
-        body = request.get_data(cache=True)  # a chunked body is cut at the limit by werkzeug
-    except RequestEntityTooLarge:
-        raise NotificationRefused(413, "qbo_too_large", "The notification is larger than 2 MB.") from None
+    body = request.get_data(cache=True)  # read by read_notification
     check_signature(body, request.headers.get("intuit-signature", ""), runtime().settings.qbo_verifier_token)
     if request.mimetype not in CONTENT_TYPES:
         raise NotificationRefused(415, "qbo_content_type",
@@ -124,5 +124,5 @@ def _label(event: QboEvent) -> str:
 
 def init_app(app: Flask) -> None:
     """Before inputs.init_app: the size hook must run before the first read of the body."""
-    app.before_request(allow_notification_size)
+    app.before_request(read_notification)
     app.register_blueprint(quickbooks)
