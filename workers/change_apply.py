@@ -9,6 +9,7 @@ links with its watermark in one transaction.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -28,6 +29,7 @@ from workers.sync_customers import CUSTOMER, sync_customer_page
 from workers.sync_invoices import INVOICE, InvoiceTarget, sync_invoice_page
 from workers.sync_state import KINDS, Binding, SyncContext
 
+Checkpoint = Callable[[list[Binding]], None]
 EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 STAGE_STATUSES = (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.VOIDED, InvoiceStatus.SENT)
 
@@ -84,8 +86,13 @@ def _older(record: dict[str, Any], link: Any) -> bool:
     return held is not None and not _deleted(record) and stamp(record) < held
 
 
-def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict], *, resumed: bool) -> ApplyResult:
-    """Apply the changes (customers, then invoices, each oldest first); the links to bind and the tallies."""
+def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict], *, resumed: bool,
+                  checkpoint: Checkpoint | None = None) -> ApplyResult:
+    """Apply the changes (customers, then invoices, each oldest first); the links to bind and the tallies.
+
+    `checkpoint` commits the customers' links before the invoices are mapped (an invoice finds its customer's
+    CRM record through the link store, as in the full sync's second phase); committing links early is safe:
+    the pull stays in flight until its final commit, so a crash after it resumes with them bound."""
     result, before = ApplyResult(), _tally(ctx)
     survivors = apply_merges(ctx)
     customers = latest(customers + _missing(ctx, "Customer", survivors, customers))
@@ -101,6 +108,8 @@ def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict],
         if cancelled:
             result.cancelled = True
             return _finish(ctx, result, before)
+    if checkpoint is not None and result.bindings and invoices:
+        checkpoint(result.bindings)
     invoices, invoice_links, older = newer_only(ctx, INVOICE, latest(invoices))
     result.skipped += older
     if invoices:
@@ -154,7 +163,7 @@ def _finish(ctx: SyncContext, result: ApplyResult, before: dict[str, int]) -> Ap
 
 def _last_change(ctx: SyncContext, result: ApplyResult, customers: list[dict], customer_links: dict,
                  invoices: list[dict], invoice_links: dict, survivors: set[str]) -> None:
-    """The newest change applied (not failed): what happened to it, for the app page."""
+    """The newest change applied (not failed, not a re-read of what Bitrix24 holds already), for the app page."""
     failed = {(f["qbo_type"], str(f["qbo_id"])) for f in ctx.report["failures"]}
     bound = {(b.qbo_type, b.qbo_id) for b in result.bindings}
     candidates = [(stamp(r), CUSTOMER, r, customer_links) for r in customers]
@@ -164,6 +173,8 @@ def _last_change(ctx: SyncContext, result: ApplyResult, customers: list[dict], c
         if (entity, qbo_id) in failed:
             continue
         what = _what(ctx, entity, record, links.get(qbo_id), (entity, qbo_id) in bound, qbo_id in survivors)
+        if what == "unchanged":
+            continue  # an overlap's re-read: the last change shown stays the last real one
         result.last_change = {"entity": entity, "qbo_id": qbo_id, "name": _name(entity, record), "what": what,
                               "at": utcnow().isoformat(), "changed_at": moment.isoformat()}
         return

@@ -21,7 +21,7 @@ from workers.change_payments import invoices_of_payments
 from workers.customer_parents import known_subs
 from workers.lease import LeaseLost
 from workers.pull_lease import PullLease, still_held
-from workers.sync_state import SyncContext, bind_all, empty_report, flush_sync_log
+from workers.sync_state import Binding, SyncContext, bind_all, empty_report, flush_sync_log
 
 COUNTS = ("applied", "skipped", "failed", "pulls", "qbo_calls")
 
@@ -35,7 +35,7 @@ def pull_context(sessions: sessionmaker[Session], portal: Portal, realm_id: str,
     return SyncContext(sessions=sessions, run_id=None, portal_id=portal.id, member_id=portal.member_id,
                        realm_id=realm_id, qbo=qbo, b24=b24, dry_run=False, today=date.today(), page_size=1000,
                        stored_settings=dict(portal.settings or {}), cursor=cursor, counters={},
-                       pull_lost=lease.lost if lease else None)
+                       pull_lost=lease.lost if lease else None, subs_stored={k: list(v) for k, v in subs.items()})
 
 
 def set_in_flight(sessions: sessionmaker[Session], realm_id: str, mine: PullLease | None) -> None:
@@ -43,6 +43,14 @@ def set_in_flight(sessions: sessionmaker[Session], realm_id: str, mine: PullLeas
     with transaction(sessions) as session:
         connection = _connection(session, realm_id, mine)
         connection.pull_in_flight = True
+
+
+def commit_links(ctx: SyncContext, mine: PullLease | None, bindings: list[Binding]) -> None:
+    """Bind links before the pull's end (customers, which its invoices need); the final commit binds them again."""
+    with transaction(ctx.sessions) as session:
+        _connection(session, ctx.realm_id, mine)
+        bind_all(session, ctx.portal_id, bindings)
+        flush_sync_log(session, ctx, bindings)
 
 
 def commit_changes(ctx: SyncContext, result: ApplyResult, *, mine: PullLease | None, watermark: str | None,

@@ -10,6 +10,7 @@ stay in the log until retried themselves.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from celery import Task, shared_task
 from sqlalchemy import select, update
@@ -20,7 +21,7 @@ from store.models import Link, Portal, QboConnection
 from store.sync_log import clear_failures, failure_of
 from workers.celery_app import RETRY_RECORD
 from workers.change_apply import apply_changes
-from workers.change_commit import commit_changes, pull_context
+from workers.change_commit import commit_changes, commit_links, pull_context
 from workers.context import Services
 from workers.full_sync import TRANSIENT
 from workers.sync_customers import CUSTOMER
@@ -58,7 +59,7 @@ def apply_record(services: Services, portal_id: int, qbo_type: str, qbo_id: str)
         record = {"Id": str(qbo_id), "status": "Deleted", "MetaData": {}}
     _forget_hash(services, portal_id, qbo_type, str(qbo_id))
     customers, invoices = ([record], []) if qbo_type == CUSTOMER else ([], [record])
-    result = apply_changes(ctx, customers, invoices, resumed=True)
+    result = apply_changes(ctx, customers, invoices, resumed=True, checkpoint=partial(commit_links, ctx, None))
     commit_changes(ctx, result, mine=None, watermark=None, payments=[], calls=1, pulls=0)
     if record.get("status") == "Deleted":
         with transaction(services.sessions) as session:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -23,7 +24,7 @@ from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun, utcnow
 from workers.celery_app import PULL_CHANGES
 from workers.change_apply import ApplyResult, apply_changes
-from workers.change_commit import commit_changes, pull_context, set_in_flight
+from workers.change_commit import commit_changes, commit_links, pull_context, set_in_flight
 from workers.change_payments import invoices_of_payments
 from workers.change_read import read_by_ids, read_changes
 from workers.context import Services
@@ -131,7 +132,9 @@ def pull_once(services: Services, mine: PullLease, lookback: timedelta | None = 
     calls += changes.calls
     if customers or invoices:
         set_in_flight(services.sessions, mine.realm_id, mine)
-    result = apply_changes(ctx, customers, invoices, resumed=plan.resumed) if customers or invoices else ApplyResult()
+    checkpoint = partial(commit_links, ctx, mine)
+    result = (apply_changes(ctx, customers, invoices, resumed=plan.resumed, checkpoint=checkpoint)
+              if customers or invoices else ApplyResult())
     if result.cancelled:
         commit_changes(ctx, result, mine=mine, watermark=None, payments=[], calls=calls)
         return "disconnected"
