@@ -11,7 +11,7 @@ from sandbox.bitrix24.control_records import (add_outgoing_webhook, bad_input, i
                                               user_id_of)
 from sandbox.bitrix24.currency import set_currencies
 from sandbox.bitrix24.errors import RestError
-from sandbox.bitrix24.rest import json_response
+from sandbox.bitrix24.rest import INJECTED_ERRORS, json_response
 from sandbox.bitrix24.state import PLANS, Portal, token_hex
 from sandbox.bitrix24.values import real_number
 from sandbox.bitrix24.write_log import writes_since
@@ -43,9 +43,23 @@ def text(body: dict, key: str, default: str | None = "") -> str | None:
     return value
 
 
+def _error_statuses(body: dict) -> list[int] | None:
+    """The injected-error mix (rest.INJECTED_ERRORS statuses), or a 400."""
+    if "error_statuses" not in body:
+        return None
+    value = body["error_statuses"]
+    if not isinstance(value, list) or not value or not all(
+            not isinstance(status, bool) and status in INJECTED_ERRORS for status in value):
+        raise bad_input(f"error_statuses must be a non-empty list of {', '.join(map(str, INJECTED_ERRORS))}")
+    return list(value)
+
+
 def apply_settings(portal: Portal, body: dict) -> None:
     """Plan (sets the bucket), limits, speed-up, faults and the required-UF option."""
     limits = {k: _number(body, k) for k in _LIMIT_KEYS if k in body}
+    statuses = _error_statuses(body)
+    if statuses is not None:
+        limits["error_statuses"] = statuses
     if "plan" in body:
         if text(body, "plan") not in PLANS:
             raise bad_input(f"plan must be one of {', '.join(PLANS)}")

@@ -20,6 +20,11 @@ from sandbox.bitrix24.write_log import note_write
 if TYPE_CHECKING:
     from sandbox.bitrix24.sandbox import Bitrix24Sandbox
 
+# Injected errors by status, as the real portal words them (reference §8 error table; the 503 is the leaky
+# bucket's own answer, limits.take_request).
+INJECTED_ERRORS = {500: ("INTERNAL_SERVER_ERROR", "Internal server error"),
+                   503: ("QUERY_LIMIT_EXCEEDED", "Too many requests")}
+
 
 def _iso(ts: float) -> str:
     """ISO-8601 with offset, as `date_start`/`date_finish`."""
@@ -132,6 +137,12 @@ def _count_request(portal: Portal, path: str) -> None:
     portal.requests[name] = portal.requests.get(name, 0) + 1
 
 
+def injected_error(status: int) -> RestError:
+    """An injected failure in the body the real one has (Limits.error_statuses)."""
+    code, description = INJECTED_ERRORS[status]
+    return RestError(status, code, description)
+
+
 def handle(sb: "Bitrix24Sandbox", portal: Portal, path: str, request: Request) -> Response:
     """The whole REST request: faults, bucket, parsing, auth, dispatch."""
     try:
@@ -141,7 +152,7 @@ def handle(sb: "Bitrix24Sandbox", portal: Portal, path: str, request: Request) -
             _count_request(portal, path)
             limits.take_request(portal)
             if portal.limits.error_rate and random.random() < portal.limits.error_rate:
-                raise RestError(500, "INTERNAL_SERVER_ERROR", "Internal server error")
+                raise injected_error(random.choice(portal.limits.error_statuses))
             name, webhook = split_path(path)
             params = read_params(request)
             ctx = authenticate(sb, portal, params, webhook)

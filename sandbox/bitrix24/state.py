@@ -216,6 +216,9 @@ class Limits:
     operating_window: float = 600.0
     operating_cost: float | None = None
     error_rate: float = 0.0
+    # What an injected error answers, drawn evenly (repeat one to weight it), reference §8 error table:
+    # 500 INTERNAL_SERVER_ERROR, 503 QUERY_LIMIT_EXCEEDED "Too many requests" (the leaky bucket's answer).
+    error_statuses: list[int] = field(default_factory=lambda: [500, 503])
     latency: float = 0.0
 
 

@@ -15,6 +15,9 @@ from .store import Settings
 control = Blueprint("qbo_control", __name__, url_prefix="/_sandbox")
 
 
+INJECTED_STATUSES = (429, 500, 503)
+
+
 class ControlError(Exception):
     """A 400 answer of the control API."""
 
@@ -125,7 +128,7 @@ def register_app() -> Response:
 @control.route("/settings", methods=["GET", "POST"])
 def settings() -> Response:
     """Read or change {auto_approve, auto_approve_realm_id, access_token_ttl, rate_per_minute, max_concurrent,
-    latency_ms, error_rate, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute,
+    latency_ms, error_rate, error_statuses, cdc_max_objects, throttle_body, batch_max_items, batch_rate_per_minute,
     requestid_wait_ms, foreign_realm_status}."""
     body = _posted_changes(Settings, "setting(s)")
     state = sandbox().state
@@ -145,6 +148,11 @@ def _coerce(name: str, value: Any) -> Any:
         if value not in ("xml", "fault", "gateway"):
             raise ControlError("throttle_body must be xml, fault or gateway")
         return value
+    if name == "error_statuses":
+        if not isinstance(value, list) or not value or not all(
+                not isinstance(status, bool) and status in INJECTED_STATUSES for status in value):
+            raise ControlError("error_statuses must be a non-empty list of 429, 500 and 503")
+        return list(value)
     if name == "foreign_realm_status":
         if value not in (401, 403):
             raise ControlError("foreign_realm_status must be 401 or 403")

@@ -68,16 +68,25 @@ def before_api_request() -> Response | None:
             return throttle_response()
         g.qbo_in_flight = realm_id
         latency, error_rate = state.settings.latency_ms, state.settings.error_rate
+        error_statuses = list(state.settings.error_statuses)
     replay = replays.claim(realm_id)
     if replay is not None:
         return fault_response(replay) if isinstance(replay, faults.ApiFault) else replay
     if latency:
         time.sleep(latency / 1000)
     if error_rate and _random.random() < error_rate:
-        with state.lock:
-            state.stats.injected_errors += 1
-        return fault_response(faults.system_fault(_random.choice((500, 503))))
+        return _injected_error(_random.choice(error_statuses))
     return None
+
+
+def _injected_error(status: int) -> Response:
+    """An injected failure: the throttle answer for 429, a SystemFault for 500/503 (Settings.error_statuses)."""
+    state = sandbox().state
+    with state.lock:
+        state.stats.injected_errors += 1
+        if status == 429:
+            return throttle_response()
+    return fault_response(faults.system_fault(status))
 
 
 def _auth_refusal(token: str | None, reason: str) -> Response:

@@ -32,6 +32,10 @@ class Settings:
     max_concurrent: int = 10  # reference §6: 10 concurrent requests per realm+app
     latency_ms: int = 0
     error_rate: float = 0.0
+    # What an injected error answers, drawn evenly (repeat a status to weight it): 500 and 503 are the
+    # SystemFault 10000 (reference §6: "500 (resubmit once); 503 unavailable"), 429 the ThrottleExceeded
+    # answer in the `throttle_body` envelope, as when the realm's limits are passed.
+    error_statuses: list[int] = field(default_factory=lambda: [500, 503, 429])
     cdc_max_objects: int = 1000  # "Server responses can handle a maximum of 1,000 objects." (reference §2)
     # The 429 envelope is UNCERTAIN (reference §6). Every captured 429 is the XML Fault type SERVICE code 3001,
     # and python-quickbooks#43 got XML while asking for JSON, "xml" is a reading; the default

@@ -6,11 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import pytest
+import requests
 
+from sandbox.quickbooks.store import Settings
 from tests.sandbox.qbo_app_support import Api, Sandbox, assert_fault, connected_api
 
-SETTINGS_TOUCHED = ("rate_per_minute", "max_concurrent", "latency_ms", "error_rate", "throttle_body",
-                    "requestid_wait_ms")
+SETTINGS_TOUCHED = ("rate_per_minute", "max_concurrent", "latency_ms", "error_rate", "error_statuses",
+                    "throttle_body", "requestid_wait_ms")
 
 
 @pytest.fixture
@@ -55,13 +57,39 @@ def test_injected_latency_and_errors(api: Api, qbo: Sandbox) -> None:
     started = time.monotonic()
     assert api.call("GET", "customer/1").status_code == 200
     assert time.monotonic() - started >= 0.2
-    qbo.control("POST", "settings", latency_ms=0, error_rate=1.0)
+    qbo.control("POST", "settings", latency_ms=0, error_rate=1.0, error_statuses=[500, 503])
     response = api.call("GET", "customer/1")
     assert response.status_code in (500, 503)
     body = response.json()
     assert body["Fault"]["type"] == "SystemFault" and body["Fault"]["Error"][0]["code"] == "10000"
     qbo.control("POST", "settings", error_rate=0.0)
     assert api.call("GET", "customer/1").status_code == 200
+
+
+def test_injected_errors_mix_server_faults_and_throttling(api: Api, qbo: Sandbox) -> None:
+    """By default an injected error is a 500 or 503 SystemFault or the 429 ThrottleExceeded (reference §6),
+    each in the body the real answer has; the mix is a setting, checked before it is taken."""
+    assert Settings().error_statuses == [500, 503, 429]
+    qbo.control("POST", "settings", error_rate=1.0, throttle_body="fault")
+    before = qbo.control("GET", "stats")
+    seen = {}
+    for _ in range(60):
+        response = api.call("GET", "customer/1")
+        seen[response.status_code] = response
+    assert set(seen) == {429, 500, 503}
+    assert_fault(seen[429], 429, "3001")["Message"] == "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+    assert seen[429].json()["Fault"]["type"] == "SERVICE"
+    for status in (500, 503):
+        assert assert_fault(seen[status], status, "10000") and seen[status].json()["Fault"]["type"] == "SystemFault"
+    stats = qbo.control("GET", "stats")
+    assert stats["injected_errors"] - before["injected_errors"] == 60
+    assert stats["throttled_429"] > before["throttled_429"]
+    for bad in ([], [404], ["500"], [True], 500):
+        answer = requests.post(f"{qbo.url}/_sandbox/settings", json={"error_statuses": bad}, timeout=10)
+        assert answer.status_code == 400 and "error_statuses" in answer.json()["error"]
+    assert qbo.control("GET", "settings")["error_statuses"] == [500, 503, 429]
+    qbo.control("POST", "settings", error_statuses=[429])
+    assert api.call("GET", "customer/1").status_code == 429
 
 
 def test_requestid_replays_first_answer_without_second_write(api: Api, qbo: Sandbox) -> None:

@@ -138,9 +138,24 @@ def test_nested_batch_and_unknown_method_in_batch(portal: Portal) -> None:
 
 
 def test_injected_faults(portal: Portal) -> None:
-    portal.control("settings", {"error_rate": 1.0})
+    portal.control("settings", {"error_rate": 1.0, "error_statuses": [500]})
     response = portal.call("profile")
     assert (response.status_code, response.json()["error"]) == (500, "INTERNAL_SERVER_ERROR")
     portal.control("settings", {"error_rate": 0.0})
     assert portal.call("profile").status_code == 200
     assert json.loads(portal.call("profile").text)["result"]["ID"] == "1"
+
+
+def test_injected_faults_mix_server_errors_and_the_query_limit(portal: Portal) -> None:
+    """Reference §8 error table: an injected error is 500 INTERNAL_SERVER_ERROR or 503 QUERY_LIMIT_EXCEEDED
+    (the leaky bucket's words) by default; the mix is a per-portal setting, checked before it is taken."""
+    assert portal.control("settings", {"error_rate": 1.0}).json()["error_statuses"] == [500, 503]
+    answers = {(r.status_code, r.json()["error"], r.json()["error_description"])
+               for r in (portal.call("profile") for _ in range(30))}
+    assert answers == {(500, "INTERNAL_SERVER_ERROR", "Internal server error"),
+                       (503, "QUERY_LIMIT_EXCEEDED", "Too many requests")}
+    for bad in ([], [429], ["503"], [True], 503):
+        refused = portal.control("settings", {"error_statuses": bad, "error_rate": 0.0})
+        assert refused.status_code == 400 and "error_statuses" in refused.json()["error_description"]
+    assert portal.control("settings", {"error_statuses": [503]}).json()["error_rate"] == 1.0  # nothing taken
+    assert portal.call("profile").status_code == 503

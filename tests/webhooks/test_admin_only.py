@@ -195,7 +195,7 @@ def test_when_the_admin_check_fails_the_user_is_not_an_admin_and_it_is_logged(in
     """The opening asks `profile` (webhooks/admin_checks.py opening_right), no longer user.admin."""
     stack = installed
     tokens = _stored_b24_tokens(stack)
-    b24_control(stack, f"portals/{stack.b24.default_member_id}/settings", {"error_rate": 1.0})
+    b24_control(stack, f"portals/{stack.b24.default_member_id}/settings", {"error_rate": 1.0, "error_statuses": [500]})
     try:
         with caplog.at_level(logging.INFO), requests.Session() as admin:
             page, _ = _open_as(stack, admin, 1)

@@ -171,7 +171,7 @@ def test_access_denied_exchanges_nothing_and_a_forged_one_is_400(stack, admin):
 def test_quickbooks_failing_after_the_exchange_is_502_and_the_grant_is_revoked(stack, admin):
     url = consent(stack, admin)
     before = stored(stack)
-    stack.qbo.control("settings", {"error_rate": 1.0})  # every /v3 call answers 500 or 503
+    stack.qbo.control("settings", {"error_rate": 1.0, "error_statuses": [500, 503]})  # every /v3 call answers 500 or 503
     response = admin.get(url, timeout=30)
     assert response.status_code == 502 and "did not complete the connection" in response.text
     assert stored(stack) == before

@@ -189,7 +189,7 @@ def test_bitrix24_unreachable_during_the_uninstall_holds_the_claim_until_the_rei
     reinstall settles it and reads that the uninstall was CLEAN (options deleted, §1.4)."""
     member_id = stack.b24.default_member_id
     qbo_tokens = _connected(stack, browser)
-    b24_control(stack, f"portals/{member_id}/settings", {"error_rate": 1.0})
+    b24_control(stack, f"portals/{member_id}/settings", {"error_rate": 1.0, "error_statuses": [500]})
     _uninstall(stack, clean=True)
     record = _delivered(stack, "ONAPPUNINSTALL")
     assert record["status"] == 202
@@ -208,7 +208,7 @@ def test_a_reinstall_settles_a_pending_uninstall_first(stack, browser):
     are stored (reference §1.4: a reinstall gets a new application token); CLEAN=0 kept the options."""
     member_id, client_id = stack.b24.default_member_id, stack.settings.b24_client_id
     qbo_tokens = _connected(stack, browser)
-    b24_control(stack, f"portals/{member_id}/settings", {"error_rate": 1.0})
+    b24_control(stack, f"portals/{member_id}/settings", {"error_rate": 1.0, "error_statuses": [500]})
     _uninstall(stack, clean=False)
     assert _delivered(stack, "ONAPPUNINSTALL")["status"] == 202
     b24_control(stack, f"portals/{member_id}/settings", {"error_rate": 0.0})
