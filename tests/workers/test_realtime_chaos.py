@@ -61,7 +61,9 @@ def assert_projection(world: RealtimeWorld, tenant: Tenant, script: Script) -> N
                                    gone_customers=script.gone_customers, today=date.today())
     with world.sessions() as session:
         failures = [(f.qbo_type, f.qbo_id, f.reason) for f in session.scalars(select(SyncFailure))]
-    assert problems == [], "\n".join([*problems, f"sync log: {failures}", world.worker_logs()])
+    counts = world.connection(tenant.realm_id).change_counts
+    assert problems == [], "\n".join([*problems, f"sync log: {failures}", f"change counts: {counts}",
+                                      world.worker_logs()])
 
 
 @pytest.mark.timeout(240)
