@@ -4,12 +4,14 @@ first one runs a full sync."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
 from bench.realtime_changes import Change, Editor
 from bench.realtime_latency import Landing, Stream, landing, percentile
 from bench.realtime_world import RealtimeWorld, Tenant
+from qb24.demo import b24_control
 
 LAND_TIMEOUT_S = 60.0
 
@@ -55,28 +57,44 @@ def qbo_requests(world: RealtimeWorld, realm_id: str) -> int:
     return int(world.stack.qbo.control("stats", method="GET")["requests_per_realm"].get(realm_id, 0))
 
 
+def b24_requests(world: RealtimeWorld, tenant: Tenant) -> tuple[int, int, Counter]:
+    """The portal's HTTP requests so far (a batch is one), the leaky bucket's refusals, requests by method."""
+    counts = b24_control(world.stack, f"portals/{tenant.member_id}/requests", method="GET")
+    return sum(counts["requests"].values()), counts["refused_503"], Counter(counts["requests"])
+
+
+def costs(world: RealtimeWorld, tenant: Tenant, stream: Stream, count: int,
+          before: tuple) -> dict[str, Any]:
+    """QuickBooks calls (the service's: the edits' own are taken off) and Bitrix24 requests per change."""
+    qbo_before, own_before, b24_before, refused_before, methods_before = before
+    calls = qbo_requests(world, tenant.realm_id) - qbo_before - (stream.editor.calls - own_before)
+    b24, refused, methods = b24_requests(world, tenant)
+    return {"qbo_calls": calls, "qbo_calls_per_change": round(calls / max(1, count), 3),
+            "b24_requests_per_change": round((b24 - b24_before) / max(1, count), 3),
+            "b24_refused_503": refused - refused_before, "b24_requests": dict(methods - methods_before)}
+
+
+def counters(world: RealtimeWorld, tenant: Tenant, stream: Stream) -> tuple:
+    return (qbo_requests(world, tenant.realm_id), stream.editor.calls, *b24_requests(world, tenant))
+
+
 def steady(world: RealtimeWorld, tenant: Tenant, stream: Stream, rate: float, seconds: float) -> dict[str, Any]:
-    """`rate` changes/s for `seconds`: latency figures and QuickBooks calls per change (ours only)."""
-    since = _last_write(world, tenant)
-    before, own = qbo_requests(world, tenant.realm_id), stream.editor.calls
+    """`rate` changes/s for `seconds`: latency figures and the calls spent per change."""
+    since, before = _last_write(world, tenant), counters(world, tenant, stream)
     changes = stream.run(rate, seconds)
     found = wait_landed(world, tenant, changes, since)
     world.wait_quiet(LAND_TIMEOUT_S)
-    calls = qbo_requests(world, tenant.realm_id) - before - (stream.editor.calls - own)
-    return {**figures(found), "rate": rate, "seconds": seconds, "qbo_calls": calls,
-            "qbo_calls_per_change": round(calls / max(1, len(changes)), 3)}
+    return {**figures(found), "rate": rate, "seconds": seconds, **costs(world, tenant, stream, len(changes), before)}
 
 
 def burst(world: RealtimeWorld, tenant: Tenant, stream: Stream, count: int) -> dict[str, Any]:
     """`count` changes as fast as one admin's client makes them: QuickBooks calls per change."""
     world.wait_quiet(LAND_TIMEOUT_S)
-    since = _last_write(world, tenant)
-    before, own = qbo_requests(world, tenant.realm_id), stream.editor.calls
+    since, before = _last_write(world, tenant), counters(world, tenant, stream)
     changes = [stream.one() for _ in range(count)]
     found = wait_landed(world, tenant, changes, since)
     world.wait_quiet(LAND_TIMEOUT_S)
-    calls = qbo_requests(world, tenant.realm_id) - before - (stream.editor.calls - own)
-    return {**figures(found), "qbo_calls": calls, "qbo_calls_per_change": round(calls / max(1, count), 3)}
+    return {**figures(found), **costs(world, tenant, stream, count, before)}
 
 
 def during_full_sync(world: RealtimeWorld, busy: Tenant, tenant: Tenant, stream: Stream, rate: float,
@@ -86,14 +104,15 @@ def during_full_sync(world: RealtimeWorld, busy: Tenant, tenant: Tenant, stream:
     deadline = time.monotonic() + 60
     while world.run(run_id).status != "running" and time.monotonic() < deadline:
         time.sleep(0.05)
-    since = _last_write(world, tenant)
+    since, before = _last_write(world, tenant), counters(world, tenant, stream)
     started = time.monotonic()
     changes = stream.run(rate, seconds, until=lambda: world.run(run_id).status == "running")
     found = wait_landed(world, tenant, changes, since)
+    spent = costs(world, tenant, stream, len(changes), before)
     last_landed = max((c.at + s for c, s in found.seconds.items() if s is not None), default=0.0)
     run = world.run(run_id)
     overlapped = run.status == "running" or _epoch(run.finished_at) >= last_landed
-    return {**figures(found), "rate": rate, "stream_s": round(time.monotonic() - started, 1),
+    return {**figures(found), **spent, "rate": rate, "stream_s": round(time.monotonic() - started, 1),
             "full_sync_run": run_id, "full_sync_still_running": overlapped}
 
 
