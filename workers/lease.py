@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -91,15 +91,25 @@ def held(sessions: sessionmaker[Session], run_id: int) -> Iterator[Lease | None]
     if owner is None:
         yield None
         return
-    mine, stop = Lease(run_id, owner), threading.Event()
-    beat = threading.Thread(target=_beat, args=(sessions, mine, stop), name=f"qb24-lease-{run_id}", daemon=True)
-    beat.start()
+    mine = Lease(run_id, owner)
     try:
-        yield mine
+        with beat_thread(lambda stop: _beat(sessions, mine, stop), f"qb24-lease-{run_id}"):
+            yield mine
+    finally:
+        _write(sessions, mine, None)  # the next claim (a retry, a resync) need not wait for it to lapse
+
+
+@contextmanager
+def beat_thread(beat: Callable[[threading.Event], None], name: str) -> Iterator[None]:
+    """Run `beat(stop)` in a daemon thread while the block runs; stop it and wait for it at the end."""
+    stop = threading.Event()
+    thread = threading.Thread(target=beat, args=(stop,), name=name, daemon=True)
+    thread.start()
+    try:
+        yield
     finally:
         stop.set()
-        beat.join()
-        _write(sessions, mine, None)  # the next claim (a retry, a resync) need not wait for it to lapse
+        thread.join()
 
 
 def _beat(sessions: sessionmaker[Session], mine: Lease, stop: threading.Event) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
 from store.models import QboConnection, utcnow
-from workers.lease import BEAT_S, LEASE_S
+from workers.lease import BEAT_S, LEASE_S, beat_thread
 
 log = logging.getLogger("qb24.worker.pull_lease")
 
@@ -96,14 +96,9 @@ def still_held(session: Session, mine: PullLease) -> bool:
 @contextmanager
 def beating(sessions: sessionmaker[Session], realm_id: str, owner: str) -> Iterator[PullLease]:
     """The claimed lease, renewed every BEAT_S while the block runs (a long pull must not lapse)."""
-    mine, stop = PullLease(realm_id, owner), threading.Event()
-    beat = threading.Thread(target=_beat, args=(sessions, mine, stop), name=f"qb24-pull-{realm_id}", daemon=True)
-    beat.start()
-    try:
+    mine = PullLease(realm_id, owner)
+    with beat_thread(lambda stop: _beat(sessions, mine, stop), f"qb24-pull-{realm_id}"):
         yield mine
-    finally:
-        stop.set()
-        beat.join()
 
 
 def _beat(sessions: sessionmaker[Session], mine: PullLease, stop: threading.Event) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from store.db import transaction
 from store.models import Link, SyncRun
@@ -138,7 +138,7 @@ def test_a_pull_during_a_full_run_defers_and_the_run_end_pulls(changed, monkeypa
 
 
 def test_a_watermark_older_than_the_cdc_window_starts_a_resync(changed, monkeypatch):
-    old = (datetime.now(timezone.utc) - timedelta(days=30)).isoformat()
+    kept, old = changed.connection().cdc_watermark, (datetime.now(timezone.utc) - timedelta(days=30)).isoformat()
     changed.update_connection(cdc_watermark=old)
     queued = []
     monkeypatch.setattr(changes, "enqueue_full_sync", lambda services, run_id: queued.append(run_id))
@@ -151,3 +151,20 @@ def test_a_watermark_older_than_the_cdc_window_starts_a_resync(changed, monkeypa
     assert changed.pull(noticed_at=time.time()) == "deferred"  # until the resync ends
     with transaction(changed.world.rig.sessions) as session:
         session.get(SyncRun, queued[0]).status = "cancelled"
+    changed.update_connection(cdc_watermark=kept)  # as the resync's start would have (later tests pull on)
+
+
+def test_an_overflowing_cdc_window_is_read_in_parts_and_nothing_is_missed(changed):
+    """More changes than one CDC answer may hold (the sandbox's limit lowered from 1,000 to 3)."""
+    qbo, sandbox = changed.qbo, changed.world.rig.stack.qbo
+    customers = [new_customer(qbo, f"Many Person{n}", f"many{n}@example.com") for n in range(5)]
+    sandbox.control("settings", {"cdc_max_objects": 3})
+    try:
+        before = changed.qbo_requests()
+        assert changed.pull() == "pulled"
+        assert changed.qbo_requests() - before > 2  # the refused call, then the parts
+    finally:
+        sandbox.control("settings", {"cdc_max_objects": 1000})
+    crm = changed.crm()
+    for customer in customers:
+        changed.customer_record(crm, customer)
