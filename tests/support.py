@@ -27,6 +27,20 @@ def wait_for(check: Callable[[], Any], what: str = "condition", timeout: float =
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def take_queued(celery: Any, queue: str) -> list[tuple[str, tuple]]:
+    """(task name, args) of every message waiting in the Celery app's `queue` (its suffix added), taken
+    off it: for apps that run no worker, so what a request queued stays there for the test to read."""
+    found = []
+    with celery.connection_for_read() as connection:
+        waiting = connection.SimpleQueue(queue + celery.queue_suffix, no_ack=True)
+        while True:
+            try:
+                message = waiting.get(block=False)
+            except waiting.Empty:
+                return found
+            found.append((message.headers["task"], tuple(message.decode()[0])))  # protocol 2: (args, kwargs, embed)
+
+
 @contextmanager
 def chromium(**context_options: Any) -> Iterator[Any]:
     """A fresh browser context in Debian's headless chromium (`make test` installs it)."""

@@ -37,6 +37,10 @@ class Case:
     group: str | None = None  # cases judged together too (GROUP_BUDGETS)
     raw: bool = False  # send the path byte for byte (no client-side normalisation)
     checks: tuple[str, ...] = field(default=())  # "location_on_app", "not_reflected:<text>"
+    # QuickBooks webhooks: the key an `intuit-signature` header is made with (filled, so `${qbo.verifier}` is
+    # the genuine one) over `signed_body` (default: the body sent), computed when the case is sent.
+    sign_with: str | None = None
+    signed_body: str | None = None
 
 
 def form(**fields: str | None) -> tuple[tuple[str, str], ...]:

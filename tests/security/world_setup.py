@@ -33,7 +33,9 @@ def build_world(stack: Stack) -> World:
     """Instrument the stack, then walk every portal's setup; the logs are captured from the start."""
     recorder, calls = instrument(stack)
     world = World(stack, make_engine(stack.settings.database_url), recorder, calls, AppLogs(recorder))
-    world.values |= {"app_url": stack.url, "b24_oauth": stack.b24.oauth_url, "X": "0" * 32}
+    world.values |= {"app_url": stack.url, "b24_oauth": stack.b24.oauth_url, "X": "0" * 32,
+                     "qbo.verifier": stack.settings.qbo_verifier_token,
+                     "qbo.client_secret": stack.settings.qbo_client_secret}
     documented_shape(stack)  # every user's frame POST carries APPLICATION_TOKEN (reference §1.1)
     realms = stack.qbo.control("", method="GET")["realms"]
     world.values |= {"R1": realms[0], **{f"R{n}": _empty_realm(stack) for n in (2, 3, 4)}}

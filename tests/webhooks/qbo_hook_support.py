@@ -24,7 +24,8 @@ from store.db import migrate, transaction
 from store.models import Portal, QboConnection, ReceivedEvent
 from tests.config.test_settings import VALID
 from webhooks import create_app
-from workers.celery_app import REALTIME_QUEUE
+from tests.support import take_queued
+from workers.celery_app import PULL_CHANGES, REALTIME_QUEUE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "qbo" / "webhooks"
 VERIFIER = VALID["QBO_VERIFIER_TOKEN"]
@@ -102,17 +103,9 @@ class Hook:
 
     def pulls(self) -> list[tuple]:
         """The PULL_CHANGES args waiting in the realtime queue, taken off it."""
-        celery = self.app.extensions["qb24"].celery
-        found = []
-        with celery.connection_for_read() as connection:
-            queue = connection.SimpleQueue(REALTIME_QUEUE + celery.queue_suffix, no_ack=True)
-            while True:
-                try:
-                    message = queue.get(block=False)
-                except queue.Empty:
-                    return found
-                assert message.headers["task"] == "qb24.pull_changes"
-                found.append(tuple(message.decode()[0]))  # protocol 2: (args, kwargs, embed)
+        queued = take_queued(self.app.extensions["qb24"].celery, REALTIME_QUEUE)
+        assert {name for name, _ in queued} <= {PULL_CHANGES}
+        return [args for _, args in queued]
 
     def counted(self, event: str, outcome: str) -> float:
         sample = self.app.extensions["qb24_metrics"].registry.get_sample_value(

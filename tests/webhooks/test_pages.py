@@ -21,6 +21,7 @@ from store.crypto import TokenCipher
 from store.db import migrate, transaction
 from store.models import Portal, QboConnection, SyncRun, utcnow
 from store.portals import ensure_portal
+from tests.support import take_queued
 from webhooks import create_app
 from workers.celery_app import BULK_QUEUE
 from workers.lease import LEASE_S
@@ -346,16 +347,7 @@ def _active_run(world, status: str, *, age_s: float, heartbeat_age_s: float | No
 
 def _queued_runs(world) -> list[int]:
     """The run ids waiting in the app's (in-memory) sync queue, taken off it: this app runs no worker."""
-    celery = world.app.extensions["qb24"].celery
-    ids = []
-    with celery.connection_for_read() as connection:
-        queue = connection.SimpleQueue(BULK_QUEUE + celery.queue_suffix, no_ack=True)
-        while True:
-            try:
-                message = queue.get(block=False)
-                ids.append(message.decode()[0][0])  # protocol 2: (args, kwargs, embed)
-            except queue.Empty:
-                return ids
+    return [args[0] for _, args in take_queued(world.app.extensions["qb24"].celery, BULK_QUEUE)]
 
 
 @pytest.mark.parametrize("status, age_s, heartbeat_age_s", [

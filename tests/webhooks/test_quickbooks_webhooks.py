@@ -230,3 +230,14 @@ def test_an_unreadable_time_still_records_the_event(hook):
     hook.post(legacy(REALM, {"name": "Invoice", "id": "12", "operation": "Update", "lastUpdated": "yesterday"}))
     [row] = hook.events()
     assert row.occurred_at is None and len(hook.pulls()) == 1
+
+
+def test_a_batch_mixing_seen_and_new_events_records_only_the_new(dual_hook):
+    seen = cloudevent(REALM, "Invoice", "21", "Update")
+    dual_hook.post(cloudevents(seen))
+    dual_hook.pulls()
+    fresh = [cloudevent(REALM, "Invoice", str(n), "Update") for n in range(22, 25)]
+    assert dual_hook.post(cloudevents(fresh[0], seen, *fresh[1:])).status_code == 200
+    assert [r.entity_id for r in dual_hook.events()] == ["21", "22", "23", "24"]
+    assert len(dual_hook.pulls()) == 1
+    assert dual_hook.counted("Invoice.Update", "duplicate") == 1
