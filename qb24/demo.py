@@ -6,7 +6,9 @@ BX24.installFinish), opens the app page the same way, logs in to QuickBooks thro
 /quickbooks/connect → consent → /quickbooks/callback → /quickbooks/connect/finish (as the framed
 page does with the callback's ticket), reads the whole company through the service's QuickBooks
 client with the stored tokens, presses Start sync (the full_sync task runs on the app's embedded
-worker), prints its progress and report, and keeps serving until Ctrl-C.
+worker), prints its progress and report, then changes the company live through the QuickBooks API and
+prints where each change landed in Bitrix24 and how long it took (qb24/demo_live.py), and keeps serving
+until Ctrl-C.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from clients.quickbooks_auth import QboApp, QboOAuth
 from clients.quickbooks_limits import QboGate
 from mappers.customer_kind import customer_kind
 from mappers.invoice_status import InvoiceStatus, invoice_status
+from qb24.demo_live import live_changes
 from qb24.resync import describe
 from qb24.stack import Stack, start_stack
 from store.crypto import TokenCipher
@@ -56,6 +59,7 @@ def run_demo(database_url: str, echo: Echo = print, *, serve: bool = True, host:
         summary = walk_admin_flow(stack, browser)
         print_company(summary, echo)
         summary["sync"] = first_sync(stack, browser, echo)
+        summary["live"] = live_changes(stack, str(summary["realm_id"]), echo)
         print_where_to_look(summary, echo)
         if visit is not None:  # a look at the running stack before it stops (tests)
             summary["visit"] = visit(stack)

@@ -17,6 +17,7 @@ class QboSandbox:
     """A running QuickBooks sandbox and the URLs the service is configured with."""
 
     server: RunningServer
+    app: Any = None  # the sandbox's Flask app, whose webhook senders stop with it
 
     @property
     def url(self) -> str:
@@ -42,6 +43,10 @@ class QboSandbox:
 
     def stop(self) -> None:
         self.server.stop()
+        if self.app is not None:
+            from sandbox.quickbooks.context import EXTENSION_KEY
+
+            self.app.extensions[EXTENSION_KEY].hooks.stop()  # no retries left posting to a stopped app
 
 
 B24_SANDBOX_CLIENT_ID = "local.qb24sandbox.0000"
@@ -64,4 +69,5 @@ def b24_urls(b24) -> dict[str, str]:
 def start_qbo_sandbox(host: str = "127.0.0.1", port: int = 0, **options: Any) -> QboSandbox:
     from sandbox.quickbooks import create_app
 
-    return QboSandbox(serve_in_thread(create_app(**options), host, port))
+    app = create_app(**options)
+    return QboSandbox(serve_in_thread(app, host, port), app)

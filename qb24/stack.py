@@ -63,22 +63,32 @@ def stack_settings(qbo: QboSandbox, b24: Any, database_url: str, app_url: str, *
     })
 
 
-def register_apps(stack_qbo: QboSandbox, b24: Any, settings: Settings) -> None:
-    """Tell both sandboxes where this app lives: Intuit's redirect URI; Bitrix24's handler URL (the
-    sandbox opens one handler URL for installer and app page alike). No install-event URL: that is
-    for apps without a UI (reference §1.2); ours binds ONAPPINSTALL in its installer."""
+def register_apps(stack_qbo: QboSandbox, b24: Any, settings: Settings,
+                  webhook_format: str | None = "cloudevents") -> None:
+    """Tell both sandboxes where this app lives: Intuit's redirect URI and webhook endpoint; Bitrix24's
+    handler URL (the sandbox opens one handler URL for installer and app page alike). No install-event
+    URL: that is for apps without a UI (reference §1.2); ours binds ONAPPINSTALL in its installer.
+
+    Webhooks go to /webhooks/quickbooks signed with the verifier token, as CloudEvents by default: Intuit
+    moves every app to them in 2026 (reference §1.2); "legacy" sends eventNotifications, None subscribes
+    to nothing (reconciliation alone)."""
     stack_qbo.control("apps", {"client_id": settings.qbo_client_id, "client_secret": settings.qbo_client_secret,
                                "redirect_uris": [settings.qbo_redirect_uri]})
+    if webhook_format is not None:
+        stack_qbo.control("webhooks", {"client_id": settings.qbo_client_id, "format": webhook_format,
+                                       "url": settings.app_base_url + "/webhooks/quickbooks",
+                                       "verifier_token": settings.qbo_verifier_token})
     b24.register_app(settings.b24_client_id, settings.b24_client_secret,
                      handler_url=settings.app_base_url + "/bitrix24/install")
 
 
 def start_stack(database_url: str, *, host: str = "127.0.0.1", port: int = 0, qbo_port: int = 0,
-                b24_port: int = 0, auto_approve: bool = True, worker: bool = True, **overrides: str) -> Stack:
+                b24_port: int = 0, auto_approve: bool = True, worker: bool = True,
+                webhook_format: str | None = "cloudevents", **overrides: str) -> Stack:
     """Start the QuickBooks and Bitrix24 sandboxes and the app, migrated and registered; embedded
     (no REDIS_URL), the app's in-process Celery workers and beat too. With `worker` False the bulk
     worker is left out: queued full syncs stay pending (tests of the page alone), while change pulls
-    and QuickBooks revocations still run."""
+    and QuickBooks revocations still run. `webhook_format`: see register_apps."""
     from webhooks import create_app
 
     qbo = start_qbo_sandbox(host, qbo_port, auto_approve=auto_approve)
@@ -89,7 +99,7 @@ def start_stack(database_url: str, *, host: str = "127.0.0.1", port: int = 0, qb
         settings = stack_settings(qbo, b24, database_url, server.url, **overrides)
         migrate(settings.database_url)
         late.app = create_app(settings)
-        register_apps(qbo, b24, settings)
+        register_apps(qbo, b24, settings, webhook_format)
         ensure_embedded_worker(late.app.extensions["qb24"].celery, bulk=worker)
     except Exception:
         for part in (server, qbo, b24):

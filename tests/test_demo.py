@@ -13,6 +13,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from mappers.invoice_status import InvoiceStatus
+from mappers.stages import default_stage_map
 from qb24.demo import run_demo
 from sandbox.quickbooks.company import sample_company
 
@@ -32,7 +33,8 @@ def _portal_pages(stack) -> dict[str, str]:
     client = stack.app.extensions["qb24"].bitrix24_client(stack.b24.default_member_id)
     items = list(client.list_all("crm.item.list", {"entityTypeId": 31, "select": ["id", "title", "stageId"]}))
     companies = list(client.list_all("crm.company.list", {"select": ["ID", "TITLE"]}))
-    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies}
+    stages = client.call("crm.status.list").result
+    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies, "stages": stages}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_demo_reads_the_whole_sample_company(demo):
     assert all(statuses.get(status.value, 0) >= 5 for status in InvoiceStatus)
     assert lines[0].startswith("Connected QuickBooks company") and "over OAuth" in lines[0]
     assert demo.database.exists()
-    assert lines[-2].startswith("Bitrix24 sandbox portal: http://127.0.0.1:")
+    assert lines[-2].startswith("Bitrix24 sandbox portal: http://127.0.0.1:")  # after the live changes
     assert lines[-1] == f"Open the app page in a browser: {summary['app_page']}"
     assert summary["app_page"].startswith(summary["b24_portal"] + "marketplace/app/")
 
@@ -95,10 +97,34 @@ def test_demo_runs_the_first_sync_through_start_sync_and_prints_the_report(demo)
 def test_demo_leaves_contacts_companies_and_the_invoice_kanban_in_the_portal(demo):
     visit = demo.summary["visit"]
     items, companies = visit["items"], visit["companies"]
-    assert len(items) == demo.summary["sync"]["report"]["invoices"]["imported"] > 0
+    # the first sync's invoices and the one the live part created (a deleted one stays, on its stage)
+    assert len(items) == demo.summary["sync"]["report"]["invoices"]["imported"] + 1 > 1
     assert companies and all(company["TITLE"] in unescape(visit["companies_page"]) for company in companies)
     assert all(f"#{item['id']} " in visit["kanban"] for item in items)
     stages = {item["stageId"] for item in items}
     assert len(stages) >= 3  # statuses spread over the kanban's columns
     assert "<table" in visit["contacts"] and visit["contacts"].count("<tr") > 1
     assert any("Bitrix24 CRM pages: contacts" in line and "/crm/type/31/kanban/" in line for line in demo.lines)
+
+
+def test_demo_changes_quickbooks_live_and_each_change_lands_on_its_stage(demo):
+    """After the first sync the demo writes to QuickBooks through its API; each change reaches Bitrix24
+    through the sandbox's webhook, /webhooks/quickbooks and the pull, on the stage its status maps to."""
+    lines, live = demo.lines, demo.summary["live"]
+    start = lines.index("Live changes made in QuickBooks now (its API, the app's tokens) and where they landed in "
+                        "Bitrix24:")
+    assert lines[start + 1:start + 1 + len(live)] == [landed.line() for landed in live]
+    whats = [landed.what for landed in live]
+    assert whats[0].startswith("new customer 'Live Demo Customer") and live[0].where.startswith("company #")
+    assert whats[1] == "an invoice for that customer"
+    assert whats[2].startswith("invoice ") and whats[2].endswith(" emailed")
+    assert " paid " in whats[3] and " of " in whats[3] and "paid the other" in whats[4]
+    assert whats[5].endswith(" voided") and whats[6].endswith(" deleted")
+    category = live[1].stage_id.split(":")[0].removeprefix("DT31_")
+    rows = [row for row in demo.summary["visit"]["stages"] if row["ENTITY_ID"] == f"SMART_INVOICE_STAGE_{category}"]
+    stage_map, names = default_stage_map(rows), {row["STATUS_ID"]: row["NAME"] for row in rows}
+    expected = [InvoiceStatus.UNSENT, InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID,
+                InvoiceStatus.VOIDED, InvoiceStatus.DELETED]
+    assert [landed.stage_id for landed in live[1:]] == [stage_map[status.value] for status in expected]
+    assert all(f"stage {names[landed.stage_id]!r}" in landed.line() for landed in live[1:])
+    assert all(0 < landed.latency_s < 30 for landed in live)

@@ -153,6 +153,14 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
         return {"requests": dict(portal.requests), "commands": dict(portal.commands),
                 "refused_503": portal.refused_503}
 
+    @route("/portals/<member_id>/records/<kind>", methods=("GET",))
+    def records(body: dict, portal: Portal, kind: str) -> list:
+        # Stored records of one kind (contact, company, smart_invoice, invoice) whose fields equal the query's
+        # values: a watcher that spends none of the portal's request budget (the demo's latency figures).
+        wanted = request.args.to_dict()
+        return [dict(record) for record in portal.entities.get(kind, {}).values()
+                if all(str(record.get(name)) == value for name, value in wanted.items())]
+
     @route("/portals/<member_id>/requests/reset")
     def reset_request_counts(body: dict, portal: Portal) -> dict:
         portal.requests, portal.commands, portal.refused_503 = {}, {}, 0
