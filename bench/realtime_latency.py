@@ -10,6 +10,7 @@ import math
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -101,7 +102,7 @@ class Stream:
             self.made.append((time.time(), invoice))
         return self.editor.changes[-1]
 
-    def run(self, rate: float, seconds: float, until: callable = lambda: True) -> list[Change]:
+    def run(self, rate: float, seconds: float, until: Callable[[], bool] = lambda: True) -> list[Change]:
         """`rate` changes a second for `seconds` (or until `until()` turns false); the changes made."""
         start, made = time.monotonic(), []
         for n in itertools.count():

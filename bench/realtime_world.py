@@ -149,7 +149,8 @@ class RealtimeWorld:
         with self.sessions() as session:
             for c in session.scalars(select(QboConnection)):
                 if c.pull_owner or c.pull_again or c.pull_in_flight:
-                    return f"realm {c.realm_id}: pull owner {c.pull_owner} again {c.pull_again} in flight {c.pull_in_flight}"
+                    return (f"realm {c.realm_id}: pull owner {c.pull_owner}, again {c.pull_again}, "
+                            f"in flight {c.pull_in_flight}")
             if session.scalar(select(SyncRun.id).where(SyncRun.status.in_(ACTIVE_RUNS))):
                 return "a sync run is active"
         broker = redis.Redis.from_url(self.redis.url)

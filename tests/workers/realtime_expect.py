@@ -11,7 +11,8 @@ from clients.quickbooks import QuickBooksClient
 from mappers.invoice_status import InvoiceStatus
 from mappers.origin import invoice_xml_id, originator_id
 from tests.workers.e2e_b24 import Crm, read_crm, stages
-from tests.workers.e2e_expect import check_customer, check_person, expected_stages, is_company, person_contact, top_level
+from tests.workers.e2e_expect import (check_customer, check_person, expected_stages, is_company, person_contact,
+                                      top_level)
 from tests.workers.e2e_expect_invoice import check_invoice, view_of
 from tests.workers.e2e_qbo import read_company
 

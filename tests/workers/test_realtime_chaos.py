@@ -22,7 +22,8 @@ from tests.workers.realtime_support import (Script, chaos_script, first_synced, 
 from workers import celery_app
 from workers.celery_app import PULL_CHANGES
 
-KILL_AFTER, RESTART_AFTER = "pay part of ia", "invoice for c"  # the kill comes first: the restart drops its unacked task
+# The kill comes first: the restart then drops the killed task's unacked message (else it waits an hour).
+KILL_AFTER, RESTART_AFTER = "pay part of ia", "invoice for c"
 STEP_GAP_S = 0.2
 SLOW_PORTAL_S = 0.3  # Bitrix24 answers this slowly around the kill, so a pull's apply lasts long enough to be hit
 
