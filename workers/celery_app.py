@@ -32,6 +32,8 @@ RETRY_RECORD = "qb24.retry_record"  # args (portal_id, qbo_type, qbo_id)
 RECONCILE_ALL = "qb24.reconcile_all"  # kwargs (lookback_s=None): a pull for every connected realm
 SWEEP_GRANTS = "qb24.sweep_grants"  # expired pending grants to revocations, stale revocations queued again
 REVOKE_TOKENS = "qb24.revoke_tokens"  # args (revocation_id)
+ROUTES = {FULL_SYNC: BULK_QUEUE, PULL_CHANGES: REALTIME_QUEUE, RETRY_RECORD: REALTIME_QUEUE,
+          RECONCILE_ALL: DEFAULT_QUEUE, SWEEP_GRANTS: DEFAULT_QUEUE, REVOKE_TOKENS: DEFAULT_QUEUE}
 TASK_MODULES = ["workers.tasks", "workers.changes", "workers.change_retry", "workers.reconcile",
                 "workers.revocations"]
 # The daily reconciliation looks back a whole day past the watermark (a change QuickBooks stamped late).
@@ -82,9 +84,7 @@ def make_celery(settings: Settings, services: Services | None = None) -> Qb24Cel
         broker_connection_retry_on_startup=True,
         task_default_queue=DEFAULT_QUEUE + suffix,
         task_queues=(Queue(REALTIME_QUEUE + suffix), Queue(DEFAULT_QUEUE + suffix), Queue(BULK_QUEUE + suffix)),
-        task_routes={FULL_SYNC: {"queue": BULK_QUEUE + suffix}, PULL_CHANGES: {"queue": REALTIME_QUEUE + suffix},
-                     RETRY_RECORD: {"queue": REALTIME_QUEUE + suffix}, RECONCILE_ALL: {"queue": DEFAULT_QUEUE + suffix},
-                     SWEEP_GRANTS: {"queue": DEFAULT_QUEUE + suffix}, REVOKE_TOKENS: {"queue": DEFAULT_QUEUE + suffix}},
+        task_routes={name: {"queue": queue + suffix} for name, queue in ROUTES.items()},
         beat_schedule=beat_schedule(settings),
     )
     celery.queue_suffix = suffix
@@ -99,8 +99,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     every = settings.reconcile_interval_s
     return {
         "reconcile": {"task": RECONCILE_ALL, "schedule": every, "options": {"expires": every}},
-        "reconcile-daily": {"task": RECONCILE_ALL, "schedule": float(DAILY_S), "kwargs": {"lookback_s": DAILY_S},
-                            "options": {"expires": float(DAILY_S)}},
+        "reconcile-daily": {"task": RECONCILE_ALL, "schedule": float(DAILY_S),
+                            "kwargs": {"lookback_s": DAILY_S}, "options": {"expires": float(DAILY_S)}},
         "sweep-grants": {"task": SWEEP_GRANTS, "schedule": every, "options": {"expires": every}},
     }
 

@@ -88,7 +88,8 @@ class EmbeddedWorker:
                                       hostname=f"embedded-{role}{celery.queue_suffix}@qb24",
                                       without_heartbeat=True, without_mingle=True, without_gossip=True,
                                       loglevel=logging.WARNING, ready_callback=None, timer_cls=_timer_of(celery))
-        self.controller.consumer.loop = _quick_loop
+        if self.controller.consumer.loop is loops.synloop:  # the in-memory transport (Redis has an event hub)
+            self.controller.consumer.loop = _quick_loop
         self.thread = threading.Thread(target=self._run, name=f"qb24-embedded-{role}", daemon=True)
 
     def _run(self) -> None:

@@ -16,6 +16,7 @@ from store.db import make_engine, make_session_factory
 from store.models import Base, Portal
 from tests.services import REDIS_URL, postgres_schema, redis_client
 from tests.support import wait_for
+from workers.embedded import EmbeddedWorker
 
 
 @contextmanager
@@ -58,6 +59,29 @@ def read_portal(stack: Stack, member_id: str) -> Portal | None:
         engine.dispose()
 
 
+@contextmanager
+def realtime_worker(stack: Stack) -> Iterator[None]:
+    """A Redis stack's worker for the realtime and default queues, as deployed (`celery worker -Q
+    realtime,celery`), in this process. The stack's Redis database must be the test's own: its queues
+    are purged first, so the worker takes no other test's tasks."""
+    celery = stack.app.extensions["qb24"].celery
+    celery.control.purge()
+    worker = EmbeddedWorker(celery, "realtime").start()
+    try:
+        yield
+    finally:
+        worker.stop()
+
+
+def revocations_done(stack: Stack, timeout: float = 10.0) -> None:
+    """Wait until the worker has handled every QuickBooks revocation a request queued (workers/revocations.py:
+    the row goes when Intuit confirmed, or refused for good)."""
+    def handled() -> bool:
+        return not snapshot(stack)["qbo_revocations"]
+
+    wait_for(handled, "the queued QuickBooks revocations to be handled", timeout)
+
+
 def cipher(stack: Stack) -> TokenCipher:
     return TokenCipher(stack.settings.token_encryption_key)
 
@@ -90,5 +114,5 @@ def installs(stack: Stack, member_id: str | None = None) -> dict:
     return b24_control(stack, f"portals/{member_id or stack.b24.default_member_id}/installs", method="GET")
 
 
-__all__ = ["running_stack", "snapshot", "read_portal", "cipher", "install_fields", "post_frame", "wait_for",
+__all__ = ["running_stack", "snapshot", "revocations_done", "realtime_worker", "read_portal", "cipher", "install_fields", "post_frame", "wait_for",
            "installs", "documented_shape", "application_token", "install_app", "open_app_page", "frame_post", "b24_control"]

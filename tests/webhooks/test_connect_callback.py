@@ -19,7 +19,7 @@ import requests
 
 from qb24.demo import connect_quickbooks
 from qb24.stack import Stack, start_stack
-from tests.webhooks.stack_support import install_app, open_app_page, snapshot
+from tests.webhooks.stack_support import install_app, open_app_page, revocations_done, snapshot
 
 STATE_COOKIE = "qb24_qbo_state"
 
@@ -63,7 +63,9 @@ def param(url: str, name: str) -> str:
 
 
 def stored(stack: Stack) -> dict[str, list[tuple]]:
-    """Every table but the single-use OAuth states (a refused callback still uses its state up)."""
+    """Every table but the single-use OAuth states (a refused callback still uses its state up), once the
+    worker has revoked what the request queued for it (the queue's rows go when revoked)."""
+    revocations_done(stack)
     return {table: rows for table, rows in snapshot(stack).items() if table != "oauth_states"}
 
 

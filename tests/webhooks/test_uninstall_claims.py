@@ -11,6 +11,8 @@ options (§1.4, webhooks/kept_data.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
+
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -23,7 +25,8 @@ from store.db import make_engine, make_session_factory, transaction
 from store.models import Link, QboConnection, SyncRun
 from tests.services import REDIS_URL, redis_client
 from tests.webhooks.stack_support import (b24_control, cipher, documented_shape, install_app, install_fields,
-                                          installs, open_app_page, post_frame, read_portal, snapshot, wait_for)
+                                          installs, open_app_page, post_frame, read_portal, realtime_worker,
+                                          revocations_done, snapshot, wait_for)
 
 
 @pytest.fixture
@@ -32,9 +35,10 @@ def stack(database_url) -> Iterator[Stack]:
     extra = {}
     if database_url.startswith("postgresql"):
         redis_client().close()  # skips (or fails in CI) when Redis is not there
-        extra["REDIS_URL"] = REDIS_URL
+        extra["REDIS_URL"] = REDIS_URL.rsplit("/", 1)[0] + "/12"  # its own: its worker takes only its tasks
     running = start_stack(database_url, B24_UNINSTALL_RETRY_S="0", **extra)
-    yield running
+    with realtime_worker(running) if extra else nullcontext():  # revocations run on the worker
+        yield running
     running.stop()
     running.app.extensions["qb24"].sessions.kw["bind"].dispose()  # before the PostgreSQL schema is dropped
 
@@ -142,6 +146,7 @@ def test_a_genuine_uninstall_stops_work_and_the_reinstall_applies_clean(stack, b
     assert _event(stack, contact).status_code == 401 and snapshot(stack) == before
     install_app(stack, browser, member_id)  # the reinstall reads whether Bitrix24 kept the options
     assert _kept(stack) == ((None, 0) if clean else ("connected", 1))
+    revocations_done(stack)  # the worker revokes what the reinstall queued
     assert _revoked(stack, qbo_tokens) is clean
     new_token = installs(stack)[client_id]["application_token"]
     assert new_token != old_token
@@ -200,6 +205,7 @@ def test_bitrix24_unreachable_during_the_uninstall_holds_the_claim_until_the_rei
     install_app(stack, browser, member_id)  # no event came meanwhile: the reinstall settles the claim
     portal = read_portal(stack, member_id)
     assert portal.status == "installed" and portal.uninstall_claimed_at is None
+    revocations_done(stack)
     assert _kept(stack) == (None, 0) and _revoked(stack, qbo_tokens)
 
 
@@ -232,4 +238,5 @@ def test_a_refresh_refused_for_the_app_stops_the_portal_but_deletes_nothing(stac
     assert read_portal(stack, member_id).status == "uninstalled"
     assert _kept(stack) == ("connected", 1) and not _revoked(stack, qbo_tokens)
     install_app(stack, browser, member_id)
+    revocations_done(stack)
     assert _kept(stack) == (None, 0) and _revoked(stack, qbo_tokens)
