@@ -82,10 +82,14 @@ class RedisServer:
 class CeleryWorker:
     """One `celery worker` process (solo pool) on the given queues; its log lines are kept."""
 
+    READY = " ready."
+
     def __init__(self, env: dict[str, str], queues: str, name: str) -> None:
-        command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "solo",
-                   "-Q", queues, "-n", f"{name}@%h", "--without-heartbeat", "--without-mingle",
-                   "--without-gossip", "--loglevel", "INFO"]
+        self._start(env, name, ["worker", "--pool", "solo", "-Q", queues, "-n", f"{name}@%h", "--without-heartbeat",
+                                "--without-mingle", "--without-gossip"])
+
+    def _start(self, env: dict[str, str], name: str, arguments: list[str]) -> None:
+        command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", *arguments, "--loglevel", "INFO"]
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         self.name = name
         self.lines: list[str] = []
@@ -108,7 +112,7 @@ class CeleryWorker:
 
     def wait_ready(self, timeout: float = 30.0) -> CeleryWorker:
         deadline = time.monotonic() + timeout
-        while not any(" ready." in line for line in self.lines):
+        while not any(self.READY in line for line in self.lines):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {self.name} did not start:\n{self.output()[-3000:]}")
             time.sleep(0.05)
@@ -135,6 +139,15 @@ class CeleryWorker:
 
     def output(self) -> str:
         return "".join(self.lines)
+
+
+class CeleryBeat(CeleryWorker):
+    """`celery beat` (docker-compose's one beat): the app's schedule, its file in a temporary directory."""
+
+    READY = "beat: Starting"
+
+    def __init__(self, env: dict[str, str], name: str, schedule_file: str) -> None:
+        self._start(env, name, ["beat", "--schedule", schedule_file])
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
