@@ -52,13 +52,16 @@ class Editor:
         raise RuntimeError(f"{what}: QuickBooks kept failing")
 
     def read(self, entity: str, qbo_id: str) -> dict:
+        return self._reading(lambda: self.qbo.get(entity, qbo_id))
+
+    def _reading(self, read: Callable[[], Any]) -> Any:
         for attempt in range(40):
             self.calls += 1
             try:
-                return self.qbo.get(entity, qbo_id)
+                return read()
             except TRANSIENT:
                 time.sleep(0.05 * min(attempt + 1, 5))
-        raise RuntimeError(f"reading {entity} {qbo_id}: QuickBooks kept failing")
+        raise RuntimeError("QuickBooks kept failing a read")
 
     # -- customers --------------------------------------------------------------------------------
 
@@ -103,8 +106,8 @@ class Editor:
 
     def item(self) -> dict:
         if self._item is None:
-            self.calls += 1
-            self._item = self.qbo.query("SELECT * FROM Item WHERE Type = 'Service' MAXRESULTS 1")[0]
+            services = self._reading(lambda: self.qbo.query("SELECT * FROM Item WHERE Type = 'Service' MAXRESULTS 1"))
+            self._item = services[0]
         return self._item
 
     def new_invoice(self, customer_id: str, amount: float = 120.0) -> dict:

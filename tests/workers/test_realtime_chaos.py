@@ -73,9 +73,9 @@ def test_chaos_ends_with_bitrix24_the_projection_of_quickbooks():
     with realtime_world() as world:
         tenant = first_synced(world, workers=2)
         world.webhooks(copies=3, out_of_order=True)
-        set_error_rate(world, tenant, 0.1)
         editor = Editor(world.qbo(tenant.realm_id), world.stack.qbo.control)
         script = chaos_script(editor)
+        set_error_rate(world, tenant, 0.1)
         play(world, tenant, script, chaos=True)
         # Beat, as deployed, then sweeps up what the webhooks cannot bring back: a pull retry a worker held
         # when Redis restarted is gone with it (its pull_again stays set for the next pull to honour).
