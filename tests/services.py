@@ -11,6 +11,9 @@ import pytest
 import redis
 
 REDIS_URL = os.environ.get("QB24_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+# For a test that runs a worker beside a Redis stack: the worker purges this database's queues first,
+# so it takes no other test's tasks (tests run one at a time).
+WORKER_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/12"
 POSTGRES_URL = os.environ.get("QB24_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # .ci/run sets this: there a missing service is a failure, never a silent skip.
 REQUIRED = os.environ.get("QB24_REQUIRE_SERVICES") == "1"

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from qb24.stack import Stack
-from store.models import Base
+from store.models import Base, QboRevocation
+from tests.support import wait_for
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 QBO_SANDBOX_KEY = "qbo_sandbox"  # sandbox/quickbooks/context.py EXTENSION_KEY
@@ -150,7 +151,9 @@ def qbo_state(stack: Stack) -> Any:
 
 
 def world_state(engine: Engine, stack: Stack) -> dict[str, list]:
-    """Every row of every table, plus the grants still live at (sandbox) Intuit as `qbo_grants`."""
+    """Every row of every table, plus the grants still live at (sandbox) Intuit as `qbo_grants`, once the
+    worker has handled the QuickBooks revocations requests queued (workers/revocations.py)."""
+    wait_for(lambda: _no_revocations(engine), "the queued QuickBooks revocations to be handled")
     with engine.connect() as db:
         state = {table.name: sorted(tuple(map(repr, row)) for row in db.execute(select(table)))
                  for table in Base.metadata.sorted_tables}
@@ -158,6 +161,11 @@ def world_state(engine: Engine, stack: Stack) -> dict[str, list]:
     with qbo_state(stack).lock:
         state["qbo_grants"] = sorted(g.grant_id for g in grants.grants.values() if not g.revoked)
     return state
+
+
+def _no_revocations(engine: Engine) -> bool:
+    with engine.connect() as db:
+        return db.execute(select(QboRevocation.id).limit(1)).first() is None
 
 
 def changed(before: dict[str, list], after: dict[str, list]) -> frozenset[str]:

@@ -23,7 +23,7 @@ from qb24.demo import connect_quickbooks
 from qb24.stack import Stack, start_stack
 from store.db import make_engine, make_session_factory, transaction
 from store.models import Link, QboConnection, SyncRun
-from tests.services import REDIS_URL, redis_client
+from tests.services import WORKER_REDIS_URL, redis_client
 from tests.webhooks.stack_support import (b24_control, cipher, documented_shape, install_app, install_fields,
                                           installs, open_app_page, post_frame, read_portal, realtime_worker,
                                           revocations_done, snapshot, wait_for)
@@ -35,7 +35,7 @@ def stack(database_url) -> Iterator[Stack]:
     extra = {}
     if database_url.startswith("postgresql"):
         redis_client().close()  # skips (or fails in CI) when Redis is not there
-        extra["REDIS_URL"] = REDIS_URL.rsplit("/", 1)[0] + "/12"  # its own: its worker takes only its tasks
+        extra["REDIS_URL"] = WORKER_REDIS_URL
     running = start_stack(database_url, B24_UNINSTALL_RETRY_S="0", **extra)
     with realtime_worker(running) if extra else nullcontext():  # revocations run on the worker
         yield running
