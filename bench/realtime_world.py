@@ -13,7 +13,7 @@ import tempfile
 import time
 from datetime import datetime
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import redis
 import requests
@@ -55,6 +55,7 @@ class RealtimeWorld:
     sessions: sessionmaker[Session]
     workers: list[CeleryWorker] = field(default_factory=list)
     _names: int = 0
+    _respawn: dict[CeleryWorker, Callable[[], CeleryWorker]] = field(default_factory=dict)
 
     # -- processes --------------------------------------------------------------------------------
 
@@ -62,6 +63,7 @@ class RealtimeWorld:
         self._names += 1
         worker = CeleryWorker(settings_env(self.stack.settings), queues, f"w{self._names}").wait_ready()
         self.workers.append(worker)
+        self._respawn[worker] = lambda: self.start_worker(queues)
         return worker
 
     def start_beat(self, interval_s: float) -> CeleryWorker:
@@ -69,7 +71,16 @@ class RealtimeWorld:
         env = {**settings_env(self.stack.settings), "RECONCILE_INTERVAL_S": str(interval_s)}
         beat = CeleryBeat(env, "beat", os.path.join(tempfile.mkdtemp(prefix="qb24-beat-"), "schedule")).wait_ready()
         self.workers.append(beat)
+        self._respawn[beat] = lambda: self.start_beat(interval_s)
         return beat
+
+    def revive(self) -> None:
+        """What docker-compose's `restart: unless-stopped` does: a process that exited (killed, or a Celery
+        worker that gave up when Redis went away) is started again."""
+        for process, respawn in list(self._respawn.items()):
+            if process.process.poll() is not None:
+                del self._respawn[process]
+                respawn()
 
     def stop(self) -> None:
         for worker in self.workers:
@@ -186,6 +197,7 @@ class RealtimeWorld:
         while calm < 2:
             if time.monotonic() > deadline:
                 raise AssertionError(f"not quiet after {timeout:.0f} s: {why}\n{self.worker_logs()}")
+            self.revive()
             why = self.quiet()
             calm = calm + 1 if why is None else 0
             time.sleep(0.25)
