@@ -14,6 +14,7 @@ from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.rest import INJECTED_ERRORS, json_response
 from sandbox.bitrix24.state import PLANS, Portal, token_hex
 from sandbox.bitrix24.values import real_number
+from sandbox.bitrix24.write_log import writes_since
 
 if TYPE_CHECKING:
     from sandbox.bitrix24.sandbox import Bitrix24Sandbox
@@ -164,6 +165,11 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
     def reset_request_counts(body: dict, portal: Portal) -> dict:
         portal.requests, portal.commands, portal.refused_503 = {}, {}, 0
         return {"requests": {}, "commands": {}, "refused_503": 0}
+
+    @route("/portals/<member_id>/writes", methods=("GET",))
+    def write_times(body: dict, portal: Portal) -> list:
+        # Latency measurements: each CRM write (batch commands too) with its time.time() (write_log.py).
+        return writes_since(portal, integer_of(dict(request.args), "since", 0))
 
     @route("/portals/<member_id>/install")
     def install(body: dict, portal: Portal) -> dict:

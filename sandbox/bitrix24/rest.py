@@ -15,6 +15,7 @@ from sandbox.bitrix24.params import php_parse
 from sandbox.bitrix24.registry import METHODS, CallContext
 from sandbox.bitrix24.staff import refused_for_terminated
 from sandbox.bitrix24.state import Portal
+from sandbox.bitrix24.write_log import note_write
 
 if TYPE_CHECKING:
     from sandbox.bitrix24.sandbox import Bitrix24Sandbox
@@ -120,6 +121,7 @@ def call_method(ctx: CallContext, name: str, params: dict) -> tuple[dict, dict]:
     start = time.time()
     envelope = spec.func(ctx, params)
     finish = time.time()
+    note_write(ctx.portal, name, params, envelope)
     if name != "batch":  # reference §7: inner calls count for operating time, the batch does not
         limits.charge(ctx.portal, ctx.caller, name, finish - start)
     total, reset_at = limits.operating(ctx.portal, ctx.caller, name)

@@ -267,6 +267,9 @@ class Portal:
     requests: dict[str, int] = field(default_factory=dict)
     commands: dict[str, int] = field(default_factory=dict)
     refused_503: int = 0
+    # write_log.py: every CRM write with its millisecond time (GET /_sandbox/portals/<m>/writes).
+    write_log: list[dict] = field(default_factory=list)
+    write_seq: int = 0
 
     def next_id(self, kind: str, start: int = 1) -> int:
         """Allocate the next id in a sequence (per entity kind)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from config.settings import Settings
+from bench.realtime_procs import settings_env  # noqa: F401 - the worker tests' import
 from qb24.demo import connect_quickbooks, install_app, open_app_page
 from qb24.stack import Stack, start_stack
 from store.models import Link, SyncRun
@@ -79,14 +79,6 @@ def connected_stack(database_url: str, **overrides: str) -> Iterator[Connected]:
         yield connect(stack)
     finally:
         stack.stop()
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that `load_settings` reads back into these settings (for a worker process)."""
-    env = {name.upper(): value for name, value in vars(settings).items() if isinstance(value, str)}
-    env["B24_OAUTH_SERVERS"] = ",".join(settings.b24_oauth_servers)
-    env["B24_UNINSTALL_RETRY_S"] = str(settings.b24_uninstall_retry_s)
-    return env
 
 
 ROOT = Path(__file__).resolve().parents[2]
