@@ -15,6 +15,7 @@ import hmac
 import logging
 import time
 from collections import Counter
+from functools import partial
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -26,6 +27,7 @@ from webhooks.metrics import count_event
 from webhooks.qbo_events import QboEvent, parse_notification
 from webhooks.runtime import runtime
 from workers.context import Services
+from workers.pull_marker import queue_pull
 from workers.tasks import EnqueueFailed, enqueue_pull
 
 quickbooks = Blueprint("quickbooks", __name__)
@@ -106,7 +108,8 @@ def _store(services: Services, events: list[QboEvent], outcomes: Counter[tuple[s
             log.info("qbo.webhook.unknown_realm", extra={"realm_id": realm_id})
         new = record_events(connection, "qbo", [_row(event, portals[event.realm_id]) for event in known])
         for realm_id in sorted({event.realm_id for event in known if event.dedupe_key in new}):
-            enqueue_pull(services, realm_id, noticed_at=time.time())  # EnqueueFailed: all rolled back
+            # EnqueueFailed: all rolled back; a pull queued and not yet started covers these (pull_marker)
+            queue_pull(services, realm_id, partial(enqueue_pull, services, realm_id, noticed_at=time.time()))
     for event in events:
         outcome = ("unknown_realm" if event.realm_id not in portals
                    else "accepted" if event.dedupe_key in new else "duplicate")
