@@ -49,7 +49,11 @@ return 0
 
 
 def key(services: Services, realm_id: str) -> str:
-    store = hashlib.sha256(services.settings.database_url.encode()).hexdigest()[:12]
+    return key_for(services.settings.database_url, realm_id)
+
+
+def key_for(database_url: str, realm_id: str) -> str:
+    store = hashlib.sha256(database_url.encode()).hexdigest()[:12]
     return f"qb24:pull-queued:{store}:{realm_id}"
 
 
