@@ -36,6 +36,7 @@ from store.crypto import TokenCipher
 from store.db import make_engine, make_session_factory, migrate, transaction
 from store.models import Portal, QboConnection
 from workers.celery_app import REALTIME_QUEUE
+from workers.pull_marker import key_for
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS = 8
@@ -90,9 +91,9 @@ def _fire(url: str, verifier_token: str, realm_id: str, start: float, seconds: f
     interval, sent = 1.0 / rate, 0
     with requests.Session() as session:
         while True:
-            due = start + sent * interval
-            if due - start >= seconds:
+            if sent * interval >= seconds:  # not (start + x) - start: rounding sent one request more
                 return
+            due = start + sent * interval
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -191,8 +192,8 @@ def run(database_url: str, redis_url: str, seconds: float, rate: float, workers:
         with gunicorn_app(env, workers) as url:
             measure_webhook(url + "/webhooks/quickbooks", verifier_token, realm_id, 1.0, rate / 5)  # warm-up
             return measure_webhook(url + "/webhooks/quickbooks", verifier_token, realm_id, seconds, rate)
-    finally:
-        redis.Redis.from_url(redis_url).delete(REALTIME_QUEUE)
+    finally:  # with the queue gone, its marker would hold back the next run's pulls (workers/pull_marker.py)
+        redis.Redis.from_url(redis_url).delete(REALTIME_QUEUE, key_for(database_url, realm_id))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 # At DEBUG, urllib3 logs full request lines: Bitrix24's refresh is a GET whose query string
@@ -18,6 +19,7 @@ ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 _QUERY = re.compile(r"\?[^\s\"'\x1b]*")
 # gunicorn's atoms that hold a query (glogging.Logger.atoms): the query string itself.
 _QUERY_ATOMS = ("q", "{query_string}e")
+_FORMAT_KEY = re.compile(r"%\(([^()]*)\)")
 
 
 def strip_query(text: str) -> str:
@@ -37,11 +39,28 @@ class QueryRedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = _redacted(record.msg)
         if isinstance(record.args, Mapping):
-            for key in list(record.args):  # in place: gunicorn's SafeAtoms answers "-" for unknown keys
-                dict.__setitem__(record.args, key, _redacted(record.args[key], str(key)))
+            # Only the atoms the format prints (gunicorn passes ~70, each line): in place, as gunicorn's
+            # SafeAtoms answers "-" for unknown keys and looks `{header}i` keys up in lower case.
+            for key in _printed(record.msg, record.args):
+                dict.__setitem__(record.args, key, _redacted(dict.__getitem__(record.args, key), str(key)))
         elif isinstance(record.args, tuple):
             record.args = tuple(_redacted(arg) for arg in record.args)
         return True
+
+
+def _printed(message: Any, args: Mapping) -> list:
+    """The keys of `args` a %-format message reads; every key when the message is not a plain string."""
+    keys = _format_keys(message) if isinstance(message, str) else None
+    if keys is None:
+        return list(args)
+    return [key for key in keys if key in args]
+
+
+@lru_cache(maxsize=64)
+def _format_keys(message: str) -> tuple[str, ...] | None:
+    if message.count("%(") != len(_FORMAT_KEY.findall(message)):
+        return None  # a key with parentheses in it: redact them all rather than parse it
+    return tuple({name: None for key in _FORMAT_KEY.findall(message) for name in (key, key.lower())})
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -15,8 +15,9 @@ import hmac
 import logging
 import time
 from collections import Counter
+from functools import partial
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from store.events import record_events
@@ -26,11 +27,14 @@ from webhooks.metrics import count_event
 from webhooks.qbo_events import QboEvent, parse_notification
 from webhooks.runtime import runtime
 from workers.context import Services
+from workers.pull_marker import queue_pull
 from workers.tasks import EnqueueFailed, enqueue_pull
 
 quickbooks = Blueprint("quickbooks", __name__)
 log = logging.getLogger("qb24.qbo.webhook")
-ENDPOINT = "quickbooks.notification"
+ENDPOINT, PATH = "quickbooks.notification", "/webhooks/quickbooks"
+# The answer QuickBooks gets for every accepted delivery, built once (jsonify re-encodes it each time).
+ACCEPTED = b'{"ok":true}\n'
 # Intuit sets no size limit on legacy bodies ("2MB is a common default size limit", WHN) and sends up to
 # ~1 MB of CloudEvents (§1.2): 2 MB here, above the app's 1 MB for every other route.
 MAX_NOTIFICATION_BYTES = 2 * 1024 * 1024
@@ -61,14 +65,14 @@ def read_notification() -> None:
     check_signature(body, request.headers.get("intuit-signature", ""), runtime().settings.qbo_verifier_token)
 
 
-@quickbooks.post("/webhooks/quickbooks")
+@quickbooks.post(PATH)
 def notification() -> Response:
     body = request.get_data(cache=True)  # read and its signature checked by read_notification
     if request.mimetype not in CONTENT_TYPES:
         raise NotificationRefused(415, "qbo_content_type",
                                   "A notification is application/json or application/cloudevents+json.")
     accept(runtime(), parse_notification(body))
-    return jsonify({"ok": True})
+    return Response(ACCEPTED, mimetype="application/json")
 
 
 def check_signature(body: bytes, signature: str, verifier_token: str) -> None:
@@ -105,7 +109,8 @@ def _store(services: Services, events: list[QboEvent], outcomes: Counter[tuple[s
             log.info("qbo.webhook.unknown_realm", extra={"realm_id": realm_id})
         new = record_events(connection, "qbo", [_row(event, portals[event.realm_id]) for event in known])
         for realm_id in sorted({event.realm_id for event in known if event.dedupe_key in new}):
-            enqueue_pull(services, realm_id, noticed_at=time.time())  # EnqueueFailed: all rolled back
+            # EnqueueFailed: all rolled back; a pull queued and not yet started covers these (pull_marker)
+            queue_pull(services, realm_id, partial(enqueue_pull, services, realm_id, noticed_at=time.time()))
     for event in events:
         outcome = ("unknown_realm" if event.realm_id not in portals
                    else "accepted" if event.dedupe_key in new else "duplicate")
@@ -126,4 +131,5 @@ def _label(event: QboEvent) -> str:
 def init_app(app: Flask) -> None:
     """Before inputs.init_app: the size hook must run before the first read of the body."""
     app.before_request(read_notification)
+    app.config.setdefault("SESSIONLESS_PATHS", set()).add(PATH)  # webhooks/session.py: no cookie session
     app.register_blueprint(quickbooks)

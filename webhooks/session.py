@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, Request, Response, current_app, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from store.portals import portal_by_member_id
@@ -129,6 +130,17 @@ def check_csrf() -> None:
         raise SessionError(403, "This form has expired or did not come from the app. Reload the app and try again.")
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """The signed cookie, except on the paths in app.config["SESSIONLESS_PATHS"]: machine-to-machine routes
+    (QuickBooks' webhook) read no session, so none is parsed or signed for them (Flask gives them its
+    null session, which refuses writes and is never saved)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path in app.config.get("SESSIONLESS_PATHS", ()):
+            return None
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Cookie flags: the app lives in a third-party iframe, so on https the cookie must be
     SameSite=None; Secure (and Partitioned, for browsers that block third-party cookies)."""
@@ -139,6 +151,7 @@ def init_app(app: Flask) -> None:
                       # Bitrix24 re-posts fresh auth on every open, so a cookie older than this is
                       # refused instead of revived; one from an earlier install is refused at once.
                       PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
+    app.session_interface = CookieSessions()
     app.after_request(frame_ancestors)
 
 

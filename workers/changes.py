@@ -28,6 +28,7 @@ from workers.change_commit import commit_changes, commit_links, pull_context, se
 from workers.change_merge import merges_pending
 from workers.change_payments import invoices_of_payments
 from workers.change_read import read_by_ids, read_changes
+from workers import pull_marker
 from workers.context import Services
 from workers.full_sync import TRANSIENT
 from workers.lease import BEAT_S, LEASE_S, LeaseLost
@@ -58,6 +59,9 @@ def pull_changes(self: Task, realm_id: str, noticed_at: float | None = None, loo
 def run_pull(services: Services, realm_id: str, *, noticed_at: float | None = None,
              lookback: timedelta | None = None) -> str:
     """One pull (and more while pull_again is set) for the realm; its outcome word (OUTCOMES)."""
+    marker_gone = pull_marker.started(services, realm_id)  # webhooks may have relied on this pull: count from now
+    if noticed_at is not None and marker_gone is not None:
+        noticed_at = max(noticed_at, marker_gone)
     with services.sessions() as session:
         connection = session.scalar(select(QboConnection).where(QboConnection.realm_id == realm_id))
         if connection is None or connection.status != "connected":

@@ -91,3 +91,17 @@ def test_the_filter_cuts_queries_from_gunicorn_atoms_and_werkzeug_lines():
     assert record.getMessage() == '"GET /quickbooks/callback HTTP/1.1" - https://appcenter.intuit.com/connect /x'
     assert strip_query(f'"\x1b[31mGET /quickbooks/callback?code={CODE} HTTP/1.1\x1b[0m" 400 -') == \
         '"\x1b[31mGET /quickbooks/callback HTTP/1.1\x1b[0m" 400 -'
+
+
+def test_the_filter_redacts_what_the_format_prints_whatever_the_header_case():
+    """Only the printed atoms are redacted (gunicorn passes ~70 per line); `{Referer}i` is looked up lowercased."""
+    import logging
+
+    from gunicorn.glogging import SafeAtoms
+
+    atoms = SafeAtoms({"{referer}i": f"https://intuit.example/cb?state={STATE}", "{raw_uri}e": f"/x?code={CODE}",
+                       "U": "/quickbooks/callback"})
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(U)s %({Referer}i)s", (atoms,), None)
+    QueryRedactingFilter().filter(record)
+    assert record.getMessage() == "/quickbooks/callback https://intuit.example/cb"
+    assert dict.__getitem__(record.args, "{raw_uri}e") == f"/x?code={CODE}"  # not printed: not worked on
