@@ -190,7 +190,7 @@ def test_a_pull_during_a_full_run_defers_and_the_run_end_pulls(changed, monkeypa
     sent = []
     monkeypatch.setattr(changed.services.celery, "send_task", lambda name, **kw: sent.append((name, kw["args"])))
     changed.services.celery.set_current()
-    assert tasks.full_sync.apply(args=(run_id,)).get() == "done"
+    assert tasks.full_sync.apply(args=(run_id,)).result == "done"
     assert sent == [(changes.PULL_CHANGES, (changed.world.realm_id, None))]
     assert changed.pull() == "pulled"
     assert not changed.connection().pull_again
@@ -257,7 +257,7 @@ def test_a_full_run_waits_while_a_pull_holds_the_realm(changed, monkeypatch):
         monkeypatch.setattr(changed.services.celery, "send_task",
                             lambda name, **kw: sent.append((name, kw["args"], kw.get("countdown"))))
         changed.services.celery.set_current()
-        assert tasks.full_sync.apply(args=(run_id,)).get() == tasks.PULLING
+        assert tasks.full_sync.apply(args=(run_id,)).result == tasks.PULLING
         assert sent == [(tasks.FULL_SYNC, (run_id,), tasks.PULL_WAIT_S)]
         run = changed.world.rig.run(run_id)
         assert run.status == "pending" and run.lease_owner is None and not run.counters
@@ -328,7 +328,7 @@ def test_retry_waits_while_a_full_run_or_a_pull_may_write_the_record(changed, mo
         monkeypatch.setattr(changed.services.celery, "send_task",
                             lambda name, **kw: sent.append((name, kw["args"], kw.get("countdown"))))
         changed.services.celery.set_current()
-        assert change_retry.retry_record.apply(args=args).get() == "deferred"
+        assert change_retry.retry_record.apply(args=args).result == "deferred"
         assert sent == [(change_retry.RETRY_RECORD, args, change_retry.RUN_WAIT_S)]
     finally:
         cancel(changed, run_id)
