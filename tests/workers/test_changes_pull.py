@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from store.db import transaction
 from store.models import Link, SyncRun
@@ -111,6 +111,23 @@ def test_an_older_change_never_overwrites_a_newer_one(changed):
     assert changed.pull() == "pulled"
     assert emails(changed, customer) == ["fresh@example.com"]
     assert changed.connection().change_counts["skipped"] > skipped
+
+
+def test_a_contact_and_a_company_of_the_same_bitrix24_id_updated_in_one_pull_both_land(changed):
+    """Contacts and companies number their ids apart in Bitrix24: contact 1 and company 1 are two records,
+    and the stored email rows each update is planned against must be its own."""
+    with changed.world.rig.sessions() as session:
+        links = session.scalars(select(Link).where(Link.qbo_type == "Customer")).all()
+    by_type = {(link.b24_type, link.b24_id): link.qbo_id for link in links}
+    shared = sorted({b24_id for kind, b24_id in by_type if kind == "contact"}
+                    & {b24_id for kind, b24_id in by_type if kind == "company"}, key=int)
+    assert shared, "the sample company's first sync makes contact and company ids that overlap"
+    pair = [changed.qbo.get("Customer", by_type[(kind, shared[0])]) for kind in ("contact", "company")]
+    for customer in pair:
+        change_contact_details(changed.qbo, customer["Id"], f"same.id.{customer['Id']}@example.com", "+1 555 0123")
+    assert changed.pull() == "pulled"
+    for customer in pair:
+        assert emails(changed, customer) == [f"same.id.{customer['Id']}@example.com"], customer["Id"]
 
 
 def test_a_crash_between_the_writes_and_the_commit_duplicates_nothing(changed, monkeypatch):
