@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import socket
 import subprocess
@@ -88,13 +89,12 @@ def measure_webhook(url: str, verifier_token: str, realm_id: str, seconds: float
 
 def _fire(url: str, verifier_token: str, realm_id: str, start: float, seconds: float, rate: float,
           latencies: list[float], errors: list[int], slot: int) -> None:
-    interval, sent = 1.0 / rate, 0
+    # The count is fixed up front: testing `start + n * interval - start >= seconds` instead sends one more
+    # request or not depending on how the clock's value rounds (0.2 came out 0.19999999999982 at ~4462 s).
+    interval = 1.0 / rate
     with requests.Session() as session:
-        while True:
-            if sent * interval >= seconds:  # not (start + x) - start: rounding sent one request more
-                return
-            due = start + sent * interval
-            delay = due - time.monotonic()
+        for sent in range(_sends(seconds, rate)):
+            delay = start + sent * interval - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             body, headers = signed_delivery(verifier_token, realm_id)
@@ -107,7 +107,11 @@ def _fire(url: str, verifier_token: str, realm_id: str, start: float, seconds: f
                 latencies.append(time.perf_counter() - began)
             else:
                 errors[slot] += 1
-            sent += 1
+
+
+def _sends(seconds: float, rate: float) -> int:
+    """Requests a thread sends: one every 1/rate s from 0 while under `seconds` (ceil, past float noise)."""
+    return math.ceil(round(seconds * rate, 6))
 
 
 def _percentile(ordered: list[float], share: float) -> float:

@@ -19,7 +19,8 @@ from mappers.qbo_time import parse_qbo_time
 from store.links import links_for_qbo_ids
 from store.models import utcnow
 from workers.change_read import read_by_ids
-from workers.change_deletes import apply_customer_tombstones, apply_invoice_tombstones, tombstone_applied
+from workers.change_deletes import (apply_customer_tombstones, apply_invoice_tombstones, forget_unlinked_invoices,
+                                    tombstone_applied)
 from workers.change_merge import apply_merges
 from workers.customer_match import chunks
 from workers.customer_parents import resolve_owners
@@ -115,8 +116,12 @@ def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict],
     result.merges = merges  # the survivors are written: the commit marks their merges handled
     if checkpoint is not None and result.bindings and invoices:
         checkpoint(result.bindings)
-    invoices, invoice_links, older = newer_only(ctx, INVOICE, latest(invoices))
+    changed_invoices = latest(invoices)
+    invoices, invoice_links, older = newer_only(ctx, INVOICE, changed_invoices)
     result.skipped += older
+    # Skipped, a tombstone of an invoice never linked (it failed) still takes its failure out of the sync log.
+    forget_unlinked_invoices(ctx, [str(i["Id"]) for i in changed_invoices
+                                   if _deleted(i) and str(i["Id"]) not in invoice_links])
     if invoices:
         _apply_invoices(ctx, invoices, resumed, result)
     _last_change(ctx, result, customers, customer_links, invoices, invoice_links, survivors)

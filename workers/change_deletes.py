@@ -31,16 +31,21 @@ def apply_invoice_tombstones(ctx: SyncContext, target: InvoiceTarget, qbo_ids: l
     """Deleted invoices: the bindings to commit (stage moves), removals already unlinked."""
     with ctx.sessions() as session:
         links = links_for_qbo_ids(session, ctx.portal_id, INVOICE, [str(i) for i in qbo_ids])
-    unlinked = [str(i) for i in qbo_ids if str(i) not in links]
-    if unlinked:  # never written (e.g. it failed): gone from QuickBooks, nothing left to retry
-        with transaction(ctx.sessions) as session:
-            clear_failures(session, ctx.portal_id, INVOICE, unlinked)
+    forget_unlinked_invoices(ctx, [str(i) for i in qbo_ids if str(i) not in links])
     if not links:
         return []
     if effective_settings(ctx.stored_settings, [])["on_invoice_delete"] == "remove":
         _remove(ctx, list(links.values()))
         return []
     return _to_deleted_stage(ctx, target, list(links.values()))
+
+
+def forget_unlinked_invoices(ctx: SyncContext, qbo_ids: list[str]) -> None:
+    """Deleted invoices never written (e.g. they failed): gone from QuickBooks, nothing is left to retry,
+    so their failures leave the sync log (no Bitrix24 call: there is nothing of theirs there)."""
+    if qbo_ids:
+        with transaction(ctx.sessions) as session:
+            clear_failures(session, ctx.portal_id, INVOICE, qbo_ids)
 
 
 def _to_deleted_stage(ctx: SyncContext, target: InvoiceTarget, links: list[Link]) -> list[Binding]:
@@ -70,7 +75,8 @@ def _to_deleted_stage(ctx: SyncContext, target: InvoiceTarget, links: list[Link]
 def tombstone_applied(qbo_type: str, link: Link | None) -> bool:
     """Whether the link store shows this tombstone applied already (a later pull's overlap reads it again):
     an invoice moved to the deleted stage (its link's hash says so), or removed or never linked (no link:
-    nothing to do). A deleted invoice is never live again in QuickBooks, so no later change is lost. A
+    nothing to do; a failure it left in the sync log is cleared by the caller, `forget_unlinked_invoices`).
+    A deleted invoice is never live again in QuickBooks, so no later change is lost. A
     customer's tombstone always goes through: unlinking is free, and a deleted job (never linked) still
     has its stored parent to forget."""
     if qbo_type != INVOICE:

@@ -69,8 +69,9 @@ def _count_foreign(ctx: SyncContext, entities: set[str]) -> set[str]:
 
 
 def match_existing(ctx: SyncContext, creates: list[CustomerRecord]
-                   ) -> tuple[dict[str, str], dict[str, dict], dict[str, str]]:
-    """{qbo_id: b24_id} for creates that match an unlinked CRM record of another origin, and its stored rows;
+                   ) -> tuple[dict[str, str], dict[tuple[str, str], dict], dict[str, str]]:
+    """{qbo_id: b24_id} for creates that match an unlinked CRM record of another origin, and its stored rows
+    by (entity, b24_id) (contact 1 and company 1 are two records);
     also {qbo_id: reason} for creates whose duplicate search Bitrix24 refused (not to be created blind)."""
     wanted = [r for r in creates if r.emails or r.phones]
     if not wanted:
@@ -84,7 +85,7 @@ def match_existing(ctx: SyncContext, creates: list[CustomerRecord]
     for record in wanted:
         if record.entity in refused_entities:
             refused.setdefault(record.qbo_id, refused_entities[record.entity])
-    stored = {b24_id: row for entity_rows in rows.values() for b24_id, row in entity_rows.items()}
+    stored = {(entity, b24_id): row for entity, by_id in rows.items() for b24_id, row in by_id.items()}
     return _assign([r for r in wanted if r.qbo_id not in refused], rows), stored, refused
 
 

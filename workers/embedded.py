@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Any
 
+from celery._state import _set_task_join_will_block, task_join_will_block
 from celery.beat import Scheduler
 from celery.utils.timer2 import Timer
 from celery.worker import WorkController, loops
@@ -83,11 +84,16 @@ class EmbeddedWorker:
         # pools look the task up in the *current* app, which is thread-local and would otherwise be
         # the process default (a thread pool's threads would need it set too).
         self.celery, self.role = celery, role
+        joins_blocked = task_join_will_block()
         self.controller = _Controller(app=celery, pool="solo", concurrency=1,
                                       queues=celery.queue_names(*ROLES[role]),
                                       hostname=f"embedded-{role}{celery.queue_suffix}@qb24",
                                       without_heartbeat=True, without_mingle=True, without_gossip=True,
                                       loglevel=logging.WARNING, ready_callback=None, timer_cls=_timer_of(celery))
+        # Building the pool sets Celery's process-global "joins would block" flag, meant for a process
+        # that is only a worker: here every other thread (web requests, the demo, tests) would then be
+        # refused `result.get()`. Put it back, as celery.contrib.testing.worker.start_worker does.
+        _set_task_join_will_block(joins_blocked)
         if self.controller.consumer.loop is loops.synloop:  # the in-memory transport (Redis has an event hub)
             self.controller.consumer.loop = _quick_loop
         self.thread = threading.Thread(target=self._run, name=f"qb24-embedded-{role}", daemon=True)

@@ -52,8 +52,8 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
         ctx.count("customers", "imported", len(creates))
         ctx.count("customers", "updated", len(updates))
         return [], False
-    stored.update(read_multifields(ctx, [u for u in updates if u.b24_id not in stored]))
-    writes = [_create(r) for r in creates] + [_update(u, stored.get(u.b24_id, {})) for u in updates]
+    stored.update(read_multifields(ctx, [u for u in updates if _key(u) not in stored]))
+    writes = [_create(r) for r in creates] + [_update(u, stored.get(_key(u), {})) for u in updates]
     outcomes, cancelled = send_writes(ctx, writes)
     if not cancelled:
         cancelled = _add_persons(ctx, creates, outcomes)
@@ -137,8 +137,13 @@ def _person_marker(record: CustomerRecord) -> str:
     return str((record.person or {}).get("ORIGIN_ID") or "")
 
 
-def read_multifields(ctx: SyncContext, updates: list[Update]) -> dict[str, dict]:
-    """The stored EMAIL/PHONE/WEB rows of the records to update: one list command per 50 records."""
+def _key(update: Update) -> tuple[str, str]:
+    """A CRM record's key: contacts and companies number their ids apart (contact 1 is not company 1)."""
+    return update.record.entity, update.b24_id
+
+
+def read_multifields(ctx: SyncContext, updates: list[Update]) -> dict[tuple[str, str], dict]:
+    """The stored EMAIL/PHONE/WEB rows of the records to update, by (entity, id): one list command per 50."""
     commands: dict[str, Command] = {}
     for entity in ("contact", "company"):
         ids = sorted({u.b24_id for u in updates if u.record.entity == entity}, key=int)
@@ -148,7 +153,8 @@ def read_multifields(ctx: SyncContext, updates: list[Update]) -> dict[str, dict]
     answer = read_batch(ctx, commands)
     if answer.errors:
         raise next(iter(answer.errors.values()))  # updating blind would append duplicate emails
-    return {str(row["ID"]): row for result in answer.results.values() for row in result or []}
+    return {(name.split("_", 1)[0], str(row["ID"])): row
+            for name, result in answer.results.items() for row in result or []}
 
 
 def _create(record: CustomerRecord) -> Write:

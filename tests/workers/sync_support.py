@@ -27,6 +27,7 @@ from store.db import make_engine, make_session_factory, transaction
 from store.models import Link, Portal, QboConnection, SyncRun
 from store.tokens import SqlPortalTokens, SqlRealmTokens
 from tests.webhooks.stack_support import running_stack
+from workers.celery_app import DAILY_S
 
 
 @dataclass
@@ -79,8 +80,12 @@ class Rig:
 
 @contextmanager
 def connected_rig(tmp_path: Path, kind: str = "postgresql+redis") -> Iterator[Rig]:
-    """Install the app into the default portal and connect the sample QuickBooks company, as an admin does."""
-    with running_stack(kind, tmp_path) as stack:
+    """Install the app into the default portal and connect the sample QuickBooks company, as an admin does.
+
+    The tests drive runs and pulls themselves (the engine, run_pull): the sandbox posts no webhooks and
+    beat's reconciliation waits a day, so the embedded realtime worker never pulls alongside a test's own
+    pull (which would then answer "busy", or defer a run the test drives)."""
+    with running_stack(kind, tmp_path, webhook_format=None, RECONCILE_INTERVAL_S=str(DAILY_S)) as stack:
         browser = requests.Session()
         install_app(stack, browser, stack.b24.default_member_id)
         connect_quickbooks(browser, stack.url, open_app_page(stack, browser, stack.b24.default_member_id))

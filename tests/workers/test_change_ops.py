@@ -231,6 +231,19 @@ def test_a_failed_invoice_deleted_in_quickbooks_leaves_the_sync_log(synced):
     assert ("Invoice", invoice["Id"]) not in synced.sync_log()
 
 
+def test_a_pull_skips_a_failed_never_linked_invoices_tombstone_yet_it_leaves_the_sync_log(synced):
+    # the pull's own path: apply_changes skips a tombstone with no link (nothing to move in Bitrix24), which
+    # must not keep the failure of an invoice that is gone from QuickBooks (nothing is left to retry)
+    ctx = synced.ctx()
+    with transaction(synced.world.rig.sessions) as session:
+        record_failure(session, ctx.portal_id, "Invoice", "888888", "Invoice 888888", "Refused.")
+    tombstone = {"Id": "888888", "status": "Deleted", "MetaData": {"LastUpdatedTime": "2026-12-01T02:15:29-08:00"}}
+    synced.world.counter.methods.clear()
+    result = apply_changes(ctx, [], [tombstone], resumed=False)
+    assert ("Invoice", "888888") not in synced.sync_log()
+    assert synced.world.counter.writes() == {} and result.skipped == 1 and result.last_change is None
+
+
 def test_the_tombstone_of_an_invoice_never_in_bitrix24_is_not_the_last_change(synced):
     # CDC reports deletes of records never seen (reference §2): the page must not say one moved in Bitrix24
     tombstone = {"Id": "777777", "status": "Deleted", "MetaData": {"LastUpdatedTime": "2026-12-01T02:15:29-08:00"}}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from store.db import transaction
 from store.models import Link, SyncRun
@@ -113,6 +113,23 @@ def test_an_older_change_never_overwrites_a_newer_one(changed):
     assert changed.connection().change_counts["skipped"] > skipped
 
 
+def test_a_contact_and_a_company_of_the_same_bitrix24_id_updated_in_one_pull_both_land(changed):
+    """Contacts and companies number their ids apart in Bitrix24: contact 1 and company 1 are two records,
+    and the stored email rows each update is planned against must be its own."""
+    with changed.world.rig.sessions() as session:
+        links = session.scalars(select(Link).where(Link.qbo_type == "Customer")).all()
+    by_type = {(link.b24_type, link.b24_id): link.qbo_id for link in links}
+    shared = sorted({b24_id for kind, b24_id in by_type if kind == "contact"}
+                    & {b24_id for kind, b24_id in by_type if kind == "company"}, key=int)
+    assert shared, "the sample company's first sync makes contact and company ids that overlap"
+    pair = [changed.qbo.get("Customer", by_type[(kind, shared[0])]) for kind in ("contact", "company")]
+    for customer in pair:
+        change_contact_details(changed.qbo, customer["Id"], f"same.id.{customer['Id']}@example.com", "+1 555 0123")
+    assert changed.pull() == "pulled"
+    for customer in pair:
+        assert emails(changed, customer) == [f"same.id.{customer['Id']}@example.com"], customer["Id"]
+
+
 def test_a_crash_between_the_writes_and_the_commit_duplicates_nothing(changed, monkeypatch):
     customer = new_customer(changed.qbo, "Crash Test", "crash@example.com")
     watermark = changed.connection().cdc_watermark
@@ -190,7 +207,7 @@ def test_a_pull_during_a_full_run_defers_and_the_run_end_pulls(changed, monkeypa
     sent = []
     monkeypatch.setattr(changed.services.celery, "send_task", lambda name, **kw: sent.append((name, kw["args"])))
     changed.services.celery.set_current()
-    assert tasks.full_sync.apply(args=(run_id,)).get() == "done"
+    assert tasks.full_sync.apply(args=(run_id,)).result == "done"
     assert sent == [(changes.PULL_CHANGES, (changed.world.realm_id, None))]
     assert changed.pull() == "pulled"
     assert not changed.connection().pull_again
@@ -257,7 +274,7 @@ def test_a_full_run_waits_while_a_pull_holds_the_realm(changed, monkeypatch):
         monkeypatch.setattr(changed.services.celery, "send_task",
                             lambda name, **kw: sent.append((name, kw["args"], kw.get("countdown"))))
         changed.services.celery.set_current()
-        assert tasks.full_sync.apply(args=(run_id,)).get() == tasks.PULLING
+        assert tasks.full_sync.apply(args=(run_id,)).result == tasks.PULLING
         assert sent == [(tasks.FULL_SYNC, (run_id,), tasks.PULL_WAIT_S)]
         run = changed.world.rig.run(run_id)
         assert run.status == "pending" and run.lease_owner is None and not run.counters
@@ -328,7 +345,7 @@ def test_retry_waits_while_a_full_run_or_a_pull_may_write_the_record(changed, mo
         monkeypatch.setattr(changed.services.celery, "send_task",
                             lambda name, **kw: sent.append((name, kw["args"], kw.get("countdown"))))
         changed.services.celery.set_current()
-        assert change_retry.retry_record.apply(args=args).get() == "deferred"
+        assert change_retry.retry_record.apply(args=args).result == "deferred"
         assert sent == [(change_retry.RETRY_RECORD, args, change_retry.RUN_WAIT_S)]
     finally:
         cancel(changed, run_id)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+from celery._state import task_join_will_block
+
 from config.settings import load_settings
 from tests.config.test_settings import VALID
 from tests.support import wait_for
@@ -71,3 +73,15 @@ def test_without_bulk_only_full_syncs_wait(tmp_path):
         assert sorted(services.celery.embedded.workers) == ["realtime"]
         ensure_embedded_worker(services.celery)  # a later start adds the bulk worker
         assert sorted(services.celery.embedded.workers) == ["bulk", "realtime"]
+
+
+def test_embedded_workers_leave_the_other_threads_free_to_join_a_result(tmp_path):
+    """Celery's "inside a task" flag is process-global: a worker in a thread of the web (or test)
+    process must not make every other thread's `result.get()` raise "Never call result.get() within a task"."""
+    with embedded_services(tmp_path) as services:
+        @services.celery.task(name="test.answer", shared=False)
+        def answer() -> int:
+            return 42
+
+        ensure_embedded_worker(services.celery)
+        assert not task_join_will_block() and answer.apply().get() == 42
