@@ -16,7 +16,7 @@ from store.db import transaction
 from store.models import PendingConnection, QboConnection, QboRevocation
 from store.revocations import add_revocation
 from tests.support import wait_for
-from tests.workers.queue_support import browser, embedded_services, published, stack  # noqa: F401 (fixtures)
+from tests.workers.queue_support import add_portal, browser, embedded_services, published, stack  # noqa: F401 (fixtures)
 from workers import revocations
 from workers.celery_app import REVOKE_TOKENS
 from workers.revocations import RevokeLater, enqueue_revocations, run_revocation, run_sweep
@@ -123,3 +123,19 @@ def test_the_sweep_revokes_expired_pending_grants_and_requeues_lost_revocations(
 def _tokens_of(services, pending: PendingConnection) -> QboTokens:
     cipher = services.token_cipher()
     return QboTokens(pending.realm_id, cipher.decrypt(pending.access_token_enc), cipher.decrypt(pending.refresh_token_enc))
+
+
+def test_a_realm_reconnected_before_the_task_runs_keeps_its_new_grant(tmp_path, caplog):
+    """Log out, then a reconnect of the same company before the queued revoke ran (or while it retries):
+    revoking the old grant may end the app's whole connection to the company (UNCERTAIN, the wider
+    reading store/pending_connections.revocable builds for), so the task drops it instead of calling Intuit.
+    Intuit is unreachable here: any revoke attempted would raise RevokeLater."""
+    with embedded_services(tmp_path, QBO_ENVIRONMENT="http://127.0.0.1:1/.well-known/openid_configuration") as services:
+        with transaction(services.sessions) as session:
+            row_id = add_revocation(session, QboTokens("4620816365", "old-acc", "old-ref"), "logout",
+                                    services.token_cipher())
+        add_portal(services, "reconnected", "4620816365")  # the new grant, live again
+        assert run_revocation(services, row_id) == "in_use"
+        with services.sessions() as session:
+            assert session.get(QboRevocation, row_id) is None
+    assert [r.outcome for r in caplog.records if r.getMessage() == "qbo.revoke.done"] == ["in_use"]
