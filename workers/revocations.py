@@ -53,7 +53,8 @@ def revoke_tokens(self: Task, revocation_id: int) -> str:
 
 def run_revocation(services: Services, revocation_id: int) -> str:
     """Revoke one queued grant: "revoked", "gone" (Intuit holds it no more), "missing" (done meanwhile),
-    "gave_up" or "undecryptable"; RevokeLater on a transient failure."""
+    "gave_up", "undecryptable" or "in_use" (its realm is connected again: dropped, not revoked, as
+    store/pending_connections.revocable decides for a stray grant); RevokeLater on a transient failure."""
     with services.sessions() as session:
         row = session.get(QboRevocation, revocation_id)
         if row is None:
@@ -63,6 +64,8 @@ def run_revocation(services: Services, revocation_id: int) -> str:
             tokens = revocation_tokens(row, services.token_cipher())
         except TokenDecryptError:  # TOKEN_ENCRYPTION_KEY rotated away: nothing can ever revoke it
             return _forget(services, revocation_id, realm_id, reason, "undecryptable")
+        if not revocable(session, [tokens]):  # reconnected meanwhile: revoking may end the new grant too
+            return _forget(services, revocation_id, realm_id, reason, "in_use")
     try:
         services.qbo_oauth().revoke(tokens)
     except QuickBooksError as error:

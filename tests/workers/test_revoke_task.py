@@ -4,6 +4,7 @@ records it), retrying transient failures with backoff and giving up, logged, aft
 sweep turns expired pending grants into revocations and queues lost ones again."""
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -130,6 +131,7 @@ def test_a_realm_reconnected_before_the_task_runs_keeps_its_new_grant(tmp_path, 
     revoking the old grant may end the app's whole connection to the company (UNCERTAIN, the wider
     reading store/pending_connections.revocable builds for), so the task drops it instead of calling Intuit.
     Intuit is unreachable here: any revoke attempted would raise RevokeLater."""
+    caplog.set_level(logging.INFO, "qb24.qbo.revoke")
     with embedded_services(tmp_path, QBO_ENVIRONMENT="http://127.0.0.1:1/.well-known/openid_configuration") as services:
         with transaction(services.sessions) as session:
             row_id = add_revocation(session, QboTokens("4620816365", "old-acc", "old-ref"), "logout",
