@@ -56,7 +56,7 @@ def test_log_out_answers_at_once_and_the_worker_revokes_the_grant(stack, browser
         assert session.scalar(select(QboConnection.refresh_token_enc)) is None  # forgotten in the request
 
 
-def test_transient_failures_back_off_then_give_up_with_a_log_line_and_no_secret(tmp_path, caplog):
+def test_transient_failures_back_off_then_wait_for_the_sweep_until_the_grant_lapses_and_log_no_secret(tmp_path, caplog):
     # Nothing listens on port 1: every revoke is a network error (transient).
     with embedded_services(tmp_path, QBO_ENVIRONMENT="http://127.0.0.1:1/.well-known/openid_configuration") as services:
         with transaction(services.sessions) as session:
@@ -71,14 +71,22 @@ def test_transient_failures_back_off_then_give_up_with_a_log_line_and_no_secret(
             row = session.get(QboRevocation, row_id)
             assert row.attempts == revocations.MAX_ATTEMPTS - 1 and row.last_error == "ServiceUnavailable (HTTP -)"
         assert countdowns == [5, 10, 20, 40, 80, 160, 300][:len(countdowns)]  # exponential, capped
+        # a chain of retries ends, the row stays: the sweep tries again every few minutes (an outage of Intuit's
+        # longer than the chain must not leave the grant live for its refresh token's 100 days)
+        assert run_revocation(services, row_id) == "deferred"
+        assert run_revocation(services, row_id) == "deferred"  # a sweep's later try: one attempt, no new chain
+        with transaction(services.sessions) as session:
+            row = session.get(QboRevocation, row_id)
+            assert row.attempts == revocations.MAX_ATTEMPTS + 1
+            row.created_at -= revocations.GRANT_LAPSES + timedelta(days=1)  # the grant has lapsed at Intuit by now
         assert run_revocation(services, row_id) == "gave_up"
         assert run_revocation(services, row_id) == "missing"
     [gave_up] = [r for r in caplog.records if r.getMessage() == "qbo.revoke.gave_up"]
-    assert (gave_up.realm_id, gave_up.reason, gave_up.attempts) == ("4620816365", "logout", revocations.MAX_ATTEMPTS)
+    assert (gave_up.realm_id, gave_up.reason, gave_up.attempts) == ("4620816365", "logout", revocations.MAX_ATTEMPTS + 2)
     assert "SECRET" not in caplog.text
 
 
-def test_the_task_retries_on_the_worker_until_it_gives_up(tmp_path, monkeypatch, caplog):
+def test_the_task_retries_on_the_worker_until_its_chain_ends(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(revocations, "BACKOFF_S", 0.05)
     monkeypatch.setattr(revocations, "MAX_ATTEMPTS", 3)
     with embedded_services(tmp_path, QBO_ENVIRONMENT="http://127.0.0.1:1/.well-known/openid_configuration") as services:
@@ -87,7 +95,7 @@ def test_the_task_retries_on_the_worker_until_it_gives_up(tmp_path, monkeypatch,
         from workers.embedded import ensure_embedded_worker
         ensure_embedded_worker(services.celery, bulk=False)
         enqueue_revocations(services, [row_id])
-        wait_for(lambda: any(r.getMessage() == "qbo.revoke.gave_up" for r in caplog.records), "the task to give up")
+        wait_for(lambda: any(r.getMessage() == "qbo.revoke.deferred" for r in caplog.records), "the chain to end")
         assert [r.attempts for r in caplog.records if r.getMessage() == "qbo.revoke.retry"] == [1, 2]
 
 
