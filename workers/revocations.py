@@ -5,8 +5,10 @@ QboRevocation in its own transaction and queues `revoke_tokens` after the commit
 (webhooks/bitrix24_events.revoke_later): a slow or failing Intuit never fails or delays the request.
 Intuit's revoke endpoint (reference quickbooks-online.md §7; RFC 7009) answers 200 once the grant is
 revoked; intuitlib raises on anything else. A 400 (invalid_grant: the grant is gone already) is final;
-network errors, 429 and 5xx are retried with exponential backoff. After MAX_ATTEMPTS the row goes with
-a log line: the grant then lapses by itself when its refresh token expires (100 days).
+network errors, 429 and 5xx are retried with exponential backoff. After MAX_ATTEMPTS the chain of
+retries ends but the row stays: the sweep tries it again every interval (one attempt each), so an
+outage longer than the chain never leaves the grant live. Only once the grant has lapsed at Intuit by
+itself (its refresh token's 100 days) does the row go, with an error line.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ BACKOFF_S, BACKOFF_MAX_S = 5.0, 300.0
 # A revocation still here this long after it was queued lost its task (or is in its last retries):
 # the sweep queues it again; the attempts counted on the row bound the total either way.
 STALE_AFTER = timedelta(minutes=10)
+# A refresh token lives 100 days (reference quickbooks-online.md §7): past that the grant is dead anyway.
+GRANT_LAPSES = timedelta(days=101)
 
 
 class RevokeLater(Exception):
@@ -85,7 +89,8 @@ def _forget(services: Services, revocation_id: int, realm_id: str | None, reason
 
 
 def _failed(services: Services, revocation_id: int, error: QuickBooksError) -> str:
-    """Count the attempt; give up after MAX_ATTEMPTS (row deleted), else RevokeLater with the backoff."""
+    """Count the attempt; from MAX_ATTEMPTS on no new retry ("deferred": the sweep tries again), and the row
+    goes only once the grant has lapsed ("gave_up"); else RevokeLater with the backoff."""
     with transaction(services.sessions) as session:
         row = session.get(QboRevocation, revocation_id, with_for_update=True)
         if row is None:
@@ -93,11 +98,15 @@ def _failed(services: Services, revocation_id: int, error: QuickBooksError) -> s
         row.attempts += 1
         row.last_error = f"{type(error).__name__} (HTTP {error.status or '-'})"  # the class and status: no URL
         attempts, facts = row.attempts, {"realm_id": row.realm_id, "reason": row.reason, "error": row.last_error}
-        if attempts >= MAX_ATTEMPTS:
+        lapsed = row.created_at < datetime.now(timezone.utc) - GRANT_LAPSES
+        if lapsed:
             session.delete(row)
-    if attempts >= MAX_ATTEMPTS:
+    if lapsed:
         log.error("qbo.revoke.gave_up", extra={**facts, "attempts": attempts})
         return "gave_up"
+    if attempts >= MAX_ATTEMPTS:
+        log.warning("qbo.revoke.deferred", extra={**facts, "attempts": attempts})
+        return "deferred"
     log.warning("qbo.revoke.retry", extra={**facts, "attempts": attempts})
     raise RevokeLater(min(BACKOFF_S * 2 ** (attempts - 1), BACKOFF_MAX_S))
 
