@@ -23,8 +23,7 @@ from workers.change_deletes import apply_customer_tombstones, apply_invoice_tomb
 from workers.change_merge import apply_merges
 from workers.customer_match import chunks
 from workers.customer_parents import resolve_owners
-from workers.portal_facts import read_portal_facts
-from workers.portal_settings import effective_settings
+from workers.portal_facts import read_facts_and_stages, stage_map_of, uses_new_invoice
 from workers.sync_customers import CUSTOMER, sync_customer_page
 from workers.sync_invoices import INVOICE, InvoiceTarget, sync_invoice_page
 from workers.sync_state import KINDS, Binding, SyncContext
@@ -135,14 +134,20 @@ def _apply_invoices(ctx: SyncContext, invoices: list[dict], resumed: bool, resul
         result.bindings += bindings
         if cancelled:
             result.cancelled = True
-            return
+            break
+    if ctx.facts_cache is not None:
+        ctx.facts_cache.drop_if_stale(ctx.report["failures"])
 
 
 def invoice_target(ctx: SyncContext) -> InvoiceTarget:
-    """Where invoices go, as the full sync decides it (workers/full_sync._handler)."""
-    facts, stage_map = read_portal_facts(ctx.b24, ctx.stored_settings)
-    use_new = bool(effective_settings(ctx.stored_settings, []).get("use_new_invoice"))
-    return InvoiceTarget("smart_invoice" if use_new else "invoice", facts, stage_map)
+    """Where invoices go, as the full sync decides it (workers/full_sync._handler); a pull's facts come from
+    its cache (workers/facts_cache.py), read once per portal rather than once per pull."""
+    use_new = uses_new_invoice(ctx.stored_settings)
+    if ctx.facts_cache is None:
+        facts, stages = read_facts_and_stages(ctx.b24, use_new)
+    else:
+        facts, stages = ctx.facts_cache.facts(ctx.b24, use_new)
+    return InvoiceTarget("smart_invoice" if use_new else "invoice", facts, stage_map_of(ctx.stored_settings, stages))
 
 
 def _missing(ctx: SyncContext, entity: str, ids: set[str], have: list[dict]) -> list[dict]:

@@ -29,6 +29,7 @@ from workers.change_merge import merges_pending
 from workers.change_payments import invoices_of_payments
 from workers.change_read import read_by_ids, read_changes
 from workers.context import Services
+from workers.facts_cache import FactsCache
 from workers.full_sync import TRANSIENT
 from workers.lease import BEAT_S, LEASE_S, LeaseLost
 from workers.sync_state import SyncContext
@@ -124,7 +125,8 @@ def pull_once(services: Services, mine: PullLease, lookback: timedelta | None = 
         return plan.outcome
     qbo = services.quickbooks_client(mine.realm_id)
     ctx = pull_context(services.sessions, plan.portal, mine.realm_id, qbo=qbo,
-                       b24=services.bitrix24_client(plan.portal.member_id), lease=mine)
+                       b24=services.bitrix24_client(plan.portal.member_id), lease=mine,
+                       facts_cache=FactsCache(services.redis, plan.portal))
     changes = read_changes(qbo, plan.since)
     customers, invoices = changes.records.get("Customer", []), changes.records.get("Invoice", [])
     payments = changes.records.get("Payment", [])

@@ -11,13 +11,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
+from qb24.demo import b24_control
 from store.db import transaction
 from store.models import Link, SyncRun
 from tests.workers.changes_support import Changed, new_customer, new_invoice, sync_log
 from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import change_contact_details
 from tests.workers.e2e_support import SMART, run_sync, synced_world
-from workers import change_retry, changes, full_sync, tasks
+from workers import change_retry, changes, facts_cache, full_sync, tasks
+from workers.facts_cache import FactsCache
+from workers.portal_facts import read_facts_and_stages
 from workers.change_retry import apply_record
 from workers.lease import LEASE_S
 
@@ -348,3 +351,42 @@ def test_retry_waits_while_a_full_run_or_a_pull_may_write_the_record(changed, mo
     assert apply_record(changed.services, *args) == "applied"
     assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
     assert changed.connection().pull_owner is None
+
+
+def facts_reads(changed: Changed) -> int:
+    """How often the portal answered crm.currency.list: once per read of the portal facts."""
+    counts = b24_control(changed.world.rig.stack, f"portals/{changed.world.rig.member_id}/requests", method="GET")
+    return int(counts["commands"].get("crm.currency.list", 0))
+
+
+def test_a_second_pull_reads_no_portal_facts(changed):
+    customer = new_customer(changed.qbo, "Cached Facts", "cached@example.com")
+    new_invoice(changed.qbo, customer["Id"], 40)
+    assert changed.pull() == "pulled"
+    reads = facts_reads(changed)
+    invoice = new_invoice(changed.qbo, customer["Id"], 41)
+    assert changed.pull() == "pulled"
+    assert facts_reads(changed) == reads
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+
+
+def test_a_refused_stage_drops_the_cached_facts(changed, monkeypatch):
+    """The portal lost a stage the cache still holds: the write is refused, the cache dropped, and the next
+    pull reads the facts again and lands its invoice."""
+    def stale(client, use_new_invoice):
+        facts, stages = read_facts_and_stages(client, use_new_invoice)
+        return facts, [{**s, "STATUS_ID": f"{s['STATUS_ID']}_GONE"} for s in stages]
+
+    customer = new_customer(changed.qbo, "Stale Stages", "stale-stages@example.com")
+    assert changed.pull() == "pulled"
+    FactsCache(changed.services.redis, changed.world.rig.portal()).drop()
+    monkeypatch.setattr(facts_cache, "read_facts_and_stages", stale)
+    refused = new_invoice(changed.qbo, customer["Id"], 50)
+    assert changed.pull() == "pulled"
+    assert any(f[1] == refused["Id"] and "stage" in f[2].lower() for f in sync_log(changed))
+    monkeypatch.undo()
+    reads = facts_reads(changed)
+    invoice = new_invoice(changed.qbo, customer["Id"], 51)
+    assert changed.pull() == "pulled"
+    assert facts_reads(changed) == reads + 1
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
