@@ -390,3 +390,25 @@ def test_a_refused_stage_drops_the_cached_facts(changed, monkeypatch):
     assert changed.pull() == "pulled"
     assert facts_reads(changed) == reads + 1
     assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+
+
+def test_a_linked_customer_and_its_invoice_share_one_write_batch(changed):
+    """A pull of a changed linked customer and a new invoice of it: one read (the customer's stored emails and
+    phones) and one write batch carrying both; the facts come from the cache."""
+    customer = new_customer(changed.qbo, "Shared Batch", "shared@example.com")
+    new_invoice(changed.qbo, customer["Id"], 60)
+    assert changed.pull() == "pulled"
+    before = portal_requests(changed)
+    change_contact_details(changed.qbo, customer["Id"], "shared-new@example.com", "+1 555 0160")
+    invoice = new_invoice(changed.qbo, customer["Id"], 61)
+    assert changed.pull() == "pulled"
+    after = portal_requests(changed)
+    assert {m: n - before.get(m, 0) for m, n in after.items() if n != before.get(m, 0)} == {"batch": 2}
+    assert emails(changed, customer) == ["shared-new@example.com"]
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+
+
+def portal_requests(changed: Changed) -> dict[str, int]:
+    """The portal's HTTP requests by method (a batch is one)."""
+    return b24_control(changed.world.rig.stack, f"portals/{changed.world.rig.member_id}/requests",
+                       method="GET")["requests"]
