@@ -4,6 +4,7 @@ defers pulls and pulls at its end, and Retry re-applies a failed record."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -30,6 +31,8 @@ def changed(request, tmp_path_factory) -> Iterator[Changed]:
     with synced_world(request.param, tmp_path_factory.mktemp("pull"), SMART) as world:
         run_sync(world)
         rig = Changed(world)
+        # these tests drive pulls back to back: pacing (its own test below) would queue them for later
+        rig.services.settings = replace(rig.services.settings, pull_interval_s=0)
         assert rig.pull() == "pulled"
         yield rig
 
@@ -412,3 +415,25 @@ def portal_requests(changed: Changed) -> dict[str, int]:
     """The portal's HTTP requests by method (a batch is one)."""
     return b24_control(changed.world.rig.stack, f"portals/{changed.world.rig.member_id}/requests",
                        method="GET")["requests"]
+
+
+def test_a_change_soon_after_a_pull_is_paced_and_its_later_pull_loses_nothing(changed, monkeypatch):
+    """Under sustained changes a realm pulls at most every pull_interval_s: an event noticed sooner is queued
+    again for the interval's end (its noticed_at kept), and that later task pulls it."""
+    monkeypatch.setattr(changed.services, "settings", replace(changed.services.settings, pull_interval_s=0.5))
+    queued: list[tuple] = []
+    monkeypatch.setattr(changed.services.celery, "send_task",
+                        lambda name, args, countdown, **_: queued.append((name, args, countdown)))
+    assert changed.pull() == "pulled"
+    customer = new_customer(changed.qbo, "Paced Change", "paced@example.com")
+    noticed, requests = time.time(), changed.qbo_requests()
+    assert changed.pull(noticed_at=noticed) == "paced"
+    assert changed.qbo_requests() == requests  # no CDC call yet
+    [countdown] = [c for name, args, c in queued if name == changes.PULL_CHANGES
+                   and args == (changed.world.realm_id, noticed)]
+    assert 0 < countdown <= 0.5
+    time.sleep(countdown)  # the broker's countdown, which the test stands in for
+    assert changed.pull(noticed_at=noticed) == "pulled"
+    assert changed.customer_record(changed.crm(), customer)
+    monkeypatch.setattr(changed.services, "settings", replace(changed.services.settings, pull_interval_s=0))
+    assert changed.pull(noticed_at=time.time()) == "pulled"  # no pacing: pulled at once
