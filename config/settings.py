@@ -52,6 +52,11 @@ class Settings:
     # How long a webhook-triggered change pull waits before it runs (workers/tasks.enqueue_pull), so the
     # events of a burst share one QuickBooks CDC call; short next to the 1 s p50 latency target.
     pull_gather_s: float = 0.25
+    # The least time between the starts of two webhook-triggered pulls of a realm (workers/changes._paced):
+    # under sustained changes each pull then covers more of them, so a pull's ~1-2 Bitrix24 requests fit
+    # the standard plan's 2 requests/s (reference §8) instead of draining the bucket; a quiet realm's first
+    # change is not delayed. 0: no pacing.
+    pull_interval_s: float = 1.0
     # Reverse proxies in front of the app whose X-Forwarded-For entry names the client (None:
     # one when APP_BASE_URL is https, since the app serves plain http; webhooks/edge.py).
     proxy_hops: int | None = None
@@ -197,6 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         b24_js_url=js_url,
         b24_uninstall_retry_s=_seconds(env, "B24_UNINSTALL_RETRY_S", Settings.b24_uninstall_retry_s),
         pull_gather_s=_seconds(env, "PULL_GATHER_S", Settings.pull_gather_s),
+        pull_interval_s=_seconds(env, "PULL_INTERVAL_S", Settings.pull_interval_s),
         proxy_hops=_proxy_hops(env),
         reconcile_interval_s=_interval(env, "RECONCILE_INTERVAL_S", Settings.reconcile_interval_s),
     )

@@ -24,6 +24,7 @@ from webhooks.portal_settings import (STATUSES, effective_settings, field_errors
                                       load_settings_form, portal_crm)
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
+from workers.facts_cache import FactsCache
 from workers.progress import report_view, run_progress
 from workers.lease import orphaned
 from workers.runs import RunActive, active_run, start_run
@@ -101,7 +102,10 @@ def save_settings() -> Response | tuple[str, int]:
         flash(f"Bitrix24 did not answer with the invoice stages ({error.code}); nothing was saved.", "error")
         return redirect(url_for("pages.app_page"), 303)
     with transaction(rt.sessions) as session:
-        session.get(Portal, who.portal_id).settings = loaded
+        portal = session.get(Portal, who.portal_id)
+        portal.settings = loaded
+        cache = FactsCache(rt.redis, portal)
+    cache.drop()  # the invoice kind or its stages may be new: the next pull reads them again
     log.info("app.settings.saved", extra={"member_id": who.member_id})
     flash("Settings saved.", "ok")
     return redirect(url_for("pages.app_page"), 303)

@@ -67,6 +67,18 @@ def send_writes(ctx: SyncContext, writes: list[Write]) -> tuple[dict[str, WriteO
     return outcomes, False
 
 
+def send_together(ctx: SyncContext, *groups: list[Write]) -> tuple[list[dict[str, WriteOutcome]], bool]:
+    """Several pages' writes packed into the same requests (their command names must differ); the outcomes
+    per group, and whether the run was cancelled before all were sent."""
+    tagged = [Write(f"{index}:{write.key}", write.commands) for index, group in enumerate(groups) for write in group]
+    outcomes, cancelled = send_writes(ctx, tagged)
+    split: list[dict[str, WriteOutcome]] = [{} for _ in groups]
+    for key, outcome in outcomes.items():
+        index, own = key.split(":", 1)
+        split[int(index)][own] = outcome
+    return split, cancelled
+
+
 def outcome_of(commands: Mapping[str, Command], answer: BatchResult) -> WriteOutcome:
     """One record's share of a batch answer."""
     return WriteOutcome(results={n: answer.results[n] for n in commands if n in answer.results},

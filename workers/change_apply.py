@@ -9,7 +9,7 @@ links with its watermark in one transaction.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,10 +24,11 @@ from workers.change_deletes import (apply_customer_tombstones, apply_invoice_tom
 from workers.change_merge import apply_merges
 from workers.customer_match import chunks
 from workers.customer_parents import resolve_owners
-from workers.portal_facts import read_portal_facts
-from workers.portal_settings import effective_settings
-from workers.sync_customers import CUSTOMER, sync_customer_page
-from workers.sync_invoices import INVOICE, InvoiceTarget, sync_invoice_page
+from workers.portal_facts import read_facts_and_stages, stage_map_of, uses_new_invoice
+from workers.b24_writes import send_together, send_writes
+from workers.sync_customers import CUSTOMER, CustomerWrites, prepare_customer_page, settle_customer_page
+from workers.sync_invoices import (INVOICE, InvoiceTarget, InvoiceWrites, prepare_invoice_page, settle_invoice_page,
+                                   sync_invoice_page)
 from workers.sync_state import KINDS, Binding, SyncContext
 
 Checkpoint = Callable[[list[Binding]], None]
@@ -107,28 +108,55 @@ def apply_changes(ctx: SyncContext, customers: list[dict], invoices: list[dict],
     if gone:
         apply_customer_tombstones(ctx, gone)
     live = [c for c in customers if not _deleted(c)]
-    for page in chunks(live, ctx.page_size):
-        bindings, cancelled = sync_customer_page(ctx, page, resumed)
-        result.bindings += bindings
-        if cancelled:
-            result.cancelled = True
-            return _finish(ctx, result, before)
-    result.merges = merges  # the survivors are written: the commit marks their merges handled
-    if checkpoint is not None and result.bindings and invoices:
-        checkpoint(result.bindings)
     changed_invoices = latest(invoices)
     invoices, invoice_links, older = newer_only(ctx, INVOICE, changed_invoices)
     result.skipped += older
     # Skipped, a tombstone of an invoice never linked (it failed) still takes its failure out of the sync log.
     forget_unlinked_invoices(ctx, [str(i["Id"]) for i in changed_invoices
                                    if _deleted(i) and str(i["Id"]) not in invoice_links])
+    shared = _shareable(ctx, live, invoices, resumed)
+    if shared is not None and shared.independent:
+        pages: Iterable[CustomerWrites | None] = []  # written with the invoices, in their batches
+    elif shared is not None:
+        pages, shared = [shared], None  # new or matched customers: written and bound before the invoices map
+    else:
+        pages = (prepare_customer_page(ctx, page, resumed) for page in chunks(live, ctx.page_size))
+    if _write_customers(ctx, pages, result):
+        return _finish(ctx, result, before)
+    result.merges = merges  # the survivors are written (or go with the invoices): the commit marks them handled
+    if checkpoint is not None and result.bindings and invoices:
+        checkpoint(result.bindings)
     if invoices:
-        _apply_invoices(ctx, invoices, resumed, result)
+        _apply_invoices(ctx, invoices, resumed, result, shared)
     _last_change(ctx, result, customers, customer_links, invoices, invoice_links, survivors)
     return _finish(ctx, result, before)
 
 
-def _apply_invoices(ctx: SyncContext, invoices: list[dict], resumed: bool, result: ApplyResult) -> None:
+def _shareable(ctx: SyncContext, live: list[dict], invoices: list[dict], resumed: bool) -> CustomerWrites | None:
+    """The customers' one page prepared when the invoices' one page follows: if it holds only linked
+    customers, its writes travel in the invoices' batches (one request where there were two)."""
+    live_invoices = sum(1 for i in invoices if not _deleted(i))
+    if ctx.dry_run or not live or not live_invoices or max(len(live), live_invoices) > ctx.page_size:
+        return None
+    return prepare_customer_page(ctx, live, resumed)
+
+
+def _write_customers(ctx: SyncContext, pages: Iterable[CustomerWrites | None], result: ApplyResult) -> bool:
+    """Write and settle the customer pages; whether the pull was cancelled meanwhile."""
+    for prepared in pages:
+        if prepared is None:
+            continue
+        outcomes, cancelled = send_writes(ctx, prepared.writes)
+        bindings, cancelled = settle_customer_page(ctx, prepared, outcomes, cancelled)
+        result.bindings += bindings
+        if cancelled:
+            result.cancelled = True
+            return True
+    return False
+
+
+def _apply_invoices(ctx: SyncContext, invoices: list[dict], resumed: bool, result: ApplyResult,
+                    shared: CustomerWrites | None) -> None:
     target = invoice_target(ctx)
     gone = [str(i["Id"]) for i in invoices if _deleted(i)]
     if gone:
@@ -136,18 +164,40 @@ def _apply_invoices(ctx: SyncContext, invoices: list[dict], resumed: bool, resul
     live = [i for i in invoices if not _deleted(i)]
     resolve_owners(ctx, {str((i.get("CustomerRef") or {}).get("value") or "") for i in live} - {""})
     for page in chunks(live, ctx.page_size):
-        bindings, cancelled = sync_invoice_page(ctx, target, page, resumed)
-        result.bindings += bindings
+        if shared is not None:  # one page of each (_shareable)
+            cancelled = _write_shared(ctx, shared, prepare_invoice_page(ctx, target, page, resumed), result)
+        else:
+            bindings, cancelled = sync_invoice_page(ctx, target, page, resumed)
+            result.bindings += bindings
         if cancelled:
             result.cancelled = True
-            return
+            break
+    if ctx.facts_cache is not None:
+        ctx.facts_cache.drop_if_stale(ctx.report["failures"])
+
+
+def _write_shared(ctx: SyncContext, customers: CustomerWrites, invoices: InvoiceWrites | None,
+                  result: ApplyResult) -> bool:
+    """The linked customers' and the invoices' writes in the same batches, customers first (their command
+    names c/u/p never meet an invoice's a/e/r); whether the pull was cancelled meanwhile."""
+    (customer_outcomes, invoice_outcomes), cancelled = send_together(
+        ctx, customers.writes, invoices.writes if invoices is not None else [])
+    bindings, cancelled = settle_customer_page(ctx, customers, customer_outcomes, cancelled)
+    result.bindings += bindings
+    if invoices is not None:
+        result.bindings += settle_invoice_page(ctx, invoices, invoice_outcomes)
+    return cancelled
 
 
 def invoice_target(ctx: SyncContext) -> InvoiceTarget:
-    """Where invoices go, as the full sync decides it (workers/full_sync._handler)."""
-    facts, stage_map = read_portal_facts(ctx.b24, ctx.stored_settings)
-    use_new = bool(effective_settings(ctx.stored_settings, []).get("use_new_invoice"))
-    return InvoiceTarget("smart_invoice" if use_new else "invoice", facts, stage_map)
+    """Where invoices go, as the full sync decides it (workers/full_sync._handler); a pull's facts come from
+    its cache (workers/facts_cache.py), read once per portal rather than once per pull."""
+    use_new = uses_new_invoice(ctx.stored_settings)
+    if ctx.facts_cache is None:
+        facts, stages = read_facts_and_stages(ctx.b24, use_new)
+    else:
+        facts, stages = ctx.facts_cache.facts(ctx.b24, use_new)
+    return InvoiceTarget("smart_invoice" if use_new else "invoice", facts, stage_map_of(ctx.stored_settings, stages))
 
 
 def _missing(ctx: SyncContext, entity: str, ids: set[str], have: list[dict]) -> list[dict]:

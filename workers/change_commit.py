@@ -29,7 +29,7 @@ COUNTS = ("applied", "skipped", "failed", "pulls", "qbo_calls")
 
 
 def pull_context(sessions: sessionmaker[Session], portal: Portal, realm_id: str, *, qbo: QuickBooksClient,
-                 b24: Bitrix24Client, lease: PullLease | None = None) -> SyncContext:
+                 b24: Bitrix24Client, lease: PullLease | None = None, facts_cache: Any = None) -> SyncContext:
     """A SyncContext with no run: its cursor lives in memory, its stop signal is the pull lease's."""
     with sessions() as session:
         subs = known_subs(session, portal.id)
@@ -37,7 +37,8 @@ def pull_context(sessions: sessionmaker[Session], portal: Portal, realm_id: str,
     return SyncContext(sessions=sessions, run_id=None, portal_id=portal.id, member_id=portal.member_id,
                        realm_id=realm_id, qbo=qbo, b24=b24, dry_run=False, today=date.today(), page_size=1000,
                        stored_settings=dict(portal.settings or {}), cursor=cursor, counters={},
-                       pull_lost=lease.lost if lease else None, subs_stored={k: list(v) for k, v in subs.items()})
+                       pull_lost=lease.lost if lease else None, subs_stored={k: list(v) for k, v in subs.items()},
+                       facts_cache=facts_cache)
 
 
 def set_in_flight(sessions: sessionmaker[Session], realm_id: str, mine: PullLease | None) -> bool:

@@ -27,6 +27,7 @@ from workers.celery_app import PULL_CHANGES, RETRY_RECORD
 from workers.change_apply import apply_changes
 from workers.change_commit import commit_changes, commit_links, pull_context, set_in_flight
 from workers.context import Services
+from workers.facts_cache import FactsCache
 from workers.full_sync import TRANSIENT
 from workers.pull_lease import PullLease, beating, claim, release_asking_again, release_unless_again
 from workers.runs import writing_run
@@ -88,7 +89,8 @@ def _apply_held(services: Services, portal: Portal, mine: PullLease, qbo_type: s
     portal_id = portal.id
     qbo = services.quickbooks_client(mine.realm_id)
     ctx = pull_context(services.sessions, portal, mine.realm_id, qbo=qbo,
-                       b24=services.bitrix24_client(portal.member_id), lease=mine)
+                       b24=services.bitrix24_client(portal.member_id), lease=mine,
+                       facts_cache=FactsCache(services.redis, portal))
     try:
         record = qbo.get(qbo_type, qbo_id)
     except NotFound:  # reference §5: a deleted invoice reads as not found

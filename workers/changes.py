@@ -30,6 +30,7 @@ from workers.change_payments import invoices_of_payments
 from workers.change_read import read_by_ids, read_changes
 from workers import pull_marker
 from workers.context import Services
+from workers.facts_cache import FactsCache
 from workers.full_sync import TRANSIENT
 from workers.lease import BEAT_S, LEASE_S, LeaseLost
 from workers.sync_state import SyncContext
@@ -40,7 +41,7 @@ from workers.watermark import CDC_WINDOW, OVERLAP, RESYNC_MARGIN, too_old, water
 
 log = logging.getLogger("qb24.changes")
 MAX_RETRIES, MAX_BACKOFF_S = 12, 60
-OUTCOMES = ("pulled", "covered", "deferred", "busy", "no_watermark", "resync", "disconnected")
+OUTCOMES = ("pulled", "covered", "paced", "deferred", "busy", "no_watermark", "resync", "disconnected")
 
 
 @shared_task(name=PULL_CHANGES, bind=True, max_retries=MAX_RETRIES)
@@ -68,6 +69,9 @@ def run_pull(services: Services, realm_id: str, *, noticed_at: float | None = No
             return "disconnected"
         if noticed_at is not None and _covered(connection, noticed_at):
             return "covered"
+        wait = _paced(connection, services.settings.pull_interval_s) if noticed_at is not None else 0.0
+    if wait > 0 and _pull_later(services, realm_id, noticed_at, wait):
+        return "paced"
     owner, first_ask = claim_or_ask_again(services.sessions, realm_id)
     if owner is None:
         if first_ask:
@@ -95,6 +99,27 @@ def _covered(connection: QboConnection, noticed_at: float) -> bool:
         return False
     began = began.replace(tzinfo=timezone.utc) if began.tzinfo is None else began
     return began.timestamp() >= noticed_at
+
+
+def _paced(connection: QboConnection, interval_s: float) -> float:
+    """Seconds until the realm's next pull may start: `interval_s` after the latest pull began (0: now)."""
+    began = connection.last_pull_at
+    if began is None or interval_s <= 0:
+        return 0.0
+    began = began.replace(tzinfo=timezone.utc) if began.tzinfo is None else began
+    return max(0.0, min(interval_s, began.timestamp() + interval_s - time.time()))
+
+
+def _pull_later(services: Services, realm_id: str, noticed_at: float, wait: float) -> bool:
+    """The event's pull, queued again to start when the pacing allows (with the same noticed_at: the pull
+    that starts first then covers the rest). False when the broker did not take it: this task pulls now."""
+    try:
+        services.celery.send_task(PULL_CHANGES, args=(realm_id, noticed_at), countdown=wait,
+                                  retry_policy=PUBLISH_RETRY)
+    except Exception:  # noqa: BLE001 - pulling now loses nothing, it only spends more of the budget
+        log.warning("changes.pace_failed", extra={"realm_id": realm_id}, exc_info=True)
+        return False
+    return True
 
 
 def _look_again_later(services: Services, realm_id: str) -> None:
@@ -128,7 +153,8 @@ def pull_once(services: Services, mine: PullLease, lookback: timedelta | None = 
         return plan.outcome
     qbo = services.quickbooks_client(mine.realm_id)
     ctx = pull_context(services.sessions, plan.portal, mine.realm_id, qbo=qbo,
-                       b24=services.bitrix24_client(plan.portal.member_id), lease=mine)
+                       b24=services.bitrix24_client(plan.portal.member_id), lease=mine,
+                       facts_cache=FactsCache(services.redis, plan.portal))
     changes = read_changes(qbo, plan.since)
     customers, invoices = changes.records.get("Customer", []), changes.records.get("Invoice", [])
     payments = changes.records.get("Payment", [])

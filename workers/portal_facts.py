@@ -15,7 +15,21 @@ PERSON_TYPE_NAMES = {"CRM_COMPANY": "company", "CRM_CONTACT": "contact"}
 
 def read_portal_facts(client: Bitrix24Client, stored_settings: dict[str, Any]) -> tuple[PortalFacts, dict[str, str]]:
     """The portal's facts and the effective stage map (stored settings over the real stage list)."""
-    use_new_invoice = bool(effective_settings(stored_settings, []).get("use_new_invoice"))
+    facts, stages = read_facts_and_stages(client, uses_new_invoice(stored_settings))
+    return facts, stage_map_of(stored_settings, stages)
+
+
+def uses_new_invoice(stored_settings: dict[str, Any]) -> bool:
+    return bool(effective_settings(stored_settings, []).get("use_new_invoice"))
+
+
+def stage_map_of(stored_settings: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, str]:
+    """The effective stage map: the stored settings over the portal's real stage list."""
+    return effective_settings(stored_settings, stages)["stage_map"]
+
+
+def read_facts_and_stages(client: Bitrix24Client, use_new_invoice: bool) -> tuple[PortalFacts, list[dict[str, Any]]]:
+    """The portal's facts and its ordered invoice stages: one batch, plus crm.status.list for Smart Invoices."""
     commands: dict[str, Command] = {"currencies": ("crm.currency.list", {}), "stages": stage_source(use_new_invoice)}
     if not use_new_invoice:
         commands.update(person_types=("crm.persontype.list", {}), pay_systems=("crm.paysystem.list", {}))
@@ -32,7 +46,7 @@ def read_portal_facts(client: Bitrix24Client, stored_settings: dict[str, Any]) -
         category_id=int(category["id"]) if category else None,
         person_type_ids=person_types,
         pay_system_ids=pay_systems(results.get("pay_systems") or [], person_types))
-    return facts, effective_settings(stored_settings, stages)["stage_map"]
+    return facts, stages
 
 
 def _person_types(rows: list[dict[str, Any]]) -> dict[str, str]:

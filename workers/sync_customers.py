@@ -32,8 +32,34 @@ class Update:
     how: str  # "linked" | "recovered" | "matched"
 
 
+@dataclass
+class CustomerWrites:
+    """A mapped, matched page ready to write (prepare_customer_page), settled with the writes' outcomes."""
+
+    page: list[dict]
+    creates: list[CustomerRecord]
+    updates: list[Update]
+    writes: list[Write]
+
+    @property
+    def independent(self) -> bool:
+        """Only linked records: an invoice of the same pull finds its customer in the link store already,
+        so these writes may share the invoices' batches (workers/change_apply.py)."""
+        return not self.creates and all(u.how == "linked" for u in self.updates)
+
+
 def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tuple[list[Binding], bool]:
     """Write one page; the links to bind with the checkpoint, and whether the run was cancelled meanwhile."""
+    prepared = prepare_customer_page(ctx, page, resumed)
+    if prepared is None:
+        return [], False
+    outcomes, cancelled = send_writes(ctx, prepared.writes)
+    return settle_customer_page(ctx, prepared, outcomes, cancelled)
+
+
+def prepare_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> CustomerWrites | None:
+    """Map, split, recover and match one page, and read the stored multi-fields: its writes, not sent
+    (None in a dry run, which only counts)."""
     records = _map_page(ctx, page)
     with ctx.sessions() as session:
         links = links_for_qbo_ids(session, ctx.portal_id, CUSTOMER, [r.qbo_id for r in records])
@@ -51,10 +77,16 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
     if ctx.dry_run:
         ctx.count("customers", "imported", len(creates))
         ctx.count("customers", "updated", len(updates))
-        return [], False
+        return None
     stored.update(read_multifields(ctx, [u for u in updates if _key(u) not in stored]))
     writes = [_create(r) for r in creates] + [_update(u, stored.get(_key(u), {})) for u in updates]
-    outcomes, cancelled = send_writes(ctx, writes)
+    return CustomerWrites(page, creates, updates, writes)
+
+
+def settle_customer_page(ctx: SyncContext, prepared: CustomerWrites, outcomes: dict[str, WriteOutcome],
+                         cancelled: bool) -> tuple[list[Binding], bool]:
+    """The person contacts of new companies, then the page's links and tallies from the writes' outcomes."""
+    page, creates, updates = prepared.page, prepared.creates, prepared.updates
     if not cancelled:
         cancelled = _add_persons(ctx, creates, outcomes)
     stamps = {c["Id"]: _stamp(c) for c in page}

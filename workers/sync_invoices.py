@@ -41,9 +41,29 @@ class Update:
     recovered: bool
 
 
+@dataclass
+class InvoiceWrites:
+    """A mapped page ready to write (prepare_invoice_page), settled with the writes' outcomes."""
+
+    page: list[dict]
+    creates: list[InvoiceRecord]
+    updates: list[Update]
+    writes: list[Write]
+
+
 def sync_invoice_page(ctx: SyncContext, target: InvoiceTarget, page: list[dict],
                       resumed: bool) -> tuple[list[Binding], bool]:
     """Write one page; the links to bind with the checkpoint, and whether the run was cancelled meanwhile."""
+    prepared = prepare_invoice_page(ctx, target, page, resumed)
+    if prepared is None:
+        return [], False
+    outcomes, cancelled = send_writes(ctx, prepared.writes)
+    return settle_invoice_page(ctx, prepared, outcomes), cancelled
+
+
+def prepare_invoice_page(ctx: SyncContext, target: InvoiceTarget, page: list[dict],
+                         resumed: bool) -> InvoiceWrites | None:
+    """Map, split and recover one page: its writes, not sent (None in a dry run, which only counts)."""
     if not ctx.dry_run:
         note_invoice_payments(ctx.seen_payments, page)  # saved with the page (a payment's delete names none)
     records = _map_page(ctx, target, page)
@@ -56,14 +76,18 @@ def sync_invoice_page(ctx: SyncContext, target: InvoiceTarget, page: list[dict],
         creates = [r for r in creates if r.qbo_id not in found]
     if ctx.dry_run:
         _dry_run(ctx, target, page, creates, updates)
-        return [], False
-    writes = [_create(r) for r in creates] + [_update(u) for u in updates]
-    outcomes, cancelled = send_writes(ctx, writes)
+        return None
+    return InvoiceWrites(page, creates, updates, [_create(r) for r in creates] + [_update(u) for u in updates])
+
+
+def settle_invoice_page(ctx: SyncContext, prepared: InvoiceWrites, outcomes: dict[str, WriteOutcome]) -> list[Binding]:
+    """Rows to empty, then the page's links and tallies from the writes' outcomes."""
+    page, creates, updates = prepared.page, prepared.creates, prepared.updates
     _clear_rows(ctx, updates, outcomes)
     stamps = {str(i["Id"]): _stamp(i) for i in page}
     bindings = [_settle(ctx, r.record if isinstance(r, Update) else r, r, outcomes[_key(r)], stamps)
                 for r in [*creates, *updates] if _key(r) in outcomes]
-    return [b for b in bindings if b is not None], cancelled
+    return [b for b in bindings if b is not None]
 
 
 def top_customer(ctx: SyncContext, qbo_id: str, parents: Mapping[str, str] | None = None) -> tuple[str, str | None]:
@@ -147,7 +171,7 @@ def _create(record: InvoiceRecord) -> Write:
 
 
 def _update(update: Update) -> Write:
-    record, name = update.record, f"u{update.record.qbo_id}"
+    record, name = update.record, f"e{update.record.qbo_id}"  # "e": never a customer's c/u/p in a shared batch
     if record.entity == "invoice":
         return Write(record.qbo_id, {name: ("crm.invoice.update", {"id": update.b24_id, "fields": record.fields})})
     commands: dict[str, Command] = {name: ("crm.item.update", {"entityTypeId": SMART_INVOICE, "id": update.b24_id,
@@ -188,7 +212,7 @@ def _settle(ctx: SyncContext, record: InvoiceRecord, item: InvoiceRecord | Updat
             stamps: dict[str, Any]) -> Binding | None:
     """The invoice's link; its hash only when the rows were written too (else the next run rewrites it)."""
     update = item if isinstance(item, Update) else None
-    main = f"u{record.qbo_id}" if update else f"a{record.qbo_id}"
+    main = f"e{record.qbo_id}" if update else f"a{record.qbo_id}"
     action, what = ("update" if update else "create"), WHAT[record.entity]
     error = outcome.errors.get(main)
     b24_id = update.b24_id if update else (None if error else created_id(outcome.results.get(main)))

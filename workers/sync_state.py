@@ -88,6 +88,7 @@ class SyncContext:
     # (payment id -> invoice ids) and the sub-customers already stored (flush_sync_log saves both).
     seen_payments: dict[str, set[str]] = field(default_factory=dict)
     subs_stored: dict[str, list] = field(default_factory=dict)
+    facts_cache: Any = None  # a real-time pull's workers/facts_cache.FactsCache; None: read the facts fresh
 
     @property
     def report(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ defers pulls and pulls at its end, and Retry re-applies a failed record."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -11,13 +12,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
+from qb24.demo import b24_control
 from store.db import transaction
 from store.models import Link, SyncRun
 from tests.workers.changes_support import Changed, new_customer, new_invoice, sync_log
 from tests.workers.e2e_b24 import multi_values
 from tests.workers.e2e_qbo import change_contact_details
 from tests.workers.e2e_support import SMART, run_sync, synced_world
-from workers import change_retry, changes, full_sync, tasks
+from workers import change_retry, changes, facts_cache, full_sync, tasks
+from workers.facts_cache import FactsCache
+from workers.portal_facts import read_facts_and_stages
 from workers.change_retry import apply_record
 from workers.lease import LEASE_S
 
@@ -27,6 +31,8 @@ def changed(request, tmp_path_factory) -> Iterator[Changed]:
     with synced_world(request.param, tmp_path_factory.mktemp("pull"), SMART) as world:
         run_sync(world)
         rig = Changed(world)
+        # these tests drive pulls back to back: pacing (its own test below) would queue them for later
+        rig.services.settings = replace(rig.services.settings, pull_interval_s=0)
         assert rig.pull() == "pulled"
         yield rig
 
@@ -365,3 +371,86 @@ def test_retry_waits_while_a_full_run_or_a_pull_may_write_the_record(changed, mo
     assert apply_record(changed.services, *args) == "applied"
     assert len(changed.crm().by_origin("contact", f"Customer:{customer['Id']}")) == 1
     assert changed.connection().pull_owner is None
+
+
+def facts_reads(changed: Changed) -> int:
+    """How often the portal answered crm.currency.list: once per read of the portal facts."""
+    counts = b24_control(changed.world.rig.stack, f"portals/{changed.world.rig.member_id}/requests", method="GET")
+    return int(counts["commands"].get("crm.currency.list", 0))
+
+
+def test_a_second_pull_reads_no_portal_facts(changed):
+    customer = new_customer(changed.qbo, "Cached Facts", "cached@example.com")
+    new_invoice(changed.qbo, customer["Id"], 40)
+    assert changed.pull() == "pulled"
+    reads = facts_reads(changed)
+    invoice = new_invoice(changed.qbo, customer["Id"], 41)
+    assert changed.pull() == "pulled"
+    assert facts_reads(changed) == reads
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+
+
+def test_a_refused_stage_drops_the_cached_facts(changed, monkeypatch):
+    """The portal lost a stage the cache still holds: the write is refused, the cache dropped, and the next
+    pull reads the facts again and lands its invoice."""
+    def stale(client, use_new_invoice):
+        facts, stages = read_facts_and_stages(client, use_new_invoice)
+        return facts, [{**s, "STATUS_ID": f"{s['STATUS_ID']}_GONE"} for s in stages]
+
+    customer = new_customer(changed.qbo, "Stale Stages", "stale-stages@example.com")
+    assert changed.pull() == "pulled"
+    FactsCache(changed.services.redis, changed.world.rig.portal()).drop()
+    monkeypatch.setattr(facts_cache, "read_facts_and_stages", stale)
+    refused = new_invoice(changed.qbo, customer["Id"], 50)
+    assert changed.pull() == "pulled"
+    assert any(f[1] == refused["Id"] and "stage" in f[2].lower() for f in sync_log(changed))
+    monkeypatch.undo()
+    reads = facts_reads(changed)
+    invoice = new_invoice(changed.qbo, customer["Id"], 51)
+    assert changed.pull() == "pulled"
+    assert facts_reads(changed) == reads + 1
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+
+
+def test_a_linked_customer_and_its_invoice_share_one_write_batch(changed):
+    """A pull of a changed linked customer and a new invoice of it: one read (the customer's stored emails and
+    phones) and one write batch carrying both; the facts come from the cache."""
+    customer = new_customer(changed.qbo, "Shared Batch", "shared@example.com")
+    new_invoice(changed.qbo, customer["Id"], 60)
+    assert changed.pull() == "pulled"
+    before = portal_requests(changed)
+    change_contact_details(changed.qbo, customer["Id"], "shared-new@example.com", "+1 555 0160")
+    invoice = new_invoice(changed.qbo, customer["Id"], 61)
+    assert changed.pull() == "pulled"
+    after = portal_requests(changed)
+    assert {m: n - before.get(m, 0) for m, n in after.items() if n != before.get(m, 0)} == {"batch": 2}
+    assert emails(changed, customer) == ["shared-new@example.com"]
+    assert len(changed.invoice_record(changed.crm(), invoice["Id"])) == 1
+
+
+def portal_requests(changed: Changed) -> dict[str, int]:
+    """The portal's HTTP requests by method (a batch is one)."""
+    return b24_control(changed.world.rig.stack, f"portals/{changed.world.rig.member_id}/requests",
+                       method="GET")["requests"]
+
+
+def test_a_change_soon_after_a_pull_is_paced_and_its_later_pull_loses_nothing(changed, monkeypatch):
+    """Under sustained changes a realm pulls at most every pull_interval_s: an event noticed sooner is queued
+    again for the interval's end (its noticed_at kept), and that later task pulls it."""
+    monkeypatch.setattr(changed.services, "settings", replace(changed.services.settings, pull_interval_s=0.5))
+    queued: list[tuple] = []
+    monkeypatch.setattr(changed.services.celery, "send_task",
+                        lambda name, args, countdown, **_: queued.append((name, args, countdown)))
+    assert changed.pull() == "pulled"
+    customer = new_customer(changed.qbo, "Paced Change", "paced@example.com")
+    noticed, requests = time.time(), changed.qbo_requests()
+    assert changed.pull(noticed_at=noticed) == "paced"
+    assert changed.qbo_requests() == requests  # no CDC call yet
+    [countdown] = [c for name, args, c in queued if name == changes.PULL_CHANGES
+                   and args == (changed.world.realm_id, noticed)]
+    assert 0 < countdown <= 0.5
+    time.sleep(countdown)  # the broker's countdown, which the test stands in for
+    assert changed.pull(noticed_at=noticed) == "pulled"
+    assert changed.customer_record(changed.crm(), customer)
+    monkeypatch.setattr(changed.services, "settings", replace(changed.services.settings, pull_interval_s=0))
+    assert changed.pull(noticed_at=time.time()) == "pulled"  # no pacing: pulled at once
