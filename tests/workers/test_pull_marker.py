@@ -2,6 +2,8 @@
 no event is lost by it - the race made deterministic on the sandboxes, and the marker's states on real Redis."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import threading
 import time
 import uuid
@@ -22,6 +24,8 @@ def changed(tmp_path_factory):
     with synced_world("postgresql+redis", tmp_path_factory.mktemp("marker"), SMART) as world:
         run_sync(world)
         rig = Changed(world)
+        # these tests drive pulls back to back: pacing (tests/workers/test_changes_pull.py) would queue them for later
+        rig.services.settings = replace(rig.services.settings, pull_interval_s=0)
         assert rig.pull() == "pulled"
         yield rig
 
