@@ -10,7 +10,7 @@ from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
 from store.models import QboRevocation
 
-REASONS = ("uninstall", "logout", "expired_grant", "stray")
+REASONS = ("uninstall", "logout", "expired_grant", "stray", "unknown_company")
 
 
 def add_revocation(session: Session, tokens: QboTokens, reason: str, cipher: TokenCipher) -> int:

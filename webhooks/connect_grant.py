@@ -18,6 +18,7 @@ from clients.quickbooks_auth import QboTokens
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled
 from store.db import transaction
 from webhooks.bitrix24_events import revoke_later, revoke_pending
+from workers.revocations import UNKNOWN_COMPANY
 from webhooks.errors import PageError
 from webhooks.runtime import runtime
 from webhooks.services import qbo_oauth, quickbooks_client
@@ -123,7 +124,9 @@ def unavailable(portal_id: int, exc: QuickBooksError) -> IntuitUnavailable:
 
 
 def revoke_unknown(tokens: QboTokens) -> None:
-    """Revoke a grant whose company is unknown, by the worker (workers/revocations.py), with its retries."""
+    """Revoke a grant whose company is unknown, by the worker (workers/revocations.py), with its retries.
+    Its tokens name the realm the callback claimed, not its company: the worker must not take a live
+    connection to that realm for a reason to keep it (UNKNOWN_COMPANY)."""
     with transaction(runtime().sessions) as session:
-        revoke_later(session, tokens, "stray")
+        revoke_later(session, tokens, UNKNOWN_COMPANY)
     revoke_pending(session)
