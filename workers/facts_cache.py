@@ -3,8 +3,8 @@
 Reading them costs a batch plus, for Smart Invoices, crm.status.list: two of the standard plan's 2
 requests a second, on every pull. They change rarely (an admin adds a currency or edits the invoice
 stages), so a pull reuses them for TTL_S; the full sync still reads them fresh at its start. Dropped
-when a write is refused naming a stage, currency or category (the portal changed under us: the next
-pull reads them again) and when the portal's settings are saved. In Redis when the process has one
+when a write is refused naming a stage, currency, category, payer type or pay system (the portal changed
+under us: the next pull reads them again) and when the portal's settings are saved. In Redis when the process has one
 (REDIS_URL: every worker process and machine shares it), else in process memory. Keyed by the portal's
 member_id and install_id: a reinstalled portal never reads its previous install's facts.
 """
@@ -29,8 +29,10 @@ log = logging.getLogger("qb24.facts_cache")
 TTL_S = 600
 KEY = "qb24:portal_facts:{portal}:{kind}"
 # A failure whose reason names one of these means the cached facts may be stale (mappers/invoice.py's
-# MappingErrors, Bitrix24's refusals of an unknown stageId / STATUS_ID / CURRENCY_ID / categoryId).
-STALE = re.compile(r"stage|status_id|currenc|categor", re.IGNORECASE)
+# MappingErrors, Bitrix24's refusals of an unknown stageId / STATUS_ID / CURRENCY_ID / categoryId, and of an
+# old invoice's PERSON_TYPE_ID / PAY_SYSTEM_ID: an admin may remove a pay system, which the cache still holds).
+STALE = re.compile(r"stage|status_id|currenc|categor|person_type|pay_system|payer type|payment system",
+                   re.IGNORECASE)
 KINDS = ("smart_invoice", "invoice")
 
 _memory: dict[str, tuple[float, str]] = {}

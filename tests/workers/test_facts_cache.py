@@ -13,7 +13,10 @@ from workers.facts_cache import FactsCache
 FACTS = PortalFacts(currencies=frozenset({"USD"}), base_currency="USD", category_id=None,
                     person_type_ids={"company": "1", "contact": "2"}, pay_system_ids={"company": "1", "contact": "1"})
 
+
 @pytest.fixture
+
+
 def cache(monkeypatch) -> tuple[FactsCache, list[int]]:
     reads: list[int] = []
 
@@ -27,8 +30,10 @@ def cache(monkeypatch) -> tuple[FactsCache, list[int]]:
     held.facts(None, False)
     return held, reads
 
+
 def failure(reason: str) -> dict:
     return {"qbo_type": "Invoice", "qbo_id": "7", "reason": reason}
+
 
 @pytest.mark.parametrize("reason", [
     # sandbox/bitrix24/invoices.py words the classic refusals so; CCrmInvoice::CheckFields (UNCERTAIN wording)
@@ -38,11 +43,14 @@ def failure(reason: str) -> dict:
     "The portal has no payer type or payment system for old invoices; set up invoices in Bitrix24 "
     "(CRM > Settings > Payment systems) or switch on Use new invoice.",
 ])
+
+
 def test_a_refused_payer_type_or_pay_system_drops_the_cached_facts(cache, reason):
     held, reads = cache
     assert held.drop_if_stale([failure(reason)])
     held.facts(None, False)
     assert len(reads) == 2
+
 
 def test_an_unrelated_failure_keeps_the_cached_facts(cache):
     held, reads = cache
