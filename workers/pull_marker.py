@@ -11,7 +11,8 @@ Why no event is lost: a request checks the key after recording its event, so the
 QuickBooks had the change) before that check. The key is only ever removed by a pull's `started`, so the
 first `started` after the check comes later than the event: that pull measures `covered` from the moment
 it deleted the key, not from its own (older) noticed_at, so only a pull that began after that moment - whose
-CDC call therefore saw the change - covers it. Otherwise it pulls, or, if a pull is running, sets pull_again.
+CDC call therefore saw the change - covers it. Otherwise it pulls, or, if a pull is running, sets pull_again,
+or (paced, PULL_INTERVAL_S) queues itself again with that moment as its noticed_at.
 (The old rule alone would lose it: a reconciliation pull that began after the queued pull's noticed_at but
 before the event would have "covered" it; tests/workers/test_pull_marker.py.) A marker left by a request or
 a pull that died is taken over after STALE_S, so it can delay nothing for longer.
