@@ -252,7 +252,7 @@ class QboRevocation(Base):
     realm_id: Mapped[str | None] = mapped_column(String(32))
     access_token_enc: Mapped[str | None] = mapped_column(Text)
     refresh_token_enc: Mapped[str] = mapped_column(Text)
-    reason: Mapped[str] = mapped_column(String(32))  # uninstall | logout | expired_grant | stray | unknown_company
+    reason: Mapped[str] = mapped_column(String(32))  # uninstall | logout | expired_grant | stray
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

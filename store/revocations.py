@@ -10,14 +10,15 @@ from clients.quickbooks_auth import QboTokens
 from store.crypto import TokenCipher
 from store.models import QboRevocation
 
-REASONS = ("uninstall", "logout", "expired_grant", "stray", "unknown_company")
+REASONS = ("uninstall", "logout", "expired_grant", "stray")
 
 
 def add_revocation(session: Session, tokens: QboTokens, reason: str, cipher: TokenCipher) -> int:
     """Keep the grant (encrypted) to be revoked by the worker; its id, once the caller's transaction commits."""
     if reason not in REASONS:
         raise ValueError(f"unknown revocation reason {reason!r}")
-    row = QboRevocation(realm_id=tokens.realm_id, access_token_enc=cipher.encrypt(tokens.access_token),
+    # no realm ("") when the grant's company is unknown (webhooks/connect_grant.revoke_unknown)
+    row = QboRevocation(realm_id=tokens.realm_id or None, access_token_enc=cipher.encrypt(tokens.access_token),
                         refresh_token_enc=cipher.encrypt(tokens.refresh_token), reason=reason)
     session.add(row)
     session.flush()

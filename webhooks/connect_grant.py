@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import replace
 
 from flask import request
 
@@ -18,7 +19,6 @@ from clients.quickbooks_auth import QboTokens
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled
 from store.db import transaction
 from webhooks.bitrix24_events import revoke_later, revoke_pending
-from workers.revocations import UNKNOWN_COMPANY
 from webhooks.errors import PageError
 from webhooks.runtime import runtime
 from webhooks.services import qbo_oauth, quickbooks_client
@@ -125,8 +125,8 @@ def unavailable(portal_id: int, exc: QuickBooksError) -> IntuitUnavailable:
 
 def revoke_unknown(tokens: QboTokens) -> None:
     """Revoke a grant whose company is unknown, by the worker (workers/revocations.py), with its retries.
-    Its tokens name the realm the callback claimed, not its company: the worker must not take a live
-    connection to that realm for a reason to keep it (UNKNOWN_COMPANY)."""
+    Its tokens carry the realm the callback claimed, not its company: stored with no realm, so a live
+    connection to the claimed realm is no reason for the worker to keep it."""
     with transaction(runtime().sessions) as session:
-        revoke_later(session, tokens, UNKNOWN_COMPANY)
+        revoke_later(session, replace(tokens, realm_id=""), "stray")
     revoke_pending(session)

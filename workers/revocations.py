@@ -37,9 +37,6 @@ BACKOFF_S, BACKOFF_MAX_S = 5.0, 300.0
 STALE_AFTER = timedelta(minutes=10)
 # A refresh token lives 100 days (reference quickbooks-online.md §7): past that the grant is dead anyway.
 GRANT_LAPSES = timedelta(days=101)
-# A grant refused by the company the callback named (webhooks/connect_grant.confirm_company): its realm_id is
-# that claim, its true company unknown, so a live connection to that realm is no reason to keep it.
-UNKNOWN_COMPANY = "unknown_company"
 
 
 class RevokeLater(Exception):
@@ -71,8 +68,7 @@ def run_revocation(services: Services, revocation_id: int) -> str:
             tokens = revocation_tokens(row, services.token_cipher())
         except TokenDecryptError:  # TOKEN_ENCRYPTION_KEY rotated away: nothing can ever revoke it
             return _forget(services, revocation_id, realm_id, reason, "undecryptable")
-        if reason != UNKNOWN_COMPANY and not revocable(session, [tokens]):  # reconnected meanwhile: revoking
-            # may end the new grant too
+        if not revocable(session, [tokens]):  # reconnected meanwhile: revoking may end the new grant too
             return _forget(services, revocation_id, realm_id, reason, "in_use")
     try:
         services.qbo_oauth().revoke(tokens)
