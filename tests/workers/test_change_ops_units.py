@@ -38,7 +38,8 @@ def _ctx(sessions: Any, portal_id: int) -> SyncContext:
                        counters={})
 
 
-def test_the_flush_logs_failures_clears_written_records_and_stores_jobs(tmp_path):
+def _one_portal(tmp_path) -> tuple[Any, Any, int]:
+    """A migrated SQLite store holding one installed portal: (engine, sessions, portal id)."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     migrate(url)
     engine = make_engine(url)
@@ -49,6 +50,11 @@ def test_the_flush_logs_failures_clears_written_records_and_stores_jobs(tmp_path
         session.add(portal)
         session.flush()
         portal_id = portal.id
+    return engine, sessions, portal_id
+
+
+def test_the_flush_logs_failures_clears_written_records_and_stores_jobs(tmp_path):
+    engine, sessions, portal_id = _one_portal(tmp_path)
     ctx = _ctx(sessions, portal_id)
     ctx.fail("invoices", "Invoice", "1", "Invoice 1001", "no GBP")
     ctx.fail("invoices", "Invoice", "2", "Invoice 1002", "no GBP")
@@ -72,16 +78,7 @@ def test_the_flush_logs_failures_clears_written_records_and_stores_jobs(tmp_path
 
 def test_a_dry_run_predicts_failures_without_logging_them(tmp_path):
     """A dry run writes nothing: its failures are in its report, never in the sync log (whose Retry writes)."""
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    migrate(url)
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    with transaction(sessions) as session:
-        portal = Portal(member_id="m", domain="m.example", client_endpoint="https://m.example/rest/",
-                        server_endpoint="https://oauth.example/rest/", status="installed")
-        session.add(portal)
-        session.flush()
-        portal_id = portal.id
+    engine, sessions, portal_id = _one_portal(tmp_path)
     ctx = _ctx(sessions, portal_id)
     ctx.dry_run = True
     ctx.fail("invoices", "Invoice", "1", "Invoice 1001", "no GBP")
