@@ -71,11 +71,6 @@ def _deleted(record: dict[str, Any]) -> bool:
     return record.get("status") == "Deleted"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; every stored one is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def newer_only(ctx: SyncContext, qbo_type: str, records: list[dict[str, Any]]) -> tuple[list[dict], dict, int]:
     """The records not older than what their link holds, the links, and how many were older."""
     with ctx.sessions() as session:
@@ -88,7 +83,7 @@ def _older(qbo_type: str, record: dict[str, Any], link: Any) -> bool:
     """Skipped: a change older than the link's, or a tombstone applied already (no Bitrix24 call again)."""
     if _deleted(record):
         return tombstone_applied(qbo_type, link)
-    held = _aware(link.source_updated_at) if link is not None else None
+    held = link.source_updated_at if link is not None else None  # aware UTC (store.models.UtcDateTime)
     return held is not None and stamp(record) < held
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from functools import partial
 
 from celery import Task, shared_task
 from sqlalchemy import select
@@ -27,15 +27,15 @@ from workers.change_apply import ApplyResult, apply_changes
 from workers.change_commit import commit_changes, commit_links, pull_context, set_in_flight
 from workers.change_merge import merges_pending
 from workers.change_payments import invoices_of_payments
-from workers.change_read import read_by_ids, read_changes
 from workers import pull_marker
+from workers.change_read import read_by_ids, read_changes
 from workers.context import Services
 from workers.facts_cache import FactsCache
 from workers.full_sync import TRANSIENT
 from workers.lease import BEAT_S, LEASE_S, LeaseLost
-from workers.sync_state import SyncContext
 from workers.pull_lease import PullLease, beating, claim_or_ask_again, release_asking_again, release_unless_again
 from workers.runs import RunActive, start_run, writing_run
+from workers.sync_state import SyncContext
 from workers.tasks import PUBLISH_RETRY, enqueue_full_sync
 from workers.watermark import CDC_WINDOW, OVERLAP, RESYNC_MARGIN, too_old, watermark_of
 
@@ -94,10 +94,9 @@ def run_pull(services: Services, realm_id: str, *, noticed_at: float | None = No
 
 def _covered(connection: QboConnection, noticed_at: float) -> bool:
     """A pull began after the event was noticed (its CDC call saw the change), and none is owed."""
-    began = connection.last_pull_at
+    began = connection.last_pull_at  # aware UTC on every dialect (store.models.UtcDateTime)
     if began is None or connection.pull_again:
         return False
-    began = began.replace(tzinfo=timezone.utc) if began.tzinfo is None else began
     return began.timestamp() >= noticed_at
 
 
@@ -106,7 +105,6 @@ def _paced(connection: QboConnection, interval_s: float) -> float:
     began = connection.last_pull_at
     if began is None or interval_s <= 0:
         return 0.0
-    began = began.replace(tzinfo=timezone.utc) if began.tzinfo is None else began
     return max(0.0, min(interval_s, began.timestamp() + interval_s - time.time()))
 
 
