@@ -163,6 +163,7 @@ class ReceivedEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     deleted_id: Mapped[str | None] = mapped_column(String(32))  # Merge: the record merged away
     handled_at: Mapped[datetime | None]  # set once a worker acted on an event that needs more than a pull (Merge)
+    last_error: Mapped[str | None] = mapped_column(String(255))  # why a worker could not act on it yet (B24 add)
 
 
 class OAuthState(Base):
@@ -256,3 +257,36 @@ class QboRevocation(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerRef(Base):
+    """The QuickBooks customer a CRM record invoices to when it does not own the sync link: a lead, or a
+    contact/company that matched a customer already linked to another record (Create Invoice, export)."""
+
+    __tablename__ = "customer_refs"
+    __table_args__ = (UniqueConstraint("portal_id", "b24_type", "b24_id", name="uq_customer_refs_record"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
+    b24_type: Mapped[str] = mapped_column(String(32))  # lead | contact | company
+    b24_id: Mapped[str] = mapped_column(String(32))
+    qbo_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DealRequest(Base):
+    """Create Invoice used on a deal: the next QuickBooks invoice for that customer within the window is
+    linked to the deal (deal follow-through)."""
+
+    __tablename__ = "deal_requests"
+    __table_args__ = (Index("ix_deal_requests_customer", "portal_id", "qbo_customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
+    deal_id: Mapped[str] = mapped_column(String(32))
+    qbo_customer_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    invoice_qbo_id: Mapped[str | None] = mapped_column(String(32))  # set once an invoice took it
+    linked_at: Mapped[datetime | None]
