@@ -104,7 +104,7 @@ def display_name(b24_type: str, record: dict[str, Any]) -> str:
         choices = [_clean(record.get("TITLE"))]
     else:
         choices = [_clean(record.get("COMPANY_TITLE")), person, _clean(record.get("TITLE"))]
-    choices += _values(record, "EMAIL")[:1] + _values(record, "PHONE")[:1]
+    choices += [_clean(value) for value in _values(record, "EMAIL")[:1] + _values(record, "PHONE")[:1]]
     name = next((c for c in choices if c), f"{b24_type.capitalize()} {record['ID']}")
     return name[:MAX_DISPLAY_NAME].strip()
 
