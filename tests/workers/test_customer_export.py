@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 
 from clients.coordination import LocalLocks, RedisLocks
 from clients.quickbooks_errors import DuplicateName
+from mappers.errors import MappingError
 from mappers.customer import map_customer
 from qb24.demo import b24_control
 from store.db import transaction
@@ -227,6 +228,16 @@ def test_when_every_numbered_name_is_taken_the_export_fails_naming_them(rig):
     with pytest.raises(DuplicateName, match=r"Dino \(10\)"):
         export(rig, "contact", record)
     assert len(qbo_customers(rig)) == before and found(rig, "contact", record["ID"]) is None
+
+
+@pytest.mark.parametrize("b24_type, record", [("contact", {"NAME": "No", "LAST_NAME": "Id"}),
+                                              ("contact", ["not", "a", "record"]),
+                                              ("deal", {"ID": "1", "TITLE": "A deal is no customer"})])
+def test_what_cannot_be_a_customer_is_refused_as_a_mapping_error_and_changes_nothing(rig, b24_type, record):
+    before = len(qbo_customers(rig))
+    with pytest.raises(MappingError):
+        export(rig, b24_type, record)
+    assert len(qbo_customers(rig)) == before and stored(rig, CustomerRef, b24_type=b24_type) == []
 
 
 @pytest.mark.parametrize("locks", ["redis", "local"])
