@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from clients.quickbooks import QuickBooksClient, quoted
 from clients.quickbooks_errors import DuplicateName, NotFound
-from mappers.b24_customer import comm_keys, customer_body, numbered
+from mappers.b24_customer import check_record, comm_keys, customer_body, numbered
 from mappers.customer import is_sub_customer, map_customer
 from mappers.multifield import normalized
 from mappers.origin import parse_origin
@@ -90,6 +90,7 @@ def ensure_customer(services: Services, portal: Portal, realm_id: str, b24_type:
 
     Raises MappingError (a record the mapper refuses), QuickBooksError (DuplicateName when every name of
     the rule is taken), Bitrix24Error (reading a company's contact person) and LockTimeout."""
+    check_record(b24_type, record)  # before record["ID"]: a malformed record is a MappingError, not a KeyError
     b24_id = str(record["ID"])
     qbo = services.quickbooks_client(realm_id)
     with ExitStack() as held:
