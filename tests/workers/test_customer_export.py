@@ -19,6 +19,7 @@ from store.db import transaction
 from store.models import CustomerRef, Link, QboConnection
 from tests.workers.changes_support import Changed
 from tests.workers.e2e_support import SMART, run_sync, synced_world, writes_of
+from workers import customer_export
 from workers.context import Services
 from workers.customer_export import (MAX_ATTEMPTS, _request_key, customer_for, ensure_customer, request_id)
 from workers.sync_customers import CUSTOMER, PERSON
@@ -201,6 +202,31 @@ def test_a_duplicate_name_matching_by_phone_digits_already_linked_elsewhere_gets
     assert ref.qbo_id == existing["Id"]
     (link,) = stored(rig, Link, qbo_type=CUSTOMER, qbo_id=existing["Id"])
     assert link.b24_id == str(first["ID"])  # the link stays with its owner
+
+
+def test_a_customer_another_record_bound_meanwhile_stays_with_it(rig, monkeypatch):
+    # The race: another export of a duplicate CRM record (or the change pull importing the customer) commits
+    # its link between this export's look-up of the customer's owner and its own bind. The interleaving is
+    # forced by answering that first look-up as it read before the other commit: nobody's.
+    existing = rig.qbo.create("Customer", {"DisplayName": "Race Rock Co", "CompanyName": "Race Rock Co",
+                                           "PrimaryEmailAddr": {"Address": "race@rock.example"}})
+    first = crm_add(rig, "company", {"TITLE": "Race Rock Co", "EMAIL": email("race@rock.example")})
+    with transaction(rig.world.rig.sessions) as session:
+        session.add(Link(portal_id=portal(rig).id, qbo_type=CUSTOMER, qbo_id=existing["Id"], b24_type="company",
+                         b24_id=str(first["ID"])))
+    real, looks = customer_export.link_for_qbo, []
+
+    def stale_then_real(*args):
+        looks.append(args)
+        return None if len(looks) == 1 else real(*args)
+
+    monkeypatch.setattr(customer_export, "link_for_qbo", stale_then_real)
+    second = crm_add(rig, "company", {"TITLE": "Race Rock Co", "EMAIL": email("Race@Rock.example")})
+    exported = export(rig, "company", second)
+    assert (exported.customer_id, exported.created) == (existing["Id"], False) and looks
+    (link,) = stored(rig, Link, qbo_type=CUSTOMER, qbo_id=existing["Id"])
+    assert (link.b24_type, link.b24_id) == ("company", str(first["ID"]))  # not taken over by the upsert
+    assert found(rig, "company", second["ID"]) == existing["Id"]  # the second invoices to it by a reference
 
 
 def test_a_duplicate_name_without_a_match_is_created_under_the_next_free_number(rig):
