@@ -75,6 +75,15 @@ def test_bindings_of_an_unreadable_deal_or_company_are_access_denied(portal: Por
                                                                "error_description": "Access denied!"})
 
 
+def test_deal_bindings_without_any_deal_right_are_the_empty_code_access_denied(portal: Portal) -> None:
+    """crm-deal-contact-items-get.md lists two refusals: empty code "Access denied." when "the user does not
+    have permission to read deals" and ACCESS_DENIED "Access denied!" for "no permission to read the deal"."""
+    _, auth = _user(portal, crm_read={"deal": "none"})
+    deal = _add(portal, "deal")
+    refused = portal.call("crm.deal.contact.items.get", {"id": deal}, auth=auth)
+    assert (refused.status_code, refused.json()) == (400, DENIED)
+
+
 def test_cards_and_lists_follow_the_page_users_right(portal: Portal) -> None:
     user_id, auth = _user(portal, crm_read="own")
     own, other = _add(portal, "contact", auth), _add(portal, "contact")
