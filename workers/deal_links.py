@@ -11,17 +11,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from clients.bitrix24_errors import Bitrix24Error
 from mappers.customer_kind import top_level_id
 from mappers.invoice import InvoiceRecord
 from mappers.qbo_time import parse_qbo_time
 from store.db import transaction
 from store.deal_requests import deal_for_invoice, waiting_customers
+from workers.customer_match import TRANSIENT_COMMAND
 from workers.sync_state import SyncContext
 
 log = logging.getLogger("qb24.sync.deals")
 
 
-def claim_deals(ctx: SyncContext, page: list[dict[str, Any]], creates: Iterable[InvoiceRecord]) -> dict[str, str]:
+def claim_deals(ctx: SyncContext, page: list[dict[str, Any]],
+                creates: Iterable[InvoiceRecord]) -> dict[str, str]:
     """{invoice id: deal id} for the page's new invoices a Create Invoice request waits for.
 
     One query when no request waits (the usual case). Each claim commits at once, so another worker sees
@@ -48,9 +51,30 @@ def claim_deals(ctx: SyncContext, page: list[dict[str, Any]], creates: Iterable[
             deal_id = deal_for_invoice(session, ctx.portal_id, customers, qbo_id, created)
         if deal_id is not None:
             deals[qbo_id] = deal_id
-            log.info("sync.invoice.deal_linked", extra={"member_id": ctx.member_id, "qbo_id": qbo_id,
-                                                         "deal_id": deal_id})
-    return deals
+    return _live(ctx, deals)
+
+
+def _live(ctx: SyncContext, deals: dict[str, str]) -> dict[str, str]:
+    """The claims whose deal still exists (one list call, only when something was claimed).
+
+    A deal deleted between the click and the invoice: whether crm.item.add refuses a parentId2 naming no
+    deal is UNCERTAIN (tests/sandbox_b24/test_deal_parent.py), and a refusal would fail the invoice's create
+    on every retry; the invoice is created without the deal instead (its request stays used)."""
+    if not deals:
+        return {}
+    wanted = sorted(set(deals.values()), key=int)
+    try:
+        rows = ctx.b24.call("crm.deal.list", {"filter": {"@ID": wanted}, "select": ["ID"]}).result or []
+    except TRANSIENT_COMMAND:
+        raise  # the page stays in flight: its retry claims the same deals again
+    except Bitrix24Error as error:  # unreadable: link anyway, Bitrix24's answer to the create is the truth
+        log.warning("sync.invoice.deal_check_failed", extra={"member_id": ctx.member_id, "code": error.code})
+        return deals
+    existing = {str(row.get("ID")) for row in rows}
+    for qbo_id, deal_id in deals.items():
+        what = "sync.invoice.deal_linked" if deal_id in existing else "sync.invoice.deal_gone"
+        log.info(what, extra={"member_id": ctx.member_id, "qbo_id": qbo_id, "deal_id": deal_id})
+    return {qbo_id: deal_id for qbo_id, deal_id in deals.items() if deal_id in existing}
 
 
 def _customers(invoice: dict[str, Any], parents: dict[str, str]) -> list[str]:

@@ -1,5 +1,5 @@
-"""Issue 11 item 4 on the sandboxes: Create Invoice used on a deal, then the customer's next invoice created in
-QuickBooks arrives in Bitrix24 linked to the deal (parentId2 on a Smart Invoice, UF_DEAL_ID on an old one).
+"""Issue 11 item 4 on the sandboxes: Create Invoice used on a deal, then the customer's next invoice created
+in QuickBooks arrives in Bitrix24 linked to the deal (parentId2 on a Smart Invoice, UF_DEAL_ID on an old one).
 
 The request is remembered as the placement does (store.deal_requests.remember_deal); invoices are made through
 the QuickBooks sandbox's API; `run_pull` applies them; the portal is read back over REST.
@@ -103,7 +103,8 @@ def test_a_deal_a_user_set_by_hand_survives_the_next_update(changed):
         changed.world.reader.call("crm.item.update", {"entityTypeId": 31, "id": record["id"],
                                                       "fields": {"parentId2": int(deal)}})
     else:
-        changed.world.reader.call("crm.invoice.update", {"id": record["ID"], "fields": {"UF_DEAL_ID": int(deal)}})
+        changed.world.reader.call("crm.invoice.update", {"id": record["ID"],
+                                                         "fields": {"UF_DEAL_ID": int(deal)}})
     change_note(changed, invoice["Id"], "Changed after the user linked the deal")
     assert changed.pull() == "pulled"
     assert deal_of(changed, invoice["Id"]) == deal
@@ -144,3 +145,14 @@ def test_a_full_sync_that_creates_the_invoice_links_it_too(changed):
     assert deal_of(changed, invoice["Id"]) == deal
     run_sync(changed.world)  # a second run finds it linked (skipped or updated): the deal stays
     assert deal_of(changed, invoice["Id"]) == deal
+
+
+def test_a_deal_deleted_before_the_invoice_came_leaves_the_invoice_unlinked_but_created(changed):
+    [customer] = linked_customers(changed, 1)
+    deal = new_deal(changed, "Deleted meanwhile")
+    remember(changed, deal, customer)
+    changed.world.reader.call("crm.deal.delete", {"id": int(deal)})
+    invoice = new_invoice(changed.qbo, customer, 25.0)
+    assert changed.pull() == "pulled"
+    assert deal_of(changed, invoice["Id"]) == "0"
+    assert not [f for f in sync_log(changed) if f[1] == invoice["Id"]]
