@@ -36,7 +36,8 @@ def remember_deal(session: Session, portal_id: int, deal_id: str, qbo_customer_i
     if held is not None:
         return held
     request = DealRequest(portal_id=portal_id, deal_id=str(deal_id), qbo_customer_id=str(qbo_customer_id),
-                          user_id=str(user_id) if user_id else None, requested_at=now, expires_at=now + window)
+                          user_id=str(user_id) if user_id else None, requested_at=now,
+                          expires_at=now + window)
     session.add(request)
     session.flush()
     return request

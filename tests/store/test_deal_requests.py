@@ -23,7 +23,8 @@ def _portal_id(sessions, member_id: str = "m-1") -> int:
                              server_endpoint="https://oauth.bitrix.info/rest/").id
 
 
-def _remember(sessions, portal_id: int, deal_id: str, customer: str = "58", window: timedelta = DAY) -> DealRequest:
+def _remember(sessions, portal_id: int, deal_id: str, customer: str = "58",
+              window: timedelta = DAY) -> DealRequest:
     with transaction(sessions) as session:
         return remember_deal(session, portal_id, deal_id, customer, "1", window)
 
@@ -47,7 +48,8 @@ def test_a_double_click_remembers_one_request(sessions):
     portal_id = _portal_id(sessions)
     first = _remember(sessions, portal_id, "12")
     again = _remember(sessions, portal_id, "12", window=timedelta(hours=48))
-    assert again.id == first.id and again.expires_at == first.expires_at  # nothing replaced, nothing stretched
+    # nothing replaced, nothing stretched
+    assert again.id == first.id and again.expires_at == first.expires_at
     assert _remember(sessions, portal_id, "13").id != first.id  # another deal of the same customer
     assert _remember(sessions, portal_id, "12", customer="59").id != first.id
     assert _count(sessions) == 3
