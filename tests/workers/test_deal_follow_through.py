@@ -16,6 +16,7 @@ from store.links import link_for_qbo
 from store.models import DealRequest
 from tests.workers.changes_support import Changed, new_invoice, sync_log
 from tests.workers.e2e_support import OLD, SMART, run_sync, synced_world
+from workers.change_retry import apply_record
 
 CASES = [(SMART, "postgresql+redis"), (OLD, "sqlite")]
 DAY = timedelta(hours=24)
@@ -156,3 +157,25 @@ def test_a_deal_deleted_before_the_invoice_came_leaves_the_invoice_unlinked_but_
     assert changed.pull() == "pulled"
     assert deal_of(changed, invoice["Id"]) == "0"
     assert not [f for f in sync_log(changed) if f[1] == invoice["Id"]]
+
+
+def test_a_refused_create_retried_from_the_log_still_joins_its_deal(changed):
+    """The claim is taken, Bitrix24 refuses the create (a mandatory custom field with "Check required custom
+    fields" on: reference §6), the admin fixes the portal and presses Retry: the invoice joins the deal its
+    claim holds. The request is no longer open, so the page must still ask for the claim it already holds."""
+    [customer] = linked_customers(changed, 1)
+    deal = new_deal(changed, "Refused once")
+    remember(changed, deal, customer)
+    entity, name = (("CRM_SMART_INVOICE", "UF_CRM_SMART_INVOICE_DEAL_RETRY") if changed.world.target == SMART
+                    else ("CRM_INVOICE", "UF_CRM_DEAL_RETRY"))
+    changed.world.control("seed", {"userfields": [{"entity": entity, "FIELD_NAME": name, "MANDATORY": "Y"}]})
+    changed.world.control("settings", {"req_uf_check": True})
+    try:
+        invoice = new_invoice(changed.qbo, customer, 35.0)
+        assert changed.pull() == "pulled"
+        assert any(row[1] == invoice["Id"] for row in sync_log(changed))  # refused: in the log
+    finally:
+        changed.world.control("settings", {"req_uf_check": False})  # the admin fixed the portal
+    portal_id = changed.world.rig.portal().id
+    assert apply_record(changed.services, portal_id, "Invoice", invoice["Id"]) == "applied"
+    assert deal_of(changed, invoice["Id"]) == deal
