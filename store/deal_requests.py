@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import DealRequest, Portal, utcnow
@@ -53,10 +53,14 @@ def _serialize_portal(session: Session, portal_id: int) -> None:
     session.execute(update(Portal).where(Portal.id == portal_id).values(updated_at=Portal.updated_at))
 
 
-def waiting_customers(session: Session, portal_id: int) -> set[str]:
-    """The QuickBooks customers with an unclaimed request: a page's creates only ask for these (one query)."""
+def waiting_customers(session: Session, portal_id: int, invoice_qbo_ids: Iterable[str] = ()) -> set[str]:
+    """The QuickBooks customers with an unclaimed request, or with one these invoices already claimed (a
+    create refused or cut short after its claim asks again and must get it back): a page's creates only
+    ask for these (one query)."""
+    held = sorted({str(i) for i in invoice_qbo_ids})
     return set(session.scalars(select(DealRequest.qbo_customer_id).distinct().where(
-        DealRequest.portal_id == portal_id, DealRequest.invoice_qbo_id.is_(None))))
+        DealRequest.portal_id == portal_id,
+        or_(DealRequest.invoice_qbo_id.is_(None), DealRequest.invoice_qbo_id.in_(held)))))
 
 
 def deal_for_invoice(session: Session, portal_id: int, qbo_customer_ids: list[str], invoice_qbo_id: str,

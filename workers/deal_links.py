@@ -33,7 +33,7 @@ def claim_deals(ctx: SyncContext, page: list[dict[str, Any]],
     if not creates:
         return {}
     with ctx.sessions() as session:
-        waiting = waiting_customers(session, ctx.portal_id)
+        waiting = waiting_customers(session, ctx.portal_id, [r.qbo_id for r in creates])
     if not waiting:
         return {}
     invoices = {str(i["Id"]): i for i in page}
