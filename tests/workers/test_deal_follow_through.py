@@ -179,3 +179,15 @@ def test_a_refused_create_retried_from_the_log_still_joins_its_deal(changed):
     portal_id = changed.world.rig.portal().id
     assert apply_record(changed.services, portal_id, "Invoice", invoice["Id"]) == "applied"
     assert deal_of(changed, invoice["Id"]) == deal
+
+
+def test_a_page_claiming_more_deals_than_one_list_page_links_them_all(changed):
+    """The deals' existence check reads crm.deal.list, whose page is fixed at 50 rows (reference §5, List
+    paging): a pull whose page claims 51 deals must not take the 51st for deleted."""
+    [customer] = linked_customers(changed, 1)
+    deals = [new_deal(changed, f"Bulk {n}") for n in range(51)]
+    for deal in deals:  # 51 clicks on 51 deals of one customer
+        remember(changed, deal, customer)
+    invoices = [new_invoice(changed.qbo, customer, 10.0 + n) for n in range(51)]
+    assert changed.pull() == "pulled"
+    assert sorted((deal_of(changed, i["Id"]) for i in invoices), key=int) == deals
