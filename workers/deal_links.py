@@ -17,7 +17,7 @@ from mappers.invoice import InvoiceRecord
 from mappers.qbo_time import parse_qbo_time
 from store.db import transaction
 from store.deal_requests import deal_for_invoice, waiting_customers
-from workers.customer_match import TRANSIENT_COMMAND
+from workers.customer_match import LIST_IDS, TRANSIENT_COMMAND, chunks
 from workers.sync_state import SyncContext
 
 log = logging.getLogger("qb24.sync.deals")
@@ -62,15 +62,18 @@ def _live(ctx: SyncContext, deals: dict[str, str]) -> dict[str, str]:
     on every retry; the invoice is created without the deal instead (its request stays used)."""
     if not deals:
         return {}
-    wanted = sorted(set(deals.values()), key=int)
-    try:
-        rows = ctx.b24.call("crm.deal.list", {"filter": {"@ID": wanted}, "select": ["ID"]}).result or []
-    except TRANSIENT_COMMAND:
-        raise  # the page stays in flight: its retry claims the same deals again
-    except Bitrix24Error as error:  # unreadable: link anyway, Bitrix24's answer to the create is the truth
-        log.warning("sync.invoice.deal_check_failed", extra={"member_id": ctx.member_id, "code": error.code})
-        return deals
-    existing = {str(row.get("ID")) for row in rows}
+    existing: set[str] = set()
+    # a list page is 50 rows (reference §5, List paging): one call per 50 deals, one call in the usual case
+    for part in chunks(sorted(set(deals.values()), key=int), LIST_IDS):
+        try:
+            rows = ctx.b24.call("crm.deal.list", {"filter": {"@ID": part}, "select": ["ID"]}).result or []
+        except TRANSIENT_COMMAND:
+            raise  # the page stays in flight: its retry claims the same deals again
+        except Bitrix24Error as error:  # unreadable: link anyway, the create's answer is the truth
+            log.warning("sync.invoice.deal_check_failed",
+                        extra={"member_id": ctx.member_id, "code": error.code})
+            return deals
+        existing |= {str(row.get("ID")) for row in rows}
     for qbo_id, deal_id in deals.items():
         what = "sync.invoice.deal_linked" if deal_id in existing else "sync.invoice.deal_gone"
         log.info(what, extra={"member_id": ctx.member_id, "qbo_id": qbo_id, "deal_id": deal_id})
