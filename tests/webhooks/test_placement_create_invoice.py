@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from config import gunicorn as gunicorn_config
 from qb24.demo import b24_control, install_app, walk_admin_flow
 from store.db import make_engine, make_session_factory
 from store.models import DealRequest, QboConnection
@@ -294,3 +296,48 @@ def test_ten_concurrent_clicks_create_one_customer(dual_stack, browser):
     customers = qbo_customers(stack)
     assert len(customers) == 1 and len(set(pages)) == 1
     assert customer_id_of(stack, pages[0][1]) == customers[0]["Id"]
+
+
+# The production server kills a request that runs longer than this (config/gunicorn.py): the proxy then
+# answers 502 and a lock the request held stays taken until it expires. A click must answer well before.
+ANSWER_WITHIN_S = gunicorn_config.timeout - 5
+
+
+def timed_click(stack, browser: requests.Session, kind: str, record_id: int) -> tuple[requests.Response, float]:
+    action, form = toolbar_post(stack, kind, record_id)
+    started = time.monotonic()
+    response = browser.post(action, data=form, timeout=gunicorn_config.timeout + 90)
+    return response, time.monotonic() - started
+
+
+def test_slow_quickbooks_gets_a_page_before_the_server_kills_the_request(connected, browser):
+    """QuickBooks may take up to 120 s to answer (reference quickbooks §6); the click may not wait that long.
+    The create that timed out still lands in QuickBooks; the next click replays it by its requestid."""
+    stack = connected
+    contact = seed(stack, contacts=[{"NAME": "Slow", "LAST_NAME": "Answer"}])["contacts"][0]
+    stack.qbo.control("settings", {"latency_ms": (gunicorn_config.timeout + 5) * 1000})
+    try:
+        response, elapsed = timed_click(stack, browser, "contact", contact)
+    finally:
+        stack.qbo.control("settings", {"latency_ms": 0})
+    assert elapsed < ANSWER_WITHIN_S, f"answered after {elapsed:.1f} s"
+    assert response.status_code == 503 and "QuickBooks is busy or unavailable" in response.text
+    wait_for(lambda: len(qbo_customers(stack)) == 1, "the slow create lands", timeout=gunicorn_config.timeout + 30)
+    name, link = ready(stack, click(stack, browser, "contact", contact))
+    assert [c["Id"] for c in qbo_customers(stack)] == [customer_id_of(stack, link)]
+
+
+def test_click_while_the_record_is_exported_gets_a_page_before_the_server_kills_the_request(connected, browser):
+    """The add-event worker (or another click) holds the record's export lock (workers/customer_export.py)."""
+    stack = connected
+    contact = seed(stack, contacts=[{"NAME": "Busy", "LAST_NAME": "Lock"}])["contacts"][0]
+    services = stack.app.extensions["qb24"]
+    with services.sessions() as session:
+        portal_id = session.scalar(select(QboConnection.portal_id))
+    with services.locks.hold(f"b24-export:{portal_id}:contact:{contact}", timeout=300, wait=1):
+        response, elapsed = timed_click(stack, browser, "contact", contact)
+    assert elapsed < ANSWER_WITHIN_S, f"answered after {elapsed:.1f} s"
+    assert response.status_code == 503 and "Another click is still creating this customer" in response.text
+    assert qbo_customers(stack) == []
+    ready(stack, click(stack, browser, "contact", contact))
+
