@@ -98,9 +98,9 @@ def _customer(portal: Portal, realm_id: str, billed: Billed) -> Customer:
         with runtime().sessions() as session:
             known = customer_for(session, portal.id, billed.b24_type, billed.b24_id)
         if known is not None:
-            found = runtime().quickbooks_client(realm_id).get("Customer", known)
+            found = runtime().quickbooks_client(realm_id, quick=True).get("Customer", known)
             return Customer(known, str(found.get("DisplayName") or known), False)
-        exported = ensure_customer(runtime(), portal, realm_id, billed.b24_type, billed.record)
+        exported = ensure_customer(runtime(), portal, realm_id, billed.b24_type, billed.record, quick=True)
     except QuickBooksError as error:
         raise _quickbooks_failed(portal.member_id, error) from None
     except LockTimeout:
