@@ -6,6 +6,7 @@ import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from clients import quickbooks_limits as gate_limits
 from config import gunicorn as gunicorn_config
 from qb24.demo import b24_control, install_app, walk_admin_flow
 from store.db import make_engine, make_session_factory
@@ -341,3 +343,19 @@ def test_click_while_the_record_is_exported_gets_a_page_before_the_server_kills_
     assert qbo_customers(stack) == []
     ready(stack, click(stack, browser, "contact", contact))
 
+
+
+def test_click_while_the_realm_is_at_its_concurrency_limit_gets_a_clear_page(connected, browser):
+    """Ten requests of the realm already in flight (a full sync, say: clients/quickbooks_limits.py, Intuit's
+    10 concurrent requests, reference quickbooks §6): the click waits briefly, then says to try again."""
+    stack = connected
+    contact = seed(stack, contacts=[{"NAME": "Busy", "LAST_NAME": "Realm"}])["contacts"][0]
+    gate = stack.app.extensions["qb24"].qbo_gate
+    with ExitStack() as in_flight:
+        for _ in range(gate_limits.CONCURRENT):
+            in_flight.enter_context(gate.concurrency.slot(f"qbo:{realm_id(stack)}", 1.0))
+        response, elapsed = timed_click(stack, browser, "contact", contact)
+    assert elapsed < ANSWER_WITHIN_S, f"answered after {elapsed:.1f} s"
+    assert response.status_code == 503 and "QuickBooks is busy or unavailable" in response.text, response.text[:400]
+    assert qbo_customers(stack) == []
+    ready(stack, click(stack, browser, "contact", contact))
