@@ -20,6 +20,7 @@ from clients.bitrix24_errors import Bitrix24Error
 from clients.coordination import LockTimeout
 from clients.quickbooks_errors import (AuthorizationRevoked, Forbidden, QuickBooksError, ServiceUnavailable,
                                        Throttled)
+from clients.ratelimit import RateLimitWait
 from mappers.errors import MappingError
 from store.db import transaction
 from store.deal_requests import remember_deal
@@ -103,6 +104,8 @@ def _customer(portal: Portal, realm_id: str, billed: Billed) -> Customer:
         exported = ensure_customer(runtime(), portal, realm_id, billed.b24_type, billed.record, quick=True)
     except QuickBooksError as error:
         raise _quickbooks_failed(portal.member_id, error) from None
+    except RateLimitWait:  # the quick client waited its short while for the realm's limits (QboGate)
+        raise _quickbooks_failed(portal.member_id, Throttled("the realm's limits are full", code="3001")) from None
     except LockTimeout:
         raise PageError(503, "Another click is still creating this customer in QuickBooks. "
                              "Wait a few seconds, then use Create QuickBooks invoice again.") from None
