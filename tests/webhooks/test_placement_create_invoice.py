@@ -359,3 +359,18 @@ def test_click_while_the_realm_is_at_its_concurrency_limit_gets_a_clear_page(con
     assert response.status_code == 503 and "QuickBooks is busy or unavailable" in response.text, response.text[:400]
     assert qbo_customers(stack) == []
     ready(stack, click(stack, browser, "contact", contact))
+
+
+def test_customer_inactive_in_quickbooks_is_not_offered_for_an_invoice(connected, browser):
+    """Customers are not deleted in QuickBooks, only made inactive (reference quickbooks §4); QuickBooks
+    does not invoice an inactive customer, so the page says how to make it active, and no deal waits for it."""
+    stack = connected
+    contact = seed(stack, contacts=[{"NAME": "Gone", "LAST_NAME": "Quiet"}])["contacts"][0]
+    deal = seed(stack, deals=[{"TITLE": "Old client", "CONTACT_ID": str(contact)}])["deals"][0]
+    _, link = ready(stack, click(stack, browser, "contact", contact))
+    qbo = stack.app.extensions["qb24"].quickbooks_client(realm_id(stack))
+    qbo.deactivate_customer(qbo.get("Customer", customer_id_of(stack, link)))
+    response = click(stack, browser, "deal", deal)
+    assert response.status_code == 200 and 'id="inactive"' in response.text, response.text[:800]
+    assert 'id="open-invoice"' not in response.text and "inactive in QuickBooks" in response.text
+    assert deal_requests(stack) == [] and len(qbo_customers(stack)) == 1
