@@ -74,6 +74,7 @@ class Exported:
     customer_id: str      # QuickBooks Customer.Id
     display_name: str
     created: bool         # False: an existing customer was linked/reused
+    active: bool = True   # False: made inactive in QuickBooks (its "deletion"), which invoices it no more
 
 
 def customer_for(session: Session, portal_id: int, b24_type: str, b24_id: str) -> str | None:
@@ -101,17 +102,23 @@ def ensure_customer(services: Services, portal: Portal, realm_id: str, b24_type:
         with services.sessions() as session:
             known = customer_for(session, portal.id, b24_type, b24_id)
         if known is not None:
-            return Exported(known, str(qbo.get("Customer", known)["DisplayName"]), created=False)
+            found = qbo.get("Customer", known)
+            return Exported(known, str(found["DisplayName"]), created=False, active=is_active(found))
         marked = _marked_customer(qbo, realm_id, record)
         if marked is not None:
             _remember(services, portal, realm_id, b24_type, b24_id, marked, None)
-            return Exported(str(marked["Id"]), str(marked["DisplayName"]), created=False)
+            return Exported(str(marked["Id"]), str(marked["DisplayName"]), created=False, active=is_active(marked))
         person = _contact_person(services, portal, record, held, quick) if b24_type == "company" else None
         body = customer_body(b24_type, record, person=person)
         customer, created = _create_or_match(qbo, _request_key(realm_id, portal, b24_type, b24_id), body,
                                              comm_keys(record))
         _remember(services, portal, realm_id, b24_type, b24_id, customer, person if created else None)
-        return Exported(str(customer["Id"]), str(customer["DisplayName"]), created)
+        return Exported(str(customer["Id"]), str(customer["DisplayName"]), created, is_active(customer))
+
+
+def is_active(customer: dict[str, Any]) -> bool:
+    """QuickBooks' Active flag (absent reads as active: reference quickbooks §4)."""
+    return customer.get("Active") is not False
 
 
 def _lock(services: Services, portal_id: int, b24_type: str, b24_id: str,
