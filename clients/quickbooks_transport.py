@@ -33,7 +33,8 @@ class QboTransport(QuickBooks):
 
     def __init__(self, *, realm_id: str, api_base: str, token: Callable[[], str],
                  gate: Callable[[str], AbstractContextManager[None]],
-                 http: requests.Session | None = None, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+                 http: requests.Session | None = None,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
         self.realm_id = realm_id
         self.api_url_v3 = api_base.rstrip("/")
         self.sandbox = False  # api_url then resolves to api_url_v3, which we set

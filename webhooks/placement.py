@@ -71,7 +71,7 @@ def create_invoice() -> str | tuple[str, int]:
         customer = _customer(portal, connection.realm_id, billed)
     except MappingError as refused:  # e.g. a record without a name: the user can fix it in Bitrix24
         return _page("unmappable", record_label=billed.b24_type, record_id=billed.b24_id, reason=refused.reason)
-    if not customer.active:  # QuickBooks invoices no inactive customer: no invoice link, no deal waiting for one
+    if not customer.active:  # QuickBooks invoices no inactive customer: no invoice link, no deal waiting
         return _page("inactive", customer_name=customer.display_name, record_label=billed.b24_type,
                      customer_url=_qbo_screen("customerdetail", customer.customer_id))
     deal_hours = _remember_deal(portal, record_id, customer.customer_id, frame.user_id) if kind == "deal" else None
@@ -113,7 +113,8 @@ def _customer(portal: Portal, realm_id: str, billed: Billed) -> Customer:
     except QuickBooksError as error:
         raise _quickbooks_failed(portal.member_id, error) from None
     except RateLimitWait:  # the quick client waited its short while for the realm's limits (QboGate)
-        raise _quickbooks_failed(portal.member_id, Throttled("the realm's limits are full", code="3001")) from None
+        busy = Throttled("the realm's limits are full", code="3001")
+        raise _quickbooks_failed(portal.member_id, busy) from None
     except LockTimeout:
         raise PageError(503, "Another click is still creating this customer in QuickBooks. "
                              "Wait a few seconds, then use Create QuickBooks invoice again.") from None

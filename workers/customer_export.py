@@ -107,7 +107,8 @@ def ensure_customer(services: Services, portal: Portal, realm_id: str, b24_type:
         marked = _marked_customer(qbo, realm_id, record)
         if marked is not None:
             _remember(services, portal, realm_id, b24_type, b24_id, marked, None)
-            return Exported(str(marked["Id"]), str(marked["DisplayName"]), created=False, active=is_active(marked))
+            return Exported(str(marked["Id"]), str(marked["DisplayName"]), created=False,
+                            active=is_active(marked))
         person = _contact_person(services, portal, record, held, quick) if b24_type == "company" else None
         body = customer_body(b24_type, record, person=person)
         customer, created = _create_or_match(qbo, _request_key(realm_id, portal, b24_type, b24_id), body,

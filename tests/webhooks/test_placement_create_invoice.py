@@ -305,7 +305,8 @@ def test_ten_concurrent_clicks_create_one_customer(dual_stack, browser):
 ANSWER_WITHIN_S = gunicorn_config.timeout - 5
 
 
-def timed_click(stack, browser: requests.Session, kind: str, record_id: int) -> tuple[requests.Response, float]:
+def timed_click(stack, browser: requests.Session, kind: str,
+                record_id: int) -> tuple[requests.Response, float]:
     action, form = toolbar_post(stack, kind, record_id)
     started = time.monotonic()
     response = browser.post(action, data=form, timeout=gunicorn_config.timeout + 90)
@@ -324,12 +325,13 @@ def test_slow_quickbooks_gets_a_page_before_the_server_kills_the_request(connect
         stack.qbo.control("settings", {"latency_ms": 0})
     assert elapsed < ANSWER_WITHIN_S, f"answered after {elapsed:.1f} s"
     assert response.status_code == 503 and "QuickBooks is busy or unavailable" in response.text
-    wait_for(lambda: len(qbo_customers(stack)) == 1, "the slow create lands", timeout=gunicorn_config.timeout + 30)
+    wait_for(lambda: len(qbo_customers(stack)) == 1, "the slow create lands",
+             timeout=gunicorn_config.timeout + 30)
     name, link = ready(stack, click(stack, browser, "contact", contact))
     assert [c["Id"] for c in qbo_customers(stack)] == [customer_id_of(stack, link)]
 
 
-def test_click_while_the_record_is_exported_gets_a_page_before_the_server_kills_the_request(connected, browser):
+def test_click_while_the_record_is_exported_gets_a_page_before_the_server_is_killed(connected, browser):
     """The add-event worker (or another click) holds the record's export lock (workers/customer_export.py)."""
     stack = connected
     contact = seed(stack, contacts=[{"NAME": "Busy", "LAST_NAME": "Lock"}])["contacts"][0]
@@ -356,14 +358,16 @@ def test_click_while_the_realm_is_at_its_concurrency_limit_gets_a_clear_page(con
             in_flight.enter_context(gate.concurrency.slot(f"qbo:{realm_id(stack)}", 1.0))
         response, elapsed = timed_click(stack, browser, "contact", contact)
     assert elapsed < ANSWER_WITHIN_S, f"answered after {elapsed:.1f} s"
-    assert response.status_code == 503 and "QuickBooks is busy or unavailable" in response.text, response.text[:400]
+    assert response.status_code == 503, response.text[:400]
+    assert "QuickBooks is busy or unavailable" in response.text
     assert qbo_customers(stack) == []
     ready(stack, click(stack, browser, "contact", contact))
 
 
 def test_customer_inactive_in_quickbooks_is_not_offered_for_an_invoice(connected, browser):
     """Customers are not deleted in QuickBooks, only made inactive (reference quickbooks §4); QuickBooks
-    does not invoice an inactive customer, so the page says how to make it active, and no deal waits for it."""
+    does not invoice an inactive customer, so the page says how to make it active, and no deal waits for
+    it."""
     stack = connected
     contact = seed(stack, contacts=[{"NAME": "Gone", "LAST_NAME": "Quiet"}])["contacts"][0]
     deal = seed(stack, deals=[{"TITLE": "Old client", "CONTACT_ID": str(contact)}])["deals"][0]
