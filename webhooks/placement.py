@@ -20,6 +20,7 @@ from clients.bitrix24_errors import Bitrix24Error
 from clients.coordination import LockTimeout
 from clients.quickbooks_errors import (AuthorizationRevoked, Forbidden, QuickBooksError, ServiceUnavailable,
                                        Throttled)
+from clients.ratelimit import RateLimitWait
 from mappers.errors import MappingError
 from store.db import transaction
 from store.deal_requests import remember_deal
@@ -31,7 +32,7 @@ from webhooks.pages import frame_headers
 from webhooks.placement_records import Billed, NoAccess, NoParty, billed_record, card_kind, record_id_of, user_client
 from webhooks.runtime import runtime
 from webhooks.session import origin
-from workers.customer_export import customer_for, ensure_customer
+from workers.customer_export import customer_for, ensure_customer, is_active
 from workers.portal_settings import deal_link_window
 
 log = logging.getLogger("qb24.web.placement")
@@ -46,6 +47,7 @@ class Customer:
     customer_id: str
     display_name: str
     created: bool
+    active: bool
 
 
 @placement.post("/placements/create-invoice")
@@ -69,6 +71,9 @@ def create_invoice() -> str | tuple[str, int]:
         customer = _customer(portal, connection.realm_id, billed)
     except MappingError as refused:  # e.g. a record without a name: the user can fix it in Bitrix24
         return _page("unmappable", record_label=billed.b24_type, record_id=billed.b24_id, reason=refused.reason)
+    if not customer.active:  # QuickBooks invoices no inactive customer: no invoice link, no deal waiting
+        return _page("inactive", customer_name=customer.display_name, record_label=billed.b24_type,
+                     customer_url=_qbo_screen("customerdetail", customer.customer_id))
     deal_hours = _remember_deal(portal, record_id, customer.customer_id, frame.user_id) if kind == "deal" else None
     log.info("placement.ready", extra={"member_id": frame.member_id, "kind": kind, "created": customer.created})
     return _page("ready", customer_name=customer.display_name, created=customer.created,
@@ -78,7 +83,11 @@ def create_invoice() -> str | tuple[str, int]:
 
 def new_invoice_url(customer_id: str) -> str:
     """QuickBooks' new-invoice screen with the customer chosen (QBO_WEB_BASE; reference quickbooks §9)."""
-    return f"{runtime().settings.qbo_web_base.rstrip('/')}/app/invoice?{urlencode({'nameId': customer_id})}"
+    return _qbo_screen("invoice", customer_id)
+
+
+def _qbo_screen(screen: str, customer_id: str) -> str:
+    return f"{runtime().settings.qbo_web_base.rstrip('/')}/app/{screen}?{urlencode({'nameId': customer_id})}"
 
 
 def _portal(member_id: str) -> tuple[Portal, QboConnection | None]:
@@ -98,17 +107,20 @@ def _customer(portal: Portal, realm_id: str, billed: Billed) -> Customer:
         with runtime().sessions() as session:
             known = customer_for(session, portal.id, billed.b24_type, billed.b24_id)
         if known is not None:
-            found = runtime().quickbooks_client(realm_id).get("Customer", known)
-            return Customer(known, str(found.get("DisplayName") or known), False)
-        exported = ensure_customer(runtime(), portal, realm_id, billed.b24_type, billed.record)
+            found = runtime().quickbooks_client(realm_id, quick=True).get("Customer", known)
+            return Customer(known, str(found.get("DisplayName") or known), False, is_active(found))
+        exported = ensure_customer(runtime(), portal, realm_id, billed.b24_type, billed.record, quick=True)
     except QuickBooksError as error:
         raise _quickbooks_failed(portal.member_id, error) from None
+    except RateLimitWait:  # the quick client waited its short while for the realm's limits (QboGate)
+        busy = Throttled("the realm's limits are full", code="3001")
+        raise _quickbooks_failed(portal.member_id, busy) from None
     except LockTimeout:
         raise PageError(503, "Another click is still creating this customer in QuickBooks. "
                              "Wait a few seconds, then use Create QuickBooks invoice again.") from None
     except Bitrix24Error as error:
         raise _bitrix24_failed(error) from None
-    return Customer(exported.customer_id, exported.display_name, exported.created)
+    return Customer(exported.customer_id, exported.display_name, exported.created, exported.active)
 
 
 def _remember_deal(portal: Portal, deal_id: str, customer_id: str, user_id: str | None) -> int:

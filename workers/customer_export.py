@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 MAX_ATTEMPTS = 10          # the name, then "(2)" … "(10)"
 LOCK_TIMEOUT_S = 120.0     # the lock outlives the slowest export (QuickBooks times requests out at 120 s)
 LOCK_WAIT_S = 60.0
+QUICK_LOCK_WAIT_S = 10.0  # a web request's wait (Create Invoice): it must answer within the server's 30 s
 _PHONE_FIELDS = ("PrimaryPhone", "Mobile", "AlternatePhone", "Fax")
 
 
@@ -73,6 +74,7 @@ class Exported:
     customer_id: str      # QuickBooks Customer.Id
     display_name: str
     created: bool         # False: an existing customer was linked/reused
+    active: bool = True   # False: made inactive in QuickBooks (its "deletion"), which invoices it no more
 
 
 def customer_for(session: Session, portal_id: int, b24_type: str, b24_id: str) -> str | None:
@@ -85,35 +87,45 @@ def customer_for(session: Session, portal_id: int, b24_type: str, b24_id: str) -
 
 
 def ensure_customer(services: Services, portal: Portal, realm_id: str, b24_type: str,
-                    record: dict[str, Any]) -> Exported:
+                    record: dict[str, Any], *, quick: bool = False) -> Exported:
     """The record's QuickBooks customer, created and remembered when it has none (module docstring).
+    `quick` on a web request's path: the clients' short timeouts and a short wait for the lock.
 
     Raises MappingError (a record the mapper refuses), QuickBooksError (DuplicateName when every name of
     the rule is taken), Bitrix24Error (reading a company's contact person) and LockTimeout."""
     check_record(b24_type, record)  # before record["ID"]: a malformed record is a MappingError, not a KeyError
     b24_id = str(record["ID"])
-    qbo = services.quickbooks_client(realm_id)
+    qbo = services.quickbooks_client(realm_id, quick=quick)
+    wait = QUICK_LOCK_WAIT_S if quick else LOCK_WAIT_S
     with ExitStack() as held:
-        held.enter_context(_lock(services, portal.id, b24_type, b24_id))
+        held.enter_context(_lock(services, portal.id, b24_type, b24_id, wait))
         with services.sessions() as session:
             known = customer_for(session, portal.id, b24_type, b24_id)
         if known is not None:
-            return Exported(known, str(qbo.get("Customer", known)["DisplayName"]), created=False)
+            found = qbo.get("Customer", known)
+            return Exported(known, str(found["DisplayName"]), created=False, active=is_active(found))
         marked = _marked_customer(qbo, realm_id, record)
         if marked is not None:
             _remember(services, portal, realm_id, b24_type, b24_id, marked, None)
-            return Exported(str(marked["Id"]), str(marked["DisplayName"]), created=False)
-        person = _contact_person(services, portal, record, held) if b24_type == "company" else None
+            return Exported(str(marked["Id"]), str(marked["DisplayName"]), created=False,
+                            active=is_active(marked))
+        person = _contact_person(services, portal, record, held, quick) if b24_type == "company" else None
         body = customer_body(b24_type, record, person=person)
         customer, created = _create_or_match(qbo, _request_key(realm_id, portal, b24_type, b24_id), body,
                                              comm_keys(record))
         _remember(services, portal, realm_id, b24_type, b24_id, customer, person if created else None)
-        return Exported(str(customer["Id"]), str(customer["DisplayName"]), created)
+        return Exported(str(customer["Id"]), str(customer["DisplayName"]), created, is_active(customer))
 
 
-def _lock(services: Services, portal_id: int, b24_type: str, b24_id: str) -> AbstractContextManager[None]:
+def is_active(customer: dict[str, Any]) -> bool:
+    """QuickBooks' Active flag (absent reads as active: reference quickbooks §4)."""
+    return customer.get("Active") is not False
+
+
+def _lock(services: Services, portal_id: int, b24_type: str, b24_id: str,
+          wait: float = LOCK_WAIT_S) -> AbstractContextManager[None]:
     return services.locks.hold(f"b24-export:{portal_id}:{b24_type}:{b24_id}", timeout=LOCK_TIMEOUT_S,
-                               wait=LOCK_WAIT_S)
+                               wait=wait)
 
 
 def _request_key(realm_id: str, portal: Portal, b24_type: str, b24_id: str) -> str:
@@ -176,19 +188,20 @@ def _marked_customer(qbo: QuickBooksClient, realm_id: str, record: dict[str, Any
 
 
 def _contact_person(services: Services, portal: Portal, company: dict[str, Any],
-                    held: ExitStack) -> dict[str, Any] | None:
+                    held: ExitStack, quick: bool = False) -> dict[str, Any] | None:
     """The company's first contact (lowest ID), when it has no customer of its own; its lock stays held until
     the export ends, so the contact's own export waits and then finds it bound as the person contact.
 
     Read with crm.contact.list filtered by COMPANY_ID (reference B §5): the sandbox has no
     crm.company.contact.items.get; a contact tied to the company only through COMPANY_IDS may be missed."""
-    b24 = services.bitrix24_client(portal.member_id)
+    b24 = services.bitrix24_client(portal.member_id, quick=quick)
     rows = b24.call("crm.contact.list", {"filter": {"COMPANY_ID": str(company["ID"])}, "order": {"ID": "ASC"},
                                          "select": ["ID", "NAME", "SECOND_NAME", "LAST_NAME"], "start": -1}).result
     first = min(rows or [], key=lambda r: int(r["ID"]), default=None)
     if first is None or not (str(first.get("NAME") or "").strip() or str(first.get("LAST_NAME") or "").strip()):
         return None
-    held.enter_context(_lock(services, portal.id, "contact", str(first["ID"])))
+    held.enter_context(_lock(services, portal.id, "contact", str(first["ID"]),
+                             QUICK_LOCK_WAIT_S if quick else LOCK_WAIT_S))
     with services.sessions() as session:
         if customer_for(session, portal.id, "contact", str(first["ID"])) is not None:
             return None

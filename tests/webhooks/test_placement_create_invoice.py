@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -12,6 +14,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from clients import quickbooks_limits as gate_limits
+from config import gunicorn as gunicorn_config
 from qb24.demo import b24_control, install_app, walk_admin_flow
 from store.db import make_engine, make_session_factory
 from store.models import DealRequest, QboConnection
@@ -294,3 +298,83 @@ def test_ten_concurrent_clicks_create_one_customer(dual_stack, browser):
     customers = qbo_customers(stack)
     assert len(customers) == 1 and len(set(pages)) == 1
     assert customer_id_of(stack, pages[0][1]) == customers[0]["Id"]
+
+
+# The production server kills a request that runs longer than this (config/gunicorn.py): the proxy then
+# answers 502 and a lock the request held stays taken until it expires. A click must answer well before.
+ANSWER_WITHIN_S = gunicorn_config.timeout - 5
+
+
+def timed_click(stack, browser: requests.Session, kind: str,
+                record_id: int) -> tuple[requests.Response, float]:
+    action, form = toolbar_post(stack, kind, record_id)
+    started = time.monotonic()
+    response = browser.post(action, data=form, timeout=gunicorn_config.timeout + 90)
+    return response, time.monotonic() - started
+
+
+def test_slow_quickbooks_gets_a_page_before_the_server_kills_the_request(connected, browser):
+    """QuickBooks may take up to 120 s to answer (reference quickbooks §6); the click may not wait that long.
+    The create that timed out still lands in QuickBooks; the next click replays it by its requestid."""
+    stack = connected
+    contact = seed(stack, contacts=[{"NAME": "Slow", "LAST_NAME": "Answer"}])["contacts"][0]
+    stack.qbo.control("settings", {"latency_ms": (gunicorn_config.timeout + 5) * 1000})
+    try:
+        response, elapsed = timed_click(stack, browser, "contact", contact)
+    finally:
+        stack.qbo.control("settings", {"latency_ms": 0})
+    assert elapsed < ANSWER_WITHIN_S, f"answered after {elapsed:.1f} s"
+    assert response.status_code == 503 and "QuickBooks is busy or unavailable" in response.text
+    wait_for(lambda: len(qbo_customers(stack)) == 1, "the slow create lands",
+             timeout=gunicorn_config.timeout + 30)
+    name, link = ready(stack, click(stack, browser, "contact", contact))
+    assert [c["Id"] for c in qbo_customers(stack)] == [customer_id_of(stack, link)]
+
+
+def test_click_while_the_record_is_exported_gets_a_page_before_the_server_is_killed(connected, browser):
+    """The add-event worker (or another click) holds the record's export lock (workers/customer_export.py)."""
+    stack = connected
+    contact = seed(stack, contacts=[{"NAME": "Busy", "LAST_NAME": "Lock"}])["contacts"][0]
+    services = stack.app.extensions["qb24"]
+    with services.sessions() as session:
+        portal_id = session.scalar(select(QboConnection.portal_id))
+    with services.locks.hold(f"b24-export:{portal_id}:contact:{contact}", timeout=300, wait=1):
+        response, elapsed = timed_click(stack, browser, "contact", contact)
+    assert elapsed < ANSWER_WITHIN_S, f"answered after {elapsed:.1f} s"
+    assert response.status_code == 503 and "Another click is still creating this customer" in response.text
+    assert qbo_customers(stack) == []
+    ready(stack, click(stack, browser, "contact", contact))
+
+
+
+def test_click_while_the_realm_is_at_its_concurrency_limit_gets_a_clear_page(connected, browser):
+    """Ten requests of the realm already in flight (a full sync, say: clients/quickbooks_limits.py, Intuit's
+    10 concurrent requests, reference quickbooks §6): the click waits briefly, then says to try again."""
+    stack = connected
+    contact = seed(stack, contacts=[{"NAME": "Busy", "LAST_NAME": "Realm"}])["contacts"][0]
+    gate = stack.app.extensions["qb24"].qbo_gate
+    with ExitStack() as in_flight:
+        for _ in range(gate_limits.CONCURRENT):
+            in_flight.enter_context(gate.concurrency.slot(f"qbo:{realm_id(stack)}", 1.0))
+        response, elapsed = timed_click(stack, browser, "contact", contact)
+    assert elapsed < ANSWER_WITHIN_S, f"answered after {elapsed:.1f} s"
+    assert response.status_code == 503, response.text[:400]
+    assert "QuickBooks is busy or unavailable" in response.text
+    assert qbo_customers(stack) == []
+    ready(stack, click(stack, browser, "contact", contact))
+
+
+def test_customer_inactive_in_quickbooks_is_not_offered_for_an_invoice(connected, browser):
+    """Customers are not deleted in QuickBooks, only made inactive (reference quickbooks §4); QuickBooks
+    does not invoice an inactive customer, so the page says how to make it active, and no deal waits for
+    it."""
+    stack = connected
+    contact = seed(stack, contacts=[{"NAME": "Gone", "LAST_NAME": "Quiet"}])["contacts"][0]
+    deal = seed(stack, deals=[{"TITLE": "Old client", "CONTACT_ID": str(contact)}])["deals"][0]
+    _, link = ready(stack, click(stack, browser, "contact", contact))
+    qbo = stack.app.extensions["qb24"].quickbooks_client(realm_id(stack))
+    qbo.deactivate_customer(qbo.get("Customer", customer_id_of(stack, link)))
+    response = click(stack, browser, "deal", deal)
+    assert response.status_code == 200 and 'id="inactive"' in response.text, response.text[:800]
+    assert 'id="open-invoice"' not in response.text and "inactive in QuickBooks" in response.text
+    assert deal_requests(stack) == [] and len(qbo_customers(stack)) == 1
