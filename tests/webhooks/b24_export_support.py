@@ -2,16 +2,25 @@
 at /webhooks/bitrix24 (sandbox/bitrix24/events.py), and what QuickBooks and the store hold after."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 from sqlalchemy import select
 
 from clients.quickbooks import quoted
 from store.db import transaction
 from store.models import Portal, QboConnection, ReceivedEvent
+from tests.services import REDIS_URL, postgres_schema, redis_client
 from tests.support import wait_for
 from tests.webhooks.stack_support import b24_control
-from tests.workers.entry_support import Connected
+from tests.workers.entry_support import ROOT, Connected, connected_stack, settings_env
 
 ADD_EVENTS = ("ONCRMCONTACTADD", "ONCRMCOMPANYADD")
+EXPORT_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
 
 
 def set_export(connected: Connected, on: bool) -> None:
@@ -67,3 +76,29 @@ def b24_commands(connected: Connected) -> dict[str, int]:
     """The portal's commands run so far by method (a batch's commands each count; sandbox control API)."""
     stack = connected.stack
     return b24_control(stack, f"portals/{stack.b24.default_member_id}/requests", method="GET")["commands"]
+
+
+@contextmanager
+def connected_world(kind: str, tmp_path: Path) -> Iterator[Connected]:
+    """A connected stack: "sqlite" (embedded: its own worker threads, in-process markers and locks) or
+    "postgresql+redis" as deployed: a `celery worker` process (four threads, every queue) on a Redis database
+    of its own, purged first (as tests/workers/test_sync_entry.py: another test's worker on the shared
+    WORKER_REDIS_URL would take this one's tasks), Redis markers and locks."""
+    if kind == "sqlite":
+        with connected_stack(f"sqlite:///{tmp_path / 'world.db'}") as connected:
+            yield connected
+        return
+    redis_client().close()  # skips (or fails, in CI) without Redis
+    with postgres_schema() as url, connected_stack(url, REDIS_URL=EXPORT_REDIS_URL) as connected:
+        connected.services.celery.control.purge()
+        env = {**os.environ, **settings_env(connected.stack.settings), "PYTHONPATH": str(ROOT)}
+        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool",
+                                   "threads", "--concurrency", "4", "--without-heartbeat", "--without-mingle",
+                                   "--without-gossip", "--loglevel", "WARNING"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            yield connected
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            connected.services.sessions.kw["bind"].dispose()  # before the schema is dropped

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from qb24.demo import first_sync
 from store.links import link_for_qbo
 from store.models import Portal, ReceivedEvent
-from tests.webhooks.b24_export_support import (add_by_hand, all_handled, b24_commands, customer_count,
-                                               customers_named, realm_id, sent_adds, set_export)
+from tests.webhooks.b24_export_support import (add_by_hand, all_handled, b24_commands, connected_world,
+                                               customer_count, customers_named, realm_id, sent_adds, set_export)
 from tests.support import wait_for
 from tests.webhooks.stack_support import application_token, b24_control
 from tests.workers.entry_support import connected_stack
+from workers import exports
 from workers.customer_export import customer_for
 
 READS = ("crm.contact.get", "crm.company.get")
@@ -117,10 +118,37 @@ def test_a_record_deleted_before_the_read_is_handled_without_a_customer(connecte
     assert customer_count(connected) == customers
 
 
-def test_the_first_sync_echoes_create_no_customer_and_cost_no_bitrix24_call(tmp_path, capsys):
+def test_a_failed_export_counts_its_attempt_and_is_tried_again_with_backoff(connected, monkeypatch):
+    set_export(connected, True)
+    seen, real, calls = len(sent_adds(connected)), exports.ensure_customer, []
+
+    def down_once(services, portal, realm, b24_type, record):
+        calls.append(record["ID"])
+        if len(calls) == 1:
+            raise ConnectionError("QuickBooks did not answer")
+        return real(services, portal, realm, b24_type, record)
+
+    monkeypatch.setattr(exports, "ensure_customer", down_once)
+    contact_id = add_by_hand(connected, "contact", {"NAME": "Tried", "LAST_NAME": "Twice"})
+
+    def failed_once():
+        with connected.services.sessions() as session:
+            row = session.scalar(select(ReceivedEvent).where(ReceivedEvent.entity_id == contact_id))
+            return row if row is not None and row.attempts == 1 else None
+
+    row = wait_for(failed_once, "the first attempt to fail", timeout=30)
+    assert row.last_error == "ConnectionError: QuickBooks did not answer"
+    rows = all_handled(connected, seen + 1, timeout=30)  # the retry, BACKOFF_S later
+    assert calls == [contact_id, contact_id]
+    assert [(r.attempts, r.last_error) for r in rows if r.entity_id == contact_id] == [(1, None)]
+    assert len(customers_named(connected, "Tried Twice")) == 1
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql+redis"])
+def test_the_first_sync_echoes_create_no_customer_and_cost_no_bitrix24_call(kind, tmp_path, capsys):
     """Done means (issue 11): a first sync of the sample company fires an add event for every contact and
     company it creates; none becomes a QuickBooks customer, and the echoes cost (target) zero Bitrix24 calls."""
-    with connected_stack(f"sqlite:///{tmp_path / 'echo.db'}") as connected:
+    with connected_world(kind, tmp_path) as connected:
         set_export(connected, True)  # the worst case: every echo would be exported were it not recognised
         customers, reads = customer_count(connected), _reads(connected)
         assert first_sync(connected.stack, connected.browser, lambda line: None)["status"] == "done"
@@ -132,7 +160,7 @@ def test_the_first_sync_echoes_create_no_customer_and_cost_no_bitrix24_call(tmp_
         assert len(rows) == made and all(row.last_error is None for row in rows)
         echo_reads = _reads(connected) - reads
         with capsys.disabled():
-            print(f"\nfirst sync: {made} add events, {echo_reads} Bitrix24 read commands spent on echoes")
+            print(f"\nfirst sync ({kind}): {made} add events, {echo_reads} Bitrix24 read commands spent on echoes")
         assert customer_count(connected) == customers
         assert echo_reads == 0
         contact_id = add_by_hand(connected, "contact", {"NAME": "After", "LAST_NAME": "The Sync"})
