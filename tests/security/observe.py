@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from qb24.stack import Stack
-from store.models import Base, QboRevocation
+from store.events import B24_ADD
+from store.models import Base, QboRevocation, ReceivedEvent
 from tests.support import wait_for
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -152,8 +153,10 @@ def qbo_state(stack: Stack) -> Any:
 
 def world_state(engine: Engine, stack: Stack) -> dict[str, list]:
     """Every row of every table, plus the grants still live at (sandbox) Intuit as `qbo_grants`, once the
-    worker has handled the QuickBooks revocations requests queued (workers/revocations.py)."""
+    worker has handled the QuickBooks revocations requests queued (workers/revocations.py) and the Bitrix24
+    add events accepted (workers/exports.py: it marks them handled a moment after the request's answer)."""
     wait_for(lambda: _no_revocations(engine), "the queued QuickBooks revocations to be handled")
+    wait_for(lambda: _no_unhandled_adds(engine), "the accepted Bitrix24 add events to be handled")
     with engine.connect() as db:
         state = {table.name: sorted(tuple(map(repr, row)) for row in db.execute(select(table)))
                  for table in Base.metadata.sorted_tables}
@@ -161,6 +164,11 @@ def world_state(engine: Engine, stack: Stack) -> dict[str, list]:
     with qbo_state(stack).lock:
         state["qbo_grants"] = sorted(g.grant_id for g in grants.grants.values() if not g.revoked)
     return state
+
+
+def _no_unhandled_adds(engine: Engine) -> bool:
+    with engine.connect() as db:
+        return db.execute(select(ReceivedEvent.id).where(*B24_ADD).limit(1)).first() is None
 
 
 def _no_revocations(engine: Engine) -> bool:
