@@ -1,6 +1,7 @@
 """Issue 11, first "done means": ONCRMCONTACTADD / ONCRMCOMPANYADD bodies of the real shape, posted
 through the real URL (`POST /webhooks/bitrix24`) of the app with and without `auth[access_token]`, to
-two installed portals. Genuine ones are recorded; forged, cross-portal and malformed ones are refused
+two installed portals. Genuine ones are recorded and queue their portal's export (`qb24.export_records`
+on `realtime`, workers/exports.py); forged, cross-portal and malformed ones are refused
 with nothing stored and nothing queued: every queue of the app's broker (Redis lists, or the embedded
 in-memory queues with the embedded worker stopped) is read off after each request.
 
@@ -28,6 +29,9 @@ from tests.services import REDIS_URL
 from tests.support import take_queued
 from tests.webhooks.stack_support import (application_token, install_app, install_fields, read_portal,
                                           running_stack, snapshot)
+from workers import pull_marker
+from workers.celery_app import BULK_QUEUE, DEFAULT_QUEUE, EXPORT_RECORDS, REALTIME_QUEUE
+from workers.exports import marker_key
 
 CAPTURED = (Path(__file__).parent / "fixtures" / "ONCRMCONTACTADD.form-urlencoded.txt").read_text().strip()
 # A Redis database of this module's own: the shared test database (9) holds other tests' messages.
@@ -56,10 +60,18 @@ class World:
     a: Sender
     b: Sender
 
-    def queued(self) -> list[tuple[str, tuple]]:
-        """(task, args) of every message in every queue of the app's broker, taken off it."""
-        celery = self.stack.app.extensions["qb24"].celery
-        return [message for queue in ("realtime", "celery", "bulk") for message in take_queued(celery, queue)]
+    def queued(self) -> list[tuple[str, str, tuple]]:
+        """(queue, task, args) of every message in every queue of the app's broker, taken off it. An export
+        taken off also has its portal's marker taken, as the task does when it starts (workers/exports.py
+        run_export): otherwise the next event of the portal would rightly queue nothing (one queued and
+        not started is enough), and a refusal's "nothing queued" would prove nothing."""
+        services = self.stack.app.extensions["qb24"]
+        found = [(queue, *message) for queue in (REALTIME_QUEUE, DEFAULT_QUEUE, BULK_QUEUE)
+                 for message in take_queued(services.celery, queue)]
+        for _queue, task, args in found:
+            if task == EXPORT_RECORDS:
+                pull_marker.take(services, marker_key(services, args[0]), local=True)
+        return found
 
     def events(self) -> list[ReceivedEvent]:
         engine = make_engine(self.stack.settings.database_url)
@@ -114,7 +126,7 @@ def world(request, tmp_path_factory) -> Iterator[World]:
 
 @pytest.mark.parametrize("origin", SENDERS)
 @pytest.mark.parametrize("event", sorted(ADD_EVENTS))
-def test_a_genuine_add_event_of_either_portal_is_recorded_once(world, event, origin):
+def test_a_genuine_add_event_of_either_portal_is_recorded_once_and_queued_for_export(world, event, origin):
     first = 134800 + 10 * sorted(ADD_EVENTS).index(event) + 2 * SENDERS.index(origin)  # a record per case
     for sender, entity_id in ((world.a, str(first)), (world.b, str(first + 1))):
         body = event_body(sender, event, entity_id, origin)
@@ -124,8 +136,9 @@ def test_a_genuine_add_event_of_either_portal_is_recorded_once(world, event, ori
         assert answer.json() == {"ok": True, "outcome": "recorded"}
         [row] = [r for r in world.events() if r.entity_id == entity_id]
         assert (row.source, row.entity, row.operation, row.handled_at) == ("b24", ADD_EVENTS[event], "add", None)
-        assert row.portal_id == read_portal(world.stack, sender.member_id).id
-        world.queued()
+        portal_id = read_portal(world.stack, sender.member_id).id
+        assert row.portal_id == portal_id
+        assert world.queued() == [(REALTIME_QUEUE, EXPORT_RECORDS, (portal_id,))]  # for the export worker
         again = world.post(body)  # the same delivery again: one row, nothing more to do
         assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
         assert [r.id for r in world.events() if r.entity_id == entity_id] == [row.id]
