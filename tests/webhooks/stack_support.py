@@ -23,7 +23,8 @@ from workers.embedded import EmbeddedWorker
 
 @contextmanager
 def running_stack(kind: str, tmp_path: Path, **overrides: str) -> Iterator[Stack]:
-    """A stack on "sqlite" (embedded: in-process locks and caches) or "postgresql+redis" (as deployed)."""
+    """A stack on "sqlite" (embedded: in-process locks and caches) or "postgresql+redis" (as deployed;
+    REDIS_URL in `overrides` picks a Redis database of the test's own)."""
     if kind == "sqlite":
         running = start_stack(f"sqlite:///{tmp_path / 'web.db'}", worker=False, **overrides)  # runs stay pending
         try:
@@ -33,7 +34,7 @@ def running_stack(kind: str, tmp_path: Path, **overrides: str) -> Iterator[Stack
         return
     redis_client().close()  # skips (or fails, in CI) when Redis is not there
     with postgres_schema() as url:
-        running = start_stack(url, REDIS_URL=REDIS_URL, **overrides)
+        running = start_stack(url, **{"REDIS_URL": REDIS_URL, **overrides})
         try:
             yield running
         finally:
