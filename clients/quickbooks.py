@@ -181,6 +181,12 @@ def _batch_item(answer: dict[str, Any] | None) -> dict[str, Any] | QuickBooksErr
     return answer.get("QueryResponse", {})
 
 
+def quoted(value: str) -> str:
+    """A query string literal: backslash, then quote escaped (reference §3; python-quickbooks #319 leaves
+    backslashes alone)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def query_records(response: dict[str, Any]) -> list[dict[str, Any]]:
     """A QueryResponse's page: one entity per query, so its only list; an empty result is {}."""
     return next((v for v in response.values() if isinstance(v, list)), [])
