@@ -66,7 +66,8 @@ def test_a_6240_answer_is_replayed_for_its_requestid_even_once_the_name_is_free(
     body = {"DisplayName": "replay birds", "PrimaryEmailAddr": {"Address": "r@example.com"}}
     assert_fault(api.call("POST", "customer", body=body, requestid="export-7"), 400, "6240")
     deactivate = {"Id": holder["Id"], "SyncToken": holder["SyncToken"], "sparse": True, "Active": False}
-    assert api.call("POST", "customer", body=deactivate).json()["Customer"]["DisplayName"] == "Replay Birds (deleted)"
+    renamed = api.call("POST", "customer", body=deactivate).json()["Customer"]
+    assert renamed["DisplayName"] == "Replay Birds (deleted)"
     assert_fault(api.call("POST", "customer", body=body, requestid="export-7"), 400, "6240")
     created = api.call("POST", "customer", body=body, requestid="export-8")
     assert created.status_code == 200, created.text
