@@ -11,8 +11,8 @@ from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
 from store.portals import drop_uninstall_claim, ensure_portal, portal_by_member_id
 from webhooks.admins import INSTALL_ADMIN_ONLY, AdminRequired, user_is_admin
-from webhooks.bitrix24_events import (HANDLERS, authenticate_event, confirm_early_event, on_app_install,
-                                      revoke_pending, unsupported_log)
+from webhooks.bitrix24_events import (HANDLERS, authenticate_event, confirm_early_event, export_pending,
+                                      on_app_install, revoke_pending, unsupported_log)
 from webhooks.errors import PageError
 from webhooks.frame_auth import FrameAuthError, FramePost, authenticate_frame_post, portal_origin
 from webhooks.kept_data import forget_earlier_data, holds_earlier_data, marker_command, options_kept
@@ -179,4 +179,5 @@ def _dispatch(name: str, payload: dict, auth: dict) -> str:
             return "ignored"
         outcome = handler(session, portal, payload)
     revoke_pending(session)
+    export_pending(session)
     return outcome

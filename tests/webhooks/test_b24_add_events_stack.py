@@ -1,0 +1,143 @@
+"""Issue 11 items 1-2 through the real URL: the Bitrix24 sandbox fires ONCRMCONTACTADD/ONCRMCOMPANYADD at
+/webhooks/bitrix24 (sandbox/bitrix24/events.py), the route records them and queues the portal's export, the
+app's realtime worker works them (workers/exports.py) on the portal's stored tokens, and QuickBooks (its
+sandbox) shows what came of them."""
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from qb24.demo import first_sync
+from store.links import link_for_qbo
+from store.models import Portal, ReceivedEvent
+from tests.webhooks.b24_export_support import (add_by_hand, all_handled, b24_commands, customer_count,
+                                               customers_named, realm_id, sent_adds, set_export)
+from tests.support import wait_for
+from tests.webhooks.stack_support import application_token, b24_control
+from tests.workers.entry_support import connected_stack
+from workers.customer_export import customer_for
+
+READS = ("crm.contact.get", "crm.company.get")
+
+
+@pytest.fixture(scope="module")
+def connected(tmp_path_factory):
+    with connected_stack(f"sqlite:///{tmp_path_factory.mktemp('adds') / 'adds.db'}") as running:
+        yield running
+
+
+def _reads(connected) -> int:
+    commands = b24_commands(connected)
+    return sum(commands.get(method, 0) for method in READS)
+
+
+def _portal_id(connected) -> int:
+    with connected.services.sessions() as session:
+        return session.scalar(select(Portal.id).where(Portal.member_id == connected.stack.b24.default_member_id))
+
+
+def _linked_both_ways(connected, b24_type: str, b24_id: str, qbo_id: str) -> bool:
+    with connected.services.sessions() as session:
+        link = link_for_qbo(session, _portal_id(connected), "Customer", qbo_id)
+        return (customer_for(session, _portal_id(connected), b24_type, b24_id) == qbo_id
+                and link is not None and (link.b24_type, link.b24_id) == (b24_type, b24_id))
+
+
+def _auth_of_last_add(connected) -> dict:
+    body = parse_qs(sent_adds(connected)[-1]["body"])
+    return {key[5:-1]: values[0] for key, values in body.items() if key.startswith("auth[")}
+
+
+def test_a_contact_added_by_hand_with_export_on_becomes_exactly_one_customer_linked_both_ways(connected):
+    set_export(connected, True)
+    seen = len(sent_adds(connected))
+    contact_id = add_by_hand(connected, "contact", {"NAME": "Hanna", "LAST_NAME": "Handmade",
+                                                    "EMAIL": [{"VALUE": "hanna@example.com", "VALUE_TYPE": "WORK"}]})
+    all_handled(connected, seen + 1)
+    assert _auth_of_last_add(connected).get("access_token")  # a user's event carries that user's token
+    customers = customers_named(connected, "Hanna Handmade")
+    assert len(customers) == 1
+    assert customers[0]["PrimaryEmailAddr"]["Address"] == "hanna@example.com"
+    assert _linked_both_ways(connected, "contact", contact_id, customers[0]["Id"])
+
+
+def test_a_company_made_by_a_robot_is_exported_on_the_stored_tokens(connected):
+    set_export(connected, True)
+    seen = len(sent_adds(connected))
+    company_id = add_by_hand(connected, "company", {"TITLE": "Robotic Works Ltd"}, origin="robot")
+    all_handled(connected, seen + 1)
+    assert "access_token" not in _auth_of_last_add(connected)  # reference bitrix24.md §3.2: no tokens
+    customers = customers_named(connected, "Robotic Works Ltd")
+    assert len(customers) == 1 and customers[0]["CompanyName"] == "Robotic Works Ltd"
+    assert _linked_both_ways(connected, "company", company_id, customers[0]["Id"])
+
+
+def test_with_export_off_nothing_is_created_and_bitrix24_is_not_called(connected):
+    set_export(connected, False)
+    seen, reads = len(sent_adds(connected)), _reads(connected)
+    add_by_hand(connected, "contact", {"NAME": "Otto", "LAST_NAME": "Offline"})
+    rows = all_handled(connected, seen + 1)
+    assert customers_named(connected, "Otto Offline") == []
+    assert _reads(connected) == reads
+    assert all(row.last_error is None for row in rows)
+
+
+def test_a_record_carrying_our_origin_markers_creates_nothing(connected):
+    set_export(connected, True)
+    seen, customers = len(sent_adds(connected)), customer_count(connected)
+    add_by_hand(connected, "contact", {"NAME": "Marked", "LAST_NAME": "Import", "ORIGINATOR_ID": f"qb24:{realm_id(connected)}",
+                                       "ORIGIN_ID": "Customer:99999"})
+    all_handled(connected, seen + 1)
+    assert customers_named(connected, "Marked Import") == []
+    assert customer_count(connected) == customers
+
+
+def test_a_record_deleted_before_the_read_is_handled_without_a_customer(connected):
+    """The event names a record the portal no longer holds (deleted before the worker read it): the portal's
+    real event shape (reference bitrix24.md §3.2, robot form: no tokens), posted to the real URL."""
+    set_export(connected, True)
+    stack, customers = connected.stack, customer_count(connected)
+    form = {"event": "ONCRMCONTACTADD", "event_handler_id": "1", "data[FIELDS][ID]": "987654",
+            "ts": str(int(time.time())), "auth[domain]": "ignored", "auth[member_id]": stack.b24.default_member_id,
+            "auth[application_token]": application_token(stack)}
+    response = requests.post(stack.url + "/webhooks/bitrix24", data=form, timeout=30)
+    assert response.status_code == 200 and response.json()["outcome"] == "recorded"
+
+    def handled():
+        with connected.services.sessions() as session:
+            row = session.scalar(select(ReceivedEvent).where(ReceivedEvent.entity_id == "987654"))
+            return row if row is not None and row.handled_at is not None else None
+
+    row = wait_for(handled, "the event of a deleted contact to be handled", timeout=30)
+    assert row.last_error is None and row.attempts == 0
+    assert customer_count(connected) == customers
+
+
+def test_the_first_sync_echoes_create_no_customer_and_cost_no_bitrix24_call(tmp_path, capsys):
+    """Done means (issue 11): a first sync of the sample company fires an add event for every contact and
+    company it creates; none becomes a QuickBooks customer, and the echoes cost (target) zero Bitrix24 calls."""
+    with connected_stack(f"sqlite:///{tmp_path / 'echo.db'}") as connected:
+        set_export(connected, True)  # the worst case: every echo would be exported were it not recognised
+        customers, reads = customer_count(connected), _reads(connected)
+        assert first_sync(connected.stack, connected.browser, lambda line: None)["status"] == "done"
+        member_id = connected.stack.b24.default_member_id
+        made = sum(len(b24_control(connected.stack, f"portals/{member_id}/records/{kind}", method="GET"))
+                   for kind in ("contact", "company"))
+        assert made > 10  # the sample company's customers and their contact persons
+        rows = all_handled(connected, made, timeout=120)
+        assert len(rows) == made and all(row.last_error is None for row in rows)
+        echo_reads = _reads(connected) - reads
+        with capsys.disabled():
+            print(f"\nfirst sync: {made} add events, {echo_reads} Bitrix24 read commands spent on echoes")
+        assert customer_count(connected) == customers
+        assert echo_reads == 0
+        contact_id = add_by_hand(connected, "contact", {"NAME": "After", "LAST_NAME": "The Sync"})
+        all_handled(connected, made + 1)
+        created = customers_named(connected, "After The Sync")
+        assert len(created) == 1 and customer_count(connected) == customers + 1
+        assert _linked_both_ways(connected, "contact", contact_id, created[0]["Id"])
+        assert _reads(connected) - reads == 1  # the hand-made contact's one read
