@@ -136,6 +136,18 @@ def test_a_lead_gets_a_customer_reference_not_a_link(rig):
     assert ref.qbo_id == exported.customer_id == found(rig, "lead", lead["ID"])
 
 
+def test_a_record_the_customer_rule_would_sync_as_the_other_kind_gets_a_reference(rig):
+    # under "always contacts" the pull would make any customer a contact: a company cannot own its link
+    rig.world.rig.set_settings(customer_rule="always_contacts")
+    try:
+        company = crm_add(rig, "company", {"TITLE": "Always Contact Rocks"})
+        exported = export(rig, "company", company)
+    finally:
+        rig.world.rig.set_settings(customer_rule="by_company_name")
+    assert exported.created and stored(rig, Link, qbo_type=CUSTOMER, qbo_id=exported.customer_id) == []
+    assert found(rig, "company", company["ID"]) == exported.customer_id
+
+
 def test_a_retry_after_a_crash_replays_the_create_instead_of_making_a_second_customer(rig):
     record = crm_add(rig, "contact", {"NAME": "Bamm-Bamm", "LAST_NAME": "Rubble"})
     first = export(rig, "contact", record)
