@@ -18,6 +18,7 @@ from webhooks.frame_auth import FrameAuthError, FramePost, authenticate_frame_po
 from webhooks.kept_data import forget_earlier_data, holds_earlier_data, marker_command, options_kept
 from webhooks.metrics import count_event
 from webhooks.php_form import php_form
+from webhooks.placement_records import CARD_KINDS
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens, token_cipher
 from webhooks.uninstall import confirm_due_claim, on_app_uninstall, settle_before_install
@@ -28,12 +29,10 @@ log = logging.getLogger("qb24.b24.install")
 # ONAPPINSTALL is bound because the installer POST may carry no APPLICATION_TOKEN (the captured
 # shape, reference §1.1): the event, sent after installFinish, then delivers it.
 EVENTS = ("ONAPPINSTALL", "ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL")
-# The Create Invoice item of contact, company, lead and deal cards (reference §4). Bound only once
-# `/placements/create-invoice` is served (the Bitrix24 → QuickBooks slice): until then a click would
-# answer 404, and a button that does not work must not appear on users' cards.
-CREATE_INVOICE_PLACEMENTS = ("CRM_CONTACT_DETAIL_TOOLBAR", "CRM_COMPANY_DETAIL_TOOLBAR",
-                             "CRM_LEAD_DETAIL_TOOLBAR", "CRM_DEAL_DETAIL_TOOLBAR")
-PLACEMENTS: tuple[str, ...] = ()
+# The Create Invoice item of contact, company, lead and deal cards (reference §4), served by
+# webhooks/placement.py; the code names the card's record type (CARD_KINDS).
+CREATE_INVOICE_PLACEMENTS = tuple(CARD_KINDS)
+PLACEMENTS: tuple[str, ...] = CREATE_INVOICE_PLACEMENTS
 PLACEMENT_TITLE = "Create QuickBooks invoice"
 
 
