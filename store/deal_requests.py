@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session
 
 from store.models import DealRequest, Portal, utcnow
 
+# MetaData.CreateTime has whole seconds ("2015-07-24T10:35:08-07:00", reference §5): an invoice made in the
+# same second as the click reads as made before it, so the click counts from the start of its second.
+CREATE_TIME_RESOLUTION = timedelta(seconds=1)
+
 
 def remember_deal(session: Session, portal_id: int, deal_id: str, qbo_customer_id: str, user_id: str | None,
                   window: timedelta) -> DealRequest:
@@ -32,7 +36,8 @@ def remember_deal(session: Session, portal_id: int, deal_id: str, qbo_customer_i
     if held is not None:
         return held
     request = DealRequest(portal_id=portal_id, deal_id=str(deal_id), qbo_customer_id=str(qbo_customer_id),
-                          user_id=str(user_id) if user_id else None, requested_at=now, expires_at=now + window)
+                          user_id=str(user_id) if user_id else None, requested_at=now,
+                          expires_at=now + window)
     session.add(request)
     session.flush()
     return request
@@ -85,6 +90,6 @@ def _candidates(session: Session, portal_id: int, qbo_customer_ids: Iterable[str
         return []
     rows = session.execute(select(DealRequest.id, DealRequest.deal_id).where(
         DealRequest.portal_id == portal_id, DealRequest.qbo_customer_id.in_(wanted),
-        DealRequest.invoice_qbo_id.is_(None), DealRequest.requested_at <= created_at,
+        DealRequest.invoice_qbo_id.is_(None), DealRequest.requested_at < created_at + CREATE_TIME_RESOLUTION,
         DealRequest.expires_at > created_at).order_by(DealRequest.requested_at, DealRequest.id))
     return [(request_id, deal_id) for request_id, deal_id in rows]

@@ -49,7 +49,7 @@ def _deal_link_hours(value: Any) -> int:
 
 
 def deal_link_window(settings: Mapping[str, Any]) -> timedelta:
-    """The deal follow-through window of the portal's stored settings (for store.deal_requests.remember_deal)."""
+    """The deal follow-through window of a portal's stored settings (store.deal_requests.remember_deal)."""
     return timedelta(hours=_deal_link_hours(settings.get("deal_link_hours", DEFAULTS["deal_link_hours"])))
 
 

@@ -25,6 +25,14 @@ def _deal(portal: Portal) -> int:
     return int(ok(portal.call("crm.deal.add", {"fields": {"TITLE": "Garden redesign"}}))["result"])
 
 
+def _add(portal: Portal, fields: dict) -> dict:
+    return ok(portal.call("crm.item.add", {"entityTypeId": SMART, "fields": fields}))["result"]["item"]
+
+
+def _update(portal: Portal, item_id: int, fields: dict) -> None:
+    ok(portal.call("crm.item.update", {"entityTypeId": SMART, "id": item_id, "fields": fields}))
+
+
 def _item(portal: Portal, item_id: int) -> dict:
     return ok(portal.call("crm.item.get", {"entityTypeId": SMART, "id": item_id}))["result"]["item"]
 
@@ -34,7 +42,8 @@ def test_a_smart_invoice_is_added_with_its_deal_and_keeps_it_through_updates(por
     added = ok(portal.call("crm.item.add", {"entityTypeId": SMART, "fields": {
         "title": "Invoice 1001", "parentId2": deal}}))["result"]["item"]
     assert added["parentId2"] == deal  # a number, as every crm.item id
-    ok(portal.call("crm.item.update", {"entityTypeId": SMART, "id": added["id"], "fields": {"title": "Invoice 1002"}}))
+    ok(portal.call("crm.item.update", {"entityTypeId": SMART, "id": added["id"],
+                                       "fields": {"title": "Invoice 1002"}}))
     assert _item(portal, added["id"])["parentId2"] == deal
     listed = ok(portal.call("crm.item.list", {"entityTypeId": SMART, "filter": {"parentId2": deal},
                                               "select": ["id", "parentId2"]}))["result"]["items"]
@@ -43,15 +52,15 @@ def test_a_smart_invoice_is_added_with_its_deal_and_keeps_it_through_updates(por
 
 def test_a_smart_invoices_deal_is_changed_or_unbound_only_when_named(portal: Portal) -> None:
     first, second = _deal(portal), _deal(portal)
-    item = ok(portal.call("crm.item.add", {"entityTypeId": SMART, "fields": {"parentId2": first}}))["result"]["item"]
-    ok(portal.call("crm.item.update", {"entityTypeId": SMART, "id": item["id"], "fields": {"parentId2": second}}))
+    item = _add(portal, {"parentId2": first})
+    _update(portal, item["id"], {"parentId2": second})
     assert _item(portal, item["id"])["parentId2"] == second
-    ok(portal.call("crm.item.update", {"entityTypeId": SMART, "id": item["id"], "fields": {"parentId2": 0}}))
+    _update(portal, item["id"], {"parentId2": 0})
     assert _item(portal, item["id"])["parentId2"] == 0
 
 
 def test_a_smart_invoice_without_a_deal_answers_parent_id_2_zero(portal: Portal) -> None:
-    item = ok(portal.call("crm.item.add", {"entityTypeId": SMART, "fields": {"title": "x"}}))["result"]["item"]
+    item = _add(portal, {"title": "x"})
     assert item["parentId2"] == 0
 
 

@@ -28,7 +28,8 @@ def test_the_window_defaults_to_24_hours_and_is_shown(world):
 
 def test_a_window_is_saved_shown_and_kept_by_a_form_without_it(world):
     connected(world)
-    response = world.client.post("/bitrix24/app/settings", data=valid_form(world.csrf(), deal_link_hours=" 72 "))
+    response = world.client.post("/bitrix24/app/settings",
+                                 data=valid_form(world.csrf(), deal_link_hours=" 72 "))
     assert response.status_code == 303
     with world.sessions() as session:
         assert world.portal(session).settings["deal_link_hours"] == 72
