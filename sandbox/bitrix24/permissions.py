@@ -12,7 +12,9 @@ What a refused read answers (DOCS crm-contact-get.md, crm-company-get.md, crm-le
 (`$errors[] = 'Access denied.'` in CCrmContactRestProxy::innerGet, which checks the permission on the id
 before it looks the record up, so a user limited to own records is refused an id that does not exist too).
 The binding methods answer `ACCESS_DENIED` "Access denied!" instead (crm-deal-contact-items-get.md,
-crm-company-contact-items-get.md; 403 per crm-quote-contact-items-get.md and reference §8).
+crm-company-contact-items-get.md; 403 per crm-quote-contact-items-get.md and reference §8), and
+crm.item.get 400 ACCESS_DENIED "You do not have permission to view this item" (crm-item-get.md).
+Only reading is modelled: writes are not refused by these levels.
 """
 from __future__ import annotations
 

@@ -95,3 +95,15 @@ def test_a_bad_level_is_refused_and_changes_nothing(portal: Portal, body: dict) 
     users = portal.control_get("users")
     assert [u["crm_read"] for u in users if u["id"] == user_id] == [{"deal": "own"}]
     assert [u["name"] for u in users] == ["Sandbox", "Sam"]
+
+
+def test_crm_item_get_and_list_follow_the_same_right(portal: Portal) -> None:
+    """DOCS crm/universal/crm-item-get.md: 400 ACCESS_DENIED "You do not have permission to view this item"."""
+    _, auth = _user(portal, crm_read="own")
+    own, other = _add(portal, "contact", auth), _add(portal, "contact")
+    assert portal.call("crm.item.get", {"entityTypeId": 3, "id": own}, auth=auth).status_code == 200
+    refused = portal.call("crm.item.get", {"entityTypeId": 3, "id": other}, auth=auth)
+    assert (refused.status_code, refused.json()) == (400, {"error": "ACCESS_DENIED", "error_description":
+                                                           "You do not have permission to view this item"})
+    listed = portal.call("crm.item.list", {"entityTypeId": 3}, auth=auth).json()
+    assert [item["id"] for item in listed["result"]["items"]] == [own] and listed["total"] == 1
