@@ -19,7 +19,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields
 
 from mappers.errors import MappingError
 
-__all__ = ["B24_TYPES", "MAX_DISPLAY_NAME", "customer_body", "display_name", "numbered", "comm_keys"]
+__all__ = ["B24_TYPES", "MAX_DISPLAY_NAME", "check_record", "customer_body", "display_name", "numbered", "comm_keys"]
 
 B24_TYPES = ("contact", "company", "lead")
 MAX_DISPLAY_NAME = 500   # CUSTREF, reference Q §4 (the sandbox answers 2050 above it)
@@ -74,7 +74,7 @@ _SCHEMA = CrmRecordSchema()
 
 def customer_body(b24_type: str, record: dict[str, Any], *, person: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Customer create body for a CRM record; `person` is a company's contact person (a contact record)."""
-    _checked(b24_type, record)
+    check_record(b24_type, record)
     body: dict[str, Any] = {"DisplayName": display_name(b24_type, record)}
     named = person if b24_type == "company" else record  # a company's person names are its contact's
     company = _clean(record.get("TITLE") if b24_type == "company" else record.get("COMPANY_TITLE"))
@@ -104,7 +104,7 @@ def display_name(b24_type: str, record: dict[str, Any]) -> str:
         choices = [_clean(record.get("TITLE"))]
     else:
         choices = [_clean(record.get("COMPANY_TITLE")), person, _clean(record.get("TITLE"))]
-    choices += _values(record, "EMAIL")[:1] + _values(record, "PHONE")[:1]
+    choices += [_clean(value) for value in _values(record, "EMAIL")[:1] + _values(record, "PHONE")[:1]]
     name = next((c for c in choices if c), f"{b24_type.capitalize()} {record['ID']}")
     return name[:MAX_DISPLAY_NAME].strip()
 
@@ -128,7 +128,8 @@ def comm_keys(record: dict[str, Any]) -> set[str]:
     return keys
 
 
-def _checked(b24_type: str, record: Any) -> None:
+def check_record(b24_type: str, record: Any) -> None:
+    """MappingError unless the record is a CRM contact, company or lead the mapper can read."""
     if b24_type not in B24_TYPES:
         raise MappingError(f"A {b24_type!r} cannot become a QuickBooks customer; only {', '.join(B24_TYPES)}.")
     if not isinstance(record, dict):

@@ -44,14 +44,14 @@ from typing import TYPE_CHECKING, Any
 
 from clients.quickbooks import QuickBooksClient, quoted
 from clients.quickbooks_errors import DuplicateName, NotFound
-from mappers.b24_customer import comm_keys, customer_body, numbered
+from mappers.b24_customer import check_record, comm_keys, customer_body, numbered
 from mappers.customer import is_sub_customer, map_customer
 from mappers.multifield import normalized
 from mappers.origin import parse_origin
 from mappers.qbo_time import parse_qbo_time
 from store.customer_refs import ref_for, refer
 from store.db import transaction
-from store.links import bind, link_for_b24, link_for_qbo
+from store.links import bind, bind_new, link_for_b24, link_for_qbo
 from store.models import Portal
 from workers.sync_customers import CUSTOMER, PERSON
 
@@ -90,6 +90,7 @@ def ensure_customer(services: Services, portal: Portal, realm_id: str, b24_type:
 
     Raises MappingError (a record the mapper refuses), QuickBooksError (DuplicateName when every name of
     the rule is taken), Bitrix24Error (reading a company's contact person) and LockTimeout."""
+    check_record(b24_type, record)  # before record["ID"]: a malformed record is a MappingError, not a KeyError
     b24_id = str(record["ID"])
     qbo = services.quickbooks_client(realm_id)
     with ExitStack() as held:
@@ -203,14 +204,29 @@ def _remember(services: Services, portal: Portal, realm_id: str, b24_type: str, 
     with transaction(services.sessions) as session:
         owner = link_for_qbo(session, portal.id, CUSTOMER, qbo_id)
         elsewhere = owner is not None and (owner.b24_type, owner.b24_id) != (b24_type, b24_id)
-        if mapped is None or elsewhere or mapped.entity != b24_type:
+        if mapped is None or elsewhere or mapped.entity != b24_type or not _bound(
+                session, portal.id, b24_type, b24_id, qbo_id, _updated_at(customer), mapped.content_hash):
             refer(session, portal_id=portal.id, b24_type=b24_type, b24_id=b24_id, qbo_id=qbo_id)
             return
-        bind(session, portal_id=portal.id, qbo_type=CUSTOMER, qbo_id=qbo_id, b24_type=b24_type, b24_id=b24_id,
-             source_updated_at=_updated_at(customer), content_hash=mapped.content_hash)
         if person is not None and mapped.person is not None:
             bind(session, portal_id=portal.id, qbo_type=PERSON, qbo_id=qbo_id, b24_type="contact",
                  b24_id=str(person["ID"]))
+
+
+def _bound(session: Session, portal_id: int, b24_type: str, b24_id: str, qbo_id: str,
+           updated_at: datetime | None, content_hash: str) -> bool:
+    """Bind the record to the customer unless another record holds the customer by now: a concurrent export
+    of a duplicate record, or the change pull, may commit its link after the owner was looked up, and bind's
+    upsert would move that link here."""
+    link = dict(portal_id=portal_id, qbo_type=CUSTOMER, qbo_id=qbo_id, b24_type=b24_type, b24_id=b24_id,
+                source_updated_at=updated_at, content_hash=content_hash)
+    if bind_new(session, **link):
+        return True
+    owner = link_for_qbo(session, portal_id, CUSTOMER, qbo_id)
+    if owner is None or (owner.b24_type, owner.b24_id) != (b24_type, b24_id):
+        return False
+    bind(session, **link)  # ours already (a retry): refresh the echo's timestamp and hash
+    return True
 
 
 def _updated_at(customer: dict[str, Any]) -> datetime | None:

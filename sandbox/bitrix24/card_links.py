@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from sandbox.bitrix24 import invoices, smart_invoice
+from sandbox.bitrix24 import invoices, permissions, smart_invoice
 from sandbox.bitrix24.state import Portal
 
 
@@ -40,21 +40,29 @@ def deal_invoices(portal: Portal, deal_id: int) -> str:
             f"<th>Amount</th></tr>{body}</table>")
 
 
-def client_label(portal: Portal, contact_id: Any, company_id: Any) -> str:
-    """The client as the kanban shows it: the contact's name, else the company's title."""
+def client_label(portal: Portal, user_id: int, contact_id: Any, company_id: Any) -> str:
+    """The client as the kanban shows it to this user: the contact's name, else the company's title; a
+    record the user may not read only as "Hidden contact"/"Hidden company" (permissions.py; the portal's
+    caption for hidden records, wording UNCERTAIN)."""
     contact = portal.entities.get("contact", {}).get(_int_id(contact_id))
     if contact is not None:
+        if not permissions.may_read(portal, user_id, "contact", contact):
+            return "Hidden contact"
         name = " ".join(part for part in (contact.get("NAME"), contact.get("LAST_NAME")) if part)
         return name or f"Contact #{contact_id}"
     company = portal.entities.get("company", {}).get(_int_id(company_id))
-    return (company.get("TITLE") or f"Company #{company_id}") if company is not None else ""
+    if company is None:
+        return ""
+    if not permissions.may_read(portal, user_id, "company", company):
+        return "Hidden company"
+    return company.get("TITLE") or f"Company #{company_id}"
 
 
-def kanban_card(portal: Portal, item: dict) -> str:
-    """One Smart Invoice on the kanban: number, title, amount, its deal and its client."""
+def kanban_card(portal: Portal, user_id: int, item: dict) -> str:
+    """One Smart Invoice on the kanban as this user sees it: number, title, amount, deal and client."""
     deal_id = _int_id(item.get("parentId2"))
     deal = f"<a class='card-deal' href='/crm/deal/details/{deal_id}/'>deal #{deal_id}</a>" if deal_id else ""
-    client = client_label(portal, item.get("contactId"), item.get("companyId"))
+    client = client_label(portal, user_id, item.get("contactId"), item.get("companyId"))
     client_html = f"<span class='card-client'>{escape(client)}</span>" if client else ""
     return (f"<div class='card' data-id='{item['id']}' data-deal-id='{deal_id}' "
             f"data-contact-id='{_int_id(item.get('contactId'))}' "

@@ -166,6 +166,16 @@ def _bind_deal_contacts(record: dict, given: set[str]) -> None:
         record["CONTACT_IDS"] = [int(record["CONTACT_ID"])] if record.get("CONTACT_ID") else []
 
 
+def _unbind_deals(portal: Portal, contact_id: int) -> None:
+    """A deleted contact leaves every deal (CCrmContact::Delete → DealContactTable::unbindAllDeals); the next
+    bound contact becomes the primary one (UNCERTAIN: the docs do not say which)."""
+    for deal in portal.entities.get("deal", {}).values():
+        bound = deal_contact_ids(deal)
+        if contact_id in bound:
+            deal["CONTACT_IDS"] = [n for n in bound if n != contact_id]
+            deal["CONTACT_ID"] = str(deal["CONTACT_IDS"][0]) if deal["CONTACT_IDS"] else None
+
+
 def deal_contact_ids(deal: dict) -> list[int]:
     """The deal's bound contacts, primary first."""
     if deal.get("CONTACT_IDS") is not None:
@@ -221,4 +231,6 @@ def delete(state: State, sender: EventSender, portal: Portal, kind: str, entity_
     if portal.entities.get(kind, {}).pop(entity_id, None) is None:
         raise classic("Not found")
     comm_index.drop(portal, kind, entity_id)
+    if kind == "contact":
+        _unbind_deals(portal, entity_id)
     fire(state, sender, portal, f"ONCRM{kind.upper()}DELETE", {"FIELDS": {"ID": str(entity_id)}}, user_id)

@@ -206,13 +206,18 @@ def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
         return page(f"New {kind}", form)
 
     @bp.route("/crm/type/31/kanban/")
-    def kanban() -> str:
-        category = smart_invoice.default_category(portal)
-        items = list(portal.entities.get(smart_invoice.KIND, {}).values())
-        columns = "".join(
-            f"<div class='column' data-stage='{stage}'><b>{stage}</b>" + "".join(
-                card_links.kanban_card(portal, i) for i in items if i["stageId"] == stage) + "</div>"
-            for stage in smart_invoice.stage_ids(portal, category))
+    def kanban() -> tuple[str, int] | str:
+        with state.lock:
+            try:
+                user_id = _page_user(portal)
+            except RestError as err:
+                return page("Invoices", f"<p class='error'>{escape(err.description)}</p>"), err.status
+            category = smart_invoice.default_category(portal)
+            items = list(portal.entities.get(smart_invoice.KIND, {}).values())
+            columns = "".join(
+                f"<div class='column' data-stage='{stage}'><b>{stage}</b>" + "".join(
+                    card_links.kanban_card(portal, user_id, i) for i in items if i["stageId"] == stage)
+                + "</div>" for stage in smart_invoice.stage_ids(portal, category))
         return page("Invoices", f"<div class='kanban'>{columns}</div>")
 
     @bp.route("/oauth/authorize/")

@@ -11,7 +11,8 @@ What a refused read answers (DOCS crm-contact-get.md, crm-company-get.md, crm-le
 "Error Handling"): HTTP 400, empty `error`, "Access denied". The core text carries a full stop
 (`$errors[] = 'Access denied.'` in CCrmContactRestProxy::innerGet, which checks the permission on the id
 before it looks the record up, so a user limited to own records is refused an id that does not exist too).
-The binding methods answer `ACCESS_DENIED` "Access denied!" instead (crm-deal-contact-items-get.md,
+The binding methods answer `ACCESS_DENIED` "Access denied!" for the record (but a deal's to a user with no
+deal right at all: '' "Access denied.") (crm-deal-contact-items-get.md,
 crm-company-contact-items-get.md; 403 per crm-quote-contact-items-get.md and reference §8), and
 crm.item.get 400 ACCESS_DENIED "You do not have permission to view this item" (crm-item-get.md).
 Only reading is modelled: writes are not refused by these levels.
@@ -61,7 +62,11 @@ def check_list(portal: Portal, user_id: int, kind: str) -> None:
 
 
 def check_bindings(portal: Portal, user_id: int, kind: str, record: dict[str, Any] | None) -> None:
-    """crm.<kind>.contact.items.get: ACCESS_DENIED "Access denied!"."""
+    """crm.<kind>.contact.items.get: ACCESS_DENIED "Access denied!" for a record the user may not read; for
+    deals a user with no read right at all gets 400 '' "Access denied." (crm-deal-contact-items-get.md lists
+    both; crm-company-contact-items-get.md lists only ACCESS_DENIED)."""
+    if kind == "deal":
+        check_list(portal, user_id, kind)
     if not may_read(portal, user_id, kind, record):
         raise RestError(403, "ACCESS_DENIED", "Access denied!")
 

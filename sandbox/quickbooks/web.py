@@ -106,12 +106,19 @@ def _not_found(what: str) -> Response:
     return _page(f"{what} not found", f"<p id='error'>{text}</p>", 404)
 
 
-def _invoice_form(customer: dict[str, Any], values: dict[str, str], error: str = "") -> str:
+def _form_action(realm: Realm) -> str:
+    """The form posts back to its own company: a browser signed into another one since (another tab)
+    must not save this customer's invoice there."""
+    args = {k: v for k, v in request.args.items() if k != "realmId"}
+    return f"{request.path}?{urlencode({**args, 'realmId': realm.realm_id})}"
+
+
+def _invoice_form(realm: Realm, customer: dict[str, Any], values: dict[str, str], error: str = "") -> str:
     """The new-invoice form: customer, one line (description, amount), the email and "send" box."""
     email = values.get("email", (customer.get("PrimaryEmailAddr") or {}).get("Address", ""))
     checked = " checked" if values.get("send") else ""
     problem = f"<p id='error' role='alert'>{escape(error)}</p>" if error else ""
-    return (f"{problem}<form id='invoice-form' method='post' action='{escape(request.full_path)}'>"
+    return (f"{problem}<form id='invoice-form' method='post' action='{escape(_form_action(realm))}'>"
             f"<input type='hidden' name='nameId' value='{escape(customer['Id'])}'>"
             f"<p>Customer: <span id='customer-name'>{escape(customer.get('DisplayName', ''))}</span> "
             f"<span id='customer-id' hidden>{escape(customer['Id'])}</span></p>"
@@ -175,7 +182,7 @@ def _save_invoice(realm: Realm, customer: dict[str, Any]) -> Response:
     elif values["email"] and not _looks_like_email(values["email"]):
         error = "Enter a valid email address."
     if error:
-        return _page("Invoice", _invoice_form(customer, values, error), 400)
+        return _page("Invoice", _invoice_form(realm, customer, values, error), 400)
     box = sandbox()
     with box.state.lock:
         body = _invoice_body(realm, customer, values["description"], amount, values["email"])
@@ -184,7 +191,7 @@ def _save_invoice(realm: Realm, customer: dict[str, Any]) -> Response:
         if values["send"]:
             invoice = box.write(realm.realm_id, send_invoice, invoice["Id"], None)
     except faults.ApiFault as fault:
-        return _page("Invoice", _invoice_form(customer, values, fault.detail or fault.message), 400)
+        return _page("Invoice", _invoice_form(realm, customer, values, fault.detail or fault.message), 400)
     target = f"{request.path}?{urlencode({'txnId': invoice['Id'], 'realmId': realm.realm_id})}"
     return redirect(target, 303)  # Post/Redirect/Get: reloading the result does not save twice
 
@@ -215,7 +222,7 @@ def invoice_screen() -> Response:
             return _not_found("Customer")
         if request.method == "POST":
             return _save_invoice(realm, customer)
-        return _page("Invoice", _invoice_form(customer, {}))
+        return _page("Invoice", _invoice_form(realm, customer, {}))
     return _screen(build)
 
 

@@ -71,6 +71,12 @@ def test_a_nameless_record_falls_back_to_email_phone_then_its_kind_and_id():
     assert display_name("company", {"ID": "9", "TITLE": ":"}) == "Company 9"
 
 
+def test_a_fallback_name_from_a_phone_loses_what_quickbooks_refuses_too():
+    # Bitrix24 keeps a phone's VALUE as typed; a ":" in the DisplayName is refused (2170, reference Q §11)
+    phone = [{"VALUE": "Tel: 555 0100\text 12", "VALUE_TYPE": "WORK"}]
+    assert display_name("contact", {"ID": "8", "PHONE": phone}) == "Tel 555 0100 ext 12"
+
+
 def test_lengths_fit_quickbooks_limits():
     long = "x" * 700
     body = customer_body("company", {"ID": "1", "TITLE": long})

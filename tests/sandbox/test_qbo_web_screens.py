@@ -145,3 +145,23 @@ def test_the_stack_points_qbo_web_base_at_the_sandbox_screens(qbo: Sandbox, sess
     assert settings.qbo_web_base == qbo.url
     screen = requests.get(f"{settings.qbo_web_base}/app/invoice", params={"nameId": AMY}, timeout=10)
     assert _element(screen.text, "customer-name") == "Amy&#x27;s Bird Sanctuary"
+
+
+def test_a_form_saves_in_the_company_it_was_opened_in(qbo: Sandbox, session: Session) -> None:
+    """A browser that signs into another company (another tab) before saving must not move the invoice
+    there: the open form belongs to the company whose customer it shows."""
+    api, _, _ = session
+    first = api.base.rsplit("/", 1)[1]
+    second = qbo.control("POST", "realms", sample=True)["realm_id"]  # also has a customer 1
+    browser = requests.Session()
+    browser.get(f"{qbo.url}/app/customerdetail", params={"nameId": AMY, "realmId": first}, timeout=10)
+    form = browser.get(f"{qbo.url}/app/invoice", params={"nameId": AMY}, timeout=10)  # the app's link
+    assert form.status_code == 200
+    action = re.search(r"id='invoice-form' method='post' action='([^']*)'", form.text).group(1)
+    count = _invoice_count(api, AMY)
+    assert browser.get(f"{qbo.url}/app/customerdetail", params={"nameId": AMY, "realmId": second},
+                       timeout=10).status_code == 200  # the other tab
+    saved = browser.post(qbo.url + action.replace("&amp;", "&"), data={"nameId": AMY, "amount": "7"},
+                         timeout=10)
+    assert saved.status_code == 200 and f"realmId={first}" in saved.url
+    assert _invoice_count(api, AMY) == count + 1

@@ -43,6 +43,21 @@ def test_deal_contact_items_follow_contact_ids_primary_first(portal: Portal) -> 
     assert "CONTACT_IDS" not in listed[0]
 
 
+def test_a_deleted_contact_leaves_the_deals_it_was_bound_to(portal: Portal) -> None:
+    """Deleting a contact unbinds it from every deal (the core's CCrmContact::Delete calls
+    DealContactTable::unbindAllDeals): the deal's bindings never name a contact crm.contact.get cannot find.
+    Which remaining contact becomes primary is not documented (UNCERTAIN); the sandbox takes the next one."""
+    first, second = _add(portal, "contact", {"NAME": "A"}), _add(portal, "contact", {"NAME": "B"})
+    deal = _add(portal, "deal", {"TITLE": "Two", "CONTACT_IDS": [first, second]})
+    only = _add(portal, "deal", {"TITLE": "One", "CONTACT_ID": first})
+    assert _result(portal.call("crm.contact.delete", {"id": first})) is True
+    items = _result(portal.call("crm.deal.contact.items.get", {"id": deal}))
+    assert [i["CONTACT_ID"] for i in items] == [second]
+    assert _result(portal.call("crm.deal.contact.items.get", {"id": only})) == []
+    assert _result(portal.call("crm.deal.get", {"id": deal}))["CONTACT_ID"] == str(second)
+    assert _result(portal.call("crm.deal.get", {"id": only})).get("CONTACT_ID") in (None, "", "0")
+
+
 def test_binding_methods_refuse_bad_and_unknown_ids_as_documented(portal: Portal) -> None:
     invalid = {"error": "", "error_description": "The parameter ownerEntityID is invalid or not defined."}
     for method in ("crm.deal.contact.items.get", "crm.company.contact.items.get"):

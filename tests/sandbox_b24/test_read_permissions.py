@@ -75,6 +75,15 @@ def test_bindings_of_an_unreadable_deal_or_company_are_access_denied(portal: Por
                                                                "error_description": "Access denied!"})
 
 
+def test_deal_bindings_without_any_deal_right_are_the_empty_code_access_denied(portal: Portal) -> None:
+    """crm-deal-contact-items-get.md lists two refusals: empty code "Access denied." when "the user does not
+    have permission to read deals" and ACCESS_DENIED "Access denied!" for "no permission to read the deal"."""
+    _, auth = _user(portal, crm_read={"deal": "none"})
+    deal = _add(portal, "deal")
+    refused = portal.call("crm.deal.contact.items.get", {"id": deal}, auth=auth)
+    assert (refused.status_code, refused.json()) == (400, DENIED)
+
+
 def test_cards_and_lists_follow_the_page_users_right(portal: Portal) -> None:
     user_id, auth = _user(portal, crm_read="own")
     own, other = _add(portal, "contact", auth), _add(portal, "contact")
@@ -84,6 +93,23 @@ def test_cards_and_lists_follow_the_page_users_right(portal: Portal) -> None:
     assert denied.status_code == 403 and "id='access-denied'" in denied.text
     listed = requests.get(f"{portal.url}/crm/contact/list/?user_id={user_id}", timeout=10).text
     assert f"/crm/contact/details/{own}/" in listed and f"/crm/contact/details/{other}/" not in listed
+
+
+def test_the_kanban_hides_clients_the_page_user_may_not_read(portal: Portal) -> None:
+    """The kanban card names its client (card_links.py) only to a user who may read it; otherwise it shows
+    the hidden-record caption, as the portal's own lists do (wording UNCERTAIN, the name never)."""
+    user_id, auth = _user(portal, crm_read={"contact": "own", "company": "none"})
+    own = _add(portal, "contact", auth)
+    other = portal.call("crm.contact.add", {"fields": {"NAME": "Secret", "LAST_NAME": "Person"}}).json()["result"]
+    company = portal.call("crm.company.add", {"fields": {"TITLE": "Secret Co"}}).json()["result"]
+    for fields in ({"title": "Mine", "contactId": own}, {"title": "Theirs", "contactId": other},
+                   {"title": "Co", "companyId": company}):
+        assert portal.call("crm.item.add", {"entityTypeId": 31, "fields": fields}).status_code == 200
+    mine = requests.get(f"{portal.url}/crm/type/31/kanban/?user_id={user_id}", timeout=10).text
+    assert "<span class='card-client'>Own</span>" in mine
+    assert "Secret" not in mine and mine.count("<span class='card-client'>") == 3
+    admin = requests.get(f"{portal.url}/crm/type/31/kanban/", timeout=10).text
+    assert "Secret Person" in admin and "Secret Co" in admin
 
 
 @pytest.mark.parametrize("body", [{"crm_read": "some"}, {"crm_read": {"invoice": "own"}}, {"crm_read": ["own"]},

@@ -12,12 +12,14 @@ from sqlalchemy import delete, select, update
 
 from clients.coordination import LocalLocks, RedisLocks
 from clients.quickbooks_errors import DuplicateName
+from mappers.errors import MappingError
 from mappers.customer import map_customer
 from qb24.demo import b24_control
 from store.db import transaction
 from store.models import CustomerRef, Link, QboConnection
 from tests.workers.changes_support import Changed
 from tests.workers.e2e_support import SMART, run_sync, synced_world, writes_of
+from workers import customer_export
 from workers.context import Services
 from workers.customer_export import (MAX_ATTEMPTS, _request_key, customer_for, ensure_customer, request_id)
 from workers.sync_customers import CUSTOMER, PERSON
@@ -202,6 +204,31 @@ def test_a_duplicate_name_matching_by_phone_digits_already_linked_elsewhere_gets
     assert link.b24_id == str(first["ID"])  # the link stays with its owner
 
 
+def test_a_customer_another_record_bound_meanwhile_stays_with_it(rig, monkeypatch):
+    # The race: another export of a duplicate CRM record (or the change pull importing the customer) commits
+    # its link between this export's look-up of the customer's owner and its own bind. The interleaving is
+    # forced by answering that first look-up as it read before the other commit: nobody's.
+    existing = rig.qbo.create("Customer", {"DisplayName": "Race Rock Co", "CompanyName": "Race Rock Co",
+                                           "PrimaryEmailAddr": {"Address": "race@rock.example"}})
+    first = crm_add(rig, "company", {"TITLE": "Race Rock Co", "EMAIL": email("race@rock.example")})
+    with transaction(rig.world.rig.sessions) as session:
+        session.add(Link(portal_id=portal(rig).id, qbo_type=CUSTOMER, qbo_id=existing["Id"], b24_type="company",
+                         b24_id=str(first["ID"])))
+    real, looks = customer_export.link_for_qbo, []
+
+    def stale_then_real(*args):
+        looks.append(args)
+        return None if len(looks) == 1 else real(*args)
+
+    monkeypatch.setattr(customer_export, "link_for_qbo", stale_then_real)
+    second = crm_add(rig, "company", {"TITLE": "Race Rock Co", "EMAIL": email("Race@Rock.example")})
+    exported = export(rig, "company", second)
+    assert (exported.customer_id, exported.created) == (existing["Id"], False) and looks
+    (link,) = stored(rig, Link, qbo_type=CUSTOMER, qbo_id=existing["Id"])
+    assert (link.b24_type, link.b24_id) == ("company", str(first["ID"]))  # not taken over by the upsert
+    assert found(rig, "company", second["ID"]) == existing["Id"]  # the second invoices to it by a reference
+
+
 def test_a_duplicate_name_without_a_match_is_created_under_the_next_free_number(rig):
     rig.qbo.create("Customer", {"DisplayName": "Mr Slate", "PrimaryEmailAddr": {"Address": "boss@slate.example"}})
     rig.qbo.create("Customer", {"DisplayName": "Mr Slate (2)"})
@@ -227,6 +254,16 @@ def test_when_every_numbered_name_is_taken_the_export_fails_naming_them(rig):
     with pytest.raises(DuplicateName, match=r"Dino \(10\)"):
         export(rig, "contact", record)
     assert len(qbo_customers(rig)) == before and found(rig, "contact", record["ID"]) is None
+
+
+@pytest.mark.parametrize("b24_type, record", [("contact", {"NAME": "No", "LAST_NAME": "Id"}),
+                                              ("contact", ["not", "a", "record"]),
+                                              ("deal", {"ID": "1", "TITLE": "A deal is no customer"})])
+def test_what_cannot_be_a_customer_is_refused_as_a_mapping_error_and_changes_nothing(rig, b24_type, record):
+    before = len(qbo_customers(rig))
+    with pytest.raises(MappingError):
+        export(rig, b24_type, record)
+    assert len(qbo_customers(rig)) == before and stored(rig, CustomerRef, b24_type=b24_type) == []
 
 
 @pytest.mark.parametrize("locks", ["redis", "local"])
