@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, g, render_template, request
@@ -33,12 +32,11 @@ from webhooks.placement_records import Billed, NoAccess, NoParty, billed_record,
 from webhooks.runtime import runtime
 from webhooks.session import origin
 from workers.customer_export import customer_for, ensure_customer
-from workers.portal_settings import DEFAULTS
+from workers.portal_settings import deal_link_window
 
 log = logging.getLogger("qb24.web.placement")
 placement = Blueprint("placement", __name__, template_folder="templates")
 placement.after_request(frame_headers)  # the app page's CSP: framed by the confirmed portal only
-DEAL_LINK_HOURS = 24  # the deal follow-through window when the portal's settings name none
 
 
 @dataclass(frozen=True)
@@ -116,9 +114,9 @@ def _customer(portal: Portal, realm_id: str, billed: Billed) -> Customer:
 def _remember_deal(portal: Portal, deal_id: str, customer_id: str, user_id: str | None) -> int:
     """Record the click, so the customer's next invoice within the window is linked to the deal; the
     hours left (a repeated click keeps the open request and its end: store/deal_requests.py)."""
-    hours = int((portal.settings or {}).get("deal_link_hours", DEFAULTS.get("deal_link_hours", DEAL_LINK_HOURS)))
     with transaction(runtime().sessions) as session:
-        request_ = remember_deal(session, portal.id, deal_id, customer_id, user_id, timedelta(hours=hours))
+        request_ = remember_deal(session, portal.id, deal_id, customer_id, user_id,
+                                 deal_link_window(portal.settings or {}))
         left = request_.expires_at - utcnow()
     return max(1, math.ceil(left.total_seconds() / 3600))
 
