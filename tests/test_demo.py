@@ -37,8 +37,8 @@ def _portal_pages(stack) -> dict[str, str]:
     stages = client.call("crm.status.list").result
     deal_pages = {deal["ID"]: requests.get(f"{portal}/crm/deal/details/{deal['ID']}/", timeout=30).text
                   for deal in client.list_all("crm.deal.list", {"select": ["ID"]})}
-    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies, "stages": stages,
-            "deal_pages": deal_pages}
+    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies,
+            "stages": stages, "deal_pages": deal_pages}
 
 
 @pytest.fixture(scope="module")
