@@ -202,16 +202,14 @@ def _work(services: Services, portion: Portion) -> Outcome:
     try:
         answer = client.batch(_commands(list(portion.by_record)))
     except Exception as error:  # noqa: BLE001 - the whole read failed: every record is tried again
-        return _failed(services, portion, list(portion.by_record), error)
-    failed: list[tuple[str, str]] = []
-    last_error: BaseException | None = None
+        return _failed(services, portion, dict.fromkeys(portion.by_record, error))
+    failed: dict[tuple[str, str], BaseException] = {}  # each record's own error, kept on its events
     for key in portion.by_record:
         error = _export_one(services, portion, key, answer)
         if error is not None:
-            failed.append(key)
-            last_error = error
+            failed[key] = error
     if failed:
-        return _failed(services, portion, failed, last_error)
+        return _failed(services, portion, failed)
     return "exported", None
 
 
@@ -268,16 +266,18 @@ def _handled(services: Services, event_ids: list[int], why: str = "", key: tuple
         log.info(f"export.record_{why}", extra={"entity": key[0], "b24_id": key[1]})
 
 
-def _failed(services: Services, portion: Portion, records: list[tuple[str, str]],
-            error: BaseException | None) -> Outcome:
-    """Count the attempt on the records' events; try again with backoff while attempts remain."""
-    ids = portion.ids(records)
-    reason = describe(error)
+def _failed(services: Services, portion: Portion, failed: dict[tuple[str, str], BaseException]) -> Outcome:
+    """Count the attempt on each failed record's events, with that record's error; try again with backoff
+    while attempts remain."""
+    ids = portion.ids(list(failed))
     with transaction(services.sessions) as session:
-        note_attempt_failed(session, ids, reason)
-        attempts = min(session.scalars(select(ReceivedEvent.attempts).where(ReceivedEvent.id.in_(ids))), default=0)
+        for key, error in failed.items():
+            note_attempt_failed(session, portion.ids([key]), describe(error))
+        counted = session.scalars(select(ReceivedEvent.attempts).where(ReceivedEvent.id.in_(ids)))
+        attempts = min(counted, default=0)
+    reasons = sorted({describe(error) for error in failed.values()})[:5]
     log.warning("export.attempt_failed", extra={"portal_id": portion.portal.id, "events": len(ids),
-                                                "attempts": attempts, "error": reason})
+                                                "attempts": attempts, "error": "; ".join(reasons)})
     if attempts >= MAX_ATTEMPTS:
         return "failed", None  # visible in received_events (attempts, last_error); beat's sweep tries again
     return "retrying", min(BACKOFF_S * 2 ** (attempts - 1), MAX_BACKOFF_S)
