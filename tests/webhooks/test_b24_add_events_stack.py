@@ -14,7 +14,7 @@ from sqlalchemy import select
 from clients.quickbooks_errors import DuplicateName
 from qb24.demo import first_sync
 from store.db import transaction
-from store.events import mark_handled, record_event
+from store.events import B24_ADD, mark_handled, record_event
 from store.links import link_for_qbo
 from store.models import Portal, ReceivedEvent
 from tests.webhooks.b24_export_support import (add_by_hand, all_handled, b24_commands, connected_world,
@@ -223,3 +223,34 @@ def test_each_failed_record_keeps_its_own_error(connected, monkeypatch):
     with transaction(connected.services.sessions) as session:  # leave the module's portal clean
         mark_handled(session, [row.id for row in rows.values()])
 
+
+def test_a_record_that_cannot_be_exported_stops_after_its_attempts_and_stays_visible(connected, monkeypatch):
+    """A record QuickBooks refuses for good (every name of the Fault 6240 rule taken: ~20 QuickBooks calls an
+    attempt) is tried MAX_ATTEMPTS times, then left alone - by beat's sweep and by the portal's later tasks -
+    with why on the event; a record failing for a passing reason (a network error) is still swept."""
+    set_export(connected, False)
+    seen = len(sent_adds(connected))
+    stuck = add_by_hand(connected, "contact", {"NAME": "Never", "LAST_NAME": "Exported"})
+    transient = add_by_hand(connected, "contact", {"NAME": "Later", "LAST_NAME": "Exported"})
+    all_handled(connected, seen + 2)
+    set_export(connected, True)
+    errors = {stuck: DuplicateName("every name is taken", code="6240"),
+              transient: ConnectionError("QuickBooks did not answer")}
+    calls = _failing_exports(connected, monkeypatch, errors)
+    _direct_events(connected, [stuck, transient])
+    portal_id = _portal_id(connected)
+    for _ in range(exports.MAX_ATTEMPTS):
+        exports.run_export(connected.services, portal_id)
+    assert calls.count(stuck) == exports.MAX_ATTEMPTS
+    rows = _event_rows(connected, [stuck])
+    assert rows[stuck].handled_at is None and "DuplicateName" in rows[stuck].last_error  # visible
+    calls.clear()
+    reads = _reads(connected)
+    exports.run_export(connected.services, portal_id)  # the sweep's task, or the next add event's
+    assert calls == [transient]  # the passing failure is tried again; the permanent one is not
+    assert _reads(connected) == reads + 1
+    with connected.services.sessions() as session:
+        waiting = set(session.scalars(select(ReceivedEvent.entity_id).where(*B24_ADD)))
+    assert stuck not in waiting and transient in waiting
+    with transaction(connected.services.sessions) as session:  # leave the module's portal clean
+        mark_handled(session, [row.id for row in _event_rows(connected, [stuck, transient]).values()])
