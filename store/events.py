@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from store.models import ReceivedEvent, utcnow
@@ -81,3 +81,31 @@ def note_attempt_failed(session: Session, event_ids: list[int], error: str) -> N
     if event_ids:
         session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids))
                         .values(attempts=ReceivedEvent.attempts + 1, last_error=error[:ERROR_MAX]))
+
+
+# The sync log's failed exports (webhooks/sync_log_view.py): an add event still unhandled whose attempts reached
+# `min_attempts`, one row per CRM record (its newest event), newest first.
+def _failing(portal_id: int, min_attempts: int):
+    return (select(func.max(ReceivedEvent.id).label("id"))
+            .where(*B24_ADD, ReceivedEvent.portal_id == portal_id, ReceivedEvent.attempts >= min_attempts,
+                   ReceivedEvent.last_error.is_not(None))
+            .group_by(ReceivedEvent.entity, ReceivedEvent.entity_id))
+
+
+def failed_adds(session: Session, portal_id: int, min_attempts: int, limit: int) -> list[ReceivedEvent]:
+    newest = _failing(portal_id, min_attempts).subquery()
+    return list(session.scalars(select(ReceivedEvent).where(ReceivedEvent.id.in_(select(newest.c.id)))
+                                .order_by(ReceivedEvent.id.desc()).limit(limit)))
+
+
+def failed_add_count(session: Session, portal_id: int, min_attempts: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(_failing(portal_id, min_attempts).subquery())) or 0)
+
+
+def failed_add_of(session: Session, portal_id: int, entity: str, entity_id: str,
+                  min_attempts: int) -> ReceivedEvent | None:
+    """The record's failing add event in this portal's log, or None (another portal's, handled, or not failing)."""
+    return session.scalar(select(ReceivedEvent).where(
+        *B24_ADD, ReceivedEvent.portal_id == portal_id, ReceivedEvent.entity == entity,
+        ReceivedEvent.entity_id == entity_id, ReceivedEvent.attempts >= min_attempts,
+        ReceivedEvent.last_error.is_not(None)).order_by(ReceivedEvent.id.desc()).limit(1))
