@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import ReceivedEvent, utcnow
@@ -51,8 +51,13 @@ def record_events(connection: Connection, source: str, rows: list[dict[str, Any]
 _STATEMENTS: dict[str, Any] = {}
 
 
+# The last_error of an add event the export stopped trying: its record cannot be exported as it stands.
+GAVE_UP = "gave up: "
 # Bitrix24 add events (ONCRMCONTACTADD/ONCRMCOMPANYADD) waiting for the export worker (workers/exports.py).
-B24_ADD = (ReceivedEvent.source == "b24", ReceivedEvent.operation == "add", ReceivedEvent.handled_at.is_(None))
+B24_ADD = (ReceivedEvent.source == "b24", ReceivedEvent.operation == "add",
+           ReceivedEvent.handled_at.is_(None),
+           or_(ReceivedEvent.last_error.is_(None),
+               ~ReceivedEvent.last_error.startswith(GAVE_UP, autoescape=True)))
 ERROR_MAX = 255  # ReceivedEvent.last_error
 
 
@@ -76,36 +81,57 @@ def mark_handled(session: Session, event_ids: list[int]) -> None:
                         .values(handled_at=utcnow(), last_error=None))
 
 
-def note_attempt_failed(session: Session, event_ids: list[int], error: str) -> None:
-    """An attempt failed: count it and keep why (no secrets: the caller describes the error)."""
-    if event_ids:
-        session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids))
-                        .values(attempts=ReceivedEvent.attempts + 1, last_error=error[:ERROR_MAX]))
+def note_attempt_failed(session: Session, event_ids: list[int], error: str,
+                        give_up_after: int | None = None) -> None:
+    """An attempt failed: count it and keep why (no secrets: the caller describes the error). With
+    `give_up_after`, an event whose attempts reach it is given up: its last_error starts with GAVE_UP and it
+    leaves the worker's list (B24_ADD), still unhandled and visible."""
+    if not event_ids:
+        return
+    last_error: Any = error[:ERROR_MAX]
+    if give_up_after is not None:
+        last_error = case((ReceivedEvent.attempts + 1 >= give_up_after, (GAVE_UP + error)[:ERROR_MAX]),
+                          else_=last_error)
+    session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids))
+                    .values(attempts=ReceivedEvent.attempts + 1, last_error=last_error))
 
 
-# The sync log's failed exports (webhooks/sync_log_view.py): an add event still unhandled whose attempts reached
-# `min_attempts`, one row per CRM record (its newest event), newest first.
-def _failing(portal_id: int, min_attempts: int):
-    return (select(func.max(ReceivedEvent.id).label("id"))
-            .where(*B24_ADD, ReceivedEvent.portal_id == portal_id, ReceivedEvent.attempts >= min_attempts,
-                   ReceivedEvent.last_error.is_not(None))
+
+# The sync log's failed exports (webhooks/sync_log_view.py): a record's add event still unhandled, with an error,
+# whose attempts reached `min_attempts` - passing failures still tried and given-up ones (GAVE_UP) alike; one row
+# per CRM record (its newest event), newest first.
+def _failing(portal_id: int, min_attempts: int) -> tuple:
+    return (ReceivedEvent.source == "b24", ReceivedEvent.operation == "add", ReceivedEvent.handled_at.is_(None),
+            ReceivedEvent.portal_id == portal_id, ReceivedEvent.attempts >= min_attempts,
+            ReceivedEvent.last_error.is_not(None))
+
+
+def _newest_per_record(portal_id: int, min_attempts: int):
+    return (select(func.max(ReceivedEvent.id).label("id")).where(*_failing(portal_id, min_attempts))
             .group_by(ReceivedEvent.entity, ReceivedEvent.entity_id))
 
 
 def failed_adds(session: Session, portal_id: int, min_attempts: int, limit: int) -> list[ReceivedEvent]:
-    newest = _failing(portal_id, min_attempts).subquery()
+    newest = _newest_per_record(portal_id, min_attempts).subquery()
     return list(session.scalars(select(ReceivedEvent).where(ReceivedEvent.id.in_(select(newest.c.id)))
                                 .order_by(ReceivedEvent.id.desc()).limit(limit)))
 
 
 def failed_add_count(session: Session, portal_id: int, min_attempts: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(_failing(portal_id, min_attempts).subquery())) or 0)
+    newest = _newest_per_record(portal_id, min_attempts).subquery()
+    return int(session.scalar(select(func.count()).select_from(newest)) or 0)
 
 
-def failed_add_of(session: Session, portal_id: int, entity: str, entity_id: str,
-                  min_attempts: int) -> ReceivedEvent | None:
-    """The record's failing add event in this portal's log, or None (another portal's, handled, or not failing)."""
-    return session.scalar(select(ReceivedEvent).where(
-        *B24_ADD, ReceivedEvent.portal_id == portal_id, ReceivedEvent.entity == entity,
-        ReceivedEvent.entity_id == entity_id, ReceivedEvent.attempts >= min_attempts,
-        ReceivedEvent.last_error.is_not(None)).order_by(ReceivedEvent.id.desc()).limit(1))
+def failed_add_ids(session: Session, portal_id: int, entity: str, entity_id: str, min_attempts: int) -> list[int]:
+    """The record's failing add events in this portal's log; none for another portal's, a handled or a passing one."""
+    return list(session.scalars(select(ReceivedEvent.id).where(
+        *_failing(portal_id, min_attempts), ReceivedEvent.entity == entity, ReceivedEvent.entity_id == entity_id)))
+
+
+def take_up_again(session: Session, event_ids: list[int]) -> None:
+    """A Retry: given-up events lose the GAVE_UP mark and so are the worker's again (B24_ADD); the attempts stay,
+    so a failure for good gives them up again after one more try."""
+    if event_ids:
+        session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids),
+                                                    ReceivedEvent.last_error.startswith(GAVE_UP, autoescape=True))
+                        .values(last_error=func.substr(ReceivedEvent.last_error, len(GAVE_UP) + 1)))

@@ -19,11 +19,16 @@ unhandled add events in one go:
 5. Every other record becomes a customer through workers/customer_export.ensure_customer (its own lock,
    requestid and Fault 6240 rule; it reads a company's contact person; it links both ways).
 
-A failed attempt counts on the event (attempts, last_error: a sentence for the app page's sync log,
-workers/export_errors.py) and the task queues itself again with backoff,
-MAX_ATTEMPTS times; the event stays unhandled after that. Bitrix24 never resends an event, so beat's sweep
-(`sweep_exports`, every RECONCILE_INTERVAL_S) queues an export for every portal with unhandled add events:
-one whose enqueue the broker refused, or whose attempts ran out, is picked up there. Nothing accepted is lost.
+A failed attempt counts on the event (attempts, last_error: the record's own error, a
+sentence for the app page's sync log, workers/export_errors.py) and the task queues itself
+again with backoff, MAX_ATTEMPTS times; the event stays unhandled after that. Bitrix24 never resends an event,
+so beat's sweep (`sweep_exports`, every RECONCILE_INTERVAL_S) queues an export for every portal with unhandled
+add events: one whose enqueue the broker refused, or whose attempts ran out on a passing failure (network,
+limits, an outage), is picked up there. Nothing accepted is lost. A record that fails for good (PERMANENT: the
+mapper refuses it, every DisplayName of the Fault 6240 rule is taken, QuickBooks refuses a field, Bitrix24
+denies the app reading it) is given up after MAX_ATTEMPTS: its events stay unhandled with last_error
+"gave up: <why>" (store/events.GAVE_UP) and neither the sweep nor later tasks try it again - each try of a
+taken name costs ~20 QuickBooks calls, every RECONCILE_INTERVAL_S, forever.
 """
 from __future__ import annotations
 
@@ -37,8 +42,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clients.bitrix24_batch import Command
-from clients.bitrix24_errors import NotFound
+from clients.bitrix24_errors import AccessDenied, InvalidArgument, NotFound
 from clients.coordination import LockTimeout
+from clients.quickbooks_errors import DuplicateName, ValidationFailed
 from mappers.errors import MappingError
 from mappers.origin import parse_origin
 from store.db import transaction
@@ -48,7 +54,7 @@ from workers import pull_marker
 from workers.celery_app import EXPORT_RECORDS, SWEEP_EXPORTS
 from workers.context import Services
 from workers.customer_export import customer_for, ensure_customer
-from workers.export_errors import describe
+from workers.export_errors import NoRecord, describe
 from workers.portal_settings import DEFAULTS
 from workers.pull_lease import pull_live
 from workers.runs import writing_run
@@ -62,6 +68,8 @@ RUN_WAIT_S, PULL_WAIT_S = 5.0, 1.0  # how long a deferral waits: a full run last
 MAX_DEFER_S = 7200.0
 LOCK_S, LOCK_WAIT_S, BUSY_WAIT_S = 600.0, 0.5, 2.0  # the portal's export lock: one task works a portal at a time
 MAX_ATTEMPTS, BACKOFF_S, MAX_BACKOFF_S = 6, 5.0, 300.0
+# A record's failures that another try of the same record cannot mend (module docstring): given up.
+PERMANENT = (MappingError, DuplicateName, ValidationFailed, AccessDenied, InvalidArgument)
 Outcome = tuple[str, float | None]  # (outcome word, seconds until the task should run again, or None)
 
 
@@ -204,16 +212,15 @@ def _work(services: Services, portion: Portion) -> Outcome:
     try:
         answer = client.batch(_commands(list(portion.by_record)))
     except Exception as error:  # noqa: BLE001 - the whole read failed: every record is tried again
-        return _failed(services, portion, list(portion.by_record), error)
-    failed: list[tuple[str, str]] = []
-    last_error: BaseException | None = None
+        # the portal's failure, not a record's: never given up (the sweep tries again once it passes)
+        return _failed(services, portion, dict.fromkeys(portion.by_record, error), records_own=False)
+    failed: dict[tuple[str, str], BaseException] = {}  # each record's own error, kept on its events
     for key in portion.by_record:
         error = _export_one(services, portion, key, answer)
         if error is not None:
-            failed.append(key)
-            last_error = error
+            failed[key] = error
     if failed:
-        return _failed(services, portion, failed, last_error)
+        return _failed(services, portion, failed)
     return "exported", None
 
 
@@ -249,7 +256,7 @@ def _export_one(services: Services, portion: Portion, key: tuple[str, str], answ
         return None
     record = answer.results.get(name)
     if error is not None or not isinstance(record, dict):
-        return error or MappingError(f"Bitrix24 answered no {entity} for id {b24_id}.")
+        return error or NoRecord(f"Bitrix24 answered no {entity} for id {b24_id}.")
     if parse_origin(record.get("ORIGINATOR_ID"), record.get("ORIGIN_ID")) is not None:
         _handled(services, portion.ids([key]), "ours", key)  # one of our own imports: never exported back
         return None
@@ -270,17 +277,21 @@ def _handled(services: Services, event_ids: list[int], why: str = "", key: tuple
         log.info(f"export.record_{why}", extra={"entity": key[0], "b24_id": key[1]})
 
 
-def _failed(services: Services, portion: Portion, records: list[tuple[str, str]],
-            error: BaseException | None) -> Outcome:
-    """Count the attempt on the records' events; try again with backoff while attempts remain."""
-    ids = portion.ids(records)
-    reason = describe(error)
+def _failed(services: Services, portion: Portion, failed: dict[tuple[str, str], BaseException],
+            records_own: bool = True) -> Outcome:
+    """Count the attempt on each failed record's events, with that record's error (a record's own PERMANENT
+    failure gives its events up at MAX_ATTEMPTS); try again with backoff while attempts remain."""
+    ids = portion.ids(list(failed))
     with transaction(services.sessions) as session:
-        note_attempt_failed(session, ids, reason)
-        attempts = min(session.scalars(select(ReceivedEvent.attempts).where(ReceivedEvent.id.in_(ids))), default=0)
+        for key, error in failed.items():
+            give_up = MAX_ATTEMPTS if records_own and isinstance(error, PERMANENT) else None
+            note_attempt_failed(session, portion.ids([key]), describe(error), give_up)
+        counted = session.scalars(select(ReceivedEvent.attempts).where(ReceivedEvent.id.in_(ids)))
+        attempts = min(counted, default=0)
+    reasons = sorted({describe(error) for error in failed.values()})[:5]
     log.warning("export.attempt_failed", extra={"portal_id": portion.portal.id, "events": len(ids),
-                                                "attempts": attempts, "error": reason})
+                                                "attempts": attempts, "error": "; ".join(reasons)})
     if attempts >= MAX_ATTEMPTS:
-        return "failed", None  # visible in received_events (attempts, last_error); beat's sweep tries again
+        return "failed", None  # visible (attempts, last_error); beat's sweep tries a passing failure again
     return "retrying", min(BACKOFF_S * 2 ** (attempts - 1), MAX_BACKOFF_S)
 

@@ -11,7 +11,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from clients.quickbooks_errors import DuplicateName
 from qb24.demo import first_sync
+from store.db import transaction
+from store.events import B24_ADD, mark_handled, record_event
 from store.links import link_for_qbo
 from store.models import Portal, ReceivedEvent
 from tests.webhooks.b24_export_support import (add_by_hand, all_handled, b24_commands, connected_world,
@@ -23,6 +26,7 @@ from workers import exports
 from workers.customer_export import customer_for
 
 READS = ("crm.contact.get", "crm.company.get")
+NETWORK = "A network request failed (the connection broke or timed out). It is tried again automatically; Retry tries it now."
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +141,7 @@ def test_a_failed_export_counts_its_attempt_and_is_tried_again_with_backoff(conn
             return row if row is not None and row.attempts == 1 else None
 
     row = wait_for(failed_once, "the first attempt to fail", timeout=30)
-    assert row.last_error == "ConnectionError: QuickBooks did not answer"
+    assert row.last_error == NETWORK  # a sentence for the app page's sync log (workers/export_errors.py)
     rows = all_handled(connected, seen + 1, timeout=30)  # the retry, BACKOFF_S later
     assert calls == [contact_id, contact_id]
     assert [(r.attempts, r.last_error) for r in rows if r.entity_id == contact_id] == [(1, None)]
@@ -169,3 +173,85 @@ def test_the_first_sync_echoes_create_no_customer_and_cost_no_bitrix24_call(kind
         assert len(created) == 1 and customer_count(connected) == customers + 1
         assert _linked_both_ways(connected, "contact", contact_id, created[0]["Id"])
         assert _reads(connected) - reads == 1  # the hand-made contact's one read
+
+
+def _direct_events(connected, record_ids: list[str]) -> None:
+    """Add events for records the portal holds, recorded as the webhook would but queueing nothing: the test
+    runs the export itself (the embedded worker stays out of it)."""
+    with transaction(connected.services.sessions) as session:
+        for b24_id in record_ids:
+            record_event(session, source="b24", dedupe_key=f"direct:{b24_id}:{time.time()}",
+                         portal_id=_portal_id(connected), entity="contact", entity_id=b24_id, operation="add")
+
+
+def _failing_exports(connected, monkeypatch, errors: dict[str, Exception]) -> list[str]:
+    """ensure_customer raising `errors[record ID]`; the task's own requeue captured, not sent."""
+    calls: list[str] = []
+
+    def failing(services, portal, realm, b24_type, record):
+        calls.append(str(record["ID"]))
+        raise errors[str(record["ID"])]
+
+    monkeypatch.setattr(exports, "ensure_customer", failing)
+    monkeypatch.setattr(exports, "_again", lambda services, portal_id, countdown: None)
+    return calls
+
+
+def _event_rows(connected, record_ids: list[str]) -> dict[str, ReceivedEvent]:
+    with connected.services.sessions() as session:
+        rows = session.scalars(select(ReceivedEvent).where(ReceivedEvent.entity_id.in_(record_ids),
+                                                           ReceivedEvent.dedupe_key.startswith("direct:")))
+        return {row.entity_id: row for row in rows}
+
+
+def test_each_failed_record_keeps_its_own_error(connected, monkeypatch):
+    """Two records of one round fail differently: each event says why it failed, not the round's last
+    error."""
+    set_export(connected, False)
+    seen = len(sent_adds(connected))
+    dup = add_by_hand(connected, "contact", {"NAME": "Named", "LAST_NAME": "Twice"})
+    down = add_by_hand(connected, "contact", {"NAME": "Quite", "LAST_NAME": "Unlucky"})
+    all_handled(connected, seen + 2)
+    set_export(connected, True)
+    _failing_exports(connected, monkeypatch, {dup: DuplicateName("every name is taken", code="6240"),
+                                              down: ConnectionError("QuickBooks did not answer")})
+    _direct_events(connected, [dup, down])
+    assert exports.run_export(connected.services, _portal_id(connected)) == "retrying"
+    rows = _event_rows(connected, [dup, down])
+    assert rows[dup].attempts == rows[down].attempts == 1
+    assert rows[dup].last_error == "QuickBooks refused the name: every name is taken."
+    assert rows[down].last_error == NETWORK
+    with transaction(connected.services.sessions) as session:  # leave the module's portal clean
+        mark_handled(session, [row.id for row in rows.values()])
+
+
+def test_a_record_that_cannot_be_exported_stops_after_its_attempts_and_stays_visible(connected, monkeypatch):
+    """A record QuickBooks refuses for good (every name of the Fault 6240 rule taken: ~20 QuickBooks calls an
+    attempt) is tried MAX_ATTEMPTS times, then left alone - by beat's sweep and by the portal's later tasks -
+    with why on the event; a record failing for a passing reason (a network error) is still swept."""
+    set_export(connected, False)
+    seen = len(sent_adds(connected))
+    stuck = add_by_hand(connected, "contact", {"NAME": "Never", "LAST_NAME": "Exported"})
+    transient = add_by_hand(connected, "contact", {"NAME": "Later", "LAST_NAME": "Exported"})
+    all_handled(connected, seen + 2)
+    set_export(connected, True)
+    errors = {stuck: DuplicateName("every name is taken", code="6240"),
+              transient: ConnectionError("QuickBooks did not answer")}
+    calls = _failing_exports(connected, monkeypatch, errors)
+    _direct_events(connected, [stuck, transient])
+    portal_id = _portal_id(connected)
+    for _ in range(exports.MAX_ATTEMPTS):
+        exports.run_export(connected.services, portal_id)
+    assert calls.count(stuck) == exports.MAX_ATTEMPTS
+    rows = _event_rows(connected, [stuck])
+    assert rows[stuck].handled_at is None and "QuickBooks refused the name" in rows[stuck].last_error  # visible
+    calls.clear()
+    reads = _reads(connected)
+    exports.run_export(connected.services, portal_id)  # the sweep's task, or the next add event's
+    assert calls == [transient]  # the passing failure is tried again; the permanent one is not
+    assert _reads(connected) == reads + 1
+    with connected.services.sessions() as session:
+        waiting = set(session.scalars(select(ReceivedEvent.entity_id).where(*B24_ADD)))
+    assert stuck not in waiting and transient in waiting
+    with transaction(connected.services.sessions) as session:  # leave the module's portal clean
+        mark_handled(session, [row.id for row in _event_rows(connected, [stuck, transient]).values()])
