@@ -15,7 +15,7 @@ from config.settings import Settings
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from store.portals import portal_by_member_id
-from store.events import failed_add_of
+from store.events import failed_add_ids, take_up_again
 from store.sync_log import failure_of
 from store.tokens import PortalMissing
 from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening
@@ -153,11 +153,14 @@ def retry_record() -> Response | tuple[str, int]:
         connection = _connection(session, who.portal_id)
         if connection is None or connection.status != "connected":
             raise PageError(409, "Log in with QuickBooks before retrying a record.")
-        logged = (failed_add_of(session, who.portal_id, *target, EXPORT_FAILED_AFTER) if exporting
+        logged = (failed_add_ids(session, who.portal_id, *target, EXPORT_FAILED_AFTER) if exporting
                   else failure_of(session, who.portal_id, *target))
-        if logged is None:  # only this portal's rows: another's is a 404
+        if not logged:  # only this portal's rows: another's is a 404
             raise PageError(404, "This record is not in the sync log any more: it may have been written since. "
                                  "Reload the app to see the current log.")
+    if exporting:  # a given-up record is the worker's again; committed before the task that reads it is queued
+        with transaction(rt.sessions) as session:
+            take_up_again(session, logged)
     try:
         _queue_retry(who, target, exporting)
     except EnqueueFailed as error:
@@ -183,8 +186,8 @@ def _queue_retry(who: PortalSession, target: tuple[str, str], exporting: bool) -
     try:
         enqueue_export(rt, who.portal_id)
     except EnqueueFailed as error:
-        raise EnqueueFailed("The retry could not be queued: the task queue did not answer. "
-                            "Nothing was changed; try again in a minute.") from error
+        raise EnqueueFailed("The retry could not be queued: the task queue did not answer. The app's periodic "
+                            "sweep exports the record within minutes; or try again in a minute.") from error
     log.info("app.retry.queued", extra={"member_id": who.member_id, "b24_type": target[0], "b24_id": target[1]})
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store.events import failed_add_count, failed_adds
+from store.events import GAVE_UP, failed_add_count, failed_adds
 from store.models import QboConnection
 from store.sync_log import failure_count, failures
 
@@ -85,13 +85,15 @@ def sync_log_view(session: Session, connection: QboConnection) -> dict[str, Any]
 
 
 def export_log_view(session: Session, portal_id: int) -> dict[str, Any]:
-    """The portal's CRM records that could not become QuickBooks customers (failed add events), newest first.
+    """The portal's CRM records that could not become QuickBooks customers (failed add events), newest first; a
+    record failing for good is given up by workers/exports.py (PERMANENT) and tried again only by Retry.
 
     received_events keeps no name nor time of the last attempt: the row shows when the record was added."""
     rows = failed_adds(session, portal_id, EXPORT_FAILED_AFTER, SYNC_LOG_ROWS)
     return {"export_log_total": failed_add_count(session, portal_id, EXPORT_FAILED_AFTER),
-            "export_log": [{"b24_type": row.entity, "b24_id": row.entity_id, "reason": row.last_error,
-                            "attempts": row.attempts, "added_at": when(row.received_at)} for row in rows]}
+            "export_log": [{"b24_type": row.entity, "b24_id": row.entity_id, "reason": row.last_error.removeprefix(GAVE_UP),
+                            "given_up": row.last_error.startswith(GAVE_UP), "attempts": row.attempts,
+                            "added_at": when(row.received_at)} for row in rows]}
 
 
 def export_retry_target(form: Any) -> tuple[str, str] | None:

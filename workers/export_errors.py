@@ -22,6 +22,10 @@ SECRET_LIKE = re.compile(r"https?://\S+|\b[A-Za-z0-9_\-.]{32,}\b")  # a link or 
 AGAIN = " It is tried again automatically; Retry tries it now."
 
 
+class NoRecord(LookupError):
+    """Bitrix24's batch answered neither the record nor an error for it: passing, tried again."""
+
+
 def describe(error: BaseException | None) -> str:
     """One plain sentence (or two) about the failed attempt."""
     if error is None:
@@ -32,7 +36,9 @@ def describe(error: BaseException | None) -> str:
         return _bitrix24(error)
     if isinstance(error, MappingError):
         return plain(str(error))
-    if isinstance(error, requests.RequestException):
+    if isinstance(error, NoRecord):
+        return plain(str(error)) + AGAIN
+    if isinstance(error, (requests.RequestException, ConnectionError, TimeoutError)):
         return "A network request failed (the connection broke or timed out)." + AGAIN
     if isinstance(error, LockTimeout):
         return "Another export of this record was still running." + AGAIN
@@ -69,7 +75,7 @@ def _bitrix24(error: b24.Bitrix24Error) -> str:
         return "Bitrix24 denied the app access to the record (the installing user's rights or the app's scope)."
     if isinstance(error, (b24.QueryLimitExceeded, b24.OverloadLimit, b24.OperationTimeLimit, b24.ServerError)):
         return f"Bitrix24 was busy or failed ({error.code or error.status})." + AGAIN
-    return plain(f"Bitrix24 refused to read the record ({error.code or error.status}).") + AGAIN
+    return plain(f"Bitrix24 refused to read the record ({error.code or error.status}).")
 
 
 def plain(text: str) -> str:

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 from sqlalchemy import select, update
 
 from store.db import transaction
-from store.events import record_event
+from store.events import GAVE_UP, record_event, unhandled_adds
 from store.models import ReceivedEvent
 from store.portals import ensure_portal
 from tests.webhooks.test_pages import queued_tasks, sandboxes, world  # noqa: F401 - fixtures
@@ -35,7 +35,8 @@ def add_event(session, portal_id: int, entity: str, entity_id: str, attempts: in
 
 def failing_exports(world) -> int:
     """This portal: contact 12 failing (6 attempts), company 7 failing since (3), contact 13 only once so far (a
-    hiccup, not listed), contact 14 handled; another portal: contact 99 failing. The other portal's id."""
+    hiccup, not listed), contact 14 handled, company 8 given up (workers/exports.py PERMANENT); another portal:
+    contact 99 failing. The other portal's id."""
     with transaction(world.sessions) as session:
         portal = world.portal(session)
         other = ensure_portal(session, member_id="other-portal", domain="other.example",
@@ -45,6 +46,7 @@ def failing_exports(world) -> int:
         add_event(session, portal.id, "company", "7", 3, "QuickBooks refused the name: Name cannot contain a colon.")
         add_event(session, portal.id, "contact", "13", 1, "QuickBooks did not answer.")
         add_event(session, portal.id, "contact", "14", 0, None, handled=True)
+        add_event(session, portal.id, "company", "8", 6, GAVE_UP + "QuickBooks refused the name: Taken.")
         add_event(session, other.id, "contact", "99", 6, "Not yours.")
         return other.id
 
@@ -62,8 +64,8 @@ def retry(world, csrf: str | None = "", **fields: str):
 
 
 def export_rows(html: str) -> list[tuple[str, str, str, str]]:
-    rows = re.findall(r'<tr data-export="([^"]+)"><th scope="row">([^<]+)</th>\s*<td>([^<]*)</td><td>(\d+)</td>', html)
-    return [(key, head, unescape(reason), attempts) for key, head, reason, attempts in rows]
+    rows = re.findall(r'<tr data-export="([^"]+)"><th scope="row">([^<]+)</th>\s*<td>(.*?)</td><td>(\d+)</td>', html)
+    return [(key, head, unescape(re.sub(r"<[^>]+>", "", reason)), attempts) for key, head, reason, attempts in rows]
 
 
 def attempts_of(world) -> dict[str, int]:
@@ -78,13 +80,30 @@ def test_the_page_lists_the_portals_failed_exports_newest_first(world):
     failing_exports(world)
     html = world.client.get("/bitrix24/app").get_data(as_text=True)
     assert 'id="sync-log-empty"' not in html
-    assert "2 Bitrix24 contacts or companies could not become QuickBooks customers" in " ".join(html.split())
+    assert "3 Bitrix24 contacts or companies could not become QuickBooks customers" in " ".join(html.split())
     assert export_rows(html) == [
+        ("company-8", "Company 8", "QuickBooks refused the name: Taken. The app stopped trying: fix the reason, then Retry.",
+         "6"),
         ("company-7", "Company 7", "QuickBooks refused the name: Name cannot contain a colon.", "3"),
         ("contact-12", "Contact 12", REFUSED, "6")]
     assert 'id="retry-export-contact-12"' in html and 'id="retry-export-company-7"' in html
     assert "Not yours" not in html and 'data-export="contact-99"' not in html  # another portal's
     assert 'data-export="contact-13"' not in html and 'data-export="contact-14"' not in html
+
+
+def test_retry_of_a_given_up_record_makes_it_the_workers_again(world):
+    connected(world)
+    failing_exports(world)
+    with world.sessions() as session:
+        portal_id = world.portal(session).id
+        assert "8" not in [e.entity_id for e in unhandled_adds(session, portal_id, 100)]
+    assert retry(world, b24_type="company", b24_id="8").status_code == 303
+    assert queued_tasks(world, REALTIME_QUEUE) == [(EXPORT_RECORDS, [portal_id])]
+    with world.sessions() as session:
+        taken = [e for e in unhandled_adds(session, portal_id, 100) if e.entity_id == "8"]
+        assert [(e.last_error, e.attempts) for e in taken] == [("QuickBooks refused the name: Taken.", 6)]
+    html = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert ("company-8", "Company 8", "QuickBooks refused the name: Taken.", "6") in export_rows(html)
 
 
 def test_retry_queues_the_portals_export_and_changes_nothing_stored(world):

@@ -36,8 +36,8 @@ def hold_every_name(connected, base: str) -> None:
 def export_row(page: str, contact_id: str) -> tuple[str, int] | None:
     """(reason, attempts) of the contact's row in the page's sync log, None when it is not listed."""
     found = re.search(rf'<tr data-export="contact-{contact_id}"><th scope="row">Contact {contact_id}</th>\s*'
-                      r'<td>([^<]*)</td><td>(\d+)</td>', page)
-    return (unescape(found.group(1)), int(found.group(2))) if found else None
+                      r'<td>(.*?)</td><td>(\d+)</td>', page)
+    return (unescape(re.sub(r"<[^>]+>", "", found.group(1))), int(found.group(2))) if found else None
 
 
 def event_of(connected, contact_id: str) -> ReceivedEvent:
@@ -61,9 +61,10 @@ def test_a_contact_quickbooks_refuses_is_listed_retried_after_the_fix_and_leaves
         for leak in ("Traceback", "DuplicateName", "http", "access_token", "Bearer"):
             assert leak not in reason
         assert customers_named(connected, NAME) == []
-        # All six attempts spent: nothing is queued for it any more but beat's sweep and the Retry.
+        # A name refused for good: given up after six attempts (workers/exports.py PERMANENT), only Retry tries again.
         wait_for(lambda: event_of(connected, contact_id).attempts == exports.MAX_ATTEMPTS, "the attempts to run out",
                  60, 0.2)
+        assert export_row(connected.page(), contact_id)[0].endswith("The app stopped trying: fix the reason, then Retry.")
 
         with requests.Session() as clerk:
             clerk_page = _open_as(connected.stack, clerk, _clerk(connected.stack))[0].text
