@@ -20,6 +20,7 @@ CUSTOMER_RULES = ("by_company_name", "always_contacts", "always_companies")
 INACTIVE_NOTE = "Inactive in QuickBooks"
 _PHONES = (("PrimaryPhone", "WORK"), ("Mobile", "MOBILE"), ("AlternatePhone", "OTHER"), ("Fax", "FAX"))
 _SCHEMA = CustomerSchema()
+_KINDS = ("contact", "company")
 
 
 @dataclass(frozen=True)
@@ -41,16 +42,25 @@ def is_sub_customer(customer: dict[str, Any]) -> bool:
     return customer_kind(customer) is CustomerKind.SUB_CUSTOMER
 
 
-def map_customer(customer: dict[str, Any], *, realm_id: str, rule: str) -> CustomerRecord:
-    """The CRM record for a top-level QuickBooks customer under the portal's customer rule."""
+def map_customer(customer: dict[str, Any], *, realm_id: str, rule: str,
+                 linked_as: str | None = None) -> CustomerRecord:
+    """The CRM record for a top-level QuickBooks customer under the portal's customer rule.
+
+    `linked_as`: the kind of the CRM record already linked to the customer ("contact" or "company"). A
+    linked record keeps its kind whatever the rule: the rule decides only for customers not linked yet.
+    So a company a user exported under "always contacts" stays that company (with its person contact),
+    and a rule changed later never re-creates linked records as the other kind."""
     checked(_SCHEMA, customer, "customer")
     if rule not in CUSTOMER_RULES:
         raise MappingError(f"Unknown customer rule {rule!r}; choose one of {', '.join(CUSTOMER_RULES)} "
                            "in the app's settings.")
+    if linked_as not in (None, *_KINDS):
+        raise MappingError(f"Customer {customer['Id']} is linked to a CRM {linked_as}, which is neither a "
+                           "contact nor a company.")
     if is_sub_customer(customer):
         raise MappingError(f"Customer {customer['Id']} is a sub-customer (job or project): it has no CRM record "
                            "of its own, its invoices go to its top-level customer.")
-    entity = _entity(customer, rule)
+    entity = linked_as or _entity(customer, rule)
     markers = {"ORIGINATOR_ID": originator_id(realm_id), "ORIGIN_ID": origin_id("Customer", customer["Id"])}
     main = _company_fields(customer) if entity == "company" else _contact_fields(customer)
     # Every field we own is present, blank when QuickBooks has no value, so that an update clears a

@@ -249,6 +249,9 @@ def print_where_to_look(summary: dict, echo: Echo) -> None:
     portal = summary["b24_portal"]
     echo(f"Bitrix24 CRM pages: contacts {portal}crm/contact/list/  companies {portal}crm/company/list/  "
          f"invoice kanban {portal}crm/type/31/kanban/")
+    if "b2q" in summary:
+        deal_id = summary["b2q"]["deal_id"]
+        echo(f"  the deal, with the invoice saved in QuickBooks: {portal}crm/deal/details/{deal_id}/")
     echo(f"App served at {summary['app_url']} (installed into the Bitrix24 sandbox, QuickBooks connected)")
     echo(f"Bitrix24 sandbox portal: {summary['b24_portal']}")
     echo(f"Open the app page in a browser: {summary['app_page']}")

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from sqlalchemy import select
 
-from qb24.demo_forms import Form, form_posting_to, form_with, link_to
+from qb24.demo_forms import Form, Link, form_posting_to, form_with, link_to
 from qb24.demo_live import LAND_DEADLINE_S, POLL_S, Landed, LiveDemo
 from qb24.stack import Stack
 from store.models import Portal
@@ -110,7 +110,7 @@ class B2qDemo:
         answer = requests.post(placement.action, data=placement.fields, timeout=30)  # the frame's own POST
         if answer.status_code != 200:
             raise RuntimeError(f"Create Invoice answered HTTP {answer.status_code}: {answer.text[:300]}")
-        link = link_to(answer.text, NEW_INVOICE_PATH)
+        link = new_invoice_link(answer.text)
         customer = self.live.qbo.get("Customer", link.href.rsplit("=", 1)[1])
         if escape(customer["DisplayName"]) not in answer.text:
             raise RuntimeError("the Create Invoice page does not name the QuickBooks customer")
@@ -157,6 +157,18 @@ class B2qDemo:
                 return value
             time.sleep(POLL_S)
         raise RuntimeError(f"{what}: not seen within {LAND_DEADLINE_S:.0f} s")
+
+
+def new_invoice_link(page: str) -> Link:
+    """The Create Invoice page's link to QuickBooks' new-invoice screen, which must open in a new tab:
+    QuickBooks cannot be framed (issue 11 item 3), and the demo prints that it opens there."""
+    try:
+        link = link_to(page, NEW_INVOICE_PATH)
+    except ValueError:
+        raise RuntimeError("the Create Invoice page has no link to QuickBooks' new-invoice screen") from None
+    if link.attrs.get("target") != "_blank":
+        raise RuntimeError(f"the Create Invoice page's link to {link.href} would not open in a new tab")
+    return link
 
 
 def _placement_form(card: str, client_id: str) -> Form:

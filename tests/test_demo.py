@@ -35,7 +35,10 @@ def _portal_pages(stack) -> dict[str, str]:
     items = list(client.list_all("crm.item.list", {"entityTypeId": 31, "select": ["id", "title", "stageId"]}))
     companies = list(client.list_all("crm.company.list", {"select": ["ID", "TITLE"]}))
     stages = client.call("crm.status.list").result
-    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies, "stages": stages}
+    deal_pages = {deal["ID"]: requests.get(f"{portal}/crm/deal/details/{deal['ID']}/", timeout=30).text
+                  for deal in client.list_all("crm.deal.list", {"select": ["ID"]})}
+    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies,
+            "stages": stages, "deal_pages": deal_pages}
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +152,16 @@ def test_demo_exports_a_new_contact_and_links_the_deal_s_invoice_to_the_deal(dem
     assert lines[start + 3] == (f"  Create Invoice on deal #{deal_id} 'Thistlewood garden redesign' → the page names "
                                 f"'Imogen Thistlewood' and opens {b2q['new_invoice_url']} in a new tab")
     assert lines[start + 4] == b2q["invoice"].line()
+    # where to see it: the deal's card, which lists the invoice
+    deal_url = f"{demo.summary['b24_portal']}crm/deal/details/{deal_id}/"
+    assert lines[start + 6] == f"  the deal, with the invoice saved in QuickBooks: {deal_url}"
     item = b2q["invoice_item"]
     assert (int(item["parentId2"]), int(item["contactId"])) == (deal_id, contact_id)
     assert f"invoice #{item['id']}, stage " in b2q["invoice"].where and b2q["invoice"].where.endswith(f"deal #{deal_id}")
     category = item["stageId"].split(":")[0].removeprefix("DT31_")
     rows = [row for row in demo.summary["visit"]["stages"] if row["ENTITY_ID"] == f"SMART_INVOICE_STAGE_{category}"]
     assert item["stageId"] == default_stage_map(rows)[InvoiceStatus.UNSENT.value]
+    assert f"data-invoice-id='{item['id']}'" in demo.summary["visit"]["deal_pages"][str(deal_id)]
     assert 0 < b2q["exported"].latency_s < 30 and 0 < b2q["invoice"].latency_s < 30
     with create_engine(f"sqlite:///{demo.database}").connect() as db:
         settings = db.execute(text("SELECT settings FROM portals")).scalar()

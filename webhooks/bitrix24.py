@@ -133,6 +133,11 @@ def install() -> Response:
 
 @bitrix24.post("/webhooks/bitrix24")
 def event() -> tuple[Response, int]:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        # Bitrix24 posts every event form-encoded (reference §3.2); a JSON, text or multipart body is not
+        # one of its events, and would otherwise be read as a form with no token and refused as forged.
+        count_event("b24", "other", "refused")
+        raise PageError(415, "Bitrix24 events are sent as application/x-www-form-urlencoded.")
     payload = php_form(request.form.items(multi=True))
     name = str(payload.get("event") or "").upper()
     auth = payload.get("auth") if isinstance(payload.get("auth"), dict) else {}

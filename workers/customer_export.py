@@ -20,10 +20,12 @@ employees (reference Q §4). The rule, applied to the name and then to each numb
    characters. When all ten are taken the export fails with DuplicateName, naming the names tried.
 
 Where the customer is remembered. A contact or company owns the sync link (store/links.py) to its
-customer, so QuickBooks' own changes update that record. It gets a CustomerRef (store/customer_refs.py)
-instead when it cannot own the link: a lead (leads are not synced); a customer already linked to another
-CRM record (a link is unique per customer); or a customer the portal's customer rule would sync as the
-other kind of record (a company under "always contacts", a contact under "always companies").
+customer, so QuickBooks' own changes update that record, whatever the portal's customer rule: the sync
+maps a linked customer as the kind of its linked record (mappers/customer.map_customer `linked_as`), so a
+company exported under "always contacts" stays that company, and a contact under "always companies" that
+contact; the rule decides only for customers not linked yet. It gets a CustomerRef
+(store/customer_refs.py) instead when it cannot own the link: a lead (leads are not synced), or a customer
+already linked to another CRM record (a link is unique per customer).
 
 The echo. QuickBooks announces the new customer (webhook, then the change pull). The link is bound with
 the customer's MetaData.LastUpdatedTime and the content hash of what the pull would map it to, so the
@@ -31,8 +33,15 @@ pull finds it unchanged and spends no Bitrix24 call: equal timestamps are not sk
 (workers/change_apply._older), the equal hash is (workers/sync_customers._split). A company's contact
 person (its first contact, when that contact is not linked to a customer of its own) becomes the
 customer's GivenName/FamilyName and is bound as the customer's person contact (Link "CustomerPerson"),
-so no update ever adds a second person contact for it. A lead's customer has no link: the pull imports
-it as a new contact or company, as any customer made in QuickBooks.
+so no update ever adds a second person contact for it.
+
+A lead's customer is imported, once. It has no link (a lead is no synced record), so the pull imports it
+as a new contact or company under the rule, as any customer made in QuickBooks — on purpose: the invoices
+QuickBooks makes for it (Create Invoice on a lead exists for them) need a CRM contact or company to be
+synced to (workers/sync_invoices._parties fails an invoice whose customer is not in Bitrix24). Once: the
+import binds the link, so later pulls update that record; it matches a contact or company of the same
+kind holding the lead's email or phone (workers/customer_match.py) instead of creating one; the record it
+creates carries the origin markers, so its own add event exports nothing. The lead keeps its CustomerRef.
 """
 from __future__ import annotations
 
@@ -216,11 +225,14 @@ def _remember(services: Services, portal: Portal, realm_id: str, b24_type: str, 
     """Bind the link (with the echo's timestamp and hash), or a CustomerRef when the record cannot own it."""
     qbo_id = str(customer["Id"])
     rule = (portal.settings or {}).get("customer_rule", "by_company_name")
-    mapped = map_customer(customer, realm_id=realm_id, rule=rule) if b24_type != "lead" else None
+    # mapped as the record's own kind, as the pull maps a linked customer (sync_customers._map_page), so
+    # the echo's hash matches whatever the rule
+    mapped = (map_customer(customer, realm_id=realm_id, rule=rule, linked_as=b24_type)
+              if b24_type != "lead" else None)
     with transaction(services.sessions) as session:
         owner = link_for_qbo(session, portal.id, CUSTOMER, qbo_id)
         elsewhere = owner is not None and (owner.b24_type, owner.b24_id) != (b24_type, b24_id)
-        if mapped is None or elsewhere or mapped.entity != b24_type or not _bound(
+        if mapped is None or elsewhere or not _bound(
                 session, portal.id, b24_type, b24_id, qbo_id, _updated_at(customer), mapped.content_hash):
             refer(session, portal_id=portal.id, b24_type=b24_type, b24_id=b24_id, qbo_id=qbo_id)
             return

@@ -33,6 +33,7 @@ taken name costs ~20 QuickBooks calls, every RECONCILE_INTERVAL_S, forever.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -61,7 +62,8 @@ from workers.runs import writing_run
 from workers.tasks import PUBLISH_RETRY, EnqueueFailed
 
 log = logging.getLogger("qb24.exports")
-ROUND = 200  # events per round; more are left to the next round, queued at once
+ROUND = 50  # events per round: one batch read
+ROUNDS_FOR_S = 240.0  # rounds one task works before it leaves the rest to the next (well inside LOCK_S)
 RUN_WAIT_S, PULL_WAIT_S = 5.0, 1.0  # how long a deferral waits: a full run lasts minutes, a pull about a second
 # A writer that stays "busy" this long is probably stuck (a dead worker's run awaiting redelivery): the events
 # are read after all; the origin markers keep its records from being exported back.
@@ -155,8 +157,10 @@ class Portion:
 
 
 def export_portal(services: Services, portal_id: int) -> Outcome:
-    """Rounds of at most ROUND events until none is left that this task has not tried."""
-    after_id, outcome = 0, "idle"
+    """Rounds of at most ROUND events until none is left that this task has not tried, or until the task
+    has worked ROUNDS_FOR_S; then the rest goes to a task queued at once, so the portal's lock (LOCK_S) never
+    lapses under a big import while this task still works (a second task would then work the same events)."""
+    after_id, outcome, started = 0, "idle", time.monotonic()
     while True:
         portion = _portion(services, portal_id, after_id)
         if portion is None:
@@ -165,6 +169,8 @@ def export_portal(services: Services, portal_id: int) -> Outcome:
         outcome, again = _work(services, portion)
         if again is not None or len(portion.events) < ROUND:
             return outcome, again
+        if time.monotonic() - started > ROUNDS_FOR_S:
+            return outcome, 0.0
 
 
 def _portion(services: Services, portal_id: int, after_id: int) -> Portion | None:

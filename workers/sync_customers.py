@@ -60,10 +60,11 @@ def sync_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> tup
 def prepare_customer_page(ctx: SyncContext, page: list[dict], resumed: bool) -> CustomerWrites | None:
     """Map, split, recover and match one page, and read the stored multi-fields: its writes, not sent
     (None in a dry run, which only counts)."""
-    records = _map_page(ctx, page)
-    with ctx.sessions() as session:
-        links = links_for_qbo_ids(session, ctx.portal_id, CUSTOMER, [r.qbo_id for r in records])
-        persons = links_for_qbo_ids(session, ctx.portal_id, PERSON, [r.qbo_id for r in records])
+    ids = [str(c["Id"]) for c in page]
+    with ctx.sessions() as session:  # before mapping: a linked customer keeps its record's kind
+        links = links_for_qbo_ids(session, ctx.portal_id, CUSTOMER, ids)
+        persons = links_for_qbo_ids(session, ctx.portal_id, PERSON, ids)
+    records = _map_page(ctx, page, links)
     creates, updates = _split(ctx, records, links, persons)
     found: dict[str, str] = {}
     if resumed and not ctx.dry_run:
@@ -106,8 +107,12 @@ def _drop_refused(ctx: SyncContext, creates: list[CustomerRecord],
     return [r for r in creates if r.qbo_id not in refused]
 
 
-def _map_page(ctx: SyncContext, page: list[dict]) -> list[CustomerRecord]:
-    """Top-level customers mapped; sub-customers remembered (their invoices go to the ancestor); failures noted."""
+def _map_page(ctx: SyncContext, page: list[dict], links: dict[str, Link]) -> list[CustomerRecord]:
+    """Top-level customers mapped; sub-customers remembered (their invoices go to the ancestor); failures noted.
+
+    A linked customer is mapped as the kind of its linked record, whatever the rule (map_customer's
+    `linked_as`): a record a user exported from Bitrix24 is updated as the contact or company it is, never
+    imported again as the other kind; the rule decides only for customers not linked yet."""
     rule = ctx.stored_settings.get("customer_rule", "by_company_name")
     records = []
     for customer in page:
@@ -118,7 +123,9 @@ def _map_page(ctx: SyncContext, page: list[dict]) -> list[CustomerRecord]:
             ctx.count("customers", "placed")  # not "unchanged": nothing of it was ever written
             continue
         try:
-            records.append(map_customer(customer, realm_id=ctx.realm_id, rule=rule))
+            link = links.get(qbo_id)
+            records.append(map_customer(customer, realm_id=ctx.realm_id, rule=rule,
+                                        linked_as=link.b24_type if link is not None else None))
         except (MappingError, KeyError, TypeError, ValueError) as error:
             ctx.cursor["failed_customers"][qbo_id] = name
             ctx.fail("customers", CUSTOMER, qbo_id, name, mapping_reason(error))
@@ -135,7 +142,7 @@ def _split(ctx: SyncContext, records: list[CustomerRecord], links: dict[str, Lin
     creates, updates = [], []
     for record in records:
         link = links.get(record.qbo_id)
-        if link is None or link.b24_type != record.entity:
+        if link is None:
             creates.append(record)
         elif link.content_hash == record.content_hash:
             ctx.count("customers", "skipped")

@@ -73,6 +73,20 @@ def test_rules_override_the_company_name_test():
     assert company.person["ORIGIN_ID"] == "Customer:4:person"
 
 
+@pytest.mark.parametrize("rule", ["by_company_name", "always_contacts", "always_companies"])
+def test_a_linked_customer_keeps_its_records_kind_under_every_rule(rule):
+    # a record exported from Bitrix24 (or imported before the rule changed) is updated as the kind it is
+    for qbo_id, kind in (("1", "company"), ("4", "contact"), ("1", "contact"), ("4", "company")):
+        record = map_customer(CUSTOMERS[qbo_id], realm_id=REALM, rule=rule, linked_as=kind)
+        unlinked = mapped(CUSTOMERS[qbo_id], "always_contacts" if kind == "contact" else "always_companies")
+        assert record.entity == kind and record == unlinked  # the same record and hash as the rule's for that kind
+
+
+def test_a_link_to_something_else_than_a_contact_or_company_fails_clearly():
+    with pytest.raises(MappingError, match="neither a contact nor a company"):
+        map_customer(CUSTOMERS["4"], realm_id=REALM, rule="by_company_name", linked_as="lead")
+
+
 def test_a_business_name_under_always_contacts_is_not_split():
     customer = {**CUSTOMERS["1"], "GivenName": None, "MiddleName": None, "FamilyName": None}
     fields = mapped(customer, "always_contacts").fields

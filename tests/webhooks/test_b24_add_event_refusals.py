@@ -165,9 +165,11 @@ def _refusals() -> dict[str, tuple[int, dict]]:
         "data[FIELDS] a scalar": (400, {"fields": {"data[FIELDS][ID]": None, "data[FIELDS]": "134806"}}),
         "ts not a unix time": (400, {"fields": {"ts": "2024-09-22T16:08:46"}}),
         "ts a superscript digit": (400, {"fields": {"ts": "\u00b2"}}),
-        "JSON body": (401, {"json": True, "content_type": "application/json"}),
-        "form body sent as text/plain": (401, {"content_type": "text/plain"}),
-        "form body without a content type": (401, {"content_type": None}),
+        "JSON body": (415, {"json": True, "content_type": "application/json"}),
+        "form body sent as text/plain": (415, {"content_type": "text/plain"}),
+        "form body without a content type": (415, {"content_type": None}),
+        # A genuine token in a multipart body: Bitrix24 never sends one, so it is not one of its events.
+        "genuine fields as multipart/form-data": (415, {"multipart": True}),
         "body over 1 MB": (413, {"fields": {"padding": "p" * (1024 * 1024)}}),
     }
 
@@ -186,6 +188,11 @@ def _refused_request(world: World, name: str, event: str, origin: str) -> tuple[
         body = json.dumps({"event": event, "data": {"FIELDS": {"ID": "134999"}}, "ts": "1727018926",
                            "auth": {"member_id": sender.member_id, "application_token": sender.app_token,
                                     **({"access_token": sender.user_token} if origin == "user" else {})}})
+    if change.get("multipart"):
+        boundary = "qb24boundary"
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                 for k, v in parse_qsl(body if isinstance(body, str) else body.decode())]
+        return "".join(parts) + f"--{boundary}--\r\n", f"multipart/form-data; boundary={boundary}"
     return body, change.get("content_type", FORM)
 
 

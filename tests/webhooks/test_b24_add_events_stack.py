@@ -255,3 +255,29 @@ def test_a_record_that_cannot_be_exported_stops_after_its_attempts_and_stays_vis
     assert stuck not in waiting and transient in waiting
     with transaction(connected.services.sessions) as session:  # leave the module's portal clean
         mark_handled(session, [row.id for row in _event_rows(connected, [stuck, transient]).values()])
+
+
+def test_a_long_import_is_worked_in_bounded_tasks_that_hand_the_rest_on_at_once(connected, monkeypatch):
+    """A task stops taking rounds once it has worked ROUNDS_FOR_S and queues the rest at once, so the portal's
+    export lock never lapses under a big import while it still works (a second task would then work the same
+    events). Here every round is past the budget: each task works one round of ROUND events."""
+    set_export(connected, False)
+    seen = len(sent_adds(connected))
+    records = [add_by_hand(connected, "contact", {"NAME": f"Bulk{n}", "LAST_NAME": "Import"}) for n in range(5)]
+    all_handled(connected, seen + 5)
+    set_export(connected, True)
+    exported: list[str] = []
+    requeued: list[float] = []
+    monkeypatch.setattr(exports, "ensure_customer", lambda services, portal, realm, b24_type, record:
+                        exported.append(str(record["ID"])))
+    monkeypatch.setattr(exports, "_again", lambda services, portal_id, countdown: requeued.append(countdown))
+    monkeypatch.setattr(exports, "ROUND", 2)
+    monkeypatch.setattr(exports, "ROUNDS_FOR_S", -1.0)
+    _direct_events(connected, records)
+    portal_id = _portal_id(connected)
+    exports.run_export(connected.services, portal_id)
+    assert (len(exported), requeued) == (2, [0.0])  # one round, the rest handed on at once
+    exports.run_export(connected.services, portal_id)
+    exports.run_export(connected.services, portal_id)  # the last round is short: nothing more to hand on
+    assert sorted(exported) == sorted(records) and requeued == [0.0, 0.0]
+    assert all(row.handled_at is not None for row in _event_rows(connected, records).values())

@@ -138,15 +138,21 @@ def test_a_lead_gets_a_customer_reference_not_a_link(rig):
     assert ref.qbo_id == exported.customer_id == found(rig, "lead", lead["ID"])
 
 
-def test_a_record_the_customer_rule_would_sync_as_the_other_kind_gets_a_reference(rig):
-    # under "always contacts" the pull would make any customer a contact: a company cannot own its link
+def test_a_record_the_customer_rule_would_sync_as_the_other_kind_still_owns_its_link(rig):
+    # under "always contacts" the pull would make a new customer a contact; a linked one keeps its record's
+    # kind (mappers/customer.map_customer linked_as), so the company owns its link, hashed as a company
     rig.world.rig.set_settings(customer_rule="always_contacts")
     try:
         company = crm_add(rig, "company", {"TITLE": "Always Contact Rocks"})
         exported = export(rig, "company", company)
     finally:
         rig.world.rig.set_settings(customer_rule="by_company_name")
-    assert exported.created and stored(rig, Link, qbo_type=CUSTOMER, qbo_id=exported.customer_id) == []
+    (link,) = stored(rig, Link, qbo_type=CUSTOMER, qbo_id=exported.customer_id)
+    assert exported.created and (link.b24_type, link.b24_id) == ("company", str(company["ID"]))
+    customer = rig.qbo.get("Customer", exported.customer_id)
+    assert link.content_hash == map_customer(customer, realm_id=rig.world.realm_id, rule="always_contacts",
+                                             linked_as="company").content_hash
+    assert stored(rig, CustomerRef, b24_type="company", b24_id=str(company["ID"])) == []
     assert found(rig, "company", company["ID"]) == exported.customer_id
 
 

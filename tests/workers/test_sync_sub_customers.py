@@ -27,7 +27,7 @@ def _ctx() -> SyncContext:
 
 def test_a_jobs_invoice_goes_to_the_top_level_customer_named_without_deleted():
     ctx = _ctx()
-    records = _map_page(ctx, [PARENT, JOB, PHASE])
+    records = _map_page(ctx, [PARENT, JOB, PHASE], links={})
     assert [r.qbo_id for r in records] == ["1"] and ctx.report["customers"]["placed"] == 2
     assert top_customer(ctx, "2") == ("1", "Freeman Sporting Goods:0969 Ocean View Road")
     assert top_customer(ctx, "3") == ("1", "Freeman Sporting Goods:0969 Ocean View Road:Phase 2")
