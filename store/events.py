@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, or_, select, update
+from sqlalchemy import Connection, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import ReceivedEvent, utcnow
@@ -94,3 +94,44 @@ def note_attempt_failed(session: Session, event_ids: list[int], error: str,
                           else_=last_error)
     session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids))
                     .values(attempts=ReceivedEvent.attempts + 1, last_error=last_error))
+
+
+
+# The sync log's failed exports (webhooks/sync_log_view.py): a record's add event still unhandled, with an error,
+# whose attempts reached `min_attempts` - passing failures still tried and given-up ones (GAVE_UP) alike; one row
+# per CRM record (its newest event), newest first.
+def _failing(portal_id: int, min_attempts: int) -> tuple:
+    return (ReceivedEvent.source == "b24", ReceivedEvent.operation == "add", ReceivedEvent.handled_at.is_(None),
+            ReceivedEvent.portal_id == portal_id, ReceivedEvent.attempts >= min_attempts,
+            ReceivedEvent.last_error.is_not(None))
+
+
+def _newest_per_record(portal_id: int, min_attempts: int):
+    return (select(func.max(ReceivedEvent.id).label("id")).where(*_failing(portal_id, min_attempts))
+            .group_by(ReceivedEvent.entity, ReceivedEvent.entity_id))
+
+
+def failed_adds(session: Session, portal_id: int, min_attempts: int, limit: int) -> list[ReceivedEvent]:
+    newest = _newest_per_record(portal_id, min_attempts).subquery()
+    return list(session.scalars(select(ReceivedEvent).where(ReceivedEvent.id.in_(select(newest.c.id)))
+                                .order_by(ReceivedEvent.id.desc()).limit(limit)))
+
+
+def failed_add_count(session: Session, portal_id: int, min_attempts: int) -> int:
+    newest = _newest_per_record(portal_id, min_attempts).subquery()
+    return int(session.scalar(select(func.count()).select_from(newest)) or 0)
+
+
+def failed_add_ids(session: Session, portal_id: int, entity: str, entity_id: str, min_attempts: int) -> list[int]:
+    """The record's failing add events in this portal's log; none for another portal's, a handled or a passing one."""
+    return list(session.scalars(select(ReceivedEvent.id).where(
+        *_failing(portal_id, min_attempts), ReceivedEvent.entity == entity, ReceivedEvent.entity_id == entity_id)))
+
+
+def take_up_again(session: Session, event_ids: list[int]) -> None:
+    """A Retry: given-up events lose the GAVE_UP mark and so are the worker's again (B24_ADD); the attempts stay,
+    so a failure for good gives them up again after one more try."""
+    if event_ids:
+        session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids),
+                                                    ReceivedEvent.last_error.startswith(GAVE_UP, autoescape=True))
+                        .values(last_error=func.substr(ReceivedEvent.last_error, len(GAVE_UP) + 1)))

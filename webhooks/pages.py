@@ -15,6 +15,7 @@ from config.settings import Settings
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from store.portals import portal_by_member_id
+from store.events import failed_add_ids, take_up_again
 from store.sync_log import failure_of
 from store.tokens import PortalMissing
 from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening
@@ -27,9 +28,10 @@ from webhooks.services import bitrix24_client, portal_tokens
 from workers.facts_cache import FactsCache
 from workers.progress import report_view, run_progress
 from workers.lease import orphaned
+from workers.exports import enqueue_export
 from workers.runs import RunActive, active_run, start_run
 from workers.tasks import EnqueueFailed, enqueue_full_sync, enqueue_retry
-from webhooks.sync_log_view import retry_target, sync_log_view
+from webhooks.sync_log_view import EXPORT_FAILED_AFTER, export_retry_target, retry_target, sync_log_view
 from webhooks.session import PortalSession, csrf_token, link_token, origin, require_session, start_session
 
 log = logging.getLogger("qb24.web.pages")
@@ -138,28 +140,55 @@ def start_sync() -> Response:
 
 @pages.post("/bitrix24/app/sync/retry")
 def retry_record() -> Response | tuple[str, int]:
-    """Queue a re-apply of one record of the portal's sync log (its Retry button)."""
+    """Queue a re-apply of one record of the portal's sync log (its Retry button): a QuickBooks record, or the
+    export of a Bitrix24 contact or company (a form naming b24_type)."""
     who = admin_action()
-    target = retry_target(request.form)
+    exporting = "b24_type" in request.form
+    target = export_retry_target(request.form) if exporting else retry_target(request.form)
     if target is None:
-        raise PageError(400, "Only a QuickBooks customer or invoice of the sync log can be retried.")
+        raise PageError(400, "Only a QuickBooks customer or invoice, or a Bitrix24 contact or company, of the sync "
+                             "log can be retried.")
     rt = runtime()
     with rt.sessions() as session:
         connection = _connection(session, who.portal_id)
         if connection is None or connection.status != "connected":
             raise PageError(409, "Log in with QuickBooks before retrying a record.")
-        if failure_of(session, who.portal_id, *target) is None:  # only this portal's rows: another's is a 404
+        logged = (failed_add_ids(session, who.portal_id, *target, EXPORT_FAILED_AFTER) if exporting
+                  else failure_of(session, who.portal_id, *target))
+        if not logged:  # only this portal's rows: another's is a 404
             raise PageError(404, "This record is not in the sync log any more: it may have been written since. "
                                  "Reload the app to see the current log.")
+    if exporting:  # a given-up record is the worker's again; committed before the task that reads it is queued
+        with transaction(rt.sessions) as session:
+            take_up_again(session, logged)
     try:
-        enqueue_retry(rt, who.portal_id, *target)
+        _queue_retry(who, target, exporting)
     except EnqueueFailed as error:
         flash(str(error), "error")
         return _render(who), 503
-    log.info("app.retry.queued", extra={"member_id": who.member_id, "qbo_type": target[0], "qbo_id": target[1]})
-    flash(f"Retry queued: QuickBooks {target[0].lower()} {target[1]} is applied again in a few seconds; "
-          "it leaves the sync log once it is in Bitrix24.", "ok")
+    if exporting:
+        flash(f"Retry queued: Bitrix24 {target[0]} {target[1]} is exported to QuickBooks again shortly; "
+              "it leaves the sync log once it is a QuickBooks customer.", "ok")
+    else:
+        flash(f"Retry queued: QuickBooks {target[0].lower()} {target[1]} is applied again in a few seconds; "
+              "it leaves the sync log once it is in Bitrix24.", "ok")
     return redirect(url_for("pages.app_page"), 303)
+
+
+def _queue_retry(who: PortalSession, target: tuple[str, str], exporting: bool) -> None:
+    rt = runtime()
+    if not exporting:
+        enqueue_retry(rt, who.portal_id, *target)
+        log.info("app.retry.queued", extra={"member_id": who.member_id, "qbo_type": target[0], "qbo_id": target[1]})
+        return
+    # An export works every waiting add event of the portal (workers/exports.py), this record's included; one
+    # already queued and not started (a backoff retry) works it instead, within a minute or two.
+    try:
+        enqueue_export(rt, who.portal_id)
+    except EnqueueFailed as error:
+        raise EnqueueFailed("The retry could not be queued: the task queue did not answer. The app's periodic "
+                            "sweep exports the record within minutes; or try again in a minute.") from error
+    log.info("app.retry.queued", extra={"member_id": who.member_id, "b24_type": target[0], "b24_id": target[1]})
 
 
 def _resume_orphan(who: PortalSession) -> Response:

@@ -1,4 +1,6 @@
-"""What the app page shows of the real-time sync: the last change applied and the sync log (failures).
+"""What the app page shows of the real-time sync: the last change applied and the sync log (failures): QuickBooks
+records that could not be written to Bitrix24 (sync_failures) and Bitrix24 contacts and companies that could not
+become QuickBooks customers (their add events, received_events, workers/exports.py).
 
 Words stored by the workers (connection.last_change["what"], workers/changes.py) become sentences here;
 records are named by what an admin knows (the name, the QuickBooks kind and number).
@@ -12,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from store.events import GAVE_UP, failed_add_count, failed_adds
 from store.models import QboConnection
 from store.sync_log import failure_count, failures
 
@@ -26,6 +29,12 @@ WHAT = {"created": "was created in Bitrix24",
         "merged": "took over a customer merged into it in QuickBooks; Bitrix24 follows the merge",
         "unchanged": "was checked: Bitrix24 already matched it"}
 KIND = {"Customer": "customer", "Invoice": "invoice", "Payment": "payment"}
+B24_KINDS = ("contact", "company")  # what workers/exports.py exports (received_events.entity)
+B24_ID = re.compile(r"[1-9]\d{0,31}", re.ASCII)  # a CRM record's ID; received_events.entity_id holds 32
+# An export shows as failed from its third failed attempt: the first two come ~5 s and ~10 s after the event
+# (workers/exports.py backoff), where a hiccup of either service is expected to pass; a refusal that stays
+# (a QuickBooks validation Fault) reaches three within ~15 s.
+EXPORT_FAILED_AFTER = 3
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,28 @@ def sync_log_view(session: Session, connection: QboConnection) -> dict[str, Any]
             "sync_log": [{"qbo_type": row.qbo_type, "qbo_id": row.qbo_id, "name": row.name,
                           "kind": KIND.get(row.qbo_type, row.qbo_type), "reason": row.reason,
                           "attempts": row.attempts, "last_at": when(row.last_at),
-                          "retryable": row.qbo_type in RETRYABLE} for row in rows]}
+                          "retryable": row.qbo_type in RETRYABLE} for row in rows],
+            **export_log_view(session, connection.portal_id)}
+
+
+def export_log_view(session: Session, portal_id: int) -> dict[str, Any]:
+    """The portal's CRM records that could not become QuickBooks customers (failed add events), newest first; a
+    record failing for good is given up by workers/exports.py (PERMANENT) and tried again only by Retry.
+
+    received_events keeps no name nor time of the last attempt: the row shows when the record was added."""
+    rows = failed_adds(session, portal_id, EXPORT_FAILED_AFTER, SYNC_LOG_ROWS)
+    return {"export_log_total": failed_add_count(session, portal_id, EXPORT_FAILED_AFTER),
+            "export_log": [{"b24_type": row.entity, "b24_id": row.entity_id, "reason": row.last_error.removeprefix(GAVE_UP),
+                            "given_up": row.last_error.startswith(GAVE_UP), "attempts": row.attempts,
+                            "added_at": when(row.received_at)} for row in rows]}
+
+
+def export_retry_target(form: Any) -> tuple[str, str] | None:
+    """(b24_type, b24_id) of a failed export's Retry form, or None when either is not one we export."""
+    b24_type, b24_id = form.get("b24_type", ""), form.get("b24_id", "")
+    if b24_type not in B24_KINDS or B24_ID.fullmatch(b24_id) is None:
+        return None
+    return b24_type, b24_id
 
 
 def retry_target(form: Any) -> tuple[str, str] | None:

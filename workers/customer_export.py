@@ -141,9 +141,12 @@ def _request_key(realm_id: str, portal: Portal, b24_type: str, b24_id: str) -> s
     return f"{realm_id}|{portal.member_id}|{b24_type}|{b24_id}"
 
 
-def request_id(key: str, attempt: int) -> str:
-    """The attempt's requestid: the same on every retry of it, ≤ 50 characters (reference Q §6)."""
-    return "qb24-" + hashlib.sha256(f"{key}|{attempt}".encode()).hexdigest()[:40]
+def request_id(key: str, name: str) -> str:
+    """The requestid of creating the record under `name`, ≤ 50 characters (reference Q §6): the same on every
+    retry, so a lost answer is replayed, not created twice; a new one once the name changes, since QuickBooks
+    replays the first answer to a requestid, a refusal (6240) included: a record renamed in Bitrix24 after its
+    name was refused could otherwise never be created."""
+    return "qb24-" + hashlib.sha256(f"{key}|{name}".encode()).hexdigest()[:40]
 
 
 def _create_or_match(qbo: QuickBooksClient, key: str, body: dict[str, Any],
@@ -153,7 +156,7 @@ def _create_or_match(qbo: QuickBooksClient, key: str, body: dict[str, Any],
     for attempt in range(1, MAX_ATTEMPTS + 1):
         name = numbered(base, attempt)
         try:
-            return qbo.create("Customer", {**body, "DisplayName": name}, request_id=request_id(key, attempt)), True
+            return qbo.create("Customer", {**body, "DisplayName": name}, request_id=request_id(key, name)), True
         except DuplicateName:
             holder = _matching_holder(qbo, name, keys)
             if holder is not None:

@@ -19,7 +19,8 @@ unhandled add events in one go:
 5. Every other record becomes a customer through workers/customer_export.ensure_customer (its own lock,
    requestid and Fault 6240 rule; it reads a company's contact person; it links both ways).
 
-A failed attempt counts on the event (attempts, last_error: the record's own error) and the task queues itself
+A failed attempt counts on the event (attempts, last_error: the record's own error, a
+sentence for the app page's sync log, workers/export_errors.py) and the task queues itself
 again with backoff, MAX_ATTEMPTS times; the event stays unhandled after that. Bitrix24 never resends an event,
 so beat's sweep (`sweep_exports`, every RECONCILE_INTERVAL_S) queues an export for every portal with unhandled
 add events: one whose enqueue the broker refused, or whose attempts ran out on a passing failure (network,
@@ -37,7 +38,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import requests
 from celery import Task, shared_task
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,6 +55,7 @@ from workers import pull_marker
 from workers.celery_app import EXPORT_RECORDS, SWEEP_EXPORTS
 from workers.context import Services
 from workers.customer_export import customer_for, ensure_customer
+from workers.export_errors import NoRecord, describe
 from workers.portal_settings import DEFAULTS
 from workers.pull_lease import pull_live
 from workers.runs import writing_run
@@ -261,7 +262,7 @@ def _export_one(services: Services, portion: Portion, key: tuple[str, str], answ
         return None
     record = answer.results.get(name)
     if error is not None or not isinstance(record, dict):
-        return error or ValueError(f"Bitrix24 answered no {entity} for id {b24_id}.")
+        return error or NoRecord(f"Bitrix24 answered no {entity} for id {b24_id}.")
     if parse_origin(record.get("ORIGINATOR_ID"), record.get("ORIGIN_ID")) is not None:
         _handled(services, portion.ids([key]), "ours", key)  # one of our own imports: never exported back
         return None
@@ -299,13 +300,4 @@ def _failed(services: Services, portion: Portion, failed: dict[tuple[str, str], 
     if attempts >= MAX_ATTEMPTS:
         return "failed", None  # visible (attempts, last_error); beat's sweep tries a passing failure again
     return "retrying", min(BACKOFF_S * 2 ** (attempts - 1), MAX_BACKOFF_S)
-
-
-def describe(error: BaseException | None) -> str:
-    """Why an attempt failed, with nothing secret: a network error's text can hold a URL, so only its kind."""
-    if error is None:
-        return "unknown error"
-    if isinstance(error, requests.RequestException):
-        return f"{type(error).__name__}: the request did not complete"
-    return f"{type(error).__name__}: {error}"
 

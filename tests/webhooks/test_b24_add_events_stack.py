@@ -26,6 +26,7 @@ from workers import exports
 from workers.customer_export import customer_for
 
 READS = ("crm.contact.get", "crm.company.get")
+NETWORK = "A network request failed (the connection broke or timed out). It is tried again automatically; Retry tries it now."
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def test_a_failed_export_counts_its_attempt_and_is_tried_again_with_backoff(conn
             return row if row is not None and row.attempts == 1 else None
 
     row = wait_for(failed_once, "the first attempt to fail", timeout=30)
-    assert row.last_error == "ConnectionError: QuickBooks did not answer"
+    assert row.last_error == NETWORK  # a sentence for the app page's sync log (workers/export_errors.py)
     rows = all_handled(connected, seen + 1, timeout=30)  # the retry, BACKOFF_S later
     assert calls == [contact_id, contact_id]
     assert [(r.attempts, r.last_error) for r in rows if r.entity_id == contact_id] == [(1, None)]
@@ -218,8 +219,8 @@ def test_each_failed_record_keeps_its_own_error(connected, monkeypatch):
     assert exports.run_export(connected.services, _portal_id(connected)) == "retrying"
     rows = _event_rows(connected, [dup, down])
     assert rows[dup].attempts == rows[down].attempts == 1
-    assert rows[dup].last_error.startswith("DuplicateName")
-    assert rows[down].last_error == "ConnectionError: QuickBooks did not answer"
+    assert rows[dup].last_error == "QuickBooks refused the name: every name is taken."
+    assert rows[down].last_error == NETWORK
     with transaction(connected.services.sessions) as session:  # leave the module's portal clean
         mark_handled(session, [row.id for row in rows.values()])
 
@@ -243,7 +244,7 @@ def test_a_record_that_cannot_be_exported_stops_after_its_attempts_and_stays_vis
         exports.run_export(connected.services, portal_id)
     assert calls.count(stuck) == exports.MAX_ATTEMPTS
     rows = _event_rows(connected, [stuck])
-    assert rows[stuck].handled_at is None and "DuplicateName" in rows[stuck].last_error  # visible
+    assert rows[stuck].handled_at is None and "QuickBooks refused the name" in rows[stuck].last_error  # visible
     calls.clear()
     reads = _reads(connected)
     exports.run_export(connected.services, portal_id)  # the sweep's task, or the next add event's

@@ -168,8 +168,8 @@ def test_a_retry_after_a_crash_replays_the_create_instead_of_making_a_second_cus
     assert found(rig, "contact", record["ID"]) == first.customer_id
     # the same requestid sent by hand is answered with the same customer too (sandbox/quickbooks/replays.py)
     key = _request_key(rig.world.realm_id, portal(rig), "contact", str(record["ID"]))
-    replayed = rig.qbo.create("Customer", {"DisplayName": "anything else"}, request_id=request_id(key, 1))
-    assert replayed["Id"] == first.customer_id and len(request_id(key, 1)) <= 50
+    replayed = rig.qbo.create("Customer", {"DisplayName": "anything else"}, request_id=request_id(key, "Bamm-Bamm Rubble"))
+    assert replayed["Id"] == first.customer_id and len(request_id(key, "Bamm-Bamm Rubble")) <= 50
 
 
 def test_a_duplicate_name_with_a_matching_email_links_the_customer_already_there(rig):
