@@ -22,7 +22,7 @@ from clients.coordination import Locks
 from clients.quickbooks_auth import QboOAuth, RealmTokens, TokenKeeper
 from clients.quickbooks_errors import (QuickBooksError, ServiceUnavailable, Unauthorized, ValidationFailed,
                                        translate)
-from clients.quickbooks_transport import QboTransport
+from clients.quickbooks_transport import DEFAULT_TIMEOUT, QboTransport
 
 PAGE_MAX = 1000  # QuickBooks' MAXRESULTS ceiling (reference §3)
 Gate = Callable[[str], AbstractContextManager[None]]
@@ -48,12 +48,13 @@ class QuickBooksClient:
     """Reads and writes one realm; refreshes tokens once across workers; typed errors only."""
 
     def __init__(self, realm_id: str, *, tokens: RealmTokens, oauth: QboOAuth, locks: Locks,
-                 api_base: str, gate: Gate = no_gate, http: requests.Session | None = None) -> None:
+                 api_base: str, gate: Gate = no_gate, http: requests.Session | None = None,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
         self.realm_id = realm_id
         self.keeper = TokenKeeper(realm_id, tokens, oauth, locks)
         self._token: str | None = None
         self.transport = QboTransport(realm_id=realm_id, api_base=api_base, token=self._current_token,
-                                      gate=gate, http=http)
+                                      gate=gate, http=http, timeout=timeout)
 
     def _current_token(self) -> str:
         if self._token is None:
@@ -179,6 +180,12 @@ def _batch_item(answer: dict[str, Any] | None) -> dict[str, Any] | QuickBooksErr
             return translate(exc)
         return ValidationFailed("QuickBooks faulted the batch item without an error")
     return answer.get("QueryResponse", {})
+
+
+def quoted(value: str) -> str:
+    """A query string literal: backslash, then quote escaped (reference §3; python-quickbooks #319 leaves
+    backslashes alone)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def query_records(response: dict[str, Any]) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ class QboGate:
         self.concurrency = make_concurrency_limit(redis_client, concurrent)
 
     @contextmanager
-    def __call__(self, realm_id: str) -> Iterator[None]:
-        self.bucket.acquire(f"qbo:{realm_id}", MAX_WAIT)
-        with self.concurrency.slot(f"qbo:{realm_id}", MAX_WAIT):
+    def __call__(self, realm_id: str, max_wait: float = MAX_WAIT) -> Iterator[None]:
+        self.bucket.acquire(f"qbo:{realm_id}", max_wait)
+        with self.concurrency.slot(f"qbo:{realm_id}", max_wait):
             yield

@@ -20,6 +20,9 @@ MINOR_VERSION = 75  # Intuit ignores anything lower since 2025-08-01 (reference 
 PRODUCTION_API = "https://quickbooks.api.intuit.com/v3"
 SANDBOX_API = "https://sandbox-quickbooks.api.intuit.com/v3"
 DEFAULT_TIMEOUT = (5.0, 120.0)  # Intuit times requests out at 120 s (reference §6)
+# A web request's calls (Create Invoice): the server kills a request after 30 s (config/gunicorn.py), so a
+# call gives up well before; a create cut short lands later and is replayed by its requestid.
+QUICK_TIMEOUT = (3.0, 10.0)
 
 
 class QboTransport(QuickBooks):
@@ -30,11 +33,12 @@ class QboTransport(QuickBooks):
 
     def __init__(self, *, realm_id: str, api_base: str, token: Callable[[], str],
                  gate: Callable[[str], AbstractContextManager[None]],
-                 http: requests.Session | None = None) -> None:
+                 http: requests.Session | None = None,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
         self.realm_id = realm_id
         self.api_url_v3 = api_base.rstrip("/")
         self.sandbox = False  # api_url then resolves to api_url_v3, which we set
-        self.token, self.gate = token, gate
+        self.token, self.gate, self.timeout = token, gate, timeout
         self.http = http or requests.Session()
 
     def process_request(self, request_type, url, headers="", params="", data=""):
@@ -43,7 +47,7 @@ class QboTransport(QuickBooks):
         with self.gate(self.realm_id):
             try:
                 response = self.http.request(request_type, url, headers=headers, params=params,
-                                             data=_encode(data), timeout=DEFAULT_TIMEOUT)
+                                             data=_encode(data), timeout=self.timeout)
             except requests.RequestException as exc:  # the class only: its text holds the URL
                 raise ServiceUnavailable(f"QuickBooks unreachable ({type(exc).__name__})") from None
         _raise_for_transport(response)

@@ -66,6 +66,20 @@ def map_invoice(invoice: dict[str, Any], *, realm_id: str, target: str, stage_ma
                          status=status, content_hash=digest)
 
 
+def deal_link_fields(target: str, deal_id: str | None) -> dict[str, Any]:
+    """The field that links a NEW invoice to a deal (deal follow-through; reference §6): `parentId2` on a
+    Smart Invoice (deals are entityTypeId 2), `UF_DEAL_ID` on an old invoice.
+
+    Create-only, and outside `content_hash`: an update never carries it, so a deal link (ours or one a
+    user set or changed by hand) survives every update. crm.item.update unbinds a parent only when its
+    field is passed empty (CORE crm/lib/service/parentfieldmanager.php, saveParentRelationsForIdentifier);
+    crm.invoice.update fills every field it was not given from the stored invoice (CORE
+    crm/classes/general/restservice_invoice.php, update)."""
+    if not deal_id:
+        return {}
+    return {"parentId2": _ref(deal_id)} if target == SMART_INVOICE else {"UF_DEAL_ID": _ref(deal_id)}
+
+
 @dataclass(frozen=True)
 class _Common:
     invoice: dict[str, Any]

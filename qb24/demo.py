@@ -7,8 +7,10 @@ BX24.installFinish), opens the app page the same way, logs in to QuickBooks thro
 page does with the callback's ticket), reads the whole company through the service's QuickBooks
 client with the stored tokens, presses Start sync (the full_sync task runs on the app's embedded
 worker), prints its progress and report, then changes the company live through the QuickBooks API and
-prints where each change landed in Bitrix24 and how long it took (qb24/demo_live.py), and keeps serving
-until Ctrl-C.
+prints where each change landed in Bitrix24 and how long it took (qb24/demo_live.py), then goes the other
+way (qb24/demo_b2q.py): turns on the export of new contacts, adds a contact on the portal's page and
+shows its QuickBooks customer, uses Create Invoice on a deal, saves the invoice on QuickBooks' new-invoice
+screen and shows it arrive in Bitrix24 linked to the deal; and keeps serving until Ctrl-C.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from clients.quickbooks_auth import QboApp, QboOAuth
 from clients.quickbooks_limits import QboGate
 from mappers.customer_kind import customer_kind
 from mappers.invoice_status import InvoiceStatus, invoice_status
+from qb24.demo_b2q import bitrix24_to_quickbooks
 from qb24.demo_live import live_changes
 from qb24.resync import describe
 from qb24.stack import Stack, start_stack
@@ -60,6 +63,7 @@ def run_demo(database_url: str, echo: Echo = print, *, serve: bool = True, host:
         print_company(summary, echo)
         summary["sync"] = first_sync(stack, browser, echo)
         summary["live"] = live_changes(stack, str(summary["realm_id"]), echo)
+        summary["b2q"] = bitrix24_to_quickbooks(stack, browser, str(summary["realm_id"]), echo)
         print_where_to_look(summary, echo)
         if visit is not None:  # a look at the running stack before it stops (tests)
             summary["visit"] = visit(stack)
@@ -245,6 +249,9 @@ def print_where_to_look(summary: dict, echo: Echo) -> None:
     portal = summary["b24_portal"]
     echo(f"Bitrix24 CRM pages: contacts {portal}crm/contact/list/  companies {portal}crm/company/list/  "
          f"invoice kanban {portal}crm/type/31/kanban/")
+    if "b2q" in summary:
+        deal_id = summary["b2q"]["deal_id"]
+        echo(f"  the deal, with the invoice saved in QuickBooks: {portal}crm/deal/details/{deal_id}/")
     echo(f"App served at {summary['app_url']} (installed into the Bitrix24 sandbox, QuickBooks connected)")
     echo(f"Bitrix24 sandbox portal: {summary['b24_portal']}")
     echo(f"Open the app page in a browser: {summary['app_page']}")

@@ -31,9 +31,14 @@ class QboSandbox:
     def api_base(self) -> str:
         return self.url + "/v3"
 
+    @property
+    def web_base(self) -> str:
+        """The base of the sandbox's stand-ins for QuickBooks' screens (/app/invoice, /app/customerdetail)."""
+        return self.url
+
     def urls(self) -> dict[str, str]:
         return {"discovery document": self.discovery_url, "API base": self.api_base,
-                "control API": self.url + "/_sandbox/"}
+                "web screens": self.web_base + "/app/", "control API": self.url + "/_sandbox/"}
 
     def control(self, path: str, payload: dict[str, Any] | None = None, method: str = "POST") -> Any:
         """Call the sandbox's control API (tests, demo only)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import ReceivedEvent, utcnow
@@ -49,3 +49,48 @@ def record_events(connection: Connection, source: str, rows: list[dict[str, Any]
 
 
 _STATEMENTS: dict[str, Any] = {}
+
+
+# The last_error of an add event the export stopped trying: its record cannot be exported as it stands.
+GAVE_UP = "gave up: "
+# Bitrix24 add events (ONCRMCONTACTADD/ONCRMCOMPANYADD) waiting for the export worker (workers/exports.py).
+B24_ADD = (ReceivedEvent.source == "b24", ReceivedEvent.operation == "add",
+           ReceivedEvent.handled_at.is_(None),
+           or_(ReceivedEvent.last_error.is_(None),
+               ~ReceivedEvent.last_error.startswith(GAVE_UP, autoescape=True)))
+ERROR_MAX = 255  # ReceivedEvent.last_error
+
+
+def unhandled_adds(session: Session, portal_id: int, limit: int, after_id: int = 0) -> list[ReceivedEvent]:
+    """The portal's add events no worker has handled yet, oldest first, with an id above `after_id`."""
+    return list(session.scalars(select(ReceivedEvent).where(*B24_ADD, ReceivedEvent.portal_id == portal_id,
+                                                            ReceivedEvent.id > after_id)
+                                .order_by(ReceivedEvent.id).limit(limit)))
+
+
+def portals_with_unhandled_adds(session: Session) -> list[int]:
+    """Every portal holding an add event not handled yet (beat's sweep queues an export for each)."""
+    return list(session.scalars(select(ReceivedEvent.portal_id).where(*B24_ADD, ReceivedEvent.portal_id.is_not(None))
+                                .distinct().order_by(ReceivedEvent.portal_id)))
+
+
+def mark_handled(session: Session, event_ids: list[int]) -> None:
+    """The events were acted on (or need nothing): they leave the worker's list for good."""
+    if event_ids:
+        session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids))
+                        .values(handled_at=utcnow(), last_error=None))
+
+
+def note_attempt_failed(session: Session, event_ids: list[int], error: str,
+                        give_up_after: int | None = None) -> None:
+    """An attempt failed: count it and keep why (no secrets: the caller describes the error). With
+    `give_up_after`, an event whose attempts reach it is given up: its last_error starts with GAVE_UP and it
+    leaves the worker's list (B24_ADD), still unhandled and visible."""
+    if not event_ids:
+        return
+    last_error: Any = error[:ERROR_MAX]
+    if give_up_after is not None:
+        last_error = case((ReceivedEvent.attempts + 1 >= give_up_after, (GAVE_UP + error)[:ERROR_MAX]),
+                          else_=last_error)
+    session.execute(update(ReceivedEvent).where(ReceivedEvent.id.in_(event_ids))
+                    .values(attempts=ReceivedEvent.attempts + 1, last_error=last_error))

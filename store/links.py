@@ -35,6 +35,15 @@ def bind(session: Session, *, portal_id: int, qbo_type: str, qbo_id: str, b24_ty
     session.execute(statement)
 
 
+def bind_new(session: Session, *, portal_id: int, qbo_type: str, qbo_id: str, b24_type: str, b24_id: str,
+             source_updated_at: datetime | None = None, content_hash: str | None = None) -> bool:
+    """Insert the link unless either side is bound already; whether it was inserted (never moves a link)."""
+    statement = insert_for(session, Link).values(
+        portal_id=portal_id, qbo_type=qbo_type, qbo_id=qbo_id, b24_type=b24_type, b24_id=b24_id,
+        source_updated_at=source_updated_at, content_hash=content_hash, synced_at=utcnow())
+    return session.execute(statement.on_conflict_do_nothing()).rowcount == 1
+
+
 def links_for_qbo_ids(session: Session, portal_id: int, qbo_type: str, qbo_ids: Iterable[str]) -> dict[str, Link]:
     """The links of many QuickBooks records of one type at once, by QuickBooks id."""
     wanted = sorted(set(qbo_ids))

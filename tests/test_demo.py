@@ -3,6 +3,7 @@ connect QuickBooks through the app's own endpoints (the callback's ticket claime
 session), and read the whole sample company."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from html import unescape
@@ -34,7 +35,10 @@ def _portal_pages(stack) -> dict[str, str]:
     items = list(client.list_all("crm.item.list", {"entityTypeId": 31, "select": ["id", "title", "stageId"]}))
     companies = list(client.list_all("crm.company.list", {"select": ["ID", "TITLE"]}))
     stages = client.call("crm.status.list").result
-    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies, "stages": stages}
+    deal_pages = {deal["ID"]: requests.get(f"{portal}/crm/deal/details/{deal['ID']}/", timeout=30).text
+                  for deal in client.list_all("crm.deal.list", {"select": ["ID"]})}
+    return {**pages, "companies_page": pages["companies"], "items": items, "companies": companies,
+            "stages": stages, "deal_pages": deal_pages}
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +101,9 @@ def test_demo_runs_the_first_sync_through_start_sync_and_prints_the_report(demo)
 def test_demo_leaves_contacts_companies_and_the_invoice_kanban_in_the_portal(demo):
     visit = demo.summary["visit"]
     items, companies = visit["items"], visit["companies"]
-    # the first sync's invoices and the one the live part created (a deleted one stays, on its stage)
-    assert len(items) == demo.summary["sync"]["report"]["invoices"]["imported"] + 1 > 1
+    # the first sync's invoices, the one the live part created (a deleted one stays, on its stage) and
+    # the one saved on QuickBooks' new-invoice screen for the deal
+    assert len(items) == demo.summary["sync"]["report"]["invoices"]["imported"] + 2 > 2
     assert companies and all(company["TITLE"] in unescape(visit["companies_page"]) for company in companies)
     assert all(f"#{item['id']} " in visit["kanban"] for item in items)
     stages = {item["stageId"] for item in items}
@@ -128,3 +133,42 @@ def test_demo_changes_quickbooks_live_and_each_change_lands_on_its_stage(demo):
     assert [landed.stage_id for landed in live[1:]] == [stage_map[status.value] for status in expected]
     assert all(f"stage {names[landed.stage_id]!r}" in landed.line() for landed in live[1:])
     assert all(0 < landed.latency_s < 30 for landed in live)
+
+
+def test_demo_exports_a_new_contact_and_links_the_deal_s_invoice_to_the_deal(demo):
+    """Bitrix24 → QuickBooks: export on in the settings form, a contact added on the portal's page becomes
+    a QuickBooks customer, Create Invoice on a deal with it names that customer and links to QuickBooks'
+    new-invoice screen, and the invoice saved there arrives in Bitrix24 linked to the deal, on the stage
+    of an unsent invoice."""
+    lines, b2q = demo.lines, demo.summary["b2q"]
+    start = lines.index("Bitrix24 → QuickBooks now (the portal's pages, QuickBooks' new-invoice screen):")
+    customer_id, deal_id, contact_id = b2q["customer_id"], b2q["deal_id"], b2q["contact_id"]
+    assert lines[start + 1] == "  export of new contacts and companies turned on in the app's settings form"
+    assert lines[start + 2] == b2q["exported"].line()
+    assert b2q["exported"].what == f"new contact #{contact_id} 'Imogen Thistlewood'"
+    assert b2q["exported"].where == f"QuickBooks customer #{customer_id} 'Imogen Thistlewood'"
+    assert b2q["new_invoice_url"].startswith("http://127.0.0.1:")  # the QuickBooks sandbox's screen
+    assert b2q["new_invoice_url"].endswith(f"/app/invoice?nameId={customer_id}")
+    assert lines[start + 3] == (f"  Create Invoice on deal #{deal_id} 'Thistlewood garden redesign' → the page names "
+                                f"'Imogen Thistlewood' and opens {b2q['new_invoice_url']} in a new tab")
+    assert lines[start + 4] == b2q["invoice"].line()
+    # where to see it: the deal's card, which lists the invoice
+    deal_url = f"{demo.summary['b24_portal']}crm/deal/details/{deal_id}/"
+    assert lines[start + 6] == f"  the deal, with the invoice saved in QuickBooks: {deal_url}"
+    item = b2q["invoice_item"]
+    assert (int(item["parentId2"]), int(item["contactId"])) == (deal_id, contact_id)
+    assert f"invoice #{item['id']}, stage " in b2q["invoice"].where and b2q["invoice"].where.endswith(f"deal #{deal_id}")
+    category = item["stageId"].split(":")[0].removeprefix("DT31_")
+    rows = [row for row in demo.summary["visit"]["stages"] if row["ENTITY_ID"] == f"SMART_INVOICE_STAGE_{category}"]
+    assert item["stageId"] == default_stage_map(rows)[InvoiceStatus.UNSENT.value]
+    assert f"data-invoice-id='{item['id']}'" in demo.summary["visit"]["deal_pages"][str(deal_id)]
+    assert 0 < b2q["exported"].latency_s < 30 and 0 < b2q["invoice"].latency_s < 30
+    with create_engine(f"sqlite:///{demo.database}").connect() as db:
+        settings = db.execute(text("SELECT settings FROM portals")).scalar()
+        link = db.execute(text("SELECT qbo_id FROM links WHERE b24_type = 'contact' AND b24_id = :id"),
+                          {"id": str(contact_id)}).scalar()
+        requests_ = db.execute(text("SELECT deal_id, qbo_customer_id, invoice_qbo_id FROM deal_requests")).all()
+    assert json.loads(settings)["export_new_contacts"] is True
+    assert link == customer_id  # the export linked the contact both ways
+    invoice_id = item["xmlId"].rsplit(":", 1)[1]
+    assert [tuple(row) for row in requests_] == [(str(deal_id), customer_id, invoice_id)]

@@ -10,6 +10,7 @@ from webhooks.bitrix24 import bitrix24
 from webhooks.connect import connect
 from webhooks.health import health
 from webhooks.pages import pages
+from webhooks.placement import placement
 from webhooks.runtime import Runtime
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -30,6 +31,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     session.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)
-    for blueprint in (health, bitrix24, connect, pages):
+    for blueprint in (health, bitrix24, connect, pages, placement):
         app.register_blueprint(blueprint)
     return app

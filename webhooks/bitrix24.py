@@ -11,13 +11,14 @@ from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
 from store.portals import drop_uninstall_claim, ensure_portal, portal_by_member_id
 from webhooks.admins import INSTALL_ADMIN_ONLY, AdminRequired, user_is_admin
-from webhooks.bitrix24_events import (HANDLERS, authenticate_event, confirm_early_event, on_app_install,
-                                      revoke_pending, unsupported_log)
+from webhooks.bitrix24_events import (HANDLERS, authenticate_event, confirm_early_event, export_pending,
+                                      on_app_install, revoke_pending, unsupported_log)
 from webhooks.errors import PageError
 from webhooks.frame_auth import FrameAuthError, FramePost, authenticate_frame_post, portal_origin
 from webhooks.kept_data import forget_earlier_data, holds_earlier_data, marker_command, options_kept
 from webhooks.metrics import count_event
 from webhooks.php_form import php_form
+from webhooks.placement_records import CARD_KINDS
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens, token_cipher
 from webhooks.uninstall import confirm_due_claim, on_app_uninstall, settle_before_install
@@ -28,12 +29,10 @@ log = logging.getLogger("qb24.b24.install")
 # ONAPPINSTALL is bound because the installer POST may carry no APPLICATION_TOKEN (the captured
 # shape, reference §1.1): the event, sent after installFinish, then delivers it.
 EVENTS = ("ONAPPINSTALL", "ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL")
-# The Create Invoice item of contact, company, lead and deal cards (reference §4). Bound only once
-# `/placements/create-invoice` is served (the Bitrix24 → QuickBooks slice): until then a click would
-# answer 404, and a button that does not work must not appear on users' cards.
-CREATE_INVOICE_PLACEMENTS = ("CRM_CONTACT_DETAIL_TOOLBAR", "CRM_COMPANY_DETAIL_TOOLBAR",
-                             "CRM_LEAD_DETAIL_TOOLBAR", "CRM_DEAL_DETAIL_TOOLBAR")
-PLACEMENTS: tuple[str, ...] = ()
+# The Create Invoice item of contact, company, lead and deal cards (reference §4), served by
+# webhooks/placement.py; the code names the card's record type (CARD_KINDS).
+CREATE_INVOICE_PLACEMENTS = tuple(CARD_KINDS)
+PLACEMENTS: tuple[str, ...] = CREATE_INVOICE_PLACEMENTS
 PLACEMENT_TITLE = "Create QuickBooks invoice"
 
 
@@ -134,6 +133,11 @@ def install() -> Response:
 
 @bitrix24.post("/webhooks/bitrix24")
 def event() -> tuple[Response, int]:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        # Bitrix24 posts every event form-encoded (reference §3.2); a JSON, text or multipart body is not
+        # one of its events, and would otherwise be read as a form with no token and refused as forged.
+        count_event("b24", "other", "refused")
+        raise PageError(415, "Bitrix24 events are sent as application/x-www-form-urlencoded.")
     payload = php_form(request.form.items(multi=True))
     name = str(payload.get("event") or "").upper()
     auth = payload.get("auth") if isinstance(payload.get("auth"), dict) else {}
@@ -179,4 +183,5 @@ def _dispatch(name: str, payload: dict, auth: dict) -> str:
             return "ignored"
         outcome = handler(session, portal, payload)
     revoke_pending(session)
+    export_pending(session)
     return outcome

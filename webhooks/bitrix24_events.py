@@ -24,7 +24,9 @@ from webhooks.errors import PageError
 from webhooks.frame_auth import TrustedToken, confirm_token
 from webhooks.runtime import runtime
 from webhooks.services import portal_tokens, token_cipher
+from workers.exports import enqueue_export
 from workers.revocations import enqueue_revocations
+from workers.tasks import EnqueueFailed
 
 log = logging.getLogger("qb24.b24.events")
 # Zulip style: events we are not subscribed to are logged here, answered 200, nothing else.
@@ -161,9 +163,25 @@ def revoke_pending(session: Session) -> None:
     enqueue_revocations(runtime(), session.info.pop("qbo_revoke", []))
 
 
+def export_later(session: Session, portal: Portal) -> None:
+    """Note the portal's export to queue once this transaction has committed (export_pending)."""
+    session.info.setdefault("b24_export", set()).add(portal.id)
+
+
+def export_pending(session: Session) -> None:
+    """Queue the exports export_later noted, after the commit (the task reads what was recorded). A broker
+    refusal is only logged: the event is stored and beat's sweep queues its export (workers/exports.py);
+    refusing the event would gain nothing, since Bitrix24 never resends one (reference §3.2)."""
+    for portal_id in sorted(session.info.pop("b24_export", ())):
+        try:
+            enqueue_export(runtime(), portal_id)
+        except EnqueueFailed:
+            pass  # logged by enqueue_export
+
+
 def on_crm_add(entity: str) -> Handler:
-    """ONCRM<ENTITY>ADD: record it once (dedupe: member_id, event, ID, ts). The worker that
-    exports new contacts/companies to QuickBooks reads these records; it comes in a later issue."""
+    """ONCRM<ENTITY>ADD: record it once (dedupe: member_id, event, ID, ts) and, once committed, queue the
+    portal's export (workers/exports.py), which decides what the record needs."""
 
     def handler(session: Session, portal: Portal, payload: dict[str, Any]) -> str:
         if portal.status != "installed":
@@ -178,6 +196,8 @@ def on_crm_add(entity: str) -> Handler:
             session, source="b24", dedupe_key=f"{portal.member_id}:{payload['event']}:{entity_id}:{ts}",
             portal_id=portal.id, entity=entity, entity_id=entity_id, operation="add",
             occurred_at=datetime.fromtimestamp(int(ts), timezone.utc) if ts else None)
+        if new:
+            export_later(session, portal)
         return "recorded" if new else "duplicate"
 
     return handler

@@ -11,8 +11,8 @@ from clients.bitrix24 import Bitrix24Client
 from mappers.stages import default_stage_map
 # The pure settings code lives in workers/ (the sync engine must not import webhooks); re-exported here.
 from workers.portal_settings import (  # noqa: F401
-    CUSTOMER_RULES, DEFAULTS, ON_INVOICE_DELETE, SMART_INVOICE, STATUSES, effective_settings, invoice_stages,
-    stage_source, stages_from,
+    CUSTOMER_RULES, DEAL_LINK_HOURS, DEFAULTS, ON_INVOICE_DELETE, SMART_INVOICE, STATUSES, effective_settings,
+    invoice_stages, stage_source, stages_from,
 )
 
 log = logging.getLogger("qb24.web.settings")
@@ -26,6 +26,8 @@ class PortalSettingsSchema(Schema):
     stage_map = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     export_new_contacts = fields.Boolean(load_default=False)
     on_invoice_delete = fields.String(load_default="stage", validate=validate.OneOf(ON_INVOICE_DELETE))
+    deal_link_hours = fields.Integer(load_default=DEFAULTS["deal_link_hours"], strict=False,
+                                     validate=validate.Range(*DEAL_LINK_HOURS))
 
     def __init__(self, stage_ids: set[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -49,6 +51,7 @@ def form_input(form: Mapping[str, str]) -> dict[str, Any]:
         "stage_map": {status: form.get(f"stage_{status}", "") for status in STATUSES},
         "export_new_contacts": form.get("export_new_contacts", "off"),
         "on_invoice_delete": form.get("on_invoice_delete", ""),
+        "deal_link_hours": form.get("deal_link_hours", "").strip(),
     }
 
 
@@ -58,6 +61,8 @@ def load_settings_form(form: Mapping[str, str], current: Mapping[str, Any],
     raw = form_input(form)
     if "on_invoice_delete" not in form:  # a form without the choice keeps the stored one
         raw["on_invoice_delete"] = current.get("on_invoice_delete", DEFAULTS["on_invoice_delete"])
+    if "deal_link_hours" not in form:  # likewise the window (forms from before the setting existed)
+        raw["deal_link_hours"] = current.get("deal_link_hours", DEFAULTS["deal_link_hours"])
     try:
         use_new_invoice = fields.Boolean().deserialize(raw["use_new_invoice"])
     except ValidationError:

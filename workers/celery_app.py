@@ -32,10 +32,13 @@ RETRY_RECORD = "qb24.retry_record"  # args (portal_id, qbo_type, qbo_id)
 RECONCILE_ALL = "qb24.reconcile_all"  # kwargs (lookback_s=None): a pull for every connected realm
 SWEEP_GRANTS = "qb24.sweep_grants"  # expired pending grants to revocations, stale revocations queued again
 REVOKE_TOKENS = "qb24.revoke_tokens"  # args (revocation_id)
+EXPORT_RECORDS = "qb24.export_records"  # args (portal_id): the portal's recorded Bitrix24 add events
+SWEEP_EXPORTS = "qb24.sweep_exports"  # an export for every portal with add events not handled yet
 ROUTES = {FULL_SYNC: BULK_QUEUE, PULL_CHANGES: REALTIME_QUEUE, RETRY_RECORD: REALTIME_QUEUE,
-          RECONCILE_ALL: DEFAULT_QUEUE, SWEEP_GRANTS: DEFAULT_QUEUE, REVOKE_TOKENS: DEFAULT_QUEUE}
+          EXPORT_RECORDS: REALTIME_QUEUE, RECONCILE_ALL: DEFAULT_QUEUE, SWEEP_GRANTS: DEFAULT_QUEUE,
+          SWEEP_EXPORTS: DEFAULT_QUEUE, REVOKE_TOKENS: DEFAULT_QUEUE}
 TASK_MODULES = ["workers.tasks", "workers.changes", "workers.change_retry", "workers.reconcile",
-                "workers.revocations"]
+                "workers.revocations", "workers.exports"]
 # The daily reconciliation looks back a whole day past the watermark (a change QuickBooks stamped late).
 DAILY_S = 86400
 
@@ -92,7 +95,9 @@ def make_celery(settings: Settings, services: Services | None = None) -> Qb24Cel
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Reconciliation every RECONCILE_INTERVAL_S and daily (a lost webhook is caught), the grant sweep.
+    """Reconciliation every RECONCILE_INTERVAL_S and daily (a lost webhook is caught), the grant sweep, and
+    the export sweep (Bitrix24 never resends an event: one whose export could not be queued or failed is
+    picked up from the store).
 
     An entry's message expires after its period: beat keeps firing while the workers are down, and
     one reconciliation after they are back covers every missed one."""
@@ -102,6 +107,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "reconcile-daily": {"task": RECONCILE_ALL, "schedule": float(DAILY_S),
                             "kwargs": {"lookback_s": DAILY_S}, "options": {"expires": float(DAILY_S)}},
         "sweep-grants": {"task": SWEEP_GRANTS, "schedule": every, "options": {"expires": every}},
+        "sweep-exports": {"task": SWEEP_EXPORTS, "schedule": every, "options": {"expires": every}},
     }
 
 

@@ -20,8 +20,10 @@ from clients.coordination import Locks, locks_for
 from clients.quickbooks import QuickBooksClient
 from clients.quickbooks_auth import QboApp, QboOAuth, RealmTokens
 from clients.quickbooks_limits import QboGate
-from clients.quickbooks_transport import PRODUCTION_API, SANDBOX_API
+from clients.quickbooks_transport import DEFAULT_TIMEOUT, PRODUCTION_API, QUICK_TIMEOUT, SANDBOX_API
 from clients.ratelimit import RateLimiter, make_limiter
+
+QUICK_GATE_WAIT_S = 2.0  # a request's QuickBooks call waits this long for the realm's limits (RateLimitWait)
 from config.settings import Settings
 from store.crypto import TokenCipher
 from store.db import make_engine, make_session_factory
@@ -89,12 +91,16 @@ class Services:
         return QboOAuth(QboApp(settings.qbo_client_id, settings.qbo_client_secret, settings.qbo_redirect_uri,
                                settings.qbo_environment))
 
-    def quickbooks_client(self, realm_id: str, tokens: RealmTokens | None = None) -> QuickBooksClient:
-        """A realm's API client (on the stored tokens unless `tokens` is given)."""
+    def quickbooks_client(self, realm_id: str, tokens: RealmTokens | None = None, *,
+                          quick: bool = False) -> QuickBooksClient:
+        """A realm's API client (on the stored tokens unless `tokens` is given); `quick` for a request's
+        path: short timeouts and a short wait for the realm's limits, as bitrix24_client's."""
         settings = self.settings
         api_base = settings.qbo_api_base or (SANDBOX_API if settings.qbo_environment == "sandbox" else PRODUCTION_API)
+        gate = (lambda realm: self.qbo_gate(realm, QUICK_GATE_WAIT_S)) if quick else self.qbo_gate
         return QuickBooksClient(realm_id, tokens=tokens or self.realm_tokens(), oauth=self.qbo_oauth(),
-                                locks=self.locks, api_base=api_base, gate=self.qbo_gate)
+                                locks=self.locks, api_base=api_base, gate=gate,
+                                timeout=QUICK_TIMEOUT if quick else DEFAULT_TIMEOUT)
 
     def close(self) -> None:
         """Stop this process's embedded worker, if one was started, and release the database."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from clients.quickbooks import quoted
 from mappers.customer_kind import job_name, parent_id, top_level_id
 from store.db import transaction
 from store.links import links_for_qbo_ids
@@ -110,12 +111,7 @@ def _read_customers(ctx: SyncContext, qbo_ids: list[str]) -> list[dict[str, Any]
     """The customers, inactive ones too (a query hides them without the filter; reference §3 UNCERTAIN)."""
     found: list[dict[str, Any]] = []
     for start in range(0, len(qbo_ids), QUERY_IDS):
-        part = ", ".join(_quoted(i) for i in qbo_ids[start:start + QUERY_IDS])
+        part = ", ".join(quoted(i) for i in qbo_ids[start:start + QUERY_IDS])
         found += ctx.qbo.query(f"SELECT * FROM Customer WHERE Active IN (true, false) AND Id IN ({part}) "
                                f"MAXRESULTS {QUERY_IDS}")
     return found
-
-
-def _quoted(value: str) -> str:
-    """A query string literal: backslash, then quote escaped (reference §3)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

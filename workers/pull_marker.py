@@ -16,12 +16,17 @@ or (paced, PULL_INTERVAL_S) queues itself again with that moment as its noticed_
 (The old rule alone would lose it: a reconciliation pull that began after the queued pull's noticed_at but
 before the event would have "covered" it; tests/workers/test_pull_marker.py.) A marker left by a request or
 a pull that died is taken over after STALE_S, so it can delay nothing for longer.
+
+The same marker (`queue_once`, `take`) keeps one Bitrix24 export queued per portal (workers/exports.py): there
+the task takes its marker before it reads the portal's events, so an event whose webhook skipped the enqueue
+was committed before that read. Exports keep it in the process without Redis (`local`).
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import secrets
+import threading
 import time
 
 import redis
@@ -53,20 +58,35 @@ def key(services: Services, realm_id: str) -> str:
     return key_for(services.settings.database_url, realm_id)
 
 
-def key_for(database_url: str, realm_id: str) -> str:
+def key_for(database_url: str, realm_id: str, kind: str = "pull") -> str:
+    """The marker's Redis key: one per store, kind of task ("pull", "export") and realm or portal."""
     store = hashlib.sha256(database_url.encode()).hexdigest()[:12]
-    return f"qb24:pull-queued:{store}:{realm_id}"
+    return f"qb24:{kind}-queued:{store}:{realm_id}"
 
 
 def queue_pull(services: Services, realm_id: str, enqueue) -> bool:
     """Queue the realm's pull with `enqueue()` unless one is queued and not started; True when queued.
     `enqueue`'s error (EnqueueFailed) propagates, with the marker it set removed."""
-    if services.redis is None:
+    return queue_once(services, key(services, realm_id), enqueue)
+
+
+def started(services: Services, realm_id: str) -> float | None:
+    """A pull begins: remove the realm's marker; the moment it did, when there was one (from then on
+    webhooks queue pulls again) - the pull's `covered` test must count from it. Redis unreachable: now."""
+    return take(services, key(services, realm_id))
+
+
+def queue_once(services: Services, name: str, enqueue, *, local: bool = False) -> bool:
+    """Call `enqueue()` unless the marker `name` says a task is queued and not started; True when called.
+    The protocol of this module's docstring, for any task that takes its marker as it starts (`take`).
+    Without Redis every call enqueues, unless `local`: then the marker lives in this process (the embedded
+    mode is one process, its broker in memory)."""
+    if services.redis is None and not local:
         enqueue()
         return True
     token = f"{secrets.token_hex(8)}:{time.time()}"
     try:
-        found = services.redis.eval(_RESERVE, 1, key(services, realm_id), "p:" + token, time.time(), STALE_S)
+        found = _reserve(services, name, "p:" + token)
     except redis.RedisError:
         found = b"p:"  # no marker to rely on: queue as before
     if found is not None and found.startswith(b"q:"):
@@ -75,27 +95,54 @@ def queue_pull(services: Services, realm_id: str, enqueue) -> bool:
         enqueue()
     except BaseException:
         if found is None:
-            _swap(services, realm_id, "p:" + token, "")
+            _swap(services, name, "p:" + token, "")
         raise
     if found is None:
-        _swap(services, realm_id, "p:" + token, "q:" + token)
+        _swap(services, name, "p:" + token, "q:" + token)
     return True
 
 
-def started(services: Services, realm_id: str) -> float | None:
-    """A pull begins: remove the realm's marker; the moment it did, when there was one (from then on
-    webhooks queue pulls again) - the pull's `covered` test must count from it. Redis unreachable: now."""
+def take(services: Services, name: str, *, local: bool = False) -> float | None:
+    """A task begins: remove its marker `name`; the moment it did when there was one, None when there was
+    none (or no marker kept); now when Redis is unreachable."""
     if services.redis is None:
-        return None
+        if not local:
+            return None
+        with _LOCAL_LOCK:
+            return time.time() if _LOCAL.pop(name, None) is not None else None
     try:
-        return time.time() if services.redis.delete(key(services, realm_id)) else None
+        return time.time() if services.redis.delete(name) else None
     except redis.RedisError:
-        log.warning("changes.marker_unreachable", extra={"realm_id": realm_id})
+        log.warning("changes.marker_unreachable", extra={"marker": name})
         return time.time()
 
 
-def _swap(services: Services, realm_id: str, expected: str, new: str) -> None:
+# The markers of `local` callers without Redis: the same states and staleness as the Redis script's.
+_LOCAL: dict[str, str] = {}
+_LOCAL_LOCK = threading.Lock()
+
+
+def _reserve(services: Services, name: str, value: str) -> bytes | None:
+    if services.redis is not None:
+        return services.redis.eval(_RESERVE, 1, name, value, time.time(), STALE_S)
+    with _LOCAL_LOCK:
+        found = _LOCAL.get(name)
+        if found is not None and float(found.rsplit(":", 1)[1]) + STALE_S >= time.time():
+            return found.encode()
+        _LOCAL[name] = value
+        return None
+
+
+def _swap(services: Services, name: str, expected: str, new: str) -> None:
+    if services.redis is None:
+        with _LOCAL_LOCK:
+            if _LOCAL.get(name) == expected:
+                if new:
+                    _LOCAL[name] = new
+                else:
+                    del _LOCAL[name]
+        return
     try:
-        services.redis.eval(_SWAP, 1, key(services, realm_id), expected, new)
+        services.redis.eval(_SWAP, 1, name, expected, new)
     except redis.RedisError:  # a pending marker left behind is taken over after STALE_S
-        log.warning("changes.marker_unreachable", extra={"realm_id": realm_id})
+        log.warning("changes.marker_unreachable", extra={"marker": name})

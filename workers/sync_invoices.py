@@ -9,13 +9,14 @@ from clients.bitrix24_errors import Bitrix24Error
 from clients.bitrix24_batch import Command
 from mappers.customer_kind import top_level_id
 from mappers.errors import MappingError
-from mappers.invoice import InvoiceRecord, PortalFacts, map_invoice
+from mappers.invoice import InvoiceRecord, PortalFacts, deal_link_fields, map_invoice
 from mappers.qbo_time import parse_qbo_time
 from store.links import links_for_qbo_ids
 from store.models import Link
 from workers.change_payments import note_invoice_payments
 from workers.b24_writes import Write, WriteOutcome, command_reason, created_id, read_batch, send_writes
 from workers.customer_match import LIST_IDS, TRANSIENT_COMMAND, chunks
+from workers.deal_links import claim_deals
 from workers.portal_settings import SMART_INVOICE
 from workers.sync_customers import CUSTOMER, PERSON
 from workers.sync_recover import recover_invoices
@@ -77,7 +78,9 @@ def prepare_invoice_page(ctx: SyncContext, target: InvoiceTarget, page: list[dic
     if ctx.dry_run:
         _dry_run(ctx, target, page, creates, updates)
         return None
-    return InvoiceWrites(page, creates, updates, [_create(r) for r in creates] + [_update(u) for u in updates])
+    deals = claim_deals(ctx, page, creates)  # only creates: an update keeps the deal it has
+    return InvoiceWrites(page, creates, updates,
+                         [_create(r, deals.get(r.qbo_id)) for r in creates] + [_update(u) for u in updates])
 
 
 def settle_invoice_page(ctx: SyncContext, prepared: InvoiceWrites, outcomes: dict[str, WriteOutcome]) -> list[Binding]:
@@ -158,11 +161,11 @@ def _key(item: InvoiceRecord | Update) -> str:
     return (item.record if isinstance(item, Update) else item).qbo_id
 
 
-def _create(record: InvoiceRecord) -> Write:
-    name = f"a{record.qbo_id}"
+def _create(record: InvoiceRecord, deal_id: str | None = None) -> Write:
+    name, fields = f"a{record.qbo_id}", {**record.fields, **deal_link_fields(record.entity, deal_id)}
     if record.entity == "invoice":
-        return Write(record.qbo_id, {name: ("crm.invoice.add", {"fields": record.fields})})
-    commands: dict[str, Command] = {name: ("crm.item.add", {"entityTypeId": SMART_INVOICE, "fields": record.fields})}
+        return Write(record.qbo_id, {name: ("crm.invoice.add", {"fields": fields})})
+    commands: dict[str, Command] = {name: ("crm.item.add", {"entityTypeId": SMART_INVOICE, "fields": fields})}
     if record.product_rows:
         # the new item's id, resolved inside the same batch request (reference §7)
         commands[f"r{record.qbo_id}"] = ("crm.item.productrow.set", {

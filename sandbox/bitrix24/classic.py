@@ -51,6 +51,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # user id cast to <= 0 is the caller on add and left unchanged on update (crm_company.php, crm_contact.php).
 _LINKS = ("COMPANY_ID", "LEAD_ID", "CONTACT_ID")
 _USERS = ("ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "LAST_ACTIVITY_BY")
+# Binding lists kept beside the single columns; crm.<kind>.get does not answer them (methods_classic).
+ID_LISTS = ("COMPANY_IDS", "CONTACT_IDS")
 
 
 def fields_description(kind: str, portal: Portal) -> dict:
@@ -92,7 +94,7 @@ def _column(record: dict, key: str, value: Any) -> Any:
         return str(user) if user > 0 else record.get(key)
     if key == "REVENUE":
         return None if value is None else number_text(php_float(value))
-    if key == "COMPANY_IDS":
+    if key in ID_LISTS:
         values = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
         return [n for n in (php_int(v) for v in values) if n > 0]
     return _scalar(value)
@@ -147,6 +149,38 @@ def _apply(portal: Portal, kind: str, record: dict, fields: dict) -> None:
             apply_multi(portal, record, key, value)
         elif key in known or key.startswith("PARENT_ID_") or key == "COMPANY_IDS":
             record[key] = _column(record, key, value)
+        elif kind == "deal" and key == "CONTACT_IDS":
+            record[key] = _column(record, key, value)
+    if kind == "deal":
+        _bind_deal_contacts(record, {str(k).upper() for k in fields})
+
+
+def _bind_deal_contacts(record: dict, given: set[str]) -> None:
+    """CONTACT_IDS (DOCS crm-deal-add.md) binds several contacts, the first primary, which CONTACT_ID
+    ("Deprecated") then shows; CONTACT_ID alone binds that one contact (the core's single-binding
+    compatibility mode in CCrmDeal::Update)."""
+    if "CONTACT_IDS" in given:
+        ids = record.get("CONTACT_IDS") or []
+        record["CONTACT_ID"] = str(ids[0]) if ids else None
+    elif "CONTACT_ID" in given:
+        record["CONTACT_IDS"] = [int(record["CONTACT_ID"])] if record.get("CONTACT_ID") else []
+
+
+def _unbind_deals(portal: Portal, contact_id: int) -> None:
+    """A deleted contact leaves every deal (CCrmContact::Delete → DealContactTable::unbindAllDeals); the next
+    bound contact becomes the primary one (UNCERTAIN: the docs do not say which)."""
+    for deal in portal.entities.get("deal", {}).values():
+        bound = deal_contact_ids(deal)
+        if contact_id in bound:
+            deal["CONTACT_IDS"] = [n for n in bound if n != contact_id]
+            deal["CONTACT_ID"] = str(deal["CONTACT_IDS"][0]) if deal["CONTACT_IDS"] else None
+
+
+def deal_contact_ids(deal: dict) -> list[int]:
+    """The deal's bound contacts, primary first."""
+    if deal.get("CONTACT_IDS") is not None:
+        return list(deal["CONTACT_IDS"])
+    return [int(deal["CONTACT_ID"])] if deal.get("CONTACT_ID") else []
 
 
 def create(state: State, sender: EventSender, portal: Portal, kind: str, fields: dict,
@@ -197,4 +231,6 @@ def delete(state: State, sender: EventSender, portal: Portal, kind: str, entity_
     if portal.entities.get(kind, {}).pop(entity_id, None) is None:
         raise classic("Not found")
     comm_index.drop(portal, kind, entity_id)
+    if kind == "contact":
+        _unbind_deals(portal, entity_id)
     fire(state, sender, portal, f"ONCRM{kind.upper()}DELETE", {"FIELDS": {"ID": str(entity_id)}}, user_id)

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Blueprint, Response, request
 
-from sandbox.bitrix24 import lifecycle, staff
+from sandbox.bitrix24 import lifecycle, permissions, staff
 from sandbox.bitrix24.control_records import (add_outgoing_webhook, bad_input, integer_of, seed, update_record,
                                               user_id_of)
 from sandbox.bitrix24.currency import set_currencies
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.rest import INJECTED_ERRORS, json_response
-from sandbox.bitrix24.state import PLANS, Portal, token_hex
+from sandbox.bitrix24.state import PLANS, Portal, User, token_hex
 from sandbox.bitrix24.values import real_number
 from sandbox.bitrix24.write_log import writes_since
 
@@ -182,8 +182,12 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
 
     @route("/portals/<member_id>/users")
     def add_user(body: dict, portal: Portal) -> dict:
+        crm_read = User(0, False)
+        if "crm_read" in body:
+            permissions.set_read(crm_read, body["crm_read"])  # checked before the user exists
         user = portal.add_user(bool(body.get("admin", False)), text(body, "name") or "Sandbox",
                                text(body, "last_name") or None)
+        user.crm_read = crm_read.crm_read
         return user.as_dict()
 
     @route("/portals/<member_id>/users/<int:user_id>")

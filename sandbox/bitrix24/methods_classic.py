@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.bitrix24 import classic as store
-from sandbox.bitrix24 import comm_index
+from sandbox.bitrix24 import comm_index, permissions
 from sandbox.bitrix24.crm_store import (classic_fields, classic_id, dict_param, list_param, ordered, page,
                                         select_rows, start_of)
 from sandbox.bitrix24.errors import classic
@@ -27,17 +27,19 @@ def _select(row: dict, select: list, kind: str) -> dict:
         is_uf, is_multi = key.startswith("UF_"), key in store.MULTI
         wanted = (key in select or ("*" in select and not is_uf and not is_multi)
                   or ("UF_*" in select and is_uf))
-        if wanted and key != "COMPANY_IDS":
+        if wanted and key not in store.ID_LISTS:
             out[key] = value
     return out
 
 
 def _get(ctx: CallContext, kind: str, params: dict) -> dict:
-    """`crm.<kind>.get`: all fields including multi-fields, values as strings."""
+    """`crm.<kind>.get`: all fields including multi-fields, values as strings; the read right is checked
+    on the id before the record is looked up (permissions.py)."""
     record = ctx.portal.entities.get(kind, {}).get(classic_id(params))
+    permissions.check_get(ctx.portal, ctx.user_id, kind, record)
     if record is None:
         raise classic("Not found")
-    full = {"ID": record["ID"], **{k: v for k, v in record.items() if k not in ("ID", "COMPANY_IDS")}}
+    full = {"ID": record["ID"], **{k: v for k, v in record.items() if k != "ID" and k not in store.ID_LISTS}}
     return ok({k: v for k, v in full.items() if not (k in store.MULTI and not v)})
 
 
@@ -45,7 +47,9 @@ def _list(ctx: CallContext, kind: str, params: dict) -> dict:
     """`crm.<kind>.list`: filter, order, select, fixed 50-row pages."""
     filter_ = dict_param(params, "filter", True)
     order = dict_param(params, "order", True)
+    permissions.check_list(ctx.portal, ctx.user_id, kind)
     rows = select_rows(ctx.portal.entities.get(kind, {}), filter_, _value, "ID")
+    rows = permissions.readable(ctx.portal, ctx.user_id, kind, rows)
     rows = ordered(rows, {k.upper(): v for k, v in order.items()}, _value, "ID")
     start = start_of(params)
     chunk, total, following = page(rows, start)

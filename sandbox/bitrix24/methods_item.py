@@ -9,7 +9,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from sandbox.bitrix24 import classic_items, smart_invoice
+from sandbox.bitrix24 import classic_items, permissions, smart_invoice
 from sandbox.bitrix24.crm_store import dict_param, list_param, ordered, page, start_of
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.item_keys import FieldNames, wants_original_uf_names
@@ -50,9 +50,19 @@ def item_add(ctx: CallContext, params: dict) -> dict:
 
 @method("crm.item.get")
 def item_get(ctx: CallContext, params: dict) -> dict:
-    """`{"result":{"item":{…}}}` or 400 NOT_FOUND."""
+    """`{"result":{"item":{…}}}`, 400 NOT_FOUND, or 400 ACCESS_DENIED for a contact or company the user
+    may not read (DOCS crm/universal/crm-item-get.md; the item is looked up first, then the right)."""
     type_ = item_type(params)
-    return ok(_answer(ctx, type_, params, type_.get(ctx.portal, item_id(params))))
+    row = type_.get(ctx.portal, item_id(params))
+    if isinstance(type_, ClassicType) and not _readable(ctx, type_, row):
+        raise RestError(400, "ACCESS_DENIED", "You do not have permission to view this item")
+    return ok(_answer(ctx, type_, params, row))
+
+
+def _readable(ctx: CallContext, type_: ClassicType, row: dict) -> bool:
+    """The user's read right on the stored record behind a crm.item view (permissions.py)."""
+    record = ctx.portal.entities.get(type_.kind, {}).get(int(row["id"]))
+    return permissions.may_read(ctx.portal, ctx.user_id, type_.kind, record)
 
 
 @method("crm.item.update")
@@ -122,6 +132,8 @@ def item_list(ctx: CallContext, params: dict) -> dict:
     filter_ = names.filter(dict_param(params, "filter", False))
     order = names.order(dict_param(params, "order", False))
     rows = type_.rows(ctx.portal, filter_)
+    if isinstance(type_, ClassicType):
+        rows = [row for row in rows if _readable(ctx, type_, row)]  # lists filter, they do not refuse
     rows = ordered(rows, order, _value, "id")
     chunk, total, following = page(rows, start_of(params))
     select, original = names.select(list_param(params, "select", False)), wants_original_uf_names(params)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, redirect, request
 
-from sandbox.bitrix24 import classic, lifecycle, smart_invoice
+from sandbox.bitrix24 import card_links, classic, lifecycle, permissions, smart_invoice
 from sandbox.bitrix24.bx24js import BX24_JS
 from sandbox.bitrix24.errors import RestError
 from sandbox.bitrix24.html import frame_form, iframe, page, session_json, table
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from sandbox.bitrix24.sandbox import Bitrix24Sandbox
 
 _ADD_FIELDS = {"contact": ["NAME", "LAST_NAME", "EMAIL", "PHONE"], "company": ["TITLE", "EMAIL", "PHONE"],
-               "lead": ["TITLE", "NAME", "LAST_NAME"], "deal": ["TITLE", "OPPORTUNITY"]}
+               "lead": ["TITLE", "NAME", "LAST_NAME", "COMPANY_TITLE", "EMAIL", "PHONE"],
+               "deal": ["TITLE", "OPPORTUNITY", "COMPANY_ID", "CONTACT_ID"]}
 _LIST_COLUMNS = {"contact": ["ID", "NAME", "LAST_NAME"], "company": ["ID", "TITLE"],
                  "lead": ["ID", "TITLE", "NAME"], "deal": ["ID", "TITLE", "STAGE_ID"]}
 
@@ -40,6 +41,19 @@ def _page_user(portal: Portal) -> int:
     return user_id
 
 
+def placement_options(entity_id: int) -> dict:
+    """PLACEMENT_OPTIONS of a card's toolbar widget (DOCS widgets/crm/detail-toolbar.md, reference §4).
+
+    `ID` is a string for leads, deals, contacts and companies. `URI` is "the path with the query string of
+    the page from which the widget was opened", sent unless the browser sent no Referer or the page was on
+    another domain (DOCS widgets/_includes/widget_data.md): the widget opens from this card page, on the
+    portal's own domain, so it is sent. An app meets the no-Referer shape only from privacy-strict
+    browsers; tests post that shape to the handler directly.
+    """
+    uri = request.full_path.rstrip("?")
+    return {"ID": str(entity_id), "URI": uri}
+
+
 def _toolbar(sb: "Bitrix24Sandbox", portal: Portal, kind: str, entity_id: int, user_id: int) -> str:
     """Buttons of `CRM_<KIND>_DETAIL_TOOLBAR` widgets of finished installs."""
     code, parts = f"CRM_{kind.upper()}_DETAIL_TOOLBAR", []
@@ -47,10 +61,12 @@ def _toolbar(sb: "Bitrix24Sandbox", portal: Portal, kind: str, entity_id: int, u
         if not install.installed:
             continue  # DOCS: widgets are hidden until installFinish
         for n, binding in enumerate(p for p in install.placements if p.placement == code):
-            fields = lifecycle.frame_fields(sb.state, portal, install, code, {"ID": str(entity_id)}, user_id=user_id)
+            fields = lifecycle.frame_fields(sb.state, portal, install, code, placement_options(entity_id),
+                                            user_id=user_id)
             fields["handler_url"], form_id = binding.handler, f"placement-{client_id}-{n}"
             session = session_json(fields, client_id, f"{portal.url}/rest/")
-            parts.append(f"{frame_form(form_id, fields)}<button class='placement' data-placement='{code}' "
+            parts.append(f"{frame_form(form_id, fields)}<button class='placement' id='{form_id}-button' "
+                         f"data-placement='{code}' "
                          f"onclick=\"openFrame('{form_id}', JSON.parse(this.dataset.session))\" "
                          f"data-session=\"{session}\">{escape(binding.title)}</button>")
     return f"<div class='toolbar'>{''.join(parts)}</div>{iframe()}"
@@ -136,29 +152,40 @@ def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
                                  "Delete application settings and data</label> <button>Uninstall</button></form>")
 
     @bp.route("/crm/<kind>/list/")
-    def crm_list(kind: str) -> str:
+    def crm_list(kind: str) -> tuple[str, int] | str:
         if kind == "invoice":
             rows = list(portal.entities.get("invoice", {}).values())
             return page("Old invoices", table(rows, ["ID", "ORDER_TOPIC", "STATUS_ID", "PRICE"], "#{id}"))
         if kind not in _LIST_COLUMNS:
             abort(404)
-        rows = list(portal.entities.get(kind, {}).values())
+        with state.lock:
+            try:
+                user_id = _page_user(portal)
+            except RestError as err:
+                problem = f"<p class='error'>{escape(err.description)}</p>"
+                return page(f"{kind.title()} list", problem), err.status
+            rows = permissions.readable(portal, user_id, kind, portal.entities.get(kind, {}).values())
         return page(f"{kind.title()} list", f"<p><a id='add' href='/crm/{kind}/add/'>Add</a></p>"
                     + table(rows, _LIST_COLUMNS[kind], f"/crm/{kind}/details/{{id}}/"))
 
     @bp.route("/crm/<kind>/details/<int:entity_id>/")
-    def crm_card(kind: str, entity_id: int) -> str:
+    def crm_card(kind: str, entity_id: int) -> tuple[str, int] | str:
         record = portal.entities.get(kind, {}).get(entity_id) if kind in _LIST_COLUMNS else None
         if record is None:
             abort(404)
+        title = f"{kind.title()} #{entity_id}"
         with state.lock:
             try:
-                toolbar = _toolbar(sb, portal, kind, entity_id, _page_user(portal))
+                user_id = _page_user(portal)
+                if not permissions.may_read(portal, user_id, kind, record):
+                    return page(title, "<p class='error' id='access-denied'>Access denied</p>"), 403
+                toolbar = _toolbar(sb, portal, kind, entity_id, user_id)
             except RestError as err:
-                return page(f"{kind.title()} #{entity_id}", f"<p class='error'>{escape(err.description)}</p>")
-        rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
+                return page(title, f"<p class='error'>{escape(err.description)}</p>")
+            invoices = card_links.deal_invoices(portal, entity_id) if kind == "deal" else ""
+        rows = "".join(f"<tr><th>{escape(k)}</th><td id='field-{escape(k)}'>{escape(str(v))}</td></tr>"
                        for k, v in record.items() if v not in (None, "", []))
-        return page(f"{kind.title()} #{entity_id}", f"{toolbar}<table>{rows}</table>", True)
+        return page(title, f"{toolbar}<table id='fields'>{rows}</table>{invoices}", True)
 
     @bp.route("/crm/<kind>/add/", methods=["GET", "POST"])
     def crm_add(kind: str) -> Response | str:
@@ -167,22 +194,30 @@ def pages_blueprint(sb: "Bitrix24Sandbox", portal: Portal) -> Blueprint:
         if request.method == "POST":
             try:
                 with state.lock:
-                    new_id = classic.create(state, sb.sender, portal, kind, _record_fields(request.form, kind))
+                    user_id = _page_user(portal)  # the person adding it creates it and is responsible
+                    fields = _record_fields(request.form, kind)
+                    new_id = classic.create(state, sb.sender, portal, kind, fields, user_id)
             except RestError as err:
                 return page("Not saved", f"<p class='error'>{escape(err.description)}</p>")
-            return redirect(f"/crm/{kind}/details/{new_id}/")
-        inputs = "".join(f"<p><label>{k} <input name='{k}'></label></p>" for k in _ADD_FIELDS[kind])
-        return page(f"New {kind}", f"<form method='post'>{inputs}<button type='submit'>Save</button></form>")
+            as_user = f"?{urlencode({'user_id': user_id})}" if user_id != 1 else ""
+            return redirect(f"/crm/{kind}/details/{new_id}/{as_user}")
+        inputs = "".join(f"<p><label>{k} <input id='{k}' name='{k}'></label></p>" for k in _ADD_FIELDS[kind])
+        form = f"<form method='post'>{inputs}<button id='save' type='submit'>Save</button></form>"
+        return page(f"New {kind}", form)
 
     @bp.route("/crm/type/31/kanban/")
-    def kanban() -> str:
-        category = smart_invoice.default_category(portal)
-        items = list(portal.entities.get(smart_invoice.KIND, {}).values())
-        columns = "".join(
-            f"<div class='column' data-stage='{stage}'><b>{stage}</b>" + "".join(
-                f"<div class='card'>#{i['id']} {escape(i['title'])} {i['opportunity']} {i['currencyId']}</div>"
-                for i in items if i["stageId"] == stage) + "</div>"
-            for stage in smart_invoice.stage_ids(portal, category))
+    def kanban() -> tuple[str, int] | str:
+        with state.lock:
+            try:
+                user_id = _page_user(portal)
+            except RestError as err:
+                return page("Invoices", f"<p class='error'>{escape(err.description)}</p>"), err.status
+            category = smart_invoice.default_category(portal)
+            items = list(portal.entities.get(smart_invoice.KIND, {}).values())
+            columns = "".join(
+                f"<div class='column' data-stage='{stage}'><b>{stage}</b>" + "".join(
+                    card_links.kanban_card(portal, user_id, i) for i in items if i["stageId"] == stage)
+                + "</div>" for stage in smart_invoice.stage_ids(portal, category))
         return page("Invoices", f"<div class='kanban'>{columns}</div>")
 
     @bp.route("/oauth/authorize/")

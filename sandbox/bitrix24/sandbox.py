@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from sandbox.bitrix24 import (batch, currency, directory, invoices, methods_app,  # noqa: F401
-                              methods_classic, methods_item, methods_productrow, methods_system,
+                              methods_bindings, methods_classic, methods_item, methods_productrow, methods_system,
                               methods_userfield)
 from sandbox.bitrix24.control import control_blueprint
 from sandbox.bitrix24.directory import seed_directories

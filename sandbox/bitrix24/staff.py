@@ -11,22 +11,27 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.bitrix24.errors import RestError
+from sandbox.bitrix24.permissions import set_read
 from sandbox.bitrix24.state import Portal, State, Token, User
 
 INTEGRATIONS = ("disable", "preserve")
 
 
 def update_user(state: State, portal: Portal, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    """Apply `admin` (bool) and `active` (bool; false terminates, with `integrations`) to a user."""
+    """Apply `admin` (bool), `active` (bool; false terminates, with `integrations`) and `crm_read`
+    (permissions.set_read) to a user; a bad body changes nothing."""
     user = portal.users.get(user_id)
     if user is None or user.system:
         raise RestError(404, "USER_NOT_FOUND", f"No user {user_id} on portal {portal.member_id}")
-    unknown = sorted(set(body) - {"admin", "active", "integrations"})
+    unknown = sorted(set(body) - {"admin", "active", "integrations", "crm_read"})
     if unknown or any(not isinstance(body.get(k, False), bool) for k in ("admin", "active")):
-        raise RestError(400, "INVALID_BODY", "known keys: admin (bool), active (bool), integrations")
+        raise RestError(400, "INVALID_BODY",
+                        "known keys: admin (bool), active (bool), integrations, crm_read")
     integrations = body.get("integrations", "disable")
     if integrations not in INTEGRATIONS:
         raise RestError(400, "INVALID_BODY", f"integrations must be one of {', '.join(INTEGRATIONS)}")
+    if "crm_read" in body:
+        set_read(user, body["crm_read"])  # validates before it changes anything
     if "admin" in body:
         user.admin = body["admin"]
     if body.get("active") is False and user.active:

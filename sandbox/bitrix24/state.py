@@ -193,11 +193,13 @@ class User:
     last_name: str = ""
     active: bool = True
     system: bool = False
+    # CRM read level per kind ("all", "own", "none"; permissions.py); a kind not named is "all".
+    crm_read: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view for the control API."""
         return {"id": self.id, "admin": self.admin, "name": self.name, "last_name": self.last_name,
-                "active": self.active, "system": self.system}
+                "active": self.active, "system": self.system, "crm_read": dict(self.crm_read)}
 
 
 def first_users() -> dict[int, User]:

@@ -21,14 +21,8 @@ api.teardown_request(teardown_api_request)
 
 
 def _write(realm_id: str, entity: str, writer: Writer, *args: Any) -> Response:
-    """Run a write under the lock, then publish its changes to the webhook senders."""
-    box = sandbox()
-    with box.state.lock:
-        realm = box.state.realms[realm_id]
-        now = box.state.now()
-        record, changes = writer(realm, *args, now)
-    box.hooks.publish(realm_id, changes, at=now)
-    return json_response({entity: record})
+    """Run a write (Sandbox.write: under the lock, then webhooks) and answer the record."""
+    return json_response({entity: sandbox().write(realm_id, writer, *args)})
 
 
 def _read(realm_id: str, entity: str, entity_id: str) -> Response:

@@ -5,6 +5,7 @@ Endpoints (absolute URLs follow the request's host, so any port works):
   `/connect/oauth2`, `/oauth2/v1/tokens/bearer`, `/v2/oauth2/tokens/revoke`, `/v1/openid_connect/userinfo`.
 - Accounting API: `/v3/company/<realmId>/...` (customer, invoice [+ /pdf, /send], payment, item, term, account,
   companyinfo, preferences, taxcode, taxrate, companycurrency, query, cdc, batch).
+- Web screens: `/app/invoice`, `/app/customerdetail` (web.py; the `QBO_WEB_BASE` deep links, reference §9).
 - Control API: `/_sandbox/...` — for tests and the demo only; it has no counterpart in QuickBooks and no auth.
 State lives in memory, per app instance, guarded by one lock.
 """
@@ -33,6 +34,7 @@ from .oauth import oauth
 from .reads import reads
 from .store import SandboxState, Settings
 from .timefmt import SandboxClock
+from .web import web
 
 log = logging.getLogger("qb24.sandbox.quickbooks")
 
@@ -44,7 +46,7 @@ def create_app(*, auto_approve: bool = False, clock: Callable[[], datetime] | No
     state = SandboxState(SandboxClock(clock), Settings(auto_approve=auto_approve))
     state.reset()
     app.extensions[EXTENSION_KEY] = Sandbox(state=state, hooks=WebhookHub(state))
-    for blueprint in (oauth, api, batch, catalog, reads, control):
+    for blueprint in (oauth, api, batch, catalog, reads, control, web):
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
     return app

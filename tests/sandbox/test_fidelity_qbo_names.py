@@ -55,3 +55,20 @@ def test_vendor_and_employee_names_block_a_customer_name(qbo) -> None:
     renamed = _customer(api, "1")
     body = {"Id": "1", "SyncToken": renamed["SyncToken"], "sparse": True, "DisplayName": "Books by Bessie"}
     assert_fault(api.call("POST", "customer", body=body), 400, "6240")
+
+
+def test_a_6240_answer_is_replayed_for_its_requestid_even_once_the_name_is_free(qbo) -> None:
+    """Reference §6: the same requestid gets the first response replayed, faults included (Intuit's
+    requestid post), so an exporter that resolves 6240 must retry under a new requestid; an inactive
+    customer's name is freed by the "(deleted)" rename (reference §11)."""
+    api, _ = connected_api(qbo)
+    holder = api.call("POST", "customer", body={"DisplayName": "Replay Birds"}).json()["Customer"]
+    body = {"DisplayName": "replay birds", "PrimaryEmailAddr": {"Address": "r@example.com"}}
+    assert_fault(api.call("POST", "customer", body=body, requestid="export-7"), 400, "6240")
+    deactivate = {"Id": holder["Id"], "SyncToken": holder["SyncToken"], "sparse": True, "Active": False}
+    renamed = api.call("POST", "customer", body=deactivate).json()["Customer"]
+    assert renamed["DisplayName"] == "Replay Birds (deleted)"
+    assert_fault(api.call("POST", "customer", body=body, requestid="export-7"), 400, "6240")
+    created = api.call("POST", "customer", body=body, requestid="export-8")
+    assert created.status_code == 200, created.text
+    assert created.json()["Customer"]["DisplayName"] == "replay birds"

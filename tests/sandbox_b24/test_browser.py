@@ -90,8 +90,11 @@ def test_install_widget_and_contact_event(sb, test_app, browser_page) -> None:
     opts = page.frame_locator("#appframe").locator("#opts:not(:empty)")
     opts.wait_for()
     info = json.loads(opts.text_content())
-    assert info == {"placement": "CRM_CONTACT_DETAIL_TOOLBAR", "options": {"ID": str(contact_id)}}
-    assert recorded["placement"]["PLACEMENT_OPTIONS"] == json.dumps({"ID": str(contact_id)}, separators=(",", ":"))
+    # DOCS widgets/crm/detail-toolbar.md: ID a string, URI the card's path with its query, "/" escaped.
+    card = f"/crm/contact/details/{contact_id}/"
+    assert info == {"placement": "CRM_CONTACT_DETAIL_TOOLBAR", "options": {"ID": str(contact_id), "URI": card}}
+    assert recorded["placement"]["PLACEMENT_OPTIONS"] == '{"ID":"%s","URI":"%s"}' % (contact_id,
+                                                                                    card.replace("/", "\\/"))
 
     page.goto(f"{portal['url']}/crm/contact/add/")
     page.fill("input[name=NAME]", "Browser")

@@ -24,7 +24,8 @@ def _frame_for(portal: Portal, user_id: int) -> dict:
 
 def test_the_control_api_creates_a_non_admin_beside_the_admin(portal: Portal) -> None:
     clerk = _add_user(portal)
-    assert clerk == {"id": 2, "admin": False, "name": "Ann", "last_name": "Clerk", "active": True, "system": False}
+    assert clerk == {"id": 2, "admin": False, "name": "Ann", "last_name": "Clerk", "active": True, "system": False,
+                     "crm_read": {}}
     listed = requests.get(f"{portal.sb.control_url}/portals/{portal.member_id}/users", timeout=10).json()
     assert [(u["id"], u["admin"]) for u in listed] == [(1, True), (2, False)]
     assert _add_user(portal, admin=True)["id"] == 3

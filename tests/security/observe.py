@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.signals import before_task_publish, task_postrun
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from qb24.stack import Stack
-from store.models import Base, QboRevocation
+from store.events import B24_ADD
+from store.models import Base, QboRevocation, ReceivedEvent
 from tests.support import wait_for
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -135,6 +137,34 @@ class CallCounter:
         return self.app(environ, start_response)
 
 
+class TaskWatch:
+    """Tasks of `names` the app queued that its in-process worker has not finished yet (Celery's signals,
+    process-wide). An accepted add event's export (workers/exports.py) changes received_events after the
+    answer: waiting for it keeps that change with the case that caused it, not the case replayed next."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names, self.unfinished, self._lock = names, 0, threading.Lock()
+        before_task_publish.connect(self._published, weak=False)
+        task_postrun.connect(self._finished, weak=False)
+
+    def _published(self, sender: str | None = None, **_: Any) -> None:
+        if sender in self.names:
+            with self._lock:
+                self.unfinished += 1
+
+    def _finished(self, sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "name", None) in self.names:
+            with self._lock:
+                self.unfinished -= 1
+
+    def settled(self) -> bool:
+        return self.unfinished <= 0
+
+    def close(self) -> None:
+        before_task_publish.disconnect(self._published)
+        task_postrun.disconnect(self._finished)
+
+
 def instrument(stack: Stack) -> tuple[Recorder, CallCounter]:
     """Wrap the app's and the OAuth server's WSGI callables (werkzeug reads `server.app` per request)."""
     recorder = Recorder(stack.server.server.app)
@@ -150,10 +180,15 @@ def qbo_state(stack: Stack) -> Any:
     return stack.qbo.server.server.app.extensions[QBO_SANDBOX_KEY].state
 
 
-def world_state(engine: Engine, stack: Stack) -> dict[str, list]:
+def world_state(engine: Engine, stack: Stack, tasks: TaskWatch | None = None) -> dict[str, list]:
     """Every row of every table, plus the grants still live at (sandbox) Intuit as `qbo_grants`, once the
-    worker has handled the QuickBooks revocations requests queued (workers/revocations.py)."""
+    worker has handled the QuickBooks revocations requests queued (workers/revocations.py), the Bitrix24
+    add events accepted (workers/exports.py: it marks them handled a moment after the request's answer) and
+    the tasks `tasks` watches."""
     wait_for(lambda: _no_revocations(engine), "the queued QuickBooks revocations to be handled")
+    wait_for(lambda: _no_unhandled_adds(engine), "the accepted Bitrix24 add events to be handled")
+    if tasks is not None:
+        wait_for(tasks.settled, f"the queued {sorted(tasks.names)} to be handled")
     with engine.connect() as db:
         state = {table.name: sorted(tuple(map(repr, row)) for row in db.execute(select(table)))
                  for table in Base.metadata.sorted_tables}
@@ -161,6 +196,11 @@ def world_state(engine: Engine, stack: Stack) -> dict[str, list]:
     with qbo_state(stack).lock:
         state["qbo_grants"] = sorted(g.grant_id for g in grants.grants.values() if not g.revoked)
     return state
+
+
+def _no_unhandled_adds(engine: Engine) -> bool:
+    with engine.connect() as db:
+        return db.execute(select(ReceivedEvent.id).where(*B24_ADD).limit(1)).first() is None
 
 
 def _no_revocations(engine: Engine) -> bool:

@@ -99,14 +99,14 @@ def _send_raw(url: str, method: str, path: str, headers: dict[str, str], body: s
 def run(world: World, cases: list[Case]) -> list[Outcome]:
     """Each case between two snapshots of the world (after its preparation, after its request)."""
     outcomes: list[Outcome] = []
-    before = world_state(world.engine, world.stack)
+    before = world_state(world.engine, world.stack, world.tasks)
     for case in cases:
         if case.prepare:
             world.values.update(world.prepare(case.prepare))
-            before = world_state(world.engine, world.stack)
+            before = world_state(world.engine, world.stack, world.tasks)
         calls = world.calls.app_info
         reply = send(world, case)
-        after = world_state(world.engine, world.stack)
+        after = world_state(world.engine, world.stack, world.tasks)
         outcomes.append(Outcome(case, reply, changed(before, after) - case.may_change, world.calls.app_info - calls))
         before = after
     return outcomes

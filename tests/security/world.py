@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from qb24.demo import finish_connect
 from qb24.stack import Stack
-from tests.security.observe import AppLogs, CallCounter, Recorder
+from tests.security.observe import AppLogs, CallCounter, Recorder, TaskWatch
 from tests.security.secrets_scan import Secrets
 
 PLACEHOLDER = re.compile(r"\$\{([\w.]+)\}")
@@ -30,6 +30,7 @@ class World:
     recorder: Recorder
     calls: CallCounter
     logs: AppLogs
+    tasks: TaskWatch  # the exports accepted add events queue (waited for between cases)
     secrets: Secrets = field(default_factory=Secrets)
     jars: dict[str, requests.Session] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
@@ -100,6 +101,7 @@ class World:
         raise ValueError(f"unknown preparation {step!r}")
 
     def close(self) -> None:
+        self.tasks.close()
         for jar in self.jars.values():
             jar.close()
         self.engine.dispose()

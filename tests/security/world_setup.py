@@ -14,13 +14,14 @@ from qb24.stack import Stack
 from store.db import make_engine, make_session_factory, transaction
 from store.models import Link, SyncRun
 from store.sync_log import record_failure
-from tests.security.observe import AppLogs, instrument
+from tests.security.observe import AppLogs, TaskWatch, instrument
 from tests.security.secrets_scan import harvest
 from tests.security.world import World
 from tests.webhooks.stack_support import (application_token, b24_control, documented_shape, install_app,
                                           install_fields, post_frame, read_portal, wait_for)
 from webhooks.admin_checks import verdict_key
 from webhooks.shared_cache import KEY_PREFIX
+from workers.celery_app import EXPORT_RECORDS
 
 SETTINGS_FORM = {"use_new_invoice": "true", "customer_rule": "always_companies", "export_new_contacts": "on",
                  "stage_unsent": "DT31_5:N", "stage_sent": "DT31_5:S", "stage_partially_paid": "DT31_5:S",
@@ -33,7 +34,8 @@ GENUINE_EVENT_ID = "7"
 def build_world(stack: Stack) -> World:
     """Instrument the stack, then walk every portal's setup; the logs are captured from the start."""
     recorder, calls = instrument(stack)
-    world = World(stack, make_engine(stack.settings.database_url), recorder, calls, AppLogs(recorder))
+    world = World(stack, make_engine(stack.settings.database_url), recorder, calls, AppLogs(recorder),
+                  TaskWatch(frozenset({EXPORT_RECORDS})))
     world.values |= {"app_url": stack.url, "b24_oauth": stack.b24.oauth_url, "X": "0" * 32,
                      "qbo.verifier": stack.settings.qbo_verifier_token,
                      "qbo.client_secret": stack.settings.qbo_client_secret}

@@ -28,7 +28,7 @@ def _delivered(stack, event: str, count: int = 1) -> list[dict]:
     return wait_for(sent, f"{event} delivered")
 
 
-def test_install_stores_the_portal_and_binds_events_and_no_unserved_placement(stack, browser):
+def test_install_stores_the_portal_and_binds_events_and_the_create_invoice_toolbars(stack, browser):
     member_id = stack.b24.default_member_id
     install_app(stack, browser, member_id)
     view = installs(stack)[stack.settings.b24_client_id]
@@ -37,8 +37,9 @@ def test_install_stores_the_portal_and_binds_events_and_no_unserved_placement(st
         (e, stack.url + "/webhooks/bitrix24") for e in EVENTS)
     assert sorted((p["placement"], p["handler"], p["title"]) for p in view["placements"]) == sorted(
         (p, stack.url + "/placements/create-invoice", PLACEMENT_TITLE) for p in PLACEMENTS)
-    # /placements/create-invoice is not served yet, so no card may show its button.
-    assert PLACEMENTS == () and stack.app.test_client().post("/placements/create-invoice").status_code == 404
+    # The toolbar item of the four cards Create Invoice serves (webhooks/placement.py), and nothing else.
+    assert sorted(PLACEMENTS) == ["CRM_COMPANY_DETAIL_TOOLBAR", "CRM_CONTACT_DETAIL_TOOLBAR",
+                                  "CRM_DEAL_DETAIL_TOOLBAR", "CRM_LEAD_DETAIL_TOOLBAR"]
     portal = read_portal(stack, member_id)
     assert portal.status == "installed" and portal.domain == stack.b24.default_portal.domain
     assert portal.client_endpoint == stack.b24.default_portal.url + "/rest/"

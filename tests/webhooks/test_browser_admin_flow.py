@@ -117,7 +117,8 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     install = installs[B24_SANDBOX_CLIENT_ID]
     assert install["installed"] and {e["event"] for e in install["events"]} == {
         "ONAPPINSTALL", "ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL"}
-    assert install["placements"] == []  # no Create Invoice button until its handler is served
+    assert sorted(p["placement"] for p in install["placements"]) == [  # Create Invoice on the four cards
+        "CRM_COMPANY_DETAIL_TOOLBAR", "CRM_CONTACT_DETAIL_TOOLBAR", "CRM_DEAL_DETAIL_TOOLBAR", "CRM_LEAD_DETAIL_TOOLBAR"]
     row = s.store(s.portal_row)
     assert row.status == "installed" and row.access_token_enc and row.refresh_token_enc
     # The captured installer POST carries no application token: ONAPPINSTALL brings it, late.

@@ -217,6 +217,7 @@ def test_saving_valid_settings_stores_them(world):
         assert world.portal(session).settings == {
             "use_new_invoice": True, "customer_rule": "always_companies", "export_new_contacts": True,
             "on_invoice_delete": "stage",  # the form has no choice: the saved one (the default) stays
+            "deal_link_hours": 24,  # likewise the deal window
             "stage_map": {"unsent": "DT31_5:N", "sent": "DT31_5:S", "partially_paid": "DT31_5:S",
                           "paid": "DT31_5:P", "overdue": "DT31_5:N", "voided": "DT31_5:D", "deleted": "DT31_5:D"}}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)

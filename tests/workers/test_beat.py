@@ -16,7 +16,8 @@ from store.models import QboConnection
 from tests.config.test_settings import VALID
 from tests.support import wait_for
 from tests.workers.queue_support import add_portal, browser, embedded_services, published, stack  # noqa: F401 (fixtures)
-from workers.celery_app import DAILY_S, PULL_CHANGES, REALTIME_QUEUE, RECONCILE_ALL, SWEEP_GRANTS, make_celery
+from workers.celery_app import (DAILY_S, PULL_CHANGES, REALTIME_QUEUE, RECONCILE_ALL, SWEEP_EXPORTS, SWEEP_GRANTS,
+                                make_celery)
 from workers.embedded import ensure_embedded_worker
 from workers.reconcile import queue_pulls
 
@@ -26,7 +27,8 @@ def test_the_schedule_follows_the_setting():
     assert {name: (entry["task"], entry["schedule"], entry.get("kwargs")) for name, entry in schedule.items()} == {
         "reconcile": (RECONCILE_ALL, 120, None),
         "reconcile-daily": (RECONCILE_ALL, DAILY_S, {"lookback_s": DAILY_S}),
-        "sweep-grants": (SWEEP_GRANTS, 120, None)}
+        "sweep-grants": (SWEEP_GRANTS, 120, None),
+        "sweep-exports": (SWEEP_EXPORTS, 120, None)}
 
 
 def test_embedded_beat_fires_reconcile_all_and_a_pull_is_queued_for_each_connected_realm(tmp_path):
