@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # `make test` runs the suite in this many processes (pytest-xdist; 0 = in this one). Most of its time is
 # spent waiting (sandboxes, sockets, worker subprocesses, pacing), not computing, so two processes
 # nearly halve it even on two cores. tests/services.py gives each process Redis databases of its own
-# (at most 4 processes); PostgreSQL schemas, ports and tmp_path are per test already.
+# (at most 3 processes); PostgreSQL schemas, ports and tmp_path are per test already.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test bench bench-smoke sandbox chromium clean
