@@ -5,6 +5,11 @@ BIN    := $(VENV)/bin
 # Reinstall when the pinned requirements change.
 STAMP  := $(VENV)/.installed-$(shell cksum setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# `make test` runs the suite in this many processes (pytest-xdist; 0 = in this one). Most of its time is
+# spent waiting (sandboxes, sockets, worker subprocesses, pacing), not computing, so two processes
+# nearly halve it even on two cores. tests/services.py gives each process Redis databases of its own
+# (at most 3 processes); PostgreSQL schemas, ports and tmp_path are per test already.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test bench bench-smoke sandbox chromium clean
 
@@ -22,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/qb24 demo
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/qb24 sandbox

@@ -20,13 +20,10 @@ from tests.security.replay import Outcome, Violation, judge, judge_answers, judg
 from tests.security.secrets_scan import harvest, harvest_answers, leaks
 from tests.security.summary import publish, summarize
 from tests.security.world_setup import build_world, set_up_portals
-from tests.services import REDIS_URL, postgres_schema, redis_client
+from tests.services import CORPUS_REDIS_URL, postgres_schema, redis_client
 from tests.webhooks.stack_support import realtime_worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
-# A Redis database of the corpus's own, not the shared worker database (12): a worker another test runs
-# there meanwhile (or its purge) would take the corpus's revocations and exports, and the waits for them fail.
-CORPUS_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
 # The items of issue 8 whose fixes are made in other branches: their cases' violations are shown in
 # the summary but not asserted here. EMPTY THIS SET ONCE THOSE BRANCHES ARE MERGED; the last test
 # fails as soon as an item listed here has no violation left, so the set cannot outlive its fixes.
@@ -48,6 +45,8 @@ class CorpusRun:
 def corpus() -> Iterator[CorpusRun]:
     redis_client().close()  # skips (or fails, in CI) without Redis
     with postgres_schema() as url:
+        # A Redis database of the corpus's own, not the shared worker database: a worker another test runs
+        # there meanwhile (or its purge) would take the corpus's revocations and exports, and the waits fail.
         stack = start_stack(url, REDIS_URL=CORPUS_REDIS_URL)
         try:
             with realtime_worker(stack):  # as deployed: QuickBooks revocations run on the worker

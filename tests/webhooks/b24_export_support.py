@@ -14,13 +14,12 @@ from sqlalchemy import select
 from clients.quickbooks import quoted
 from store.db import transaction
 from store.models import Portal, QboConnection, ReceivedEvent
-from tests.services import REDIS_URL, postgres_schema, redis_client
+from tests.services import EXPORT_REDIS_URL, postgres_schema, redis_client
 from tests.support import wait_for
 from tests.webhooks.stack_support import b24_control
 from tests.workers.entry_support import ROOT, Connected, connected_stack, settings_env
 
 ADD_EVENTS = ("ONCRMCONTACTADD", "ONCRMCOMPANYADD")
-EXPORT_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
 
 
 def set_export(connected: Connected, on: bool) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from qb24.stack import Stack
 from store.db import make_engine, make_session_factory
 from store.models import ReceivedEvent
-from tests.services import REDIS_URL
+from tests.services import EXPORT_REDIS_URL
 from tests.support import take_queued
 from tests.webhooks.stack_support import (application_token, install_app, install_fields, read_portal,
                                           running_stack, snapshot)
@@ -35,7 +35,7 @@ from workers.exports import marker_key
 
 CAPTURED = (Path(__file__).parent / "fixtures" / "ONCRMCONTACTADD.form-urlencoded.txt").read_text().strip()
 # A Redis database of this module's own: the shared test database (9) holds other tests' messages.
-OWN_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
+OWN_REDIS_URL = EXPORT_REDIS_URL
 USER_ONLY = ("auth[access_token]", "auth[expires]", "auth[expires_in]", "auth[scope]", "auth[user_id]")
 FORM = "application/x-www-form-urlencoded"
 ADD_EVENTS = {"ONCRMCONTACTADD": "contact", "ONCRMCOMPANYADD": "company"}

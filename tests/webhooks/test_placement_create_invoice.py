@@ -45,23 +45,23 @@ def click(stack, browser: requests.Session, kind: str, record_id: int, user_id: 
 
 
 def seed(stack, **records: list[dict]) -> dict[str, list[int]]:
-    """Create CRM records; their add events (ONCRMCONTACTADD, ...) have been answered and worked by the export
-    worker on return (it marks them handled a moment after the answer), so a snapshot taken next is not changed
-    by them later."""
+    """Create CRM records; their add events (ONCRMCONTACTADD, ...) have been answered on return and, where
+    the stack runs the app's embedded worker, worked by its export task too (which marks them handled a
+    moment after the answer), so a snapshot taken next is not changed by them later."""
     created = b24_control(stack, f"portals/{stack.b24.default_member_id}/seed", records)
     wait_for(lambda: all(e["status"] is not None or e["error"] or e["dropped"] for e in b24_control(
         stack, f"events?member_id={stack.b24.default_member_id}", method="GET")), "add events answered")
-    if not stack.settings.redis_url:  # the embedded worker works them; with Redis no worker runs here
-        wait_for(lambda: not _unhandled_adds(stack), "the add events worked by the export worker")
+    if stack.app.extensions["qb24"].celery.embedded is not None:  # a Redis stack here runs no worker
+        wait_for(lambda: not unhandled_adds(stack), "add events worked by the export task")
     return created
 
 
-def _unhandled_adds(stack) -> list[int]:
+def unhandled_adds(stack) -> list[int]:
     engine = make_engine(stack.settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            return list(session.scalars(select(ReceivedEvent.id).where(ReceivedEvent.source == "b24",
-                                                                       ReceivedEvent.handled_at.is_(None))))
+            return list(session.scalars(select(ReceivedEvent.id).where(
+                ReceivedEvent.source == "b24", ReceivedEvent.handled_at.is_(None))))
     finally:
         engine.dispose()
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from store.db import transaction
 from store.models import QboConnection, SyncRun
-from tests.services import REDIS_URL, postgres_schema, redis_client
+from tests.services import WORKER_PROCESS_REDIS_URL, postgres_schema, redis_client
 from tests.workers.entry_support import ROOT, connected_stack, settings_env
 from workers.full_sync import run_full_sync
 from workers.tasks import enqueue_full_sync, run_sync
@@ -68,8 +68,7 @@ def _worker(env: dict[str, str]) -> subprocess.Popen:
 def test_start_sync_runs_on_a_celery_worker_process_on_redis_and_postgresql(tmp_path):
     redis_client().close()  # skips (or fails in CI) without Redis
     # A Redis database of its own: other tests' queued tasks (their run ids, their schemas) stay theirs.
-    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/13"
-    with postgres_schema() as url, connected_stack(url, REDIS_URL=redis_url) as app:
+    with postgres_schema() as url, connected_stack(url, REDIS_URL=WORKER_PROCESS_REDIS_URL) as app:
         assert app.services.celery.embedded is None  # with Redis the web process only enqueues
         worker, lines = _worker(settings_env(app.stack.settings)), []
         reader = threading.Thread(target=lambda: lines.extend(worker.stdout), daemon=True)
