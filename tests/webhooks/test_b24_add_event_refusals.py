@@ -34,7 +34,8 @@ from workers.celery_app import BULK_QUEUE, DEFAULT_QUEUE, EXPORT_RECORDS, REALTI
 from workers.exports import marker_key
 
 CAPTURED = (Path(__file__).parent / "fixtures" / "ONCRMCONTACTADD.form-urlencoded.txt").read_text().strip()
-# The export tests' own Redis database (tests/services.py, per pytest-xdist process): the suite's (REDIS_URL) holds other tests' messages.
+# The export tests' own Redis database (tests/services.py, one per pytest-xdist process): the suite's
+# (REDIS_URL) holds other tests' messages.
 OWN_REDIS_URL = EXPORT_REDIS_URL
 USER_ONLY = ("auth[access_token]", "auth[expires]", "auth[expires_in]", "auth[scope]", "auth[user_id]")
 FORM = "application/x-www-form-urlencoded"
