@@ -12,14 +12,7 @@ from typing import Any
 
 from sandbox.bitrix24 import invoices, permissions, smart_invoice
 from sandbox.bitrix24.state import Portal
-
-
-def _int_id(value: Any) -> int:
-    """A stored id (int, numeric string, None) as an int; 0 when there is none."""
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
+from sandbox.bitrix24.values import php_int
 
 
 def deal_invoices(portal: Portal, deal_id: int) -> str:
@@ -27,11 +20,11 @@ def deal_invoices(portal: Portal, deal_id: int) -> str:
     rows = [("smart", item["id"], item.get("title") or "", item.get("stageId") or "",
              f"{item.get('opportunity', 0)} {item.get('currencyId', '')}")
             for item in portal.entities.get(smart_invoice.KIND, {}).values()
-            if _int_id(item.get("parentId2")) == deal_id]
+            if php_int(item.get("parentId2")) == deal_id]
     rows += [("old", int(record["ID"]), record.get("ORDER_TOPIC") or "", record.get("STATUS_ID") or "",
               f"{record.get('PRICE') or 0} {record.get('CURRENCY') or ''}")
              for record in portal.entities.get(invoices.KIND, {}).values()
-             if _int_id(record.get("UF_DEAL_ID")) == deal_id]
+             if php_int(record.get("UF_DEAL_ID")) == deal_id]
     body = "".join(f"<tr class='deal-invoice' data-invoice-kind='{kind}' data-invoice-id='{invoice_id}'>"
                    f"<td>#{invoice_id}</td><td class='invoice-title'>{escape(str(title))}</td>"
                    f"<td>{escape(str(stage))}</td><td>{escape(amount)}</td></tr>"
@@ -44,13 +37,13 @@ def client_label(portal: Portal, user_id: int, contact_id: Any, company_id: Any)
     """The client as the kanban shows it to this user: the contact's name, else the company's title; a
     record the user may not read only as "Hidden contact"/"Hidden company" (permissions.py; the portal's
     caption for hidden records, wording UNCERTAIN)."""
-    contact = portal.entities.get("contact", {}).get(_int_id(contact_id))
+    contact = portal.entities.get("contact", {}).get(php_int(contact_id))
     if contact is not None:
         if not permissions.may_read(portal, user_id, "contact", contact):
             return "Hidden contact"
         name = " ".join(part for part in (contact.get("NAME"), contact.get("LAST_NAME")) if part)
         return name or f"Contact #{contact_id}"
-    company = portal.entities.get("company", {}).get(_int_id(company_id))
+    company = portal.entities.get("company", {}).get(php_int(company_id))
     if company is None:
         return ""
     if not permissions.may_read(portal, user_id, "company", company):
@@ -60,13 +53,13 @@ def client_label(portal: Portal, user_id: int, contact_id: Any, company_id: Any)
 
 def kanban_card(portal: Portal, user_id: int, item: dict) -> str:
     """One Smart Invoice on the kanban as this user sees it: number, title, amount, deal and client."""
-    deal_id = _int_id(item.get("parentId2"))
+    deal_id = php_int(item.get("parentId2"))
     deal = f"<a class='card-deal' href='/crm/deal/details/{deal_id}/'>deal #{deal_id}</a>" if deal_id else ""
     client = client_label(portal, user_id, item.get("contactId"), item.get("companyId"))
     client_html = f"<span class='card-client'>{escape(client)}</span>" if client else ""
     return (f"<div class='card' data-id='{item['id']}' data-deal-id='{deal_id}' "
-            f"data-contact-id='{_int_id(item.get('contactId'))}' "
-            f"data-company-id='{_int_id(item.get('companyId'))}'>"
+            f"data-contact-id='{php_int(item.get('contactId'))}' "
+            f"data-company-id='{php_int(item.get('companyId'))}'>"
             f"<span class='card-title'>#{item['id']} {escape(str(item.get('title') or ''))}</span> "
             f"{item.get('opportunity')} {escape(str(item.get('currencyId') or ''))} {deal} {client_html}"
             f"</div>")

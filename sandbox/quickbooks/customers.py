@@ -8,7 +8,8 @@ from . import faults
 from .customer_tree import check_nesting, parent_of, refresh_balances, refresh_descendants
 from .multicurrency import assign_customer_currency
 from .realm import Realm
-from .writes import Change, check_fields, check_types, current_record, stamp, unchanged, without_empties
+from .writes import (Change, check_fields, check_types, current_record, looks_like_email, stamp, unchanged,
+                     without_empties)
 
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 # CUSTREF business rules: "The DisplayName, Title, GivenName, MiddleName, FamilyName, Suffix, and
@@ -42,7 +43,7 @@ def _validate(body: dict[str, Any]) -> dict[str, Any]:
     email = body.get("PrimaryEmailAddr")
     if isinstance(email, dict) and email.get("Address") not in (None, ""):
         address = str(email["Address"])
-        if "@" not in address or "." not in address.split("@")[-1]:
+        if not looks_like_email(address):
             raise faults.ApiFault(400, "6000", "A business validation error has occurred while processing "
                                   "your request", f"Business Validation Error: Invalid Email Address format. "
                                   f"Supplied value: {address}", element="PrimaryEmailAddr.Address")

@@ -13,7 +13,7 @@ from .multicurrency import assign_transaction_currency
 from .realm import Realm
 from .sales_tax import settle_invoice_tax
 from .timefmt import company_local, meta_time
-from .writes import (Change, current_record, require_id, settle_defaults, stamp, unchanged,
+from .writes import (Change, current_record, looks_like_email, require_id, settle_defaults, stamp, unchanged,
                      without_empties)
 
 DEFAULTS: dict[str, Any] = {
@@ -139,7 +139,7 @@ def send_invoice(realm: Realm, invoice_id: str, send_to: str | None,
         raise faults.not_found()
     record = copy.deepcopy(current)
     if send_to is not None:
-        if "@" not in send_to or "." not in send_to.split("@")[-1]:
+        if not looks_like_email(send_to):
             raise faults.business_validation(f"Invalid Email Address format. Supplied value: {send_to}")
         record["BillEmail"] = {"Address": send_to}
     if not (record.get("BillEmail") or {}).get("Address"):

@@ -22,6 +22,7 @@ from . import faults
 from .context import sandbox
 from .invoices import create_invoice, send_invoice
 from .realm import Realm
+from .writes import looks_like_email
 
 web = Blueprint("qbo_web", __name__, url_prefix="/app")
 REALM_COOKIE = "qbo_sandbox_company"
@@ -144,11 +145,6 @@ def _amount(raw: str) -> Decimal | None:
     return value
 
 
-def _looks_like_email(address: str) -> bool:
-    """The API's rule for addresses (customers.py, invoices.send_invoice): an @ and a dotted domain."""
-    return "@" in address and "." in address.split("@")[-1]
-
-
 def _service_item(realm: Realm) -> dict[str, Any]:
     """The Services item (Id 1 in the sample and in a new company), else the first active item."""
     items = [i for i in realm.all("Item") if i.get("Active", True)]
@@ -179,7 +175,7 @@ def _save_invoice(realm: Realm, customer: dict[str, Any]) -> Response:
         error = "Enter an amount greater than 0 with at most two decimals."
     elif values["send"] and not values["email"]:
         error = "Enter the customer's email to send the invoice."
-    elif values["email"] and not _looks_like_email(values["email"]):
+    elif values["email"] and not looks_like_email(values["email"]):
         error = "Enter a valid email address."
     if error:
         return _page("Invoice", _invoice_form(realm, customer, values, error), 400)

@@ -70,6 +70,13 @@ def _matches(value: Any, kinds: tuple[type, ...]) -> bool:
     return isinstance(value, kinds)
 
 
+def looks_like_email(address: str) -> bool:
+    """QuickBooks' email rule (reference §4 "must contain @ and ."): an "@" and a "." in the part after it.
+
+    Shared by Customer PrimaryEmailAddr, invoice /send's sendTo and the web screens' email field."""
+    return "@" in address and "." in address.split("@")[-1]
+
+
 def require_id(value: Any, element: str = "Id") -> str:
     """A positive integer Id (string or number) or 2030."""
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value,
