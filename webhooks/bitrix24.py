@@ -31,8 +31,7 @@ log = logging.getLogger("qb24.b24.install")
 EVENTS = ("ONAPPINSTALL", "ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL")
 # The Create Invoice item of contact, company, lead and deal cards (reference §4), served by
 # webhooks/placement.py; the code names the card's record type (CARD_KINDS).
-CREATE_INVOICE_PLACEMENTS = tuple(CARD_KINDS)
-PLACEMENTS: tuple[str, ...] = CREATE_INVOICE_PLACEMENTS
+PLACEMENTS: tuple[str, ...] = tuple(CARD_KINDS)
 PLACEMENT_TITLE = "Create QuickBooks invoice"
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from urllib.parse import urlencode
 
 import pytest
+import requests
 from kombu.exceptions import OperationalError
 from sqlalchemy import select, update
 
+from qb24.sandboxes import B24_SANDBOX_CLIENT_ID
 from store.db import transaction
 from store.events import GAVE_UP, record_event, unhandled_adds
 from store.models import ReceivedEvent
@@ -89,6 +92,22 @@ def test_the_page_lists_the_portals_failed_exports_newest_first(world):
     assert 'id="retry-export-contact-12"' in html and 'id="retry-export-company-7"' in html
     assert "Not yours" not in html and 'data-export="contact-99"' not in html  # another portal's
     assert 'data-export="contact-13"' not in html and 'data-export="contact-14"' not in html
+
+
+def test_a_non_admin_sees_the_failed_exports_without_being_told_to_click_retry(world):
+    connected(world)
+    failing_exports(world)
+    clerk = requests.post(f"{world.control}/portals/{world.member_id}/users", json={"admin": False}, timeout=10).json()
+    fields = requests.post(f"{world.control}/portals/{world.member_id}/install",
+                           json={"client_id": B24_SANDBOX_CLIENT_ID, "user_id": clerk["id"]}, timeout=10).json()
+    assert fields["is_admin"] is False
+    viewer = world.app.test_client()
+    viewer.post("/bitrix24/app?" + urlencode(fields["query"]), data=fields["form"])
+    html = viewer.get("/bitrix24/app").get_data(as_text=True)
+    assert [row[0] for row in export_rows(html)] == ["company-8", "company-7", "contact-12"]
+    assert "retry-export-" not in html  # no Retry button on the read-only page, so no word asks for a click
+    given_up = dict((key, reason) for key, _, reason, _ in export_rows(html))["company-8"]
+    assert given_up == "QuickBooks refused the name: Taken. The app stopped trying until an administrator retries it."
 
 
 def test_retry_of_a_given_up_record_makes_it_the_workers_again(world):
