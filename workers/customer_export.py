@@ -3,8 +3,8 @@
 Called by the add-event worker and by the Create Invoice placement. One export per record at a time: a
 lock per (portal, CRM type, record id) across workers, and the link store checked again inside it, so
 ten concurrent clicks create one customer. Every create carries a requestid derived from the realm,
-portal, record and attempt, so a retry after a crash replays QuickBooks' first answer instead of
-creating a second customer (reference Q §6).
+portal, record and the DisplayName tried (`request_id`), so a retry after a crash replays QuickBooks' first
+answer instead of creating a second customer (reference Q §6).
 
 Duplicate names (Fault 6240). QuickBooks wants DisplayName unique across customers, vendors and
 employees (reference Q §4). The rule, applied to the name and then to each numbered name in turn:
