@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-__all__ = ["parse_qbo_time"]
+__all__ = ["meta_time", "parse_qbo_time"]
 
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
@@ -42,3 +43,14 @@ def parse_qbo_time(text: str) -> datetime:
         return moment.astimezone(timezone.utc)
     except OverflowError:
         raise ValueError(f"instant out of range: {text!r}") from None
+
+
+def meta_time(record: dict[str, Any], field: str = "LastUpdatedTime") -> datetime | None:
+    """A record's MetaData timestamp (LastUpdatedTime, CreateTime); None when it is missing or unreadable."""
+    text = (record.get("MetaData") or {}).get(field)
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return parse_qbo_time(text)
+    except ValueError:
+        return None

@@ -96,7 +96,6 @@ def note_attempt_failed(session: Session, event_ids: list[int], error: str,
                     .values(attempts=ReceivedEvent.attempts + 1, last_error=last_error))
 
 
-
 # The sync log's failed exports (webhooks/sync_log_view.py): a record's add event still unhandled, with an error,
 # whose attempts reached `min_attempts` - passing failures still tried and given-up ones (GAVE_UP) alike; one row
 # per CRM record (its newest event), newest first.

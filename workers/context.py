@@ -22,8 +22,6 @@ from clients.quickbooks_auth import QboApp, QboOAuth, RealmTokens
 from clients.quickbooks_limits import QboGate
 from clients.quickbooks_transport import DEFAULT_TIMEOUT, PRODUCTION_API, QUICK_TIMEOUT, SANDBOX_API
 from clients.ratelimit import RateLimiter, make_limiter
-
-QUICK_GATE_WAIT_S = 2.0  # a request's QuickBooks call waits this long for the realm's limits (RateLimitWait)
 from config.settings import Settings
 from store.crypto import TokenCipher
 from store.db import make_engine, make_session_factory
@@ -31,6 +29,8 @@ from store.tokens import SqlPortalTokens, SqlRealmTokens
 
 if TYPE_CHECKING:
     from workers.celery_app import Qb24Celery
+
+QUICK_GATE_WAIT_S = 2.0  # a request's QuickBooks call waits this long for the realm's limits (RateLimitWait)
 
 
 class Services:

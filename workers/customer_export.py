@@ -3,8 +3,8 @@
 Called by the add-event worker and by the Create Invoice placement. One export per record at a time: a
 lock per (portal, CRM type, record id) across workers, and the link store checked again inside it, so
 ten concurrent clicks create one customer. Every create carries a requestid derived from the realm,
-portal, record and attempt, so a retry after a crash replays QuickBooks' first answer instead of
-creating a second customer (reference Q §6).
+portal, record and the DisplayName tried (`request_id`), so a retry after a crash replays QuickBooks' first
+answer instead of creating a second customer (reference Q §6).
 
 Duplicate names (Fault 6240). QuickBooks wants DisplayName unique across customers, vendors and
 employees (reference Q §4). The rule, applied to the name and then to each numbered name in turn:
@@ -57,7 +57,7 @@ from mappers.b24_customer import check_record, comm_keys, customer_body, numbere
 from mappers.customer import is_sub_customer, map_customer
 from mappers.multifield import normalized
 from mappers.origin import parse_origin
-from mappers.qbo_time import parse_qbo_time
+from mappers.qbo_time import meta_time
 from store.customer_refs import ref_for, refer
 from store.db import transaction
 from store.links import bind, bind_new, link_for_b24, link_for_qbo
@@ -233,7 +233,7 @@ def _remember(services: Services, portal: Portal, realm_id: str, b24_type: str, 
         owner = link_for_qbo(session, portal.id, CUSTOMER, qbo_id)
         elsewhere = owner is not None and (owner.b24_type, owner.b24_id) != (b24_type, b24_id)
         if mapped is None or elsewhere or not _bound(
-                session, portal.id, b24_type, b24_id, qbo_id, _updated_at(customer), mapped.content_hash):
+                session, portal.id, b24_type, b24_id, qbo_id, meta_time(customer), mapped.content_hash):
             refer(session, portal_id=portal.id, b24_type=b24_type, b24_id=b24_id, qbo_id=qbo_id)
             return
         if person is not None and mapped.person is not None:
@@ -255,11 +255,3 @@ def _bound(session: Session, portal_id: int, b24_type: str, b24_id: str, qbo_id:
         return False
     bind(session, **link)  # ours already (a retry): refresh the echo's timestamp and hash
     return True
-
-
-def _updated_at(customer: dict[str, Any]) -> datetime | None:
-    text = (customer.get("MetaData") or {}).get("LastUpdatedTime")
-    try:
-        return parse_qbo_time(str(text)) if text else None
-    except ValueError:
-        return None

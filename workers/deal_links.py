@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from clients.bitrix24_errors import Bitrix24Error
 from mappers.customer_kind import top_level_id
 from mappers.invoice import InvoiceRecord
-from mappers.qbo_time import parse_qbo_time
+from mappers.qbo_time import meta_time
 from store.db import transaction
 from store.deal_requests import deal_for_invoice, waiting_customers
 from workers.customer_match import LIST_IDS, TRANSIENT_COMMAND, chunks
@@ -42,7 +41,7 @@ def claim_deals(ctx: SyncContext, page: list[dict[str, Any]],
     for record in creates:
         invoice = invoices[record.qbo_id]
         customers = _customers(invoice, parents)
-        created = _created_at(invoice)
+        created = meta_time(invoice, "CreateTime")  # None: unreadable, such an invoice links to no deal
         if created is not None and waiting.intersection(customers):
             asks.append((created, record.qbo_id, customers))
     deals: dict[str, str] = {}
@@ -92,11 +91,3 @@ def _customers(invoice: dict[str, Any], parents: dict[str, str]) -> list[str]:
         return []
     top = top_level_id(own, parents)
     return [own] if top == own else [own, top]
-
-
-def _created_at(invoice: dict[str, Any]) -> datetime | None:
-    """MetaData.CreateTime; None when missing or unreadable (such an invoice links to no deal)."""
-    try:
-        return parse_qbo_time(str((invoice.get("MetaData") or {}).get("CreateTime")))
-    except ValueError:
-        return None

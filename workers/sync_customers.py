@@ -9,7 +9,7 @@ from mappers.customer import CustomerRecord, is_sub_customer, job_name, map_cust
 from mappers.errors import MappingError
 from mappers.comm import Comm
 from mappers.multifield import multifield_changes, multifield_new, normalized
-from mappers.qbo_time import parse_qbo_time
+from mappers.qbo_time import meta_time
 from store.links import links_for_qbo_ids
 from store.models import Link
 from workers.b24_writes import Write, WriteOutcome, command_reason, created_id, read_batch, send_writes
@@ -90,7 +90,7 @@ def settle_customer_page(ctx: SyncContext, prepared: CustomerWrites, outcomes: d
     page, creates, updates = prepared.page, prepared.creates, prepared.updates
     if not cancelled:
         cancelled = _add_persons(ctx, creates, outcomes)
-    stamps = {c["Id"]: _stamp(c) for c in page}
+    stamps = {c["Id"]: meta_time(c) for c in page}
     bindings = [b for r in creates if r.qbo_id in outcomes for b in _settle_create(ctx, r, outcomes[r.qbo_id])]
     bindings += [b for u in updates if u.record.qbo_id in outcomes for b in _settle_update(ctx, u, outcomes[u.record.qbo_id])]
     return [_with_stamp(b, stamps) for b in bindings], cancelled
@@ -304,14 +304,6 @@ def _record_name(record: CustomerRecord) -> str:
     fields = record.fields
     return str(fields.get("TITLE") or " ".join(p for p in (fields.get("NAME"), fields.get("LAST_NAME")) if p)
                or record.qbo_id)
-
-
-def _stamp(customer: dict) -> Any:
-    text = (customer.get("MetaData") or {}).get("LastUpdatedTime")
-    try:
-        return parse_qbo_time(text) if text else None
-    except ValueError:
-        return None
 
 
 def _with_stamp(binding: Binding, stamps: dict[str, Any]) -> Binding:

@@ -10,7 +10,7 @@ from clients.bitrix24_batch import Command
 from mappers.customer_kind import top_level_id
 from mappers.errors import MappingError
 from mappers.invoice import InvoiceRecord, PortalFacts, deal_link_fields, map_invoice
-from mappers.qbo_time import parse_qbo_time
+from mappers.qbo_time import meta_time
 from store.links import links_for_qbo_ids
 from store.models import Link
 from workers.change_payments import note_invoice_payments
@@ -87,7 +87,7 @@ def settle_invoice_page(ctx: SyncContext, prepared: InvoiceWrites, outcomes: dic
     """Rows to empty, then the page's links and tallies from the writes' outcomes."""
     page, creates, updates = prepared.page, prepared.creates, prepared.updates
     _clear_rows(ctx, updates, outcomes)
-    stamps = {str(i["Id"]): _stamp(i) for i in page}
+    stamps = {str(i["Id"]): meta_time(i) for i in page}
     bindings = [_settle(ctx, r.record if isinstance(r, Update) else r, r, outcomes[_key(r)], stamps)
                 for r in [*creates, *updates] if _key(r) in outcomes]
     return [b for b in bindings if b is not None]
@@ -268,11 +268,3 @@ def _doc(invoice: dict) -> str:
 
 def _title(record: InvoiceRecord) -> str:
     return str(record.fields.get("title") or record.fields.get("ORDER_TOPIC") or record.qbo_id)
-
-
-def _stamp(invoice: dict) -> Any:
-    text = (invoice.get("MetaData") or {}).get("LastUpdatedTime")
-    try:
-        return parse_qbo_time(text) if text else None
-    except ValueError:
-        return None

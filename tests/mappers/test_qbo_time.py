@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappers.qbo_time import parse_qbo_time
+from mappers.qbo_time import meta_time, parse_qbo_time
 
 QBO = Path(__file__).parents[1] / "fixtures" / "qbo"
 # Copied byte for byte from /work/shared/fixtures/quickbooks/{webhooks,cdc}: Intuit's Java and .NET SDK
@@ -116,3 +116,16 @@ def test_round_trip_seconds_and_milliseconds(moment: datetime, colon: bool) -> N
     text = millis.strftime("%Y-%m-%dT%H:%M:%S") + fraction + _offset(millis, colon)
     assert parse_qbo_time(text) == millis
     assert parse_qbo_time(text).utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("meta", [None, {}, {"LastUpdatedTime": ""}, {"LastUpdatedTime": "yesterday"},
+                                  {"LastUpdatedTime": 1444171400}, {"LastUpdatedTime": "2015-10-07T11:43:20"}])
+def test_meta_time_is_none_for_a_missing_or_unreadable_stamp(meta) -> None:
+    record = {"Id": "1"} if meta is None else {"Id": "1", "MetaData": meta}
+    assert meta_time(record) is None
+
+
+def test_meta_time_reads_the_named_metadata_field() -> None:
+    record = {"MetaData": {"CreateTime": "2015-07-24T10:35:08-07:00", "LastUpdatedTime": "2015-10-07T11:43:20-07:00"}}
+    assert meta_time(record) == datetime(2015, 10, 7, 18, 43, 20, tzinfo=timezone.utc)
+    assert meta_time(record, "CreateTime") == datetime(2015, 7, 24, 17, 35, 8, tzinfo=timezone.utc)
