@@ -7,12 +7,12 @@ unhandled add events in one go:
 
 1. Echoes first, with no Bitrix24 call: a record the link store already knows (customer_for) came from
    QuickBooks (a full sync or a change pull created it) or was exported already: handled.
-2. A portal whose writer is at work (a full run pending or running, a change pull holding its lease or in
+2. A portal not connected to QuickBooks, or whose `export_new_contacts` setting is off: handled, no call.
+3. A portal whose writer is at work (a full run pending or running, a change pull holding its lease or in
    flight) is deferred, not read: such a writer binds its links only at its checkpoint, so its records' add
    events can come first. Once it commits, step 1 handles them for free. The writer is looked at BEFORE
    the link store: a writer seen idle had committed its links before the look, so none of its records
    escapes step 1 (and one that does, after MAX_DEFER_S of a stuck writer, is still caught by step 4).
-3. A portal not connected to QuickBooks, or whose `export_new_contacts` setting is off: handled, no call.
 4. The rest are read in ONE batch (≤ 50 commands a request) on the portal's stored tokens, never the
    event's (a robot's event carries none, reference bitrix24.md §3.2): a record with our origin markers
    (mappers/origin.py) is one of our own imports, handled; a deleted one (Not found), handled.
