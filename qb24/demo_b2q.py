@@ -21,7 +21,7 @@ import requests
 from sqlalchemy import select
 
 from qb24.demo_forms import Form, Link, form_posting_to, form_with, link_to
-from qb24.demo_live import LAND_DEADLINE_S, POLL_S, Landed, LiveDemo
+from qb24.demo_live import LAND_DEADLINE_S, Landed, LiveDemo, poll
 from qb24.stack import Stack
 from store.models import Portal
 from workers.customer_export import customer_for
@@ -150,13 +150,10 @@ class B2qDemo:
 
     @staticmethod
     def _wait(check: Callable[[], Any], what: str) -> Any:
-        deadline = time.monotonic() + LAND_DEADLINE_S
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(POLL_S)
-        raise RuntimeError(f"{what}: not seen within {LAND_DEADLINE_S:.0f} s")
+        value = poll(check, time.monotonic() + LAND_DEADLINE_S)
+        if not value:
+            raise RuntimeError(f"{what}: not seen within {LAND_DEADLINE_S:.0f} s")
+        return value
 
 
 def new_invoice_link(page: str) -> Link:

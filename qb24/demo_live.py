@@ -31,6 +31,17 @@ SMART_INVOICE = "smart_invoice"  # the demo's portal uses the new invoices (kanb
 LINE = {"DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
 
 
+def poll(check: Callable[[], Any], deadline: float) -> Any:
+    """`check()` every POLL_S until it gives something (not None or empty) or the monotonic `deadline`
+    passes (None then)."""
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(POLL_S)
+    return None
+
+
 @dataclass
 class Landed:
     """One live change and what the portal showed for it."""
@@ -80,12 +91,9 @@ class LiveDemo:
         """Make the QuickBooks write, then poll the portal until `landed` names where it shows."""
         started = time.monotonic()
         write()
-        deadline = started + LAND_DEADLINE_S
-        while time.monotonic() < deadline:
-            where = landed()
-            if where is not None:
-                return Landed(what, where, None, time.monotonic() - started)
-            time.sleep(POLL_S)
+        where = poll(landed, started + LAND_DEADLINE_S)
+        if where is not None:
+            return Landed(what, where, None, time.monotonic() - started)
         raise RuntimeError(f"{what}: not seen in Bitrix24 within {LAND_DEADLINE_S:.0f} s "
                            "(is the webhook reaching /webhooks/quickbooks and the worker running?)")
 
