@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # (at most 3 processes); PostgreSQL schemas, ports and tmp_path are per test already.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test bench bench-smoke sandbox chromium clean
+.PHONY: demo test bench bench-smoke sandbox chromium clean translations
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	@for b in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$b .py) --smoke || exit 1; done
+
+# The app's message catalogs (webhooks/translations; Flask-Babel): extract every marked string, merge
+# it into each language's .po for translators, compile the .mo files the app reads. Commit all three.
+# A new language: `$(BIN)/pybabel init -i webhooks/translations/messages.pot -d webhooks/translations -l xx`.
+CATALOGS := webhooks/translations
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output -k _l -k lazy_gettext \
+		--project=qb24 -o $(CATALOGS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q compile -d $(CATALOGS) --statistics
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache tests/artifacts

@@ -19,6 +19,7 @@ DEFAULT_DATABASE_URL = "sqlite:///" + str(Path("var") / "qb24.db")
 DEFAULT_B24_OAUTH_SERVERS = ("https://oauth.bitrix.info", "https://oauth.bitrix24.tech")
 DEFAULT_QBO_SIGNUP_URL = "https://quickbooks.intuit.com/signup/"
 DEFAULT_B24_JS_URL = "https://api.bitrix24.com/api/v1/"
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -63,6 +64,11 @@ class Settings:
     # Seconds between two reconciliation pulls of every connected realm (Celery beat, workers/reconcile.py):
     # the bound on how late a change whose webhook was lost reaches Bitrix24.
     reconcile_interval_s: float = 300.0
+    # A bearer token that lets a scraper read /metrics through the reverse proxy (webhooks/metrics.py);
+    # None: /metrics answers only requests that did not come through a proxy.
+    metrics_token: str | None = field(default=None, repr=False)
+    # Log lines as plain text or one JSON object each (config/logging.py; LOG_FORMAT).
+    log_format: str = "text"
 
     @property
     def embedded(self) -> bool:
@@ -172,6 +178,13 @@ def _proxy_hops(env: Mapping[str, str]) -> int | None:
     return int(value)
 
 
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (_optional(env, "LOG_FORMAT") or "text").lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {env['LOG_FORMAT']!r}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -205,4 +218,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pull_interval_s=_seconds(env, "PULL_INTERVAL_S", Settings.pull_interval_s),
         proxy_hops=_proxy_hops(env),
         reconcile_interval_s=_interval(env, "RECONCILE_INTERVAL_S", Settings.reconcile_interval_s),
+        metrics_token=_optional(env, "METRICS_TOKEN"),
+        log_format=_log_format(env),
     )

@@ -5,7 +5,7 @@ from flask import Flask
 
 from config.logging import quiet_secret_loggers
 from config.settings import Settings, load_settings
-from webhooks import edge, errors, inputs, metrics, quickbooks, session
+from webhooks import edge, errors, i18n, inputs, metrics, quickbooks, session
 from webhooks.bitrix24 import bitrix24
 from webhooks.connect import connect
 from webhooks.health import health
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     quickbooks.init_app(app)  # its body limit (2 MB, not 1) must be set before anything reads the body
     inputs.init_app(app)  # then every request's values are checked before any route reads them
     session.init_app(app)
+    i18n.init_app(app)
     metrics.init_app(app)
     errors.init_app(app)
     for blueprint in (health, bitrix24, connect, pages, placement):
