@@ -35,8 +35,10 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**keep, "PYTHONPATH": str(REPO), **extra}
 
 
-def run_block(block: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> tuple[subprocess.CompletedProcess,
-                                                                                     dict[str, str]]:
+Ran = tuple[subprocess.CompletedProcess, dict[str, str]]
+
+
+def run_block(block: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> Ran:
     """Run `block` in bash (stopping at the first failing command) in `cwd`; its result and the environment
     it left (what its `export`s set, for the blocks after it)."""
     env_file = cwd / ".block-env"
@@ -77,8 +79,9 @@ class Forms(HTMLParser):
         values = {k: v or "" for k, v in attrs}
         if tag == "form":
             self.forms.append({"action": values.get("action", ""), "id": values.get("id", ""), "fields": {}})
-        elif tag == "input" and self.forms and values.get("name") and values.get("type", "text") in ("hidden", "text"):
-            self.forms[-1]["fields"][values["name"]] = values.get("value", "")
+        elif tag == "input" and self.forms and values.get("name"):
+            if values.get("type", "text") in ("hidden", "text"):
+                self.forms[-1]["fields"][values["name"]] = values.get("value", "")
         elif tag == "select" and self.forms:
             self._select = values.get("name")
         elif tag == "option" and self.forms and self._select:

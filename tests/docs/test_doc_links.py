@@ -28,7 +28,8 @@ def broken(source: Path, target: str) -> str | None:
         return f"{target} leaves the repository"
     if not resolved.exists():
         return f"{target}: no such file {resolved.relative_to(REPO)}"
-    if anchor and resolved.suffix == ".md" and anchor not in heading_anchors(resolved.read_text(encoding="utf-8")):
+    headings = heading_anchors(resolved.read_text(encoding="utf-8")) if resolved.suffix == ".md" else set()
+    if anchor and resolved.suffix == ".md" and anchor not in headings:
         return f"{target}: no heading with the anchor #{anchor} in {resolved.relative_to(REPO)}"
     return None
 
@@ -52,5 +53,6 @@ def test_the_checker_finds_what_is_broken(tmp_path: Path) -> None:
     assert "leaves the repository" in broken(page, "../../shared/DESIGN.md")
     sample = "[a](x.md) `[b](y.md)` [c](https://example.com)\n```\n[d](z.md)\n```\n[e]: f.md\n"
     assert links(sample) == ["x.md", "https://example.com", "f.md"]
-    assert heading_anchors("# Run a stack by hand against `qb24 sandbox`\n## 4. Create `.env`\n# A\n# A\n") == {
-        "run-a-stack-by-hand-against-qb24-sandbox", "4-create-env", "a", "a-1"}
+    headings = "# Run a stack by hand against `qb24 sandbox`\n## 4. Create `.env`\n# A\n# A\n"
+    assert heading_anchors(headings) == {"run-a-stack-by-hand-against-qb24-sandbox", "4-create-env",
+                                         "a", "a-1"}

@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html import unescape
@@ -19,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from qb24.demo import finish_connect
-from tests.docs.markdown_support import REPO, Forms, clean_env, free_port, run_block, runnable_blocks, venv_here
+from tests.docs.markdown_support import (REPO, Forms, clean_env, free_port, run_block, runnable_blocks,
+                                         venv_here)
 from tests.support import wait_for
 
 README = REPO / "README.md"
@@ -40,8 +40,8 @@ def serving(command: str, cwd: Path, env: dict[str, str], log: Path) -> Iterator
     """A README command that serves until stopped, in its own process group, which only this test
     started: SIGTERM to that group at the end."""
     with log.open("w") as out:
-        process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield process
     finally:
@@ -82,8 +82,9 @@ def install(browser: requests.Session, portal: str, handler_url: str) -> str:
     assert installing.status_code == 200, installing.text
     installer = open_in_frame(browser, installing.text)
     assert installer.status_code == 200 and "BX24.installFinish()" in installer.text, installer.text[:500]
-    app_sid = parse_qs(urlsplit(unescape(the_form(installing.text, id="app-form")["action"])).query)["APP_SID"][0]
-    browser.post(f"{portal}/marketplace/finish/{app_sid}", timeout=30).raise_for_status()  # BX24.installFinish()
+    action = unescape(the_form(installing.text, id="app-form")["action"])
+    app_sid = parse_qs(urlsplit(action).query)["APP_SID"][0]
+    browser.post(f"{portal}/marketplace/finish/{app_sid}", timeout=30).raise_for_status()  # installFinish()
     opened = browser.get(f"{portal}/marketplace/app/{CLIENT_ID}/", timeout=30)
     page = open_in_frame(browser, opened.text)
     assert page.status_code == 200 and 'id="login-token"' in page.text, page.text[:1000]
@@ -109,7 +110,8 @@ def start_sync(browser: requests.Session, app: str) -> dict:
     """Step 3's Start sync, followed as the page follows it."""
     page = browser.get(app + "/bitrix24/app", timeout=30).text
     csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
-    started = browser.post(app + "/bitrix24/app/sync", data={"csrf_token": unescape(csrf), "mode": "full"}, timeout=30)
+    started = browser.post(app + "/bitrix24/app/sync", timeout=30,
+                           data={"csrf_token": unescape(csrf), "mode": "full"})
     assert started.status_code == 200 and "Sync queued." in started.text
 
     def over() -> dict | None:
