@@ -8,6 +8,10 @@ queries from gunicorn's log records too, so an operator's own --access-logformat
 """
 from __future__ import annotations
 
+from config.env import load_env_file
+
+load_env_file()  # in the master, before any worker imports the app: ./.env (or QB24_ENV_FILE's) when present
+
 bind = "0.0.0.0:8000"
 workers = 3
 timeout = 30
