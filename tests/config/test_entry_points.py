@@ -131,14 +131,16 @@ def test_migrate_with_no_database_url_uses_the_default_sqlite_file(tmp_path):
 
 def _settings(base: str, database_url: str) -> dict[str, str]:
     return {"APP_BASE_URL": base, "SECRET_KEY": "Zq8vN2xL5rT0wY7kP4mB1cH6jF9dS3gA-file",
-            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "QBO_CLIENT_ID": "q", "QBO_CLIENT_SECRET": "qs",
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "QBO_CLIENT_ID": "q",
+            "QBO_CLIENT_SECRET": "qs",
             "QBO_REDIRECT_URI": base + "/quickbooks/callback", "QBO_ENVIRONMENT": "sandbox",
             "QBO_VERIFIER_TOKEN": "v", "B24_CLIENT_ID": "local.env.1", "B24_CLIENT_SECRET": "bs",
             "DATABASE_URL": database_url}
 
 
 def _write_env(path: Path, values: dict[str, str]) -> Path:
-    path.write_text("# written by the test\n" + "".join(f"{name}={value}\n" for name, value in values.items()))
+    lines = [f"{name}={value}" for name, value in values.items()]
+    path.write_text("\n".join(["# written by the test", *lines, ""]))
     return path
 
 
@@ -194,8 +196,9 @@ def test_gunicorn_serves_with_settings_only_from_dot_env(tmp_path):
     assert _qb24(tmp_path, "migrate").returncode == 0
     command = [PYTHON, "-m", "gunicorn", "-c", "python:config.gunicorn", "--bind", f"127.0.0.1:{port}",
                "--workers", "1", "webhooks:create_app()"]
-    server = subprocess.Popen(command, cwd=tmp_path, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    bare = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(command, cwd=tmp_path, env=bare, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -218,7 +221,7 @@ def test_the_celery_app_reads_dot_env_when_celery_loads_it(tmp_path):
     _write_env(tmp_path / ".env", {**values, "RECONCILE_INTERVAL_S": "123"})
     result = _run([PYTHON, "-m", "celery", "-A", "workers.celery_app", "report"], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "'schedule': 123.0" in result.stdout  # beat's reconciliation every RECONCILE_INTERVAL_S of the file
+    assert "'schedule': 123.0" in result.stdout  # beat's reconciliation: the file's RECONCILE_INTERVAL_S
     result = _run([PYTHON, "-m", "celery", "-A", "workers.celery_app", "report"], tmp_path,
                   RECONCILE_INTERVAL_S="77")
     assert "'schedule': 77.0" in result.stdout and "'schedule': 123.0" not in result.stdout

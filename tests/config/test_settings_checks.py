@@ -29,7 +29,8 @@ def test_every_problem_is_named_at_once_one_per_line():
     del env["APP_BASE_URL"], env["QBO_ENVIRONMENT"]
     with pytest.raises(ConfigError) as info:
         load_settings(env)
-    named = ["APP_BASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "QBO_ENVIRONMENT", "PROXY_HOPS", "LOG_FORMAT"]
+    named = ["APP_BASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "QBO_ENVIRONMENT", "PROXY_HOPS",
+             "LOG_FORMAT"]
     assert [problem.split()[0] for problem in info.value.problems] == named
     header, *lines = str(info.value).splitlines()
     assert header.startswith("6 settings are missing or malformed")
@@ -95,7 +96,8 @@ def test_an_unset_secret_key_says_how_to_generate_one():
 def test_the_generation_command_given_makes_an_accepted_key_and_env_example_gives_it():
     command = shlex.split(GENERATE_SECRET_KEY)
     assert command[0] == "python3"
-    key = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True, check=True).stdout.strip()
+    generated = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True, check=True)
+    key = generated.stdout.strip()
     assert load_settings({**VALID, "SECRET_KEY": key}).secret_key == key
     example = (ROOT / ".env.example").read_text().splitlines()
     at = example.index("SECRET_KEY=")  # empty: a copied file never carries a usable key
