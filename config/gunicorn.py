@@ -12,7 +12,11 @@ events. Read here, when gunicorn starts: a bad LOG_FORMAT or LOG_LEVEL stops it 
 """
 from __future__ import annotations
 
-from config.logging import gunicorn_logconfig
+from config.env import load_env_file
+
+load_env_file()  # in the master, before anything reads the environment: ./.env (or QB24_ENV_FILE's) when present
+
+from config.logging import gunicorn_logconfig  # noqa: E402  (reads LOG_FORMAT/LOG_LEVEL, which .env may set)
 
 bind = "0.0.0.0:8000"
 workers = 3
