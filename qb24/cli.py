@@ -1,4 +1,5 @@
-"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations."""
+"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations,
+the containers' healthchecks."""
 from __future__ import annotations
 
 import logging
@@ -110,3 +111,19 @@ def migrate() -> None:
 
     upgrade(load_settings().database_url)
     click.echo("database is at the newest revision")
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["web", "worker", "beat"]))
+@click.option("--url", default="http://127.0.0.1:8000/healthz", show_default=True, help="web: the /healthz URL.")
+@click.option("--node", help="worker, beat: the node name given as its --hostname (%h: this host). "
+                             "Default: celery@%h, celerybeat@%h.")
+@click.option("--timeout", default=3.0, show_default=True, type=float, help="Seconds to wait for the answer.")
+def healthcheck(role: str, url: str, node: str | None, timeout: float) -> None:
+    """Exit 0 when this container's web, worker or beat process answers as a healthy one, else 1."""
+    from qb24.healthcheck import Unhealthy, check
+
+    try:
+        click.echo(check(role, url=url, node=node, timeout=timeout))
+    except Unhealthy as exc:
+        raise click.ClickException(str(exc)) from None
