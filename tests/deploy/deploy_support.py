@@ -16,7 +16,8 @@ DATABASE_VARIABLES = ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
 
 # Compose's interpolation: $$ is a literal $; ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error},
 # ${VAR?error} (https://docs.docker.com/reference/compose-file/interpolation/).
-_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_]\w*)(?:(?P<op>:\?|\?|:-|-)(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_]\w*)")
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_]\w*)(?:(?P<op>:\?|\?|:-|-)(?P<arg>[^}]*))?\}"
+                       r"|\$(?P<bare>[A-Za-z_]\w*)")
 
 
 class InterpolationError(ValueError):

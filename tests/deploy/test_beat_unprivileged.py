@@ -51,7 +51,8 @@ def beat_env(dirs: Dirs, database_url: str) -> dict[str, str]:
     schedule = PurePosixPath(compose_env["BEAT_SCHEDULE_FILE"]).relative_to(mount)
     dotenv = {"APP_BASE_URL": "https://qb24.example.com", "SECRET_KEY": secrets.token_urlsafe(32),
               "TOKEN_ENCRYPTION_KEY": TokenCipher.generate_key(), "QBO_CLIENT_ID": "ABc123",
-              "QBO_CLIENT_SECRET": "qbo-client-secret", "QBO_REDIRECT_URI": "https://qb24.example.com/quickbooks/callback",
+              "QBO_CLIENT_SECRET": "qbo-client-secret",
+              "QBO_REDIRECT_URI": "https://qb24.example.com/quickbooks/callback",
               "QBO_ENVIRONMENT": "production", "QBO_VERIFIER_TOKEN": "verifier-secret",
               "B24_CLIENT_ID": "app.6543.1234", "B24_CLIENT_SECRET": "b24-client-secret",
               "RECONCILE_INTERVAL_S": "1"}  # the first due tasks within a second, not five minutes

@@ -3,10 +3,12 @@ beat's schedule on a volume its user owns, loopback-only web, the hashed lock, t
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import PurePosixPath
 
 import pytest
+import yaml
 
 from tests.deploy.deploy_support import (DATABASE_VARIABLES, ROOT, InterpolationError, compose, dockerfile_instructions,
                                          dockerignored, interpolate, service)
@@ -144,3 +146,28 @@ def test_git_ignores_beat_schedule_files():
              "celerybeat-schedule.bak"]
     ignored = subprocess.run(["git", "check-ignore", *names], cwd=ROOT, capture_output=True, text=True, check=False)
     assert ignored.stdout.split() == names, ignored.stderr
+
+
+def _compose_command() -> list[str] | None:
+    """A real compose implementation when this machine has one (the Docker client alone has none)."""
+    for command in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(command[0]) and subprocess.run([*command, "version"], capture_output=True,
+                                                       check=False).returncode == 0:
+            return command
+    return None
+
+
+def test_compose_itself_reads_the_file_and_refuses_a_missing_password(tmp_path):
+    command = _compose_command()
+    if command is None:
+        pytest.skip("no `docker compose` or `docker-compose` here; the checks above read the file instead")
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    env_file = tmp_path / ".env"
+    env_file.write_text("POSTGRES_USER=owner\nPOSTGRES_DB=ledger\n")
+    refused = subprocess.run([*command, "config"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr
+    env_file.write_text("POSTGRES_USER=owner\nPOSTGRES_PASSWORD=9f1c2e7a\nPOSTGRES_DB=ledger\n")
+    config = subprocess.run([*command, "config"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    services = yaml.safe_load(config.stdout)["services"]
+    assert services["web"]["environment"]["DATABASE_URL"] == "postgresql://owner:9f1c2e7a@postgres:5432/ledger"
+    assert services["beat"]["environment"]["BEAT_SCHEDULE_FILE"].startswith("/var/lib/qb24/beat/")
