@@ -1,4 +1,5 @@
-"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations."""
+"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations,
+the containers' healthchecks."""
 from __future__ import annotations
 
 import logging
@@ -147,3 +148,19 @@ def _one_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
     text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
     return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["web", "worker", "beat"]))
+@click.option("--url", default="http://127.0.0.1:8000/healthz", show_default=True, help="web: the /healthz URL.")
+@click.option("--node", help="worker, beat: the node name given as its --hostname (%h: this host). "
+                             "Default: celery@%h, celerybeat@%h.")
+@click.option("--timeout", default=3.0, show_default=True, type=float, help="Seconds to wait for the answer.")
+def healthcheck(role: str, url: str, node: str | None, timeout: float) -> None:
+    """Exit 0 when this container's web, worker or beat process answers as a healthy one, else 1."""
+    from qb24.healthcheck import Unhealthy, check
+
+    try:
+        click.echo(check(role, url=url, node=node, timeout=timeout))
+    except Unhealthy as exc:
+        raise click.ClickException(str(exc)) from None
