@@ -84,12 +84,15 @@ class Qb24Celery(Celery):
 
 def make_celery(settings: Settings, services: Services | None = None) -> Qb24Celery:
     """A Celery app for these settings; tasks ack late so a crashed worker's task is redelivered."""
+    from workers.task_metrics import connect_task_signals  # it reads this module's names
+
     quiet_secret_loggers()  # whoever configures logging, keep request URLs out of DEBUG logs
     # `celery worker`/`celery beat` log through config/logging.py (text or JSON, secrets cut) instead of
     # configuring the root logger themselves; the embedded workers never send the signal.
     signals.setup_logging.connect(configure_celery_logging, weak=False, dispatch_uid="qb24.logging")
     broker = settings.redis_url or EMBEDDED_BROKER
     celery = Qb24Celery(settings, services, broker=broker, include=TASK_MODULES)
+    connect_task_signals()  # every task's end counted for /metrics, in whichever process runs it
     # kombu's in-memory queues are one set per process: two embedded apps in one process (tests,
     # a CLI beside a web app) get queue names of their own, or one's worker would take the other's tasks.
     suffix = "" if settings.redis_url else "." + secrets.token_hex(4)
