@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from store.portals import portal_by_member_id
 from store.events import failed_add_ids, take_up_again
 from store.sync_log import failure_of
 from store.tokens import PortalMissing
-from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening
+from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening, require_admin
 from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
@@ -69,6 +70,21 @@ def app_from_portal() -> str:
 def app_page() -> str:
     """The same page from the session (after a save, a sync start or a connect)."""
     return _render(as_now(require_session()))
+
+
+@pages.get("/bitrix24/app/logout")
+def confirm_logout() -> Response | str:
+    """Log out's confirmation step: it revokes QuickBooks access for the whole portal, so one click on the
+    app page only asks; this page's button POSTs /quickbooks/disconnect (CSRF token, admin re-check)."""
+    who = require_admin(as_now(require_session()))
+    rt = runtime()
+    with rt.sessions() as session:
+        connection = _connection(session, who.portal_id)
+        if connection is None or connection.status != "connected":
+            return redirect(url_for("pages.app_page"), 303)  # already logged out: nothing to confirm
+        company = connection.company_name or _("your QuickBooks company")
+    return render_template("qb24/logout.html", company=company, csrf_token=csrf_token(),
+                           b24_js_url=rt.settings.b24_js_url)
 
 
 @pages.get("/bitrix24/app/status")

@@ -19,7 +19,7 @@ from tests.webhooks.stack_support import (b24_control, cipher, documented_shape,
 ADMIN_ONLY = "Only a Bitrix24 administrator can change these settings"
 CONTROLS = ('id="login"', 'id="login-token"', 'id="signup"', 'id="settings"', 'id="save-settings"',
             'id="start-sync"', 'id="logout"', 'action="/quickbooks/connect"', 'action="/quickbooks/disconnect"',
-            'action="/bitrix24/app/settings"', 'action="/bitrix24/app/sync"')
+            'action="/bitrix24/app/settings"', 'action="/bitrix24/app/sync"', 'href="/bitrix24/app/logout"')
 SETTINGS_FORM = {"use_new_invoice": "true", "customer_rule": "always_companies", "export_new_contacts": "on",
                  "stage_unsent": "DT31_5:N", "stage_sent": "DT31_5:S", "stage_partially_paid": "DT31_5:S",
                  "stage_paid": "DT31_5:P", "stage_overdue": "DT31_5:N", "stage_voided": "DT31_5:D",
@@ -129,6 +129,7 @@ def test_every_state_changing_route_is_403_for_a_non_admin(installed, browser):
             "settings": clerk.post(stack.url + "/bitrix24/app/settings", data={**SETTINGS_FORM, "csrf_token": csrf}),
             "sync": clerk.post(stack.url + "/bitrix24/app/sync", data={"csrf_token": csrf}),
             "disconnect": clerk.post(stack.url + "/quickbooks/disconnect", data={"csrf_token": csrf}),
+            "logout_confirmation": clerk.get(stack.url + "/bitrix24/app/logout"),  # asks only admins
             "disconnect_json": clerk.post(stack.url + "/quickbooks/disconnect", data={"csrf_token": csrf},
                                           headers={"Accept": "application/json"}),
             "connect_without_token": clerk.post(stack.url + "/quickbooks/connect", data={"t": ""},

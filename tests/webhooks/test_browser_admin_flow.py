@@ -167,8 +167,16 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     assert frame.locator("#sync-progress").evaluate("bar => bar.value") == 50
     shot(page, "06-sync-progress")
 
-    # 6. Log out: tokens gone, sync stopped, links kept.
+    # 6. Log out asks first (it revokes access for the whole portal): Cancel changes nothing; then
+    # the confirmation's button logs out: tokens gone, sync stopped, links kept.
     frame.locator("#logout").click()
+    frame.locator("#logout-confirm").wait_for()
+    shot(page, "07a-logout-confirmation")
+    frame.locator("#logout-cancel").click()
+    frame.locator("#connected").wait_for()
+    assert s.store(lambda db: db.scalar(select(QboConnection))).status == "connected"
+    frame.locator("#logout").click()
+    frame.locator("#logout-confirm").click()
     frame.locator("#not-connected").wait_for()
     shot(page, "07-logged-out")
     connection = s.store(lambda db: db.scalar(select(QboConnection)))

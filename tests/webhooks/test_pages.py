@@ -200,6 +200,37 @@ def test_connected_page_lists_the_portals_real_stages_with_semantic_defaults(wor
     assert world.client.get("/bitrix24/app/status").get_json()["connected"] is True
 
 
+def test_log_out_asks_first_and_only_the_confirmation_revokes(world):
+    """Log out revokes QuickBooks access for the whole portal: the app page's Log out only opens a
+    confirmation (no script needed, so it works in the frame); its button POSTs with the CSRF token."""
+    world.open_app()
+    world.connect_quickbooks()
+    page = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert 'id="logout" href="/bitrix24/app/logout"' in page
+    assert 'action="/quickbooks/disconnect"' not in page  # nothing on the app page itself revokes
+    asked = world.client.get("/bitrix24/app/logout")
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Log out of QuickBooks?" in html
+    assert asked.headers["Content-Security-Policy"].endswith(f"frame-ancestors {world.portal_url}")
+    with world.sessions() as session:
+        connection = session.scalar(select(QboConnection))
+        assert connection.status == "connected"  # asking changed nothing
+    assert connection.company_name in unescape(html) and "for everyone on this Bitrix24 portal" in html
+    assert re.search(r'<form method="post" action="/quickbooks/disconnect">\s*<input type="hidden" '
+                     r'name="csrf_token" value="' + re.escape(world.csrf()) + '">', html)
+    assert 'id="logout-cancel" href="/bitrix24/app"' in html and 'id="logout-confirm"' in html
+    # the confirmation's POST still needs the CSRF token
+    assert world.client.post("/quickbooks/disconnect", data={"csrf_token": "forged"}).status_code == 403
+    with world.sessions() as session:
+        assert session.scalar(select(QboConnection)).status == "connected"
+    done = world.client.post("/quickbooks/disconnect", data={"csrf_token": world.csrf()})
+    assert done.status_code == 303
+    with world.sessions() as session:
+        assert session.scalar(select(QboConnection)).status == "disconnected"
+    again = world.client.get("/bitrix24/app/logout")  # nothing left to confirm
+    assert again.status_code == 303 and again.headers["Location"].endswith("/bitrix24/app")
+
+
 def valid_form(csrf: str, **changes: str) -> dict:
     form = {"csrf_token": csrf, "use_new_invoice": "true", "customer_rule": "always_companies",
             "export_new_contacts": "on", "stage_unsent": "DT31_5:N", "stage_sent": "DT31_5:S",
