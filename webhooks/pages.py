@@ -24,6 +24,7 @@ from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
                                       load_settings_form, portal_crm)
+from webhooks.run_status import status_sentence
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
 from workers.facts_cache import FactsCache
@@ -237,7 +238,14 @@ def progress() -> Response:
     """The latest run's status and counters, for the live progress bar."""
     who = require_session()
     with runtime().sessions() as session:
-        return jsonify(run_progress(_latest_run(session, who.portal_id)))
+        return jsonify(_progress(_latest_run(session, who.portal_id)))
+
+
+def _progress(run: SyncRun | None) -> dict[str, Any]:
+    """The run's progress with its state as a sentence (`status_text`); `status` stays raw for scripts."""
+    progress = run_progress(run)
+    progress["status_text"] = status_sentence(progress, run.finished_at if run else None)
+    return progress
 
 
 def _qbo_consent_origin(settings: Settings) -> str:
@@ -270,7 +278,7 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
         portal = session.get(Portal, who.portal_id)
         connection = _connection(session, who.portal_id)
         run = _latest_run(session, who.portal_id)
-        view = {"portal": portal, "run": run, "progress": run_progress(run),
+        view = {"portal": portal, "run": run, "progress": _progress(run),
                 "connected": connection is not None and connection.status == "connected",
                 "connection": connection, "errors": errors or {}, "form": form, "admin": who.admin,
                 "csrf_token": csrf_token(), "b24_js_url": rt.settings.b24_js_url,

@@ -162,7 +162,7 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
         run = db.scalar(select(SyncRun))
         assert (run.kind, run.status) == ("full", "pending")
         run.status, run.counters = "running", {"imported": 12, "updated": 0, "skipped": 1, "failed": 0, "total": 26}
-    frame.locator("#progress-status", has_text="running").wait_for()
+    frame.locator("#progress-status[data-status=running]", has_text="The sync is running.").wait_for()
     frame.locator("[data-counter=imported]", has_text="12").wait_for()
     assert frame.locator("#sync-progress").evaluate("bar => bar.value") == 50
     shot(page, "06-sync-progress")

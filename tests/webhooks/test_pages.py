@@ -5,7 +5,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from html import unescape
 from urllib.parse import urlencode, urlsplit
 
@@ -327,7 +327,9 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
     assert world.client.post("/bitrix24/app/sync", data={"csrf_token": world.csrf()}).status_code == 409
     world.connect_quickbooks()
     assert world.client.get("/bitrix24/app/progress").get_json()["status"] == "none"
-    assert "Sync queued." in _click(world)
+    assert 'data-status="none">No sync has run yet.<' in world.client.get("/bitrix24/app").get_data(as_text=True)
+    page = _click(world)
+    assert "Sync queued." in page and 'data-status="pending">The sync is waiting to start.<' in page
     for mode in ("full", "dry_run"):  # a second click while one is queued queues nothing
         assert "A sync is already queued or running for this portal" in _click(world, mode)
     with transaction(world.sessions) as session:
@@ -340,15 +342,16 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
         "run_id": runs[0].id, "kind": "full", "status": "running", "total": 80, "done": 40, "percent": 50,
         "phase": "invoices", "rate": 12.5, "eta_s": 3.2, "error": None,
         "counters": {"imported": 30, "updated": 5, "skipped": 3, "failed": 2, "placed": 0},
-        "started_at": None, "finished_at": None}
+        "started_at": None, "finished_at": None, "status_text": "The sync is importing invoices."}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
     assert 'id="start-sync"\n      disabled' in page and re.search(r'id="dry-run"[^>]*disabled', page)
-    assert re.search(r'id="progress-phase">invoices<.*id="progress-done">40 of 80<.*id="progress-rate">12.5 records/s<'
+    assert 'data-status="running">The sync is importing invoices.<' in page
+    assert re.search(r'id="progress-done">40 of 80<.*id="progress-rate">12.5 records/s<'
                      r'.*id="progress-eta">about 3 s left<', page, re.S)
     assert 'id="report"' not in page  # no report while a run is active
     with transaction(world.sessions) as session:
         run = session.scalar(select(SyncRun))
-        run.status, run.report = "done", {
+        run.status, run.finished_at, run.report = "done", datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc), {
             "customers": {"imported": 20, "updated": 1, "skipped": 0, "failed": 1, "matched": 2, "placed": 4},
             "invoices": {"imported": 10, "updated": 4, "skipped": 3, "failed": 2},
             "failures": [{"qbo_type": "Invoice", "qbo_id": "130", "name": "1037 <Amy's>",
@@ -362,7 +365,10 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
     assert re.search(r'Records that failed \(3\)', page)
     assert ('<tr><th scope="row">Invoice 130</th><td>1037 &lt;Amy&#39;s&gt;</td>'
             '<td>Currency EUR is not in this portal; add it in CRM settings.</td></tr>') in page
-    assert world.client.get("/bitrix24/app/progress").get_json()["percent"] == 100
+    assert 'data-status="done">The sync finished at 2024-05-01 09:30 UTC.<' in page
+    finished = world.client.get("/bitrix24/app/progress").get_json()
+    assert (finished["percent"], finished["status"]) == (100, "done")
+    assert finished["status_text"] == "The sync finished at 2024-05-01 09:30 UTC."
     assert 'id="start-sync"\n       name="mode"' in page  # enabled again
 
 
@@ -428,9 +434,29 @@ def test_dry_run_queues_a_dry_run_and_reports_what_would_change(world):
             "stage_moves": [{"qbo_id": "12", "doc_number": "1004", "from": "DT31_1:N", "to": "DT31_1:P"}]}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
     assert "Last run's report (dry run: nothing was written)</h3>" in page
+    assert 'data-status="done">The dry run finished; nothing was written to Bitrix24.<' in page
     assert re.search(r'<th scope="col">Would create</th><th scope="col">Would update</th>', page)
     assert '<tr><th scope="row">1004</th><td>DT31_1:N</td><td>DT31_1:P</td></tr>' in page
     assert 'id="failures"' not in page
+
+
+@pytest.mark.parametrize("status, kind, error, sentence", [
+    ("failed", "full", "QuickBooks refused a request", "The sync stopped on an error at 2024-05-01 09:30 UTC."),
+    ("cancelled", "full", None, "The sync was cancelled."),
+    ("cancelled", "dry_run", None, "The dry run was cancelled."),
+    ("running", "dry_run", None, "The dry run is starting: counting the records in QuickBooks."),
+])
+def test_the_run_state_reads_as_a_sentence(world, status, kind, error, sentence):
+    world.open_app()
+    world.connect_quickbooks()
+    with transaction(world.sessions) as session:
+        session.add(SyncRun(portal_id=world.portal(session).id, kind=kind, status=status, error=error,
+                            finished_at=None if status == "running" else datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)))
+    page = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert f'data-status="{status}">{sentence}<' in page
+    assert (world.client.get("/bitrix24/app/progress").get_json()["status_text"], status) == (sentence, status)
+    if error:
+        assert f'id="run-error" role="alert">What stopped the last sync: {error}<' in page
 
 
 def test_required_custom_fields_notice(world):

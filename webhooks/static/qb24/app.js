@@ -72,13 +72,13 @@
     var bar = document.getElementById('sync-progress');
     var status = document.getElementById('progress-status');
     if (!bar || !status) { return; }
-    status.textContent = p.status;
+    status.textContent = p.status_text;  // the sentence, in the page's language (webhooks/run_status.py)
+    status.dataset.status = p.status;
     if (p.percent === null || p.percent === undefined) { bar.removeAttribute('value'); } else { bar.value = p.percent; }
     Object.keys(p.counters || {}).forEach(function (name) {
       var cell = document.querySelector('[data-counter="' + name + '"]');
       if (cell) { cell.textContent = p.counters[name]; }
     });
-    setText('progress-phase', p.phase || '');
     setText('progress-done', p.total ? p.done + ' of ' + p.total : '');
     setText('progress-rate', p.rate ? p.rate + ' records/s' : '');
     setText('progress-eta', p.eta_s === null || p.eta_s === undefined ? '' : 'about ' + Math.round(p.eta_s) + ' s left');
