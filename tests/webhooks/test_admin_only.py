@@ -112,7 +112,8 @@ def test_a_non_admin_sees_the_company_progress_and_last_report(installed, browse
     assert f'<code id="realm-id">{connection.realm_id}</code>' in page
     assert connection.company_name and connection.company_name in page
     assert 'id="sync-progress"' in page and 'id="report"' in page
-    assert re.search(r'<th scope="row">customers</th><td>4</td><td>2</td><td>1</td>', page)
+    assert re.search(r'id="report-customers".*?<tr data-outcome="imported"><th scope="row">Created</th><td>4</td></tr>\s*'
+                     r'<tr data-outcome="updated"><th scope="row">Updated</th><td>2</td></tr>', page, re.S)
     assert progress["status"] == "done" and progress["counters"]["imported"] == 7
 
 

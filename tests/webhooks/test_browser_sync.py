@@ -87,8 +87,9 @@ def test_start_sync_in_the_framed_page_shows_progress_then_the_report(connected)
         assert any(" of " in d and "records/s" in d for d in details), details
         # the live status is a sentence naming the phase (webhooks/run_status.py), not a raw word
         assert {"The sync is importing customers.", "The sync is importing invoices."} & {s for _, _, s in seen}, seen
-        customers = frame.locator('#report tr:has(th:text-is("customers")) td').all_inner_texts()
-        invoices = frame.locator('#report tr:has(th:text-is("invoices")) td').all_inner_texts()
+        # a table per record kind; its "Created" row's count
+        customers = frame.locator('#report-customers tr[data-outcome=imported] td').all_inner_texts()
+        invoices = frame.locator('#report-invoices tr[data-outcome=imported] td').all_inner_texts()
         assert int(customers[0]) > 0 and int(invoices[0]) > 0
         status = frame.locator("#progress-status")
         assert status.get_attribute("data-status") == "done"

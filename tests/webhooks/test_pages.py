@@ -121,6 +121,16 @@ def stage_selects(html: str) -> dict[str, tuple[list[tuple[str, str]], str | Non
     return out
 
 
+REPORT_TABLE = re.compile(r'<table class="report" id="report-(\w+)" data-kind="\1">\s*<caption>([^<]*)</caption>(.*?)</table>', re.S)
+OUTCOME_ROW = re.compile(r'<tr data-outcome="(\w+)"><th scope="row">([^<]*)</th><td>(\d+)</td></tr>')
+
+
+def report_tables(html: str) -> dict[str, tuple[str, list[tuple[str, str, str]]]]:
+    """{kind: (caption, [(outcome, label, count)])} of the report's tables as rendered."""
+    return {kind: (unescape(caption), [(o, unescape(label), n) for o, label, n in OUTCOME_ROW.findall(body)])
+            for kind, caption, body in REPORT_TABLE.findall(html)}
+
+
 def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world):
     fields = world.frame_fields()
     response = world.open_app(fields)
@@ -358,10 +368,16 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
                           "reason": "Currency EUR is not in this portal; add it in CRM settings."}],
             "failures_truncated": 2, "dry_run": False}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
-    assert re.search(r'<th scope="row">customers</th><td>20</td><td>1</td><td>0</td><td>1</td><td>2</td><td>4</td>', page)
-    assert re.search(r'<th scope="row">invoices</th><td>10</td><td>4</td><td>3</td><td>2</td><td></td><td></td>', page)
-    assert '<th scope="col">Placed on parent</th>' in page and 'id="placed-note"' in page
-    assert re.search(r'<th scope="col">Created</th><th scope="col">Updated</th><th scope="col">Unchanged</th>', page)
+    # a table per record kind, its rows the outcomes with their counts (issue 12 part 6)
+    assert report_tables(page) == {
+        "customers": ("Customers (Bitrix24 contacts and companies)",
+                      [("imported", "Created", "20"), ("updated", "Updated", "1"), ("skipped", "Unchanged", "0"),
+                       ("failed", "Failed", "1"),
+                       ("matched", "Matched to an existing contact or company by email or phone", "2"),
+                       ("placed", "Placed on parent", "4")]),
+        "invoices": ("Invoices", [("imported", "Created", "10"), ("updated", "Updated", "4"),
+                                  ("skipped", "Unchanged", "3"), ("failed", "Failed", "2")])}
+    assert 'id="placed-note"' in page
     assert re.search(r'Records that failed \(3\)', page)
     assert ('<tr><th scope="row">Invoice 130</th><td>1037 &lt;Amy&#39;s&gt;</td>'
             '<td>Currency EUR is not in this portal; add it in CRM settings.</td></tr>') in page
@@ -435,7 +451,7 @@ def test_dry_run_queues_a_dry_run_and_reports_what_would_change(world):
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
     assert "Last run's report (dry run: nothing was written)</h3>" in page
     assert 'data-status="done">The dry run finished; nothing was written to Bitrix24.<' in page
-    assert re.search(r'<th scope="col">Would create</th><th scope="col">Would update</th>', page)
+    assert [label for _, label, _ in report_tables(page)["invoices"][1]][:2] == ["Would create", "Would update"]
     assert '<tr><th scope="row">1004</th><td>DT31_1:N</td><td>DT31_1:P</td></tr>' in page
     assert 'id="failures"' not in page
 
