@@ -31,7 +31,7 @@ from workers.facts_cache import FactsCache
 from workers.progress import report_view, run_progress
 from workers.lease import orphaned
 from workers.exports import enqueue_export
-from workers.runs import RunActive, active_run, start_run
+from workers.runs import RunActive, active_run, cancel_pending_run, start_run
 from workers.tasks import EnqueueFailed, enqueue_full_sync, enqueue_retry
 from webhooks.sync_log_view import EXPORT_FAILED_AFTER, export_retry_target, retry_target, sync_log_view
 from webhooks.session import PortalSession, csrf_token, link_token, origin, require_session, start_session
@@ -152,6 +152,30 @@ def start_sync() -> Response:
         return redirect(url_for("pages.app_page"), 303)
     log.info("app.sync.queued", extra={"member_id": who.member_id, "run_id": run.id, "dry_run": dry_run})
     flash("Dry run queued: nothing is written to Bitrix24." if dry_run else "Sync queued.", "ok")
+    return redirect(url_for("pages.app_page"), 303)
+
+
+@pages.post("/bitrix24/app/sync/cancel")
+def cancel_sync() -> Response:
+    """Cancel the portal's queued sync before a worker begins it; one already begun is left to run."""
+    who = admin_action()
+    run_id = request.form.get("run_id", "")
+    if not run_id.isascii() or not run_id.isdigit() or len(run_id) > 18:
+        raise PageError(400, _("Name the sync run to cancel by its number."))
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        cancelled = cancel_pending_run(session, who.portal_id, int(run_id))
+        run = session.get(SyncRun, int(run_id))
+        if run is None or run.portal_id != who.portal_id:  # another portal's run is a 404, untouched
+            raise PageError(404, _("This sync run does not exist for this portal. Reload the app."))
+        status = run.status
+    if cancelled:
+        log.info("app.sync.cancelled", extra={"member_id": who.member_id, "run_id": int(run_id)})
+        flash(_("The queued sync was cancelled: it will not start."), "ok")
+    elif status == "running":
+        flash(_("The sync had already started, so it was not cancelled; its progress is below."), "error")
+    else:
+        flash(_("The sync had already ended, so there was nothing to cancel."), "error")
     return redirect(url_for("pages.app_page"), 303)
 
 

@@ -155,15 +155,26 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     assert saved["use_new_invoice"] is True and saved["stage_map"]["overdue"].endswith(":N")
     assert saved["stage_map"]["sent"].endswith(":S") and saved["stage_map"]["paid"].endswith(":P")
 
-    # 5. Start sync: a pending full run; the progress bar follows the counters live.
+    # 5. Start sync: a pending full run, which can be cancelled while no worker has begun it (this stack
+    # runs none); started again, the progress bar follows the counters live.
+    frame.locator("#start-sync").click()
+    frame.locator("text=Sync queued.").wait_for()
+    frame.locator("#progress-status[data-status=pending]", has_text="The sync is waiting to start.").wait_for()
+    frame.locator("#cancel-sync").click()
+    frame.locator("text=The queued sync was cancelled: it will not start.").wait_for()
+    frame.locator("#progress-status[data-status=cancelled]", has_text="The sync was cancelled.").wait_for()
+    shot(page, "06a-sync-cancelled")
+    assert s.store(lambda db: db.scalar(select(SyncRun)).status) == "cancelled"
+    assert frame.locator("#cancel-sync").count() == 0
     frame.locator("#start-sync").click()
     frame.locator("text=Sync queued.").wait_for()
     with transaction(s.app.extensions["qb24"].sessions) as db:
-        run = db.scalar(select(SyncRun))
+        run = db.scalar(select(SyncRun).where(SyncRun.status == "pending"))
         assert (run.kind, run.status) == ("full", "pending")
         run.status, run.counters = "running", {"imported": 12, "updated": 0, "skipped": 1, "failed": 0, "total": 26}
     frame.locator("#progress-status[data-status=running]", has_text="The sync is running.").wait_for()
     frame.locator("[data-counter=imported]", has_text="12").wait_for()
+    assert frame.locator("#cancel-sync-form").is_hidden()  # begun: no longer cancellable
     assert frame.locator("#sync-progress").evaluate("bar => bar.value") == 50
     shot(page, "06-sync-progress")
 
@@ -181,7 +192,7 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     shot(page, "07-logged-out")
     connection = s.store(lambda db: db.scalar(select(QboConnection)))
     assert connection.status == "disconnected" and connection.refresh_token_enc is None
-    assert s.store(lambda db: db.scalar(select(SyncRun))).status == "cancelled"
+    assert [r.status for r in s.store(lambda db: db.scalars(select(SyncRun)).all())] == ["cancelled", "cancelled"]
     assert s.store(lambda db: len(db.scalars(select(Link)).all())) == 1
 
     # 7. Log in again: the same connection row comes back; links and settings are still there.

@@ -25,6 +25,7 @@ from tests.support import take_queued
 from webhooks import create_app
 from workers.celery_app import BULK_QUEUE
 from workers.lease import LEASE_S
+from workers.tasks import run_sync
 
 STAGE_SELECT = re.compile(r'<select id="stage_(\w+)" name="stage_\w+"[^>]*>(.*?)</select>', re.S)
 OPTION = re.compile(r'<option value="([^"]+)"\s*(selected)?>([^<]*)</option>')
@@ -386,6 +387,51 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
     assert (finished["percent"], finished["status"]) == (100, "done")
     assert finished["status_text"] == "The sync finished at 2024-05-01 09:30 UTC."
     assert 'id="start-sync"\n       name="mode"' in page  # enabled again
+
+
+def test_a_queued_sync_can_be_cancelled_and_its_task_then_does_nothing(world):
+    world.open_app()
+    world.connect_quickbooks()
+    page = _click(world)
+    with world.sessions() as session:
+        run_id = session.scalar(select(SyncRun.id))
+    assert re.search(r'<input type="hidden" name="run_id" value="%d">\s*<button type="submit" class="button" '
+                     r'id="cancel-sync">Cancel the queued sync</button>' % run_id, page)
+    cancel = {"csrf_token": world.csrf(), "run_id": str(run_id)}
+    for forged in ({**cancel, "csrf_token": "forged"}, {"run_id": str(run_id)}):  # CSRF-protected
+        assert world.client.post("/bitrix24/app/sync/cancel", data=forged).status_code == 403
+    for bad, status in (("x1", 400), ("", 400), ("١", 400), (str(run_id + 1000), 404)):
+        assert world.client.post("/bitrix24/app/sync/cancel", data={**cancel, "run_id": bad}).status_code == status
+    with world.sessions() as session:
+        assert session.get(SyncRun, run_id).status == "pending"
+    done = world.client.post("/bitrix24/app/sync/cancel", data=cancel, follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200 and "The queued sync was cancelled: it will not start." in page
+    assert 'data-status="cancelled">The sync was cancelled.<' in page
+    assert 'id="cancel-sync"' not in page and 'id="report"' not in page  # nothing ran: nothing to report
+    assert re.search(r'id="start-sync"\s*name="mode"', page)  # a new sync can start at once
+    # The worker still receives the queued task: it finds the run cancelled and starts nothing.
+    assert _queued_runs(world) == [run_id]
+    assert run_sync(world.app.extensions["qb24"], run_id) == "cancelled"
+    with world.sessions() as session:
+        run = session.get(SyncRun, run_id)
+        assert run.status == "cancelled" and not run.counters and not run.cursor
+    again = world.client.post("/bitrix24/app/sync/cancel", data=cancel, follow_redirects=True).get_data(as_text=True)
+    assert "The sync had already ended, so there was nothing to cancel." in again
+
+
+def test_a_sync_a_worker_has_begun_is_not_cancelled(world):
+    world.open_app()
+    world.connect_quickbooks()
+    _click(world)
+    with transaction(world.sessions) as session:  # the worker claims it between the page and the click
+        run = session.scalar(select(SyncRun))
+        run.status = "running"
+    page = world.client.post("/bitrix24/app/sync/cancel", data={"csrf_token": world.csrf(), "run_id": str(run.id)},
+                             follow_redirects=True).get_data(as_text=True)
+    assert "The sync had already started, so it was not cancelled" in page and 'id="cancel-sync"' not in page
+    with world.sessions() as session:
+        assert session.get(SyncRun, run.id).status == "running"
 
 
 def _active_run(world, status: str, *, age_s: float, heartbeat_age_s: float | None) -> int:

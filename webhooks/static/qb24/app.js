@@ -74,6 +74,8 @@
     if (!bar || !status) { return; }
     status.textContent = p.status_text;  // the sentence, in the page's language (webhooks/run_status.py)
     status.dataset.status = p.status;
+    var cancel = document.getElementById('cancel-sync-form');
+    if (cancel && p.status !== 'pending') { cancel.hidden = true; }  // a worker began it: it runs to its end
     if (p.percent === null || p.percent === undefined) { bar.removeAttribute('value'); } else { bar.value = p.percent; }
     Object.keys(p.counters || {}).forEach(function (name) {
       var cell = document.querySelector('[data-counter="' + name + '"]');
