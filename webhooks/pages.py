@@ -34,7 +34,8 @@ from workers.exports import enqueue_export
 from workers.runs import RunActive, active_run, cancel_pending_run, start_run
 from workers.tasks import EnqueueFailed, enqueue_full_sync, enqueue_retry
 from webhooks.sync_log_view import EXPORT_FAILED_AFTER, export_retry_target, retry_target, sync_log_view
-from webhooks.session import PortalSession, csrf_token, link_token, origin, require_session, start_session
+from webhooks.session import (PortalSession, csrf_token, link_token, open_in_bitrix24, origin, require_session,
+                              start_session)
 
 log = logging.getLogger("qb24.web.pages")
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -45,7 +46,7 @@ REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
 @pages.post("/bitrix24/app")
 def app_from_portal() -> str:
     """The portal opens the app: confirm the POST, keep its fresh tokens, start a session, render."""
-    frame = authenticate_frame_post(request)
+    frame = authenticate_frame_post(request, outside=open_in_bitrix24())
     g.frame_origin = origin(frame.client_endpoint)  # trusted (from app.info): refusals show in the frame
     rt = runtime()
     with rt.sessions() as session:

@@ -174,6 +174,37 @@ def test_every_page_needs_the_session(world, method, path):
         assert session.scalar(select(SyncRun)) is None
 
 
+OPEN_IN_BITRIX24 = "This app works only inside your Bitrix24 portal. Open it there:"
+
+
+def test_opened_outside_bitrix24_the_page_says_how_to_open_it(world):
+    """No session cookie at all: the app was opened outside the portal (a bookmark, a pasted URL)."""
+    response = world.client.get("/bitrix24/app")
+    html = unescape(response.get_data(as_text=True))
+    assert response.status_code == 401 and "<h1>Open this app from Bitrix24</h1>" in html
+    assert OPEN_IN_BITRIX24 in html and "Applications (Market in newer Bitrix24) → Installed" in html
+    assert "expired" not in html
+    # a POST without Bitrix24's sign-in is malformed (400), and says the same
+    posted = world.client.post("/bitrix24/app", data={"DOMAIN": "example.bitrix24.com"})
+    assert posted.status_code == 400 and OPEN_IN_BITRIX24 in unescape(posted.get_data(as_text=True))
+    assert world.client.post("/bitrix24/app", data={"member_id": world.member_id}).status_code == 400
+
+
+def test_an_expired_or_refused_session_cookie_is_told_apart_from_none(world):
+    world.open_app()
+    assert world.client.get("/bitrix24/app").status_code == 200
+    # Flask drops a cookie past its lifetime or signed with another key (tests/webhooks/test_session_lifetime.py)
+    world.client.set_cookie("qb24_session", "eyJtZW1iZXJfaWQiOiJ4In0.forged.signature")
+    expired = world.client.get("/bitrix24/app")
+    text = unescape(expired.get_data(as_text=True))
+    assert expired.status_code == 401 and "Your session has expired. Open the app again from Bitrix24." in text
+    assert OPEN_IN_BITRIX24 not in text
+    # In the portal's frame without the cookie: the browser did not keep it (third-party cookies blocked).
+    world.client.delete_cookie("qb24_session")
+    framed = world.client.get("/bitrix24/app", headers={"Sec-Fetch-Dest": "iframe"})
+    assert framed.status_code == 401 and "may block third-party cookies" in framed.get_data(as_text=True)
+
+
 def test_portal_that_did_not_install_is_refused(world, sandboxes):
     _, b24 = sandboxes
     stranger = b24.create_portal()
