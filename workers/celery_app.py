@@ -1,7 +1,8 @@
 """The Celery application: Redis broker in production, an in-memory one in the embedded mode.
 
 `celery -A workers.celery_app worker` finds `app` through the module `__getattr__`, so the
-settings are read when a worker starts, never at import (STYLE: no import-time configuration).
+settings (and ./.env, config/env.py) are read when a worker starts, never at import (STYLE: no
+import-time configuration; the web app and tests import this module too).
 A worker consumes every queue unless told otherwise: production runs `-Q realtime,celery` (change
 pulls, revocations, beat's tasks) apart from `-Q bulk` (full syncs), so a long full sync never holds
 up a change pull. Beat's schedule (reconciliation pulls, the grant sweep) is on the app, so
@@ -13,10 +14,11 @@ import secrets
 from functools import cached_property
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
-from config.logging import quiet_secret_loggers
+from config.env import load_env_file
+from config.logging import configure_celery_logging, quiet_secret_loggers
 from config.settings import Settings, load_settings
 from workers.context import Services
 
@@ -70,7 +72,10 @@ class Qb24Celery(Celery):
 
 def make_celery(settings: Settings, services: Services | None = None) -> Qb24Celery:
     """A Celery app for these settings; tasks ack late so a crashed worker's task is redelivered."""
-    quiet_secret_loggers()  # Celery configures logging itself; keep request URLs out of DEBUG logs
+    quiet_secret_loggers()  # whoever configures logging, keep request URLs out of DEBUG logs
+    # `celery worker`/`celery beat` log through config/logging.py (text or JSON, secrets cut) instead of
+    # configuring the root logger themselves; the embedded workers never send the signal.
+    signals.setup_logging.connect(configure_celery_logging, weak=False, dispatch_uid="qb24.logging")
     broker = settings.redis_url or EMBEDDED_BROKER
     celery = Qb24Celery(settings, services, broker=broker, include=TASK_MODULES)
     # kombu's in-memory queues are one set per process: two embedded apps in one process (tests,
@@ -112,7 +117,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "app":
+    if name == "app":  # `celery -A workers.celery_app` asks for it: the worker's or beat's start
+        load_env_file()
         app = make_celery(load_settings())
         globals()["app"] = app
         return app
