@@ -111,6 +111,16 @@ def _fernet_key(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def load_token_key(env: Mapping[str, str] | None = None) -> str:
+    """TOKEN_ENCRYPTION_KEY alone, checked as Settings' is (`qb24 rotate-keys` needs nothing else but the database)."""
+    return _fernet_key(os.environ if env is None else env, "TOKEN_ENCRYPTION_KEY")
+
+
+def load_database_url(env: Mapping[str, str] | None = None) -> str:
+    """DATABASE_URL alone (`qb24 migrate` needs nothing else), normalised as Settings.database_url is."""
+    return _database_url(os.environ if env is None else env)
+
+
 def _qbo_environment(env: Mapping[str, str]) -> str:
     value = _required(env, "QBO_ENVIRONMENT")
     if value in QBO_ENVIRONMENTS:
