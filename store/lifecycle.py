@@ -27,6 +27,22 @@ def cancel_runs(session: Session, portal_id: int) -> int:
     return result.rowcount or 0
 
 
+def cancel_pending_run(session: Session, portal_id: int, run_id: int) -> bool:
+    """Cancel the portal's run `run_id` if it is still pending (queued, no worker has begun it); whether it was.
+
+    One conditional UPDATE, so it is atomic against a worker claiming the run: the worker locks the row
+    (SELECT ... FOR UPDATE, workers/full_sync._begin) and sets it running. On PostgreSQL this UPDATE then waits
+    for that lock and re-checks `status = 'pending'` on the row as the worker committed it (READ COMMITTED,
+    https://www.postgresql.org/docs/current/transaction-iso.html#XACT-READ-COMMITTED), so it changes nothing;
+    cancelled first, the worker's locked read finds the run over and never starts it.
+    """
+    result = session.execute(
+        update(SyncRun).where(SyncRun.id == run_id, SyncRun.portal_id == portal_id, SyncRun.status == "pending")
+        .values(status="cancelled", finished_at=datetime.now(timezone.utc))
+    )
+    return (result.rowcount or 0) == 1
+
+
 def connection_tokens(connection: QboConnection, cipher: TokenCipher) -> QboTokens | None:
     """The stored QuickBooks tokens (for revoking), or None when none are held or they decrypt with no key
     (logged: nothing can revoke them then; they end at Intuit when the refresh token expires)."""

@@ -151,8 +151,8 @@ def test_the_smoke_checks_pass_on_a_stack_as_deployed(tmp_path: Path) -> None:
     with running_stack("postgresql+redis", tmp_path) as stack:
         result, _ = run_block(block.replace("http://127.0.0.1:8000", stack.url), tmp_path, clean_env())
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout) == {"status": "ok", "checks": {"database": True, "redis": True,
-                                                                        "broker": True}}
+        assert json.loads(result.stdout) == {"status": "ok", "checks": {"database": True, "schema": True,
+                                                                        "redis": True, "broker": True}}
         assert f"prints `{result.stdout.strip()}`" in GUIDE.read_text(encoding="utf-8")
 
         browser = requests.Session()
