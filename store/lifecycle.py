@@ -34,7 +34,9 @@ def cancel_pending_run(session: Session, portal_id: int, run_id: int) -> bool:
     (SELECT ... FOR UPDATE, workers/full_sync._begin) and sets it running. On PostgreSQL this UPDATE then waits
     for that lock and re-checks `status = 'pending'` on the row as the worker committed it (READ COMMITTED,
     https://www.postgresql.org/docs/current/transaction-iso.html#XACT-READ-COMMITTED), so it changes nothing;
-    cancelled first, the worker's locked read finds the run over and never starts it.
+    cancelled first, the worker's locked read finds the run over and never starts it. SQLite has no row locks
+    (SQLAlchemy drops FOR UPDATE), so there the worker's claim is itself a conditional UPDATE: whichever commits
+    first wins.
     """
     result = session.execute(
         update(SyncRun).where(SyncRun.id == run_id, SyncRun.portal_id == portal_id, SyncRun.status == "pending")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 
 import requests
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -102,7 +103,11 @@ def _begin(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksClient, 
             return "cancelled"
         portal = session.get(Portal, run.portal_id)
         connection = session.query(QboConnection).filter_by(portal_id=run.portal_id).one()
-        run.status = "running"
+        # Claim only a run still active: SQLite ignores FOR UPDATE, so a cancel may have committed since
+        # the read above (store/lifecycle.cancel_pending_run); the cancel then wins and the run never starts.
+        if session.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status.not_in(FINAL))
+                           .values(status="running")).rowcount != 1:
+            return session.scalar(select(SyncRun.status).where(SyncRun.id == run_id)) or "failed"
         fresh = run.kind != "dry_run" and not run.cursor
         recover = unbound_phases(session, run)
         if connection.pull_in_flight:  # a change pull died between its Bitrix24 writes and its commit

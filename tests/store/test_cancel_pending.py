@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from store.db import transaction
 from store.lifecycle import cancel_pending_run
-from store.models import SyncRun
+from store.models import QboConnection, SyncRun
 from store.portals import ensure_portal
 from workers.full_sync import run_full_sync
 
@@ -105,3 +105,29 @@ def _wait_until_blocked(sessions) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the cancel never waited on the worker's row lock")
+
+
+def test_a_cancel_between_the_workers_read_and_its_claim_is_not_overwritten(sessions, database_url, monkeypatch):
+    """SQLite has no row locks: SQLAlchemy drops FOR UPDATE there, and pysqlite opens the write transaction only
+    at the first UPDATE (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl),
+    so a cancel can commit after the worker read the run as pending and before it writes "running". The
+    claim must then find the run over, not set it running: the page already said it will not start."""
+    if database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL: the cancel waits on the worker's row lock (the test above)")
+    import workers.full_sync as full_sync
+
+    portal_id, run_id = _run(sessions)
+    with transaction(sessions) as session:  # a connected portal: the worker would start the run
+        session.add(QboConnection(portal_id=portal_id, realm_id="9130", status="connected"))
+    cancelled: list[bool] = []
+    real_still_wanted = full_sync.still_wanted
+
+    def cancel_meanwhile(session, run, portal):  # called by _begin after its read, before its write
+        with transaction(sessions) as other:
+            cancelled.append(cancel_pending_run(other, portal_id, run_id))
+        return real_still_wanted(session, run, portal)
+
+    monkeypatch.setattr(full_sync, "still_wanted", cancel_meanwhile)
+    # no clients: a run that started would raise on its first call to QuickBooks
+    assert run_full_sync(sessions, run_id, qbo=None, b24=None) == "cancelled"
+    assert cancelled == [True] and _status(sessions, run_id) == "cancelled"

@@ -85,6 +85,16 @@ def _finished_run(stack) -> None:
                                     "invoices": {"imported": 3, "updated": 0, "skipped": 0, "failed": 0}}))
 
 
+def _queued_run(stack) -> int:
+    """A pending full run of the default portal (no worker in this stack begins it); its id."""
+    factory = make_session_factory(make_engine(stack.settings.database_url))
+    with transaction(factory) as session:
+        run = SyncRun(portal_id=read_portal(stack, stack.b24.default_member_id).id, kind="full", status="pending")
+        session.add(run)
+        session.flush()
+        return run.id
+
+
 def test_a_non_admin_sees_a_read_only_page_and_stores_nothing(installed, browser):
     stack, clerk_id = installed, _clerk(installed)
     tokens, before = _stored_b24_tokens(stack), snapshot(stack)
@@ -125,11 +135,14 @@ def test_every_state_changing_route_is_403_for_a_non_admin(installed, browser):
     with requests.Session() as clerk:
         page = _open_as(stack, clerk, _clerk(stack))[0].text
         csrf = _csrf(page)
+        queued = _queued_run(stack)  # one the clerk's cancel must leave queued
         before = snapshot(stack)
         attempts = {
             "settings": clerk.post(stack.url + "/bitrix24/app/settings", data={**SETTINGS_FORM, "csrf_token": csrf}),
             "sync": clerk.post(stack.url + "/bitrix24/app/sync", data={"csrf_token": csrf}),
             "disconnect": clerk.post(stack.url + "/quickbooks/disconnect", data={"csrf_token": csrf}),
+            "cancel_sync": clerk.post(stack.url + "/bitrix24/app/sync/cancel",
+                                      data={"csrf_token": csrf, "run_id": str(queued)}),
             "logout_confirmation": clerk.get(stack.url + "/bitrix24/app/logout"),  # asks only admins
             "disconnect_json": clerk.post(stack.url + "/quickbooks/disconnect", data={"csrf_token": csrf},
                                           headers={"Accept": "application/json"}),
