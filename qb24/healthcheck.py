@@ -39,8 +39,10 @@ def check(role: str, *, url: str = WEB_URL, node: str | None = None, timeout: fl
 
 
 def check_web(url: str, timeout: float) -> str:
+    # No proxy: HTTP_PROXY in .env is for the app's outbound calls, and urllib would send 127.0.0.1 there too.
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with direct.open(url, timeout=timeout) as response:
             return f"web: {url} answered {response.status}"
     except urllib.error.HTTPError as exc:  # 503 names the failing dependency in its body
         raise Unhealthy(f"web: {url} answered {exc.code}: {_checks(exc.read())}") from None

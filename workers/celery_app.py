@@ -163,15 +163,17 @@ def _can_create(directory: Path) -> bool:
 
 class StateDirScheduler(PersistentScheduler):
     """Celery's file-backed scheduler, which first makes its file's directory (the state directory of a
-    fresh home, the temp one), private to this user. It refuses a directory of another user's that others
-    may write (/tmp itself): the file is a shelve of pickles beat loads, so a planted one runs as beat."""
+    fresh home, the temp one), private to this user. It refuses a directory another user owns (the temp
+    fallback's name is predictable: made first, it holds their file), or root's that others may write
+    (/tmp itself): the file is a shelve of pickles beat loads, so a planted one runs as beat."""
 
     def setup_schedule(self) -> None:
         directory = Path(self.schedule_filename).parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = directory.stat()
-        if info.st_uid != os.getuid() and info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise PermissionError(f"beat's schedule directory {directory} is another user's and writable by "
+        others_write = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        if info.st_uid != os.getuid() and (info.st_uid != 0 or others_write):
+            raise PermissionError(f"beat's schedule directory {directory} is another user's, or writable by "
                                   "others; set BEAT_SCHEDULE_FILE to a file in a directory of this user's")
         super().setup_schedule()
 

@@ -138,3 +138,17 @@ def test_the_scheduler_makes_its_private_directory_and_refuses_one_others_can_wr
     with pytest.raises(PermissionError, match="BEAT_SCHEDULE_FILE"):
         StateDirScheduler(app=celery, schedule_filename=str(shared / "celerybeat-schedule"), lazy=True).setup_schedule()
     assert not any(shared.iterdir())
+
+
+def test_the_scheduler_refuses_a_directory_another_user_owns_even_if_only_they_may_write(tmp_path):
+    """The temp fallback's name (qb24-<uid>) is known in advance: another user may make it first, mode 755,
+    and leave a schedule file this user can open; its owner can put pickles in it whenever they like."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand a directory to another user")
+    planted = tmp_path / f"qb24-{os.getuid()}"
+    planted.mkdir(mode=0o755)
+    os.chown(planted, NOBODY.pw_uid, NOBODY.pw_gid)
+    celery = make_celery(load_settings(VALID))
+    with pytest.raises(PermissionError, match="BEAT_SCHEDULE_FILE"):
+        StateDirScheduler(app=celery, schedule_filename=str(planted / "celerybeat-schedule"), lazy=True).setup_schedule()
+    assert not any(planted.iterdir())

@@ -36,6 +36,22 @@ def test_web_is_healthy_when_healthz_answers_200(tmp_path):
         server.stop()
 
 
+def test_web_is_checked_directly_when_the_environment_names_an_http_proxy(tmp_path, monkeypatch):
+    """An operator's .env may set HTTP_PROXY for the app's outbound calls; the container's check of its own
+    gunicorn must not go through it (urllib sends even 127.0.0.1 there unless NO_PROXY lists it)."""
+    database_url = f"sqlite:///{tmp_path / 'web.db'}"
+    migrate(database_url)
+    server, url = _served(load_settings({**VALID, "DATABASE_URL": database_url}))
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:1")  # nothing listens there
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        assert check("web", url=url) == f"web: {url} answered 200"
+    finally:
+        server.stop()
+
+
 def test_web_is_unhealthy_with_the_failing_dependency_named(tmp_path):
     settings = load_settings({**VALID, "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
                               "REDIS_URL": "redis://127.0.0.1:1/0"})  # nothing listens there
