@@ -166,6 +166,13 @@ def test_qb24_env_file_names_another_file(tmp_path):
     _assert_one_line_error(missing, "QB24_ENV_FILE names", "nowhere.env")
 
 
+def test_a_dot_env_that_is_not_utf8_is_one_line_naming_it(tmp_path):
+    """Windows PowerShell 5's `echo … > .env` writes UTF-16 with a byte-order mark; python-dotenv reads UTF-8."""
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path / 'utf16.db'}\n", encoding="utf-16")
+    line = _assert_one_line_error(_qb24(tmp_path, "migrate"), str(tmp_path / ".env"), "UTF-8")
+    assert not (tmp_path / "utf16.db").exists() and not (tmp_path / "var").exists(), line
+
+
 def test_create_app_reads_dot_env_and_the_environment_wins(tmp_path):
     _write_env(tmp_path / ".env", _settings("https://from-file.example", f"sqlite:///{tmp_path / 'app.db'}"))
     script = ("from webhooks import create_app; s = create_app().extensions['qb24'].settings; "
