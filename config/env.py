@@ -34,6 +34,11 @@ def load_env_file() -> Path | None:
     """Add the file's variables that the process environment lacks; the file read, if any."""
     path = env_file()
     if path is not None:
-        # An explicit path: without one python-dotenv searches up from the caller's source file.
-        load_dotenv(path, override=False)
+        try:  # an explicit path: without one python-dotenv searches up from the caller's source file
+            load_dotenv(path, override=False)
+        except UnicodeDecodeError as exc:  # Windows PowerShell 5 writes `> .env` as UTF-16
+            raise ConfigError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                              "save it as UTF-8") from None
+        except OSError as exc:  # another user's file of mode 600, say
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     return path

@@ -46,8 +46,9 @@ _FORMAT_KEY = re.compile(r"%\(([^()]*)\)")
 # OAuth values in a form body or a dict's repr, an Authorization header, a password in a
 # connection URL. The URL query rule wants a path character before the "?", so SQL's "= ?" stays.
 _URL_QUERY = re.compile(r"(?<=[\w/.~%-])\?(?=[^\s\"'<>]*=)[^\s\"'<>\x1b]*")
+SECRET_NAMES = ("access_token", "refresh_token", "client_secret", "application_token", "id_token")
 _SECRET_VALUE = re.compile(
-    r"(?i)(\b(?:access_token|refresh_token|client_secret|application_token|id_token)\]?[\"']?\s*[:=]\s*[\"']?)"
+    rf"(?i)(\b(?:{'|'.join(SECRET_NAMES)})\]?[\"']?\s*[:=]\s*[\"']?)"
     r"[^\s&\"',;)}\]]+")
 _AUTHORIZATION = re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic)\s+|\bbearer\s+)[^\s\"',;}]+")
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s/@]+@", re.IGNORECASE)
@@ -148,7 +149,8 @@ class TextFormatter(logging.Formatter):
 
 
 def _text_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    # Cut before quoting: quoted, a JSON text's `"access_token": "…"` becomes `\"access_token\": \"…\"`.
+    text = redact_secrets(value if isinstance(value, str) else json.dumps(value, default=str))
     return json.dumps(text) if not text or re.search(r"[\s\"=]", text) else text
 
 
@@ -173,7 +175,8 @@ class JsonLineFormatter(JsonFormatter):
                             duration_ms=atoms.get("M"))
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
-        return {key: _redacted_value(value) for key, value in log_data.items()}
+        # First as the encoder will write them (an exception, an object: their text), then cut.
+        return _redacted_value(json.loads(self.jsonify_log_record(log_data)))
 
 
 def _number(value: Any) -> Any:
@@ -183,10 +186,10 @@ def _number(value: Any) -> Any:
 def _redacted_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_secrets(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [_redacted_value(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _redacted_value(item) for key, item in value.items()}
+    if isinstance(value, dict):  # a parsed OAuth answer: {"access_token": "…"}
+        return {key: REDACTED if key.lower() in SECRET_NAMES else _redacted_value(item) for key, item in value.items()}
     return value
 
 

@@ -41,6 +41,12 @@ def newest_revisions() -> tuple[str, ...]:
     return tuple(sorted(ScriptDirectory(str(MIGRATIONS)).get_heads()))
 
 
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    """Every revision in store/migrations: one the database is at but not here, a newer version made."""
+    return frozenset(script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions())
+
+
 def _schema() -> tuple[bool | None, tuple[str, ...] | None]:
     """Whether the database is at the newest revision, and the revisions it is at (None: unreadable,
     which the database check reports)."""
@@ -55,9 +61,16 @@ def _schema() -> tuple[bool | None, tuple[str, ...] | None]:
     at_head = current == newest_revisions()
     if at_head:
         _at_head_until[engine] = time.monotonic() + AT_HEAD_KEPT_S
+    elif _unknown(current):  # `qb24 migrate` cannot help: restore the backup, or run the newer version
+        log.warning("health.schema_unknown",
+                    extra={"current": list(current), "newest": list(newest_revisions())})
     else:
         log.warning("health.schema_behind", extra={"current": list(current), "newest": list(newest_revisions())})
     return at_head, current
+
+
+def _unknown(current: tuple[str, ...]) -> list[str]:
+    return [revision for revision in current if revision not in known_revisions()]
 
 
 def _redis_ok() -> bool | None:
@@ -92,4 +105,6 @@ def healthz():
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     if schema is False:  # what `qb24 migrate` would do: the database's revision and the code's newest
         body["revision"] = {"current": list(current or ()), "newest": list(newest_revisions())}
+        if unknown := _unknown(current or ()):  # a newer version's migrations ran on this database
+            body["revision"]["unknown"] = unknown
     return jsonify(body), 200 if healthy else 503

@@ -121,6 +121,24 @@ def test_migrate_fails_in_one_line_without_a_traceback_or_the_password(tmp_path,
     assert "pw-9Xc41" not in line
 
 
+def test_migrate_gives_up_on_a_server_that_does_not_answer(tmp_path):
+    """A port that takes the connection and says nothing (a hung server, a proxy with no backend): libpq
+    waits without end unless connect_timeout is set
+    (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-CONNECT-TIMEOUT), and a
+    packet-dropping firewall is ~2 minutes of SYN retries; compose's `migrate` would hang as long."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshakes; nothing ever reads or writes
+        url = f"postgresql://qb24:pw-9Xc41@127.0.0.1:{silent.getsockname()[1]}/qb24"
+        started = time.monotonic()
+        try:
+            result = _qb24(tmp_path, "migrate", DATABASE_URL=url)
+        except subprocess.TimeoutExpired:
+            pytest.fail("qb24 migrate was still waiting for the server after 120 s")
+        assert time.monotonic() - started < 30
+    _assert_one_line_error(result, "migration failed", "timeout")
+
+
 def test_migrate_with_no_database_url_uses_the_default_sqlite_file(tmp_path):
     result = _qb24(tmp_path, "migrate")  # nothing else is required either
     assert result.returncode == 0, result.stderr
@@ -164,6 +182,14 @@ def test_qb24_env_file_names_another_file(tmp_path):
     assert _at_head(f"sqlite:///{tmp_path / 'named.db'}") and not (tmp_path / "ignored.db").exists()
     missing = _qb24(tmp_path, "migrate", QB24_ENV_FILE=str(tmp_path / "nowhere.env"))
     _assert_one_line_error(missing, "QB24_ENV_FILE names", "nowhere.env")
+
+
+def test_a_dot_env_that_is_not_utf8_is_one_line_naming_it(tmp_path):
+    """Windows PowerShell 5's `echo … > .env` writes UTF-16 with a byte-order mark; python-dotenv reads
+    UTF-8."""
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path / 'utf16.db'}\n", encoding="utf-16")
+    line = _assert_one_line_error(_qb24(tmp_path, "migrate"), str(tmp_path / ".env"), "UTF-8")
+    assert not (tmp_path / "utf16.db").exists() and not (tmp_path / "var").exists(), line
 
 
 def test_create_app_reads_dot_env_and_the_environment_wins(tmp_path):

@@ -92,6 +92,33 @@ def test_secrets_are_cut_from_messages_and_context(emit, log_format):
     assert "access_token=[redacted]" in output and "Bearer [redacted]" in output
 
 
+class _Response:
+    """No JSON type: the JSON encoder writes its str(), the text line json.dumps(default=str)."""
+
+    def __str__(self) -> str:
+        return f"<Response [401]> https://oauth.bitrix.info/oauth/token/?client_secret={CLIENT_SECRET}"
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_secrets_are_cut_from_context_values_that_are_not_plain_strings(emit, log_format):
+    """A context value is quoted (text) or encoded (JSON) when written: the secret must be cut from what is
+    written, not only from a plain string before it is quoted or from the values JSON can encode."""
+    lines = emit(log_format, lambda log: log.warning("b24.refresh_failed", extra={
+        "error": RuntimeError(FAILURE),  # an exception object, not its type name
+        "body": {"access_token": ACCESS, "expires_in": 3600},  # a parsed OAuth answer
+        "raw": f'{{"refresh_token": "{REFRESH}"}}',  # an answer's text: quoted, its quotes escaped
+        "answer": _Response(), "urls": {f"https://x.example/?auth={APP_TOKEN}"}}))
+    assert len(lines) == 1
+    for secret in SECRETS:
+        assert secret not in lines[0]
+    if log_format == "json":
+        record = json.loads(lines[0])
+        assert record["body"]["expires_in"] == 3600
+        assert record["error"].startswith("RuntimeError: 401 Client Error")
+    else:
+        assert "expires_in" in lines[0] and "401 Client Error" in lines[0]
+
+
 @pytest.fixture
 def root_logging():
     """configure_logging and dictConfig change the root logger: put it back after the test."""

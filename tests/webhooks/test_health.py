@@ -1,9 +1,12 @@
 """The app factory reads settings at build time, and /healthz reflects the real dependencies."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
 
 from config.settings import load_settings
 from store.db import alembic_config, migrate
@@ -74,6 +77,25 @@ def test_a_database_behind_the_newest_migration_is_503_until_migrated(database_u
     assert healthy.status_code == 200
     assert healthy.get_json() == {"status": "ok",
                                   "checks": {"database": True, "schema": True, "redis": None, "broker": True}}
+
+
+def test_a_database_newer_than_the_code_is_503_and_says_so(database_url, caplog):
+    """An image rolled back without restoring the database (docs/deploy.md §7 says to restore it): this
+    code cannot vouch for a schema its migrations do not have, and `qb24 migrate` cannot help (Alembic
+    cannot locate the revision), so the answer names the unknown revision instead of calling it behind."""
+    newest, _ = _revisions(database_url)
+    migrate(database_url)
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_from_a_newer_version'"))
+    engine.dispose()
+    client = create_app(load_settings({**VALID, "DATABASE_URL": database_url})).test_client()
+    with caplog.at_level(logging.WARNING, logger="qb24.health"):
+        response = client.get("/healthz")
+    assert response.status_code == 503 and response.get_json()["checks"]["schema"] is False
+    assert response.get_json()["revision"] == {"current": ["0099_from_a_newer_version"], "newest": [newest],
+                                               "unknown": ["0099_from_a_newer_version"]}
+    assert [record.msg for record in caplog.records] == ["health.schema_unknown"]
 
 
 def test_an_unmigrated_database_is_503(database_url):
