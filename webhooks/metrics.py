@@ -31,8 +31,11 @@ from workers.task_metrics import TaskCollector
 log = logging.getLogger("qb24.web.metrics")
 metrics_bp = Blueprint("metrics", __name__)
 # Headers a reverse proxy adds (RFC 7239 Forwarded; the de facto X-Forwarded-For; nginx's X-Real-IP):
-# a request bearing one came from outside this host's network, where /metrics is not offered.
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+# a request bearing one came from outside this host's network, where /metrics is not offered. Any of
+# the X-Forwarded family or Via (RFC 9110 §7.6.3) counts: a proxy told to pass only the scheme or the
+# host (nginx passes none of them by default) must not make /metrics public.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "Via")
+FORWARDED_PREFIX = "HTTP_X_FORWARDED_"  # X-Forwarded-Proto, -Host, -Port, -Server, -Prefix … in the WSGI environ
 STARTED = "qb24.started"  # WSGI environ key: when the request reached the app (perf_counter)
 
 
@@ -113,7 +116,8 @@ def scraper_allowed() -> bool:
         # bytes on both sides: compare_digest refuses a str holding non-ASCII (a forged header may)
         if hmac.compare_digest(given.strip().encode("utf-8", "replace"), token.encode()):
             return True
-    return not any(header in request.headers for header in PROXY_HEADERS)
+    return not (any(header in request.headers for header in PROXY_HEADERS)
+                or any(key.startswith(FORWARDED_PREFIX) for key in request.environ))
 
 
 @metrics_bp.get("/metrics")

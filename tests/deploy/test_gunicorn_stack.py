@@ -139,8 +139,10 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 
 def _up(port: int) -> bool:
+    # Once the master listens, a request waits in the socket's backlog until a worker has imported the app.
+    # Given up on sooner, it would still be answered, and counted, later: after the burst's first scrape.
     try:
-        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
     except requests.RequestException:  # not listening yet, or its workers still importing the app
         return False
 

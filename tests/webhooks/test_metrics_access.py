@@ -30,6 +30,13 @@ def client(tmp_path):
     ({"X-Forwarded-For": "203.0.113.7"}, 404),
     ({"Forwarded": "for=203.0.113.7;proto=https"}, 404),
     ({"X-Real-IP": "203.0.113.7"}, 404),
+    ({"x-forwarded-for": "203.0.113.7"}, 404),  # header names are case-insensitive (RFC 9110 §5.1)
+    # A proxy that names only the scheme or the host. nginx adds none of these unless told to (by default it
+    # redefines only Host and Connection: https://nginx.org/en/docs/http/ngx_http_proxy_module.html
+    # #proxy_set_header), and a config setting X-Forwarded-Proto alone, for the app's https, is common.
+    ({"X-Forwarded-Proto": "https"}, 404),
+    ({"X-Forwarded-Host": "qb24.example.com"}, 404),
+    ({"Via": "1.1 google"}, 404),  # an intermediary's mark (RFC 9110 §7.6.3), as Google's load balancer sends
     ({"X-Forwarded-For": "203.0.113.7", "Authorization": f"Bearer {TOKEN}"}, 200),
     ({"X-Forwarded-For": "203.0.113.7", "Authorization": f"bearer   {TOKEN}"}, 200),  # RFC 6750 §2.1, 9110 §11.1
     ({"X-Forwarded-For": "203.0.113.7", "Authorization": f"Bearer {TOKEN}x"}, 404),
