@@ -20,15 +20,24 @@ def main(log_level: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on.")
 @click.option("--qbo-port", default=8700, show_default=True, type=int, help="QuickBooks sandbox port (0 = any).")
 @click.option("--b24-port", default=8800, show_default=True, type=int, help="Bitrix24 OAuth server/control port.")
+# Fixed by default, like the other two: the portal's URL is in a hand-run app's B24_JS_URL and in the
+# browser's bookmarks, and stays the same across restarts of the sandbox (README, "Run a stack by hand").
+@click.option("--portal-port", default=8801, show_default=True, type=click.IntRange(0, 65535),
+              help="The Bitrix24 portal's port (0 = any free port).")
 @click.option("--customers", type=int, help="Generate a large company with this many customers (benchmarks).")
 @click.option("--invoices", type=int, default=0, help="… and this many invoices.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Generator seed.")
-def sandbox(host: str, qbo_port: int, b24_port: int, customers: int | None, invoices: int, seed: int) -> None:
+def sandbox(host: str, qbo_port: int, b24_port: int, portal_port: int, customers: int | None, invoices: int,
+            seed: int) -> None:
     """Serve the local QuickBooks Online and Bitrix24 sandboxes until interrupted."""
     from qb24.sandboxes import b24_urls, start_b24_sandbox, start_qbo_sandbox
 
-    qbo = start_qbo_sandbox(host, qbo_port)
-    b24 = start_b24_sandbox(host, b24_port)
+    try:
+        qbo = start_qbo_sandbox(host, qbo_port)
+        b24 = start_b24_sandbox(host, b24_port, portal_port)
+    except OSError as exc:  # a port taken: say so instead of a traceback (the process ends, and its servers)
+        raise click.ClickException(f"cannot serve the sandboxes on {host} (--qbo-port {qbo_port}, "
+                                   f"--b24-port {b24_port}, --portal-port {portal_port}): {exc}") from None
     if customers is not None:
         counts = qbo.control("seed", {"customers": customers, "invoices": invoices, "seed": seed})["counts"]
         click.echo(f"Generated company: {counts}")

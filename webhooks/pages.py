@@ -60,8 +60,7 @@ def app_from_portal() -> str:
         portal_tokens().save(frame.auth)
     remember_opening(frame.member_id, portal.install_id, frame.user_id, frame.auth, right)
     start_session(frame.member_id, frame.user_id, admin, portal.install_id or "")
-    if not admin:
-        log.info("app.opened_read_only", extra={"member_id": frame.member_id, "user_id": frame.user_id})
+    log.info("app.opened", extra={"member_id": frame.member_id, "user_id": frame.user_id, "admin": admin})
     return _render(PortalSession(frame.member_id, frame.user_id, portal.id, admin))
 
 

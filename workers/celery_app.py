@@ -13,10 +13,10 @@ import secrets
 from functools import cached_property
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
-from config.logging import quiet_secret_loggers
+from config.logging import configure_celery_logging, quiet_secret_loggers
 from config.settings import Settings, load_settings
 from workers.context import Services
 
@@ -70,7 +70,10 @@ class Qb24Celery(Celery):
 
 def make_celery(settings: Settings, services: Services | None = None) -> Qb24Celery:
     """A Celery app for these settings; tasks ack late so a crashed worker's task is redelivered."""
-    quiet_secret_loggers()  # Celery configures logging itself; keep request URLs out of DEBUG logs
+    quiet_secret_loggers()  # whoever configures logging, keep request URLs out of DEBUG logs
+    # `celery worker`/`celery beat` log through config/logging.py (text or JSON, secrets cut) instead of
+    # configuring the root logger themselves; the embedded workers never send the signal.
+    signals.setup_logging.connect(configure_celery_logging, weak=False, dispatch_uid="qb24.logging")
     broker = settings.redis_url or EMBEDDED_BROKER
     celery = Qb24Celery(settings, services, broker=broker, include=TASK_MODULES)
     # kombu's in-memory queues are one set per process: two embedded apps in one process (tests,

@@ -46,7 +46,7 @@ def _serve(command: list[str], env: dict[str, str], port: int) -> str:
             try:
                 requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its worker still importing
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise AssertionError("the server did not start") from None
                 time.sleep(0.1)
