@@ -1,18 +1,30 @@
-"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations."""
+"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations,
+the containers' healthchecks."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 import click
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 @click.group()
-@click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
+@click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.",
+              type=click.Choice(LOG_LEVELS, case_sensitive=False))
 def main(log_level: str) -> None:
-    """qb24: QuickBooks Online ↔ Bitrix24 integration."""
+    """qb24: QuickBooks Online ↔ Bitrix24 integration. Reads ./.env (or QB24_ENV_FILE's file) when there
+    is one; variables already in the environment win."""
+    from config.env import load_env_file
     from config.logging import configure_logging
+    from config.settings import ConfigError
 
+    try:
+        load_env_file()  # first: LOG_FORMAT and every command's settings may come from it
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     configure_logging(log_level)
 
 
@@ -113,9 +125,90 @@ def resync(member_id: str, dry_run: bool) -> None:
 
 @main.command()
 def migrate() -> None:
-    """Bring the database named by DATABASE_URL to the newest schema."""
-    from config.settings import load_settings
+    """Bring the database named by DATABASE_URL to the newest schema (needs no other variable)."""
+    from config.settings import ConfigError, load_database_url
     from store.db import migrate as upgrade
 
-    upgrade(load_settings().database_url)
+    try:
+        database_url = load_database_url()
+        upgrade(database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # unreachable server, refused login, a failing migration: say which, in one line
+        logging.getLogger(__name__).debug("qb24.migrate.failed", exc_info=True)  # traceback: --log-level DEBUG
+        raise click.ClickException(f"migration failed: {_one_line(exc)}") from None
     click.echo("database is at the newest revision")
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's first line, with the driver's own error for a database one, and no URL password."""
+    from sqlalchemy.exc import DBAPIError
+
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["web", "worker", "beat"]))
+@click.option("--url", default="http://127.0.0.1:8000/healthz", show_default=True, help="web: the /healthz URL.")
+@click.option("--node", help="worker, beat: the node name given as its --hostname (%h: this host). "
+                             "Default: celery@%h, celerybeat@%h.")
+@click.option("--timeout", default=3.0, show_default=True, type=float, help="Seconds to wait for the answer.")
+def healthcheck(role: str, url: str, node: str | None, timeout: float) -> None:
+    """Exit 0 when this container's web, worker or beat process answers as a healthy one, else 1."""
+    from qb24.healthcheck import Unhealthy, check
+
+    try:
+        click.echo(check(role, url=url, node=node, timeout=timeout))
+    except Unhealthy as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("rotate-keys")
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000),
+              help="Rows read and written per transaction.")
+def rotate_keys(batch_size: int) -> None:
+    """Re-encrypt every stored token with the first TOKEN_ENCRYPTION_KEY, so the keys after it can be
+    removed. Needs only DATABASE_URL and TOKEN_ENCRYPTION_KEY; safe while the service runs; exits 1 when
+    a token decrypts with none of the keys (their rows are named by id)."""
+    import sys
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from config.settings import ConfigError, load_database_url, load_token_key
+    from store.crypto import TokenCipher
+    from store.db import make_engine
+    from store.rotate import RowKeepsChanging
+    from store.rotate import rotate_keys as rotate
+
+    problems, values = [], []
+    for load in (load_database_url, load_token_key):
+        try:
+            values.append(load())
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise click.ClickException("; ".join(problems))
+    engine = make_engine(values[0])
+    try:
+        tables = rotate(engine, TokenCipher(values[1]), batch_size)
+    except RowKeepsChanging as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:  # unreachable server, refused login, no schema: which, in one line
+        raise click.ClickException(f"cannot rotate the stored tokens: {_one_line(exc)} "
+                                   "(is DATABASE_URL right, and the schema migrated with `qb24 migrate`?)") from None
+    finally:
+        engine.dispose()
+    for table in tables:
+        line = f"{table.table}: {table.rotated} rotated, {table.current} already current, " \
+               f"{len(table.undecryptable)} undecryptable"
+        if table.undecryptable:
+            line += " (ids " + ", ".join(map(str, table.undecryptable)) + ")"
+        click.echo(line)
+    if any(table.undecryptable for table in tables):
+        click.echo("Rows named above decrypt with none of TOKEN_ENCRYPTION_KEY's keys: put the key they were "
+                   "written with back in the list, or have their portals reinstall the app and log in again.",
+                   err=True)
+        sys.exit(1)

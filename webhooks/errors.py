@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from store.tokens import RealmTokensUnreadable, StoredTokensUnreadable
 from webhooks.i18n import current_language
 from webhooks.metrics import count_error
 
@@ -65,16 +66,35 @@ def _page_error(error: PageError) -> Response:
     return response
 
 
+class SignInUnreadable(PageError):
+    """Stored tokens no key of TOKEN_ENCRYPTION_KEY decrypts (docs/deploy.md, key rotation): 409, not a 500."""
+
+    kind = "tokens_unreadable"
+
+
+def _tokens_unreadable(error: StoredTokensUnreadable) -> Response:
+    # Logged where they were read (store/tokens.py), with the portal or realm; here only the way out.
+    if isinstance(error, RealmTokensUnreadable):
+        message = _("The app can no longer read this portal's QuickBooks sign-in. Log in with QuickBooks again.")
+    else:
+        message = _("The app can no longer read this portal's Bitrix24 sign-in. "
+                    "An administrator should open the app in Bitrix24 again.")
+    return _page_error(SignInUnreadable(409, message))
+
+
 def _unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return error  # type: ignore[return-value]  # Flask's own 404/405 pages
     count_error("unexpected")
-    # The class name only: an exception's text may carry a URL with a token in it.
-    log.error("web.unexpected", extra={"path": request.path, "error": type(error).__name__})
+    # Logged here, once, with its traceback: Flask logs nothing for an exception a handler answers, nor
+    # does gunicorn for a response. The traceback's text may carry a URL with a token in it: the
+    # formatters config.logging installs cut queries and secrets from it.
+    log.error("web.unexpected", extra={"path": request.path, "error": type(error).__name__}, exc_info=error)
     return message_page(500, str(SOMETHING_WRONG), _("The app hit an unexpected error; please try again."))
 
 
 def init_app(app: Flask) -> None:
     """Register the handlers."""
     app.register_error_handler(PageError, _page_error)
+    app.register_error_handler(StoredTokensUnreadable, _tokens_unreadable)
     app.register_error_handler(Exception, _unexpected)
