@@ -40,9 +40,7 @@ CHANGED = _l("%(record)s was changed in Bitrix24.")
 RECORD = {"Customer": _l("QuickBooks customer %(id)s"), "Invoice": _l("QuickBooks invoice %(id)s"),
           "Payment": _l("QuickBooks payment %(id)s")}
 OTHER_RECORD = _l("QuickBooks record %(id)s")
-# A sync log row's kind and an export row's CRM type as the table shows them (the template capitalizes).
-KIND_LABEL = {"Customer": _l("customer"), "Invoice": _l("invoice"), "Payment": _l("payment"),
-              "contact": _l("contact"), "company": _l("company")}
+KIND = {"Customer": "customer", "Invoice": "invoice", "Payment": "payment"}
 B24_KINDS = ("contact", "company")  # what workers/exports.py exports (received_events.entity)
 B24_ID = re.compile(r"[1-9]\d{0,31}", re.ASCII)  # a CRM record's ID; received_events.entity_id holds 32
 # An export shows as failed from its third failed attempt: the first two come ~5 s and ~10 s after the event
@@ -92,7 +90,7 @@ def sync_log_view(session: Session, connection: QboConnection) -> dict[str, Any]
     rows = failures(session, connection.portal_id, limit=SYNC_LOG_ROWS)
     return {"last_change": last_change(connection), "sync_log_total": failure_count(session, connection.portal_id),
             "sync_log": [{"qbo_type": row.qbo_type, "qbo_id": row.qbo_id, "name": row.name,
-                          "kind": str(KIND_LABEL.get(row.qbo_type, row.qbo_type)), "reason": row.reason,
+                          "kind": KIND.get(row.qbo_type, row.qbo_type), "reason": row.reason,
                           "attempts": row.attempts, "last_at": when(row.last_at),
                           "retryable": row.qbo_type in RETRYABLE} for row in rows],
             **export_log_view(session, connection.portal_id)}
@@ -105,9 +103,7 @@ def export_log_view(session: Session, portal_id: int) -> dict[str, Any]:
     received_events keeps no name nor time of the last attempt: the row shows when the record was added."""
     rows = failed_adds(session, portal_id, EXPORT_FAILED_AFTER, SYNC_LOG_ROWS)
     return {"export_log_total": failed_add_count(session, portal_id, EXPORT_FAILED_AFTER),
-            "export_log": [{"b24_type": row.entity, "b24_id": row.entity_id,
-                            "kind": str(KIND_LABEL.get(row.entity, row.entity)),  # b24_type, as the page shows it
-                            "reason": row.last_error.removeprefix(GAVE_UP),
+            "export_log": [{"b24_type": row.entity, "b24_id": row.entity_id, "reason": row.last_error.removeprefix(GAVE_UP),
                             "given_up": row.last_error.startswith(GAVE_UP), "attempts": row.attempts,
                             "added_at": when(row.received_at)} for row in rows]}
 
