@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from html import unescape
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
+import requests
 
 from store.models import QboConnection
 from tests.webhooks.test_pages import World, sandboxes, world  # noqa: F401  (fixtures)
@@ -117,3 +118,91 @@ def test_the_last_change_reads_in_the_pages_language(world, lang, expected):
                                             "at": "2026-12-01T10:15:30+00:00"})
     with world.app.test_request_context("/bitrix24/app" + (f"?LANG={lang}" if lang else "")):
         assert last_change(connection).sentence == expected
+
+
+def open_app(world: World, lang: str) -> str:
+    """Open the app page as Bitrix24 does for a user whose interface speaks `lang`."""
+    fields = world.frame_fields()
+    fields["query"] = {**fields["query"], "LANG": lang}
+    response = world.open_app(fields)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("de", "Diese App funktioniert nur innerhalb Ihres Bitrix24-Portals."),
+    ("ru", "Это приложение работает только внутри вашего портала Bitrix24."),
+])
+def test_a_frame_post_without_bitrix24s_sign_in_is_refused_in_its_language(world, lang, expected):
+    response = world.client.post(f"/bitrix24/app?LANG={lang}", data={})
+    assert response.status_code == 400
+    html_lang, _title, message = page(response)
+    assert html_lang == lang and message.startswith(expected)
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("de", "Ihre Sitzung ist abgelaufen. Öffnen Sie die App erneut aus Bitrix24."),
+    ("ru", "Ваш сеанс истёк. Снова откройте приложение из Bitrix24."),
+])
+def test_an_expired_session_is_told_in_the_browsers_language(world, lang, expected):
+    # A cookie Flask cannot read is no session at all: the browser's language is all there is.
+    world.client.set_cookie("qb24_session", "expired.or.tampered")
+    response = world.client.get("/bitrix24/app", headers={"Accept-Language": f"{lang},en;q=0.5"})
+    assert response.status_code == 401
+    assert page(response)[0] == lang and page(response)[2] == expected
+    english = world.client.get("/bitrix24/app")
+    assert page(english)[0] == "en" and page(english)[2] == "Your session has expired. Open the app again from Bitrix24."
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("de", "Dieses Formular ist abgelaufen oder stammt nicht aus der App. Laden Sie die App neu und versuchen Sie "
+           "es noch einmal."),
+    ("ru", "Срок действия этой формы истёк, или она отправлена не из приложения. Обновите приложение и попробуйте "
+           "ещё раз."),
+])
+def test_the_session_remembers_the_frames_language_for_later_requests(world, lang, expected):
+    open_app(world, lang)
+    # A form POST carries no LANG, and the browser here says English: the session's language wins.
+    response = world.client.post("/bitrix24/app/settings", data={"deal_link_hours": "24"},
+                                 headers={"Accept-Language": "en"})
+    assert response.status_code == 403
+    assert page(response) == (lang, {"de": "Zugriff verweigert", "ru": "Доступ запрещён"}[lang], expected)
+
+
+def consent_in_a_new_tab(world: World, lang: str, tab):
+    """Click Log in on the app page opened in `lang`: the form's POST and Intuit's redirect back reach the
+    app in `tab`, a browser context without the frame's session cookie (a partitioned or blocked one)."""
+    html = open_app(world, lang)
+    form = re.search(r'<form method="post" action="([^"]+)" target="qb24-consent"', html)
+    assert form and unescape(form.group(1)) == f"/quickbooks/connect?LANG={lang}"
+    token = unescape(re.search(r'id="login-token"[^>]*value="([^"]+)"', html).group(1))
+    to_consent = tab.post(unescape(form.group(1)), data={"t": token})
+    assert to_consent.status_code == 302, to_consent.get_data(as_text=True)[:300]
+    consent = requests.get(to_consent.headers["Location"], allow_redirects=False, timeout=10)
+    callback = urlsplit(consent.headers["Location"])  # the sandbox approves at once
+    return tab.get(f"{callback.path}?{callback.query}", headers={"Accept-Language": "en"})
+
+
+@pytest.mark.parametrize("lang, title, message", [
+    ("de", "Kehren Sie zu Bitrix24 zurück, um die Verbindung abzuschließen",
+     "QuickBooks hat die Verbindung zu {company} genehmigt."),
+    ("ru", "Вернитесь в Bitrix24, чтобы завершить подключение", "QuickBooks одобрил подключение к {company}."),
+])
+def test_the_consent_tab_speaks_the_frames_language(world, lang, title, message):
+    tab = world.app.test_client()
+    result = consent_in_a_new_tab(world, lang, tab)
+    assert result.status_code == 200
+    html_lang, shown_title, shown = page(result)
+    assert html_lang == lang and shown_title == title
+    assert re.fullmatch(re.escape(message).replace(re.escape("{company}"), ".+") + " .+", shown), shown
+    assert "Keep this tab open" not in result.get_data(as_text=True)  # the script's sentences too
+    # The page is written: the language cookie goes with the state's.
+    assert tab.get_cookie("qb24_qbo_lang", path="/quickbooks/") is None
+
+
+def test_a_refused_callback_speaks_the_browsers_language_without_the_cookie(world):
+    tab = world.app.test_client()
+    response = tab.get("/quickbooks/callback?state=forged&code=x&realmId=1", headers={"Accept-Language": "ru"})
+    assert response.status_code == 400
+    assert page(response) == ("ru", "Неверный запрос", "Этот вход в QuickBooks начат не в этом браузере. "
+                                                       "Вернитесь в приложение в Bitrix24 и снова нажмите «Войти».")
