@@ -20,6 +20,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timezone
 
+from flask_babel import lazy_gettext as _l
 
 from clients.bitrix24_auth import PortalAuth
 from store.crypto import TokenDecryptError
@@ -38,10 +39,12 @@ RECHECK_SECONDS = 60  # how long Bitrix24's answer stands; DESIGN.md: rights are
 UNKNOWN_SECONDS = 30  # how long "Bitrix24 did not say" stands: a polling page must not cost a call a poll
 VERDICTS = {Right.ADMIN: "1", Right.NOT_ADMIN: "0", Right.UNKNOWN: "?"}
 TOKEN_MARGIN_SECONDS = 60  # a frame token this close to its expiry is not kept
-ADMIN_ONLY = "Only a Bitrix24 administrator can change these settings."
-UNCONFIRMED = ("Bitrix24 did not confirm that you are still an administrator. "
-               "Open the app again from Bitrix24 and try again.")
-INSTALL_ADMIN_ONLY = "Only a Bitrix24 administrator can install this app. Ask an administrator of your portal."
+# Lazy: each is read in the language of the request that raises it (webhooks/errors.PageError).
+ADMIN_ONLY = _l("Only a Bitrix24 administrator can change these settings.")
+UNCONFIRMED = _l("Bitrix24 did not confirm that you are still an administrator. "
+                 "Open the app again from Bitrix24 and try again.")
+INSTALL_ADMIN_ONLY = _l("Only a Bitrix24 administrator can install this app. Ask an administrator of your portal.")
+ADMINS_ONLY = _l("Administrators only")  # the refusal's title
 
 
 class AdminRequired(PageError):
@@ -145,13 +148,13 @@ def refusal(right: Right) -> AdminRequired | None:
     """The 403 for a verdict other than ADMIN: not an administrator, or Bitrix24 did not say."""
     if right is Right.ADMIN:
         return None
-    return AdminRequired(403, ADMIN_ONLY if right is Right.NOT_ADMIN else UNCONFIRMED, "Administrators only")
+    return AdminRequired(403, ADMIN_ONLY if right is Right.NOT_ADMIN else UNCONFIRMED, ADMINS_ONLY)
 
 
 def require_admin(who: PortalSession) -> PortalSession:
     """403 for a session whose user was no administrator when the app opened (no call to Bitrix24)."""
     if not who.admin:
-        raise AdminRequired(403, ADMIN_ONLY, "Administrators only")
+        raise AdminRequired(403, ADMIN_ONLY, ADMINS_ONLY)
     return who
 
 
@@ -173,6 +176,6 @@ def as_now(who: PortalSession) -> PortalSession:
     return replace(who, admin=admin_now(who.member_id, who.user_id) is Right.ADMIN)
 
 
-__all__ = ["ADMIN_ONLY", "INSTALL_ADMIN_ONLY", "AdminRequired", "Right", "admin_action", "admin_now",
+__all__ = ["ADMINS_ONLY", "ADMIN_ONLY", "INSTALL_ADMIN_ONLY", "AdminRequired", "Right", "admin_action", "admin_now",
            "as_now", "latest_opening_token", "opening_verdict", "refusal", "remember_opening", "require_admin",
            "user_is_admin"]

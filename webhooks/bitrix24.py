@@ -1,4 +1,8 @@
-"""Bitrix24 routes: the installer (`POST /bitrix24/install`) and the event handler (`POST /webhooks/bitrix24`)."""
+"""Bitrix24 routes: the installer (`POST /bitrix24/install`) and the event handler (`POST /webhooks/bitrix24`).
+
+The installer's pages and refusals speak the installing administrator's language (LANG, webhooks/i18n.py);
+the event handler's refusals are for Bitrix24's servers and the operator's logs, so they stay English.
+"""
 from __future__ import annotations
 
 import json
@@ -6,15 +10,18 @@ import logging
 from html import escape
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
 from store.portals import drop_uninstall_claim, ensure_portal, portal_by_member_id
-from webhooks.admins import INSTALL_ADMIN_ONLY, AdminRequired, user_is_admin
+from webhooks.admins import ADMINS_ONLY, INSTALL_ADMIN_ONLY, AdminRequired, user_is_admin
 from webhooks.bitrix24_events import (HANDLERS, authenticate_event, confirm_early_event, export_pending,
                                       on_app_install, revoke_pending, unsupported_log)
 from webhooks.errors import PageError
 from webhooks.frame_auth import FrameAuthError, FramePost, authenticate_frame_post, portal_origin
+from webhooks.i18n import LANGUAGES, current_language
 from webhooks.kept_data import forget_earlier_data, holds_earlier_data, marker_command, options_kept
 from webhooks.metrics import count_event
 from webhooks.php_form import php_form
@@ -32,7 +39,7 @@ EVENTS = ("ONAPPINSTALL", "ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONAPPUNINSTALL"
 # The Create Invoice item of contact, company, lead and deal cards (reference §4), served by
 # webhooks/placement.py; the code names the card's record type (CARD_KINDS).
 PLACEMENTS: tuple[str, ...] = tuple(CARD_KINDS)
-PLACEMENT_TITLE = "Create QuickBooks invoice"
+PLACEMENT_TITLE = "Create QuickBooks invoice"  # TITLE, for a language LANG_ALL lacks (placement_titles)
 
 
 def store_install(post: FramePost) -> None:
@@ -73,6 +80,7 @@ def bind_handlers(member_id: str) -> None:
     commands = {f"event_{name}": ("event.bind", {"event": name, "handler": f"{base}/webhooks/bitrix24"})
                 for name in EVENTS}
     commands |= {f"placement_{code}": ("placement.bind", {"PLACEMENT": code, "TITLE": PLACEMENT_TITLE,
+                                                          "LANG_ALL": placement_titles(),
                                                           "HANDLER": f"{base}/placements/create-invoice"})
                  for code in PLACEMENTS}
     commands["marker"] = marker_command(install_id)
@@ -80,24 +88,37 @@ def bind_handlers(member_id: str) -> None:
         outcome = bitrix24_client(member_id).batch(commands)
     except Bitrix24Error as exc:
         log.warning("b24.install.bind_failed", extra={"member_id": member_id, "code": exc.code})
-        raise PageError(502, f"Bitrix24 refused to register the app's handlers ({exc.code}). "
-                             "Please try installing again.") from None
+        raise PageError(502, _("Bitrix24 refused to register the app's handlers (%(code)s). "
+                               "Please try installing again.", code=exc.code)) from None
     failed = {name: error for name, error in outcome.errors.items() if not isinstance(error, AlreadyBound)}
     if failed:
         log.warning("b24.install.bind_failed", extra={"member_id": member_id,
                                                       "codes": {n: e.code for n, e in failed.items()}})
-        raise PageError(502, "Bitrix24 refused to register the app's handlers ("
-                        + ", ".join(sorted(e.code or "error" for e in failed.values())) + "). Please try again.")
+        raise PageError(502, _("Bitrix24 refused to register the app's handlers (%(code)s). "
+                               "Please try installing again.",
+                               code=", ".join(sorted(e.code or "error" for e in failed.values()))))
+
+
+def placement_titles() -> dict[str, dict[str, str]]:
+    """placement.bind's LANG_ALL: the toolbar item's title in each of the app's languages (reference §4),
+    so each user's card shows it in the language their Bitrix24 speaks."""
+    titles = {}
+    for language in LANGUAGES:
+        with force_locale(language):
+            titles[language] = {"TITLE": _("Create QuickBooks invoice")}
+    return titles
 
 
 def installer_page(post: FramePost) -> Response:
     """The page that finishes the install: BX24.installFinish() from the configured BX24 library."""
     js_url = runtime().settings.b24_js_url
-    body = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Installing</title>"
+    title, heading, status = _("Installing"), _("QuickBooks integration installed"), _("Finishing the installation…")
+    body = (f"<!doctype html><html lang=\"{current_language()}\"><head><meta charset='utf-8'>"
+            f"<title>{escape(title)}</title>"
             "<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem}</style>"
             f"<script src='{escape(js_url)}'></script></head><body>"
-            "<h1>QuickBooks integration installed</h1>"
-            "<p id='install-status'>Finishing the installation…</p>"
+            f"<h1>{escape(heading)}</h1>"
+            f"<p id='install-status'>{escape(status)}</p>"
             "<script>BX24.init(function () { BX24.installFinish(); });</script></body></html>")
     response = Response(body, mimetype="text/html")
     response.headers["Content-Security-Policy"] = f"frame-ancestors {portal_origin(post)}"
@@ -114,11 +135,11 @@ def install() -> Response:
         query = request.query_string.decode()
         return redirect("/bitrix24/app" + (f"?{query}" if query else ""), code=307)
     if not post.auth.refresh_token:
-        raise FrameAuthError(400, "The install request carries no REFRESH_ID; install the app again.")
+        raise FrameAuthError(400, _("The install request carries no REFRESH_ID; install the app again."))
     # Bitrix24 lets only administrators install, but the POST is checked anyway: the stored tokens
     # are the ones every sync runs as.
     if not user_is_admin(post.client_endpoint, post.auth.access_token, post.member_id):
-        raise AdminRequired(403, INSTALL_ADMIN_ONLY, "Administrators only")
+        raise AdminRequired(403, INSTALL_ADMIN_ONLY, ADMINS_ONLY)
     settle_before_install(post.member_id)
     # Read before the new install writes its marker: whether the last uninstall was CLEAN.
     forget = holds_earlier_data(post) and not options_kept(post)
@@ -136,7 +157,7 @@ def event() -> tuple[Response, int]:
         # Bitrix24 posts every event form-encoded (reference §3.2); a JSON, text or multipart body is not
         # one of its events, and would otherwise be read as a form with no token and refused as forged.
         count_event("b24", "other", "refused")
-        raise PageError(415, "Bitrix24 events are sent as application/x-www-form-urlencoded.")
+        raise PageError(415, "Bitrix24 events are sent as application/x-www-form-urlencoded.")  # English: for servers
     payload = php_form(request.form.items(multi=True))
     name = str(payload.get("event") or "").upper()
     auth = payload.get("auth") if isinstance(payload.get("auth"), dict) else {}

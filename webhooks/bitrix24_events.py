@@ -40,7 +40,8 @@ UNIX_TS = re.compile(r"[0-9]{1,11}")
 
 
 class EventRefused(PageError):
-    """An event whose application token does not match the portal's (or whose portal is unknown)."""
+    """An event whose application token does not match the portal's (or whose portal is unknown).
+    Its message is English, unmarked: Bitrix24's servers and the operator's logs read it (webhooks/i18n.py)."""
 
     kind = "event_auth"
 

@@ -27,8 +27,8 @@ import logging
 import math
 
 import redis
-
 from flask import current_app, request
+from flask_babel import lazy_gettext as _l
 
 from clients.ratelimit import RateLimiter, RateLimitWait, make_limiter
 from webhooks.edge import client_address
@@ -38,8 +38,8 @@ from webhooks.runtime import runtime
 log = logging.getLogger("qb24.web.confirm_limit")
 CONFIRM_BURST = 60
 CONFIRM_RATE = 1.0  # per second, once the burst is spent
-TOO_MANY = ("Too many sign-in checks came from your network in a short time, so this one was not sent "
-            "to Bitrix24. Wait a minute, then open the app again from your Bitrix24 portal.")
+TOO_MANY = _l("Too many sign-in checks came from your network in a short time, so this one was not sent "
+              "to Bitrix24. Wait a minute, then open the app again from your Bitrix24 portal.")
 
 
 class TooManyConfirmations(PageError):
@@ -48,7 +48,7 @@ class TooManyConfirmations(PageError):
     kind = "rate_limited"
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(429, TOO_MANY, "Too many requests")
+        super().__init__(429, TOO_MANY)  # the title: errors.TITLES[429]
         self.retry_after = max(1, math.ceil(retry_after))
 
 

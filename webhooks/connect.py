@@ -8,6 +8,10 @@ The callback links nothing: it holds the grant as a pending connection and hands
 ticket to its opener, the framed app page, whose own session (portal, user, admin, CSRF) claims
 it. A Log in form submitted from someone else's page (login CSRF) thus never links a realm: that
 browser has no framed session for the portal the link token names.
+
+The tab speaks the frame's language: the Log in form's action carries the page's LANG, and a cookie
+beside the state's (webhooks.i18n.CONSENT_COOKIE) brings it back with Intuit's redirect, since the
+frame's session cookie may not reach this tab; without either, the browser's Accept-Language.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from html import escape
 
 from flask import Blueprint, Response, redirect, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,11 +33,12 @@ from store.models import Link, Portal
 from store.oauth_states import STATE_TTL, StateOwner, consume_state, issue_state
 from store.pending_connections import PendingGrant, claim_connection, hold_connection, revocable, sweep_expired
 from store.portals import connect_realm, connection_for_realm, portal_by_member_id
-from webhooks.admins import ADMIN_ONLY, AdminRequired, admin_action, admin_now, refusal, require_admin
+from webhooks.admins import ADMIN_ONLY, ADMINS_ONLY, AdminRequired, admin_action, admin_now, refusal, require_admin
 from webhooks.bitrix24_events import revoke_later, revoke_pending
 from webhooks.connect_grant import (HeldTokens, IntuitUnavailable, callback_params, confirm_company, exchange,
                                     oauth_error_label)
 from webhooks.errors import PageError, message_page
+from webhooks.i18n import CONSENT_COOKIE, current_language
 from webhooks.runtime import runtime
 from webhooks.services import qbo_oauth, token_cipher
 from webhooks.session import (PortalSession, check_csrf, non_admin_session, origin, read_link_token,
@@ -58,7 +64,7 @@ def start() -> Response:
     if non_admin_session():
         # The page issues connect tokens to administrators only; a non-admin's own session (sent
         # when the browser shares the framed cookie with this tab) is refused even with one.
-        raise AdminRequired(403, ADMIN_ONLY, "Administrators only")
+        raise AdminRequired(403, ADMIN_ONLY, ADMINS_ONLY)
     member_id, user_id = read_link_token(request.form.get("t", ""), "connect", LINK_MAX_AGE)
     not_now = refusal(admin_now(member_id, user_id))  # still an administrator (asked at most every minute)?
     if not_now is not None:
@@ -66,12 +72,13 @@ def start() -> Response:
     with transaction(runtime().sessions) as session:
         portal = portal_by_member_id(session, member_id)
         if portal is None or portal.status != "installed":
-            raise ConsentError(400, "The app is not installed on this Bitrix24 portal any more.")
+            raise ConsentError(400, NOT_INSTALLED)
         state = issue_state(session, portal.id, user_id)
     response = redirect(qbo_oauth().authorization_url(state), code=302)
     https = runtime().settings.app_base_url.startswith("https:")
-    response.set_cookie(STATE_COOKIE, state, max_age=LINK_MAX_AGE, path="/quickbooks/", httponly=True,
-                        secure=https, samesite="Lax")
+    for name, value in ((STATE_COOKIE, state), (CONSENT_COOKIE, current_language())):
+        response.set_cookie(name, value, max_age=LINK_MAX_AGE, path="/quickbooks/", httponly=True,
+                            secure=https, samesite="Lax")
     return response
 
 
@@ -80,18 +87,19 @@ def _take_state() -> StateOwner:
     state, cookie = request.args.get("state", ""), request.cookies.get(STATE_COOKIE, "")
     if not state or not cookie or not hmac.compare_digest(state.encode(), cookie.encode()):
         # Not started in this browser: a forged or forwarded callback (login CSRF) is refused untouched.
-        raise ConsentError(400, "This QuickBooks sign-in was not started from this browser. "
-                                "Go back to the app in Bitrix24 and click Log in again.")
+        raise ConsentError(400, _("This QuickBooks sign-in was not started from this browser. "
+                                  "Go back to the app in Bitrix24 and click Log in again."))
     with transaction(runtime().sessions) as session:
         owner = consume_state(session, state)
     if owner is None:
-        raise ConsentError(400, "This QuickBooks sign-in link was already used or has expired. "
-                                "Go back to the app in Bitrix24 and click Log in again.")
+        raise ConsentError(400, _("This QuickBooks sign-in link was already used or has expired. "
+                                  "Go back to the app in Bitrix24 and click Log in again."))
     return owner
 
 
-REALM_TAKEN = ("This QuickBooks company is already connected to another Bitrix24 portal. "
-               "Disconnect it there first, or choose another company.")
+REALM_TAKEN = _l("This QuickBooks company is already connected to another Bitrix24 portal. "
+                 "Disconnect it there first, or choose another company.")
+NOT_INSTALLED = _l("The app is not installed on this Bitrix24 portal any more.")
 
 
 def _link(portal_id: int, tokens: QboTokens, company_name: str | None) -> tuple[Portal, bool]:
@@ -108,7 +116,7 @@ def _check_linkable(session: Session, portal_id: int, realm_id: str) -> Portal:
     """The portal, if `realm_id` may be linked to it; else a clear 400/409."""
     portal = session.get(Portal, portal_id)
     if portal is None or portal.status != "installed":
-        raise ConsentError(400, "The app is not installed on this Bitrix24 portal any more.")
+        raise ConsentError(400, NOT_INSTALLED)
     taken = connection_for_realm(session, realm_id)
     if taken is not None and taken.portal_id != portal_id:
         raise ConsentError(409, REALM_TAKEN)
@@ -116,8 +124,8 @@ def _check_linkable(session: Session, portal_id: int, realm_id: str) -> Portal:
     if current is not None and current.realm_id != realm_id and session.query(Link).filter_by(
             portal_id=portal_id).first() is not None:
         # The links point at the first company's records; reusing them for another would corrupt both.
-        raise ConsentError(409, "This portal is already synchronized with another QuickBooks company. "
-                                "Log in to that company, or uninstall the app with its data to switch.")
+        raise ConsentError(409, _("This portal is already synchronized with another QuickBooks company. "
+                                  "Log in to that company, or uninstall the app with its data to switch."))
     return portal
 
 
@@ -162,8 +170,8 @@ def _declined(owner: StateOwner, error: str) -> Response:
     log.info("qbo.connect.declined", extra={"portal_id": owner.portal_id, "error": oauth_error_label(error)})
     return _closing(_declined_page(
         200 if declined else 400,
-        "You declined the connection, so nothing was changed. You can close this tab and click Log in again."
-        if declined else "QuickBooks did not grant access, so nothing was changed. Please try again."))
+        _("You declined the connection, so nothing was changed. You can close this tab and click Log in again.")
+        if declined else _("QuickBooks did not grant access, so nothing was changed. Please try again.")))
 
 
 def _hold(owner: StateOwner, tokens: QboTokens, company_name: str | None) -> str:
@@ -182,22 +190,26 @@ def _ticket_page(company: str, ticket: str) -> Response:
     # posted to the opener only if the opener is the app's own origin (postMessage's targetOrigin).
     # When the app page answers that it is connected, the tab closes itself: window.close() works
     # for a tab a script opened (the app page's window.open), else the text says to close it
-    # (https://developer.mozilla.org/en-US/docs/Web/API/Window/close).
+    # (https://developer.mozilla.org/en-US/docs/Web/API/Window/close). The script's sentences are in the
+    # data attributes, escaped, in the tab's language.
+    connected = _("QuickBooks is connected. You can close this tab.")
+    lost = _("This tab lost its link to the app page. Go back to the app in Bitrix24 and click Log in again.")
+    keep_open = _("Keep this tab open until the app page in Bitrix24 shows the company, then close it.")
+    no_script = _("JavaScript is off, so this tab cannot reach the app page. Go back to the app in Bitrix24, "
+                  "turn JavaScript on and click Log in again.")
     extra = (f"<div id='ticket' data-ticket='{escape(ticket)}' data-origin='{escape(opener)}' "
-             f"data-connected='{escape(_('QuickBooks is connected. You can close this tab.'))}' hidden></div>"
-             "<p id='next'>Keep this tab open until the app page in Bitrix24 shows the company, then close it.</p>"
-             "<noscript><p id='noscript'>JavaScript is off, so this tab cannot reach the app page. Go back to the "
-             "app in Bitrix24, turn JavaScript on and click Log in again.</p></noscript>"
+             f"data-connected='{escape(connected)}' data-lost='{escape(lost)}' hidden></div>"
+             f"<p id='next'>{escape(keep_open)}</p>"
+             f"<noscript><p id='noscript'>{escape(no_script)}</p></noscript>"
              "<script>(function(){var d=document.getElementById('ticket').dataset,next=document.getElementById('next');"
              "window.addEventListener('message',function(e){"
              "if(e.origin!==d.origin||e.source!==window.opener||!e.data||e.data.type!=='qb24:connected'){return;}"
              "next.textContent=d.connected;window.close();});"
              "if(window.opener){window.opener.postMessage({type:'qb24:connect-ticket',ticket:d.ticket},d.origin);}"
-             "else{next.textContent='This tab lost its link to the app page. Go back "
-             "to the app in Bitrix24 and click Log in again.';}})();</script>")
-    return message_page(200, "Return to Bitrix24 to finish connecting",
-                        f"QuickBooks approved the connection to {company}. Return to Bitrix24 to finish "
-                        "connecting: the app page there completes it.", extra)
+             "else{next.textContent=d.lost;}})();</script>")
+    return message_page(200, _("Return to Bitrix24 to finish connecting"),
+                        _("QuickBooks approved the connection to %(company)s. Return to Bitrix24 to finish "
+                          "connecting: the app page there completes it.", company=company), extra)
 
 
 def _declined_page(status: int, message: str) -> Response:
@@ -208,7 +220,7 @@ def _declined_page(status: int, message: str) -> Response:
              "if(!window.opener){return;}"
              "window.opener.postMessage({type:'qb24:connect-declined',"
              "message:document.getElementById('message').textContent},d.origin);window.close();})();</script>")
-    return message_page(status, "QuickBooks not connected", message, extra)
+    return message_page(status, _("QuickBooks not connected"), message, extra)
 
 
 @connect.post("/quickbooks/connect/finish")
@@ -246,14 +258,15 @@ def _revoke_stray(tokens: QboTokens) -> None:
 
 def _refusal(grant: PendingGrant | None, who: PortalSession) -> ConsentError | None:
     if grant is None or grant.expired:
-        return ConsentError(400, "This QuickBooks sign-in was already finished or has expired. Click Log in again.")
+        return ConsentError(400, _("This QuickBooks sign-in was already finished or has expired. Click Log in again."))
     if grant.portal_id != who.portal_id or grant.user_id != who.user_id:
-        return ConsentError(403, "This QuickBooks sign-in was started for another Bitrix24 portal or user.")
+        return ConsentError(403, _("This QuickBooks sign-in was started for another Bitrix24 portal or user."))
     return None
 
 
 def _closing(response: Response) -> Response:
-    response.delete_cookie(STATE_COOKIE, path="/quickbooks/")
+    for name in (STATE_COOKIE, CONSENT_COOKIE):  # the page is written: its language is no longer needed
+        response.delete_cookie(name, path="/quickbooks/")
     return response
 
 

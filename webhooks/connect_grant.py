@@ -14,6 +14,8 @@ import threading
 from dataclasses import replace
 
 from flask import request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from clients.quickbooks_auth import QboTokens
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled
@@ -30,18 +32,20 @@ log = logging.getLogger("qb24.qbo.connect")
 REALM_ID = re.compile(r"[0-9]{1,32}")
 AUTH_CODE = re.compile(r"[\x21-\x7e]{1,512}")
 OAUTH_ERROR = re.compile(r"[a-z_]{1,40}")  # RFC 6749 §4.1.2.1 error codes
-AGAIN = " Nothing was connected. Go back to the app in Bitrix24 and click Log in again."
-MALFORMED = "QuickBooks sent back an incomplete or malformed answer." + AGAIN
-CODE_REFUSED = ("QuickBooks says this sign-in code is not valid: it was already used, has expired or was "
-                "altered." + AGAIN)
-REALM_REFUSED = ("QuickBooks did not confirm access to the QuickBooks company this sign-in named: the answer was "
-                 "altered, or names a company that was not chosen." + AGAIN)
+AGAIN = _l("Nothing was connected. Go back to the app in Bitrix24 and click Log in again.")
+MALFORMED = _l("QuickBooks sent back an incomplete or malformed answer.")
+CODE_REFUSED = _l("QuickBooks says this sign-in code is not valid: it was already used, has expired or was altered.")
+REALM_REFUSED = _l("QuickBooks did not confirm access to the QuickBooks company this sign-in named: the answer was "
+                   "altered, or names a company that was not chosen.")
 
 
 class CallbackRefused(PageError):
-    """A callback whose code or company Intuit does not confirm, or whose parameters are malformed."""
+    """A callback whose code or company Intuit does not confirm, or whose parameters are malformed (400)."""
 
     kind = "oauth_callback"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(400, f"{why} {AGAIN}", _("QuickBooks not connected"))
 
 
 class IntuitUnavailable(PageError):
@@ -50,7 +54,8 @@ class IntuitUnavailable(PageError):
     kind = "qbo_unavailable"
 
     def __init__(self) -> None:
-        super().__init__(502, "QuickBooks did not complete the connection; please click Log in again.")
+        super().__init__(502, _("QuickBooks did not complete the connection; please click Log in again."),
+                         _("QuickBooks not connected"))
 
 
 class HeldTokens:
@@ -82,7 +87,7 @@ def callback_params() -> tuple[str, str]:
     """The code and realmId; malformed ones never reach Intuit, the store or a log."""
     code, realm_id = request.args.get("code", ""), request.args.get("realmId", "")
     if not AUTH_CODE.fullmatch(code) or not REALM_ID.fullmatch(realm_id):
-        raise CallbackRefused(400, MALFORMED)
+        raise CallbackRefused(MALFORMED)
     return code, realm_id
 
 
@@ -92,7 +97,7 @@ def exchange(portal_id: int, code: str, realm_id: str) -> QboTokens:
         return qbo_oauth().exchange_code(code, realm_id)
     except AuthorizationRevoked:  # 400 invalid_grant: no grant was made
         log.info("qbo.connect.code_refused", extra={"portal_id": portal_id})
-        raise CallbackRefused(400, CODE_REFUSED) from None
+        raise CallbackRefused(CODE_REFUSED) from None
     except QuickBooksError as exc:
         raise unavailable(portal_id, exc) from None
 
@@ -112,7 +117,7 @@ def confirm_company(portal_id: int, realm_id: str, held: HeldTokens) -> str | No
     except QuickBooksError as exc:
         log.info("qbo.connect.realm_refused", extra={"portal_id": portal_id, "error": type(exc).__name__})
         revoke_unknown(held.current)
-        raise CallbackRefused(400, REALM_REFUSED) from None
+        raise CallbackRefused(REALM_REFUSED) from None
     return company.get("CompanyName")
 
 

@@ -1,4 +1,11 @@
-"""Clear, plain error pages: every refusal names its reason and never echoes a token."""
+"""Clear, plain error pages: every refusal names its reason and never echoes a token.
+
+Messages and titles are in the request's language (webhooks/i18n.py): raisers pass `gettext(...)`
+text, or a `lazy_gettext` constant, which becomes the request's language when the error is made.
+The JSON bodies of the machine routes (/webhooks/*) stay English: their readers are scripts, and
+webhooks.i18n.select_language picks English for those paths. The app page's own JSON (app.js shows
+`message`) follows the page's language.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,12 +13,17 @@ from html import escape
 
 from flask import Flask, Response, jsonify, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from store.tokens import RealmTokensUnreadable, StoredTokensUnreadable
+from webhooks.i18n import current_language
 from webhooks.metrics import count_error
 
 log = logging.getLogger("qb24.web.errors")
+TITLES = {400: _l("Bad request"), 401: _l("Not authorized"), 403: _l("Forbidden"), 404: _l("Not found"),
+          409: _l("Conflict"), 429: _l("Too many requests")}
+SOMETHING_WRONG = _l("Something went wrong")
 
 
 class PageError(Exception):
@@ -20,15 +32,15 @@ class PageError(Exception):
     kind = "refused"
 
     def __init__(self, status: int, message: str, title: str | None = None) -> None:
+        message = str(message)  # a lazy constant is read now, in the request's language
         super().__init__(message)
         self.status, self.message = status, message
-        self.title = title or {400: "Bad request", 401: "Not authorized", 403: "Forbidden",
-                               404: "Not found", 409: "Conflict", 429: "Too many requests"}.get(status, "Something went wrong")
+        self.title = str(title or TITLES.get(status, SOMETHING_WRONG))
 
 
 def message_page(status: int, title: str, message: str, extra_html: str = "") -> Response:
     """A small self-contained HTML page (no external assets; it may show inside the Bitrix24 frame)."""
-    body = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+    body = (f"<!doctype html><html lang=\"{current_language()}\"><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(title)}</title>"
             "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
             "color:#1f2d3d}h1{font-size:1.3rem}</style></head><body>"
@@ -78,7 +90,7 @@ def _unexpected(error: Exception) -> Response:
     # does gunicorn for a response. The traceback's text may carry a URL with a token in it: the
     # formatters config.logging installs cut queries and secrets from it.
     log.error("web.unexpected", extra={"path": request.path, "error": type(error).__name__}, exc_info=error)
-    return message_page(500, "Something went wrong", "The app hit an unexpected error; please try again.")
+    return message_page(500, str(SOMETHING_WRONG), _("The app hit an unexpected error; please try again."))
 
 
 def init_app(app: Flask) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Request
+from flask_babel import gettext as _
 
 from clients.bitrix24_auth import PortalAuth
 from webhooks.confirm_limit import admit_confirmation
@@ -85,7 +86,7 @@ def confirm_token(server_endpoint: str | None, access_token: str, member_id: str
     if server_endpoint:
         base = trusted_server(server_endpoint)
         if base is None:
-            raise FrameAuthError(401, "This request names a Bitrix24 OAuth server this app does not trust.")
+            raise FrameAuthError(401, _("This request names a Bitrix24 OAuth server this app does not trust."))
         candidates = [base]
     else:
         # The captured install POST (fixtures) has no SERVER_ENDPOINT: try each trusted server.
@@ -125,9 +126,9 @@ def _ask_servers(candidates: list[str], access_token: str) -> tuple[dict, str]:
         log.info("b24.frame_auth.refused", extra={"server": base, "status": response.status_code,
                                                    "code": str(body.get("error", ""))[:64]})
     if unreachable:
-        raise FrameAuthError(502, "Bitrix24 could not be reached to confirm this request; try again shortly.")
-    raise FrameAuthError(401, "Bitrix24 did not confirm this request (the sign-in is invalid or has expired). "
-                              "Open the app again from your Bitrix24 portal.")
+        raise FrameAuthError(502, _("Bitrix24 could not be reached to confirm this request; try again shortly."))
+    raise FrameAuthError(401, _("Bitrix24 did not confirm this request (the sign-in is invalid or has expired). "
+                                "Open the app again from your Bitrix24 portal."))
 
 
 def _json(response: requests.Response) -> dict:
@@ -158,12 +159,12 @@ def _expires_at(value: Any) -> datetime | None:
 def _trusted(answer: dict, base: str, member_id: str) -> TrustedToken:
     install = _install_block(answer)
     if answer.get("client_id") != runtime().settings.b24_client_id:
-        raise FrameAuthError(403, "This sign-in was issued to another Bitrix24 application.")
+        raise FrameAuthError(403, _("This sign-in was issued to another Bitrix24 application."))
     if install.get("member_id") != member_id:
-        raise FrameAuthError(403, "This sign-in belongs to another Bitrix24 portal.")
+        raise FrameAuthError(403, _("This sign-in belongs to another Bitrix24 portal."))
     domain = install.get("domain")
     if not domain or not isinstance(domain, str):
-        raise FrameAuthError(401, "Bitrix24 did not name the portal for this sign-in; open the app again.")
+        raise FrameAuthError(401, _("Bitrix24 did not name the portal for this sign-in; open the app again."))
     # The portal speaks the trusted server's scheme: https in production, http only in the sandbox.
     scheme = urlsplit(base).scheme
     installed, user_id = install.get("installed"), answer.get("user_id")
@@ -191,7 +192,7 @@ def _placement_options(raw: str) -> dict:
     try:
         options = json.loads(raw)
     except (ValueError, RecursionError):  # "[[[[…" deeper than the parser's stack is malformed too
-        raise FrameAuthError(400, "PLACEMENT_OPTIONS is not valid JSON.") from None
+        raise FrameAuthError(400, _("PLACEMENT_OPTIONS is not valid JSON.")) from None
     return options if isinstance(options, dict) else {}
 
 
@@ -201,11 +202,11 @@ def authenticate_frame_post(req: Request, outside: str | None = None) -> FramePo
     form = req.form
     access_token, member_id = form.get("AUTH_ID", "").strip(), form.get("member_id", "").strip()
     if not access_token or not member_id:
-        raise FrameAuthError(400, outside or "This page must be opened by Bitrix24 (AUTH_ID and member_id are missing).")
+        raise FrameAuthError(400, outside or _("This page must be opened by Bitrix24 (AUTH_ID and member_id are missing)."))
     options = _placement_options(form.get("PLACEMENT_OPTIONS", ""))
     lifetime = form.get("AUTH_EXPIRES", "").strip() or "3600"
     if not AUTH_LIFETIME.fullmatch(lifetime):  # str.isdigit() admits "²", and 10**30 s overflows
-        raise FrameAuthError(400, "AUTH_EXPIRES is not a number of seconds.")
+        raise FrameAuthError(400, _("AUTH_EXPIRES is not a number of seconds."))
     trusted = confirm_token(form.get("SERVER_ENDPOINT"), access_token, member_id)
     expires_at = trusted.expires_at or datetime.now(timezone.utc) + timedelta(seconds=int(lifetime))
     auth = PortalAuth(member_id=member_id, domain=trusted.domain, client_endpoint=trusted.client_endpoint,

@@ -2,18 +2,24 @@
 
 Bitrix24 opens the app frame with the user's UI language in the query (`LANG`, reference
 bitrix24.md §3 and the placement call); it is kept in the session, so the frame's later requests
-(forms, progress polls) speak it too. Pages opened outside the frame fall back on the browser's
-Accept-Language. Catalogs: `make translations` extracts, updates and compiles them (babel.cfg).
+(forms, progress polls) speak it too. The QuickBooks consent runs in a top-level tab that may not
+get the frame's cookie: its Log in form carries LANG, and a short-lived cookie (CONSENT_COOKIE, set
+by webhooks/connect.py) brings it back with Intuit's redirect. Pages opened outside the frame fall
+back on the browser's Accept-Language. The machine routes (/webhooks/*: Bitrix24 events, Intuit's
+notifications) always answer in English: their readers are scripts and operators' logs.
+Catalogs: `make translations` extracts, updates and compiles them (babel.cfg).
 """
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import Babel, get_locale
 
 # English is the source language; every other one has a complete catalog (tests/webhooks/test_translations.py).
 LANGUAGES = ("en", "de", "ru")
 DEFAULT_LANGUAGE = "en"
 SESSION_KEY = "lang"
+CONSENT_COOKIE = "qb24_qbo_lang"  # the consent tab's language, beside its state cookie (webhooks/connect.py)
+MACHINE_PATHS = "/webhooks/"
 
 
 def language_of(value: str | None) -> str | None:
@@ -32,12 +38,22 @@ def remember_language(value: str | None) -> None:
 
 
 def select_language() -> str:
-    """The request's language: its LANG, then the session's, then the browser's, then English."""
-    return (language_of(request.args.get("LANG")) or language_of(session.get(SESSION_KEY))
+    """The request's language: its LANG, then the consent tab's, then the session's, then the
+    browser's, then English. English outside a request (a check run by hand or by a test) and on
+    the machine routes, whose JSON errors are read by scripts, whatever Accept-Language they send."""
+    if not has_request_context() or request.path.startswith(MACHINE_PATHS):
+        return DEFAULT_LANGUAGE
+    return (language_of(request.args.get("LANG")) or language_of(request.cookies.get(CONSENT_COOKIE))
+            or language_of(session.get(SESSION_KEY))
             or request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE)
+
+
+def current_language() -> str:
+    """The language the response speaks ("en" outside a request), for `<html lang>`."""
+    return str(get_locale() or DEFAULT_LANGUAGE)
 
 
 def init_app(app: Flask) -> None:
     """Install gettext in Jinja and the language selector."""
     Babel(app, locale_selector=select_language, default_translation_directories="translations")
-    app.context_processor(lambda: {"current_language": str(get_locale() or DEFAULT_LANGUAGE)})
+    app.context_processor(lambda: {"current_language": current_language()})

@@ -13,8 +13,10 @@ import re
 from collections.abc import Iterable
 
 from flask import Flask, request
+from flask_babel import gettext as _
 
 from webhooks.errors import PageError
+from webhooks.i18n import CONSENT_COOKIE
 
 # Any printable text, tab and newlines included; no other C0/C1 control, no surrogate, no
 # non-character. werkzeug decodes invalid UTF-8 (a lone surrogate among it) as U+FFFD.
@@ -62,7 +64,7 @@ FIELDS: dict[str, re.Pattern[str]] = {
     "t": SIGNED, "ticket": URLSAFE, "csrf_token": URLSAFE, "mode": WORD,
 }
 HEADERS = {"X-CSRF-Token": URLSAFE}
-COOKIES = {"qb24_qbo_state": URLSAFE}
+COOKIES = {"qb24_qbo_state": URLSAFE, CONSENT_COOKIE: FIELDS["LANG"]}
 
 
 class BadInput(PageError):
@@ -74,17 +76,19 @@ class BadInput(PageError):
 def problem(name: str, value: str, rule: re.Pattern[str] | None = None) -> str | None:
     """Why `value` (of field `name`) is refused, or None when it is acceptable; "" always is."""
     if _FORBIDDEN.search(name) or len(name) > NAME_MAX:
-        return "A field name in this request holds characters no genuine request has."
+        return _("A field name in this request holds characters no genuine request has.")
     if value == "":
         return None
     rule = rule or FIELDS.get(name)
     if rule is None and _extends_a_field(name):
-        return f"{name} nests values where Bitrix24 or QuickBooks sends a single one."
+        return _("%(field)s nests values where Bitrix24 or QuickBooks sends a single one.", field=name)
     if rule is None:
         if _FORBIDDEN.search(value):
-            return f"{name} holds control characters."
-        return f"{name} is too long." if len(value) > FREE_TEXT_MAX else None
-    return None if rule.fullmatch(value) else f"{name} is not in the form Bitrix24 or QuickBooks sends it."
+            return _("%(field)s holds control characters.", field=name)
+        return _("%(field)s is too long.", field=name) if len(value) > FREE_TEXT_MAX else None
+    if rule.fullmatch(value):
+        return None
+    return _("%(field)s is not in the form Bitrix24 or QuickBooks sends it.", field=name)
 
 
 def _extends_a_field(name: str) -> bool:
@@ -109,7 +113,8 @@ def check_request() -> None:
     found = (_first_problem(request.args.items(multi=True)) or _first_problem(request.form.items(multi=True))
              or next((f for name, value, rule in _read_values() if (f := problem(name, value, rule))), None))
     if found:
-        raise BadInput(400, found + " The request was refused and changed nothing.", "Bad request")
+        refused = _("The request was refused and changed nothing.")
+        raise BadInput(400, f"{found} {refused}")
 
 
 def init_app(app: Flask) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 import requests
+from flask_babel import gettext as _
 
 from store.db import transaction
 from store.lifecycle import connection_of, connection_tokens, delete_portal_data
@@ -62,7 +63,7 @@ def options_kept(post: FramePost) -> bool:
         body = None
     if not isinstance(body, dict) or "result" not in body:
         log.warning("b24.install.options_unread", extra={"member_id": post.member_id})
-        raise PageError(502, "Bitrix24 did not say whether the app's earlier data was kept. Please try again.")
+        raise PageError(502, _("Bitrix24 did not say whether the app's earlier data was kept. Please try again."))
     return body["result"] not in (None, "", [], {})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from store.tokens import PortalMissing
 from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening, require_admin
 from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
+from webhooks.i18n import remember_language
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
                                       load_settings_form, portal_crm)
 from webhooks.run_status import status_sentence
@@ -33,7 +35,7 @@ from workers.lease import orphaned
 from workers.exports import enqueue_export
 from workers.runs import RunActive, active_run, cancel_pending_run, start_run
 from workers.tasks import EnqueueFailed, enqueue_full_sync, enqueue_retry
-from webhooks.sync_log_view import EXPORT_FAILED_AFTER, export_retry_target, retry_target, sync_log_view
+from webhooks.sync_log_view import EXPORT_FAILED_AFTER, RECORD, export_retry_target, retry_target, sync_log_view
 from webhooks.session import (PortalSession, csrf_token, link_token, open_in_bitrix24, origin, require_session,
                               start_session)
 
@@ -41,6 +43,8 @@ log = logging.getLogger("qb24.web.pages")
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                   static_url_path="/app-static")
 REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
+SYNC_NOT_QUEUED = _l("The sync could not be queued: the task queue did not answer. Start it again in a minute.")
+B24_KIND = {"contact": _l("contact"), "company": _l("company")}  # what a Retry of the export log names
 
 
 @pages.post("/bitrix24/app")
@@ -52,7 +56,7 @@ def app_from_portal() -> str:
     with rt.sessions() as session:
         portal = portal_by_member_id(session, frame.member_id)
         if portal is None or portal.status != "installed":
-            raise PageError(403, "The app is not installed on this Bitrix24 portal; install it from the Market first.")
+            raise PageError(403, _("The app is not installed on this Bitrix24 portal; install it from the Market first."))
     # Not user.admin: it keeps saying true for a dismissed user and for a system-user clone
     # (webhooks/admin_checks.py opening_right); profile and user.get do not.
     right = opening_verdict(frame)
@@ -63,6 +67,7 @@ def app_from_portal() -> str:
         portal_tokens().save(frame.auth)
     remember_opening(frame.member_id, portal.install_id, frame.user_id, frame.auth, right)
     start_session(frame.member_id, frame.user_id, admin, portal.install_id or "")
+    remember_language(request.args.get("LANG"))  # the frame's later requests (forms, polls) carry none
     log.info("app.opened", extra={"member_id": frame.member_id, "user_id": frame.user_id, "admin": admin})
     return _render(PortalSession(frame.member_id, frame.user_id, portal.id, admin))
 
@@ -118,7 +123,8 @@ def save_settings() -> Response | tuple[str, int]:
     except ValidationError as error:
         return _render(who, errors=field_errors(error), form=request.form), 400
     except Bitrix24Error as error:
-        flash(f"Bitrix24 did not answer with the invoice stages ({error.code}); nothing was saved.", "error")
+        flash(_("Bitrix24 did not answer with the invoice stages (%(code)s); nothing was saved.", code=error.code),
+              "error")
         return redirect(url_for("pages.app_page"), 303)
     with transaction(rt.sessions) as session:
         portal = session.get(Portal, who.portal_id)
@@ -126,7 +132,7 @@ def save_settings() -> Response | tuple[str, int]:
         cache = FactsCache(rt.redis, portal)
     cache.drop()  # the invoice kind or its stages may be new: the next pull reads them again
     log.info("app.settings.saved", extra={"member_id": who.member_id})
-    flash("Settings saved.", "ok")
+    flash(_("Settings saved."), "ok")
     return redirect(url_for("pages.app_page"), 303)
 
 
@@ -141,17 +147,17 @@ def start_sync() -> Response:
         with transaction(rt.sessions) as session:
             connection = _connection(session, who.portal_id)
             if connection is None or connection.status != "connected":
-                raise PageError(409, "Log in with QuickBooks before starting a sync.")
+                raise PageError(409, _("Log in with QuickBooks before starting a sync."))
             run = start_run(session, who.portal_id, dry_run=dry_run)
     except RunActive:
         return _resume_orphan(who)
     try:
         enqueue_full_sync(rt, run.id)  # only now: the worker must find the committed row
-    except EnqueueFailed as error:
-        flash(str(error), "error")
+    except EnqueueFailed:  # its text is the run's stored (English) reason; the page says it in its language
+        flash(str(SYNC_NOT_QUEUED), "error")
         return redirect(url_for("pages.app_page"), 303)
     log.info("app.sync.queued", extra={"member_id": who.member_id, "run_id": run.id, "dry_run": dry_run})
-    flash("Dry run queued: nothing is written to Bitrix24." if dry_run else "Sync queued.", "ok")
+    flash(_("Dry run queued: nothing is written to Bitrix24.") if dry_run else _("Sync queued."), "ok")
     return redirect(url_for("pages.app_page"), 303)
 
 
@@ -187,32 +193,35 @@ def retry_record() -> Response | tuple[str, int]:
     exporting = "b24_type" in request.form
     target = export_retry_target(request.form) if exporting else retry_target(request.form)
     if target is None:
-        raise PageError(400, "Only a QuickBooks customer or invoice, or a Bitrix24 contact or company, of the sync "
-                             "log can be retried.")
+        raise PageError(400, _("Only a QuickBooks customer or invoice, or a Bitrix24 contact or company, of the sync "
+                               "log can be retried."))
     rt = runtime()
     with rt.sessions() as session:
         connection = _connection(session, who.portal_id)
         if connection is None or connection.status != "connected":
-            raise PageError(409, "Log in with QuickBooks before retrying a record.")
+            raise PageError(409, _("Log in with QuickBooks before retrying a record."))
         logged = (failed_add_ids(session, who.portal_id, *target, EXPORT_FAILED_AFTER) if exporting
                   else failure_of(session, who.portal_id, *target))
         if not logged:  # only this portal's rows: another's is a 404
-            raise PageError(404, "This record is not in the sync log any more: it may have been written since. "
-                                 "Reload the app to see the current log.")
+            raise PageError(404, _("This record is not in the sync log any more: it may have been written since. "
+                                   "Reload the app to see the current log."))
     if exporting:  # a given-up record is the worker's again; committed before the task that reads it is queued
         with transaction(rt.sessions) as session:
             take_up_again(session, logged)
     try:
         _queue_retry(who, target, exporting)
-    except EnqueueFailed as error:
-        flash(str(error), "error")
+    except EnqueueFailed:
+        flash(_("The retry could not be queued: the task queue did not answer. The app's periodic sweep exports "
+                "the record within minutes; or try again in a minute.") if exporting else
+              _("The retry could not be queued: the task queue did not answer. Nothing was changed; try again "
+                "in a minute."), "error")
         return _render(who), 503
     if exporting:
-        flash(f"Retry queued: Bitrix24 {target[0]} {target[1]} is exported to QuickBooks again shortly; "
-              "it leaves the sync log once it is a QuickBooks customer.", "ok")
+        flash(_("Retry queued: Bitrix24 %(kind)s %(id)s is exported to QuickBooks again shortly; it leaves the "
+                "sync log once it is a QuickBooks customer.", kind=str(B24_KIND[target[0]]), id=target[1]), "ok")
     else:
-        flash(f"Retry queued: QuickBooks {target[0].lower()} {target[1]} is applied again in a few seconds; "
-              "it leaves the sync log once it is in Bitrix24.", "ok")
+        flash(_("Retry queued: %(record)s is applied again in a few seconds; it leaves the sync log once it is "
+                "in Bitrix24.", record=str(RECORD[target[0]]) % {"id": target[1]}), "ok")
     return redirect(url_for("pages.app_page"), 303)
 
 
@@ -224,11 +233,7 @@ def _queue_retry(who: PortalSession, target: tuple[str, str], exporting: bool) -
         return
     # An export works every waiting add event of the portal (workers/exports.py), this record's included; one
     # already queued and not started (a backoff retry) works it instead, within a minute or two.
-    try:
-        enqueue_export(rt, who.portal_id)
-    except EnqueueFailed as error:
-        raise EnqueueFailed("The retry could not be queued: the task queue did not answer. The app's periodic "
-                            "sweep exports the record within minutes; or try again in a minute.") from error
+    enqueue_export(rt, who.portal_id)
     log.info("app.retry.queued", extra={"member_id": who.member_id, "b24_type": target[0], "b24_id": target[1]})
 
 
@@ -238,19 +243,19 @@ def _resume_orphan(who: PortalSession) -> Response:
     with rt.sessions() as session:
         run = active_run(session, who.portal_id)
     if run is None or not orphaned(run):
-        flash("A sync is already queued or running for this portal: its progress is below. "
-              "Start another when it has finished.", "error")
+        flash(_("A sync is already queued or running for this portal: its progress is below. "
+                "Start another when it has finished."), "error")
         return redirect(url_for("pages.app_page"), 303)
     # Redis would hand a killed worker's task back only after the visibility timeout (an hour), and a
     # run whose message was never queued never. A second delivery is harmless: the lease (workers/lease.py).
     try:
         enqueue_full_sync(rt, run.id)
-    except EnqueueFailed as error:
-        flash(str(error), "error")
+    except EnqueueFailed:
+        flash(str(SYNC_NOT_QUEUED), "error")
         return redirect(url_for("pages.app_page"), 303)
     log.info("app.sync.requeued", extra={"member_id": who.member_id, "run_id": run.id})
-    flash(f"The sync started earlier (run {run.id}) was left unfinished: it was queued again and resumes "
-          "where it stopped.", "ok")
+    flash(_("The sync started earlier (run %(run)s) was left unfinished: it was queued again and resumes "
+            "where it stopped.", run=run.id), "ok")
     return redirect(url_for("pages.app_page"), 303)
 
 

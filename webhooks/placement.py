@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Blueprint, g, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from clients.bitrix24_errors import Bitrix24Error
@@ -96,7 +97,7 @@ def _portal(member_id: str) -> tuple[Portal, QboConnection | None]:
     with runtime().sessions() as session:
         portal = portal_by_member_id(session, member_id)
         if portal is None or portal.status != "installed":
-            raise PageError(403, "The app is not installed on this Bitrix24 portal; install it from the Market first.")
+            raise PageError(403, _("The app is not installed on this Bitrix24 portal; install it from the Market first."))
         connection = session.scalar(select(QboConnection).where(QboConnection.portal_id == portal.id))
     return portal, connection if connection is not None and connection.status == "connected" else None
 
@@ -117,8 +118,8 @@ def _customer(portal: Portal, realm_id: str, billed: Billed) -> Customer:
         busy = Throttled("the realm's limits are full", code="3001")
         raise _quickbooks_failed(portal.member_id, busy) from None
     except LockTimeout:
-        raise PageError(503, "Another click is still creating this customer in QuickBooks. "
-                             "Wait a few seconds, then use Create QuickBooks invoice again.") from None
+        raise PageError(503, _("Another click is still creating this customer in QuickBooks. "
+                               "Wait a few seconds, then use Create QuickBooks invoice again.")) from None
     except Bitrix24Error as error:
         raise _bitrix24_failed(error) from None
     return Customer(exported.customer_id, exported.display_name, exported.created, exported.active)
@@ -138,19 +139,21 @@ def _quickbooks_failed(member_id: str, error: QuickBooksError) -> PageError:
     log.warning("placement.quickbooks_failed", extra={"member_id": member_id, "error": type(error).__name__,
                                                        "code": error.code})
     if isinstance(error, (AuthorizationRevoked, Forbidden)):
-        return PageError(502, "QuickBooks no longer accepts this portal's connection. A Bitrix24 administrator "
-                              "must open the QuickBooks app and log in with QuickBooks again.", "QuickBooks refused")
+        return PageError(502, _("QuickBooks no longer accepts this portal's connection. A Bitrix24 administrator "
+                                "must open the QuickBooks app and log in with QuickBooks again."),
+                         _("QuickBooks refused"))
     if isinstance(error, (Throttled, ServiceUnavailable)):
-        return PageError(503, "QuickBooks is busy or unavailable right now. Wait a minute, then use Create "
-                              "QuickBooks invoice again.", "QuickBooks unavailable")
-    return PageError(502, f"QuickBooks refused the customer for this record (error {error.code or 'unknown'}). "
-                          "Check the record's name, email and phone, then try again.", "QuickBooks refused")
+        return PageError(503, _("QuickBooks is busy or unavailable right now. Wait a minute, then use Create "
+                                "QuickBooks invoice again."), _("QuickBooks unavailable"))
+    return PageError(502, _("QuickBooks refused the customer for this record (error %(code)s). "
+                            "Check the record's name, email and phone, then try again.",
+                            code=error.code or _("unknown")), _("QuickBooks refused"))
 
 
 def _bitrix24_failed(error: Bitrix24Error) -> PageError:
     log.warning("placement.bitrix24_failed", extra={"code": error.code, "status": error.status})
-    return PageError(502, f"Bitrix24 did not answer with the record ({error.code or error.status}). "
-                          "Reload the card and try again.", "Bitrix24 did not answer")
+    return PageError(502, _("Bitrix24 did not answer with the record (%(code)s). Reload the card and try again.",
+                            code=error.code or error.status), _("Bitrix24 did not answer"))
 
 
 def _page(view: str, **context: object) -> str:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+
 from clients.bitrix24 import Bitrix24Client
 from clients.bitrix24_auth import InMemoryPortalTokens
 from clients.bitrix24_errors import AccessDenied, NotFound
@@ -52,8 +54,8 @@ def card_kind(placement: str) -> str:
     """contact | company | lead | deal for the four toolbar codes; 400 for anything else."""
     kind = CARD_KINDS.get(placement)
     if kind is None:
-        raise PageError(400, "Create QuickBooks invoice works from the toolbar of a contact, company, lead "
-                             "or deal card only; this request came from somewhere else.")
+        raise PageError(400, _("Create QuickBooks invoice works from the toolbar of a contact, company, lead "
+                               "or deal card only; this request came from somewhere else."))
     return kind
 
 
@@ -63,8 +65,8 @@ def record_id_of(options: dict) -> str:
     raw = options.get("ID", options.get("ENTITY_ID"))
     value = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
     if not RECORD_ID.fullmatch(value):
-        raise PageError(400, "The card did not say which record it shows (PLACEMENT_OPTIONS has no numeric ID). "
-                             "Reload the card and try again.")
+        raise PageError(400, _("The card did not say which record it shows (PLACEMENT_OPTIONS has no numeric ID). "
+                               "Reload the card and try again."))
     return value
 
 

@@ -5,6 +5,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from clients.bitrix24 import Bitrix24Client
@@ -16,18 +18,25 @@ from workers.portal_settings import (  # noqa: F401
 )
 
 log = logging.getLogger("qb24.web.settings")
+# The form's own words instead of marshmallow's English ones ("Not a valid integer."); lazy, so each is
+# read in the language of the request whose form is checked (field_errors). A select or checkbox sends
+# one of the page's values, so NOT_LISTED shows only for a hand-made request.
+NOT_LISTED = _l("Choose one of the listed options.")
+HOURS = _l("Enter a whole number of hours from %(low)s to %(high)s.", low=DEAL_LINK_HOURS[0], high=DEAL_LINK_HOURS[1])
 
 
 class PortalSettingsSchema(Schema):
     """The settings an admin saves; stage ids must be stages of the portal's invoice pipeline."""
 
-    use_new_invoice = fields.Boolean(load_default=True)
-    customer_rule = fields.String(load_default="by_company_name", validate=validate.OneOf(CUSTOMER_RULES))
+    use_new_invoice = fields.Boolean(load_default=True, error_messages={"invalid": NOT_LISTED})
+    customer_rule = fields.String(load_default="by_company_name",
+                                  validate=validate.OneOf(CUSTOMER_RULES, error=NOT_LISTED))
     stage_map = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    export_new_contacts = fields.Boolean(load_default=False)
-    on_invoice_delete = fields.String(load_default="stage", validate=validate.OneOf(ON_INVOICE_DELETE))
+    export_new_contacts = fields.Boolean(load_default=False, error_messages={"invalid": NOT_LISTED})
+    on_invoice_delete = fields.String(load_default="stage", validate=validate.OneOf(ON_INVOICE_DELETE, error=NOT_LISTED))
     deal_link_hours = fields.Integer(load_default=DEFAULTS["deal_link_hours"], strict=False,
-                                     validate=validate.Range(*DEAL_LINK_HOURS))
+                                     error_messages={"invalid": HOURS},
+                                     validate=validate.Range(*DEAL_LINK_HOURS, error=HOURS))
 
     def __init__(self, stage_ids: set[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -36,9 +45,9 @@ class PortalSettingsSchema(Schema):
     @validates_schema(skip_on_field_errors=False)  # report every bad field at once
     def _stages_exist(self, data: dict[str, Any], **kwargs: Any) -> None:
         stage_map = data.get("stage_map") or {}
-        problems = {status: ["Choose a stage of this portal."] for status in STATUSES
+        problems = {status: [_("Choose a stage of this portal.")] for status in STATUSES
                     if stage_map.get(status) not in self.stage_ids}
-        problems.update({key: ["Not a QuickBooks invoice status."] for key in stage_map if key not in STATUSES})
+        problems.update({key: [_("Not a QuickBooks invoice status.")] for key in stage_map if key not in STATUSES})
         if problems:
             raise ValidationError({"stage_map": problems})
 
@@ -77,10 +86,16 @@ def load_settings_form(form: Mapping[str, str], current: Mapping[str, Any],
 def field_errors(error: ValidationError) -> dict[str, str]:
     """Schema messages keyed by form field name, for the page."""
     messages = error.normalized_messages()
-    flat = {name: "; ".join(text) for name, text in messages.items() if isinstance(text, list)}
+    flat = {name: _joined(text) for name, text in messages.items() if not isinstance(text, dict)}
     for status, text in (messages.get("stage_map") or {}).items():
-        flat[f"stage_{status}"] = "; ".join(text) if isinstance(text, list) else str(text)
+        flat[f"stage_{status}"] = _joined(text)
     return flat
+
+
+def _joined(text: Any) -> str:
+    """A field's messages as one line; marshmallow keeps a lazy one (NOT_LISTED, HOURS) unlisted, and it is
+    read here, in the request's language."""
+    return "; ".join(map(str, text)) if isinstance(text, list) else str(text)
 
 
 def portal_crm(client: Bitrix24Client, use_new_invoice: bool) -> tuple[list[dict[str, Any]], list[str]]:

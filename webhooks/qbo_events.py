@@ -46,7 +46,8 @@ EVENT_ID = validate.Regexp(r"^[\x21-\x7e]{1,255}\Z")  # a UUID in every sample; 
 
 
 class MalformedNotification(PageError):
-    """A signed body that is not JSON in either of QuickBooks' shapes (400, nothing stored)."""
+    """A signed body that is not JSON in either of QuickBooks' shapes (400, nothing stored); its message is
+    English, unmarked, as every answer to Intuit's servers (webhooks/i18n.py)."""
 
     kind = "qbo_malformed"
 

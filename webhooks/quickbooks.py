@@ -43,7 +43,8 @@ CONTENT_TYPES = ("application/json", "application/cloudevents+json")
 
 
 class NotificationRefused(PageError):
-    """A notification refused with nothing stored or queued; `kind` names the check for the metrics."""
+    """A notification refused with nothing stored or queued; `kind` names the check for the metrics.
+    Its message is English, unmarked: Intuit's servers and the operator's logs read it (webhooks/i18n.py)."""
 
     def __init__(self, status: int, kind: str, message: str) -> None:
         super().__init__(status, message)

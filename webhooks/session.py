@@ -64,15 +64,15 @@ def require_session() -> PortalSession:
     named = request.values.get("member_id")
     # compare_digest refuses str with non-ASCII characters (TypeError); bytes take any input.
     if named is not None and not hmac.compare_digest(named.encode(), member_id.encode()):
-        raise SessionError(403, "This session belongs to another Bitrix24 portal.")
+        raise SessionError(403, _("This session belongs to another Bitrix24 portal."))
     with runtime().sessions() as db:
         portal = portal_by_member_id(db, member_id)
         if portal is None or portal.status != "installed":
-            raise SessionError(401, "The app is not installed on this portal any more.")
+            raise SessionError(401, _("The app is not installed on this portal any more."))
         g.frame_origin = origin(portal.client_endpoint)  # refusals from here on show in its frame
         if not _same_install(session.get("install"), portal.install_id):
-            raise SessionError(401, "This session belongs to an earlier installation of the app. "
-                                    "Open the app again from Bitrix24.")
+            raise SessionError(401, _("This session belongs to an earlier installation of the app. "
+                                      "Open the app again from Bitrix24."))
         return PortalSession(member_id, session.get("user_id"), portal.id, session_is_admin())
 
 
@@ -127,14 +127,14 @@ def read_link_token(token: str, purpose: str, max_age: int) -> tuple[str, str | 
     try:
         member_id, user_id, install = _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise SessionError(400, "This link has expired. Go back to the app in Bitrix24 and click again.") from None
+        raise SessionError(400, _("This link has expired. Go back to the app in Bitrix24 and click again.")) from None
     except (BadSignature, ValueError, TypeError):
-        raise SessionError(400, "This link is not valid. Go back to the app in Bitrix24 and click again.") from None
+        raise SessionError(400, _("This link is not valid. Go back to the app in Bitrix24 and click again.")) from None
     with runtime().sessions() as db:
         portal = portal_by_member_id(db, str(member_id))
         if portal is None or not _same_install(install, portal.install_id):
-            raise SessionError(401, "This link belongs to an earlier installation of the app. "
-                                    "Open the app again from Bitrix24.")
+            raise SessionError(401, _("This link belongs to an earlier installation of the app. "
+                                      "Open the app again from Bitrix24."))
     return str(member_id), None if user_id is None else str(user_id)
 
 
@@ -150,7 +150,7 @@ def check_csrf() -> None:
     expected = session.get("csrf") or ""
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise SessionError(403, "This form has expired or did not come from the app. Reload the app and try again.")
+        raise SessionError(403, _("This form has expired or did not come from the app. Reload the app and try again."))
 
 
 class CookieSessions(SecureCookieSessionInterface):

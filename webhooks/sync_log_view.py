@@ -2,8 +2,12 @@
 records that could not be written to Bitrix24 (sync_failures) and Bitrix24 contacts and companies that could not
 become QuickBooks customers (their add events, received_events, workers/exports.py).
 
-Words stored by the workers (connection.last_change["what"], workers/changes.py) become sentences here;
-records are named by what an admin knows (the name, the QuickBooks kind and number).
+Words stored by the workers (connection.last_change["what"], workers/changes.py) become sentences here, in the
+request's language; records are named by what an admin knows (the name, the QuickBooks kind and number).
+
+The reasons of failed writes and exports are sentences the workers stored in English (sync_failures.reason,
+received_events.last_error; workers/export_errors.py, workers/b24_writes.py): most carry Bitrix24's or
+QuickBooks' own error words, which come in English anyway, so they are shown as stored, not translated.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from store.events import GAVE_UP, failed_add_count, failed_adds
@@ -21,13 +26,20 @@ from store.sync_log import failure_count, failures
 SYNC_LOG_ROWS = 50
 RETRYABLE = ("Customer", "Invoice")  # what workers/change_apply.apply_record re-reads and re-applies
 QBO_ID = re.compile(r"\d{1,32}", re.ASCII)  # QuickBooks ids are decimal digits (reference §1); the column holds 32
-WHAT = {"created": "was created in Bitrix24",
-        "updated": "was updated in Bitrix24",
-        "stage": "was updated in Bitrix24, in the stage of its QuickBooks status",
-        "deleted": "was deleted in QuickBooks and moved to the Deleted stage in Bitrix24",
-        "removed": "was deleted in QuickBooks and removed from Bitrix24",
-        "merged": "took over a customer merged into it in QuickBooks; Bitrix24 follows the merge",
-        "unchanged": "was checked: Bitrix24 already matched it"}
+# Whole sentences (a translator may reorder them), filled in with `%` as gettext would: `record` is
+# RECORD's phrase (any other kind: OTHER_RECORD's), with the record's name after it.
+WHAT = {"created": _l("%(record)s was created in Bitrix24."),
+        "updated": _l("%(record)s was updated in Bitrix24."),
+        "stage": _l("%(record)s was updated in Bitrix24, in the stage of its QuickBooks status."),
+        "deleted": _l("%(record)s was deleted in QuickBooks and moved to the Deleted stage in Bitrix24."),
+        "removed": _l("%(record)s was deleted in QuickBooks and removed from Bitrix24."),
+        "merged": _l("%(record)s took over a customer merged into it in QuickBooks; Bitrix24 follows the merge."),
+        "unchanged": _l("%(record)s was checked: Bitrix24 already matched it.")}
+CUSTOMER_DELETED = _l("%(record)s was deleted in QuickBooks; its Bitrix24 record is kept, no longer synced.")
+CHANGED = _l("%(record)s was changed in Bitrix24.")
+RECORD = {"Customer": _l("QuickBooks customer %(id)s"), "Invoice": _l("QuickBooks invoice %(id)s"),
+          "Payment": _l("QuickBooks payment %(id)s")}
+OTHER_RECORD = _l("QuickBooks record %(id)s")
 KIND = {"Customer": "customer", "Invoice": "invoice", "Payment": "payment"}
 B24_KINDS = ("contact", "company")  # what workers/exports.py exports (received_events.entity)
 B24_ID = re.compile(r"[1-9]\d{0,31}", re.ASCII)  # a CRM record's ID; received_events.entity_id holds 32
@@ -50,15 +62,15 @@ def last_change(connection: QboConnection) -> LastChange | None:
     change = connection.last_change if isinstance(connection.last_change, dict) else None
     if not change:
         return None
-    entity = str(change.get("entity") or "record")
-    record = f"QuickBooks {KIND.get(entity, entity.lower())} {change.get('qbo_id') or ''}".rstrip()
+    entity = str(change.get("entity") or "")
+    record = (str(RECORD.get(entity, OTHER_RECORD)) % {"id": change.get("qbo_id") or ""}).strip()
     if change.get("name"):
         record += f" ({change['name']})"
     if entity == "Customer" and change.get("what") == "deleted":
-        what = "was deleted in QuickBooks; its Bitrix24 record is kept, no longer synced"
+        sentence = CUSTOMER_DELETED
     else:
-        what = WHAT.get(str(change.get("what")), "was changed in Bitrix24")
-    return LastChange(f"{record} {what}.", when(change.get("at")))
+        sentence = WHAT.get(str(change.get("what")), CHANGED)
+    return LastChange(str(sentence) % {"record": record}, when(change.get("at")))
 
 
 def when(value: Any) -> str | None:

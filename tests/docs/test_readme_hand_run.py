@@ -94,7 +94,7 @@ def install(browser: requests.Session, portal: str, handler_url: str) -> str:
 def log_in_to_quickbooks(browser: requests.Session, app: str, page: str) -> None:
     """Step 3's Log in: the app's connect form, the sandbox's consent page and its Connect button, the
     callback; then what the app page's script does with the callback's ticket."""
-    token = the_form(page, action="/quickbooks/connect")["fields"]["t"]
+    token = the_form(page, action="/quickbooks/connect?LANG=en")["fields"]["t"]  # the portal's user speaks en
     consent = browser.post(app + "/quickbooks/connect", data={"t": token}, timeout=30)
     assert "Connect" in consent.text and consent.url.startswith("http://127.0.0.1:"), consent.text[:500]
     form = the_form(consent.text, action="/connect/oauth2")

@@ -18,7 +18,7 @@ from tests.webhooks.stack_support import (b24_control, cipher, documented_shape,
 
 ADMIN_ONLY = "Only a Bitrix24 administrator can change these settings"
 CONTROLS = ('id="login"', 'id="login-token"', 'id="signup"', 'id="settings"', 'id="save-settings"',
-            'id="start-sync"', 'id="logout"', 'action="/quickbooks/connect"', 'action="/quickbooks/disconnect"',
+            'id="start-sync"', 'id="logout"', 'action="/quickbooks/connect?LANG=', 'action="/quickbooks/disconnect"',
             'action="/bitrix24/app/settings"', 'action="/bitrix24/app/sync"', 'href="/bitrix24/app/logout"')
 SETTINGS_FORM = {"use_new_invoice": "true", "customer_rule": "always_companies", "export_new_contacts": "on",
                  "stage_unsent": "DT31_5:N", "stage_sent": "DT31_5:S", "stage_partially_paid": "DT31_5:S",

@@ -140,9 +140,11 @@ def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world)
     assert "Log in with QuickBooks" in html
     assert f'id="signup" href="{world.qbo.url}/signup"' in html
     # app.js opens this named tab from the click (so the consent tab has the page as its opener)
-    assert 'action="/quickbooks/connect" target="qb24-consent" rel="opener"' in html and 'name="t"' in html
+    # The form carries the page's language into the consent tab (webhooks/connect.py); the sandbox opens in en.
+    assert 'action="/quickbooks/connect?LANG=en" target="qb24-consent" rel="opener"' in html and 'name="t"' in html
     assert 'data-finish-url="/quickbooks/connect/finish"' in html
-    assert "/quickbooks/connect?" not in html  # the link token never sits in a URL (access logs, Referer)
+    # Only the language sits in its URL; the link token never does (access logs, Referer).
+    assert re.findall(r"/quickbooks/connect\?[^\"' ]*", html) == ["/quickbooks/connect?LANG=en"]
     csp = response.headers["Content-Security-Policy"]
     assert f"frame-ancestors {world.portal_url}" in csp and "X-Frame-Options" not in response.headers
     assert f"script-src 'self' {world.portal_url}" in csp
