@@ -21,6 +21,7 @@ from store.tokens import PortalMissing
 from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening
 from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
+from webhooks.i18n import remember_language
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
                                       load_settings_form, portal_crm)
 from webhooks.runtime import runtime
@@ -60,6 +61,7 @@ def app_from_portal() -> str:
         portal_tokens().save(frame.auth)
     remember_opening(frame.member_id, portal.install_id, frame.user_id, frame.auth, right)
     start_session(frame.member_id, frame.user_id, admin, portal.install_id or "")
+    remember_language(request.args.get("LANG"))  # the frame's later requests (forms, polls) carry none
     if not admin:
         log.info("app.opened_read_only", extra={"member_id": frame.member_id, "user_id": frame.user_id})
     return _render(PortalSession(frame.member_id, frame.user_id, portal.id, admin))
