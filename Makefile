@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # (at most 3 processes); PostgreSQL schemas, ports and tmp_path are per test already.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test bench bench-smoke sandbox chromium clean translations
+.PHONY: demo test bench bench-smoke sandbox chromium clean translations lock
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,17 @@ translations: $(STAMP)
 		--project=qb24 -o $(CATALOGS)/messages.pot .
 	$(BIN)/pybabel -q update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel -q compile -d $(CATALOGS) --statistics
+
+# requirements.lock: every runtime dependency of setup.cfg's install_requires, transitive ones and the
+# wheel build's (setuptools, wheel) included, pinned with the hashes of every published file; the image
+# installs from it with `pip install --require-hashes`. Run after changing install_requires and commit
+# it; pins already in the lock are kept unless `make lock LOCK_ARGS=--upgrade`. Resolved for CPython 3.11
+# on Linux, the image's. pip-tools (dev extra) works with the venv's pip as it is.
+LOCK_ARGS ?=
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --strip-extras \
+		--allow-unsafe --build-deps-for wheel --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+		-o requirements.lock setup.cfg
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache tests/artifacts

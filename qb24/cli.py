@@ -1,18 +1,30 @@
-"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations."""
+"""The `qb24` command: sandboxes, demo, the development web server, a portal's resync, migrations,
+the containers' healthchecks."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 import click
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 @click.group()
-@click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
+@click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.",
+              type=click.Choice(LOG_LEVELS, case_sensitive=False))
 def main(log_level: str) -> None:
-    """qb24: QuickBooks Online ↔ Bitrix24 integration."""
+    """qb24: QuickBooks Online ↔ Bitrix24 integration. Reads ./.env (or QB24_ENV_FILE's file) when there
+    is one; variables already in the environment win."""
+    from config.env import load_env_file
     from config.logging import configure_logging
+    from config.settings import ConfigError
 
+    try:
+        load_env_file()  # first: LOG_FORMAT and every command's settings may come from it
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     configure_logging(log_level)
 
 
@@ -20,15 +32,24 @@ def main(log_level: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on.")
 @click.option("--qbo-port", default=8700, show_default=True, type=int, help="QuickBooks sandbox port (0 = any).")
 @click.option("--b24-port", default=8800, show_default=True, type=int, help="Bitrix24 OAuth server/control port.")
+# Fixed by default, like the other two: the portal's URL is in a hand-run app's B24_JS_URL and in the
+# browser's bookmarks, and stays the same across restarts of the sandbox (README, "Run a stack by hand").
+@click.option("--portal-port", default=8801, show_default=True, type=click.IntRange(0, 65535),
+              help="The Bitrix24 portal's port (0 = any free port).")
 @click.option("--customers", type=int, help="Generate a large company with this many customers (benchmarks).")
 @click.option("--invoices", type=int, default=0, help="… and this many invoices.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Generator seed.")
-def sandbox(host: str, qbo_port: int, b24_port: int, customers: int | None, invoices: int, seed: int) -> None:
+def sandbox(host: str, qbo_port: int, b24_port: int, portal_port: int, customers: int | None, invoices: int,
+            seed: int) -> None:
     """Serve the local QuickBooks Online and Bitrix24 sandboxes until interrupted."""
     from qb24.sandboxes import b24_urls, start_b24_sandbox, start_qbo_sandbox
 
-    qbo = start_qbo_sandbox(host, qbo_port)
-    b24 = start_b24_sandbox(host, b24_port)
+    try:
+        qbo = start_qbo_sandbox(host, qbo_port)
+        b24 = start_b24_sandbox(host, b24_port, portal_port)
+    except OSError as exc:  # a port taken: say so instead of a traceback (the process ends, and its servers)
+        raise click.ClickException(f"cannot serve the sandboxes on {host} (--qbo-port {qbo_port}, "
+                                   f"--b24-port {b24_port}, --portal-port {portal_port}): {exc}") from None
     if customers is not None:
         counts = qbo.control("seed", {"customers": customers, "invoices": invoices, "seed": seed})["counts"]
         click.echo(f"Generated company: {counts}")
@@ -104,9 +125,42 @@ def resync(member_id: str, dry_run: bool) -> None:
 
 @main.command()
 def migrate() -> None:
-    """Bring the database named by DATABASE_URL to the newest schema."""
-    from config.settings import load_settings
+    """Bring the database named by DATABASE_URL to the newest schema (needs no other variable)."""
+    from config.settings import ConfigError, load_database_url
     from store.db import migrate as upgrade
 
-    upgrade(load_settings().database_url)
+    try:
+        database_url = load_database_url()
+        upgrade(database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # unreachable server, refused login, a failing migration: say which, in one line
+        logging.getLogger(__name__).debug("qb24.migrate.failed", exc_info=True)  # traceback: --log-level DEBUG
+        raise click.ClickException(f"migration failed: {_one_line(exc)}") from None
     click.echo("database is at the newest revision")
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's first line, with the driver's own error for a database one, and no URL password."""
+    from sqlalchemy.exc import DBAPIError
+
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["web", "worker", "beat"]))
+@click.option("--url", default="http://127.0.0.1:8000/healthz", show_default=True, help="web: the /healthz URL.")
+@click.option("--node", help="worker, beat: the node name given as its --hostname (%h: this host). "
+                             "Default: celery@%h, celerybeat@%h.")
+@click.option("--timeout", default=3.0, show_default=True, type=float, help="Seconds to wait for the answer.")
+def healthcheck(role: str, url: str, node: str | None, timeout: float) -> None:
+    """Exit 0 when this container's web, worker or beat process answers as a healthy one, else 1."""
+    from qb24.healthcheck import Unhealthy, check
+
+    try:
+        click.echo(check(role, url=url, node=node, timeout=timeout))
+    except Unhealthy as exc:
+        raise click.ClickException(str(exc)) from None

@@ -58,16 +58,20 @@ B24_SANDBOX_CLIENT_ID = "local.qb24sandbox.0000"
 B24_SANDBOX_CLIENT_SECRET = "qb24-b24-sandbox-secret"
 
 
-def start_b24_sandbox(host: str = "127.0.0.1", port: int = 0):
-    """The Bitrix24 sandbox: an OAuth server + control API listener and one listener per portal."""
+def start_b24_sandbox(host: str = "127.0.0.1", port: int = 0, portal_port: int = 0):
+    """The Bitrix24 sandbox: an OAuth server + control API listener on `port` and one listener per
+    portal, the default portal's on `portal_port` (0 = any free port)."""
     from sandbox.bitrix24 import Bitrix24Sandbox
 
-    return Bitrix24Sandbox().start(host=host, port=port)
+    return Bitrix24Sandbox().start(host=host, port=port, portal_port=portal_port)
 
 
 def b24_urls(b24) -> dict[str, str]:
+    """What `qb24 sandbox` prints: the portal, its applications page (install an app by its handler URL
+    there), the BX24 library it serves (the app's B24_JS_URL), the OAuth server (B24_OAUTH_SERVERS)."""
     portal = b24.default_portal
-    return {"portal": portal.url + "/", "OAuth server": b24.oauth_url + "/oauth/token/",
+    return {"portal": portal.url + "/", "applications page": portal.url + "/marketplace/",
+            "BX24 JS library": portal.url + "/api/v1/", "OAuth server": b24.oauth_url,
             "REST endpoint": portal.url + "/rest/", "control API": b24.control_url + "/"}
 
 

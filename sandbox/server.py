@@ -27,7 +27,10 @@ class RunningServer:
 
 def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start `app` on host:port (0 = any free port) and return once it accepts connections."""
-    server = make_server(host, port, app, threaded=True)
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except SystemExit:  # werkzeug prints why it cannot listen (a taken port) and exits; callers report it
+        raise OSError(f"cannot listen on {host}:{port}") from None
     # A short poll interval keeps stop() (and so every test teardown) quick.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"serve-{port}", daemon=True)

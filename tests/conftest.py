@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite: databases on both dialects, Redis, the sandboxes."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,4 +63,14 @@ def prompt_install_events() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(qb24.stack, "register_apps", register_with_prompt_events)
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_stray_env_file() -> Iterator[None]:
+    """A developer's ./.env never reaches the suite: the entry points the tests start (qb24, gunicorn,
+    celery, create_app()) read QB24_ENV_FILE's file instead of it, here an empty one (config/env.py).
+    Tests of the .env loading name their own file or unset this."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QB24_ENV_FILE", os.devnull)
         yield

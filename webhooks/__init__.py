@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from config.env import load_env_file
 from config.logging import quiet_secret_loggers
 from config.settings import Settings, load_settings
 from webhooks import edge, errors, i18n, inputs, metrics, quickbooks, session
@@ -17,8 +18,10 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app; settings are read here (not at import) unless given."""
-    settings = settings or load_settings()
+    """Build the app; settings are read here (not at import, with ./.env's) unless given."""
+    if settings is None:
+        load_env_file()
+        settings = load_settings()
     quiet_secret_loggers()  # gunicorn never calls configure_logging
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key

@@ -140,6 +140,8 @@ def event() -> tuple[Response, int]:
         count_event("b24", _event_label(name), "refused")
         raise
     count_event("b24", _event_label(name), outcome)
+    log.info("b24.event.received", extra={"event": _event_label(name), "outcome": outcome,
+                                          "member_id": str(auth.get("member_id") or "")[:64]})
     # 202: an uninstall kept until Bitrix24 can confirm it (webhooks/uninstall.py).
     return jsonify({"ok": True, "outcome": outcome}), 202 if outcome == "pending" else 200
 

@@ -244,12 +244,13 @@ def disconnect() -> Response:
     who = admin_action()
     with transaction(runtime().sessions) as session:
         connection = connection_of(session, who.portal_id)
+        realm_id = connection.realm_id if connection is not None else None
         if connection is not None and connection.status == "connected":
             revoke_later(session, connection_tokens(connection, token_cipher()), "logout")
             drop_connection_tokens(connection, "disconnected")
         cancel_runs(session, who.portal_id)
     revoke_pending(session)
-    log.info("qbo.disconnected", extra={"member_id": who.member_id})
+    log.info("qbo.disconnected", extra={"member_id": who.member_id, "realm_id": realm_id})
     if request.accept_mimetypes.best == "application/json":
         return Response('{"connected": false}', mimetype="application/json")
     return redirect("/bitrix24/app", code=303)

@@ -56,8 +56,10 @@ def _unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return error  # type: ignore[return-value]  # Flask's own 404/405 pages
     count_error("unexpected")
-    # The class name only: an exception's text may carry a URL with a token in it.
-    log.error("web.unexpected", extra={"path": request.path, "error": type(error).__name__})
+    # Logged here, once, with its traceback: Flask logs nothing for an exception a handler answers, nor
+    # does gunicorn for a response. The traceback's text may carry a URL with a token in it: the
+    # formatters config.logging installs cut queries and secrets from it.
+    log.error("web.unexpected", extra={"path": request.path, "error": type(error).__name__}, exc_info=error)
     return message_page(500, "Something went wrong", "The app hit an unexpected error; please try again.")
 
 

@@ -62,8 +62,7 @@ def app_from_portal() -> str:
     remember_opening(frame.member_id, portal.install_id, frame.user_id, frame.auth, right)
     start_session(frame.member_id, frame.user_id, admin, portal.install_id or "")
     remember_language(request.args.get("LANG"))  # the frame's later requests (forms, polls) carry none
-    if not admin:
-        log.info("app.opened_read_only", extra={"member_id": frame.member_id, "user_id": frame.user_id})
+    log.info("app.opened", extra={"member_id": frame.member_id, "user_id": frame.user_id, "admin": admin})
     return _render(PortalSession(frame.member_id, frame.user_id, portal.id, admin))
 
 

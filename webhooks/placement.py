@@ -56,6 +56,7 @@ def create_invoice() -> str | tuple[str, int]:
     g.frame_origin = origin(frame.client_endpoint)  # trusted (from app.info): refusals show in the frame
     portal, connection = _portal(frame.member_id)
     kind, record_id = card_kind(frame.placement), record_id_of(frame.placement_options)
+    log.info("placement.clicked", extra={"member_id": frame.member_id, "kind": kind, "connected": connection is not None})
     if connection is None:
         return _page("not_connected")
     try:

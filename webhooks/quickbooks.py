@@ -98,6 +98,11 @@ def accept(services: Services, events: list[QboEvent]) -> None:
                                                           "QuickBooks will send it again.") from None
     for (label, outcome), count in outcomes.items():
         count_event("qbo", label, outcome, count)
+    totals: Counter[str] = Counter()
+    for (_, outcome), count in outcomes.items():
+        totals[outcome] += count
+    log.info("qbo.webhook.received", extra={"realm_id": ",".join(sorted({event.realm_id for event in events})),
+                                            "events": len(events), **totals})
 
 
 def _store(services: Services, events: list[QboEvent], outcomes: Counter[tuple[str, str]]) -> None:

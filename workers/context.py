@@ -29,6 +29,7 @@ from store.tokens import SqlPortalTokens, SqlRealmTokens
 
 if TYPE_CHECKING:
     from workers.celery_app import Qb24Celery
+    from workers.task_metrics import TaskMetrics
 
 QUICK_GATE_WAIT_S = 2.0  # a request's QuickBooks call waits this long for the realm's limits (RateLimitWait)
 
@@ -57,6 +58,13 @@ class Services:
     @cached_property
     def qbo_gate(self) -> QboGate:
         return QboGate(self.redis)
+
+    @cached_property
+    def task_metrics(self) -> TaskMetrics:
+        """Where this process's Celery task ends are counted for /metrics: Redis, or (embedded) this process."""
+        from workers.task_metrics import task_metrics_for
+
+        return task_metrics_for(self.redis)
 
     @cached_property
     def celery(self) -> Qb24Celery:

@@ -258,13 +258,13 @@ def _export_one(services: Services, portion: Portion, key: tuple[str, str], answ
     name = f"{entity}_{b24_id}"
     error = answer.errors.get(name)
     if isinstance(error, NotFound):
-        _handled(services, portion.ids([key]), "deleted", key)
+        _record_handled(services, portion, key, "deleted")
         return None
     record = answer.results.get(name)
     if error is not None or not isinstance(record, dict):
         return error or NoRecord(f"Bitrix24 answered no {entity} for id {b24_id}.")
     if parse_origin(record.get("ORIGINATOR_ID"), record.get("ORIGIN_ID")) is not None:
-        _handled(services, portion.ids([key]), "ours", key)  # one of our own imports: never exported back
+        _record_handled(services, portion, key, "ours")  # one of our own imports: never exported back
         return None
     try:
         ensure_customer(services, portion.portal, portion.connection.realm_id, entity, record)
@@ -272,15 +272,18 @@ def _export_one(services: Services, portion: Portion, key: tuple[str, str], answ
         log.warning("export.record_failed", extra={"portal_id": portion.portal.id, "entity": entity,
                                                    "b24_id": b24_id, "error": type(error).__name__})
         return error
-    _handled(services, portion.ids([key]), "exported", key)
+    _record_handled(services, portion, key, "exported")
     return None
 
 
-def _handled(services: Services, event_ids: list[int], why: str = "", key: tuple[str, str] | None = None) -> None:
+def _handled(services: Services, event_ids: list[int]) -> None:
     with transaction(services.sessions) as session:
         mark_handled(session, event_ids)
-    if key is not None:
-        log.info(f"export.record_{why}", extra={"entity": key[0], "b24_id": key[1]})
+
+
+def _record_handled(services: Services, portion: Portion, key: tuple[str, str], why: str) -> None:
+    _handled(services, portion.ids([key]))
+    log.info(f"export.record_{why}", extra={"member_id": portion.portal.member_id, "entity": key[0], "b24_id": key[1]})
 
 
 def _failed(services: Services, portion: Portion, failed: dict[tuple[str, str], BaseException],

@@ -67,6 +67,9 @@ def _run_to_end(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksCli
     ctx = _begin(sessions, run_id, qbo, b24, today, page_size, lease)
     if isinstance(ctx, str):
         return ctx
+    log.info("sync.started", extra={"run_id": run_id, "member_id": ctx.member_id, "realm_id": ctx.realm_id,
+                                    "dry_run": ctx.dry_run, "resumed": bool(ctx.done_at_start),
+                                    "total": ctx.counters.get("total")})
     try:
         _run(ctx)
     except Cancelled:
@@ -241,7 +244,11 @@ def unseen(window: list[dict], tail: list[str]) -> list[dict]:
 def _end(ctx: SyncContext, status: str, error: str | None = None) -> str:
     finish(ctx, status, error)
     with ctx.sessions() as session:
-        return session.get(SyncRun, ctx.run_id).status
+        final = session.get(SyncRun, ctx.run_id).status
+    counts = {key: ctx.counters.get(key) for key in ("total", "done", "imported", "updated", "skipped", "failed")}
+    log.info("sync.finished", extra={"run_id": ctx.run_id, "member_id": ctx.member_id, "realm_id": ctx.realm_id,
+                                     "status": final, "dry_run": ctx.dry_run, **counts})
+    return final
 
 
 def fatal_reason(error: Exception) -> str:

@@ -40,10 +40,13 @@ class Bitrix24Sandbox:
         self._portal_servers: dict[str, RunningServer] = {}
         self._old_domains: list[RunningServer] = []
         self.default_member_id = ""
+        self.default_portal_port = 0  # the default portal's listener port, kept across resets (0 = any)
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "Bitrix24Sandbox":
-        """Start the OAuth/control listener, the event sender, the default portal and app."""
+    def start(self, host: str = "127.0.0.1", port: int = 0, portal_port: int = 0) -> "Bitrix24Sandbox":
+        """Start the OAuth/control listener, the event sender, the default portal and app; the default
+        portal listens on `portal_port` (0 = any free port), other portals on any free port."""
         self.host = host
+        self.default_portal_port = portal_port
         app = Flask("bitrix24_oauth")
         app.register_blueprint(oauth_blueprint(self))
         app.register_blueprint(control_blueprint(self))
@@ -56,7 +59,7 @@ class Bitrix24Sandbox:
     def _seed_defaults(self) -> None:
         """The default app and portal that exist after start/reset."""
         self.register_app(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
-        self.default_member_id = self.create_portal("basic").member_id
+        self.default_member_id = self.create_portal("basic", port=self.default_portal_port).member_id
 
     @property
     def oauth_url(self) -> str:
@@ -86,8 +89,8 @@ class Bitrix24Sandbox:
         return portal
 
     def create_portal(self, plan: str = "basic", member_id: str | None = None,
-                      invoice_category_id: int = 5) -> PortalInfo:
-        """Start a portal listener; its DOMAIN is 127.0.0.1:<port>."""
+                      invoice_category_id: int = 5, port: int = 0) -> PortalInfo:
+        """Start a portal listener on `port` (0 = any free port); its DOMAIN is 127.0.0.1:<port>."""
         rate, size = PLANS.get(plan, PLANS["basic"])
         portal = Portal(member_id or token_hex(16), plan, limits=Limits(drain_rate=rate, bucket_size=size))
         with self.state.lock:
@@ -95,7 +98,12 @@ class Bitrix24Sandbox:
                 raise RestError(409, "PORTAL_EXISTS", f"Portal {portal.member_id} exists")
             seed_directories(portal, invoice_category_id)
             self.state.portals[portal.member_id] = portal
-        server = serve_in_thread(create_portal_app(self, portal), host=self.host, port=0)
+        try:
+            server = serve_in_thread(create_portal_app(self, portal), host=self.host, port=port)
+        except OSError:  # the port is taken: no portal without a listener is left behind
+            with self.state.lock:
+                del self.state.portals[portal.member_id]
+            raise
         self._portal_servers[portal.member_id] = server
         portal.url = server.url
         portal.domain = server.url.split("://", 1)[1]

@@ -30,7 +30,8 @@ def _free_port() -> int:
 def _environment(tmp_path: Path, port: int) -> dict[str, str]:
     base = f"http://127.0.0.1:{port}"
     return {**os.environ, "PYTHONPATH": str(ROOT), "APP_BASE_URL": base,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'access.db'}", "SECRET_KEY": "k" * 32,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'access.db'}",
+            "SECRET_KEY": "session-signing-key-0123456789abcdef",
             "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "QBO_CLIENT_ID": "q",
             "QBO_CLIENT_SECRET": "qs", "QBO_REDIRECT_URI": base + "/quickbooks/callback",
             "QBO_ENVIRONMENT": "sandbox", "QBO_VERIFIER_TOKEN": "v", "B24_CLIENT_ID": "local.x.1",
@@ -46,7 +47,7 @@ def _serve(command: list[str], env: dict[str, str], port: int) -> str:
             try:
                 requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its worker still importing
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise AssertionError("the server did not start") from None
                 time.sleep(0.1)

@@ -9,7 +9,7 @@ from config.settings import DEFAULT_DATABASE_URL, ConfigError, load_settings
 KEY = Fernet.generate_key().decode()
 VALID = {
     "APP_BASE_URL": "https://qb24.example.com/",
-    "SECRET_KEY": "s3cret-session-key",
+    "SECRET_KEY": "Zq8vN2xL5rT0wY7kP4mB1cH6jF9dS3gA-session",
     "TOKEN_ENCRYPTION_KEY": KEY,
     "QBO_CLIENT_ID": "ABc123",
     "QBO_CLIENT_SECRET": "qbo-client-secret",
@@ -84,7 +84,7 @@ def test_reconcile_interval_defaults_to_five_minutes_and_takes_fractions():
 
 def test_secrets_stay_out_of_repr():
     text = repr(load_settings(VALID))
-    for secret in ("s3cret-session-key", KEY, "qbo-client-secret", "verifier-secret", "b24-client-secret"):
+    for secret in (VALID["SECRET_KEY"], KEY, "qbo-client-secret", "verifier-secret", "b24-client-secret"):
         assert secret not in text
 
 

@@ -51,7 +51,8 @@ def make_app(tmp_path, oauth: Counted, **env: str) -> Flask:
     database_url = f"sqlite:///{tmp_path / 'limit.db'}"
     migrate(database_url)
     return create_app(load_settings({
-        "APP_BASE_URL": "http://127.0.0.1:9", "DATABASE_URL": database_url, "SECRET_KEY": "k" * 32,
+        "APP_BASE_URL": "http://127.0.0.1:9", "DATABASE_URL": database_url,
+        "SECRET_KEY": "session-signing-key-0123456789abcdef",
         "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "QBO_CLIENT_ID": "q", "QBO_CLIENT_SECRET": "qs",
         "QBO_REDIRECT_URI": "http://127.0.0.1:9/quickbooks/callback", "QBO_ENVIRONMENT": "sandbox",
         "QBO_VERIFIER_TOKEN": "v", "B24_CLIENT_ID": "local.limit.1", "B24_CLIENT_SECRET": "s",

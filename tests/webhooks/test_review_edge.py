@@ -76,7 +76,8 @@ def terse(tmp_path) -> Iterator[TerseWorld]:
     database_url = f"sqlite:///{tmp_path / 'terse.db'}"
     migrate(database_url)
     settings = load_settings({
-        "APP_BASE_URL": "http://127.0.0.1:9", "DATABASE_URL": database_url, "SECRET_KEY": "k" * 32,
+        "APP_BASE_URL": "http://127.0.0.1:9", "DATABASE_URL": database_url,
+        "SECRET_KEY": "session-signing-key-0123456789abcdef",
         "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "QBO_CLIENT_ID": "q", "QBO_CLIENT_SECRET": "qs",
         "QBO_REDIRECT_URI": "http://127.0.0.1:9/quickbooks/callback", "QBO_ENVIRONMENT": "sandbox",
         "QBO_VERIFIER_TOKEN": "v", "B24_CLIENT_ID": CLIENT_ID, "B24_CLIENT_SECRET": CLIENT_SECRET,
@@ -144,7 +145,8 @@ def test_a_refresh_from_a_web_request_logs_no_secret_at_debug(terse, caplog):
 
 def test_settings_repr_hides_database_and_redis_passwords():
     settings = load_settings({
-        "APP_BASE_URL": "https://qb24.example.com", "SECRET_KEY": "s", "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "APP_BASE_URL": "https://qb24.example.com", "SECRET_KEY": "session-signing-key-0123456789abcdef",
+        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "QBO_CLIENT_ID": "q", "QBO_CLIENT_SECRET": "qs", "QBO_REDIRECT_URI": "https://qb24.example.com/cb",
         "QBO_ENVIRONMENT": "production", "QBO_VERIFIER_TOKEN": "v", "B24_CLIENT_ID": "b", "B24_CLIENT_SECRET": "bs",
         "DATABASE_URL": "postgresql://qb24:db-pass-123@db/qb24", "REDIS_URL": "redis://:redis-pass-456@cache:6379/0"})
