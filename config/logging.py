@@ -108,7 +108,14 @@ def _format_keys(message: str) -> tuple[str, ...] | None:
 
 def context_of(record: logging.LogRecord) -> dict[str, Any]:
     """The record's `extra={...}` fields (member_id, realm_id, path, status, task, …)."""
-    return {key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES}
+    return {key: value for key, value in vars(record).items()
+            if key not in _RECORD_ATTRIBUTES and not _celery_data(record, key)}
+
+
+def _celery_data(record: logging.LogRecord, key: str) -> bool:
+    """Celery's task lines carry `extra={"data": …}`, the dict their message was made from (celery.app.trace):
+    printed again it would repeat a failure's traceback and show the task's arguments."""
+    return key == "data" and record.name.startswith("celery.")
 
 
 class CeleryTaskFilter(logging.Filter):
@@ -158,6 +165,8 @@ class JsonLineFormatter(JsonFormatter):
 
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         super().add_fields(log_data, record, message_dict)
+        if _celery_data(record, "data"):
+            log_data.pop("data", None)
         if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
             atoms = record.args  # gunicorn glogging.Logger.atoms: m method, U path, s status, M milliseconds
             log_data.update(method=atoms.get("m"), path=atoms.get("U"), status=_number(atoms.get("s")),

@@ -142,6 +142,11 @@ def _fernet_key(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def load_token_key(env: Mapping[str, str] | None = None) -> str:
+    """TOKEN_ENCRYPTION_KEY alone, checked as Settings' is (`qb24 rotate-keys` needs nothing else but the database)."""
+    return _fernet_key(os.environ if env is None else env, "TOKEN_ENCRYPTION_KEY")
+
+
 def _qbo_environment(env: Mapping[str, str]) -> str:
     value = _required(env, "QBO_ENVIRONMENT")
     if value in QBO_ENVIRONMENTS:

@@ -164,3 +164,51 @@ def healthcheck(role: str, url: str, node: str | None, timeout: float) -> None:
         click.echo(check(role, url=url, node=node, timeout=timeout))
     except Unhealthy as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command("rotate-keys")
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000),
+              help="Rows read and written per transaction.")
+def rotate_keys(batch_size: int) -> None:
+    """Re-encrypt every stored token with the first TOKEN_ENCRYPTION_KEY, so the keys after it can be
+    removed. Needs only DATABASE_URL and TOKEN_ENCRYPTION_KEY; safe while the service runs; exits 1 when
+    a token decrypts with none of the keys (their rows are named by id)."""
+    import sys
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from config.settings import ConfigError, load_database_url, load_token_key
+    from store.crypto import TokenCipher
+    from store.db import make_engine
+    from store.rotate import RowKeepsChanging
+    from store.rotate import rotate_keys as rotate
+
+    problems, values = [], []
+    for load in (load_database_url, load_token_key):
+        try:
+            values.append(load())
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise click.ClickException("; ".join(problems))
+    engine = make_engine(values[0])
+    try:
+        tables = rotate(engine, TokenCipher(values[1]), batch_size)
+    except RowKeepsChanging as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:  # unreachable server, refused login, no schema: which, in one line
+        raise click.ClickException(f"cannot rotate the stored tokens: {_one_line(exc)} "
+                                   "(is DATABASE_URL right, and the schema migrated with `qb24 migrate`?)") from None
+    finally:
+        engine.dispose()
+    for table in tables:
+        line = f"{table.table}: {table.rotated} rotated, {table.current} already current, " \
+               f"{len(table.undecryptable)} undecryptable"
+        if table.undecryptable:
+            line += " (ids " + ", ".join(map(str, table.undecryptable)) + ")"
+        click.echo(line)
+    if any(table.undecryptable for table in tables):
+        click.echo("Rows named above decrypt with none of TOKEN_ENCRYPTION_KEY's keys: put the key they were "
+                   "written with back in the list, or have their portals reinstall the app and log in again.",
+                   err=True)
+        sys.exit(1)

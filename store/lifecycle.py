@@ -1,19 +1,21 @@
 """What happens to a portal's data when it logs out of QuickBooks or uninstalls the app."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from clients.quickbooks_auth import QboTokens
-from store.crypto import TokenCipher
+from store.crypto import TokenCipher, TokenDecryptError
 from store.models import (CustomerParent, Link, OAuthState, PaymentInvoices, PendingConnection, Portal, QboConnection,
                           ReceivedEvent, SyncFailure, SyncRun)
 from store.portals import drop_uninstall_claim
 from store.tokens import realm_tokens
 
 ACTIVE_RUNS = ("pending", "running")
+log = logging.getLogger("qb24.store.lifecycle")
 
 
 def cancel_runs(session: Session, portal_id: int) -> int:
@@ -25,9 +27,33 @@ def cancel_runs(session: Session, portal_id: int) -> int:
     return result.rowcount or 0
 
 
+def cancel_pending_run(session: Session, portal_id: int, run_id: int) -> bool:
+    """Cancel the portal's run `run_id` if it is still pending (queued, no worker has begun it); whether it was.
+
+    One conditional UPDATE, so it is atomic against a worker claiming the run: the worker locks the row
+    (SELECT ... FOR UPDATE, workers/full_sync._begin) and sets it running. On PostgreSQL this UPDATE then waits
+    for that lock and re-checks `status = 'pending'` on the row as the worker committed it (READ COMMITTED,
+    https://www.postgresql.org/docs/current/transaction-iso.html#XACT-READ-COMMITTED), so it changes nothing;
+    cancelled first, the worker's locked read finds the run over and never starts it.
+    """
+    result = session.execute(
+        update(SyncRun).where(SyncRun.id == run_id, SyncRun.portal_id == portal_id, SyncRun.status == "pending")
+        .values(status="cancelled", finished_at=datetime.now(timezone.utc))
+    )
+    return (result.rowcount or 0) == 1
+
+
 def connection_tokens(connection: QboConnection, cipher: TokenCipher) -> QboTokens | None:
-    """The stored QuickBooks tokens (for revoking), or None when none are held."""
-    return None if connection.refresh_token_enc is None else realm_tokens(connection, cipher)
+    """The stored QuickBooks tokens (for revoking), or None when none are held or they decrypt with no key
+    (logged: nothing can revoke them then; they end at Intuit when the refresh token expires)."""
+    if connection.refresh_token_enc is None:
+        return None
+    try:
+        return realm_tokens(connection, cipher)
+    except TokenDecryptError:
+        log.warning("qbo.tokens.undecryptable", extra={"realm_id": connection.realm_id,
+                                                       "connection_id": connection.id, "revoked": False})
+        return None
 
 
 def drop_connection_tokens(connection: QboConnection, status: str) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -10,11 +11,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from clients.quickbooks_auth import QboTokens
-from store.crypto import TokenCipher
+from store.crypto import TokenCipher, TokenDecryptError
 from store.models import PendingConnection, QboConnection
 from store.tokens import realm_tokens
 
 PENDING_TTL = timedelta(minutes=10)
+log = logging.getLogger("qb24.store.pending")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def hold_connection(session: Session, portal_id: int, user_id: str | None, token
 def claim_connection(session: Session, ticket: str, cipher: TokenCipher,
                      now: datetime | None = None) -> PendingGrant | None:
     """The pending connection behind `ticket`, deleted in the same statement (two claims racing
-    with one ticket cannot both get it); None when unknown or already claimed."""
+    with one ticket cannot both get it); None when unknown, already claimed or undecryptable."""
     now = now or datetime.now(timezone.utc)
     row = session.execute(
         delete(PendingConnection).where(PendingConnection.ticket_hash == _hash(ticket))
@@ -57,7 +59,10 @@ def claim_connection(session: Session, ticket: str, cipher: TokenCipher,
     ).first()
     if row is None:
         return None
-    return PendingGrant(row.portal_id, row.user_id, row.company_name, realm_tokens(row, cipher), row.expires_at <= now)
+    tokens = _readable(row, cipher)
+    if tokens is None:  # the consent must be done again: as if it had expired
+        return None
+    return PendingGrant(row.portal_id, row.user_id, row.company_name, tokens, row.expires_at <= now)
 
 
 def sweep_expired(session: Session, cipher: TokenCipher, now: datetime | None = None) -> list[QboTokens]:
@@ -87,4 +92,14 @@ def revocable(session: Session, grants: list[QboTokens]) -> list[QboTokens]:
 def _drop(session: Session, condition, cipher: TokenCipher) -> list[QboTokens]:
     rows = session.execute(delete(PendingConnection).where(condition)
                            .returning(*PendingConnection.__table__.columns)).all()
-    return [realm_tokens(row, cipher) for row in rows]
+    return [tokens for tokens in (_readable(row, cipher) for row in rows) if tokens is not None]
+
+
+def _readable(row, cipher: TokenCipher) -> QboTokens | None:
+    """The row's grant, or None (logged) when it decrypts with no key: nothing can use or revoke it then."""
+    try:
+        return realm_tokens(row, cipher)
+    except TokenDecryptError:
+        log.warning("qbo.pending.undecryptable", extra={"pending_id": row.id, "portal_id": row.portal_id,
+                                                        "realm_id": row.realm_id})
+        return None

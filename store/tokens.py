@@ -1,13 +1,14 @@
 """Token repositories the clients call: decrypt on load, encrypt and commit on save."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from clients.bitrix24_auth import PortalAuth
 from clients.quickbooks_auth import QboTokens
-from store.crypto import TokenCipher
+from store.crypto import TokenCipher, TokenDecryptError
 from store.db import transaction
 from store.portals import connection_for_realm, portal_by_member_id
 
@@ -18,6 +19,22 @@ class ConnectionMissing(LookupError):
 
 class PortalMissing(LookupError):
     """No installed portal with this member_id (or it holds no tokens)."""
+
+
+class StoredTokensUnreadable(LookupError):
+    """Stored tokens that decrypt with none of TOKEN_ENCRYPTION_KEY's keys (one removed too early):
+    as good as none, until the portal's administrator opens the app or logs in to QuickBooks again."""
+
+
+class RealmTokensUnreadable(StoredTokensUnreadable, ConnectionMissing):
+    """A connection's QuickBooks tokens do not decrypt: log in with QuickBooks again."""
+
+
+class PortalTokensUnreadable(StoredTokensUnreadable, PortalMissing):
+    """A portal's Bitrix24 tokens do not decrypt: an administrator opens the app to store new ones."""
+
+
+log = logging.getLogger("qb24.store.tokens")
 
 
 def realm_tokens(row: Any, cipher: TokenCipher) -> QboTokens:
@@ -38,7 +55,11 @@ class SqlRealmTokens:
             row = connection_for_realm(session, realm_id)
             if row is None or row.refresh_token_enc is None:
                 raise ConnectionMissing(realm_id)
-            return realm_tokens(row, self.cipher)
+            try:
+                return realm_tokens(row, self.cipher)
+            except TokenDecryptError:
+                log.warning("qbo.tokens.undecryptable", extra={"realm_id": realm_id, "connection_id": row.id})
+                raise RealmTokensUnreadable(realm_id) from None
 
     def save(self, tokens: QboTokens) -> None:
         with transaction(self.sessions) as session:
@@ -62,11 +83,15 @@ class SqlPortalTokens:
             row = portal_by_member_id(session, member_id)
             if row is None or row.refresh_token_enc is None or row.access_expires_at is None:
                 raise PortalMissing(member_id)
+            try:
+                access_token, refresh_token = (self.cipher.decrypt(row.access_token_enc) or "",
+                                               self.cipher.decrypt(row.refresh_token_enc) or "")
+            except TokenDecryptError:
+                log.warning("b24.tokens.undecryptable", extra={"member_id": member_id, "portal_id": row.id})
+                raise PortalTokensUnreadable(member_id) from None
             return PortalAuth(
                 member_id=member_id, domain=row.domain, client_endpoint=row.client_endpoint,
-                server_endpoint=row.server_endpoint,
-                access_token=self.cipher.decrypt(row.access_token_enc) or "",
-                refresh_token=self.cipher.decrypt(row.refresh_token_enc) or "",
+                server_endpoint=row.server_endpoint, access_token=access_token, refresh_token=refresh_token,
                 expires_at=row.access_expires_at,
             )
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from clients.bitrix24_auth import PortalAuth
 from clients.quickbooks_auth import QboTokens
+from store.crypto import TokenDecryptError
 from store.db import transaction
 from store.events import record_event
 from store.lifecycle import cancel_runs, end_install
@@ -62,8 +63,15 @@ def authenticate_event(session: Session, member_id: str, application_token: str,
 
 
 def token_matches(portal: Portal, application_token: str) -> bool:
-    """Whether the portal holds an application token and it equals `application_token` (constant time)."""
-    stored = token_cipher().decrypt(portal.application_token_enc) if portal.application_token_enc else None
+    """Whether the portal holds an application token and it equals `application_token` (constant time).
+
+    One that decrypts with no key of TOKEN_ENCRYPTION_KEY (removed before `qb24 rotate-keys` ran) matches
+    nothing: the portal's events are refused until it installs the app again, which brings a new one."""
+    try:
+        stored = token_cipher().decrypt(portal.application_token_enc) if portal.application_token_enc else None
+    except TokenDecryptError:
+        log.warning("b24.event.application_token_undecryptable", extra={"member_id": portal.member_id})
+        return False
     return bool(stored) and hmac.compare_digest(stored.encode(), application_token.encode())
 
 

@@ -17,6 +17,7 @@ import time
 from html import escape
 
 from flask import Blueprint, Response, redirect, request
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -159,8 +160,8 @@ def _declined(owner: StateOwner, error: str) -> Response:
     """Intuit's error redirect (reference §7: `error=access_denied` when the user cancels): nothing exchanged."""
     declined = error == "access_denied"
     log.info("qbo.connect.declined", extra={"portal_id": owner.portal_id, "error": oauth_error_label(error)})
-    return _closing(message_page(
-        200 if declined else 400, "QuickBooks not connected",
+    return _closing(_declined_page(
+        200 if declined else 400,
         "You declined the connection, so nothing was changed. You can close this tab and click Log in again."
         if declined else "QuickBooks did not grant access, so nothing was changed. Please try again."))
 
@@ -179,17 +180,35 @@ def _ticket_page(company: str, ticket: str) -> Response:
     opener = origin(runtime().settings.app_base_url)  # the app page that opened this tab
     # The ticket sits in this page only, shown to the browser that completed the consent; it is
     # posted to the opener only if the opener is the app's own origin (postMessage's targetOrigin).
-    extra = (f"<div id='ticket' data-ticket='{escape(ticket)}' data-origin='{escape(opener)}' hidden></div>"
+    # When the app page answers that it is connected, the tab closes itself: window.close() works
+    # for a tab a script opened (the app page's window.open), else the text says to close it
+    # (https://developer.mozilla.org/en-US/docs/Web/API/Window/close).
+    extra = (f"<div id='ticket' data-ticket='{escape(ticket)}' data-origin='{escape(opener)}' "
+             f"data-connected='{escape(_('QuickBooks is connected. You can close this tab.'))}' hidden></div>"
              "<p id='next'>Keep this tab open until the app page in Bitrix24 shows the company, then close it.</p>"
              "<noscript><p id='noscript'>JavaScript is off, so this tab cannot reach the app page. Go back to the "
              "app in Bitrix24, turn JavaScript on and click Log in again.</p></noscript>"
-             "<script>(function(){var d=document.getElementById('ticket').dataset;"
+             "<script>(function(){var d=document.getElementById('ticket').dataset,next=document.getElementById('next');"
+             "window.addEventListener('message',function(e){"
+             "if(e.origin!==d.origin||e.source!==window.opener||!e.data||e.data.type!=='qb24:connected'){return;}"
+             "next.textContent=d.connected;window.close();});"
              "if(window.opener){window.opener.postMessage({type:'qb24:connect-ticket',ticket:d.ticket},d.origin);}"
-             "else{document.getElementById('next').textContent='This tab lost its link to the app page. Go back "
+             "else{next.textContent='This tab lost its link to the app page. Go back "
              "to the app in Bitrix24 and click Log in again.';}})();</script>")
     return message_page(200, "Return to Bitrix24 to finish connecting",
                         f"QuickBooks approved the connection to {company}. Return to Bitrix24 to finish "
                         "connecting: the app page there completes it.", extra)
+
+
+def _declined_page(status: int, message: str) -> Response:
+    """The declined page tells its opener (the app page shows the message there) and closes itself when it can."""
+    opener = origin(runtime().settings.app_base_url)
+    extra = (f"<div id='declined' data-origin='{escape(opener)}' hidden></div>"
+             "<script>(function(){var d=document.getElementById('declined').dataset;"
+             "if(!window.opener){return;}"
+             "window.opener.postMessage({type:'qb24:connect-declined',"
+             "message:document.getElementById('message').textContent},d.origin);window.close();})();</script>")
+    return message_page(status, "QuickBooks not connected", message, extra)
 
 
 @connect.post("/quickbooks/connect/finish")

@@ -5,8 +5,10 @@ import logging
 from html import escape
 
 from flask import Flask, Response, jsonify, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from store.tokens import RealmTokensUnreadable, StoredTokensUnreadable
 from webhooks.metrics import count_error
 
 log = logging.getLogger("qb24.web.errors")
@@ -52,6 +54,22 @@ def _page_error(error: PageError) -> Response:
     return response
 
 
+class SignInUnreadable(PageError):
+    """Stored tokens no key of TOKEN_ENCRYPTION_KEY decrypts (docs/deploy.md, key rotation): 409, not a 500."""
+
+    kind = "tokens_unreadable"
+
+
+def _tokens_unreadable(error: StoredTokensUnreadable) -> Response:
+    # Logged where they were read (store/tokens.py), with the portal or realm; here only the way out.
+    if isinstance(error, RealmTokensUnreadable):
+        message = _("The app can no longer read this portal's QuickBooks sign-in. Log in with QuickBooks again.")
+    else:
+        message = _("The app can no longer read this portal's Bitrix24 sign-in. "
+                    "An administrator should open the app in Bitrix24 again.")
+    return _page_error(SignInUnreadable(409, message))
+
+
 def _unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return error  # type: ignore[return-value]  # Flask's own 404/405 pages
@@ -66,4 +84,5 @@ def _unexpected(error: Exception) -> Response:
 def init_app(app: Flask) -> None:
     """Register the handlers."""
     app.register_error_handler(PageError, _page_error)
+    app.register_error_handler(StoredTokensUnreadable, _tokens_unreadable)
     app.register_error_handler(Exception, _unexpected)

@@ -195,12 +195,13 @@ def _placement_options(raw: str) -> dict:
     return options if isinstance(options, dict) else {}
 
 
-def authenticate_frame_post(req: Request) -> FramePost:
-    """Parse and confirm an installer/app/widget POST; raise FrameAuthError when it is not genuine."""
+def authenticate_frame_post(req: Request, outside: str | None = None) -> FramePost:
+    """Parse and confirm an installer/app/widget POST; raise FrameAuthError when it is not genuine.
+    `outside`: what to tell a POST without Bitrix24's sign-in (a page opened outside the portal)."""
     form = req.form
     access_token, member_id = form.get("AUTH_ID", "").strip(), form.get("member_id", "").strip()
     if not access_token or not member_id:
-        raise FrameAuthError(400, "This page must be opened by Bitrix24 (AUTH_ID and member_id are missing).")
+        raise FrameAuthError(400, outside or "This page must be opened by Bitrix24 (AUTH_ID and member_id are missing).")
     options = _placement_options(form.get("PLACEMENT_OPTIONS", ""))
     lifetime = form.get("AUTH_EXPIRES", "").strip() or "3600"
     if not AUTH_LIFETIME.fullmatch(lifetime):  # str.isdigit() admits "²", and 10**30 s overflows

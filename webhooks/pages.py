@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,22 +19,24 @@ from store.portals import portal_by_member_id
 from store.events import failed_add_ids, take_up_again
 from store.sync_log import failure_of
 from store.tokens import PortalMissing
-from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening
+from webhooks.admins import Right, admin_action, as_now, opening_verdict, remember_opening, require_admin
 from webhooks.errors import PageError
 from webhooks.frame_auth import authenticate_frame_post
 from webhooks.i18n import remember_language
 from webhooks.portal_settings import (STATUSES, effective_settings, field_errors, invoice_stages,
                                       load_settings_form, portal_crm)
+from webhooks.run_status import status_sentence
 from webhooks.runtime import runtime
 from webhooks.services import bitrix24_client, portal_tokens
 from workers.facts_cache import FactsCache
 from workers.progress import report_view, run_progress
 from workers.lease import orphaned
 from workers.exports import enqueue_export
-from workers.runs import RunActive, active_run, start_run
+from workers.runs import RunActive, active_run, cancel_pending_run, start_run
 from workers.tasks import EnqueueFailed, enqueue_full_sync, enqueue_retry
 from webhooks.sync_log_view import EXPORT_FAILED_AFTER, export_retry_target, retry_target, sync_log_view
-from webhooks.session import PortalSession, csrf_token, link_token, origin, require_session, start_session
+from webhooks.session import (PortalSession, csrf_token, link_token, open_in_bitrix24, origin, require_session,
+                              start_session)
 
 log = logging.getLogger("qb24.web.pages")
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -44,7 +47,7 @@ REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
 @pages.post("/bitrix24/app")
 def app_from_portal() -> str:
     """The portal opens the app: confirm the POST, keep its fresh tokens, start a session, render."""
-    frame = authenticate_frame_post(request)
+    frame = authenticate_frame_post(request, outside=open_in_bitrix24())
     g.frame_origin = origin(frame.client_endpoint)  # trusted (from app.info): refusals show in the frame
     rt = runtime()
     with rt.sessions() as session:
@@ -70,6 +73,21 @@ def app_from_portal() -> str:
 def app_page() -> str:
     """The same page from the session (after a save, a sync start or a connect)."""
     return _render(as_now(require_session()))
+
+
+@pages.get("/bitrix24/app/logout")
+def confirm_logout() -> Response | str:
+    """Log out's confirmation step: it revokes QuickBooks access for the whole portal, so one click on the
+    app page only asks; this page's button POSTs /quickbooks/disconnect (CSRF token, admin re-check)."""
+    who = require_admin(as_now(require_session()))
+    rt = runtime()
+    with rt.sessions() as session:
+        connection = _connection(session, who.portal_id)
+        if connection is None or connection.status != "connected":
+            return redirect(url_for("pages.app_page"), 303)  # already logged out: nothing to confirm
+        company = connection.company_name or _("your QuickBooks company")
+    return render_template("qb24/logout.html", company=company, csrf_token=csrf_token(),
+                           b24_js_url=rt.settings.b24_js_url)
 
 
 @pages.get("/bitrix24/app/status")
@@ -136,6 +154,30 @@ def start_sync() -> Response:
         return redirect(url_for("pages.app_page"), 303)
     log.info("app.sync.queued", extra={"member_id": who.member_id, "run_id": run.id, "dry_run": dry_run})
     flash("Dry run queued: nothing is written to Bitrix24." if dry_run else "Sync queued.", "ok")
+    return redirect(url_for("pages.app_page"), 303)
+
+
+@pages.post("/bitrix24/app/sync/cancel")
+def cancel_sync() -> Response:
+    """Cancel the portal's queued sync before a worker begins it; one already begun is left to run."""
+    who = admin_action()
+    run_id = request.form.get("run_id", "")
+    if not run_id.isascii() or not run_id.isdigit() or len(run_id) > 18:
+        raise PageError(400, _("Name the sync run to cancel by its number."))
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        cancelled = cancel_pending_run(session, who.portal_id, int(run_id))
+        run = session.get(SyncRun, int(run_id))
+        if run is None or run.portal_id != who.portal_id:  # another portal's run is a 404, untouched
+            raise PageError(404, _("This sync run does not exist for this portal. Reload the app."))
+        status = run.status
+    if cancelled:
+        log.info("app.sync.cancelled", extra={"member_id": who.member_id, "run_id": int(run_id)})
+        flash(_("The queued sync was cancelled: it will not start."), "ok")
+    elif status == "running":
+        flash(_("The sync had already started, so it was not cancelled; its progress is below."), "error")
+    else:
+        flash(_("The sync had already ended, so there was nothing to cancel."), "error")
     return redirect(url_for("pages.app_page"), 303)
 
 
@@ -222,7 +264,14 @@ def progress() -> Response:
     """The latest run's status and counters, for the live progress bar."""
     who = require_session()
     with runtime().sessions() as session:
-        return jsonify(run_progress(_latest_run(session, who.portal_id)))
+        return jsonify(_progress(_latest_run(session, who.portal_id)))
+
+
+def _progress(run: SyncRun | None) -> dict[str, Any]:
+    """The run's progress with its state as a sentence (`status_text`); `status` stays raw for scripts."""
+    progress = run_progress(run)
+    progress["status_text"] = status_sentence(progress, run.finished_at if run else None)
+    return progress
 
 
 def _qbo_consent_origin(settings: Settings) -> str:
@@ -255,7 +304,7 @@ def _render(who: PortalSession, errors: dict[str, str] | None = None, form: Any 
         portal = session.get(Portal, who.portal_id)
         connection = _connection(session, who.portal_id)
         run = _latest_run(session, who.portal_id)
-        view = {"portal": portal, "run": run, "progress": run_progress(run),
+        view = {"portal": portal, "run": run, "progress": _progress(run),
                 "connected": connection is not None and connection.status == "connected",
                 "connection": connection, "errors": errors or {}, "form": form, "admin": who.admin,
                 "csrf_token": csrf_token(), "b24_js_url": rt.settings.b24_js_url,

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from store.portals import portal_by_member_id
@@ -59,7 +60,7 @@ def require_session() -> PortalSession:
     """The current session; 401 when missing or the portal is gone, 403 when the request names another portal."""
     member_id = session.get("member_id")
     if not member_id:
-        raise SessionError(401, "Your session has expired. Open the app again from Bitrix24.")
+        raise _no_session()
     named = request.values.get("member_id")
     # compare_digest refuses str with non-ASCII characters (TypeError); bytes take any input.
     if named is not None and not hmac.compare_digest(named.encode(), member_id.encode()):
@@ -73,6 +74,28 @@ def require_session() -> PortalSession:
             raise SessionError(401, "This session belongs to an earlier installation of the app. "
                                     "Open the app again from Bitrix24.")
         return PortalSession(member_id, session.get("user_id"), portal.id, session_is_admin())
+
+
+def open_in_bitrix24() -> str:
+    """How to open the app: it works only in the portal's frame, which signs the user in."""
+    return _("This app works only inside your Bitrix24 portal. Open it there: click the app in the portal's left "
+             "menu, or go to Applications (Market in newer Bitrix24) → Installed and open it from the list.")
+
+
+def _no_session() -> SessionError:
+    """Why a request has no session: none was ever started in this browser (the app was opened outside
+    Bitrix24), the browser would not keep it in the frame, or it expired."""
+    if request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]):
+        # Flask drops a cookie past its lifetime or with a bad signature: the session is gone, not absent
+        return SessionError(401, _("Your session has expired. Open the app again from Bitrix24."))
+    # Bitrix24 opens the frame with a POST that starts the session, so a framed request without the cookie
+    # means the browser refused it (third-party cookies blocked). Sec-Fetch-Dest names the frame:
+    # https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Sec-Fetch-Dest
+    if request.headers.get("Sec-Fetch-Dest") == "iframe":
+        return SessionError(401, _("Your browser did not keep this app's session inside Bitrix24; it may block "
+                                   "third-party cookies. Allow cookies for this app's site, then open the app "
+                                   "again from Bitrix24."))
+    return SessionError(401, open_in_bitrix24(), _("Open this app from Bitrix24"))
 
 
 def _same_install(held: object, current: str | None) -> bool:

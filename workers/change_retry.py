@@ -23,6 +23,7 @@ from clients.quickbooks_errors import NotFound
 from store.db import transaction
 from store.models import Link, Portal, QboConnection
 from store.sync_log import clear_failures, failure_of
+from store.tokens import StoredTokensUnreadable
 from workers.celery_app import PULL_CHANGES, RETRY_RECORD
 from workers.change_apply import apply_changes
 from workers.change_commit import commit_changes, commit_links, pull_context, set_in_flight
@@ -47,6 +48,8 @@ def retry_record(self: Task, portal_id: int, qbo_type: str, qbo_id: str) -> str:
     except TRANSIENT as error:
         log.warning("changes.retry_record_retry", extra={"portal_id": portal_id, "error": type(error).__name__})
         raise self.retry(countdown=RETRY_DELAY_S)
+    except StoredTokensUnreadable:  # logged where they were read (store/tokens.py); the log row stays
+        return "tokens_unreadable"
     if outcome in ("busy", "deferred"):
         self.app.send_task(RETRY_RECORD, args=(portal_id, qbo_type, qbo_id), retry_policy=PUBLISH_RETRY,
                            countdown=PULL_WAIT_S if outcome == "busy" else RUN_WAIT_S)

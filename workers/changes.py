@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from store.db import transaction
 from store.models import Portal, QboConnection, utcnow
+from store.tokens import StoredTokensUnreadable
 from workers.celery_app import PULL_CHANGES
 from workers.change_apply import ApplyResult, apply_changes
 from workers.change_commit import commit_changes, commit_links, pull_context, set_in_flight
@@ -41,7 +42,8 @@ from workers.watermark import CDC_WINDOW, OVERLAP, RESYNC_MARGIN, too_old, water
 
 log = logging.getLogger("qb24.changes")
 MAX_RETRIES, MAX_BACKOFF_S = 12, 60
-OUTCOMES = ("pulled", "covered", "paced", "deferred", "busy", "no_watermark", "resync", "disconnected")
+OUTCOMES = ("pulled", "covered", "paced", "deferred", "busy", "no_watermark", "resync", "disconnected",
+            "tokens_unreadable")
 
 
 @shared_task(name=PULL_CHANGES, bind=True, max_retries=MAX_RETRIES)
@@ -55,6 +57,8 @@ def pull_changes(self: Task, realm_id: str, noticed_at: float | None = None, loo
         log.warning("changes.retry", extra={"realm_id": realm_id, "error": type(error).__name__})
         # Without noticed_at: the failed pull's start must not count as covering the retry.
         raise self.retry(args=(realm_id, None, lookback_s), countdown=min(2 ** self.request.retries, MAX_BACKOFF_S))
+    except StoredTokensUnreadable:  # logged where they were read (store/tokens.py); retrying cannot help
+        return "tokens_unreadable"
 
 
 def run_pull(services: Services, realm_id: str, *, noticed_at: float | None = None,

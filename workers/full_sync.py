@@ -22,6 +22,7 @@ from clients.quickbooks import QuickBooksClient, query_records
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled, Unauthorized
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun, utcnow
+from store.tokens import RealmTokensUnreadable, StoredTokensUnreadable
 from workers.lease import LOST, Lease, LeaseLost, still_ours
 from workers.portal_facts import read_portal_facts
 from workers.portal_settings import effective_settings
@@ -79,6 +80,8 @@ def _run_to_end(sessions: sessionmaker[Session], run_id: int, qbo: QuickBooksCli
     except TRANSIENT:
         log.warning("sync.interrupted", extra={"run_id": run_id, "member_id": ctx.member_id}, exc_info=True)
         raise
+    except StoredTokensUnreadable as error:  # logged where they were read (store/tokens.py); no traceback
+        return _end(ctx, "failed", fatal_reason(error))
     except Exception as error:  # noqa: BLE001 - a run must never stay "running" after an unexpected error
         log.exception("sync.failed", extra={"run_id": run_id, "member_id": ctx.member_id})
         return _end(ctx, "failed", fatal_reason(error))
@@ -253,6 +256,12 @@ def _end(ctx: SyncContext, status: str, error: str | None = None) -> str:
 
 def fatal_reason(error: Exception) -> str:
     """What stopped the run, for the app page and the CLI."""
+    if isinstance(error, RealmTokensUnreadable):  # TOKEN_ENCRYPTION_KEY lost the key they were written with
+        return ("The app can no longer read this portal's stored QuickBooks sign-in; log in to QuickBooks again "
+                "from the app page, then start the sync again.")
+    if isinstance(error, StoredTokensUnreadable):
+        return ("The app can no longer read this portal's stored Bitrix24 sign-in; an administrator should open "
+                "the app in Bitrix24 again, then start the sync again.")
     if isinstance(error, (Unauthorized, AuthorizationRevoked)):
         return ("QuickBooks no longer accepts this connection's authorization; log in to QuickBooks again from "
                 "the app page, then start the sync again.")

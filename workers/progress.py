@@ -55,7 +55,7 @@ def report_view(run: SyncRun | None) -> ReportView | None:
     report = run.report or {}
     dry_run = bool(report.get("dry_run", run.kind == "dry_run"))
     rows = [(str(name), _row(value)) for name, value in report.items() if isinstance(value, dict)]
-    if not rows and run.status in FINISHED:
+    if not rows and run.status in FINISHED and run.counters:  # one cancelled before it began has nothing to report
         rows = [("all", _row(run.counters or {}))]
     if not rows:
         return None

@@ -1,14 +1,14 @@
-"""Sync runs: start one (at most one active per portal), cancel a portal's active ones."""
+"""Sync runs: start one (at most one active per portal), cancel a queued one or a portal's active ones."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.lifecycle import ACTIVE_RUNS, cancel_runs
+from store.lifecycle import ACTIVE_RUNS, cancel_pending_run, cancel_runs
 from store.models import SyncRun
 
-__all__ = ["ACTIVE_RUNS", "RunActive", "active_run", "cancel_runs", "start_run", "writing_run"]
+__all__ = ["ACTIVE_RUNS", "RunActive", "active_run", "cancel_pending_run", "cancel_runs", "start_run", "writing_run"]
 KINDS = {False: "full", True: "dry_run"}
 
 

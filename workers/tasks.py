@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
+from store.tokens import StoredTokensUnreadable
 from workers.celery_app import FULL_SYNC, PULL_CHANGES, RETRY_RECORD
 from workers.context import Services
-from workers.full_sync import TRANSIENT, run_full_sync
+from workers.full_sync import TRANSIENT, fatal_reason, run_full_sync
 from workers import lease
 from workers.lease import Lease, held
 from workers.pull_lease import pull_live
@@ -92,6 +93,9 @@ def _run_engine(services: Services, run_id: int, mine: Lease) -> str:
                              b24=services.bitrix24_client(portal.member_id), lease=mine)
     except TRANSIENT:
         raise
+    except StoredTokensUnreadable as error:  # at the run's first call (logged in store/tokens.py)
+        fail_run(services, run_id, fatal_reason(error), owner=mine.owner)
+        return "failed"
     except Exception as error:  # the engine fails its own run; this catches what comes before it
         log.exception("sync.crashed", extra={"run_id": run_id})
         fail_run(services, run_id, f"The sync stopped on an unexpected error: {_describe(error)}", owner=mine.owner)

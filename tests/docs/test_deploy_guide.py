@@ -11,14 +11,19 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 from sqlalchemy import create_engine, text
 
+from clients.quickbooks_auth import QboTokens
 from config.settings import load_settings
 from qb24.demo import first_sync, walk_admin_flow
-from store.db import alembic_config
+from store.crypto import TokenCipher
+from store.db import alembic_config, make_engine, make_session_factory, migrate, transaction
+from store.portals import connect_realm, ensure_portal
+from store.tokens import SqlRealmTokens
 from tests.docs.markdown_support import REPO, clean_env, run_block, runnable_blocks, venv_here
 from tests.docs.test_readme_hand_run import README
 from tests.services import postgres_schema
@@ -31,7 +36,7 @@ PLACEHOLDERS = {"", "change-me-to-a-long-random-string"}
 
 def test_every_runnable_block_has_a_runner() -> None:
     """A block marked runnable that no test runs would be a promise nobody keeps."""
-    assert list(runnable_blocks(GUIDE)) == ["env", "smoke", "migrate"]
+    assert list(runnable_blocks(GUIDE)) == ["env", "smoke", "migrate", "rotate-keys"]
     assert list(runnable_blocks(README)) == ["sandbox", "env", "web", "check"]  # test_readme_hand_run.py
 
 
@@ -90,6 +95,53 @@ def migrate_and_check(block: str, cwd: Path, url: str) -> None:
     finally:
         engine.dispose()
     assert version in ScriptDirectory.from_config(alembic_config(url)).get_heads()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_qb24_rotate_keys_needs_only_the_database_and_the_keys(tmp_path: Path, kind: str) -> None:
+    """The key-rotation section's outside-Docker block, in a shell whose only settings are DATABASE_URL and
+    TOKEN_ENCRYPTION_KEY (new key first, old after it), on a store holding a token under the old key: it
+    prints the line the guide shows and leaves the token readable with the new key alone."""
+    venv_here(tmp_path)
+    if kind == "sqlite":
+        rotate_and_check(tmp_path, f"sqlite:///{tmp_path / 'qb24.db'}")
+    else:
+        with postgres_schema() as url:
+            rotate_and_check(tmp_path, url)
+
+
+def rotate_and_check(cwd: Path, url: str) -> None:
+    old, new = TokenCipher.generate_key(), TokenCipher.generate_key()
+    migrate(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    try:
+        with transaction(sessions) as session:
+            portal = ensure_portal(session, member_id="m-1", domain="m-1.bitrix24.com",
+                                   client_endpoint="https://m-1.bitrix24.com/rest/",
+                                   server_endpoint="https://oauth.bitrix.info/rest/")
+            connect_realm(session, portal, QboTokens("r-1", "access", "refresh"), TokenCipher(old))
+        shell = clean_env(DATABASE_URL=url, TOKEN_ENCRYPTION_KEY=f"{new},{old}")
+        shell["PATH"] = f"{cwd / '.venv' / 'bin'}:{shell['PATH']}"
+        result, _ = run_block(runnable_blocks(GUIDE)["rotate-keys"], cwd, shell, timeout=90)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert "qbo_connections: 1 rotated, 0 already current, 0 undecryptable" in result.stdout.splitlines()
+        assert SqlRealmTokens(sessions, TokenCipher(new)).load("r-1").refresh_token == "refresh"
+    finally:
+        engine.dispose()
+    shown = re.search(r"such as `(\w+: \d+ rotated, \d+ already current, \d+ undecryptable)`",
+                      GUIDE.read_text(encoding="utf-8"))
+    assert shown, "the guide shows what rotate-keys prints"
+
+
+def test_the_rotation_runs_in_a_compose_service_that_exists() -> None:
+    """`docker compose run --rm web qb24 rotate-keys`: `web` is a service with the image, .env and DATABASE_URL."""
+    guide = GUIDE.read_text(encoding="utf-8")
+    service = re.search(r"docker compose run --rm (\S+) qb24 rotate-keys", guide).group(1)
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert service in compose["services"]
+    assert compose["services"][service].get("env_file") == ".env"  # TOKEN_ENCRYPTION_KEY
+    assert "DATABASE_URL" in compose["services"][service]["environment"]
 
 
 def test_the_smoke_checks_pass_on_a_stack_as_deployed(tmp_path: Path) -> None:

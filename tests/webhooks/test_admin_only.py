@@ -19,7 +19,7 @@ from tests.webhooks.stack_support import (b24_control, cipher, documented_shape,
 ADMIN_ONLY = "Only a Bitrix24 administrator can change these settings"
 CONTROLS = ('id="login"', 'id="login-token"', 'id="signup"', 'id="settings"', 'id="save-settings"',
             'id="start-sync"', 'id="logout"', 'action="/quickbooks/connect"', 'action="/quickbooks/disconnect"',
-            'action="/bitrix24/app/settings"', 'action="/bitrix24/app/sync"')
+            'action="/bitrix24/app/settings"', 'action="/bitrix24/app/sync"', 'href="/bitrix24/app/logout"')
 SETTINGS_FORM = {"use_new_invoice": "true", "customer_rule": "always_companies", "export_new_contacts": "on",
                  "stage_unsent": "DT31_5:N", "stage_sent": "DT31_5:S", "stage_partially_paid": "DT31_5:S",
                  "stage_paid": "DT31_5:P", "stage_overdue": "DT31_5:N", "stage_voided": "DT31_5:D",
@@ -112,7 +112,8 @@ def test_a_non_admin_sees_the_company_progress_and_last_report(installed, browse
     assert f'<code id="realm-id">{connection.realm_id}</code>' in page
     assert connection.company_name and connection.company_name in page
     assert 'id="sync-progress"' in page and 'id="report"' in page
-    assert re.search(r'<th scope="row">customers</th><td>4</td><td>2</td><td>1</td>', page)
+    assert re.search(r'id="report-customers".*?<tr data-outcome="imported"><th scope="row">Created</th><td>4</td></tr>\s*'
+                     r'<tr data-outcome="updated"><th scope="row">Updated</th><td>2</td></tr>', page, re.S)
     assert progress["status"] == "done" and progress["counters"]["imported"] == 7
 
 
@@ -129,6 +130,7 @@ def test_every_state_changing_route_is_403_for_a_non_admin(installed, browser):
             "settings": clerk.post(stack.url + "/bitrix24/app/settings", data={**SETTINGS_FORM, "csrf_token": csrf}),
             "sync": clerk.post(stack.url + "/bitrix24/app/sync", data={"csrf_token": csrf}),
             "disconnect": clerk.post(stack.url + "/quickbooks/disconnect", data={"csrf_token": csrf}),
+            "logout_confirmation": clerk.get(stack.url + "/bitrix24/app/logout"),  # asks only admins
             "disconnect_json": clerk.post(stack.url + "/quickbooks/disconnect", data={"csrf_token": csrf},
                                           headers={"Accept": "application/json"}),
             "connect_without_token": clerk.post(stack.url + "/quickbooks/connect", data={"t": ""},

@@ -78,7 +78,20 @@ def shot(page, name: str) -> None:
 
 def log_in(page, frame, step: str, s: Stack) -> str:
     """Click Log in in the framed app, approve on the QuickBooks sandbox consent page; the callback
-    tab hands its ticket to the framed page by postMessage, whose session finishes; the company name."""
+    tab hands its ticket to the framed page by postMessage, whose session finishes and tells the tab,
+    which then closes itself; the company name the app page shows."""
+    consent = open_consent(page, frame, step)
+    with consent.expect_event("close"):  # the tab closes itself once the app page has finished
+        consent.click("button[value=connect]")
+    assert "/quickbooks/callback?" in consent.url  # it was the callback's page that closed
+    # Only the framed page's POST of the ticket links the realm (polling /status alone never would).
+    frame.locator("#connected").wait_for()
+    assert s.store(lambda db: db.scalars(select(PendingConnection)).all()) == []
+    return frame.locator("#company-name").text_content()
+
+
+def open_consent(page, frame, step: str):
+    """Click Log in: the QuickBooks consent page opens in the named tab (the framed page its opener)."""
     link_token = frame.locator("#login-token").get_attribute("value")
     with page.context.expect_page() as opened:
         frame.locator("#login").click()
@@ -87,18 +100,7 @@ def log_in(page, frame, step: str, s: Stack) -> str:
     assert consent.locator("h1").text_content().startswith("Connect ")  # really the consent page
     assert link_token and link_token not in consent.url  # the link token stayed in the POST body
     shot(consent, f"{step}a-quickbooks-consent")
-    consent.click("button[value=connect]")
-    consent.wait_for_url("**/quickbooks/callback?**")
-    assert consent.locator("h1").text_content() == "Return to Bitrix24 to finish connecting"
-    assert consent.evaluate("window.opener !== null")  # the framed page is its opener
-    message = consent.locator("#message").text_content()
-    company = message.removeprefix("QuickBooks approved the connection to ").split(". Return to")[0]
-    shot(consent, f"{step}b-return-to-bitrix24-tab")
-    # Only the framed page's POST of the ticket links the realm (polling /status alone never would).
-    frame.locator("#connected").wait_for()
-    assert s.store(lambda db: db.scalars(select(PendingConnection)).all()) == []
-    consent.close()
-    return company
+    return consent
 
 
 def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
@@ -131,7 +133,13 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     assert frame.locator("#signup").get_attribute("target") == "_blank"
     shot(page, "02-app-not-connected")
 
-    # 3. Log in through the QuickBooks sandbox consent page (auto-approve is off: it is clicked).
+    # 3. Log in through the QuickBooks sandbox consent page (auto-approve is off: it is clicked). Declined
+    # first: the tab closes itself and the app page says so; nothing is stored.
+    consent = open_consent(page, frame, "03-declined-")
+    with consent.expect_event("close"):
+        consent.click("button[value=cancel]")
+    frame.locator("#login-error", has_text="You declined the connection, so nothing was changed.").wait_for()
+    assert s.store(lambda db: db.scalars(select(QboConnection)).all()) == []
     company = log_in(page, frame, "03", s)
     assert frame.locator("#company-name").text_content() == company
     connection = s.store(lambda db: db.scalar(select(QboConnection)))
@@ -155,25 +163,44 @@ def test_admin_flow_through_the_portal_pages(stack, browser_page) -> None:
     assert saved["use_new_invoice"] is True and saved["stage_map"]["overdue"].endswith(":N")
     assert saved["stage_map"]["sent"].endswith(":S") and saved["stage_map"]["paid"].endswith(":P")
 
-    # 5. Start sync: a pending full run; the progress bar follows the counters live.
+    # 5. Start sync: a pending full run, which can be cancelled while no worker has begun it (this stack
+    # runs none); started again, the progress bar follows the counters live.
+    frame.locator("#start-sync").click()
+    frame.locator("text=Sync queued.").wait_for()
+    frame.locator("#progress-status[data-status=pending]", has_text="The sync is waiting to start.").wait_for()
+    frame.locator("#cancel-sync").click()
+    frame.locator("text=The queued sync was cancelled: it will not start.").wait_for()
+    frame.locator("#progress-status[data-status=cancelled]", has_text="The sync was cancelled.").wait_for()
+    shot(page, "06a-sync-cancelled")
+    assert s.store(lambda db: db.scalar(select(SyncRun)).status) == "cancelled"
+    assert frame.locator("#cancel-sync").count() == 0
     frame.locator("#start-sync").click()
     frame.locator("text=Sync queued.").wait_for()
     with transaction(s.app.extensions["qb24"].sessions) as db:
-        run = db.scalar(select(SyncRun))
+        run = db.scalar(select(SyncRun).where(SyncRun.status == "pending"))
         assert (run.kind, run.status) == ("full", "pending")
         run.status, run.counters = "running", {"imported": 12, "updated": 0, "skipped": 1, "failed": 0, "total": 26}
-    frame.locator("#progress-status", has_text="running").wait_for()
+    frame.locator("#progress-status[data-status=running]", has_text="The sync is running.").wait_for()
     frame.locator("[data-counter=imported]", has_text="12").wait_for()
+    assert frame.locator("#cancel-sync-form").is_hidden()  # begun: no longer cancellable
     assert frame.locator("#sync-progress").evaluate("bar => bar.value") == 50
     shot(page, "06-sync-progress")
 
-    # 6. Log out: tokens gone, sync stopped, links kept.
+    # 6. Log out asks first (it revokes access for the whole portal): Cancel changes nothing; then
+    # the confirmation's button logs out: tokens gone, sync stopped, links kept.
     frame.locator("#logout").click()
+    frame.locator("#logout-confirm").wait_for()
+    shot(page, "07a-logout-confirmation")
+    frame.locator("#logout-cancel").click()
+    frame.locator("#connected").wait_for()
+    assert s.store(lambda db: db.scalar(select(QboConnection))).status == "connected"
+    frame.locator("#logout").click()
+    frame.locator("#logout-confirm").click()
     frame.locator("#not-connected").wait_for()
     shot(page, "07-logged-out")
     connection = s.store(lambda db: db.scalar(select(QboConnection)))
     assert connection.status == "disconnected" and connection.refresh_token_enc is None
-    assert s.store(lambda db: db.scalar(select(SyncRun))).status == "cancelled"
+    assert [r.status for r in s.store(lambda db: db.scalars(select(SyncRun)).all())] == ["cancelled", "cancelled"]
     assert s.store(lambda db: len(db.scalars(select(Link)).all())) == 1
 
     # 7. Log in again: the same connection row comes back; links and settings are still there.
@@ -234,6 +261,7 @@ def test_login_csrf_from_another_site_links_nothing(stack, browser_page) -> None
         consent.click("button[value=connect]")  # the victim, logged in at Intuit, approves
         consent.wait_for_url("**/quickbooks/callback?**")
         assert consent.locator("h1").text_content() == "Return to Bitrix24 to finish connecting"
+        shot(consent, "03b-return-to-bitrix24-tab")  # no app page answers it here: the tab stays open
         assert consent.evaluate("window.opener !== null")  # the ticket was posted, to the app's origin only
         # Messages from one window to another arrive in order: once this probe is in, the ticket
         # (posted first, on load) would have been too.

@@ -3,6 +3,7 @@ progress bar moving (phase, done/total, rate, ETA) and then the report; screensh
 tests/artifacts/sync/. The sync really runs: the app's embedded worker, the engine, both sandboxes."""
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,9 +41,9 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def watch_bar(page, frame) -> list[tuple[int, str]]:
-    """The bar's value and detail line each time they change, until the report replaces them."""
-    seen: list[tuple[int, str]] = []
+def watch_bar(page, frame) -> list[tuple[int, str, str]]:
+    """The bar's value, detail line and status sentence each time they change, until the report replaces them."""
+    seen: list[tuple[int, str, str]] = []
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         if frame.locator("#report").count():
@@ -50,12 +51,13 @@ def watch_bar(page, frame) -> list[tuple[int, str]]:
         try:
             value = frame.locator("#sync-progress").evaluate("bar => bar.hasAttribute('value') ? bar.value : -1")
             detail = " ".join(frame.locator("#progress-detail").inner_text().split())
+            status = frame.locator("#progress-status").inner_text()
         except Exception:  # noqa: BLE001 - the page reloads itself when the run ends
             continue
-        if not seen or seen[-1] != (value, detail):
-            if 0 < value < 100 and not any(0 < v < 100 for v, _ in seen):
+        if not seen or seen[-1] != (value, detail, status):
+            if 0 < value < 100 and not any(0 < v < 100 for v, _, _ in seen):
                 shot(page, "02-progress")  # the first moment the bar is part way
-            seen.append((value, detail))
+            seen.append((value, detail, status))
         page.wait_for_timeout(100)
     raise AssertionError(f"no report within {DEADLINE_S:.0f} s; the bar showed {seen}")
 
@@ -79,15 +81,19 @@ def test_start_sync_in_the_framed_page_shows_progress_then_the_report(connected)
         frame.locator("#report").wait_for()
         shot(page, "03-report")
 
-        moving = [value for value, _ in seen if 0 < value < 100]
+        moving = [value for value, _, _ in seen if 0 < value < 100]
         assert len(set(moving)) >= 2 and moving == sorted(moving), seen  # it moved, forwards
-        details = [detail for _, detail in seen]
+        details = [detail for _, detail, _ in seen]
         assert any(" of " in d and "records/s" in d for d in details), details
-        assert any(d.startswith(("customers", "invoices")) for d in details), details
-        customers = frame.locator('#report tr:has(th:text-is("customers")) td').all_inner_texts()
-        invoices = frame.locator('#report tr:has(th:text-is("invoices")) td').all_inner_texts()
+        # the live status is a sentence naming the phase (webhooks/run_status.py), not a raw word
+        assert {"The sync is importing customers.", "The sync is importing invoices."} & {s for _, _, s in seen}, seen
+        # a table per record kind; its "Created" row's count
+        customers = frame.locator('#report-customers tr[data-outcome=imported] td').all_inner_texts()
+        invoices = frame.locator('#report-invoices tr[data-outcome=imported] td').all_inner_texts()
         assert int(customers[0]) > 0 and int(invoices[0]) > 0
-        assert frame.locator("#progress-status").inner_text() == "done"
+        status = frame.locator("#progress-status")
+        assert status.get_attribute("data-status") == "done"
+        assert re.fullmatch(r"The sync finished at \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", status.inner_text())
         assert frame.locator("#start-sync").is_enabled()
         client = stack.app.extensions["qb24"].bitrix24_client(stack.b24.default_member_id)
         items = list(client.list_all("crm.item.list", {"entityTypeId": 31, "select": ["id"]}))

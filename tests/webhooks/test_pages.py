@@ -5,7 +5,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from html import unescape
 from urllib.parse import urlencode, urlsplit
 
@@ -25,6 +25,7 @@ from tests.support import take_queued
 from webhooks import create_app
 from workers.celery_app import BULK_QUEUE
 from workers.lease import LEASE_S
+from workers.tasks import run_sync
 
 STAGE_SELECT = re.compile(r'<select id="stage_(\w+)" name="stage_\w+"[^>]*>(.*?)</select>', re.S)
 OPTION = re.compile(r'<option value="([^"]+)"\s*(selected)?>([^<]*)</option>')
@@ -121,6 +122,16 @@ def stage_selects(html: str) -> dict[str, tuple[list[tuple[str, str]], str | Non
     return out
 
 
+REPORT_TABLE = re.compile(r'<table class="report" id="report-(\w+)" data-kind="\1">\s*<caption>([^<]*)</caption>(.*?)</table>', re.S)
+OUTCOME_ROW = re.compile(r'<tr data-outcome="(\w+)"><th scope="row">([^<]*)</th><td>(\d+)</td></tr>')
+
+
+def report_tables(html: str) -> dict[str, tuple[str, list[tuple[str, str, str]]]]:
+    """{kind: (caption, [(outcome, label, count)])} of the report's tables as rendered."""
+    return {kind: (unescape(caption), [(o, unescape(label), n) for o, label, n in OUTCOME_ROW.findall(body)])
+            for kind, caption, body in REPORT_TABLE.findall(html)}
+
+
 def test_portal_post_renders_not_connected_page_framed_by_the_portal_only(world):
     fields = world.frame_fields()
     response = world.open_app(fields)
@@ -163,6 +174,37 @@ def test_every_page_needs_the_session(world, method, path):
         assert session.scalar(select(SyncRun)) is None
 
 
+OPEN_IN_BITRIX24 = "This app works only inside your Bitrix24 portal. Open it there:"
+
+
+def test_opened_outside_bitrix24_the_page_says_how_to_open_it(world):
+    """No session cookie at all: the app was opened outside the portal (a bookmark, a pasted URL)."""
+    response = world.client.get("/bitrix24/app")
+    html = unescape(response.get_data(as_text=True))
+    assert response.status_code == 401 and "<h1>Open this app from Bitrix24</h1>" in html
+    assert OPEN_IN_BITRIX24 in html and "Applications (Market in newer Bitrix24) → Installed" in html
+    assert "expired" not in html
+    # a POST without Bitrix24's sign-in is malformed (400), and says the same
+    posted = world.client.post("/bitrix24/app", data={"DOMAIN": "example.bitrix24.com"})
+    assert posted.status_code == 400 and OPEN_IN_BITRIX24 in unescape(posted.get_data(as_text=True))
+    assert world.client.post("/bitrix24/app", data={"member_id": world.member_id}).status_code == 400
+
+
+def test_an_expired_or_refused_session_cookie_is_told_apart_from_none(world):
+    world.open_app()
+    assert world.client.get("/bitrix24/app").status_code == 200
+    # Flask drops a cookie past its lifetime or signed with another key (tests/webhooks/test_session_lifetime.py)
+    world.client.set_cookie("qb24_session", "eyJtZW1iZXJfaWQiOiJ4In0.forged.signature")
+    expired = world.client.get("/bitrix24/app")
+    text = unescape(expired.get_data(as_text=True))
+    assert expired.status_code == 401 and "Your session has expired. Open the app again from Bitrix24." in text
+    assert OPEN_IN_BITRIX24 not in text
+    # In the portal's frame without the cookie: the browser did not keep it (third-party cookies blocked).
+    world.client.delete_cookie("qb24_session")
+    framed = world.client.get("/bitrix24/app", headers={"Sec-Fetch-Dest": "iframe"})
+    assert framed.status_code == 401 and "may block third-party cookies" in framed.get_data(as_text=True)
+
+
 def test_portal_that_did_not_install_is_refused(world, sandboxes):
     _, b24 = sandboxes
     stranger = b24.create_portal()
@@ -198,6 +240,37 @@ def test_connected_page_lists_the_portals_real_stages_with_semantic_defaults(wor
                       "partially_paid": "DT31_5:UC_PART", "paid": "DT31_5:P", "voided": "DT31_5:D",
                       "deleted": "DT31_5:D"}
     assert world.client.get("/bitrix24/app/status").get_json()["connected"] is True
+
+
+def test_log_out_asks_first_and_only_the_confirmation_revokes(world):
+    """Log out revokes QuickBooks access for the whole portal: the app page's Log out only opens a
+    confirmation (no script needed, so it works in the frame); its button POSTs with the CSRF token."""
+    world.open_app()
+    world.connect_quickbooks()
+    page = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert 'id="logout" href="/bitrix24/app/logout"' in page
+    assert 'action="/quickbooks/disconnect"' not in page  # nothing on the app page itself revokes
+    asked = world.client.get("/bitrix24/app/logout")
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Log out of QuickBooks?" in html
+    assert asked.headers["Content-Security-Policy"].endswith(f"frame-ancestors {world.portal_url}")
+    with world.sessions() as session:
+        connection = session.scalar(select(QboConnection))
+        assert connection.status == "connected"  # asking changed nothing
+    assert connection.company_name in unescape(html) and "for everyone on this Bitrix24 portal" in html
+    assert re.search(r'<form method="post" action="/quickbooks/disconnect">\s*<input type="hidden" '
+                     r'name="csrf_token" value="' + re.escape(world.csrf()) + '">', html)
+    assert 'id="logout-cancel" href="/bitrix24/app"' in html and 'id="logout-confirm"' in html
+    # the confirmation's POST still needs the CSRF token
+    assert world.client.post("/quickbooks/disconnect", data={"csrf_token": "forged"}).status_code == 403
+    with world.sessions() as session:
+        assert session.scalar(select(QboConnection)).status == "connected"
+    done = world.client.post("/quickbooks/disconnect", data={"csrf_token": world.csrf()})
+    assert done.status_code == 303
+    with world.sessions() as session:
+        assert session.scalar(select(QboConnection)).status == "disconnected"
+    again = world.client.get("/bitrix24/app/logout")  # nothing left to confirm
+    assert again.status_code == 303 and again.headers["Location"].endswith("/bitrix24/app")
 
 
 def valid_form(csrf: str, **changes: str) -> dict:
@@ -296,7 +369,9 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
     assert world.client.post("/bitrix24/app/sync", data={"csrf_token": world.csrf()}).status_code == 409
     world.connect_quickbooks()
     assert world.client.get("/bitrix24/app/progress").get_json()["status"] == "none"
-    assert "Sync queued." in _click(world)
+    assert 'data-status="none">No sync has run yet.<' in world.client.get("/bitrix24/app").get_data(as_text=True)
+    page = _click(world)
+    assert "Sync queued." in page and 'data-status="pending">The sync is waiting to start.<' in page
     for mode in ("full", "dry_run"):  # a second click while one is queued queues nothing
         assert "A sync is already queued or running for this portal" in _click(world, mode)
     with transaction(world.sessions) as session:
@@ -309,30 +384,85 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
         "run_id": runs[0].id, "kind": "full", "status": "running", "total": 80, "done": 40, "percent": 50,
         "phase": "invoices", "rate": 12.5, "eta_s": 3.2, "error": None,
         "counters": {"imported": 30, "updated": 5, "skipped": 3, "failed": 2, "placed": 0},
-        "started_at": None, "finished_at": None}
+        "started_at": None, "finished_at": None, "status_text": "The sync is importing invoices."}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
     assert 'id="start-sync"\n      disabled' in page and re.search(r'id="dry-run"[^>]*disabled', page)
-    assert re.search(r'id="progress-phase">invoices<.*id="progress-done">40 of 80<.*id="progress-rate">12.5 records/s<'
+    assert 'data-status="running">The sync is importing invoices.<' in page
+    assert re.search(r'id="progress-done">40 of 80<.*id="progress-rate">12.5 records/s<'
                      r'.*id="progress-eta">about 3 s left<', page, re.S)
     assert 'id="report"' not in page  # no report while a run is active
     with transaction(world.sessions) as session:
         run = session.scalar(select(SyncRun))
-        run.status, run.report = "done", {
+        run.status, run.finished_at, run.report = "done", datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc), {
             "customers": {"imported": 20, "updated": 1, "skipped": 0, "failed": 1, "matched": 2, "placed": 4},
             "invoices": {"imported": 10, "updated": 4, "skipped": 3, "failed": 2},
             "failures": [{"qbo_type": "Invoice", "qbo_id": "130", "name": "1037 <Amy's>",
                           "reason": "Currency EUR is not in this portal; add it in CRM settings."}],
             "failures_truncated": 2, "dry_run": False}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
-    assert re.search(r'<th scope="row">customers</th><td>20</td><td>1</td><td>0</td><td>1</td><td>2</td><td>4</td>', page)
-    assert re.search(r'<th scope="row">invoices</th><td>10</td><td>4</td><td>3</td><td>2</td><td></td><td></td>', page)
-    assert '<th scope="col">Placed on parent</th>' in page and 'id="placed-note"' in page
-    assert re.search(r'<th scope="col">Created</th><th scope="col">Updated</th><th scope="col">Unchanged</th>', page)
+    # a table per record kind, its rows the outcomes with their counts (issue 12 part 6)
+    assert report_tables(page) == {
+        "customers": ("Customers (Bitrix24 contacts and companies)",
+                      [("imported", "Created", "20"), ("updated", "Updated", "1"), ("skipped", "Unchanged", "0"),
+                       ("failed", "Failed", "1"),
+                       ("matched", "Matched to an existing contact or company by email or phone", "2"),
+                       ("placed", "Placed on parent", "4")]),
+        "invoices": ("Invoices", [("imported", "Created", "10"), ("updated", "Updated", "4"),
+                                  ("skipped", "Unchanged", "3"), ("failed", "Failed", "2")])}
+    assert 'id="placed-note"' in page
     assert re.search(r'Records that failed \(3\)', page)
     assert ('<tr><th scope="row">Invoice 130</th><td>1037 &lt;Amy&#39;s&gt;</td>'
             '<td>Currency EUR is not in this portal; add it in CRM settings.</td></tr>') in page
-    assert world.client.get("/bitrix24/app/progress").get_json()["percent"] == 100
+    assert 'data-status="done">The sync finished at 2024-05-01 09:30 UTC.<' in page
+    finished = world.client.get("/bitrix24/app/progress").get_json()
+    assert (finished["percent"], finished["status"]) == (100, "done")
+    assert finished["status_text"] == "The sync finished at 2024-05-01 09:30 UTC."
     assert 'id="start-sync"\n       name="mode"' in page  # enabled again
+
+
+def test_a_queued_sync_can_be_cancelled_and_its_task_then_does_nothing(world):
+    world.open_app()
+    world.connect_quickbooks()
+    page = _click(world)
+    with world.sessions() as session:
+        run_id = session.scalar(select(SyncRun.id))
+    assert re.search(r'<input type="hidden" name="run_id" value="%d">\s*<button type="submit" class="button" '
+                     r'id="cancel-sync">Cancel the queued sync</button>' % run_id, page)
+    cancel = {"csrf_token": world.csrf(), "run_id": str(run_id)}
+    for forged in ({**cancel, "csrf_token": "forged"}, {"run_id": str(run_id)}):  # CSRF-protected
+        assert world.client.post("/bitrix24/app/sync/cancel", data=forged).status_code == 403
+    for bad, status in (("x1", 400), ("", 400), ("١", 400), (str(run_id + 1000), 404)):
+        assert world.client.post("/bitrix24/app/sync/cancel", data={**cancel, "run_id": bad}).status_code == status
+    with world.sessions() as session:
+        assert session.get(SyncRun, run_id).status == "pending"
+    done = world.client.post("/bitrix24/app/sync/cancel", data=cancel, follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200 and "The queued sync was cancelled: it will not start." in page
+    assert 'data-status="cancelled">The sync was cancelled.<' in page
+    assert 'id="cancel-sync"' not in page and 'id="report"' not in page  # nothing ran: nothing to report
+    assert re.search(r'id="start-sync"\s*name="mode"', page)  # a new sync can start at once
+    # The worker still receives the queued task: it finds the run cancelled and starts nothing.
+    assert _queued_runs(world) == [run_id]
+    assert run_sync(world.app.extensions["qb24"], run_id) == "cancelled"
+    with world.sessions() as session:
+        run = session.get(SyncRun, run_id)
+        assert run.status == "cancelled" and not run.counters and not run.cursor
+    again = world.client.post("/bitrix24/app/sync/cancel", data=cancel, follow_redirects=True).get_data(as_text=True)
+    assert "The sync had already ended, so there was nothing to cancel." in again
+
+
+def test_a_sync_a_worker_has_begun_is_not_cancelled(world):
+    world.open_app()
+    world.connect_quickbooks()
+    _click(world)
+    with transaction(world.sessions) as session:  # the worker claims it between the page and the click
+        run = session.scalar(select(SyncRun))
+        run.status = "running"
+    page = world.client.post("/bitrix24/app/sync/cancel", data={"csrf_token": world.csrf(), "run_id": str(run.id)},
+                             follow_redirects=True).get_data(as_text=True)
+    assert "The sync had already started, so it was not cancelled" in page and 'id="cancel-sync"' not in page
+    with world.sessions() as session:
+        assert session.get(SyncRun, run.id).status == "running"
 
 
 def _active_run(world, status: str, *, age_s: float, heartbeat_age_s: float | None) -> int:
@@ -397,9 +527,29 @@ def test_dry_run_queues_a_dry_run_and_reports_what_would_change(world):
             "stage_moves": [{"qbo_id": "12", "doc_number": "1004", "from": "DT31_1:N", "to": "DT31_1:P"}]}
     page = world.client.get("/bitrix24/app").get_data(as_text=True)
     assert "Last run's report (dry run: nothing was written)</h3>" in page
-    assert re.search(r'<th scope="col">Would create</th><th scope="col">Would update</th>', page)
+    assert 'data-status="done">The dry run finished; nothing was written to Bitrix24.<' in page
+    assert [label for _, label, _ in report_tables(page)["invoices"][1]][:2] == ["Would create", "Would update"]
     assert '<tr><th scope="row">1004</th><td>DT31_1:N</td><td>DT31_1:P</td></tr>' in page
     assert 'id="failures"' not in page
+
+
+@pytest.mark.parametrize("status, kind, error, sentence", [
+    ("failed", "full", "QuickBooks refused a request", "The sync stopped on an error at 2024-05-01 09:30 UTC."),
+    ("cancelled", "full", None, "The sync was cancelled."),
+    ("cancelled", "dry_run", None, "The dry run was cancelled."),
+    ("running", "dry_run", None, "The dry run is starting: counting the records in QuickBooks."),
+])
+def test_the_run_state_reads_as_a_sentence(world, status, kind, error, sentence):
+    world.open_app()
+    world.connect_quickbooks()
+    with transaction(world.sessions) as session:
+        session.add(SyncRun(portal_id=world.portal(session).id, kind=kind, status=status, error=error,
+                            finished_at=None if status == "running" else datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)))
+    page = world.client.get("/bitrix24/app").get_data(as_text=True)
+    assert f'data-status="{status}">{sentence}<' in page
+    assert (world.client.get("/bitrix24/app/progress").get_json()["status_text"], status) == (sentence, status)
+    if error:
+        assert f'id="run-error" role="alert">What stopped the last sync: {error}<' in page
 
 
 def test_required_custom_fields_notice(world):

@@ -34,13 +34,17 @@
     if (box) { box.textContent = message; box.hidden = false; }
   }
 
-  function finishConnect(ticket) {
+  function finishConnect(ticket, consentTab) {
     var csrf = document.querySelector('meta[name="csrf-token"]');
     fetch(body.dataset.finishUrl, {
       method: 'POST', credentials: 'same-origin', body: new URLSearchParams({ticket: ticket}),
       headers: {Accept: 'application/json', 'X-CSRF-Token': csrf ? csrf.content : ''}
     }).then(function (r) {
-      if (r.ok) { showApp(); return null; }
+      if (r.ok) {  // the consent tab may close itself now (webhooks/connect.py _ticket_page)
+        if (consentTab) { consentTab.postMessage({type: 'qb24:connected'}, window.location.origin); }
+        showApp();
+        return null;
+      }
       return r.json().then(function (e) { showLoginError(e.message || 'QuickBooks was not connected.'); });
     }).catch(function () { showLoginError('The connection could not be finished; click Log in again.'); });
   }
@@ -49,7 +53,8 @@
     window.addEventListener('message', function (e) {
       if (e.origin !== window.location.origin || !e.data) { return; }
       var d = e.data;
-      if (d.type === 'qb24:connect-ticket' && typeof d.ticket === 'string') { finishConnect(d.ticket); }
+      if (d.type === 'qb24:connect-ticket' && typeof d.ticket === 'string') { finishConnect(d.ticket, e.source); }
+      if (d.type === 'qb24:connect-declined' && typeof d.message === 'string') { showLoginError(d.message); }
     });
     var login = document.getElementById('login');
     var token = document.getElementById('login-token');
@@ -72,13 +77,15 @@
     var bar = document.getElementById('sync-progress');
     var status = document.getElementById('progress-status');
     if (!bar || !status) { return; }
-    status.textContent = p.status;
+    status.textContent = p.status_text;  // the sentence, in the page's language (webhooks/run_status.py)
+    status.dataset.status = p.status;
+    var cancel = document.getElementById('cancel-sync-form');
+    if (cancel && p.status !== 'pending') { cancel.hidden = true; }  // a worker began it: it runs to its end
     if (p.percent === null || p.percent === undefined) { bar.removeAttribute('value'); } else { bar.value = p.percent; }
     Object.keys(p.counters || {}).forEach(function (name) {
       var cell = document.querySelector('[data-counter="' + name + '"]');
       if (cell) { cell.textContent = p.counters[name]; }
     });
-    setText('progress-phase', p.phase || '');
     setText('progress-done', p.total ? p.done + ' of ' + p.total : '');
     setText('progress-rate', p.rate ? p.rate + ' records/s' : '');
     setText('progress-eta', p.eta_s === null || p.eta_s === undefined ? '' : 'about ' + Math.round(p.eta_s) + ' s left');
