@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+from html import escape
 
-from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, request
 
 from clients.bitrix24_errors import AlreadyBound, Bitrix24Error
 from store.db import transaction
@@ -91,8 +92,13 @@ def bind_handlers(member_id: str) -> None:
 
 def installer_page(post: FramePost) -> Response:
     """The page that finishes the install: BX24.installFinish() from the configured BX24 library."""
-    # In the frame's LANG (webhooks/i18n.py select_language): one page, nothing to remember for later requests.
-    body = render_template("qb24/installer.html", b24_js_url=runtime().settings.b24_js_url)
+    js_url = runtime().settings.b24_js_url
+    body = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Installing</title>"
+            "<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem}</style>"
+            f"<script src='{escape(js_url)}'></script></head><body>"
+            "<h1>QuickBooks integration installed</h1>"
+            "<p id='install-status'>Finishing the installation…</p>"
+            "<script>BX24.init(function () { BX24.installFinish(); });</script></body></html>")
     response = Response(body, mimetype="text/html")
     response.headers["Content-Security-Policy"] = f"frame-ancestors {portal_origin(post)}"
     return response

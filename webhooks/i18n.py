@@ -12,6 +12,8 @@ from datetime import datetime
 from flask import Flask, request, session
 from flask_babel import Babel, format_datetime, get_locale
 
+from webhooks.script_text import script_text
+
 # English is the source language; every other one has a complete catalog (tests/webhooks/test_translations.py).
 LANGUAGES = ("en", "de", "ru")
 DEFAULT_LANGUAGE = "en"
@@ -54,7 +56,9 @@ def instant(value: datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Install gettext in Jinja (with Flask-Babel's format filters), the language selector and `instant`."""
+    """Install gettext in Jinja (with Flask-Babel's format filters), the language selector, `instant` and the
+    script's words (`script_text`, base.html)."""
     Babel(app, locale_selector=select_language, default_translation_directories="translations")
     app.jinja_env.filters["instant"] = instant
+    app.jinja_env.globals["script_text"] = script_text
     app.context_processor(lambda: {"current_language": str(get_locale() or DEFAULT_LANGUAGE)})
