@@ -11,8 +11,12 @@ Catalogs: `make translations` extracts, updates and compiles them (babel.cfg).
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, has_request_context, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_datetime, get_locale
+
+from webhooks.script_text import script_text
 
 # English is the source language; every other one has a complete catalog (tests/webhooks/test_translations.py).
 LANGUAGES = ("en", "de", "ru")
@@ -30,9 +34,18 @@ def language_of(value: str | None) -> str | None:
     return base if base in LANGUAGES else None
 
 
+def frame_language(value: str | None) -> str | None:
+    """The language for a frame's LANG: a supported one as itself, any other Bitrix24 language ("ua", "br",
+    "la", "sc", "tc", … — b24restdocs api-reference/sale/status-lang/index.md lists them) English; None
+    without a LANG. Not the browser's: the portal user chose the frame's language in Bitrix24."""
+    if value is None or not value.strip():
+        return None
+    return language_of(value) or DEFAULT_LANGUAGE
+
+
 def remember_language(value: str | None) -> None:
     """Keep a frame request's LANG for the session's later requests (a form POST carries none)."""
-    language = language_of(value)
+    language = frame_language(value)
     if language is not None:
         session[SESSION_KEY] = language
 
@@ -43,7 +56,7 @@ def select_language() -> str:
     the machine routes, whose JSON errors are read by scripts, whatever Accept-Language they send."""
     if not has_request_context() or request.path.startswith(MACHINE_PATHS):
         return DEFAULT_LANGUAGE
-    return (language_of(request.args.get("LANG")) or language_of(request.cookies.get(CONSENT_COOKIE))
+    return (frame_language(request.args.get("LANG")) or language_of(request.cookies.get(CONSENT_COOKIE))
             or language_of(session.get(SESSION_KEY))
             or request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE)
 
@@ -53,7 +66,15 @@ def current_language() -> str:
     return str(get_locale() or DEFAULT_LANGUAGE)
 
 
+def instant(value: datetime | None) -> str:
+    """An instant as the page shows it: the language's date and time, in UTC (the page knows no user's zone)."""
+    return "" if value is None else f"{format_datetime(value, 'medium')} UTC"
+
+
 def init_app(app: Flask) -> None:
-    """Install gettext in Jinja and the language selector."""
+    """Install gettext in Jinja (with Flask-Babel's format filters), the language selector, `instant` and the
+    script's words (`script_text`, base.html)."""
     Babel(app, locale_selector=select_language, default_translation_directories="translations")
+    app.jinja_env.filters["instant"] = instant
+    app.jinja_env.globals["script_text"] = script_text
     app.context_processor(lambda: {"current_language": current_language()})

@@ -54,7 +54,7 @@ class LastChange:
     """One sentence about the newest change applied, and when."""
 
     sentence: str
-    at: str | None
+    at: datetime | None
 
 
 def last_change(connection: QboConnection) -> LastChange | None:
@@ -73,16 +73,17 @@ def last_change(connection: QboConnection) -> LastChange | None:
     return LastChange(str(sentence) % {"record": record}, when(change.get("at")))
 
 
-def when(value: Any) -> str | None:
-    """An instant as the page writes it (UTC, to the second); None when missing or unreadable."""
+def when(value: Any) -> datetime | None:
+    """An instant in UTC, to the second, for the page to write in its language (the `instant` filter,
+    webhooks/i18n.py); None when missing or unreadable."""
     if not isinstance(value, datetime):
         try:
             value = datetime.fromisoformat(str(value))
         except ValueError:
             return None
-    if value.tzinfo is not None:  # the store's instants are UTC; a naive one is taken as UTC too
-        value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    # the store's instants are UTC; a naive one is taken as UTC too
+    value = value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value.replace(microsecond=0)
 
 
 def sync_log_view(session: Session, connection: QboConnection) -> dict[str, Any]:

@@ -185,9 +185,12 @@ def control_blueprint(sb: "Bitrix24Sandbox") -> Blueprint:
         crm_read = User(0, False)
         if "crm_read" in body:
             permissions.set_read(crm_read, body["crm_read"])  # checked before the user exists
+        language = body.get("language", "en")
+        if not staff.is_language(language):
+            raise RestError(400, "INVALID_BODY", "language must be a Bitrix24 language id such as en, de, ru or ua")
         user = portal.add_user(bool(body.get("admin", False)), text(body, "name") or "Sandbox",
                                text(body, "last_name") or None)
-        user.crm_read = crm_read.crm_read
+        user.crm_read, user.language = crm_read.crm_read, language
         return user.as_dict()
 
     @route("/portals/<member_id>/users/<int:user_id>")

@@ -20,9 +20,11 @@ def portal_user(portal: Portal, user_id: int) -> User:
 
 
 def frame_fields(state: State, portal: Portal, install: Install, placement: str = "DEFAULT",
-                 options: dict | None = None, lang: str = "en", user_id: int = 1) -> dict:
-    """Query + body of the POST that opens an app page, installer or widget in the iframe, as `user_id`."""
+                 options: dict | None = None, lang: str | None = None, user_id: int = 1) -> dict:
+    """Query + body of the POST that opens an app page, installer or widget in the iframe, as `user_id`;
+    LANG is the user's interface language unless `lang` names another."""
     user = portal_user(portal, user_id)
+    lang = lang or user.language
     token = state.issue_token(portal.member_id, install.client_id, user.id)
     app_sid = token_hex(16)
     if options is None:

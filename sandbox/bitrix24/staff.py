@@ -8,6 +8,7 @@ the application works with that clone "transparently"; not supported for local a
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sandbox.bitrix24.errors import RestError
@@ -15,18 +16,27 @@ from sandbox.bitrix24.permissions import set_read
 from sandbox.bitrix24.state import Portal, State, Token, User
 
 INTEGRATIONS = ("disable", "preserve")
+LANGUAGE_ID = re.compile(r"[a-z]{2}")  # Bitrix24's ids are two lowercase letters: en, de, ru, ua, br, la, sc, tc, …
+
+
+def is_language(value: Any) -> bool:
+    """Whether `value` has the shape of a Bitrix24 language id (the portal does not check it is one it ships)."""
+    return isinstance(value, str) and LANGUAGE_ID.fullmatch(value) is not None
 
 
 def update_user(state: State, portal: Portal, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    """Apply `admin` (bool), `active` (bool; false terminates, with `integrations`) and `crm_read`
-    (permissions.set_read) to a user; a bad body changes nothing."""
+    """Apply `admin` (bool), `active` (bool; false terminates, with `integrations`), `crm_read`
+    (permissions.set_read) and `language` (the interface language, a frame's LANG) to a user; a bad body
+    changes nothing."""
     user = portal.users.get(user_id)
     if user is None or user.system:
         raise RestError(404, "USER_NOT_FOUND", f"No user {user_id} on portal {portal.member_id}")
-    unknown = sorted(set(body) - {"admin", "active", "integrations", "crm_read"})
+    unknown = sorted(set(body) - {"admin", "active", "integrations", "crm_read", "language"})
     if unknown or any(not isinstance(body.get(k, False), bool) for k in ("admin", "active")):
         raise RestError(400, "INVALID_BODY",
-                        "known keys: admin (bool), active (bool), integrations, crm_read")
+                        "known keys: admin (bool), active (bool), integrations, crm_read, language")
+    if "language" in body and not is_language(body["language"]):
+        raise RestError(400, "INVALID_BODY", "language must be a Bitrix24 language id such as en, de, ru or ua")
     integrations = body.get("integrations", "disable")
     if integrations not in INTEGRATIONS:
         raise RestError(400, "INVALID_BODY", f"integrations must be one of {', '.join(INTEGRATIONS)}")
@@ -34,6 +44,8 @@ def update_user(state: State, portal: Portal, user_id: int, body: dict[str, Any]
         set_read(user, body["crm_read"])  # validates before it changes anything
     if "admin" in body:
         user.admin = body["admin"]
+    if "language" in body:
+        user.language = body["language"]
     if body.get("active") is False and user.active:
         user.active = False
         if integrations == "preserve":

@@ -195,11 +195,16 @@ class User:
     system: bool = False
     # CRM read level per kind ("all", "own", "none"; permissions.py); a kind not named is "all".
     crm_read: dict[str, str] = field(default_factory=dict)
+    # The user's interface language, a Bitrix24 language id ("en", "de", "ru", "ua", "br", "la", "sc", "tc", …;
+    # b24restdocs api-reference/sale/status-lang/index.md): the LANG of every app frame opened for the user
+    # (reference bitrix24.md §3, "UI language of the user").
+    language: str = "en"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view for the control API."""
         return {"id": self.id, "admin": self.admin, "name": self.name, "last_name": self.last_name,
-                "active": self.active, "system": self.system, "crm_read": dict(self.crm_read)}
+                "active": self.active, "system": self.system, "crm_read": dict(self.crm_read),
+                "language": self.language}
 
 
 def first_users() -> dict[int, User]:

@@ -10,8 +10,8 @@ import requests
 from sandbox_b24.conftest import CLIENT_ID, CLIENT_SECRET, Portal
 
 
-def _add_user(portal: Portal, admin: bool = False) -> dict:
-    response = portal.control("users", {"admin": admin, "name": "Ann", "last_name": "Clerk"})
+def _add_user(portal: Portal, admin: bool = False, **more: str) -> dict:
+    response = portal.control("users", {"admin": admin, "name": "Ann", "last_name": "Clerk", **more})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -25,7 +25,7 @@ def _frame_for(portal: Portal, user_id: int) -> dict:
 def test_the_control_api_creates_a_non_admin_beside_the_admin(portal: Portal) -> None:
     clerk = _add_user(portal)
     assert clerk == {"id": 2, "admin": False, "name": "Ann", "last_name": "Clerk", "active": True, "system": False,
-                     "crm_read": {}}
+                     "crm_read": {}, "language": "en"}
     listed = requests.get(f"{portal.sb.control_url}/portals/{portal.member_id}/users", timeout=10).json()
     assert [(u["id"], u["admin"]) for u in listed] == [(1, True), (2, False)]
     assert _add_user(portal, admin=True)["id"] == 3
@@ -120,3 +120,18 @@ def test_only_an_admin_installs_from_the_marketplace_page(sb) -> None:
     assert requests.get(f"{sb.control_url}/portals/{info['member_id']}/installs", timeout=10).json() == {}
     accepted = requests.post(f"{info['url']}/marketplace/install/", data={**form, "user_id": "1"}, timeout=10)
     assert accepted.status_code == 200 and _page_session(accepted.text)["IS_ADMIN"] is True
+
+
+def test_frames_carry_the_users_interface_language_as_lang(portal: Portal) -> None:
+    """Reference bitrix24.md §3: LANG in the frame's query is the user's UI language."""
+    assert _frame_for(portal, 1)["query"]["LANG"] == "en"
+    german = _add_user(portal, admin=True, language="de")
+    assert german["language"] == "de" and _frame_for(portal, german["id"])["query"]["LANG"] == "de"
+    changed = requests.post(f"{portal.sb.control_url}/portals/{portal.member_id}/users/1", json={"language": "ua"},
+                            timeout=10)
+    assert changed.status_code == 200 and _frame_for(portal, 1)["query"]["LANG"] == "ua"
+    for bad in ("German", "", 7):
+        refused = requests.post(f"{portal.sb.control_url}/portals/{portal.member_id}/users/1", json={"language": bad},
+                                timeout=10)
+        assert refused.status_code == 400
+    assert _frame_for(portal, 1)["query"]["LANG"] == "ua"  # a refused change changed nothing

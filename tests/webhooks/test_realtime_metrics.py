@@ -133,6 +133,6 @@ def test_a_store_failure_at_scrape_drops_those_families_not_the_scrape(tmp_path)
 def test_the_last_change_reads_as_a_sentence(change, sentence):
     at = {"at": "2026-12-01T02:15:29.5-08:00"}
     shown = last_change(QboConnection(last_change={**change, **at}))
-    assert (shown.sentence, shown.at) == (sentence, "2026-12-01 10:15:29 UTC")
+    assert (shown.sentence, shown.at) == (sentence, datetime(2026, 12, 1, 10, 15, 29, tzinfo=timezone.utc))
     assert last_change(QboConnection(last_change=None)) is None
     assert last_change(QboConnection(last_change={**change, "at": "yesterday"})).at is None

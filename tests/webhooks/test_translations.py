@@ -49,6 +49,11 @@ def untranslated(found: dict[str, str], catalog_path: Path) -> list[str]:
     return missing
 
 
+def hashable(text: str | tuple | list) -> str | tuple:
+    """A message's id or string; a plural's forms as a tuple (read_po gives tuples, read_mo lists)."""
+    return tuple(text) if isinstance(text, (tuple, list)) else text
+
+
 def po_path(language: str) -> Path:
     return CATALOGS / language / "LC_MESSAGES" / "messages.po"
 
@@ -74,9 +79,9 @@ def test_translations_keep_the_placeholders(language):
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_the_compiled_catalog_is_the_translators_catalog(language):
     with open(po_path(language), "rb") as handle:
-        source = {m.id: m.string for m in read_po(handle) if m.id and not m.fuzzy and m.string}
+        source = {hashable(m.id): hashable(m.string) for m in read_po(handle) if m.id and not m.fuzzy and m.string}
     with open(po_path(language).with_suffix(".mo"), "rb") as handle:
-        compiled = {m.id: m.string for m in read_mo(handle) if m.id}
+        compiled = {hashable(m.id): hashable(m.string) for m in read_mo(handle) if m.id}
     assert compiled == source, "run `make translations` and commit the .mo files"
 
 

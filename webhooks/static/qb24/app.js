@@ -16,6 +16,14 @@
     refit = setTimeout(fit, 200);
   });
 
+  // The words this script writes, in the page's language (webhooks/script_text.py, base.html).
+  var TEXT = JSON.parse((document.getElementById('script-text') || {}).textContent || '{}');
+  var NUMBER = new Intl.NumberFormat(document.documentElement.lang || 'en');
+
+  function say(key, values) {  // TEXT[key] with its %(name)s placeholders filled
+    return (TEXT[key] || '').replace(/%\((\w+)\)s/g, function (_, name) { return String(values[name]); });
+  }
+
   function getJson(url, done) {
     fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}})
       .then(function (r) { return r.ok ? r.json() : null; })
@@ -45,8 +53,8 @@
         showApp();
         return null;
       }
-      return r.json().then(function (e) { showLoginError(e.message || 'QuickBooks was not connected.'); });
-    }).catch(function () { showLoginError('The connection could not be finished; click Log in again.'); });
+      return r.json().then(function (e) { showLoginError(e.message || say('not_connected', {})); });
+    }).catch(function () { showLoginError(say('connect_unfinished', {})); });
   }
 
   function watchConnection() {
@@ -86,9 +94,9 @@
       var cell = document.querySelector('[data-counter="' + name + '"]');
       if (cell) { cell.textContent = p.counters[name]; }
     });
-    setText('progress-done', p.total ? p.done + ' of ' + p.total : '');
-    setText('progress-rate', p.rate ? p.rate + ' records/s' : '');
-    setText('progress-eta', p.eta_s === null || p.eta_s === undefined ? '' : 'about ' + Math.round(p.eta_s) + ' s left');
+    setText('progress-done', p.total ? say('done_of_total', {done: p.done, total: p.total}) : '');
+    setText('progress-rate', p.rate ? say('rate', {rate: NUMBER.format(p.rate)}) : '');
+    setText('progress-eta', p.eta_s === null || p.eta_s === undefined ? '' : say('eta', {seconds: Math.round(p.eta_s)}));
   }
 
   function setText(id, text) {

@@ -1,0 +1,65 @@
+"""The framed pages speak the portal user's language: Bitrix24 sends it as LANG in the frame's query
+(reference bitrix24.md §3, "UI language of the user"); the app page keeps it in the session for its later
+requests, a language the app has no catalog for is English (not the browser's), dates follow the language."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import requests
+
+from tests.webhooks.test_pages import sandboxes, world  # noqa: F401 - fixtures
+from tests.webhooks.test_sync_log_page import connected, log_failures
+
+
+def speak(world, language: str) -> None:
+    """The portal's user 1 switches the interface language (the sandbox's stand-in for the profile menu)."""
+    requests.post(f"{world.control}/portals/{world.member_id}/users/1", json={"language": language},
+                  timeout=10).raise_for_status()
+
+
+def html_lang(html: str) -> str:
+    return re.search(r'<html lang="([^"]+)">', html).group(1)
+
+
+def test_the_app_page_follows_the_users_language_and_keeps_it_for_later_requests(world):
+    speak(world, "de")
+    fields = world.frame_fields()
+    assert fields["query"]["LANG"] == "de"  # the sandbox portal frames the app in the user's language
+    opened = world.open_app(fields).get_data(as_text=True)
+    assert html_lang(opened) == "de" and "Verbinden Sie Ihr QuickBooks Online-Unternehmen" in opened
+    assert "Connect your QuickBooks Online company" not in opened
+    # A later request carries no LANG (the page's reload after a form, a poll): the session's language.
+    again = world.client.get("/bitrix24/app", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert html_lang(again) == "de" and "Mit QuickBooks anmelden" in again
+    speak(world, "ru")  # the next opening follows the user's new choice
+    reopened = world.open_app().get_data(as_text=True)
+    assert html_lang(reopened) == "ru" and "Войти через QuickBooks" in reopened
+
+
+def test_a_bitrix24_language_without_a_catalog_is_english_not_the_browsers(world):
+    speak(world, "ua")  # Ukrainian: a Bitrix24 language the app does not speak
+    fields = world.frame_fields()
+    opened = world.client.post("/bitrix24/app?" + urlencode(fields["query"]), data=fields["form"],
+                               headers={"Accept-Language": "ru,de;q=0.8"}).get_data(as_text=True)
+    assert html_lang(opened) == "en" and "Log in with QuickBooks" in opened
+    later = world.client.get("/bitrix24/app", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert html_lang(later) == "en"
+
+
+def test_the_sync_log_writes_counts_and_dates_in_the_language(world):
+    speak(world, "ru")
+    connected(world)
+    log_failures(world)
+    html = " ".join(world.client.get("/bitrix24/app").get_data(as_text=True).split())
+    assert "3 записи QuickBooks не удалось перенести в Bitrix24." in html  # the "few" form of three
+    tried = re.search(r'<tr data-record="Invoice-130"><th scope="row">([^<]+)</th>.*?<td>\d+</td><td>([^<]*)</td>', html)
+    assert tried.group(1) == "Счёт 130"
+    assert re.fullmatch(r"\d{1,2} [а-я]+\.? \d{4} г\., \d\d:\d\d:\d\d UTC", tried.group(2)), tried.group(2)
+    speak(world, "de")
+    world.open_app()
+    html = " ".join(world.client.get("/bitrix24/app").get_data(as_text=True).split())
+    assert "3 QuickBooks-Datensätze konnten nicht in Bitrix24 geschrieben werden." in html
+    tried = re.search(r'<tr data-record="Invoice-130"><th scope="row">([^<]+)</th>.*?<td>\d+</td><td>([^<]*)</td>', html)
+    assert tried.group(1) == "Rechnung 130"
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d UTC", tried.group(2)), tried.group(2)
