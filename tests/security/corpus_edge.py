@@ -38,6 +38,7 @@ def wrong_methods() -> list[Case]:
     """A method the route does not take is 405 and touches nothing."""
     pairs = [("GET", "/webhooks/bitrix24"), ("PUT", "/webhooks/bitrix24"), ("GET", "/bitrix24/install"),
              ("DELETE", "/bitrix24/app"), ("PUT", "/bitrix24/app/settings"), ("GET", "/bitrix24/app/sync"), ("GET", "/bitrix24/app/sync/retry"),
+             ("GET", "/bitrix24/app/sync/cancel"), ("POST", "/bitrix24/app/logout"),
              ("POST", "/bitrix24/app/status"), ("POST", "/bitrix24/app/progress"), ("GET", "/quickbooks/connect"),
              ("POST", "/quickbooks/callback"), ("GET", "/quickbooks/connect/finish"),
              ("DELETE", "/quickbooks/disconnect"), ("POST", "/healthz"), ("POST", "/metrics"),
@@ -63,7 +64,7 @@ def slash_merging() -> list[Case]:
 def oversized() -> list[Case]:
     """Bodies over 1 MiB are 413 on every POST route."""
     routes = ["/webhooks/bitrix24", "/bitrix24/install", "/bitrix24/app", "/bitrix24/app/settings",
-              "/bitrix24/app/sync", "/bitrix24/app/sync/retry", "/quickbooks/connect", "/quickbooks/connect/finish", "/quickbooks/disconnect"]
+              "/bitrix24/app/sync", "/bitrix24/app/sync/retry", "/bitrix24/app/sync/cancel", "/quickbooks/connect", "/quickbooks/connect/finish", "/quickbooks/disconnect"]
     return [Case(f"oversized body {route}", "POST", route, as_="A.admin", form=form(x=BIG), headers=JSON)
             for route in routes]
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from tests.security.cases import JSON, Case, form, headers
 
-READS = ("/bitrix24/app", "/bitrix24/app/status", "/bitrix24/app/progress")
+READS = ("/bitrix24/app", "/bitrix24/app/status", "/bitrix24/app/progress", "/bitrix24/app/logout")
 RETRY = "/bitrix24/app/sync/retry"
-WRITES = ("/bitrix24/app/settings", "/bitrix24/app/sync", RETRY, "/quickbooks/disconnect")
+CANCEL = "/bitrix24/app/sync/cancel"
+WRITES = ("/bitrix24/app/settings", "/bitrix24/app/sync", RETRY, CANCEL, "/quickbooks/disconnect")
+NO_SUCH_RUN = "999999999"  # the world has no queued run: a refused cancel must name one that cannot be A's
 SETTINGS = {"use_new_invoice": "true", "customer_rule": "by_company_name", "stage_unsent": "DT31_5:N",
             "stage_sent": "DT31_5:S", "stage_partially_paid": "DT31_5:S", "stage_paid": "DT31_5:P",
             "stage_overdue": "DT31_5:S", "stage_voided": "DT31_5:D", "stage_deleted": "DT31_5:D"}
@@ -18,6 +20,8 @@ def _write_form(route: str, csrf: str | None, **extra: str) -> tuple[tuple[str, 
     fields = dict(SETTINGS) if route.endswith("/settings") else {}
     if route == RETRY:  # a row of A's sync log (tests/security/world_setup.py)
         fields = {"qbo_type": "Invoice", "qbo_id": "130"}
+    if route == CANCEL:
+        fields = {"run_id": NO_SUCH_RUN}
     return form(**fields, csrf_token=csrf, **extra)
 
 
@@ -87,6 +91,15 @@ def malformed_retries() -> list[Case]:
             for name, changes in bad]
 
 
+def malformed_cancels() -> list[Case]:
+    """A genuine administrator's cancel of what is not a run of the portal's: 404 or 400, nothing changed."""
+    bad = [("a run of no portal", NO_SUCH_RUN), ("id with SQL", "1' OR '1'='1"), ("id with NUL", "1\x00"),
+           ("id 5000 digits", "1" * 5000), ("negative id", "-1"), ("no run named", None)]
+    return [Case(f"cancel {name}", "POST", CANCEL, as_="A.admin",
+                 form=form(run_id=run_id, csrf_token="${A.admin.csrf}"))
+            for name, run_id in bad]
+
+
 def stale_session() -> list[Case]:
     """Item 4: a session from before an uninstall does not come back with the reinstall."""
     return [Case(f"C's pre-reinstall session {route}", "POST", route, as_="C.stale", item=4,
@@ -97,7 +110,7 @@ def demoted_admin() -> list[Case]:
     """Item 3: Bitrix24 took user "demoted"'s admin right after their session began; disconnect last."""
     return [Case(f"demoted admin {route}", "POST", route, as_="B.demoted", item=3,
                  form=_write_form(route, "${B.demoted.csrf}"))
-            for route in ("/bitrix24/app/settings", "/bitrix24/app/sync", RETRY)]
+            for route in ("/bitrix24/app/settings", "/bitrix24/app/sync", RETRY, CANCEL)]
 
 
 def demoted_disconnect() -> list[Case]:
@@ -106,4 +119,4 @@ def demoted_disconnect() -> list[Case]:
 
 
 def session_cases() -> list[Case]:
-    return forged_reads() + forged_writes() + malformed_settings() + malformed_retries()
+    return forged_reads() + forged_writes() + malformed_settings() + malformed_retries() + malformed_cancels()
