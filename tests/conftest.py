@@ -74,3 +74,18 @@ def no_stray_env_file() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("QB24_ENV_FILE", os.devnull)
         yield
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """A command run in-process (click's CliRunner) configures the root logger as the real `qb24` does
+    (config.logging.configure_logging): its stderr handler and level would outlive the test and print
+    every later test's INFO lines into the run's output. Put back what the root logger had."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
