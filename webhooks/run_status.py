@@ -7,9 +7,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from webhooks.i18n import instant
+
 
 def status_sentence(progress: dict[str, Any], finished_at: datetime | None) -> str:
-    """What the run is doing or how it ended, e.g. "The sync finished at 2024-05-01 09:30 UTC."."""
+    """What the run is doing or how it ended, e.g. "The sync finished at May 1, 2024, 9:30:00 AM UTC." (the time in the page's language)."""
     status, dry_run = progress["status"], progress.get("kind") == "dry_run"
     if status == "none":
         return _("No sync has run yet.")
@@ -17,7 +19,7 @@ def status_sentence(progress: dict[str, Any], finished_at: datetime | None) -> s
         return _("The dry run is waiting to start.") if dry_run else _("The sync is waiting to start.")
     if status == "running":
         return _running(progress.get("phase"), progress.get("total") is None, dry_run)
-    at = finished_at.strftime("%Y-%m-%d %H:%M UTC") if finished_at else None
+    at = instant(finished_at) if finished_at else None
     if status == "done":
         if dry_run:
             return (_("The dry run finished at %(time)s; nothing was written to Bitrix24.", time=at) if at

@@ -93,7 +93,7 @@ def test_start_sync_in_the_framed_page_shows_progress_then_the_report(connected)
         assert int(customers[0]) > 0 and int(invoices[0]) > 0
         status = frame.locator("#progress-status")
         assert status.get_attribute("data-status") == "done"
-        assert re.fullmatch(r"The sync finished at \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", status.inner_text())
+        assert re.fullmatch(r"The sync finished at [A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d\d:\d\d\s[AP]M UTC\.", status.inner_text())
         assert frame.locator("#start-sync").is_enabled()
         client = stack.app.extensions["qb24"].bitrix24_client(stack.b24.default_member_id)
         items = list(client.list_all("crm.item.list", {"entityTypeId": 31, "select": ["id"]}))

@@ -415,10 +415,10 @@ def test_start_sync_queues_one_run_and_progress_follows_it(world):
     assert re.search(r'Records that failed \(3\)', page)
     assert ('<tr><th scope="row">Invoice 130</th><td>1037 &lt;Amy&#39;s&gt;</td>'
             '<td>Currency EUR is not in this portal; add it in CRM settings.</td></tr>') in page
-    assert 'data-status="done">The sync finished at 2024-05-01 09:30 UTC.<' in page
+    assert 'data-status="done">The sync finished at May 1, 2024, 9:30:00\u202fAM UTC.<' in page
     finished = world.client.get("/bitrix24/app/progress").get_json()
     assert (finished["percent"], finished["status"]) == (100, "done")
-    assert finished["status_text"] == "The sync finished at 2024-05-01 09:30 UTC."
+    assert finished["status_text"] == "The sync finished at May 1, 2024, 9:30:00\u202fAM UTC."
     assert 'id="start-sync"\n       name="mode"' in page  # enabled again
 
 
@@ -536,7 +536,7 @@ def test_dry_run_queues_a_dry_run_and_reports_what_would_change(world):
 
 
 @pytest.mark.parametrize("status, kind, error, sentence", [
-    ("failed", "full", "QuickBooks refused a request", "The sync stopped on an error at 2024-05-01 09:30 UTC."),
+    ("failed", "full", "QuickBooks refused a request", "The sync stopped on an error at May 1, 2024, 9:30:00\u202fAM UTC."),
     ("cancelled", "full", None, "The sync was cancelled."),
     ("cancelled", "dry_run", None, "The dry run was cancelled."),
     ("running", "dry_run", None, "The dry run is starting: counting the records in QuickBooks."),

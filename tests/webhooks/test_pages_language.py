@@ -63,3 +63,25 @@ def test_the_sync_log_writes_counts_and_dates_in_the_language(world):
     tried = re.search(r'<tr data-record="Invoice-130"><th scope="row">([^<]+)</th>.*?<td>\d+</td><td>([^<]*)</td>', html)
     assert tried.group(1) == "Rechnung 130"
     assert re.fullmatch(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d UTC", tried.group(2)), tried.group(2)
+
+
+def test_a_finished_runs_sentence_writes_its_time_in_the_language(world):
+    """The state sentence's time is the language's date and time (flask_babel format_datetime), not one format for all."""
+    from datetime import datetime, timezone
+
+    from store.db import transaction
+    from store.models import SyncRun
+
+    speak(world, "de")
+    world.open_app()
+    world.connect_quickbooks()
+    with transaction(world.sessions) as session:
+        session.add(SyncRun(portal_id=world.portal(session).id, kind="full", status="done",
+                            finished_at=datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)))
+    sentences = {}
+    for language in ("de", "ru"):
+        speak(world, language)
+        world.open_app()
+        sentences[language] = world.client.get("/bitrix24/app/progress").get_json()["status_text"]
+    assert "01.05.2024, 09:30:00 UTC" in sentences["de"], sentences["de"]
+    assert re.search(r"1 мая 2024\sг\., 09:30:00 UTC", sentences["ru"]), sentences["ru"]
