@@ -43,7 +43,7 @@ bench-smoke: $(STAMP)
 # A new language: `$(BIN)/pybabel init -i webhooks/translations/messages.pot -d webhooks/translations -l xx`.
 CATALOGS := webhooks/translations
 translations: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output -k _l -k lazy_gettext \
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output -k _l -k lazy_gettext -k N_ \
 		--project=qb24 -o $(CATALOGS)/messages.pot .
 	$(BIN)/pybabel -q update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel -q compile -d $(CATALOGS) --statistics

@@ -18,6 +18,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields
 
 from mappers.errors import MappingError
+from mappers.reasons import B24_MALFORMED, B24_NOT_AN_OBJECT, NOT_A_CUSTOMER_KIND, reason
 
 __all__ = ["B24_TYPES", "MAX_DISPLAY_NAME", "check_record", "customer_body", "display_name", "numbered", "comm_keys"]
 
@@ -131,15 +132,14 @@ def comm_keys(record: dict[str, Any]) -> set[str]:
 def check_record(b24_type: str, record: Any) -> None:
     """MappingError unless the record is a CRM contact, company or lead the mapper can read."""
     if b24_type not in B24_TYPES:
-        raise MappingError(f"A {b24_type!r} cannot become a QuickBooks customer; only {', '.join(B24_TYPES)}.")
+        raise MappingError(reason(NOT_A_CUSTOMER_KIND, kind=b24_type, kinds=", ".join(B24_TYPES)))
     if not isinstance(record, dict):
-        raise MappingError(f"The Bitrix24 {b24_type} is not an object ({type(record).__name__}).")
+        raise MappingError(reason(B24_NOT_AN_OBJECT, kind=b24_type, type=type(record).__name__))
     try:
         _SCHEMA.load(record)
     except ValidationError as error:
         bad = ", ".join(sorted(error.messages))
-        raise MappingError(f"The Bitrix24 {b24_type} {record.get('ID', '?')} is malformed ({bad}); "
-                           "read it again from Bitrix24 or report it as a bug.") from None
+        raise MappingError(reason(B24_MALFORMED, kind=b24_type, id=record.get("ID", "?"), fields=bad)) from None
 
 
 def _clean(value: Any) -> str:

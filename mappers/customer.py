@@ -11,6 +11,7 @@ from mappers.customer_kind import (DELETED_SUFFIX, CustomerKind, customer_kind, 
 from mappers.digest import content_hash
 from mappers.errors import MappingError
 from mappers.origin import origin_id, originator_id
+from mappers.reasons import LINKED_TO_ODD_KIND, SUB_CUSTOMER, UNKNOWN_CUSTOMER_RULE, reason
 from mappers.schemas import CustomerSchema, checked
 
 __all__ = ["Comm", "CustomerRecord", "map_customer", "is_sub_customer", "clean_name", "job_name", "parent_id",
@@ -52,14 +53,11 @@ def map_customer(customer: dict[str, Any], *, realm_id: str, rule: str,
     and a rule changed later never re-creates linked records as the other kind."""
     checked(_SCHEMA, customer, "customer")
     if rule not in CUSTOMER_RULES:
-        raise MappingError(f"Unknown customer rule {rule!r}; choose one of {', '.join(CUSTOMER_RULES)} "
-                           "in the app's settings.")
+        raise MappingError(reason(UNKNOWN_CUSTOMER_RULE, rule=rule, rules=", ".join(CUSTOMER_RULES)))
     if linked_as not in (None, *_KINDS):
-        raise MappingError(f"Customer {customer['Id']} is linked to a CRM {linked_as}, which is neither a "
-                           "contact nor a company.")
+        raise MappingError(reason(LINKED_TO_ODD_KIND, id=customer["Id"], kind=linked_as))
     if is_sub_customer(customer):
-        raise MappingError(f"Customer {customer['Id']} is a sub-customer (job or project): it has no CRM record "
-                           "of its own, its invoices go to its top-level customer.")
+        raise MappingError(reason(SUB_CUSTOMER, id=customer["Id"]))
     entity = linked_as or _entity(customer, rule)
     markers = {"ORIGINATOR_ID": originator_id(realm_id), "ORIGIN_ID": origin_id("Customer", customer["Id"])}
     main = _company_fields(customer) if entity == "company" else _contact_fields(customer)

@@ -11,6 +11,8 @@ from mappers.invoice_lines import Row, exact_row, invoice_rows
 from mappers.invoice_tax import apply_tax
 from mappers.invoice_status import invoice_status
 from mappers.origin import invoice_xml_id
+from mappers.reasons import (CURRENCY_MISSING, NO_CURRENCY, NO_PAYER_TYPE, NO_STAGE, OLD_INVOICE_CURRENCY,
+                             UNKNOWN_INVOICE_TARGET, reason)
 from mappers.schemas import InvoiceSchema, checked
 
 SMART_INVOICE, OLD_INVOICE = "smart_invoice", "invoice"
@@ -46,14 +48,13 @@ def map_invoice(invoice: dict[str, Any], *, realm_id: str, target: str, stage_ma
     """The CRM invoice for a QuickBooks invoice; raises MappingError when the portal cannot hold it."""
     checked(_SCHEMA, invoice, "invoice")
     if target not in (SMART_INVOICE, OLD_INVOICE):
-        raise MappingError(f"Unknown invoice target {target!r}: expected {SMART_INVOICE!r} or {OLD_INVOICE!r}; "
-                           "check the portal's Use new invoice setting.")
+        raise MappingError(reason(UNKNOWN_INVOICE_TARGET, target=target,
+                                  expected=f"{SMART_INVOICE!r} or {OLD_INVOICE!r}"))
     currency = _currency(invoice, facts)
     status = invoice_status(invoice, today).value
     stage = stage_map.get(status)
     if not stage:
-        raise MappingError(f"No stage is chosen for QuickBooks status {status!r}; choose one in the app's "
-                           "settings (Invoice stages) and sync again.")
+        raise MappingError(reason(NO_STAGE, status=status))
     rows = [exact_row(row) for row in apply_tax(invoice, invoice_rows(invoice))]
     common = _Common(invoice, realm_id, currency, stage, company_id, contact_id, job_name)
     if target == SMART_INVOICE:
@@ -110,13 +111,11 @@ class _Common:
 def _currency(invoice: dict[str, Any], facts: PortalFacts) -> str:
     currency = str((invoice.get("CurrencyRef") or {}).get("value") or facts.base_currency or "").strip()
     if not currency:
-        raise MappingError(f"Invoice {invoice['Id']} has no currency and the portal has no base currency; "
-                           "set a base currency in Bitrix24 (CRM > Settings > Currencies) and sync again.")
+        raise MappingError(reason(NO_CURRENCY, id=invoice["Id"]))
     # An empty set means the engine could not read the list: then Bitrix24 itself has the last word.
     if facts.currencies and currency not in facts.currencies:
         number = invoice.get("DocNumber") or invoice["Id"]
-        raise MappingError(f"The portal has no currency {currency}, used by invoice {number}; add {currency} in "
-                           "Bitrix24 (CRM > Settings > Currencies) and sync again.")
+        raise MappingError(reason(CURRENCY_MISSING, currency=currency, number=number))
     return currency
 
 
@@ -155,8 +154,7 @@ def _old(c: _Common, rows: list[Row], facts: PortalFacts) -> dict[str, Any]:
     payer = "company" if c.company_id else "contact"
     person_type, pay_system = facts.person_type_ids.get(payer), facts.pay_system_ids.get(payer)
     if not person_type or not pay_system:
-        raise MappingError("The portal has no payer type or payment system for old invoices; set up invoices in "
-                           "Bitrix24 (CRM > Settings > Payment systems) or switch on Use new invoice.")
+        raise MappingError(reason(NO_PAYER_TYPE))
     _old_currency(c, facts)
     return {
         "ORDER_TOPIC": c.title, "XML_ID": invoice_xml_id(c.realm_id, str(inv["Id"])), "CURRENCY": c.currency,
@@ -174,9 +172,7 @@ def _old_currency(c: _Common, facts: PortalFacts) -> None:
     # it (the invoice-currency setting is not readable over REST: UNCERTAIN). Unknown base: Bitrix24 decides.
     if facts.base_currency and c.currency != facts.base_currency:
         number = c.invoice.get("DocNumber") or c.invoice["Id"]
-        raise MappingError(f"Invoice {number} is in {c.currency}, but old Bitrix24 invoices are always in the "
-                           f"portal's invoice currency ({facts.base_currency}) and its amounts would be read as "
-                           f"{facts.base_currency}; switch on Use new invoice to keep {c.currency} invoices.")
+        raise MappingError(reason(OLD_INVOICE_CURRENCY, number=number, currency=c.currency, base=facts.base_currency))
 
 
 def _old_row(row: Row) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from mappers.errors import MappingError
+from mappers.reasons import DISCOUNT_TOO_LARGE, reason
 
 CENT = Decimal("0.01")
 
@@ -112,8 +113,7 @@ def _spread_discount(rows: list[Row], line: dict[str, Any]) -> list[Row]:
     if amount <= 0:
         return rows
     if subtotal <= 0 or amount > subtotal:
-        raise MappingError("A discount is larger than the lines it applies to; Bitrix24 rows cannot hold a "
-                           "negative amount. Correct the discount in QuickBooks and sync again.")
+        raise MappingError(reason(DISCOUNT_TOO_LARGE))
     shares = [(r.unit_price * r.quantity - r.discount) * amount / subtotal for r in rows]
     cents = [s.quantize(CENT, ROUND_HALF_UP) for s in shares]
     biggest = max(range(len(rows)), key=lambda i: shares[i])

@@ -14,6 +14,7 @@ from typing import Any
 
 from mappers.errors import MappingError
 from mappers.invoice_lines import CENT, Row
+from mappers.reasons import NO_RATE_ADDS_UP, NO_TAXABLE_LINE, TAX_INEXPRESSIBLE, reason
 
 NON = "NON"
 
@@ -26,7 +27,7 @@ def apply_tax(invoice: dict[str, Any], rows: list[Row]) -> list[Row]:
         return rows
     codes = _taxable_amounts(rows)
     if not codes:
-        raise _inexpressible(invoice, "it charges tax but none of its lines is taxable")
+        raise _inexpressible(invoice, NO_TAXABLE_LINE)
     rates = _rates_by_code(codes, [t.get("TaxLineDetail") or {} for t in detail.get("TaxLine") or []])
     if rates is not None:
         taxed = [replace(r, tax_rate=rates.get(r.tax_code, 0.0)) for r in rows]
@@ -38,7 +39,7 @@ def apply_tax(invoice: dict[str, Any], rows: list[Row]) -> list[Row]:
         taxed = _effective(rows, total_tax)
         if taxed is not None:
             return taxed
-    raise _inexpressible(invoice, "no percent rate per tax code adds up to its total tax")
+    raise _inexpressible(invoice, NO_RATE_ADDS_UP)
 
 
 def _taxable_amounts(rows: list[Row]) -> dict[str, tuple[Decimal, Decimal]]:
@@ -84,5 +85,4 @@ def _effective(rows: list[Row], total_tax: Decimal) -> list[Row] | None:
 
 def _inexpressible(invoice: dict[str, Any], why: str) -> MappingError:
     number = invoice.get("DocNumber") or invoice.get("Id")
-    return MappingError(f"Invoice {number}'s tax cannot be shown as Bitrix24 row tax rates: {why}. Check the "
-                        "invoice's tax in QuickBooks (tax codes and rates per line) and sync again.")
+    return MappingError(reason(TAX_INEXPRESSIBLE, number=number, why=why))

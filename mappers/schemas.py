@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from mappers.errors import MappingError
+from mappers.reasons import QBO_MALFORMED, QBO_NOT_AN_OBJECT, reason
 
 
 class _Open(Schema):
@@ -69,13 +70,12 @@ class CustomerSchema(_Open):
 def checked(schema: Schema, record: Any, what: str) -> dict[str, Any]:
     """`record` unchanged when the schema accepts it; else a MappingError naming every bad field."""
     if not isinstance(record, dict):
-        raise MappingError(f"The QuickBooks {what} is not an object ({type(record).__name__}); "
-                           "re-read it from QuickBooks or report it as a bug.")
+        raise MappingError(reason(QBO_NOT_AN_OBJECT, kind=what, type=type(record).__name__))
     try:
         schema.load(record)
     except ValidationError as error:
-        raise MappingError(f"The QuickBooks {what} {record.get('Id', '?')} is malformed: "
-                           f"{_describe(error.messages)}. Fix it in QuickBooks and sync again.") from None
+        raise MappingError(reason(QBO_MALFORMED, kind=what, id=record.get("Id", "?"),
+                                  problems=_describe(error.messages))) from None
     return record
 
 

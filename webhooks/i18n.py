@@ -16,6 +16,7 @@ from datetime import datetime
 from flask import Flask, has_request_context, request, session
 from flask_babel import Babel, format_datetime, get_locale
 
+from webhooks.reasons_view import localize_reason
 from webhooks.script_text import script_text
 
 # English is the source language; every other one has a complete catalog (tests/webhooks/test_translations.py).
@@ -72,9 +73,11 @@ def instant(value: datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Install gettext in Jinja (with Flask-Babel's format filters), the language selector, `instant` and the
-    script's words (`script_text`, base.html)."""
+    """Install gettext in Jinja (with Flask-Babel's format filters), the language selector, `instant`, `reason`
+    (a stored failure reason in the page's language, webhooks/reasons_view.py) and the script's words
+    (`script_text`, base.html)."""
     Babel(app, locale_selector=select_language, default_translation_directories="translations")
     app.jinja_env.filters["instant"] = instant
+    app.jinja_env.filters["reason"] = localize_reason
     app.jinja_env.globals["script_text"] = script_text
     app.context_processor(lambda: {"current_language": current_language()})

@@ -6,8 +6,9 @@ Words stored by the workers (connection.last_change["what"], workers/changes.py)
 request's language; records are named by what an admin knows (the name, the QuickBooks kind and number).
 
 The reasons of failed writes and exports are sentences the workers stored in English (sync_failures.reason,
-received_events.last_error; workers/export_errors.py, workers/b24_writes.py): most carry Bitrix24's or
-QuickBooks' own error words, which come in English anyway, so they are shown as stored, not translated.
+received_events.last_error; workers/export_errors.py, workers/b24_writes.py); the templates show them in the
+request's language with the `reason` filter (webhooks/reasons_view.py), the vendors' own words inside them as
+they are.
 """
 from __future__ import annotations
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from clients.bitrix24_batch import MAX_COMMANDS, BatchResult, Command
 from clients.bitrix24_errors import Bitrix24Error
+from mappers.reasons import reason
+from workers import reasons as R
 from workers.sync_state import Cancelled, SyncContext
 
 REQUIRED_FIELD_ERROR = "CRM_FIELD_ERROR_REQUIRED"
-REQUIRED_FIELD_ADVICE = ("This portal makes a custom field mandatory and checks it for REST writes: fill it in, "
-                         "or switch off CRM settings → Other → Market → Check required custom fields, "
-                         "then start the sync again.")
+REQUIRED_FIELD_ADVICE = R.REQUIRED_FIELD_ADVICE
 
 
 @dataclass
@@ -94,12 +94,10 @@ def read_batch(ctx: SyncContext, commands: dict[str, Command]) -> BatchResult:
 
 def command_reason(error: Bitrix24Error, action: str, what: str) -> str:
     """A sentence a person can act on for a refused command."""
-    text = (error.description or "no reason given").strip().rstrip(".")
+    text = (error.description or R.NO_REASON_GIVEN).strip().rstrip(".")
     code = f" ({error.code})" if error.code else ""
-    reason = f"Bitrix24 refused to {action} the {what}: {text}{code}."
-    if error.code == REQUIRED_FIELD_ERROR:
-        return f"{reason} {REQUIRED_FIELD_ADVICE}"
-    return f"{reason} Correct the record in QuickBooks or the portal, then start the sync again."
+    refused = reason(R.REFUSED[action], what=what, said=f"{text}{code}")
+    return f"{refused} {REQUIRED_FIELD_ADVICE if error.code == REQUIRED_FIELD_ERROR else R.CORRECT_AND_SYNC}"
 
 
 def created_id(result: Any) -> str | None:

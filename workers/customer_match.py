@@ -15,8 +15,10 @@ from clients.bitrix24_errors import Bitrix24Error, OperationTimeLimit, QueryLimi
 from mappers.customer import CustomerRecord
 from mappers.multifield import normalized
 from mappers.origin import originator_id
+from mappers.reasons import reason
 from store.links import linked_b24_ids
 from workers.b24_writes import read_batch
+from workers.reasons import NO_REASON_GIVEN, SEARCH_REFUSED
 from workers.sync_state import SyncContext
 
 FINDBYCOMM_VALUES = 20  # crm.duplicate.findbycomm takes at most 20 values (reference §5)
@@ -130,12 +132,9 @@ def search_refused(error: Bitrix24Error, entity: str) -> str:
     """The reason for a record whose duplicate search was refused; a transient refusal is raised instead."""
     if isinstance(error, TRANSIENT_COMMAND):
         raise error
-    text = (error.description or "no reason given").strip().rstrip(".")
+    text = (error.description or NO_REASON_GIVEN).strip().rstrip(".")
     code = f" ({error.code})" if error.code else ""
-    return (f"Bitrix24 refused the search for an existing {entity} with this customer's email or phone: "
-            f"{text}{code}. It was not created, so as not to duplicate a {entity} already in the portal; "
-            "check the email and phone in QuickBooks and the app's access in the portal, "
-            "then start the sync again.")
+    return reason(SEARCH_REFUSED, kind=entity, said=f"{text}{code}")
 
 
 def _candidate_rows(ctx: SyncContext, candidates: dict[str, set[str]]

@@ -15,11 +15,13 @@ from clients import bitrix24_errors as b24
 from clients import quickbooks_errors as qbo
 from clients.coordination import LockTimeout
 from mappers.errors import MappingError
+from mappers.reasons import reason
 from store.tokens import ConnectionMissing, PortalMissing
+from workers import reasons as R
 
 NAME_FAULTS = {"6240", "2170"}  # duplicate name; a colon, tab or newline in a name (reference quickbooks-online.md §8)
 SECRET_LIKE = re.compile(r"https?://\S+|\b[A-Za-z0-9_\-.]{32,}\b")  # a link or a token-like run: never shown
-AGAIN = " It is tried again automatically; Retry tries it now."
+AGAIN = " " + R.AGAIN
 
 
 class NoRecord(LookupError):
@@ -29,7 +31,7 @@ class NoRecord(LookupError):
 def describe(error: BaseException | None) -> str:
     """One plain sentence (or two) about the failed attempt."""
     if error is None:
-        return "The export failed for an unknown reason." + AGAIN
+        return R.EXPORT_UNKNOWN + AGAIN
     if isinstance(error, qbo.QuickBooksError):
         return _quickbooks(error)
     if isinstance(error, b24.Bitrix24Error):
@@ -39,25 +41,25 @@ def describe(error: BaseException | None) -> str:
     if isinstance(error, NoRecord):
         return plain(str(error)) + AGAIN
     if isinstance(error, (requests.RequestException, ConnectionError, TimeoutError)):
-        return "A network request failed (the connection broke or timed out)." + AGAIN
+        return R.NETWORK_FAILED + AGAIN
     if isinstance(error, LockTimeout):
-        return "Another export of this record was still running." + AGAIN
+        return R.EXPORT_LOCKED + AGAIN
     if isinstance(error, (ConnectionMissing, PortalMissing)):
-        return "The app holds no tokens for this portal or its QuickBooks company; open the app and log in again."
-    return f"An unexpected error ({type(error).__name__}) stopped the export; the app's log has the details." + AGAIN
+        return R.NO_TOKENS
+    return reason(R.EXPORT_UNEXPECTED, type=type(error).__name__) + AGAIN
 
 
 def _quickbooks(error: qbo.QuickBooksError) -> str:
     if isinstance(error, (qbo.Unauthorized, qbo.Forbidden, qbo.AuthorizationRevoked)):
-        return "QuickBooks refused the app's connection; log in with QuickBooks again on this page."
+        return R.QBO_REFUSED_CONNECTION
     if isinstance(error, qbo.Throttled):
-        return "QuickBooks asked the app to slow down (too many requests)." + AGAIN
+        return R.QBO_THROTTLED + AGAIN
     if isinstance(error, qbo.ServiceUnavailable):
-        return "QuickBooks did not answer (a temporary fault on its side)." + AGAIN
+        return R.QBO_UNAVAILABLE + AGAIN
     said = _fault_words(error)
     if error.code in NAME_FAULTS:
-        return plain(f"QuickBooks refused the name: {said}")
-    return plain(f"QuickBooks refused the customer: {said}")
+        return plain(reason(R.QBO_REFUSED_NAME, said=said))
+    return plain(reason(R.QBO_REFUSED_CUSTOMER, said=said))
 
 
 def _fault_words(error: qbo.QuickBooksError) -> str:
@@ -70,12 +72,12 @@ def _fault_words(error: qbo.QuickBooksError) -> str:
 def _bitrix24(error: b24.Bitrix24Error) -> str:
     if isinstance(error, (b24.ExpiredToken, b24.InvalidToken, b24.NoAuthFound, b24.InvalidGrant,
                           b24.InvalidClient, b24.WrongAuthType, b24.PortalDeleted)):
-        return "Bitrix24 refused the app's stored tokens; an administrator should open the app in the portal."
+        return R.B24_REFUSED_TOKENS
     if isinstance(error, (b24.AccessDenied, b24.InsufficientScope)):
-        return "Bitrix24 denied the app access to the record (the installing user's rights or the app's scope)."
+        return R.B24_DENIED_RECORD
     if isinstance(error, (b24.QueryLimitExceeded, b24.OverloadLimit, b24.OperationTimeLimit, b24.ServerError)):
-        return f"Bitrix24 was busy or failed ({error.code or error.status})." + AGAIN
-    return plain(f"Bitrix24 refused to read the record ({error.code or error.status}).")
+        return reason(R.B24_BUSY, code=error.code or error.status) + AGAIN
+    return plain(reason(R.B24_REFUSED_READ, code=error.code or error.status))
 
 
 def plain(text: str) -> str:

@@ -48,6 +48,7 @@ from clients.coordination import LockTimeout
 from clients.quickbooks_errors import DuplicateName, ValidationFailed
 from mappers.errors import MappingError
 from mappers.origin import parse_origin
+from mappers.reasons import reason
 from store.db import transaction
 from store.events import mark_handled, note_attempt_failed, portals_with_unhandled_adds, unhandled_adds
 from store.models import Portal, QboConnection, ReceivedEvent, utcnow
@@ -58,6 +59,7 @@ from workers.customer_export import customer_for, ensure_customer
 from workers.export_errors import NoRecord, describe
 from workers.portal_settings import DEFAULTS
 from workers.pull_lease import pull_live
+from workers.reasons import B24_NO_RECORD
 from workers.runs import writing_run
 from workers.tasks import PUBLISH_RETRY, EnqueueFailed
 
@@ -262,7 +264,7 @@ def _export_one(services: Services, portion: Portion, key: tuple[str, str], answ
         return None
     record = answer.results.get(name)
     if error is not None or not isinstance(record, dict):
-        return error or NoRecord(f"Bitrix24 answered no {entity} for id {b24_id}.")
+        return error or NoRecord(reason(B24_NO_RECORD, kind=entity, id=b24_id))
     if parse_origin(record.get("ORIGINATOR_ID"), record.get("ORIGIN_ID")) is not None:
         _record_handled(services, portion, key, "ours")  # one of our own imports: never exported back
         return None

@@ -21,12 +21,14 @@ from clients.bitrix24_errors import Bitrix24Error, OperationTimeLimit, QueryLimi
 from clients.coordination import LockTimeout
 from clients.quickbooks import QuickBooksClient, query_records
 from clients.quickbooks_errors import AuthorizationRevoked, QuickBooksError, ServiceUnavailable, Throttled, Unauthorized
+from mappers.reasons import reason
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun, utcnow
 from store.tokens import RealmTokensUnreadable, StoredTokensUnreadable
 from workers.lease import LOST, Lease, LeaseLost, still_ours
 from workers.portal_facts import read_portal_facts
 from workers.portal_settings import effective_settings
+from workers import reasons as R
 from workers.sync_customers import sync_customer_page
 from workers.sync_invoices import InvoiceTarget, sync_invoice_page
 from workers.watermark import mark_full_run_start
@@ -262,17 +264,13 @@ def _end(ctx: SyncContext, status: str, error: str | None = None) -> str:
 def fatal_reason(error: Exception) -> str:
     """What stopped the run, for the app page and the CLI."""
     if isinstance(error, RealmTokensUnreadable):  # TOKEN_ENCRYPTION_KEY lost the key they were written with
-        return ("The app can no longer read this portal's stored QuickBooks sign-in; log in to QuickBooks again "
-                "from the app page, then start the sync again.")
+        return R.QBO_SIGN_IN_UNREADABLE
     if isinstance(error, StoredTokensUnreadable):
-        return ("The app can no longer read this portal's stored Bitrix24 sign-in; an administrator should open "
-                "the app in Bitrix24 again, then start the sync again.")
+        return R.B24_SIGN_IN_UNREADABLE
     if isinstance(error, (Unauthorized, AuthorizationRevoked)):
-        return ("QuickBooks no longer accepts this connection's authorization; log in to QuickBooks again from "
-                "the app page, then start the sync again.")
+        return R.QBO_AUTHORIZATION_GONE
     if isinstance(error, QuickBooksError):
-        return f"QuickBooks refused a request ({type(error).__name__}: {error}); start the sync again later."
+        return reason(R.QBO_REFUSED_REQUEST, error=f"{type(error).__name__}: {error}")
     if isinstance(error, Bitrix24Error):
-        return (f"Bitrix24 refused a request ({error.code or type(error).__name__}: {error.description}); "
-                "check the app's access in the portal, then start the sync again.")
-    return f"The sync stopped on an unexpected error ({type(error).__name__}: {error})."
+        return reason(R.B24_REFUSED_REQUEST, code=error.code or type(error).__name__, said=error.description)
+    return reason(R.RUN_UNEXPECTED, error=f"{type(error).__name__}: {error}")

@@ -14,6 +14,7 @@ from store.links import links_for_qbo_ids
 from store.models import Link
 from workers.b24_writes import Write, WriteOutcome, command_reason, created_id, read_batch, send_writes
 from workers.customer_match import LIST_IDS, chunks, match_existing
+from workers.reasons import NO_ID, NO_PERSON_ID
 from workers.sync_recover import recover_by_origin
 from workers.sync_state import Binding, SyncContext, mapping_reason
 
@@ -263,7 +264,7 @@ def _settle_create(ctx: SyncContext, record: CustomerRecord, outcome: WriteOutco
     if b24_id is None:
         ctx.cursor["failed_customers"][record.qbo_id] = name
         ctx.fail("customers", CUSTOMER, record.qbo_id, name,
-                 command_reason(error, "create", record.entity) if error else "Bitrix24 answered no id.")
+                 command_reason(error, "create", record.entity) if error else NO_ID)
         return []
     return _bindings(ctx, record, b24_id, outcome, "imported", "create")
 
@@ -295,7 +296,7 @@ def _bindings(ctx: SyncContext, record: CustomerRecord, b24_id: str, outcome: Wr
     elif person_error is not None or name in outcome.results:
         ctx.fail("customers", CUSTOMER, record.qbo_id, _record_name(record),
                  command_reason(person_error, action, "company's contact person") if person_error
-                 else "Bitrix24 answered no id for the company's contact person.")
+                 else NO_PERSON_ID)
     # else the person was never sent (the run was cancelled): bound without a hash, so the next run adds it
     return bindings
 

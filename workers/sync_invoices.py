@@ -11,6 +11,7 @@ from mappers.customer_kind import top_level_id
 from mappers.errors import MappingError
 from mappers.invoice import InvoiceRecord, PortalFacts, deal_link_fields, map_invoice
 from mappers.qbo_time import meta_time
+from mappers.reasons import reason
 from store.links import links_for_qbo_ids
 from store.models import Link
 from workers.change_payments import note_invoice_payments
@@ -18,6 +19,7 @@ from workers.b24_writes import Write, WriteOutcome, command_reason, created_id, 
 from workers.customer_match import LIST_IDS, TRANSIENT_COMMAND, chunks
 from workers.deal_links import claim_deals
 from workers.portal_settings import SMART_INVOICE
+from workers.reasons import CUSTOMER_FAILED, CUSTOMER_NOT_IN_B24, NO_ID
 from workers.sync_customers import CUSTOMER, PERSON
 from workers.sync_recover import recover_invoices
 from workers.sync_state import Binding, SyncContext, mapping_reason
@@ -138,9 +140,7 @@ def _parties(ctx: SyncContext, invoice: dict, owner: str, link: Link | None,
     failed = owner in ctx.cursor["failed_customers"]
     if ctx.dry_run and not failed:
         return None, None  # the customer would be created first in a real run
-    why = "failed to import (see its failure)" if failed else "is not in Bitrix24"
-    raise MappingError(f"The invoice's customer {name} (QuickBooks id {owner}) {why}; fix the customer and "
-                       "start the sync again.")
+    raise MappingError(reason(CUSTOMER_FAILED if failed else CUSTOMER_NOT_IN_B24, name=name, id=owner))
 
 
 def _split(ctx: SyncContext, records: list[InvoiceRecord],
@@ -221,7 +221,7 @@ def _settle(ctx: SyncContext, record: InvoiceRecord, item: InvoiceRecord | Updat
     b24_id = update.b24_id if update else (None if error else created_id(outcome.results.get(main)))
     if error is not None or b24_id is None:
         ctx.fail("invoices", INVOICE, record.qbo_id, _title(record),
-                 command_reason(error, action, what) if error else "Bitrix24 answered no id.")
+                 command_reason(error, action, what) if error else NO_ID)
         return Binding(INVOICE, record.qbo_id, record.entity, b24_id, None) if update and update.recovered else None
     rows_error = outcome.errors.get(f"r{record.qbo_id}")
     if rows_error is not None:

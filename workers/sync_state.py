@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clients.bitrix24 import Bitrix24Client
 from clients.quickbooks import QuickBooksClient
+from mappers.reasons import reason
 from store.db import transaction
 from store.links import bind
 from store.models import Portal, QboConnection, SyncRun, utcnow
@@ -24,6 +25,7 @@ from store.sync_log import clear_failures, record_failure
 from workers.change_payments import remember_payments
 from workers.customer_parents import remember_new_subs
 from workers.lease import Lease, LeaseLost, still_ours
+from workers.reasons import UNREADABLE_RECORD
 
 MAX_FAILURES = 500  # failures kept in the report; the rest are counted in failures_truncated
 MAX_STAGE_MOVES = 500
@@ -240,8 +242,7 @@ def finish(ctx: SyncContext, status: str, error: str | None = None) -> None:
 
 def mapping_reason(error: Exception) -> str:
     """A MappingError's own reason; anything else a mapper raised is a record the sync could not read."""
-    reason = getattr(error, "reason", None)
-    if reason:
-        return str(reason)
-    return (f"The sync could not read this record ({type(error).__name__}: {error}); correct it in QuickBooks "
-            "or report the problem, then start the sync again.")
+    own = getattr(error, "reason", None)
+    if own:
+        return str(own)
+    return reason(UNREADABLE_RECORD, error=f"{type(error).__name__}: {error}")

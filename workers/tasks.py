@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from celery import Task, shared_task
 from sqlalchemy import select
 
+from mappers.reasons import reason
 from store.db import transaction
 from store.models import Portal, QboConnection, SyncRun
 from store.tokens import StoredTokensUnreadable
@@ -16,6 +17,7 @@ from workers.full_sync import TRANSIENT, fatal_reason, run_full_sync
 from workers import lease
 from workers.lease import Lease, held
 from workers.pull_lease import pull_live
+from workers import reasons as R
 from workers.runs import ACTIVE_RUNS
 
 log = logging.getLogger("qb24.worker.tasks")
@@ -40,7 +42,7 @@ def full_sync(self: Task, run_id: int) -> str:
     except TRANSIENT as error:
         log.warning("sync.retry", extra={"run_id": run_id, "error": type(error).__name__})
         if self.request.retries >= MAX_RETRIES:
-            fail_run(self.app.services, run_id, f"Gave up after {MAX_RETRIES} retries: {_describe(error)}")
+            fail_run(self.app.services, run_id, reason(R.RUN_GAVE_UP, count=MAX_RETRIES, error=_describe(error)))
             return "failed"
         raise self.retry(countdown=RETRY_DELAY_S) from None
     if status == "done":
@@ -85,8 +87,7 @@ def _run_engine(services: Services, run_id: int, mine: Lease) -> str:
         portal = session.get(Portal, run.portal_id)
         connection = session.scalar(select(QboConnection).where(QboConnection.portal_id == run.portal_id))
     if connection is None:
-        fail_run(services, run_id, "This portal has no QuickBooks company; log in with QuickBooks and start again.",
-                 owner=mine.owner)
+        fail_run(services, run_id, R.RUN_NO_COMPANY, owner=mine.owner)
         return "failed"
     try:
         return run_full_sync(services.sessions, run_id, qbo=services.quickbooks_client(connection.realm_id),
@@ -98,7 +99,7 @@ def _run_engine(services: Services, run_id: int, mine: Lease) -> str:
         return "failed"
     except Exception as error:  # the engine fails its own run; this catches what comes before it
         log.exception("sync.crashed", extra={"run_id": run_id})
-        fail_run(services, run_id, f"The sync stopped on an unexpected error: {_describe(error)}", owner=mine.owner)
+        fail_run(services, run_id, reason(R.RUN_CRASHED, error=_describe(error)), owner=mine.owner)
         return "failed"
 
 
@@ -112,9 +113,9 @@ def enqueue_full_sync(services: Services, run_id: int) -> None:
         services.celery.send_task(FULL_SYNC, args=(run_id,), retry_policy=PUBLISH_RETRY)
     except Exception as error:
         log.exception("sync.enqueue_failed", extra={"run_id": run_id})
-        reason = f"The sync could not be queued ({_describe(error)}); start it again."
-        fail_run(services, run_id, reason)
-        raise EnqueueFailed(reason) from error
+        why = reason(R.RUN_NOT_QUEUED, error=_describe(error))
+        fail_run(services, run_id, why)
+        raise EnqueueFailed(why) from error
 
 
 def enqueue_pull(services: Services, realm_id: str, noticed_at: float) -> None:

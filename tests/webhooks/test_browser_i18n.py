@@ -20,6 +20,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
+from clients.bitrix24_errors import Bitrix24Error
+from clients.quickbooks_errors import DuplicateName, ValidationFailed
+from mappers.reasons import CURRENCY_MISSING, reason
 from qb24.demo import connect_quickbooks, install_app, open_app_page
 from qb24.sandboxes import B24_SANDBOX_CLIENT_ID
 from qb24.stack import Stack, start_stack
@@ -28,6 +31,8 @@ from store.events import GAVE_UP
 from store.models import Portal, SyncRun, utcnow
 from store.sync_log import record_failure
 from tests.support import chromium
+from workers.b24_writes import command_reason
+from workers.export_errors import describe
 from tests.webhooks.test_export_log_page import add_event
 
 pytestmark = pytest.mark.browser
@@ -152,8 +157,13 @@ def run_in_progress(stack: Stack) -> int:
 
 
 def run_finished(stack: Stack, run_id: int) -> None:
-    """The run's end as the worker writes it: counters per kind, failures; and what the sync log holds."""
+    """The run's end as the worker writes it: counters per kind, failures; and what the sync log holds, each reason
+    as its producer words it (the page shows it in the user's language; the vendors' words inside as they are)."""
     pid = portal_id(stack)
+    currency = reason(CURRENCY_MISSING, currency="EUR", number="1037")
+    required = command_reason(Bitrix24Error("CRM_FIELD_ERROR", "UF_CRM_7 is required"), "update", "company")
+    email = describe(ValidationFailed("Invalid Email", code="2050", detail="Supplied value: amy@bird"))
+    name = describe(DuplicateName("Duplicate Name Exists Error", code="6240", detail="The name supplied already exists."))
     with transaction(stack.app.extensions["qb24"].sessions) as session:
         run = session.get(SyncRun, run_id)
         run.status, run.finished_at = "done", utcnow()
@@ -162,13 +172,13 @@ def run_finished(stack: Stack, run_id: int) -> None:
                       "customers": {"imported": 1190, "updated": 3, "skipped": 1, "failed": 1, "matched": 4, "placed": 1},
                       "invoices": {"imported": 1198, "updated": 0, "skipped": 1, "failed": 1},
                       "failures": [{"qbo_type": "Customer", "qbo_id": "58", "name": "Müller GmbH",
-                                    "reason": "Bitrix24 refused the record (CRM_FIELD_ERROR)."},
+                                    "reason": required},
                                    {"qbo_type": "Invoice", "qbo_id": "130", "name": "1037",
-                                    "reason": "Currency EUR is not in this portal."}]}
-        record_failure(session, pid, "Invoice", "130", "1037", "Currency EUR is not in this portal.")
-        record_failure(session, pid, "Customer", "58", "Müller GmbH", "Bitrix24 refused the record.")
-        add_event(session, pid, "contact", "12", 6, "QuickBooks refused the e-mail address.")
-        add_event(session, pid, "company", "8", 6, GAVE_UP + "QuickBooks refused the name.")
+                                    "reason": currency}]}
+        record_failure(session, pid, "Invoice", "130", "1037", currency)
+        record_failure(session, pid, "Customer", "58", "Müller GmbH", required)
+        add_event(session, pid, "contact", "12", 6, email)
+        add_event(session, pid, "company", "8", 6, GAVE_UP + name)
 
 
 @pytest.mark.parametrize("language", ["de", "ru"])

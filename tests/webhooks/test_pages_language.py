@@ -4,12 +4,24 @@ requests, a language the app has no catalog for is English (not the browser's), 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
+from html import unescape
 from urllib.parse import urlencode
 
 import requests
 
+from clients.bitrix24_errors import Bitrix24Error
+from clients.quickbooks_errors import DuplicateName
+from mappers.reasons import CURRENCY_MISSING, reason
+from store.db import transaction
+from store.events import GAVE_UP
+from store.models import SyncRun
+from store.sync_log import record_failure
+from tests.webhooks.test_export_log_page import add_event
 from tests.webhooks.test_pages import sandboxes, world  # noqa: F401 - fixtures
 from tests.webhooks.test_sync_log_page import connected, log_failures
+from workers.export_errors import describe
+from workers.full_sync import fatal_reason
 
 
 def speak(world, language: str) -> None:
@@ -85,3 +97,31 @@ def test_a_finished_runs_sentence_writes_its_time_in_the_language(world):
         sentences[language] = world.client.get("/bitrix24/app/progress").get_json()["status_text"]
     assert "01.05.2024, 09:30:00 UTC" in sentences["de"], sentences["de"]
     assert re.search(r"1 мая 2024\sг\., 09:30:00 UTC", sentences["ru"]), sentences["ru"]
+
+
+def test_stored_reasons_read_in_the_language_with_the_vendors_words_as_they_are(world):
+    """What the workers stored in English (a sync failure, a failed export, a run's report and error) is shown in
+    the page's language (webhooks/reasons_view.py); QuickBooks' and Bitrix24's own words inside stay as they are."""
+    failure = reason(CURRENCY_MISSING, currency="EUR", number="1037")
+    refused = describe(DuplicateName("Duplicate Name Exists Error", code="6240",
+                                     detail="The name supplied already exists. : Amy's Bird"))
+    stopped = fatal_reason(Bitrix24Error("insufficient_scope", "The request requires higher privileges."))
+    speak(world, "de")
+    connected(world)
+    with transaction(world.sessions) as session:
+        portal_id = world.portal(session).id
+        record_failure(session, portal_id, "Invoice", "130", "1037", failure)
+        add_event(session, portal_id, "company", "8", 6, GAVE_UP + refused)
+        session.add(SyncRun(portal_id=portal_id, kind="full", status="failed", error=stopped,
+                            finished_at=datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc),
+                            report={"dry_run": False, "failures_truncated": 0, "customers": {}, "invoices": {"failed": 1},
+                                    "failures": [{"qbo_type": "Invoice", "qbo_id": "130", "name": "1037",
+                                                  "reason": failure}]}))
+    html = unescape(" ".join(world.client.get("/bitrix24/app").get_data(as_text=True).split()))
+    german = ("Das Portal hat die Währung EUR nicht, in der Rechnung 1037 ausgestellt ist; fügen Sie EUR in Bitrix24 "
+              "hinzu (CRM > Einstellungen > Währungen) und synchronisieren Sie erneut.")
+    assert html.count(german) == 2  # the sync log's row and the report's failures table
+    assert "QuickBooks hat den Namen abgelehnt: The name supplied already exists. : Amy's Bird." in html
+    assert ("Bitrix24 hat eine Anfrage abgelehnt (insufficient_scope: The request requires higher privileges.); "
+            "prüfen Sie den Zugriff der App im Portal und starten Sie die Synchronisierung erneut.") in html
+    assert failure not in html and refused not in html and "check the app's access" not in html

@@ -18,7 +18,7 @@ from webhooks.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "webhooks" / "translations"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None,
             "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3)}
 TRANSLATED = [language for language in LANGUAGES if language != DEFAULT_LANGUAGE]
 
