@@ -274,9 +274,14 @@ def test_a_long_import_is_worked_in_bounded_tasks_that_hand_the_rest_on_at_once(
     portal_id = _portal_id(connected)
     exports.run_export(connected.services, portal_id)
     assert (_bulk_customers(connected), requeued) == (2, [0.0])  # one round, the rest handed on at once
-    exports.run_export(connected.services, portal_id)
-    exports.run_export(connected.services, portal_id)  # the last round is short: nothing more to hand on
-    assert _bulk_customers(connected) == 5 and requeued == [0.0, 0.0]
+    # The stack's embedded beat may sweep exports meanwhile (workers/exports.py sweep-exports): its task then
+    # holds the portal's lock and one of these calls is "busy" (it hands on after BUSY_WAIT_S, not at once),
+    # or its round is the one done. Work on until every record is a customer, at most a few calls.
+    outcomes = [exports.run_export(connected.services, portal_id) for _ in range(2)]
+    while _bulk_customers(connected) < 5 and len(outcomes) < 6:
+        outcomes.append(exports.run_export(connected.services, portal_id))
+    assert _bulk_customers(connected) == 5, outcomes
+    assert set(requeued) <= {0.0, exports.BUSY_WAIT_S}, requeued  # at once after a round, or later when busy
     assert all(row.handled_at is not None for row in _event_rows(connected, records).values())
 
 
