@@ -79,8 +79,9 @@ def bind_handlers(member_id: str) -> None:
         install_id = portal_by_member_id(session, member_id).install_id or ""
     commands = {f"event_{name}": ("event.bind", {"event": name, "handler": f"{base}/webhooks/bitrix24"})
                 for name in EVENTS}
+    titles = placement_titles()  # the same for every placement: built once
     commands |= {f"placement_{code}": ("placement.bind", {"PLACEMENT": code, "TITLE": PLACEMENT_TITLE,
-                                                          "LANG_ALL": placement_titles(),
+                                                          "LANG_ALL": titles,
                                                           "HANDLER": f"{base}/placements/create-invoice"})
                  for code in PLACEMENTS}
     commands["marker"] = marker_command(install_id)

@@ -97,10 +97,9 @@ def accept(services: Services, events: list[QboEvent]) -> None:
         except EnqueueFailed:
             raise NotificationRefused(503, "qbo_enqueue", "The change could not be queued; "
                                                           "QuickBooks will send it again.") from None
+    totals: Counter[str] = Counter()
     for (label, outcome), count in outcomes.items():
         count_event("qbo", label, outcome, count)
-    totals: Counter[str] = Counter()
-    for (_, outcome), count in outcomes.items():
         totals[outcome] += count
     log.info("qbo.webhook.received", extra={"realm_id": ",".join(sorted({event.realm_id for event in events})),
                                             "events": len(events), **totals})
