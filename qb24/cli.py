@@ -3,12 +3,11 @@ the containers' healthchecks."""
 from __future__ import annotations
 
 import logging
-import re
 import threading
 
 import click
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+from config.logging import LOG_LEVELS
 
 
 @click.group()
@@ -144,10 +143,12 @@ def _one_line(error: BaseException) -> str:
     """The error's first line, with the driver's own error for a database one, and no URL password."""
     from sqlalchemy.exc import DBAPIError
 
+    from config.logging import redact_secrets
+
     cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
     text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return redact_secrets(text)
 
 
 @main.command()
