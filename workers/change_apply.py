@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from mappers.invoice_status import InvoiceStatus, invoice_status
-from mappers.qbo_time import parse_qbo_time
+from mappers.qbo_time import meta_time
 from store.links import links_for_qbo_ids
 from store.models import utcnow
 from workers.change_read import read_by_ids
@@ -51,10 +51,7 @@ class ApplyResult:
 
 def stamp(record: dict[str, Any]) -> datetime:
     """The record's MetaData.LastUpdatedTime (aware UTC); unreadable: the epoch (sorts first, never skips)."""
-    try:
-        return parse_qbo_time(str((record.get("MetaData") or {}).get("LastUpdatedTime")))
-    except ValueError:
-        return EPOCH
+    return meta_time(record) or EPOCH
 
 
 def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
